@@ -1,0 +1,672 @@
+//! The analysis: a pure function of the cost table, the configuration and `as_of`.
+//!
+//! It attributes every usage line to at most one workload (the first, in attribution
+//! order, whose services and one of whose rules match), then measures each award against
+//! the spend of the workloads it funds: consumed, remaining, recent burn, the projected
+//! exhaustion date, the balance projected unused at expiry, and a status. It never reads
+//! the clock and never does I/O.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::config::{Award, Config, Program, ServiceSelector, ServiceSet};
+use crate::table::{self, CostTable};
+use crate::usage_type::{self, TokenKind};
+
+/// Columns the analysis adds to the cost table.
+pub const WORKLOAD: &str = "workload";
+pub const BEDROCK: &str = "bedrock";
+pub const MARKETPLACE: &str = "marketplace";
+pub const MODEL: &str = "model";
+pub const TOKEN_KIND: &str = "token_kind";
+pub const BATCH: &str = "batch";
+
+/// How many trailing days the per-workload "recent" figures and the hints look at.
+pub const RECENT_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// `as_of` is before the award's start.
+    NotStarted,
+    OnTrack,
+    /// At the current burn the award runs out more than `slack_days` before expiry; the
+    /// spend after that is paid out of pocket.
+    ExhaustionRisk,
+    /// At the current burn, money that would last more than `slack_days` is left at
+    /// expiry and forfeited.
+    ForfeitRisk,
+    /// Consumed has reached the amount before expiry.
+    Exhausted,
+    /// `as_of` is after the expiry date.
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not_started",
+            Status::OnTrack => "on_track",
+            Status::ExhaustionRisk => "exhaustion_risk",
+            Status::ForfeitRisk => "forfeit_risk",
+            Status::Exhausted => "exhausted",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+/// Money serialised as a JSON number rounded to cents.
+pub fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round2(*v))
+}
+
+pub fn round2(v: f64) -> f64 {
+    let r = (v * 100.0).round() / 100.0;
+    if r == 0.0 {
+        0.0 // never "-0.0"
+    } else {
+        r
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AwardStatus {
+    pub id: String,
+    pub program: Program,
+    #[serde(serialize_with = "cents")]
+    pub amount: f64,
+    pub currency: String,
+    #[serde(serialize_with = "cents")]
+    pub consumed: f64,
+    #[serde(serialize_with = "cents")]
+    pub remaining: f64,
+    /// Spend beyond the amount, paid out of pocket.
+    #[serde(serialize_with = "cents")]
+    pub out_of_pocket: f64,
+    pub consumed_percent: f64,
+    pub start_date: NaiveDate,
+    pub expiry_date: NaiveDate,
+    /// Mean covered spend a day over the burn window ending at `as_of`.
+    #[serde(serialize_with = "cents")]
+    pub daily_burn: f64,
+    pub burn_window_days: i64,
+    /// Days after `as_of` up to and including expiry.
+    pub days_left: i64,
+    /// Days the remaining balance lasts at `daily_burn` (null when the burn is zero).
+    pub runway_days: Option<f64>,
+    pub projected_exhaustion_date: Option<NaiveDate>,
+    #[serde(serialize_with = "cents")]
+    pub projected_unused_at_expiry: f64,
+    pub status: Status,
+    /// Spend of the funded workloads the award does not pay for (Marketplace models
+    /// unless covered, services outside `services`), since start.
+    #[serde(serialize_with = "cents")]
+    pub not_covered: f64,
+    pub workloads: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSpend {
+    pub service: String,
+    #[serde(serialize_with = "cents")]
+    pub cost: f64,
+    #[serde(serialize_with = "cents")]
+    pub last_30_days: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSpend {
+    pub model: String,
+    pub token_kind: TokenKind,
+    pub batch: bool,
+    pub marketplace: bool,
+    #[serde(serialize_with = "cents")]
+    pub cost: f64,
+    pub quantity: f64,
+    #[serde(serialize_with = "cents")]
+    pub last_30_days: f64,
+    pub last_30_days_quantity: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadSpend {
+    pub name: String,
+    /// The award funding this workload at `as_of`, if any.
+    pub award: Option<String>,
+    pub interactive: bool,
+    #[serde(serialize_with = "cents")]
+    pub cost: f64,
+    #[serde(serialize_with = "cents")]
+    pub last_30_days: f64,
+    pub by_service: Vec<ServiceSpend>,
+    pub bedrock: Vec<ModelSpend>,
+}
+
+/// What the data covered and how it adds up.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSummary {
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    /// The first day up to `as_of` whose figures are still estimated, if any.
+    pub estimated_from: Option<NaiveDate>,
+    #[serde(serialize_with = "cents")]
+    pub usage_total: f64,
+    #[serde(serialize_with = "cents")]
+    pub attributed: f64,
+    #[serde(serialize_with = "cents")]
+    pub unattributed: f64,
+    /// Usage split between accounts, services or tags in proportion to cost.
+    #[serde(serialize_with = "cents")]
+    pub approximated: f64,
+    /// Credits AWS applied (RECORD_TYPE Credit), as a positive amount.
+    #[serde(serialize_with = "cents")]
+    pub credits_applied: f64,
+    /// Other non-usage record types (refunds, tax, ...), signed as billed.
+    pub other_record_types: BTreeMap<String, f64>,
+    pub unattributed_by_service: Vec<ServiceSpend>,
+    /// Bedrock usage types whose token kind was not recognised (kept in every total).
+    pub unrecognised_usage_types: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub as_of: NaiveDate,
+    pub currency: String,
+    pub data: DataSummary,
+    pub awards: Vec<AwardStatus>,
+    pub workloads: Vec<WorkloadSpend>,
+    /// The attributed usage table (date <= as_of), for the hints.
+    pub usage: DataFrame,
+}
+
+/// Analyses `table` as of the end of day `as_of`.
+pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsResult<Analysis> {
+    let attributed = attribute(table, config)?;
+    let as_of_day = table::epoch_days(as_of);
+    let upto = attributed
+        .lazy()
+        .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)))
+        .collect()?;
+    let usage = upto
+        .clone()
+        .lazy()
+        .filter(col(table::RECORD_TYPE).eq(lit("Usage")))
+        .collect()?;
+    let recent = col(table::DATE)
+        .cast(DataType::Int32)
+        .gt(lit(as_of_day - RECENT_DAYS as i32));
+    let recent_sum = |c: &str| {
+        when(recent.clone())
+            .then(col(c))
+            .otherwise(lit(0.0))
+            .sum()
+    };
+
+    // Totals and the unattributed remainder.
+    let usage_total = sum_f64(&usage, table::COST)?;
+    let unattributed_df = usage
+        .clone()
+        .lazy()
+        .filter(col(WORKLOAD).is_null())
+        .collect()?;
+    let unattributed = sum_f64(&unattributed_df, table::COST)?;
+    let unattributed_by_service = by_service(unattributed_df.lazy(), &recent_sum)?;
+    let approximated = sum_f64(
+        &usage
+            .clone()
+            .lazy()
+            .filter(col(table::APPROXIMATED))
+            .collect()?,
+        table::COST,
+    )?;
+
+    // Non-usage record types: credits applied and the rest.
+    let others = upto
+        .clone()
+        .lazy()
+        .filter(col(table::RECORD_TYPE).neq(lit("Usage")))
+        .group_by([col(table::RECORD_TYPE)])
+        .agg([col(table::COST).sum()])
+        .collect()?;
+    let mut other_record_types = BTreeMap::new();
+    let mut credits_applied = 0.0;
+    for (kind, cost) in strings(&others, table::RECORD_TYPE)?
+        .into_iter()
+        .zip(floats(&others, table::COST)?)
+    {
+        let kind = kind.unwrap_or_default();
+        if kind == "Credit" {
+            credits_applied = -cost;
+        } else {
+            other_record_types.insert(kind, round2(cost));
+        }
+    }
+
+    let estimated = upto
+        .clone()
+        .lazy()
+        .filter(col(table::ESTIMATED))
+        .select([col(table::DATE).cast(DataType::Int32).min()])
+        .collect()?;
+    let estimated_from = estimated
+        .column(table::DATE)?
+        .i32()?
+        .get(0)
+        .map(table::from_epoch_days);
+
+    let unrecognised = usage
+        .clone()
+        .lazy()
+        .filter(col(TOKEN_KIND).eq(lit(TokenKind::Other.as_str())))
+        .select([col(table::USAGE_TYPE).unique().sort(Default::default())])
+        .collect()?;
+    let unrecognised_usage_types = strings(&unrecognised, table::USAGE_TYPE)?
+        .into_iter()
+        .flatten()
+        .collect();
+
+    let mut warnings = Vec::new();
+    if as_of > table.last_day {
+        warnings.push(format!(
+            "the data ends on {}, {} day(s) before as-of {as_of}; burn over the missing days counts as zero",
+            table.last_day,
+            (as_of - table.last_day).num_days()
+        ));
+    }
+    for w in &config.workloads {
+        for r in &w.rules {
+            if let Some((key, _)) = &r.tag {
+                if !table.tag_keys.contains(key) {
+                    warnings.push(format!(
+                        "workload {:?} has a rule on tag {key:?}, which the data has no grouping for; that rule matches nothing",
+                        w.name
+                    ));
+                }
+            }
+        }
+    }
+
+    let awards = config
+        .awards
+        .iter()
+        .map(|a| award_status(&usage, a, config, as_of))
+        .collect::<PolarsResult<Vec<_>>>()?;
+
+    let mut workloads = Vec::new();
+    for w in &config.workloads {
+        let rows = usage
+            .clone()
+            .lazy()
+            .filter(col(WORKLOAD).eq(lit(w.name.as_str())));
+        let cost = sum_f64(&rows.clone().collect()?, table::COST)?;
+        let by_service = by_service(rows.clone(), &recent_sum)?;
+        let last_30_days = by_service.iter().map(|s| s.last_30_days).sum();
+        let models = rows
+            .filter(col(MODEL).is_not_null())
+            .group_by([col(MODEL), col(TOKEN_KIND), col(BATCH), col(MARKETPLACE)])
+            .agg([
+                col(table::COST).sum(),
+                col(table::QUANTITY).sum(),
+                recent_sum(table::COST).alias("recent_cost"),
+                recent_sum(table::QUANTITY).alias("recent_quantity"),
+            ])
+            .sort([table::COST], SortMultipleOptions::default().with_order_descending(true))
+            .collect()?;
+        let bedrock = (0..models.height())
+            .map(|i| -> PolarsResult<ModelSpend> {
+                Ok(ModelSpend {
+                    model: models.column(MODEL)?.str()?.get(i).unwrap_or_default().to_string(),
+                    token_kind: token_kind_from(models.column(TOKEN_KIND)?.str()?.get(i)),
+                    batch: models.column(BATCH)?.bool()?.get(i).unwrap_or(false),
+                    marketplace: models.column(MARKETPLACE)?.bool()?.get(i).unwrap_or(false),
+                    cost: models.column(table::COST)?.f64()?.get(i).unwrap_or(0.0),
+                    quantity: models.column(table::QUANTITY)?.f64()?.get(i).unwrap_or(0.0),
+                    last_30_days: models.column("recent_cost")?.f64()?.get(i).unwrap_or(0.0),
+                    last_30_days_quantity: models
+                        .column("recent_quantity")?
+                        .f64()?
+                        .get(i)
+                        .unwrap_or(0.0),
+                })
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let award = config
+            .awards
+            .iter()
+            .find(|a| a.workloads.contains(&w.name) && a.start <= as_of && as_of <= a.expiry)
+            .or_else(|| config.awards.iter().find(|a| a.workloads.contains(&w.name)))
+            .map(|a| a.id.clone());
+        workloads.push(WorkloadSpend {
+            name: w.name.clone(),
+            award,
+            interactive: w.interactive,
+            cost,
+            last_30_days,
+            by_service,
+            bedrock,
+        });
+    }
+
+    Ok(Analysis {
+        as_of,
+        currency: config.currency().to_string(),
+        data: DataSummary {
+            first_day: table.first_day,
+            last_day: table.last_day,
+            estimated_from,
+            usage_total,
+            attributed: usage_total - unattributed,
+            unattributed,
+            approximated,
+            credits_applied,
+            other_record_types,
+            unattributed_by_service,
+            unrecognised_usage_types,
+            warnings,
+        },
+        awards,
+        workloads,
+        usage,
+    })
+}
+
+fn token_kind_from(s: Option<&str>) -> TokenKind {
+    match s {
+        Some("input") => TokenKind::Input,
+        Some("output") => TokenKind::Output,
+        Some("cache_read") => TokenKind::CacheRead,
+        Some("cache_write") => TokenKind::CacheWrite,
+        _ => TokenKind::Other,
+    }
+}
+
+fn by_service(rows: LazyFrame, recent_sum: &dyn Fn(&str) -> Expr) -> PolarsResult<Vec<ServiceSpend>> {
+    let df = rows
+        .group_by([col(table::SERVICE)])
+        .agg([col(table::COST).sum(), recent_sum(table::COST).alias("recent")])
+        .sort([table::COST], SortMultipleOptions::default().with_order_descending(true))
+        .collect()?;
+    Ok(strings(&df, table::SERVICE)?
+        .into_iter()
+        .zip(floats(&df, table::COST)?)
+        .zip(floats(&df, "recent")?)
+        .map(|((service, cost), last_30_days)| ServiceSpend {
+            service: service.unwrap_or_default(),
+            cost,
+            last_30_days,
+        })
+        .collect())
+}
+
+pub(crate) fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
+}
+
+pub(crate) fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    Ok(df.column(name)?.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
+}
+
+fn sum_f64(df: &DataFrame, name: &str) -> PolarsResult<f64> {
+    Ok(df.column(name)?.f64()?.sum().unwrap_or(0.0))
+}
+
+/// Adds the attribution columns: the workload (first match wins), and for Bedrock lines
+/// the model, token kind, batch and Marketplace flags.
+pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> {
+    let df = &table.df;
+    let accounts = df.column(table::ACCOUNT)?.str()?;
+    let services = df.column(table::SERVICE)?.str()?;
+    let usage_types = df.column(table::USAGE_TYPE)?.str()?;
+    let record_types = df.column(table::RECORD_TYPE)?.str()?;
+    let tags: BTreeMap<&str, &StringChunked> = table
+        .tag_keys
+        .iter()
+        .map(|k| Ok((k.as_str(), df.column(&table::tag_column(k))?.str()?)))
+        .collect::<PolarsResult<_>>()?;
+
+    let n = df.height();
+    let mut workload = Vec::with_capacity(n);
+    let mut bedrock = Vec::with_capacity(n);
+    let mut marketplace = Vec::with_capacity(n);
+    let mut model = Vec::with_capacity(n);
+    let mut token_kind = Vec::with_capacity(n);
+    let mut batch = Vec::with_capacity(n);
+    for i in 0..n {
+        let service = services.get(i).unwrap_or_default();
+        let usage_type = usage_types.get(i).unwrap_or_default();
+        let is_usage = record_types.get(i) == Some("Usage");
+        let account = accounts.get(i);
+        let matched = is_usage.then(|| {
+            config.workloads.iter().find(|w| {
+                w.services.matches(service)
+                    && w.rules.iter().any(|r| {
+                        r.account.as_deref().is_none_or(|a| account == Some(a))
+                            && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
+                            && r.tag.as_ref().is_none_or(|(k, v)| {
+                                tags.get(k.as_str()).and_then(|c| c.get(i)) == Some(v.as_str())
+                            })
+                    })
+            })
+        });
+        workload.push(matched.flatten().map(|w| w.name.clone()));
+        bedrock.push(ServiceSelector::Bedrock.matches(service));
+        let parsed = usage_type::parse(service, usage_type).filter(|_| is_usage);
+        marketplace.push(is_usage && usage_type::is_marketplace(service, usage_type));
+        model.push(parsed.as_ref().map(|p| p.model.clone()));
+        token_kind.push(parsed.as_ref().map(|p| p.token_kind.as_str()));
+        batch.push(parsed.as_ref().is_some_and(|p| p.batch));
+    }
+    let mut out = df.clone();
+    out.with_column(Column::new(WORKLOAD.into(), workload))?;
+    out.with_column(Column::new(BEDROCK.into(), bedrock))?;
+    out.with_column(Column::new(MARKETPLACE.into(), marketplace))?;
+    out.with_column(Column::new(MODEL.into(), model))?;
+    out.with_column(Column::new(TOKEN_KIND.into(), token_kind))?;
+    out.with_column(Column::new(BATCH.into(), batch))?;
+    Ok(out)
+}
+
+/// The polars filter for "this line's service is one the set names".
+fn services_expr(set: &ServiceSet) -> Expr {
+    match set {
+        ServiceSet::All => lit(true),
+        ServiceSet::Only(list) => list
+            .iter()
+            .map(|s| match s {
+                ServiceSelector::Bedrock => col(BEDROCK),
+                ServiceSelector::Exact(name) => col(table::SERVICE).eq(lit(name.as_str())),
+            })
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(false)),
+    }
+}
+
+fn award_status(usage: &DataFrame, award: &Award, config: &Config, as_of: NaiveDate) -> PolarsResult<AwardStatus> {
+    let funded = award
+        .workloads
+        .iter()
+        .map(|w| col(WORKLOAD).eq(lit(w.as_str())))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false));
+    let day = col(table::DATE).cast(DataType::Int32);
+    let in_period = day
+        .clone()
+        .gt_eq(lit(table::epoch_days(award.start)))
+        .and(day.lt_eq(lit(table::epoch_days(award.expiry))));
+    let covered = services_expr(&award.services).and(if award.marketplace_covered {
+        lit(true)
+    } else {
+        col(MARKETPLACE).not()
+    });
+    let daily = usage
+        .clone()
+        .lazy()
+        .filter(funded.and(in_period))
+        .group_by([col(table::DATE).cast(DataType::Int32).alias("day")])
+        .agg([
+            when(covered.clone()).then(col(table::COST)).otherwise(lit(0.0)).sum().alias("covered"),
+            when(covered).then(lit(0.0)).otherwise(col(table::COST)).sum().alias("not_covered"),
+        ])
+        .collect()?;
+    let days = daily.column("day")?.i32()?;
+    let mut by_day = BTreeMap::new();
+    let covered = floats(&daily, "covered")?;
+    for (i, d) in days.iter().enumerate() {
+        if let Some(d) = d {
+            by_day.insert(table::from_epoch_days(d), covered[i]);
+        }
+    }
+    let not_covered = floats(&daily, "not_covered")?.iter().sum();
+    let projection = project(
+        &Inputs {
+            amount: award.amount,
+            start: award.start,
+            expiry: award.expiry,
+            daily: &by_day,
+        },
+        as_of,
+        config.analysis.burn_window_days,
+        config.alerts.slack_days,
+    );
+    Ok(AwardStatus {
+        id: award.id.clone(),
+        program: award.program,
+        amount: award.amount,
+        currency: award.currency.clone(),
+        consumed: projection.consumed,
+        remaining: (award.amount - projection.consumed).max(0.0),
+        out_of_pocket: (projection.consumed - award.amount).max(0.0),
+        consumed_percent: (projection.consumed / award.amount * 1000.0).round() / 10.0,
+        start_date: award.start,
+        expiry_date: award.expiry,
+        daily_burn: projection.daily_burn,
+        burn_window_days: projection.burn_window_days,
+        days_left: projection.days_left,
+        runway_days: projection.runway_days.map(|r| (r * 10.0).round() / 10.0),
+        projected_exhaustion_date: projection.exhaustion_date,
+        projected_unused_at_expiry: projection.unused_at_expiry,
+        status: projection.status,
+        not_covered,
+        workloads: award.workloads.clone(),
+    })
+}
+
+/// What the projection needs to know about one award.
+pub struct Inputs<'a> {
+    pub amount: f64,
+    pub start: NaiveDate,
+    pub expiry: NaiveDate,
+    /// Covered spend per day (days without spend may be absent).
+    pub daily: &'a BTreeMap<NaiveDate, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub consumed: f64,
+    pub daily_burn: f64,
+    pub burn_window_days: i64,
+    pub days_left: i64,
+    pub runway_days: Option<f64>,
+    pub exhaustion_date: Option<NaiveDate>,
+    pub unused_at_expiry: f64,
+    pub status: Status,
+}
+
+/// The arithmetic of one award, as of the end of `as_of`:
+/// - consumed: covered spend from start to min(as_of, expiry);
+/// - daily burn: consumed over the last `window` days (fewer if the award is younger),
+///   divided by the number of those days;
+/// - runway: remaining / burn; the balance runs out on as_of + ceil(runway) days;
+/// - days left: expiry - as_of (the days still to come, expiry included);
+/// - unused at expiry: remaining - burn * days left, at least 0;
+/// - status: exhausted if nothing remains; exhaustion risk if runway < days left - slack;
+///   forfeit risk if runway > days left + slack (or the burn is zero); else on track.
+pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Projection {
+    let end = as_of.min(inputs.expiry);
+    let consumed: f64 = inputs.daily.range(inputs.start..=end).map(|(_, v)| v).sum();
+    let remaining = (inputs.amount - consumed).max(0.0);
+    let days_left = (inputs.expiry - as_of).num_days().max(0);
+
+    if as_of < inputs.start {
+        return Projection {
+            consumed: 0.0,
+            daily_burn: 0.0,
+            burn_window_days: 0,
+            days_left,
+            runway_days: None,
+            exhaustion_date: None,
+            unused_at_expiry: inputs.amount,
+            status: Status::NotStarted,
+        };
+    }
+    let window_start = (end - Duration::days(window - 1)).max(inputs.start);
+    let burn_window_days = (end - window_start).num_days() + 1;
+    let window_spend: f64 = inputs.daily.range(window_start..=end).map(|(_, v)| v).sum();
+    let daily_burn = window_spend / burn_window_days as f64;
+
+    if as_of > inputs.expiry {
+        return Projection {
+            consumed,
+            daily_burn,
+            burn_window_days,
+            days_left: 0,
+            runway_days: None,
+            exhaustion_date: ran_out_on(inputs, end),
+            unused_at_expiry: remaining,
+            status: Status::Expired,
+        };
+    }
+    if remaining <= 0.0 {
+        return Projection {
+            consumed,
+            daily_burn,
+            burn_window_days,
+            days_left,
+            runway_days: Some(0.0),
+            exhaustion_date: ran_out_on(inputs, end),
+            unused_at_expiry: 0.0,
+            status: Status::Exhausted,
+        };
+    }
+    let runway = (daily_burn > 0.0).then(|| remaining / daily_burn);
+    let exhaustion_date = runway
+        .map(|r| as_of + Duration::days(r.ceil() as i64))
+        .filter(|d| *d <= inputs.expiry);
+    let unused_at_expiry = (remaining - daily_burn * days_left as f64).max(0.0);
+    let status = match runway {
+        Some(r) if r < (days_left - slack) as f64 => Status::ExhaustionRisk,
+        Some(r) if r <= (days_left + slack) as f64 => Status::OnTrack,
+        _ => Status::ForfeitRisk,
+    };
+    Projection {
+        consumed,
+        daily_burn,
+        burn_window_days,
+        days_left,
+        runway_days: runway,
+        exhaustion_date,
+        unused_at_expiry,
+        status,
+    }
+}
+
+/// The day cumulative covered spend first reached the amount, if it has.
+fn ran_out_on(inputs: &Inputs, end: NaiveDate) -> Option<NaiveDate> {
+    let mut total = 0.0;
+    for (day, v) in inputs.daily.range(inputs.start..=end) {
+        total += v;
+        if total >= inputs.amount {
+            return Some(*day);
+        }
+    }
+    None
+}

@@ -1,0 +1,961 @@
+//! Configuration: the TOML file, parsed strictly and then validated as a whole.
+//!
+//! Parsing (`toml` + serde with `deny_unknown_fields`) catches unknown keys and wrong
+//! types; [`validate`] then checks the meaning (dates, amounts, references between awards
+//! and workloads, overlapping attribution rules) and reports every problem at once, each
+//! naming its key and echoing the bad value.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+/// Every problem found in a configuration file, in file order.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+/// One problem: the key it concerns (`awards[1].expiry`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {} problem{}",
+            self.path.display(),
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The programs an award can come from (see DOMAIN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Program {
+    BedrockPoc,
+    ActivateFounders,
+    ActivatePortfolio,
+    BuildForStartups,
+    GenaiAccelerator,
+    Other,
+}
+
+impl Program {
+    const ALL: [(&'static str, Program); 6] = [
+        ("bedrock_poc", Program::BedrockPoc),
+        ("activate_founders", Program::ActivateFounders),
+        ("activate_portfolio", Program::ActivatePortfolio),
+        ("build_for_startups", Program::BuildForStartups),
+        ("genai_accelerator", Program::GenaiAccelerator),
+        ("other", Program::Other),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, p)| *p == self).map(|(s, _)| *s).unwrap_or("other")
+    }
+
+    /// How finance names the program in a sentence.
+    pub fn label(self) -> &'static str {
+        match self {
+            Program::BedrockPoc => "POC",
+            Program::ActivateFounders => "Activate Founders",
+            Program::ActivatePortfolio => "Activate Portfolio",
+            Program::BuildForStartups => "Build for Startups",
+            Program::GenaiAccelerator => "GenAI Accelerator",
+            Program::Other => "credit",
+        }
+    }
+}
+
+/// Which Cost Explorer services a workload counts or an award may pay for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceSet {
+    All,
+    Only(Vec<ServiceSelector>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceSelector {
+    /// Amazon Bedrock itself and third-party models billed as "... (Amazon Bedrock Edition)".
+    Bedrock,
+    /// One Cost Explorer SERVICE value, exactly.
+    Exact(String),
+}
+
+/// Short names accepted in `services = [...]`, with the Cost Explorer SERVICE they stand for.
+pub const SERVICE_ALIASES: [(&str, &str); 12] = [
+    ("opensearch", "Amazon OpenSearch Service"),
+    ("s3", "Amazon Simple Storage Service"),
+    ("lambda", "AWS Lambda"),
+    ("step_functions", "AWS Step Functions"),
+    ("cloudwatch", "AmazonCloudWatch"),
+    ("sagemaker", "Amazon SageMaker"),
+    ("ec2", "Amazon Elastic Compute Cloud - Compute"),
+    ("ec2_other", "EC2 - Other"),
+    ("rds", "Amazon Relational Database Service"),
+    ("elb", "Amazon Elastic Load Balancing"),
+    ("vpc", "Amazon Virtual Private Cloud"),
+    ("dynamodb", "Amazon DynamoDB"),
+];
+
+/// The suffix AWS gives third-party models sold through Marketplace on Bedrock.
+pub const BEDROCK_EDITION_SUFFIX: &str = "(Amazon Bedrock Edition)";
+
+impl ServiceSelector {
+    pub fn matches(&self, service: &str) -> bool {
+        match self {
+            ServiceSelector::Bedrock => {
+                service == "Amazon Bedrock" || service.ends_with(BEDROCK_EDITION_SUFFIX)
+            }
+            ServiceSelector::Exact(name) => name == service,
+        }
+    }
+}
+
+impl ServiceSet {
+    pub fn matches(&self, service: &str) -> bool {
+        match self {
+            ServiceSet::All => true,
+            ServiceSet::Only(list) => list.iter().any(|s| s.matches(service)),
+        }
+    }
+
+    /// Whether some service could be in both sets.
+    fn intersects(&self, other: &ServiceSet) -> bool {
+        match (self, other) {
+            (ServiceSet::All, _) | (_, ServiceSet::All) => true,
+            (ServiceSet::Only(a), ServiceSet::Only(b)) => a.iter().any(|x| {
+                b.iter().any(|y| match (x, y) {
+                    (ServiceSelector::Bedrock, ServiceSelector::Bedrock) => true,
+                    (ServiceSelector::Bedrock, ServiceSelector::Exact(s))
+                    | (ServiceSelector::Exact(s), ServiceSelector::Bedrock) => {
+                        ServiceSelector::Bedrock.matches(s)
+                    }
+                    (ServiceSelector::Exact(s), ServiceSelector::Exact(t)) => s == t,
+                })
+            }),
+        }
+    }
+}
+
+/// A `*`-wildcard pattern over usage-type strings (`*Claude*`, `USE1-Nova*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(String);
+
+impl Glob {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        let parts: Vec<&str> = self.0.split('*').collect();
+        if parts.len() == 1 {
+            return self.0 == text;
+        }
+        let (first, last) = (parts[0], parts[parts.len() - 1]);
+        if !text.starts_with(first) || text.len() < first.len() + last.len() {
+            return false;
+        }
+        let mut rest = &text[first.len()..];
+        for middle in &parts[1..parts.len() - 1] {
+            match rest.find(middle) {
+                Some(i) => rest = &rest[i + middle.len()..],
+                None => return false,
+            }
+        }
+        rest.ends_with(last)
+    }
+
+    /// False only when no string can match both: their literal prefixes or suffixes clash.
+    fn may_overlap(&self, other: &Glob) -> bool {
+        let prefix = |g: &Glob| g.0.split('*').next().unwrap_or("").to_string();
+        let suffix = |g: &Glob| {
+            if g.0.contains('*') {
+                g.0.rsplit('*').next().unwrap_or("").to_string()
+            } else {
+                g.0.clone()
+            }
+        };
+        let (pa, pb) = (prefix(self), prefix(other));
+        let (sa, sb) = (suffix(self), suffix(other));
+        let prefixes_agree = pa.starts_with(&pb) || pb.starts_with(&pa);
+        let suffixes_agree = sa.ends_with(&sb) || sb.ends_with(&sa);
+        if !self.0.contains('*') {
+            return other.matches(&self.0);
+        }
+        if !other.0.contains('*') {
+            return self.matches(&other.0);
+        }
+        prefixes_agree && suffixes_agree
+    }
+}
+
+/// One attribution rule: every condition it states must hold for a line to match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub tag: Option<(String, String)>,
+    pub account: Option<String>,
+    pub usage_type: Option<Glob>,
+}
+
+impl Rule {
+    fn may_overlap(&self, other: &Rule) -> bool {
+        if let (Some((ka, va)), Some((kb, vb))) = (&self.tag, &other.tag) {
+            if ka == kb && va != vb {
+                return false;
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.account, &other.account) {
+            if a != b {
+                return false;
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.usage_type, &other.usage_type) {
+            if !a.may_overlap(b) {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((k, v)) = &self.tag {
+            parts.push(format!("tag {k}={v}"));
+        }
+        if let Some(a) = &self.account {
+            parts.push(format!("account {a}"));
+        }
+        if let Some(g) = &self.usage_type {
+            parts.push(format!("usage type {}", g.as_str()));
+        }
+        parts.join(" and ")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub priority: Option<i64>,
+    /// False for batch-shaped work (pipelines, evaluations) that could use batch inference.
+    pub interactive: bool,
+    pub services: ServiceSet,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Award {
+    pub id: String,
+    pub program: Program,
+    pub amount: f64,
+    pub currency: String,
+    pub start: NaiveDate,
+    /// The last day the credit applies (inclusive).
+    pub expiry: NaiveDate,
+    pub workloads: Vec<String>,
+    pub services: ServiceSet,
+    /// Whether Marketplace-billed models count against the award.
+    pub marketplace_covered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceConfig {
+    /// A recording of Cost Explorer responses (see fixtures/README.md).
+    Fixtures { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub from: String,
+    pub outbox: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    pub recipients: Vec<String>,
+    /// Consumed-percentage thresholds, ascending.
+    pub thresholds: Vec<f64>,
+    pub slack_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisConfig {
+    pub burn_window_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HintConfig {
+    /// Share of uncached input tokens assumed to be a stable, cacheable prefix.
+    pub cacheable_input_share: f64,
+    /// Share of a frontier model's traffic assumed routine enough for a smaller tier.
+    pub downsize_share: f64,
+    /// Hints saving less than this a month are not shown.
+    pub min_monthly_saving: f64,
+}
+
+/// A validated configuration. Workloads are in attribution order: the first that matches
+/// a line takes it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: SourceConfig,
+    pub state_path: PathBuf,
+    pub email: EmailConfig,
+    pub alerts: AlertConfig,
+    pub analysis: AnalysisConfig,
+    pub hints: HintConfig,
+    pub workloads: Vec<Workload>,
+    pub awards: Vec<Award>,
+}
+
+impl Config {
+    pub fn workload(&self, name: &str) -> Option<&Workload> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// The currency every award is in (validation makes them agree).
+    pub fn currency(&self) -> &str {
+        self.awards.first().map(|a| a.currency.as_str()).unwrap_or("USD")
+    }
+}
+
+// ---- the file as written -------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    source: RawSource,
+    state: RawState,
+    email: RawEmail,
+    alerts: RawAlerts,
+    #[serde(default)]
+    analysis: RawAnalysis,
+    #[serde(default)]
+    hints: RawHints,
+    #[serde(default)]
+    workloads: Vec<RawWorkload>,
+    #[serde(default)]
+    awards: Vec<RawAward>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    kind: String,
+    path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    from: String,
+    outbox: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    recipients: Vec<String>,
+    #[serde(default = "default_thresholds")]
+    thresholds: Vec<f64>,
+    #[serde(default = "default_slack_days")]
+    slack_days: i64,
+}
+
+fn default_thresholds() -> Vec<f64> {
+    vec![50.0, 75.0, 90.0, 100.0]
+}
+
+fn default_slack_days() -> i64 {
+    7
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnalysis {
+    #[serde(default = "default_burn_window")]
+    burn_window_days: i64,
+}
+
+impl Default for RawAnalysis {
+    fn default() -> Self {
+        RawAnalysis {
+            burn_window_days: default_burn_window(),
+        }
+    }
+}
+
+fn default_burn_window() -> i64 {
+    14
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHints {
+    #[serde(default = "default_cacheable")]
+    cacheable_input_share: f64,
+    #[serde(default = "default_downsize")]
+    downsize_share: f64,
+    #[serde(default = "default_min_saving")]
+    min_monthly_saving: f64,
+}
+
+impl Default for RawHints {
+    fn default() -> Self {
+        RawHints {
+            cacheable_input_share: default_cacheable(),
+            downsize_share: default_downsize(),
+            min_monthly_saving: default_min_saving(),
+        }
+    }
+}
+
+fn default_cacheable() -> f64 {
+    0.5
+}
+fn default_downsize() -> f64 {
+    0.3
+}
+fn default_min_saving() -> f64 {
+    10.0
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: String,
+    priority: Option<i64>,
+    #[serde(default = "default_true")]
+    interactive: bool,
+    services: Option<Vec<String>>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    tag: Option<String>,
+    account: Option<String>,
+    usage_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAward {
+    id: String,
+    program: String,
+    amount: f64,
+    #[serde(default = "default_currency")]
+    currency: String,
+    start: String,
+    expiry: String,
+    #[serde(default)]
+    workloads: Vec<String>,
+    services: Option<Vec<String>>,
+    #[serde(default)]
+    marketplace_covered: bool,
+}
+
+fn default_currency() -> String {
+    "USD".to_string()
+}
+
+// ---- loading and validation ----------------------------------------------------------
+
+/// Reads, parses and validates the file at `path`. Relative paths inside it are resolved
+/// against the file's own folder.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let fail = |key: &str, message: String| ConfigError {
+        path: path.to_path_buf(),
+        problems: vec![Problem {
+            key: key.to_string(),
+            message,
+        }],
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail("", format!("cannot read: {e}")))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base).map_err(|problems| ConfigError {
+        path: path.to_path_buf(),
+        problems,
+    })
+}
+
+/// Parses and validates configuration text; `base` is the folder relative paths start from.
+pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        vec![Problem {
+            key: String::new(),
+            message: one_line(&e.to_string()),
+        }]
+    })?;
+    validate(raw, base)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    // Only the strict YYYY-MM-DD form: "2026-1-5" or "05/01/2026" are refused.
+    if s.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+fn looks_like_address(s: &str) -> bool {
+    // "Name <a@b>" or "a@b"; lettre does the full parse at delivery.
+    let addr = match (s.find('<'), s.rfind('>')) {
+        (Some(i), Some(j)) if i < j => &s[i + 1..j],
+        _ => s,
+    };
+    let mut parts = addr.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !addr.chars().any(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+fn parse_services(values: &[String], key: &str, problems: &mut Problems) -> ServiceSet {
+    let mut list = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        match v.as_str() {
+            "all" => return ServiceSet::All,
+            "bedrock" => list.push(ServiceSelector::Bedrock),
+            alias if alias.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                match SERVICE_ALIASES.iter().find(|(a, _)| *a == alias) {
+                    Some((_, name)) => list.push(ServiceSelector::Exact(name.to_string())),
+                    None => {
+                        let known: Vec<&str> = SERVICE_ALIASES.iter().map(|(a, _)| *a).collect();
+                        problems.add(
+                            format!("{key}[{i}]"),
+                            format!(
+                                "unknown service {v:?}; use all, bedrock, {} or an exact Cost Explorer service name",
+                                known.join(", ")
+                            ),
+                        )
+                    }
+                }
+            }
+            exact if exact.trim().is_empty() => {
+                problems.add(format!("{key}[{i}]"), "service name is empty")
+            }
+            exact => list.push(ServiceSelector::Exact(exact.to_string())),
+        }
+    }
+    if list.is_empty() && values.is_empty() {
+        problems.add(key, "is empty; leave it out to count every service");
+    }
+    ServiceSet::Only(list)
+}
+
+fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
+    let mut p = Problems(Vec::new());
+    let resolve = |s: &str| base.join(s);
+
+    let source = match raw.source.kind.as_str() {
+        "fixtures" => match &raw.source.path {
+            Some(path) if !path.trim().is_empty() => SourceConfig::Fixtures {
+                path: resolve(path),
+            },
+            _ => {
+                p.add(
+                    "source.path",
+                    "is required when source.kind is \"fixtures\" (the recording's folder)",
+                );
+                SourceConfig::Fixtures {
+                    path: PathBuf::new(),
+                }
+            }
+        },
+        other => {
+            p.add(
+                "source.kind",
+                format!("{other:?} is not a source this build can read; use \"fixtures\""),
+            );
+            SourceConfig::Fixtures {
+                path: PathBuf::new(),
+            }
+        }
+    };
+
+    if raw.state.path.trim().is_empty() {
+        p.add("state.path", "is empty; give a folder for the state store");
+    }
+    if raw.email.outbox.trim().is_empty() {
+        p.add("email.outbox", "is empty; give a folder for the .eml files");
+    }
+    if !looks_like_address(&raw.email.from) {
+        p.add(
+            "email.from",
+            format!("{:?} is not an email address", raw.email.from),
+        );
+    }
+
+    if raw.alerts.recipients.is_empty() {
+        p.add("alerts.recipients", "is empty; name at least one finance address");
+    }
+    for (i, r) in raw.alerts.recipients.iter().enumerate() {
+        if !looks_like_address(r) {
+            p.add(
+                format!("alerts.recipients[{i}]"),
+                format!("{r:?} is not an email address"),
+            );
+        }
+    }
+    for (i, t) in raw.alerts.thresholds.iter().enumerate() {
+        if !(t.is_finite() && *t > 0.0 && *t <= 1000.0) {
+            p.add(
+                format!("alerts.thresholds[{i}]"),
+                format!("{t} is not a percentage between 0 (exclusive) and 1000"),
+            );
+        }
+    }
+    let mut thresholds = raw.alerts.thresholds.clone();
+    thresholds.sort_by(|a, b| a.total_cmp(b));
+    thresholds.dedup();
+    if raw.alerts.slack_days < 0 {
+        p.add(
+            "alerts.slack_days",
+            format!("{} is negative; use 0 or more days", raw.alerts.slack_days),
+        );
+    }
+    if !(1..=90).contains(&raw.analysis.burn_window_days) {
+        p.add(
+            "analysis.burn_window_days",
+            format!("{} is outside 1..=90", raw.analysis.burn_window_days),
+        );
+    }
+    for (key, v) in [
+        ("hints.cacheable_input_share", raw.hints.cacheable_input_share),
+        ("hints.downsize_share", raw.hints.downsize_share),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            p.add(key, format!("{v} is not a share between 0 and 1"));
+        }
+    }
+    if !(raw.hints.min_monthly_saving >= 0.0) {
+        p.add(
+            "hints.min_monthly_saving",
+            format!("{} is negative", raw.hints.min_monthly_saving),
+        );
+    }
+
+    // Workloads.
+    let mut workloads = Vec::new();
+    let mut names = HashSet::new();
+    for (i, w) in raw.workloads.iter().enumerate() {
+        let key = format!("workloads[{i}]");
+        if w.name.trim().is_empty() {
+            p.add(format!("{key}.name"), "is empty");
+        } else if !names.insert(w.name.clone()) {
+            p.add(
+                format!("{key}.name"),
+                format!("{:?} is already the name of another workload", w.name),
+            );
+        }
+        let services = match &w.services {
+            None => ServiceSet::All,
+            Some(list) => parse_services(list, &format!("{key}.services"), &mut p),
+        };
+        if w.rules.is_empty() {
+            p.add(
+                format!("{key}.rules"),
+                format!("workload {:?} has no rules, so no spend can reach it", w.name),
+            );
+        }
+        let mut rules = Vec::new();
+        for (j, r) in w.rules.iter().enumerate() {
+            let rkey = format!("{key}.rules[{j}]");
+            let tag = match &r.tag {
+                None => None,
+                Some(t) => match t.split_once('=') {
+                    Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                        Some((k.to_string(), v.to_string()))
+                    }
+                    _ => {
+                        p.add(
+                            format!("{rkey}.tag"),
+                            format!("{t:?} is not of the form key=value"),
+                        );
+                        None
+                    }
+                },
+            };
+            if let Some(a) = &r.account {
+                if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+                    p.add(
+                        format!("{rkey}.account"),
+                        format!("{a:?} is not a 12-digit AWS account id"),
+                    );
+                }
+            }
+            if let Some(g) = &r.usage_type {
+                if g.trim().is_empty() {
+                    p.add(format!("{rkey}.usage_type"), "is empty");
+                }
+            }
+            if r.tag.is_none() && r.account.is_none() && r.usage_type.is_none() {
+                p.add(
+                    rkey.clone(),
+                    "states no condition; give tag, account or usage_type",
+                );
+            }
+            rules.push(Rule {
+                tag,
+                account: r.account.clone(),
+                usage_type: r.usage_type.clone().map(Glob),
+            });
+        }
+        workloads.push(Workload {
+            name: w.name.clone(),
+            priority: w.priority,
+            interactive: w.interactive,
+            services,
+            rules,
+        });
+    }
+    check_overlaps(&workloads, &mut p);
+    // Attribution order: stated priorities first (lowest wins), then file order.
+    workloads.sort_by_key(|w| w.priority.unwrap_or(i64::MAX));
+
+    // Awards.
+    let mut awards: Vec<Award> = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, a) in raw.awards.iter().enumerate() {
+        let key = format!("awards[{i}]");
+        if a.id.trim().is_empty() {
+            p.add(format!("{key}.id"), "is empty");
+        } else if !ids.insert(a.id.clone()) {
+            p.add(
+                format!("{key}.id"),
+                format!("{:?} is already the id of another award", a.id),
+            );
+        }
+        let program = match Program::ALL.iter().find(|(s, _)| *s == a.program) {
+            Some((_, prog)) => *prog,
+            None => {
+                let known: Vec<&str> = Program::ALL.iter().map(|(s, _)| *s).collect();
+                p.add(
+                    format!("{key}.program"),
+                    format!("{:?} is not one of {}", a.program, known.join(", ")),
+                );
+                Program::Other
+            }
+        };
+        if !(a.amount.is_finite() && a.amount > 0.0) {
+            p.add(
+                format!("{key}.amount"),
+                format!("{} must be a positive amount", a.amount),
+            );
+        }
+        if a.currency != "USD" {
+            p.add(
+                format!("{key}.currency"),
+                format!("{:?} is not supported; Cost Explorer reports costs in USD", a.currency),
+            );
+        }
+        let start = parse_date(&a.start);
+        if start.is_none() {
+            p.add(
+                format!("{key}.start"),
+                format!("{:?} is not a date of the form YYYY-MM-DD", a.start),
+            );
+        }
+        let expiry = parse_date(&a.expiry);
+        if expiry.is_none() {
+            p.add(
+                format!("{key}.expiry"),
+                format!("{:?} is not a date of the form YYYY-MM-DD", a.expiry),
+            );
+        }
+        if let (Some(s), Some(e)) = (start, expiry) {
+            if e < s {
+                p.add(
+                    format!("{key}.expiry"),
+                    format!("{e} is before start {s}"),
+                );
+            }
+        }
+        if a.workloads.is_empty() {
+            p.add(
+                format!("{key}.workloads"),
+                format!("award {:?} funds no workload", a.id),
+            );
+        }
+        for (j, w) in a.workloads.iter().enumerate() {
+            if !raw.workloads.iter().any(|rw| &rw.name == w) {
+                p.add(
+                    format!("{key}.workloads[{j}]"),
+                    format!("{w:?} is not a workload defined under [[workloads]]"),
+                );
+            }
+        }
+        let services = match &a.services {
+            None => ServiceSet::All,
+            Some(list) => parse_services(list, &format!("{key}.services"), &mut p),
+        };
+        awards.push(Award {
+            id: a.id.clone(),
+            program,
+            amount: a.amount,
+            currency: a.currency.clone(),
+            start: start.unwrap_or_default(),
+            expiry: expiry.unwrap_or_default(),
+            workloads: a.workloads.clone(),
+            services,
+            marketplace_covered: a.marketplace_covered,
+        });
+    }
+    check_double_funding(&raw.awards, &awards, &mut p);
+
+    if p.0.is_empty() {
+        Ok(Config {
+            source,
+            state_path: resolve(&raw.state.path),
+            email: EmailConfig {
+                from: raw.email.from,
+                outbox: resolve(&raw.email.outbox),
+            },
+            alerts: AlertConfig {
+                recipients: raw.alerts.recipients,
+                thresholds,
+                slack_days: raw.alerts.slack_days,
+            },
+            analysis: AnalysisConfig {
+                burn_window_days: raw.analysis.burn_window_days,
+            },
+            hints: HintConfig {
+                cacheable_input_share: raw.hints.cacheable_input_share,
+                downsize_share: raw.hints.downsize_share,
+                min_monthly_saving: raw.hints.min_monthly_saving,
+            },
+            workloads,
+            awards,
+        })
+    } else {
+        Err(p.0)
+    }
+}
+
+/// Two workloads whose rules could match the same line need distinct `priority` values,
+/// or "first matching rule wins" would depend on file order by accident.
+fn check_overlaps(workloads: &[Workload], p: &mut Problems) {
+    for (i, a) in workloads.iter().enumerate() {
+        for (j, b) in workloads.iter().enumerate().skip(i + 1) {
+            if !a.services.intersects(&b.services) {
+                continue;
+            }
+            let stated = matches!((a.priority, b.priority), (Some(x), Some(y)) if x != y);
+            if stated {
+                continue;
+            }
+            let clash = a.rules.iter().enumerate().find_map(|(ri, ra)| {
+                b.rules
+                    .iter()
+                    .position(|rb| ra.may_overlap(rb))
+                    .map(|rj| (ri, rj))
+            });
+            if let Some((ri, rj)) = clash {
+                p.add(
+                    format!("workloads[{j}].rules[{rj}]"),
+                    format!(
+                        "{:?} ({}) can match the same spend as workloads[{i}].rules[{ri}] {:?} ({}); give the two workloads different `priority` values to state which wins",
+                        b.name,
+                        b.rules[rj].describe(),
+                        a.name,
+                        a.rules[ri].describe()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The same workload funded by two awards over overlapping periods would count its spend
+/// twice.
+fn check_double_funding(raw: &[RawAward], awards: &[Award], p: &mut Problems) {
+    let mut by_workload: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, a) in awards.iter().enumerate() {
+        for w in &a.workloads {
+            by_workload.entry(w.as_str()).or_default().push(i);
+        }
+    }
+    for (w, list) in by_workload {
+        for (x, &i) in list.iter().enumerate() {
+            for &j in &list[x + 1..] {
+                let (a, b) = (&awards[i], &awards[j]);
+                if parse_date(&raw[i].start).is_none()
+                    || parse_date(&raw[i].expiry).is_none()
+                    || parse_date(&raw[j].start).is_none()
+                    || parse_date(&raw[j].expiry).is_none()
+                {
+                    continue;
+                }
+                if a.start <= b.expiry && b.start <= a.expiry {
+                    p.add(
+                        format!("awards[{j}].workloads"),
+                        format!(
+                            "{:?} is also funded by award {:?} from {} to {}; a dollar of spend would count against both",
+                            w,
+                            a.id,
+                            a.start.max(b.start),
+                            a.expiry.min(b.expiry)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

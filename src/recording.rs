@@ -1,0 +1,291 @@
+//! Recorded Cost Explorer sessions: read a recording folder and decode every page with
+//! aws-sdk-costexplorer's own deserializer.
+//!
+//! A recording is a folder with `recording.json` (the manifest: for each HTTP exchange,
+//! the GetCostAndUsage request as it was sent and the file holding the raw response body)
+//! and the response files themselves. Replay sends each recorded request through a real
+//! SDK client whose HTTP client answers, in process, with the recorded bytes, so the
+//! output types are exactly those a live call produces.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_costexplorer as ce;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use ce::operation::get_cost_and_usage::GetCostAndUsageOutput;
+use ce::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+use serde::Deserialize;
+
+pub const MANIFEST: &str = "recording.json";
+pub const FORMAT: &str = "creditburn-recording/1";
+
+/// Why a recording could not be read. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{}: no such file or folder", path.display())]
+    Missing { path: PathBuf },
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl SourceError {
+    fn invalid(path: &Path, message: impl Into<String>) -> Self {
+        SourceError::Invalid {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Which record types a query was filtered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordScope {
+    /// `RECORD_TYPE = Usage`.
+    Usage,
+    /// `NOT RECORD_TYPE = Usage`: credits, refunds, tax and the like.
+    NotUsage,
+}
+
+/// One decoded page of a GetCostAndUsage answer.
+#[derive(Debug, Clone)]
+pub struct CostPage {
+    pub query: String,
+    pub file: PathBuf,
+    pub scope: RecordScope,
+    pub output: GetCostAndUsageOutput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    format: String,
+    operation: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    recorded_at: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    exchanges: Vec<Exchange>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Exchange {
+    query: String,
+    request: RecordedRequest,
+    response: String,
+}
+
+/// A GetCostAndUsage request in its wire (awsJson1_1) form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordedRequest {
+    pub time_period: WirePeriod,
+    pub granularity: String,
+    pub metrics: Vec<String>,
+    #[serde(default)]
+    pub filter: Option<serde_json::Value>,
+    #[serde(default)]
+    pub group_by: Vec<WireGroup>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WirePeriod {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WireGroup {
+    pub r#type: String,
+    pub key: String,
+}
+
+impl RecordedRequest {
+    fn scope(&self) -> Option<RecordScope> {
+        let usage = serde_json::json!({"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}});
+        match &self.filter {
+            Some(f) if *f == usage => Some(RecordScope::Usage),
+            Some(f) if f.get("Not") == Some(&usage) && f.as_object().map(|o| o.len()) == Some(1) => {
+                Some(RecordScope::NotUsage)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads the recording in `dir` and decodes every page, checking that each query's pages
+/// follow one another by NextPageToken and that none stops half-way.
+pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
+    let manifest_path = dir.join(MANIFEST);
+    let manifest: Manifest = {
+        let bytes = read(&manifest_path)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            SourceError::invalid(&manifest_path, format!("not a recording manifest: {e}"))
+        })?
+    };
+    if manifest.format != FORMAT {
+        return Err(SourceError::invalid(
+            &manifest_path,
+            format!("format {:?} is not {FORMAT:?}", manifest.format),
+        ));
+    }
+    if manifest.operation != "GetCostAndUsage" {
+        return Err(SourceError::invalid(
+            &manifest_path,
+            format!("operation {:?} is not GetCostAndUsage", manifest.operation),
+        ));
+    }
+    if manifest.exchanges.is_empty() {
+        return Err(SourceError::invalid(
+            &manifest_path,
+            "the recording is empty: it lists no exchanges",
+        ));
+    }
+
+    // The token each query's next page must carry; None once a query is complete.
+    let mut pending: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut pages = Vec::with_capacity(manifest.exchanges.len());
+    for (i, exchange) in manifest.exchanges.iter().enumerate() {
+        let at = format!("exchanges[{i}] ({})", exchange.query);
+        let scope = exchange.request.scope().ok_or_else(|| {
+            SourceError::invalid(
+                &manifest_path,
+                format!("{at}: the request's Filter is neither RECORD_TYPE = Usage nor its negation"),
+            )
+        })?;
+        let sent = exchange.request.next_page_token.clone();
+        match (pending.get(&exchange.query), &sent) {
+            (None, None) => {}
+            (Some(Some(expected)), Some(token)) if expected == token => {}
+            (Some(None), _) => {
+                return Err(SourceError::invalid(
+                    &manifest_path,
+                    format!("{at}: the query already ended (its last page had no NextPageToken)"),
+                ))
+            }
+            _ => {
+                return Err(SourceError::invalid(
+                    &manifest_path,
+                    format!("{at}: NextPageToken does not follow the previous page of this query"),
+                ))
+            }
+        }
+        let file = dir.join(&exchange.response);
+        let body = read(&file)?;
+        let output = decode(&exchange.request, body)
+            .await
+            .map_err(|message| SourceError::invalid(&file, message))?;
+        pending.insert(exchange.query.clone(), output.next_page_token.clone());
+        pages.push(CostPage {
+            query: exchange.query.clone(),
+            file,
+            scope,
+            output,
+        });
+    }
+    if let Some((query, _)) = pending.iter().find(|(_, token)| token.is_some()) {
+        return Err(SourceError::invalid(
+            &manifest_path,
+            format!("the recording ends in the middle of query {query:?}: its last page has a NextPageToken"),
+        ));
+    }
+    Ok(pages)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SourceError> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => SourceError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => SourceError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    })
+}
+
+/// Sends `request` through an SDK client whose transport answers with `body`.
+async fn decode(request: &RecordedRequest, body: Vec<u8>) -> Result<GetCostAndUsageOutput, String> {
+    let config = ce::Config::builder()
+        .behavior_version(ce::config::BehaviorVersion::latest())
+        .region(ce::config::Region::new("us-east-1"))
+        .credentials_provider(ce::config::Credentials::new(
+            "recording", "recording", None, None, "recording",
+        ))
+        .retry_config(ce::config::retry::RetryConfig::disabled())
+        .http_client(ReplayClient {
+            body: Arc::new(body),
+        })
+        .build();
+    let client = ce::Client::from_conf(config);
+    let period = DateInterval::builder()
+        .start(&request.time_period.start)
+        .end(&request.time_period.end)
+        .build()
+        .map_err(|e| format!("request TimePeriod: {e}"))?;
+    let mut call = client
+        .get_cost_and_usage()
+        .time_period(period)
+        .granularity(Granularity::from(request.granularity.as_str()))
+        .set_metrics(Some(request.metrics.clone()))
+        .set_next_page_token(request.next_page_token.clone());
+    for g in &request.group_by {
+        call = call.group_by(
+            GroupDefinition::builder()
+                .r#type(GroupDefinitionType::from(g.r#type.as_str()))
+                .key(&g.key)
+                .build(),
+        );
+    }
+    call.send().await.map_err(|e| {
+        format!(
+            "not a valid GetCostAndUsage response: {}",
+            DisplayErrorContext(&e)
+        )
+    })
+}
+
+/// An HTTP client that answers every request with one recorded body.
+#[derive(Debug, Clone)]
+struct ReplayClient {
+    body: Arc<Vec<u8>>,
+}
+
+impl HttpConnector for ReplayClient {
+    fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+        let status = StatusCode::try_from(200u16).expect("200 is a valid status code");
+        let mut response = HttpResponse::new(status, SdkBody::from(self.body.as_ref().clone()));
+        response
+            .headers_mut()
+            .insert("content-type", "application/x-amz-json-1.1");
+        HttpConnectorFuture::ready(Ok(response))
+    }
+}
+
+impl HttpClient for ReplayClient {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}

@@ -1,0 +1,358 @@
+//! The cost table: every decoded Cost Explorer page normalised into one polars DataFrame
+//! with a row per (date, account, service, usage type, tags, record type).
+//!
+//! Cost Explorer groups by at most two dimensions per query, so usage arrives as slices
+//! that share USAGE_TYPE: (SERVICE, USAGE_TYPE), (LINKED_ACCOUNT, USAGE_TYPE) and one
+//! (TAG key, USAGE_TYPE) per tag key. Within one day and usage type, the joint of service,
+//! account and tags is their product: exact whenever at most one of them has more than
+//! one value, and otherwise split in proportion to cost. Such split dollars are flagged
+//! `approximated` and totalled, never hidden. Every slice sums to the same total, so the
+//! table's usage total is the service slice's total.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use aws_sdk_costexplorer::types::{GroupDefinitionType, MetricValue};
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::recording::{CostPage, RecordScope};
+
+pub const DATE: &str = "date";
+pub const ACCOUNT: &str = "account";
+pub const SERVICE: &str = "service";
+pub const USAGE_TYPE: &str = "usage_type";
+pub const RECORD_TYPE: &str = "record_type";
+pub const COST: &str = "cost";
+pub const QUANTITY: &str = "quantity";
+pub const ESTIMATED: &str = "estimated";
+pub const APPROXIMATED: &str = "approximated";
+
+/// The column holding tag `key` (null where the line has no such tag).
+pub fn tag_column(key: &str) -> String {
+    format!("tag:{key}")
+}
+
+/// The normalised table and what was learnt building it.
+#[derive(Debug, Clone)]
+pub struct CostTable {
+    pub df: DataFrame,
+    pub tag_keys: Vec<String>,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    /// Usage dollars split between accounts, services or tags in proportion to cost.
+    pub approximated_cost: f64,
+    /// Account names from Cost Explorer's DimensionValueAttributes.
+    pub account_names: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("{}: {message}", file.display())]
+    Page { file: PathBuf, message: String },
+    #[error("{0}")]
+    Recording(String),
+    #[error("building the cost table: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+/// Days since 1970-01-01, polars' physical Date.
+pub fn epoch_days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::default()).num_days() as i32
+}
+
+pub fn from_epoch_days(n: i32) -> NaiveDate {
+    NaiveDate::default() + chrono::Duration::days(n as i64)
+}
+
+enum Slice {
+    Service,
+    Account,
+    Tag(String),
+    Other,
+}
+
+type Part = (Option<String>, f64, f64);
+
+#[derive(Default)]
+struct Cell {
+    services: Vec<Part>,
+    accounts: Vec<Part>,
+    tags: BTreeMap<String, Vec<Part>>,
+    estimated: bool,
+}
+
+#[derive(Default)]
+struct Columns {
+    date: Vec<i32>,
+    account: Vec<Option<String>>,
+    service: Vec<Option<String>>,
+    usage_type: Vec<Option<String>>,
+    record_type: Vec<String>,
+    tags: BTreeMap<String, Vec<Option<String>>>,
+    cost: Vec<f64>,
+    quantity: Vec<f64>,
+    estimated: Vec<bool>,
+    approximated: Vec<bool>,
+}
+
+fn classify(page: &CostPage) -> Result<Slice, String> {
+    let defs: Vec<(String, String)> = page
+        .output
+        .group_definitions()
+        .iter()
+        .map(|g| {
+            let kind = match g.r#type() {
+                Some(GroupDefinitionType::Tag) => "TAG",
+                Some(GroupDefinitionType::Dimension) => "DIMENSION",
+                _ => "OTHER",
+            };
+            (kind.to_string(), g.key().unwrap_or_default().to_string())
+        })
+        .collect();
+    let d = |k: &str| ("DIMENSION".to_string(), k.to_string());
+    let slice = match (page.scope, defs.as_slice()) {
+        (RecordScope::Usage, [a, b]) if *a == d("SERVICE") && *b == d("USAGE_TYPE") => Slice::Service,
+        (RecordScope::Usage, [a, b]) if *a == d("LINKED_ACCOUNT") && *b == d("USAGE_TYPE") => {
+            Slice::Account
+        }
+        (RecordScope::Usage, [(t, k), b]) if t == "TAG" && *b == d("USAGE_TYPE") => Slice::Tag(k.clone()),
+        (RecordScope::NotUsage, [a, b]) if *a == d("RECORD_TYPE") && *b == d("SERVICE") => Slice::Other,
+        _ => {
+            let shown: Vec<String> = defs.iter().map(|(t, k)| format!("{t}:{k}")).collect();
+            return Err(format!(
+                "GroupDefinitions [{}] for a {:?} query is not part of creditburn's query plan (see ARCHITECTURE.md)",
+                shown.join(", "),
+                page.scope
+            ));
+        }
+    };
+    Ok(slice)
+}
+
+fn amount(metrics: Option<&HashMap<String, MetricValue>>, name: &str) -> Result<(f64, String), String> {
+    let Some(m) = metrics.and_then(|m| m.get(name)) else {
+        return Ok((0.0, String::new()));
+    };
+    let text = m.amount().unwrap_or("0");
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{name} amount {text:?} is not a number"))?;
+    if !value.is_finite() {
+        return Err(format!("{name} amount {text:?} is not finite"));
+    }
+    Ok((value, m.unit().unwrap_or_default().to_string()))
+}
+
+/// Builds the cost table from every page of a recording or a live fetch.
+pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
+    let mut cells: BTreeMap<(NaiveDate, String), Cell> = BTreeMap::new();
+    let mut cols = Columns::default();
+    let mut seen_service = false;
+    let mut seen_account = false;
+    let mut tag_keys = BTreeSet::new();
+    let mut account_names = BTreeMap::new();
+    let (mut first, mut last) = (NaiveDate::MAX, NaiveDate::MIN);
+
+    for page in pages {
+        let fail = |message: String| TableError::Page {
+            file: page.file.clone(),
+            message,
+        };
+        let slice = classify(page).map_err(fail)?;
+        match &slice {
+            Slice::Service => seen_service = true,
+            Slice::Account => seen_account = true,
+            Slice::Tag(k) => {
+                tag_keys.insert(k.clone());
+            }
+            Slice::Other => {}
+        }
+        for attr in page.output.dimension_value_attributes() {
+            if let (Some(value), Some(name)) = (
+                attr.value(),
+                attr.attributes().and_then(|a| a.get("description")),
+            ) {
+                account_names.insert(value.to_string(), name.clone());
+            }
+        }
+        for result in page.output.results_by_time() {
+            let start = result.time_period().map(|p| p.start()).unwrap_or_default();
+            let date = NaiveDate::parse_from_str(start, "%Y-%m-%d")
+                .map_err(|_| fail(format!("TimePeriod Start {start:?} is not a date")))?;
+            first = first.min(date);
+            last = last.max(date);
+            let estimated = result.estimated();
+            for group in result.groups() {
+                let keys = group.keys();
+                if keys.len() != 2 {
+                    return Err(fail(format!("a group on {date} has {} keys, not 2", keys.len())));
+                }
+                let (cost, unit) = amount(group.metrics(), "UnblendedCost").map_err(&fail)?;
+                if !unit.is_empty() && unit != "USD" {
+                    return Err(fail(format!("UnblendedCost on {date} is in {unit}, not USD")));
+                }
+                let (quantity, _) = amount(group.metrics(), "UsageQuantity").map_err(&fail)?;
+                if let Slice::Other = slice {
+                    cols.push_row(date, None, Some(keys[1].clone()), None, &keys[0], &BTreeMap::new());
+                    cols.cost.push(cost);
+                    cols.quantity.push(quantity);
+                    cols.estimated.push(estimated);
+                    cols.approximated.push(false);
+                    continue;
+                }
+                let cell = cells.entry((date, keys[1].clone())).or_default();
+                cell.estimated |= estimated;
+                match &slice {
+                    Slice::Service => cell.services.push((Some(keys[0].clone()), cost, quantity)),
+                    Slice::Account => cell.accounts.push((Some(keys[0].clone()), cost, quantity)),
+                    Slice::Tag(k) => {
+                        // Tag keys come back as "key$value", or "key$" when the tag is absent.
+                        let value = keys[0]
+                            .split_once('$')
+                            .map(|(_, v)| v)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string);
+                        cell.tags.entry(k.clone()).or_default().push((value, cost, quantity));
+                    }
+                    Slice::Other => {}
+                }
+            }
+        }
+    }
+    if cells.is_empty() {
+        return Err(TableError::Recording(
+            "the recording holds no usage: no day has any cost group".to_string(),
+        ));
+    }
+    if !seen_service || !seen_account {
+        return Err(TableError::Recording(format!(
+            "the recording lacks the {} query; see the query plan in ARCHITECTURE.md",
+            if seen_service { "usage-by-account (LINKED_ACCOUNT, USAGE_TYPE)" } else { "usage-by-service (SERVICE, USAGE_TYPE)" }
+        )));
+    }
+
+    let tag_keys: Vec<String> = tag_keys.into_iter().collect();
+    let mut approximated_cost = 0.0;
+    for ((date, usage_type), cell) in &cells {
+        approximated_cost += cols.push_cell(*date, usage_type, cell, &tag_keys);
+    }
+
+    let height = cols.date.len();
+    let mut columns = vec![
+        Column::new(DATE.into(), cols.date).cast(&DataType::Date)?,
+        Column::new(ACCOUNT.into(), cols.account),
+        Column::new(SERVICE.into(), cols.service),
+        Column::new(USAGE_TYPE.into(), cols.usage_type),
+        Column::new(RECORD_TYPE.into(), cols.record_type),
+    ];
+    for key in &tag_keys {
+        let values = cols.tags.remove(key).unwrap_or_else(|| vec![None; height]);
+        columns.push(Column::new(tag_column(key).as_str().into(), values));
+    }
+    columns.extend([
+        Column::new(COST.into(), cols.cost),
+        Column::new(QUANTITY.into(), cols.quantity),
+        Column::new(ESTIMATED.into(), cols.estimated),
+        Column::new(APPROXIMATED.into(), cols.approximated),
+    ]);
+    Ok(CostTable {
+        df: DataFrame::new(height, columns)?,
+        tag_keys,
+        first_day: first,
+        last_day: last,
+        approximated_cost,
+        account_names,
+    })
+}
+
+impl Columns {
+    fn push_row(
+        &mut self,
+        date: NaiveDate,
+        account: Option<String>,
+        service: Option<String>,
+        usage_type: Option<String>,
+        record_type: &str,
+        tags: &BTreeMap<&str, Option<String>>,
+    ) {
+        self.date.push(epoch_days(date));
+        self.account.push(account);
+        self.service.push(service);
+        self.usage_type.push(usage_type);
+        self.record_type.push(record_type.to_string());
+        let height = self.date.len();
+        for (key, column) in self.tags.iter_mut() {
+            column.push(tags.get(key.as_str()).cloned().flatten());
+            debug_assert_eq!(column.len(), height);
+        }
+        for (key, value) in tags {
+            if !self.tags.contains_key(*key) {
+                let mut column = vec![None; height - 1];
+                column.push(value.clone());
+                self.tags.insert(key.to_string(), column);
+            }
+        }
+    }
+
+    /// Adds the rows of one (day, usage type); returns the dollars split by proportion.
+    fn push_cell(&mut self, date: NaiveDate, usage_type: &str, cell: &Cell, tag_keys: &[String]) -> f64 {
+        let total_cost: f64 = cell.services.iter().map(|p| p.1).sum();
+        let total_quantity: f64 = cell.services.iter().map(|p| p.2).sum();
+        let whole = vec![(None, total_cost, total_quantity)];
+        let services = if cell.services.is_empty() { &whole } else { &cell.services };
+        let accounts = if cell.accounts.is_empty() { &whole } else { &cell.accounts };
+        let tags: Vec<(&str, &Vec<Part>)> = tag_keys
+            .iter()
+            .map(|k| (k.as_str(), cell.tags.get(k).filter(|v| !v.is_empty()).unwrap_or(&whole)))
+            .collect();
+        let varied = [services.len(), accounts.len()]
+            .into_iter()
+            .chain(tags.iter().map(|(_, v)| v.len()))
+            .filter(|n| *n > 1)
+            .count();
+        let approximated = varied >= 2;
+        let share = |part: f64, total: f64, n: usize| {
+            if total.abs() > 1e-12 {
+                part / total
+            } else {
+                1.0 / n as f64
+            }
+        };
+
+        // Every combination of one tag value per key.
+        let mut combos: Vec<(BTreeMap<&str, Option<String>>, f64, f64)> = vec![(BTreeMap::new(), 1.0, 1.0)];
+        for (key, parts) in &tags {
+            combos = combos
+                .into_iter()
+                .flat_map(|(chosen, c, q)| {
+                    parts.iter().map(move |(value, pc, pq)| {
+                        let mut chosen = chosen.clone();
+                        chosen.insert(*key, value.clone());
+                        (
+                            chosen,
+                            c * share(*pc, total_cost, parts.len()),
+                            q * share(*pq, total_quantity, parts.len()),
+                        )
+                    })
+                })
+                .collect();
+        }
+        for (service, sc, sq) in services {
+            for (account, ac, aq) in accounts {
+                for (chosen, tc, tq) in &combos {
+                    self.push_row(date, account.clone(), service.clone(), Some(usage_type.to_string()), "Usage", chosen);
+                    self.cost.push(sc * share(*ac, total_cost, accounts.len()) * tc);
+                    self.quantity.push(sq * share(*aq, total_quantity, accounts.len()) * tq);
+                    self.estimated.push(cell.estimated);
+                    self.approximated.push(approximated);
+                }
+            }
+        }
+        if approximated {
+            total_cost
+        } else {
+            0.0
+        }
+    }
+}
