@@ -573,7 +573,7 @@ fn parse_services(values: &[String], key: &str, problems: &mut Problems) -> Serv
         match v.as_str() {
             "all" => return ServiceSet::All,
             "bedrock" => list.push(ServiceSelector::Bedrock),
-            alias if alias.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+            alias if alias.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') => {
                 match SERVICE_ALIASES.iter().find(|(a, _)| *a == alias) {
                     Some((_, name)) => list.push(ServiceSelector::Exact(name.to_string())),
                     None => {

@@ -2,8 +2,14 @@
 //!
 //! See ARCHITECTURE.md for the map. The binary (`main.rs`) only calls [`cli::main`].
 
+pub mod alerts;
 pub mod analysis;
+pub mod cli;
 pub mod config;
+pub mod deliver;
+pub mod email;
+pub mod hints;
 pub mod recording;
+pub mod report;
 pub mod table;
 pub mod usage_type;

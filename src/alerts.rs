@@ -1,0 +1,112 @@
+//! Deciding alerts: which awards need finance's attention, and why. Pure.
+//!
+//! An award alerts when its status is a risk (exhaustion before expiry means out-of-pocket
+//! spend; money left at expiry is forfeited), when it is exhausted, or when its consumed
+//! percentage has passed a configured threshold. Each alert has a key (award, rule,
+//! severity) so that later work can remember what was sent.
+
+use serde::Serialize;
+
+use crate::analysis::{AwardStatus, Status};
+use crate::config::AlertConfig;
+use crate::report::money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub award: String,
+    /// `exhaustion_risk`, `forfeit_risk`, `exhausted` or `consumed_<threshold>`.
+    pub rule: String,
+    pub severity: Severity,
+    /// One sentence with the risk and its date, used as the email subject.
+    pub subject: String,
+}
+
+/// The alerts for every award, most severe first within an award.
+pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for a in awards {
+        let name = format!("{} award {}", a.program.label(), a.id);
+        match a.status {
+            Status::ExhaustionRisk => {
+                if let Some(date) = a.projected_exhaustion_date {
+                    let early = (a.expiry_date - date).num_days();
+                    out.push(Alert {
+                        award: a.id.clone(),
+                        rule: "exhaustion_risk".into(),
+                        severity: if early > 30 {
+                            Severity::Critical
+                        } else {
+                            Severity::Warning
+                        },
+                        subject: format!(
+                            "{name} runs out on {date}, {early} days before it expires"
+                        ),
+                    });
+                }
+            }
+            Status::ForfeitRisk => out.push(Alert {
+                award: a.id.clone(),
+                rule: "forfeit_risk".into(),
+                severity: Severity::Warning,
+                subject: format!(
+                    "{name} will leave {} unused when it expires on {}",
+                    money(a.projected_unused_at_expiry),
+                    a.expiry_date
+                ),
+            }),
+            Status::Exhausted => out.push(Alert {
+                award: a.id.clone(),
+                rule: "exhausted".into(),
+                severity: Severity::Critical,
+                subject: match a.projected_exhaustion_date {
+                    Some(d) => format!(
+                        "{name} ran out on {d}; {} since is paid out of pocket",
+                        money(a.out_of_pocket)
+                    ),
+                    None => format!("{name} is used up"),
+                },
+            }),
+            Status::OnTrack | Status::NotStarted | Status::Expired => {}
+        }
+        if matches!(a.status, Status::NotStarted | Status::Expired) {
+            continue;
+        }
+        let passed = config
+            .thresholds
+            .iter()
+            .rev()
+            .find(|t| a.consumed_percent >= **t);
+        if let Some(t) = passed {
+            out.push(Alert {
+                award: a.id.clone(),
+                rule: format!("consumed_{t}"),
+                severity: Severity::Info,
+                subject: format!(
+                    "{name} has used {}% of {} ({} consumed)",
+                    t,
+                    money(a.amount),
+                    money(a.consumed)
+                ),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,248 @@
+//! The report: the analysis, its alerts and hints, as JSON (a stable contract) or as a
+//! table that fits an 80-column terminal. Pure.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::alerts::Alert;
+use crate::analysis::{Analysis, AwardStatus, DataSummary, WorkloadSpend};
+use crate::hints::Hint;
+
+/// `report --format json`. Later work only adds fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub as_of: NaiveDate,
+    pub currency: String,
+    pub awards: Vec<AwardStatus>,
+    pub workloads: Vec<WorkloadSpend>,
+    pub alerts: Vec<Alert>,
+    pub hints: Vec<Hint>,
+    pub data: DataSummary,
+}
+
+impl Report {
+    pub fn new(analysis: &Analysis, alerts: Vec<Alert>, hints: Vec<Hint>) -> Report {
+        Report {
+            as_of: analysis.as_of,
+            currency: analysis.currency.clone(),
+            awards: analysis.awards.clone(),
+            workloads: analysis.workloads.clone(),
+            alerts,
+            hints,
+            data: analysis.data.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The human view, at most 80 columns wide.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let d = &self.data;
+        out.push_str(&format!(
+            "creditburn as of {}  (data {} to {}{})\n\n",
+            self.as_of,
+            d.first_day,
+            d.last_day,
+            d.estimated_from
+                .map(|e| format!(", estimated from {e}"))
+                .unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "{:<16} {:>9} {:>9} {:>9} {:>8} {:>10} {:<15}\n",
+            "AWARD", "AMOUNT", "CONSUMED", "REMAIN", "BURN/DAY", "EXPIRES", "STATUS"
+        ));
+        for a in &self.awards {
+            out.push_str(&format!(
+                "{:<16} {:>9} {:>9} {:>9} {:>8} {:>10} {:<15}\n",
+                clip(&a.id, 16),
+                short_money(a.amount),
+                short_money(a.consumed),
+                short_money(a.remaining),
+                short_money(a.daily_burn),
+                a.expiry_date,
+                a.status.as_str()
+            ));
+        }
+        out.push('\n');
+        for a in &self.awards {
+            out.push_str(&wrap(&format!("{}: {}", a.id, projection_sentence(a)), 80));
+        }
+        out.push_str(&format!(
+            "\n{:<24} {:>12} {:>12}  {:<26}\n",
+            "WORKLOAD", "SPEND", "LAST 30D", "AWARD"
+        ));
+        for w in &self.workloads {
+            out.push_str(&format!(
+                "{:<24} {:>12} {:>12}  {:<26}\n",
+                clip(&w.name, 24),
+                money(w.cost),
+                money(w.last_30_days),
+                clip(w.award.as_deref().unwrap_or("-"), 26)
+            ));
+        }
+        out.push_str(&format!(
+            "{:<24} {:>12}\n{:<24} {:>12}\n",
+            "(unattributed)",
+            money(d.unattributed),
+            "(total usage)",
+            money(d.usage_total)
+        ));
+        if d.credits_applied != 0.0 {
+            out.push_str(&format!("{:<24} {:>12}\n", "(credits applied by AWS)", money(d.credits_applied)));
+        }
+        if !self.alerts.is_empty() {
+            out.push_str("\nALERTS\n");
+            for a in &self.alerts {
+                out.push_str(&wrap(&format!("[{}] {}", a.severity.as_str(), a.subject), 80));
+            }
+        }
+        if !self.hints.is_empty() {
+            out.push_str("\nHINTS\n");
+            for h in &self.hints {
+                out.push_str(&wrap(&format!("- {}", h.text), 80));
+            }
+        }
+        for w in &d.warnings {
+            out.push_str(&wrap(&format!("warning: {w}"), 80));
+        }
+        if d.approximated > 0.0 {
+            out.push_str(&wrap(
+                &format!(
+                    "note: {} of usage was split between accounts, services or tags in proportion to cost",
+                    money(d.approximated)
+                ),
+                80,
+            ));
+        }
+        out
+    }
+}
+
+/// The projection of one award in words.
+pub fn projection_sentence(a: &AwardStatus) -> String {
+    use crate::analysis::Status::*;
+    let burn = money(a.daily_burn);
+    match a.status {
+        NotStarted => format!("starts on {}; nothing is consumed yet.", a.start_date),
+        Expired => format!(
+            "expired on {} with {} of {} consumed; {} was left unused.",
+            a.expiry_date,
+            money(a.consumed),
+            money(a.amount),
+            money(a.projected_unused_at_expiry)
+        ),
+        Exhausted => format!(
+            "used up{}; {} has been paid out of pocket since, and spend is running at {burn} a day.",
+            a.projected_exhaustion_date.map(|d| format!(" on {d}")).unwrap_or_default(),
+            money(a.out_of_pocket)
+        ),
+        ExhaustionRisk | OnTrack | ForfeitRisk => {
+            let mut s = format!(
+                "{} of {} consumed ({}%); at {burn} a day (last {} days) ",
+                money(a.consumed),
+                money(a.amount),
+                a.consumed_percent,
+                a.burn_window_days
+            );
+            match a.projected_exhaustion_date {
+                Some(d) => s.push_str(&format!(
+                    "the remaining {} runs out on {d}, {} days before it expires on {}.",
+                    money(a.remaining),
+                    (a.expiry_date - d).num_days(),
+                    a.expiry_date
+                )),
+                None => s.push_str(&format!(
+                    "{} of the remaining {} will be left unused when it expires on {} ({} days from now).",
+                    money(a.projected_unused_at_expiry),
+                    money(a.remaining),
+                    a.expiry_date,
+                    a.days_left
+                )),
+            }
+            s
+        }
+    }
+}
+
+/// "$12,345.67".
+pub fn money(v: f64) -> String {
+    let cents = (v.abs() * 100.0).round() as u64;
+    let (whole, frac) = (cents / 100, cents % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if v < 0.0 && cents > 0 { "-" } else { "" };
+    format!("{sign}${grouped}.{frac:02}")
+}
+
+/// "$12.3K" style, for narrow columns.
+fn short_money(v: f64) -> String {
+    if v.abs() >= 1_000_000.0 {
+        format!("${:.2}M", v / 1_000_000.0)
+    } else if v.abs() >= 10_000.0 {
+        format!("${:.1}K", v / 1_000.0)
+    } else {
+        format!("${v:.0}")
+    }
+}
+
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(width - 1).collect();
+        t.push('~');
+        t
+    }
+}
+
+/// Word-wraps `text` to `width`, continuation lines indented by two spaces.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = "  ".to_string();
+        }
+        if !line.is_empty() && line != "  " {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_formats() {
+        assert_eq!(money(0.0), "$0.00");
+        assert_eq!(money(1234567.891), "$1,234,567.89");
+        assert_eq!(money(-12.5), "-$12.50");
+        assert_eq!(money(999.999), "$1,000.00");
+    }
+
+    #[test]
+    fn wrap_fits_width() {
+        let text = "word ".repeat(40);
+        for line in wrap(&text, 20).lines() {
+            assert!(line.chars().count() <= 20, "{line:?}");
+        }
+    }
+}
