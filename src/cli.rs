@@ -15,7 +15,7 @@ use crate::deliver::{self, DeliverError};
 use crate::recording::{self, SourceError};
 use crate::report::Report;
 use crate::table::{self, CostTable, TableError};
-use crate::{alerts, analysis, email, hints};
+use crate::email;
 
 /// Exit codes (also listed in the README), from sysexits.h where one fits.
 pub mod exit {
@@ -212,10 +212,8 @@ fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
     let (table, default_as_of) = load_table(&config)?;
     let as_of = common.as_of.unwrap_or(default_as_of);
-    let analysis = analysis::analyse(&table, &config, as_of).context("analysing the cost table")?;
-    let alerts = alerts::decide(&analysis.awards, &config.alerts);
-    let hints = hints::hints(&analysis, &config.hints);
-    Ok((config.clone(), Report::new(&analysis, alerts, hints)))
+    let report = crate::report::assess(&table, &config, as_of).context("analysing the cost table")?;
+    Ok((config, report))
 }
 
 /// Reads the configured source; returns the table and the default `as_of` for it.

@@ -526,6 +526,26 @@ pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     validate(raw, base)
 }
 
+/// Removes `.` and `dir/..` pairs lexically, so messages say `outbox`, not `config/../outbox`.
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -602,7 +622,7 @@ fn parse_services(values: &[String], key: &str, problems: &mut Problems) -> Serv
 
 fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let mut p = Problems(Vec::new());
-    let resolve = |s: &str| base.join(s);
+    let resolve = |s: &str| tidy(&base.join(s));
 
     let source = match raw.source.kind.as_str() {
         "fixtures" => match &raw.source.path {

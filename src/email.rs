@@ -42,6 +42,9 @@ pub fn render(report: &Report) -> Vec<AlertEmail> {
     out
 }
 
+/// Spend of the award's workloads it does not pay for (Marketplace models, other services).
+const NOT_COVERED: &str = "Paid out of pocket";
+
 fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
     vec![
         ("Program", a.program.label().to_string()),
@@ -71,7 +74,7 @@ fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
         s.push_str(&format!("{k:<28}{v}\n"));
     }
     if a.not_covered > 0.0 {
-        s.push_str(&format!("{:<28}{}\n", "Not covered by the award", money(a.not_covered)));
+        s.push_str(&format!("{:<28}{}\n", NOT_COVERED, money(a.not_covered)));
     }
     s.push_str("\nWhy you are receiving this\n");
     for al in alerts {
@@ -87,6 +90,7 @@ fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
             s.push_str(&wrap(&format!("- {}{runway}", h.text), 72));
         }
     }
+    s.push('\n');
     s.push_str(&footer(report));
     s
 }
@@ -94,14 +98,16 @@ fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
 fn footer(report: &Report) -> String {
     let d = &report.data;
     let mut s = format!(
-        "\nFigures from Cost Explorer data {} to {}",
+        "Figures from Cost Explorer data {} to {}",
         d.first_day, d.last_day
     );
     if let Some(e) = d.estimated_from {
         s.push_str(&format!("; days from {e} are AWS estimates"));
     }
-    s.push_str(".\nSent by creditburn.\n");
-    s
+    s.push('.');
+    let mut out = wrap(&s, 72);
+    out.push_str("Sent by creditburn.\n");
+    out
 }
 
 fn escape(s: &str) -> String {
@@ -126,7 +132,7 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
     h.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n");
     let mut rows = facts(a);
     if a.not_covered > 0.0 {
-        rows.push(("Not covered by the award", money(a.not_covered)));
+        rows.push((NOT_COVERED, money(a.not_covered)));
     }
     for (k, v) in rows {
         h.push_str(&format!(

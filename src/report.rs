@@ -20,6 +20,18 @@ pub struct Report {
     pub data: DataSummary,
 }
 
+/// The whole pure pipeline: analysis, then alerts and hints, as one report.
+pub fn assess(
+    table: &crate::table::CostTable,
+    config: &crate::config::Config,
+    as_of: NaiveDate,
+) -> polars::prelude::PolarsResult<Report> {
+    let analysis = crate::analysis::analyse(table, config, as_of)?;
+    let alerts = crate::alerts::decide(&analysis.awards, &config.alerts);
+    let hints = crate::hints::hints(&analysis, &config.hints);
+    Ok(Report::new(&analysis, alerts, hints))
+}
+
 impl Report {
     pub fn new(analysis: &Analysis, alerts: Vec<Alert>, hints: Vec<Hint>) -> Report {
         Report {
@@ -41,23 +53,27 @@ impl Report {
     pub fn to_table(&self) -> String {
         let mut out = String::new();
         let d = &self.data;
-        out.push_str(&format!(
-            "creditburn as of {}  (data {} to {}{})\n\n",
-            self.as_of,
-            d.first_day,
-            d.last_day,
-            d.estimated_from
-                .map(|e| format!(", estimated from {e}"))
-                .unwrap_or_default()
+        out.push_str(&format!("creditburn as of {}\n", self.as_of));
+        out.push_str(&wrap(
+            &format!(
+                "data {} to {}{}",
+                d.first_day,
+                d.last_day,
+                d.estimated_from
+                    .map(|e| format!(", estimated by AWS from {e}"))
+                    .unwrap_or_default()
+            ),
+            80,
         ));
+        out.push('\n');
         out.push_str(&format!(
-            "{:<16} {:>9} {:>9} {:>9} {:>8} {:>10} {:<15}\n",
+            "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {}\n",
             "AWARD", "AMOUNT", "CONSUMED", "REMAIN", "BURN/DAY", "EXPIRES", "STATUS"
         ));
         for a in &self.awards {
             out.push_str(&format!(
-                "{:<16} {:>9} {:>9} {:>9} {:>8} {:>10} {:<15}\n",
-                clip(&a.id, 16),
+                "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {}\n",
+                clip(&a.id, 14),
                 short_money(a.amount),
                 short_money(a.consumed),
                 short_money(a.remaining),
@@ -71,12 +87,12 @@ impl Report {
             out.push_str(&wrap(&format!("{}: {}", a.id, projection_sentence(a)), 80));
         }
         out.push_str(&format!(
-            "\n{:<24} {:>12} {:>12}  {:<26}\n",
+            "\n{:<24} {:>12} {:>12}  {}\n",
             "WORKLOAD", "SPEND", "LAST 30D", "AWARD"
         ));
         for w in &self.workloads {
             out.push_str(&format!(
-                "{:<24} {:>12} {:>12}  {:<26}\n",
+                "{:<24} {:>12} {:>12}  {}\n",
                 clip(&w.name, 24),
                 money(w.cost),
                 money(w.last_30_days),

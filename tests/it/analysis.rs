@@ -1,0 +1,333 @@
+//! The analysis on small hand-checked inputs: one case per status, the burn window, and
+//! attribution (first match wins, attributed + unattributed = total).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
+use aws_sdk_costexplorer::types::{
+    DateInterval, Group, GroupDefinition, GroupDefinitionType, MetricValue, ResultByTime,
+};
+use chrono::NaiveDate;
+use creditburn::analysis::{self, project, Inputs, Projection, Status};
+use creditburn::recording::{CostPage, RecordScope};
+use creditburn::table;
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// `per_day` spent every day from `first` to `last` inclusive.
+fn flat(first: &str, last: &str, per_day: f64) -> BTreeMap<NaiveDate, f64> {
+    let mut out = BTreeMap::new();
+    let mut d = day(first);
+    while d <= day(last) {
+        out.insert(d, per_day);
+        d = d.succ_opt().unwrap();
+    }
+    out
+}
+
+/// An award of $1,000 from 2026-01-01 to 2026-01-31, 14-day window, 7 days of slack.
+fn check(daily: &BTreeMap<NaiveDate, f64>, as_of: &str, expect: Projection) {
+    let inputs = Inputs {
+        amount: 1000.0,
+        start: day("2026-01-01"),
+        expiry: day("2026-01-31"),
+        daily,
+    };
+    assert_eq!(project(&inputs, day(as_of), 14, 7), expect);
+}
+
+#[test]
+fn on_track() {
+    // $40 a day, Jan 1-10: consumed 400, remaining 600. The window is the 10 days since
+    // start, so burn = 400 / 10 = 40. Runway 600 / 40 = 15 days; days left 31 - 10 = 21;
+    // 14 <= 15 <= 28, on track. Runs out on Jan 10 + 15 = Jan 25; unused max(0, 600 - 840) = 0.
+    check(
+        &flat("2026-01-01", "2026-01-10", 40.0),
+        "2026-01-10",
+        Projection {
+            consumed: 400.0,
+            daily_burn: 40.0,
+            burn_window_days: 10,
+            days_left: 21,
+            runway_days: Some(15.0),
+            exhaustion_date: Some(day("2026-01-25")),
+            unused_at_expiry: 0.0,
+            status: Status::OnTrack,
+        },
+    );
+}
+
+#[test]
+fn exhaustion_risk() {
+    // $50 a day: consumed 500, remaining 500, burn 50, runway 10 < 21 - 7 = 14.
+    // Runs out on Jan 10 + 10 = Jan 20, 11 days before expiry.
+    check(
+        &flat("2026-01-01", "2026-01-10", 50.0),
+        "2026-01-10",
+        Projection {
+            consumed: 500.0,
+            daily_burn: 50.0,
+            burn_window_days: 10,
+            days_left: 21,
+            runway_days: Some(10.0),
+            exhaustion_date: Some(day("2026-01-20")),
+            unused_at_expiry: 0.0,
+            status: Status::ExhaustionRisk,
+        },
+    );
+}
+
+#[test]
+fn forfeit_risk() {
+    // $20 a day: consumed 200, remaining 800, burn 20, runway 40 > 21 + 7 = 28.
+    // Jan 10 + 40 = Feb 19 is after expiry, so no exhaustion date; unused 800 - 20 * 21 = 380.
+    check(
+        &flat("2026-01-01", "2026-01-10", 20.0),
+        "2026-01-10",
+        Projection {
+            consumed: 200.0,
+            daily_burn: 20.0,
+            burn_window_days: 10,
+            days_left: 21,
+            runway_days: Some(40.0),
+            exhaustion_date: None,
+            unused_at_expiry: 380.0,
+            status: Status::ForfeitRisk,
+        },
+    );
+}
+
+#[test]
+fn exhausted() {
+    // $120 a day: 960 after Jan 8, 1,080 after Jan 9, so it ran out on Jan 9.
+    // Consumed 1,200 by Jan 10; burn 120.
+    check(
+        &flat("2026-01-01", "2026-01-10", 120.0),
+        "2026-01-10",
+        Projection {
+            consumed: 1200.0,
+            daily_burn: 120.0,
+            burn_window_days: 10,
+            days_left: 21,
+            runway_days: Some(0.0),
+            exhaustion_date: Some(day("2026-01-09")),
+            unused_at_expiry: 0.0,
+            status: Status::Exhausted,
+        },
+    );
+}
+
+#[test]
+fn expired() {
+    // $20 a day all January, as of Feb 5: consumption stops at expiry, 31 * 20 = 620;
+    // 380 was forfeited. The window ends at expiry: Jan 18-31, 14 days, burn 20.
+    let mut daily = flat("2026-01-01", "2026-02-05", 20.0);
+    daily.insert(day("2026-02-01"), 999.0); // after expiry: not the award's
+    check(
+        &daily,
+        "2026-02-05",
+        Projection {
+            consumed: 620.0,
+            daily_burn: 20.0,
+            burn_window_days: 14,
+            days_left: 0,
+            runway_days: None,
+            exhaustion_date: None,
+            unused_at_expiry: 380.0,
+            status: Status::Expired,
+        },
+    );
+}
+
+#[test]
+fn not_started() {
+    check(
+        &BTreeMap::new(),
+        "2025-12-20",
+        Projection {
+            consumed: 0.0,
+            daily_burn: 0.0,
+            burn_window_days: 0,
+            days_left: 42,
+            runway_days: None,
+            exhaustion_date: None,
+            unused_at_expiry: 1000.0,
+            status: Status::NotStarted,
+        },
+    );
+}
+
+#[test]
+fn burn_is_the_trailing_window_of_a_ramp() {
+    // 10 * i dollars on Jan i. As of Jan 20 the 14-day window is Jan 7-20:
+    // 10 * (7 + ... + 20) = 10 * 189 = 1,890, / 14 = 135. Consumed 10 * 210 = 2,100.
+    let daily: BTreeMap<NaiveDate, f64> = (1..=20)
+        .map(|i| (day(&format!("2026-01-{i:02}")), 10.0 * i as f64))
+        .collect();
+    let inputs = Inputs {
+        amount: 5000.0,
+        start: day("2026-01-01"),
+        expiry: day("2026-03-31"),
+        daily: &daily,
+    };
+    let p = project(&inputs, day("2026-01-20"), 14, 7);
+    assert_eq!(p.consumed, 2100.0);
+    assert_eq!(p.burn_window_days, 14);
+    assert_eq!(p.daily_burn, 135.0);
+    // Runway 2,900 / 135 = 21.48 days: runs out on Jan 20 + 22 = Feb 11.
+    assert_eq!(p.exhaustion_date, Some(day("2026-02-11")));
+    assert_eq!(p.status, Status::ExhaustionRisk);
+}
+
+// ---- attribution on a tiny table -----------------------------------------------------
+
+fn metric(cost: f64) -> std::collections::HashMap<String, MetricValue> {
+    [
+        ("UnblendedCost", cost.to_string(), "USD"),
+        ("UsageQuantity", (cost * 10.0).to_string(), "N/A"),
+    ]
+    .into_iter()
+    .map(|(k, v, u)| (k.to_string(), MetricValue::builder().amount(v).unit(u).build()))
+    .collect()
+}
+
+fn page(scope: RecordScope, defs: [(&str, &str); 2], groups: &[(&str, &str, f64)]) -> CostPage {
+    let mut result = ResultByTime::builder()
+        .time_period(DateInterval::builder().start("2026-03-01").end("2026-03-02").build().unwrap())
+        .estimated(false);
+    for (a, b, cost) in groups {
+        result = result.groups(Group::builder().keys(*a).keys(*b).set_metrics(Some(metric(*cost))).build());
+    }
+    let mut output = GetCostAndUsageOutput::builder().results_by_time(result.build());
+    for (kind, key) in defs {
+        output = output.group_definitions(
+            GroupDefinition::builder()
+                .r#type(GroupDefinitionType::from(kind))
+                .key(key)
+                .build(),
+        );
+    }
+    CostPage {
+        query: "test".into(),
+        file: PathBuf::from("test.json"),
+        scope,
+        output: output.build(),
+    }
+}
+
+const CONFIG: &str = r#"
+[source]
+kind = "fixtures"
+path = "unused"
+[state]
+path = "state"
+[email]
+from = "a@example.com"
+outbox = "outbox"
+[alerts]
+recipients = ["f@example.com"]
+[[workloads]]
+name = "rag"
+priority = 1
+services = ["bedrock", "s3"]
+rules = [{ tag = "workload=rag" }]
+[[workloads]]
+name = "platform"
+priority = 2
+rules = [{ account = "222222222222" }]
+[[awards]]
+id = "poc"
+program = "bedrock_poc"
+amount = 100
+start = "2026-03-01"
+expiry = "2026-05-29"
+workloads = ["rag"]
+"#;
+
+fn small_table() -> table::CostTable {
+    use RecordScope::*;
+    let svc = ("DIMENSION", "SERVICE");
+    let ut = ("DIMENSION", "USAGE_TYPE");
+    let pages = vec![
+        page(
+            Usage,
+            [svc, ut],
+            &[
+                ("Amazon Bedrock", "USE1-Claude4.6Sonnet-input-tokens", 30.0),
+                ("Amazon Simple Storage Service", "TimedStorage-ByteHrs", 10.0),
+                ("Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:c7g.large", 5.0),
+            ],
+        ),
+        page(
+            Usage,
+            [("DIMENSION", "LINKED_ACCOUNT"), ut],
+            &[
+                ("111111111111", "USE1-Claude4.6Sonnet-input-tokens", 30.0),
+                // S3 in two accounts and under two tags: split in proportion.
+                ("111111111111", "TimedStorage-ByteHrs", 6.0),
+                ("222222222222", "TimedStorage-ByteHrs", 4.0),
+                ("222222222222", "USE1-BoxUsage:c7g.large", 5.0),
+            ],
+        ),
+        page(
+            Usage,
+            [("TAG", "workload"), ut],
+            &[
+                ("workload$rag", "USE1-Claude4.6Sonnet-input-tokens", 24.0),
+                ("workload$", "USE1-Claude4.6Sonnet-input-tokens", 6.0),
+                ("workload$rag", "TimedStorage-ByteHrs", 5.0),
+                ("workload$", "TimedStorage-ByteHrs", 5.0),
+                ("workload$", "USE1-BoxUsage:c7g.large", 5.0),
+            ],
+        ),
+        page(NotUsage, [("DIMENSION", "RECORD_TYPE"), svc], &[("Credit", "Amazon Bedrock", -24.0)]),
+    ];
+    table::normalise(&pages).unwrap()
+}
+
+#[test]
+fn attribution_first_match_wins_and_adds_up() {
+    let config = creditburn::config::parse(CONFIG, std::path::Path::new(".")).unwrap();
+    let table = small_table();
+    let a = analysis::analyse(&table, &config, day("2026-03-01")).unwrap();
+    let spend = |name: &str| a.workloads.iter().find(|w| w.name == name).unwrap().cost;
+    // Bedrock: 24 tagged rag. S3: tag and account both vary, so each of the four
+    // (account, tag) cells gets 10 * (account share) * (tag share):
+    //   111/rag 10*.6*.5 = 3, 111/none = 3, 222/rag 10*.4*.5 = 2, 222/none = 2.
+    // rag (priority 1) takes both rag cells: 24 + 3 + 2 = 29.
+    // platform takes account 222 untagged: S3 2 + EC2 5 = 7.
+    // Unattributed: Bedrock untagged 6 + S3 111/none 3 = 9. Total 45.
+    assert!((spend("rag") - 29.0).abs() < 1e-9, "rag {}", spend("rag"));
+    assert!((spend("platform") - 7.0).abs() < 1e-9);
+    assert!((a.data.unattributed - 9.0).abs() < 1e-9);
+    assert!((a.data.usage_total - 45.0).abs() < 1e-9);
+    assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-9);
+    // Only the S3 line was split.
+    assert!((a.data.approximated - 10.0).abs() < 1e-9);
+    assert!((a.data.credits_applied - 24.0).abs() < 1e-9);
+    // The award counts rag's spend on its one day: 29.
+    assert!((a.awards[0].consumed - 29.0).abs() < 1e-9);
+    let rag = a.workloads.iter().find(|w| w.name == "rag").unwrap();
+    let sonnet = &rag.bedrock[0];
+    assert_eq!((sonnet.model.as_str(), sonnet.token_kind.as_str()), ("Claude4.6Sonnet", "input"));
+}
+
+#[test]
+fn demo_attributed_plus_unattributed_is_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = crate::support::demo_config(dir.path(), &crate::support::repo().join("fixtures/demo"));
+    let config = creditburn::config::load(&config_path).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let pages = rt
+        .block_on(creditburn::recording::replay(&crate::support::repo().join("fixtures/demo")))
+        .unwrap();
+    let table = table::normalise(&pages).unwrap();
+    let a = analysis::analyse(&table, &config, table.last_day).unwrap();
+    let by_workload: f64 = a.workloads.iter().map(|w| w.cost).sum();
+    assert!((by_workload - a.data.attributed).abs() < 1e-6);
+    assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-6);
+    assert_eq!(a.data.approximated, 0.0, "the demo's slices never vary together");
+}

@@ -1,0 +1,281 @@
+//! The binary end to end on fixtures/demo: the JSON contract, `run` writing the outbox,
+//! `check-config`, and bad input (exit codes, one-line errors, nothing written).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{copy_recording, creditburn, demo_config, repo};
+
+fn json_report(config: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["report", "--format", "json", "--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = creditburn(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("report --format json prints JSON")
+}
+
+#[test]
+fn report_json_contract_on_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let r = json_report(&config, &[]);
+    // --as-of defaults to the last day the recording covers.
+    assert_eq!(r["as_of"], "2026-11-20");
+    assert_eq!(r["currency"], "USD");
+    for key in ["awards", "workloads", "alerts", "hints"] {
+        assert!(r[key].is_array(), "{key} is an array");
+    }
+    let awards = r["awards"].as_array().unwrap();
+    assert_eq!(awards.len(), 3);
+    for a in awards {
+        for key in ["amount", "consumed", "remaining", "daily_burn", "projected_unused_at_expiry"] {
+            assert!(a[key].is_number(), "{key} is a number in {a}");
+        }
+        for key in ["id", "program", "start_date", "expiry_date", "status"] {
+            assert!(a[key].is_string(), "{key} is a string in {a}");
+        }
+        let p = &a["projected_exhaustion_date"];
+        assert!(p.is_null() || p.as_str().is_some_and(|s| s.len() == 10));
+        let sum = a["consumed"].as_f64().unwrap() + a["remaining"].as_f64().unwrap();
+        assert!((sum - a["amount"].as_f64().unwrap()).abs() < 0.011);
+    }
+    let status = |id: &str| {
+        awards.iter().find(|a| a["id"] == id).unwrap()["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status("poc-support"), "exhaustion_risk");
+    assert_eq!(status("bfs-docs"), "forfeit_risk");
+    assert_eq!(status("portfolio"), "on_track");
+    let poc = awards.iter().find(|a| a["id"] == "poc-support").unwrap();
+    assert_eq!(poc["projected_exhaustion_date"], "2026-12-08");
+    assert_eq!(poc["program"], "bedrock_poc");
+    let bfs = awards.iter().find(|a| a["id"] == "bfs-docs").unwrap();
+    assert!(bfs["projected_exhaustion_date"].is_null());
+    assert!(bfs["projected_unused_at_expiry"].as_f64().unwrap() > 1000.0);
+
+    let kinds: Vec<&str> = r["hints"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    for kind in ["batch_inference", "prompt_caching", "smaller_model", "pull_work_forward"] {
+        assert!(kinds.contains(&kind), "a {kind} hint in {kinds:?}");
+    }
+    let d = &r["data"];
+    let total = d["usage_total"].as_f64().unwrap();
+    let parts = d["attributed"].as_f64().unwrap() + d["unattributed"].as_f64().unwrap();
+    assert!((total - parts).abs() < 0.011);
+}
+
+#[test]
+fn as_of_moves_the_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let r = json_report(&config, &["--as-of", "2026-10-10"]);
+    assert_eq!(r["as_of"], "2026-10-10");
+    let poc = r["awards"].as_array().unwrap().iter().find(|a| a["id"] == "poc-support").unwrap().clone();
+    // Before the launch the POC burns slowly: it is on course to be forfeited.
+    assert_eq!(poc["status"], "forfeit_risk");
+    let r = json_report(&config, &["--as-of", "2026-09-15"]);
+    let poc = r["awards"].as_array().unwrap().iter().find(|a| a["id"] == "poc-support").unwrap().clone();
+    assert_eq!(poc["status"], "not_started");
+}
+
+#[test]
+fn report_table_fits_80_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("poc-support"));
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
+    }
+}
+
+#[test]
+fn run_writes_multipart_alerts_to_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["2026-11-20.bfs-docs.forfeit_risk.eml", "2026-11-20.poc-support.exhaustion_risk.eml"]
+    );
+    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[1])).unwrap();
+    assert!(eml.contains("Content-Type: multipart/alternative"));
+    assert!(eml.contains("Content-Type: text/plain"));
+    assert!(eml.contains("Content-Type: text/html"));
+    assert!(eml.contains("To: finance@example.com, cfo@example.com"));
+    assert!(eml.contains("Message-ID: <2026-11-20.poc-support.exhaustion_risk@creditburn>"));
+    assert!(eml.contains("Subject: POC award poc-support runs out on 2026-12-08, 21 days before"));
+
+    // A second run the same day rewrites the same files, adding none.
+    let again = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_dir(dir.path().join("outbox")).unwrap().count(), 2);
+}
+
+#[test]
+fn check_config_exits_78_naming_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("amount = 25000", "amount = 0")
+        .replace("expiry = \"2027-01-31\"", "expiry = \"2026-01-31\"");
+    std::fs::write(&config, text).unwrap();
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 problems"), "{err}");
+    assert!(err.contains("awards[0].amount: 0 must be a positive amount"), "{err}");
+    assert!(err.contains("awards[1].expiry: 2026-01-31 is before start 2026-08-01"), "{err}");
+    // run refuses it too, and writes nothing.
+    let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(!dir.path().join("outbox").exists());
+
+    let ok = creditburn(&["check-config", "--config", repo().join("config/example.toml").to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0));
+}
+
+#[test]
+fn missing_config_file() {
+    let out = creditburn(&["report", "--config", "/nonexistent/creditburn.toml"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/creditburn.toml"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let out = creditburn(&["report", "--as-of", "20261120"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("20261120"));
+}
+
+/// Damages a copy of the demo recording with `damage`, runs `run`, and checks the exit
+/// code, that stderr is one line naming `names`, and that no outbox was created.
+fn bad_recording(damage: impl FnOnce(&Path), code: i32, names: &str, says: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    copy_recording(&repo().join("fixtures/demo"), &rec);
+    damage(&rec);
+    let config = demo_config(dir.path(), &rec);
+    let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(names), "names {names}: {err}");
+    assert!(err.contains(says), "says {says}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("outbox").exists(), "nothing written on bad input");
+}
+
+#[test]
+fn truncated_page() {
+    bad_recording(
+        |rec| {
+            let p = rec.join("usage-by-tag-workload/page-002.json");
+            let bytes = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        },
+        65,
+        "usage-by-tag-workload/page-002.json",
+        "not a valid GetCostAndUsage response",
+    );
+}
+
+#[test]
+fn malformed_page() {
+    bad_recording(
+        |rec| std::fs::write(rec.join("usage-by-service/page-001.json"), "<html>502 Bad Gateway</html>").unwrap(),
+        65,
+        "usage-by-service/page-001.json",
+        "not a valid GetCostAndUsage response",
+    );
+}
+
+#[test]
+fn missing_page() {
+    bad_recording(
+        |rec| std::fs::remove_file(rec.join("usage-by-account/page-003.json")).unwrap(),
+        66,
+        "usage-by-account/page-003.json",
+        "no such file",
+    );
+}
+
+#[test]
+fn missing_recording() {
+    bad_recording(|rec| std::fs::remove_dir_all(rec).unwrap(), 66, "recording.json", "no such file");
+}
+
+#[test]
+fn empty_recording() {
+    bad_recording(
+        |rec| {
+            std::fs::write(
+                rec.join("recording.json"),
+                r#"{"format": "creditburn-recording/1", "operation": "GetCostAndUsage", "exchanges": []}"#,
+            )
+            .unwrap()
+        },
+        65,
+        "recording.json",
+        "empty",
+    );
+}
+
+#[test]
+fn malformed_manifest() {
+    bad_recording(
+        |rec| std::fs::write(rec.join("recording.json"), "{\"format\": ").unwrap(),
+        65,
+        "recording.json",
+        "not a recording manifest",
+    );
+}
+
+#[test]
+fn recording_cut_off_mid_query() {
+    bad_recording(
+        |rec| {
+            let p = rec.join("recording.json");
+            let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let exchanges = m["exchanges"].as_array_mut().unwrap();
+            let last_tag_page = exchanges.iter().rposition(|e| e["query"] == "usage-by-tag-workload").unwrap();
+            exchanges.remove(last_tag_page);
+            std::fs::write(&p, serde_json::to_string(&m).unwrap()).unwrap();
+        },
+        65,
+        "recording.json",
+        "ends in the middle of query \"usage-by-tag-workload\"",
+    );
+}
+
+#[test]
+fn page_with_no_usage_groups() {
+    bad_recording(
+        |rec| {
+            let p = rec.join("recording.json");
+            let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let only_credits: Vec<Value> = m["exchanges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["query"] == "other-by-record-type")
+                .cloned()
+                .collect();
+            m["exchanges"] = Value::Array(only_credits);
+            std::fs::write(&p, serde_json::to_string(&m).unwrap()).unwrap();
+        },
+        65,
+        "",
+        "holds no usage",
+    );
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, a module per area.
+
+mod analysis;
+mod cli;
+mod config;
+mod email;
+mod support;
