@@ -199,12 +199,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
     let recent = col(table::DATE)
         .cast(DataType::Int32)
         .gt(lit(as_of_day - RECENT_DAYS as i32));
-    let recent_sum = |c: &str| {
-        when(recent.clone())
-            .then(col(c))
-            .otherwise(lit(0.0))
-            .sum()
-    };
+    let recent_sum = |c: &str| when(recent.clone()).then(col(c)).otherwise(lit(0.0)).sum();
 
     // Totals and the unattributed remainder.
     let usage_total = sum_f64(&usage, table::COST)?;
@@ -314,12 +309,20 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
                 recent_sum(table::COST).alias("recent_cost"),
                 recent_sum(table::QUANTITY).alias("recent_quantity"),
             ])
-            .sort([table::COST], SortMultipleOptions::default().with_order_descending(true))
+            .sort(
+                [table::COST],
+                SortMultipleOptions::default().with_order_descending(true),
+            )
             .collect()?;
         let bedrock = (0..models.height())
             .map(|i| -> PolarsResult<ModelSpend> {
                 Ok(ModelSpend {
-                    model: models.column(MODEL)?.str()?.get(i).unwrap_or_default().to_string(),
+                    model: models
+                        .column(MODEL)?
+                        .str()?
+                        .get(i)
+                        .unwrap_or_default()
+                        .to_string(),
                     token_kind: token_kind_from(models.column(TOKEN_KIND)?.str()?.get(i)),
                     batch: models.column(BATCH)?.bool()?.get(i).unwrap_or(false),
                     marketplace: models.column(MARKETPLACE)?.bool()?.get(i).unwrap_or(false),
@@ -384,11 +387,20 @@ fn token_kind_from(s: Option<&str>) -> TokenKind {
     }
 }
 
-fn by_service(rows: LazyFrame, recent_sum: &dyn Fn(&str) -> Expr) -> PolarsResult<Vec<ServiceSpend>> {
+fn by_service(
+    rows: LazyFrame,
+    recent_sum: &dyn Fn(&str) -> Expr,
+) -> PolarsResult<Vec<ServiceSpend>> {
     let df = rows
         .group_by([col(table::SERVICE)])
-        .agg([col(table::COST).sum(), recent_sum(table::COST).alias("recent")])
-        .sort([table::COST], SortMultipleOptions::default().with_order_descending(true))
+        .agg([
+            col(table::COST).sum(),
+            recent_sum(table::COST).alias("recent"),
+        ])
+        .sort(
+            [table::COST],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
         .collect()?;
     Ok(strings(&df, table::SERVICE)?
         .into_iter()
@@ -412,7 +424,12 @@ pub(crate) fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<Str
 }
 
 pub(crate) fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
-    Ok(df.column(name)?.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect())
+    Ok(df
+        .column(name)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect())
 }
 
 fn sum_f64(df: &DataFrame, name: &str) -> PolarsResult<f64> {
@@ -490,7 +507,12 @@ fn services_expr(set: &ServiceSet) -> Expr {
     }
 }
 
-fn award_status(usage: &DataFrame, award: &Award, config: &Config, as_of: NaiveDate) -> PolarsResult<AwardStatus> {
+fn award_status(
+    usage: &DataFrame,
+    award: &Award,
+    config: &Config,
+    as_of: NaiveDate,
+) -> PolarsResult<AwardStatus> {
     let funded = award
         .workloads
         .iter()
@@ -513,8 +535,16 @@ fn award_status(usage: &DataFrame, award: &Award, config: &Config, as_of: NaiveD
         .filter(funded.and(in_period))
         .group_by([col(table::DATE).cast(DataType::Int32).alias("day")])
         .agg([
-            when(covered.clone()).then(col(table::COST)).otherwise(lit(0.0)).sum().alias("covered"),
-            when(covered).then(lit(0.0)).otherwise(col(table::COST)).sum().alias("not_covered"),
+            when(covered.clone())
+                .then(col(table::COST))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("covered"),
+            when(covered)
+                .then(lit(0.0))
+                .otherwise(col(table::COST))
+                .sum()
+                .alias("not_covered"),
         ])
         .collect()?;
     let days = daily.column("day")?.i32()?;

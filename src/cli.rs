@@ -12,10 +12,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, ConfigError, SourceConfig};
 use crate::deliver::{self, DeliverError};
+use crate::email;
 use crate::recording::{self, SourceError};
 use crate::report::Report;
 use crate::table::{self, CostTable, TableError};
-use crate::email;
 
 /// Exit codes (also listed in the README), from sysexits.h where one fits.
 pub mod exit {
@@ -99,7 +99,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -212,7 +216,8 @@ fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
     let (table, default_as_of) = load_table(&config)?;
     let as_of = common.as_of.unwrap_or(default_as_of);
-    let report = crate::report::assess(&table, &config, as_of).context("analysing the cost table")?;
+    let report =
+        crate::report::assess(&table, &config, as_of).context("analysing the cost table")?;
     Ok((config, report))
 }
 

@@ -76,7 +76,11 @@ impl Program {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, p)| *p == self).map(|(s, _)| *s).unwrap_or("other")
+        Self::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(s, _)| *s)
+            .unwrap_or("other")
     }
 
     /// How finance names the program in a sentence.
@@ -339,7 +343,10 @@ impl Config {
 
     /// The currency every award is in (validation makes them agree).
     pub fn currency(&self) -> &str {
-        self.awards.first().map(|a| a.currency.as_str()).unwrap_or("USD")
+        self.awards
+            .first()
+            .map(|a| a.currency.as_str())
+            .unwrap_or("USD")
     }
 }
 
@@ -593,7 +600,11 @@ fn parse_services(values: &[String], key: &str, problems: &mut Problems) -> Serv
         match v.as_str() {
             "all" => return ServiceSet::All,
             "bedrock" => list.push(ServiceSelector::Bedrock),
-            alias if alias.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') => {
+            alias
+                if alias
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
+            {
                 match SERVICE_ALIASES.iter().find(|(a, _)| *a == alias) {
                     Some((_, name)) => list.push(ServiceSelector::Exact(name.to_string())),
                     None => {
@@ -664,7 +675,10 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     }
 
     if raw.alerts.recipients.is_empty() {
-        p.add("alerts.recipients", "is empty; name at least one finance address");
+        p.add(
+            "alerts.recipients",
+            "is empty; name at least one finance address",
+        );
     }
     for (i, r) in raw.alerts.recipients.iter().enumerate() {
         if !looks_like_address(r) {
@@ -698,14 +712,17 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         );
     }
     for (key, v) in [
-        ("hints.cacheable_input_share", raw.hints.cacheable_input_share),
+        (
+            "hints.cacheable_input_share",
+            raw.hints.cacheable_input_share,
+        ),
         ("hints.downsize_share", raw.hints.downsize_share),
     ] {
         if !(0.0..=1.0).contains(&v) {
             p.add(key, format!("{v} is not a share between 0 and 1"));
         }
     }
-    if !(raw.hints.min_monthly_saving >= 0.0) {
+    if raw.hints.min_monthly_saving.is_nan() || raw.hints.min_monthly_saving < 0.0 {
         p.add(
             "hints.min_monthly_saving",
             format!("{} is negative", raw.hints.min_monthly_saving),
@@ -732,7 +749,10 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         if w.rules.is_empty() {
             p.add(
                 format!("{key}.rules"),
-                format!("workload {:?} has no rules, so no spend can reach it", w.name),
+                format!(
+                    "workload {:?} has no rules, so no spend can reach it",
+                    w.name
+                ),
             );
         }
         let mut rules = Vec::new();
@@ -823,7 +843,10 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         if a.currency != "USD" {
             p.add(
                 format!("{key}.currency"),
-                format!("{:?} is not supported; Cost Explorer reports costs in USD", a.currency),
+                format!(
+                    "{:?} is not supported; Cost Explorer reports costs in USD",
+                    a.currency
+                ),
             );
         }
         let start = parse_date(&a.start);
@@ -842,10 +865,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         }
         if let (Some(s), Some(e)) = (start, expiry) {
             if e < s {
-                p.add(
-                    format!("{key}.expiry"),
-                    format!("{e} is before start {s}"),
-                );
+                p.add(format!("{key}.expiry"), format!("{e} is before start {s}"));
             }
         }
         if a.workloads.is_empty() {

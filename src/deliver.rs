@@ -34,22 +34,27 @@ pub fn build(
     recipients: &[String],
     date: SystemTime,
 ) -> Result<Message, DeliverError> {
-    let from: Mailbox = config.from.parse().map_err(|e: lettre::address::AddressError| DeliverError::Address {
-        key: "email.from",
-        value: config.from.clone(),
-        reason: e.to_string(),
-    })?;
+    let from: Mailbox = config
+        .from
+        .parse()
+        .map_err(|e: lettre::address::AddressError| DeliverError::Address {
+            key: "email.from",
+            value: config.from.clone(),
+            reason: e.to_string(),
+        })?;
     let mut builder = Message::builder()
         .from(from)
         .subject(email.subject.clone())
         .message_id(Some(format!("<{}@creditburn>", email.key)))
         .date(date);
     for r in recipients {
-        let to: Mailbox = r.parse().map_err(|e: lettre::address::AddressError| DeliverError::Address {
-            key: "alerts.recipients",
-            value: r.clone(),
-            reason: e.to_string(),
-        })?;
+        let to: Mailbox =
+            r.parse()
+                .map_err(|e: lettre::address::AddressError| DeliverError::Address {
+                    key: "alerts.recipients",
+                    value: r.clone(),
+                    reason: e.to_string(),
+                })?;
         builder = builder.to(to);
     }
     builder
@@ -95,7 +100,13 @@ pub fn write_outbox(
 
 fn file_safe(key: &str) -> String {
     key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -21,11 +21,15 @@ pub struct AlertEmail {
 pub fn render(report: &Report) -> Vec<AlertEmail> {
     let mut out = Vec::new();
     for award in &report.awards {
-        let mut alerts: Vec<&Alert> = report.alerts.iter().filter(|a| a.award == award.id).collect();
+        let mut alerts: Vec<&Alert> = report
+            .alerts
+            .iter()
+            .filter(|a| a.award == award.id)
+            .collect();
         if alerts.is_empty() {
             continue;
         }
-        alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+        alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
         let hints: Vec<&Hint> = report
             .hints
             .iter()
@@ -49,18 +53,30 @@ fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
     vec![
         ("Program", a.program.label().to_string()),
         ("Amount", money(a.amount)),
-        ("Consumed", format!("{} ({}%)", money(a.consumed), a.consumed_percent)),
+        (
+            "Consumed",
+            format!("{} ({}%)", money(a.consumed), a.consumed_percent),
+        ),
         ("Remaining", money(a.remaining)),
-        ("Daily burn", format!("{} (last {} days)", money(a.daily_burn), a.burn_window_days)),
+        (
+            "Daily burn",
+            format!("{} (last {} days)", money(a.daily_burn), a.burn_window_days),
+        ),
         ("Start", a.start_date.to_string()),
-        ("Expiry", format!("{} ({} days left)", a.expiry_date, a.days_left)),
+        (
+            "Expiry",
+            format!("{} ({} days left)", a.expiry_date, a.days_left),
+        ),
         (
             "Projected exhaustion",
             a.projected_exhaustion_date
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "not before expiry".to_string()),
         ),
-        ("Projected unused at expiry", money(a.projected_unused_at_expiry)),
+        (
+            "Projected unused at expiry",
+            money(a.projected_unused_at_expiry),
+        ),
         ("Status", a.status.as_str().replace('_', " ")),
         ("Workloads", a.workloads.join(", ")),
     ]
@@ -68,7 +84,15 @@ fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
 
 fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) -> String {
     let mut s = String::new();
-    s.push_str(&wrap(&format!("Award {} as of {}: {}", a.id, report.as_of, projection_sentence(a)), 72));
+    s.push_str(&wrap(
+        &format!(
+            "Award {} as of {}: {}",
+            a.id,
+            report.as_of,
+            projection_sentence(a)
+        ),
+        72,
+    ));
     s.push('\n');
     for (k, v) in facts(a) {
         s.push_str(&format!("{k:<28}{v}\n"));
@@ -78,7 +102,10 @@ fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
     }
     s.push_str("\nWhy you are receiving this\n");
     for al in alerts {
-        s.push_str(&wrap(&format!("- [{}] {}", al.severity.as_str(), al.subject), 72));
+        s.push_str(&wrap(
+            &format!("- [{}] {}", al.severity.as_str(), al.subject),
+            72,
+        ));
     }
     if !hints.is_empty() {
         s.push_str("\nWhat would help\n");
@@ -120,9 +147,17 @@ fn escape(s: &str) -> String {
 fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">");
-    h.push_str(&format!("<title>{}</title></head>\n", escape(&alerts[0].subject)));
-    h.push_str("<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:680px\">\n");
-    h.push_str(&format!("<h2 style=\"margin-bottom:4px\">{}</h2>\n", escape(&alerts[0].subject)));
+    h.push_str(&format!(
+        "<title>{}</title></head>\n",
+        escape(&alerts[0].subject)
+    ));
+    h.push_str(
+        "<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:680px\">\n",
+    );
+    h.push_str(&format!(
+        "<h2 style=\"margin-bottom:4px\">{}</h2>\n",
+        escape(&alerts[0].subject)
+    ));
     h.push_str(&format!(
         "<p style=\"font-size:15px\">Award <b>{}</b> as of {}: {}</p>\n",
         escape(&a.id),
@@ -151,7 +186,9 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
     }
     h.push_str("</ul>\n");
     if !hints.is_empty() {
-        h.push_str("<h3>What would help</h3>\n<table style=\"border-collapse:collapse;font-size:14px\">\n");
+        h.push_str(
+            "<h3>What would help</h3>\n<table style=\"border-collapse:collapse;font-size:14px\">\n",
+        );
         h.push_str("<tr><th style=\"text-align:left;padding:4px 8px 4px 0\">Lever</th><th style=\"text-align:right;padding:4px 8px\">A month</th><th style=\"text-align:right;padding:4px 8px\">Runway</th><th style=\"text-align:left;padding:4px 0\">Detail</th></tr>\n");
         for hint in hints {
             let lever = serde_json::to_value(hint.kind)

@@ -78,7 +78,8 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
             .and_then(|id| analysis.awards.iter().find(|a| &a.id == id));
         let runway_gain = |monthly: f64| {
             let a = award?;
-            if !matches!(a.status, Status::ExhaustionRisk | Status::OnTrack) || a.daily_burn <= 0.0 {
+            if !matches!(a.status, Status::ExhaustionRisk | Status::OnTrack) || a.daily_burn <= 0.0
+            {
                 return None;
             }
             let per_day = monthly / RECENT_DAYS as f64;
@@ -97,7 +98,11 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
             let on_demand: f64 = w
                 .bedrock
                 .iter()
-                .filter(|m| own(m) && !m.batch && matches!(m.token_kind, TokenKind::Input | TokenKind::Output))
+                .filter(|m| {
+                    own(m)
+                        && !m.batch
+                        && matches!(m.token_kind, TokenKind::Input | TokenKind::Output)
+                })
                 .map(|m| m.last_30_days)
                 .sum();
             let saving = on_demand * 0.5;
@@ -120,15 +125,26 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
         }
 
         // Per model: prompt caching and a smaller tier.
-        let mut models: Vec<&str> = w.bedrock.iter().filter(|m| own(m)).map(|m| m.model.as_str()).collect();
+        let mut models: Vec<&str> = w
+            .bedrock
+            .iter()
+            .filter(|m| own(m))
+            .map(|m| m.model.as_str())
+            .collect();
         models.sort();
         models.dedup();
         for model in models {
-            let rows: Vec<&ModelSpend> = w.bedrock.iter().filter(|m| m.model == model && own(m) && tokens(m)).collect();
+            let rows: Vec<&ModelSpend> = w
+                .bedrock
+                .iter()
+                .filter(|m| m.model == model && own(m) && tokens(m))
+                .collect();
             let spend = |kind: TokenKind| -> (f64, f64) {
                 rows.iter()
                     .filter(|m| m.token_kind == kind)
-                    .fold((0.0, 0.0), |(c, q), m| (c + m.last_30_days, q + m.last_30_days_quantity))
+                    .fold((0.0, 0.0), |(c, q), m| {
+                        (c + m.last_30_days, q + m.last_30_days_quantity)
+                    })
             };
             let total: f64 = rows.iter().map(|m| m.last_30_days).sum();
             let (input_cost, input_qty) = spend(TokenKind::Input);
@@ -159,7 +175,9 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
                 }
             }
             let lower = model.to_ascii_lowercase();
-            if let Some((_, smaller, ratio)) = TIERS.iter().find(|(frag, _, _)| lower.contains(frag)) {
+            if let Some((_, smaller, ratio)) =
+                TIERS.iter().find(|(frag, _, _)| lower.contains(frag))
+            {
                 let saving = total * config.downsize_share * (1.0 - ratio);
                 if saving >= config.min_monthly_saving {
                     out.push(Hint {
@@ -187,7 +205,10 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
 
     // Awards on course to be forfeited: the advice reverses.
     for a in &analysis.awards {
-        if a.status == Status::ForfeitRisk && a.projected_unused_at_expiry >= config.min_monthly_saving && a.days_left > 0 {
+        if a.status == Status::ForfeitRisk
+            && a.projected_unused_at_expiry >= config.min_monthly_saving
+            && a.days_left > 0
+        {
             let per_day = a.projected_unused_at_expiry / a.days_left as f64;
             out.push(Hint {
                 kind: HintKind::PullWorkForward,

@@ -123,7 +123,9 @@ impl RecordedRequest {
         let usage = serde_json::json!({"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}});
         match &self.filter {
             Some(f) if *f == usage => Some(RecordScope::Usage),
-            Some(f) if f.get("Not") == Some(&usage) && f.as_object().map(|o| o.len()) == Some(1) => {
+            Some(f)
+                if f.get("Not") == Some(&usage) && f.as_object().map(|o| o.len()) == Some(1) =>
+            {
                 Some(RecordScope::NotUsage)
             }
             _ => None,
@@ -168,7 +170,9 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
         let scope = exchange.request.scope().ok_or_else(|| {
             SourceError::invalid(
                 &manifest_path,
-                format!("{at}: the request's Filter is neither RECORD_TYPE = Usage nor its negation"),
+                format!(
+                    "{at}: the request's Filter is neither RECORD_TYPE = Usage nor its negation"
+                ),
             )
         })?;
         let sent = exchange.request.next_page_token.clone();
@@ -228,7 +232,11 @@ async fn decode(request: &RecordedRequest, body: Vec<u8>) -> Result<GetCostAndUs
         .behavior_version(ce::config::BehaviorVersion::latest())
         .region(ce::config::Region::new("us-east-1"))
         .credentials_provider(ce::config::Credentials::new(
-            "recording", "recording", None, None, "recording",
+            "recording",
+            "recording",
+            None,
+            None,
+            "recording",
         ))
         .retry_config(ce::config::retry::RetryConfig::disabled())
         .http_client(ReplayClient {

@@ -107,12 +107,19 @@ impl Report {
             money(d.usage_total)
         ));
         if d.credits_applied != 0.0 {
-            out.push_str(&format!("{:<24} {:>12}\n", "(credits applied by AWS)", money(d.credits_applied)));
+            out.push_str(&format!(
+                "{:<24} {:>12}\n",
+                "(credits applied by AWS)",
+                money(d.credits_applied)
+            ));
         }
         if !self.alerts.is_empty() {
             out.push_str("\nALERTS\n");
             for a in &self.alerts {
-                out.push_str(&wrap(&format!("[{}] {}", a.severity.as_str(), a.subject), 80));
+                out.push_str(&wrap(
+                    &format!("[{}] {}", a.severity.as_str(), a.subject),
+                    80,
+                ));
             }
         }
         if !self.hints.is_empty() {

@@ -74,6 +74,9 @@ enum Slice {
 
 type Part = (Option<String>, f64, f64);
 
+/// One value per tag key, with its cost share and quantity share.
+type TagCombo<'a> = (BTreeMap<&'a str, Option<String>>, f64, f64);
+
 #[derive(Default)]
 struct Cell {
     services: Vec<Part>,
@@ -112,12 +115,18 @@ fn classify(page: &CostPage) -> Result<Slice, String> {
         .collect();
     let d = |k: &str| ("DIMENSION".to_string(), k.to_string());
     let slice = match (page.scope, defs.as_slice()) {
-        (RecordScope::Usage, [a, b]) if *a == d("SERVICE") && *b == d("USAGE_TYPE") => Slice::Service,
+        (RecordScope::Usage, [a, b]) if *a == d("SERVICE") && *b == d("USAGE_TYPE") => {
+            Slice::Service
+        }
         (RecordScope::Usage, [a, b]) if *a == d("LINKED_ACCOUNT") && *b == d("USAGE_TYPE") => {
             Slice::Account
         }
-        (RecordScope::Usage, [(t, k), b]) if t == "TAG" && *b == d("USAGE_TYPE") => Slice::Tag(k.clone()),
-        (RecordScope::NotUsage, [a, b]) if *a == d("RECORD_TYPE") && *b == d("SERVICE") => Slice::Other,
+        (RecordScope::Usage, [(t, k), b]) if t == "TAG" && *b == d("USAGE_TYPE") => {
+            Slice::Tag(k.clone())
+        }
+        (RecordScope::NotUsage, [a, b]) if *a == d("RECORD_TYPE") && *b == d("SERVICE") => {
+            Slice::Other
+        }
         _ => {
             let shown: Vec<String> = defs.iter().map(|(t, k)| format!("{t}:{k}")).collect();
             return Err(format!(
@@ -130,7 +139,10 @@ fn classify(page: &CostPage) -> Result<Slice, String> {
     Ok(slice)
 }
 
-fn amount(metrics: Option<&HashMap<String, MetricValue>>, name: &str) -> Result<(f64, String), String> {
+fn amount(
+    metrics: Option<&HashMap<String, MetricValue>>,
+    name: &str,
+) -> Result<(f64, String), String> {
     let Some(m) = metrics.and_then(|m| m.get(name)) else {
         return Ok((0.0, String::new()));
     };
@@ -186,15 +198,27 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
             for group in result.groups() {
                 let keys = group.keys();
                 if keys.len() != 2 {
-                    return Err(fail(format!("a group on {date} has {} keys, not 2", keys.len())));
+                    return Err(fail(format!(
+                        "a group on {date} has {} keys, not 2",
+                        keys.len()
+                    )));
                 }
                 let (cost, unit) = amount(group.metrics(), "UnblendedCost").map_err(&fail)?;
                 if !unit.is_empty() && unit != "USD" {
-                    return Err(fail(format!("UnblendedCost on {date} is in {unit}, not USD")));
+                    return Err(fail(format!(
+                        "UnblendedCost on {date} is in {unit}, not USD"
+                    )));
                 }
                 let (quantity, _) = amount(group.metrics(), "UsageQuantity").map_err(&fail)?;
                 if let Slice::Other = slice {
-                    cols.push_row(date, None, Some(keys[1].clone()), None, &keys[0], &BTreeMap::new());
+                    cols.push_row(
+                        date,
+                        None,
+                        Some(keys[1].clone()),
+                        None,
+                        &keys[0],
+                        &BTreeMap::new(),
+                    );
                     cols.cost.push(cost);
                     cols.quantity.push(quantity);
                     cols.estimated.push(estimated);
@@ -213,7 +237,10 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
                             .map(|(_, v)| v)
                             .filter(|v| !v.is_empty())
                             .map(str::to_string);
-                        cell.tags.entry(k.clone()).or_default().push((value, cost, quantity));
+                        cell.tags
+                            .entry(k.clone())
+                            .or_default()
+                            .push((value, cost, quantity));
                     }
                     Slice::Other => {}
                 }
@@ -228,7 +255,11 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
     if !seen_service || !seen_account {
         return Err(TableError::Recording(format!(
             "the recording lacks the {} query; see the query plan in ARCHITECTURE.md",
-            if seen_service { "usage-by-account (LINKED_ACCOUNT, USAGE_TYPE)" } else { "usage-by-service (SERVICE, USAGE_TYPE)" }
+            if seen_service {
+                "usage-by-account (LINKED_ACCOUNT, USAGE_TYPE)"
+            } else {
+                "usage-by-service (SERVICE, USAGE_TYPE)"
+            }
         )));
     }
 
@@ -296,15 +327,34 @@ impl Columns {
     }
 
     /// Adds the rows of one (day, usage type); returns the dollars split by proportion.
-    fn push_cell(&mut self, date: NaiveDate, usage_type: &str, cell: &Cell, tag_keys: &[String]) -> f64 {
+    fn push_cell(
+        &mut self,
+        date: NaiveDate,
+        usage_type: &str,
+        cell: &Cell,
+        tag_keys: &[String],
+    ) -> f64 {
         let total_cost: f64 = cell.services.iter().map(|p| p.1).sum();
         let total_quantity: f64 = cell.services.iter().map(|p| p.2).sum();
         let whole = vec![(None, total_cost, total_quantity)];
-        let services = if cell.services.is_empty() { &whole } else { &cell.services };
-        let accounts = if cell.accounts.is_empty() { &whole } else { &cell.accounts };
+        let services = if cell.services.is_empty() {
+            &whole
+        } else {
+            &cell.services
+        };
+        let accounts = if cell.accounts.is_empty() {
+            &whole
+        } else {
+            &cell.accounts
+        };
         let tags: Vec<(&str, &Vec<Part>)> = tag_keys
             .iter()
-            .map(|k| (k.as_str(), cell.tags.get(k).filter(|v| !v.is_empty()).unwrap_or(&whole)))
+            .map(|k| {
+                (
+                    k.as_str(),
+                    cell.tags.get(k).filter(|v| !v.is_empty()).unwrap_or(&whole),
+                )
+            })
             .collect();
         let varied = [services.len(), accounts.len()]
             .into_iter()
@@ -321,7 +371,7 @@ impl Columns {
         };
 
         // Every combination of one tag value per key.
-        let mut combos: Vec<(BTreeMap<&str, Option<String>>, f64, f64)> = vec![(BTreeMap::new(), 1.0, 1.0)];
+        let mut combos: Vec<TagCombo> = vec![(BTreeMap::new(), 1.0, 1.0)];
         for (key, parts) in &tags {
             combos = combos
                 .into_iter()
@@ -341,9 +391,18 @@ impl Columns {
         for (service, sc, sq) in services {
             for (account, ac, aq) in accounts {
                 for (chosen, tc, tq) in &combos {
-                    self.push_row(date, account.clone(), service.clone(), Some(usage_type.to_string()), "Usage", chosen);
-                    self.cost.push(sc * share(*ac, total_cost, accounts.len()) * tc);
-                    self.quantity.push(sq * share(*aq, total_quantity, accounts.len()) * tq);
+                    self.push_row(
+                        date,
+                        account.clone(),
+                        service.clone(),
+                        Some(usage_type.to_string()),
+                        "Usage",
+                        chosen,
+                    );
+                    self.cost
+                        .push(sc * share(*ac, total_cost, accounts.len()) * tc);
+                    self.quantity
+                        .push(sq * share(*aq, total_quantity, accounts.len()) * tq);
                     self.estimated.push(cell.estimated);
                     self.approximated.push(approximated);
                 }

@@ -53,7 +53,10 @@ pub fn parse(service: &str, usage_type: &str) -> Option<BedrockUsage> {
     let lower = rest.to_ascii_lowercase();
     let batch = lower.contains("batch");
     if marketplace {
-        let model = service.trim_end_matches(BEDROCK_EDITION_SUFFIX).trim().to_string();
+        let model = service
+            .trim_end_matches(BEDROCK_EDITION_SUFFIX)
+            .trim()
+            .to_string();
         let token_kind = if lower.contains("inputtoken") {
             TokenKind::Input
         } else if lower.contains("outputtoken") {
@@ -61,7 +64,12 @@ pub fn parse(service: &str, usage_type: &str) -> Option<BedrockUsage> {
         } else {
             TokenKind::Other
         };
-        return Some(BedrockUsage { model, token_kind, batch, marketplace });
+        return Some(BedrockUsage {
+            model,
+            token_kind,
+            batch,
+            marketplace,
+        });
     }
     let markers = [
         ("-cache-read", TokenKind::CacheRead),
@@ -77,7 +85,12 @@ pub fn parse(service: &str, usage_type: &str) -> Option<BedrockUsage> {
         Some((i, kind)) => (rest[..i].to_string(), kind),
         None => (rest.to_string(), TokenKind::Other),
     };
-    Some(BedrockUsage { model, token_kind, batch, marketplace })
+    Some(BedrockUsage {
+        model,
+        token_kind,
+        batch,
+        marketplace,
+    })
 }
 
 /// Drops a leading region code such as `USE1-` or `EUC1-`.
@@ -85,7 +98,9 @@ fn strip_region(usage_type: &str) -> &str {
     match usage_type.split_once('-') {
         Some((prefix, rest))
             if (3..=5).contains(&prefix.len())
-                && prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && prefix
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                 && prefix.chars().any(|c| c.is_ascii_digit()) =>
         {
             rest
@@ -108,17 +123,41 @@ mod tests {
     fn usage_types() {
         use TokenKind::*;
         let b = "Amazon Bedrock";
-        check(b, "USE1-Claude4.6Sonnet-input-tokens", Some(("Claude4.6Sonnet", Input, false)));
-        check(b, "USW2-Claude4.6Sonnet-cache-read-input-token-count", Some(("Claude4.6Sonnet", CacheRead, false)));
-        check(b, "USE1-Claude4.6Sonnet-cache-write-input-token-count", Some(("Claude4.6Sonnet", CacheWrite, false)));
-        check(b, "USE1-NovaLite-output-tokens", Some(("NovaLite", Output, false)));
-        check(b, "USE1-NovaLite-input-tokens-batch", Some(("NovaLite", Input, true)));
+        check(
+            b,
+            "USE1-Claude4.6Sonnet-input-tokens",
+            Some(("Claude4.6Sonnet", Input, false)),
+        );
+        check(
+            b,
+            "USW2-Claude4.6Sonnet-cache-read-input-token-count",
+            Some(("Claude4.6Sonnet", CacheRead, false)),
+        );
+        check(
+            b,
+            "USE1-Claude4.6Sonnet-cache-write-input-token-count",
+            Some(("Claude4.6Sonnet", CacheWrite, false)),
+        );
+        check(
+            b,
+            "USE1-NovaLite-output-tokens",
+            Some(("NovaLite", Output, false)),
+        );
+        check(
+            b,
+            "USE1-NovaLite-input-tokens-batch",
+            Some(("NovaLite", Input, true)),
+        );
         check(
             b,
             "USW2-anthropic.claude-opus-4-mantle-cache-write-tokens-standard",
             Some(("anthropic.claude-opus-4-mantle", CacheWrite, false)),
         );
-        check(b, "USE1-ProvisionedThroughput-Claude", Some(("ProvisionedThroughput-Claude", Other, false)));
+        check(
+            b,
+            "USE1-ProvisionedThroughput-Claude",
+            Some(("ProvisionedThroughput-Claude", Other, false)),
+        );
         check(
             "Claude 3 Haiku (Amazon Bedrock Edition)",
             "USW2-MP:USW2_InputTokenCount-Units",

@@ -190,16 +190,33 @@ fn metric(cost: f64) -> std::collections::HashMap<String, MetricValue> {
         ("UsageQuantity", (cost * 10.0).to_string(), "N/A"),
     ]
     .into_iter()
-    .map(|(k, v, u)| (k.to_string(), MetricValue::builder().amount(v).unit(u).build()))
+    .map(|(k, v, u)| {
+        (
+            k.to_string(),
+            MetricValue::builder().amount(v).unit(u).build(),
+        )
+    })
     .collect()
 }
 
 fn page(scope: RecordScope, defs: [(&str, &str); 2], groups: &[(&str, &str, f64)]) -> CostPage {
     let mut result = ResultByTime::builder()
-        .time_period(DateInterval::builder().start("2026-03-01").end("2026-03-02").build().unwrap())
+        .time_period(
+            DateInterval::builder()
+                .start("2026-03-01")
+                .end("2026-03-02")
+                .build()
+                .unwrap(),
+        )
         .estimated(false);
     for (a, b, cost) in groups {
-        result = result.groups(Group::builder().keys(*a).keys(*b).set_metrics(Some(metric(*cost))).build());
+        result = result.groups(
+            Group::builder()
+                .keys(*a)
+                .keys(*b)
+                .set_metrics(Some(metric(*cost)))
+                .build(),
+        );
     }
     let mut output = GetCostAndUsageOutput::builder().results_by_time(result.build());
     for (kind, key) in defs {
@@ -257,8 +274,16 @@ fn small_table() -> table::CostTable {
             [svc, ut],
             &[
                 ("Amazon Bedrock", "USE1-Claude4.6Sonnet-input-tokens", 30.0),
-                ("Amazon Simple Storage Service", "TimedStorage-ByteHrs", 10.0),
-                ("Amazon Elastic Compute Cloud - Compute", "USE1-BoxUsage:c7g.large", 5.0),
+                (
+                    "Amazon Simple Storage Service",
+                    "TimedStorage-ByteHrs",
+                    10.0,
+                ),
+                (
+                    "Amazon Elastic Compute Cloud - Compute",
+                    "USE1-BoxUsage:c7g.large",
+                    5.0,
+                ),
             ],
         ),
         page(
@@ -283,7 +308,11 @@ fn small_table() -> table::CostTable {
                 ("workload$", "USE1-BoxUsage:c7g.large", 5.0),
             ],
         ),
-        page(NotUsage, [("DIMENSION", "RECORD_TYPE"), svc], &[("Credit", "Amazon Bedrock", -24.0)]),
+        page(
+            NotUsage,
+            [("DIMENSION", "RECORD_TYPE"), svc],
+            &[("Credit", "Amazon Bedrock", -24.0)],
+        ),
     ];
     table::normalise(&pages).unwrap()
 }
@@ -312,22 +341,34 @@ fn attribution_first_match_wins_and_adds_up() {
     assert!((a.awards[0].consumed - 29.0).abs() < 1e-9);
     let rag = a.workloads.iter().find(|w| w.name == "rag").unwrap();
     let sonnet = &rag.bedrock[0];
-    assert_eq!((sonnet.model.as_str(), sonnet.token_kind.as_str()), ("Claude4.6Sonnet", "input"));
+    assert_eq!(
+        (sonnet.model.as_str(), sonnet.token_kind.as_str()),
+        ("Claude4.6Sonnet", "input")
+    );
 }
 
 #[test]
 fn demo_attributed_plus_unattributed_is_total() {
     let dir = tempfile::tempdir().unwrap();
-    let config_path = crate::support::demo_config(dir.path(), &crate::support::repo().join("fixtures/demo"));
+    let config_path =
+        crate::support::demo_config(dir.path(), &crate::support::repo().join("fixtures/demo"));
     let config = creditburn::config::load(&config_path).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let pages = rt
-        .block_on(creditburn::recording::replay(&crate::support::repo().join("fixtures/demo")))
+        .block_on(creditburn::recording::replay(
+            &crate::support::repo().join("fixtures/demo"),
+        ))
         .unwrap();
     let table = table::normalise(&pages).unwrap();
     let a = analysis::analyse(&table, &config, table.last_day).unwrap();
     let by_workload: f64 = a.workloads.iter().map(|w| w.cost).sum();
     assert!((by_workload - a.data.attributed).abs() < 1e-6);
     assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-6);
-    assert_eq!(a.data.approximated, 0.0, "the demo's slices never vary together");
+    assert_eq!(
+        a.data.approximated, 0.0,
+        "the demo's slices never vary together"
+    );
 }

@@ -8,10 +8,20 @@ use serde_json::Value;
 use crate::support::{copy_recording, creditburn, demo_config, repo};
 
 fn json_report(config: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["report", "--format", "json", "--config", config.to_str().unwrap()];
+    let mut args = vec![
+        "report",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let out = creditburn(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("report --format json prints JSON")
 }
 
@@ -29,7 +39,13 @@ fn report_json_contract_on_the_demo() {
     let awards = r["awards"].as_array().unwrap();
     assert_eq!(awards.len(), 3);
     for a in awards {
-        for key in ["amount", "consumed", "remaining", "daily_burn", "projected_unused_at_expiry"] {
+        for key in [
+            "amount",
+            "consumed",
+            "remaining",
+            "daily_burn",
+            "projected_unused_at_expiry",
+        ] {
             assert!(a[key].is_number(), "{key} is a number in {a}");
         }
         for key in ["id", "program", "start_date", "expiry_date", "status"] {
@@ -41,7 +57,10 @@ fn report_json_contract_on_the_demo() {
         assert!((sum - a["amount"].as_f64().unwrap()).abs() < 0.011);
     }
     let status = |id: &str| {
-        awards.iter().find(|a| a["id"] == id).unwrap()["status"].as_str().unwrap().to_string()
+        awards.iter().find(|a| a["id"] == id).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(status("poc-support"), "exhaustion_risk");
     assert_eq!(status("bfs-docs"), "forfeit_risk");
@@ -53,8 +72,18 @@ fn report_json_contract_on_the_demo() {
     assert!(bfs["projected_exhaustion_date"].is_null());
     assert!(bfs["projected_unused_at_expiry"].as_f64().unwrap() > 1000.0);
 
-    let kinds: Vec<&str> = r["hints"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
-    for kind in ["batch_inference", "prompt_caching", "smaller_model", "pull_work_forward"] {
+    let kinds: Vec<&str> = r["hints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "batch_inference",
+        "prompt_caching",
+        "smaller_model",
+        "pull_work_forward",
+    ] {
         assert!(kinds.contains(&kind), "a {kind} hint in {kinds:?}");
     }
     let d = &r["data"];
@@ -69,11 +98,23 @@ fn as_of_moves_the_story() {
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let r = json_report(&config, &["--as-of", "2026-10-10"]);
     assert_eq!(r["as_of"], "2026-10-10");
-    let poc = r["awards"].as_array().unwrap().iter().find(|a| a["id"] == "poc-support").unwrap().clone();
+    let poc = r["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "poc-support")
+        .unwrap()
+        .clone();
     // Before the launch the POC burns slowly: it is on course to be forfeited.
     assert_eq!(poc["status"], "forfeit_risk");
     let r = json_report(&config, &["--as-of", "2026-09-15"]);
-    let poc = r["awards"].as_array().unwrap().iter().find(|a| a["id"] == "poc-support").unwrap().clone();
+    let poc = r["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "poc-support")
+        .unwrap()
+        .clone();
     assert_eq!(poc["status"], "not_started");
 }
 
@@ -86,7 +127,11 @@ fn report_table_fits_80_columns() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("poc-support"));
     for line in text.lines() {
-        assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line:?}",
+            line.chars().count()
+        );
     }
 }
 
@@ -95,7 +140,11 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut files: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -103,7 +152,10 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     files.sort();
     assert_eq!(
         files,
-        ["2026-11-20.bfs-docs.forfeit_risk.eml", "2026-11-20.poc-support.exhaustion_risk.eml"]
+        [
+            "2026-11-20.bfs-docs.forfeit_risk.eml",
+            "2026-11-20.poc-support.exhaustion_risk.eml"
+        ]
     );
     let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[1])).unwrap();
     assert!(eml.contains("Content-Type: multipart/alternative"));
@@ -116,7 +168,12 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     // A second run the same day rewrites the same files, adding none.
     let again = creditburn(&["run", "--config", config.to_str().unwrap()]);
     assert!(again.status.success());
-    assert_eq!(std::fs::read_dir(dir.path().join("outbox")).unwrap().count(), 2);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -132,14 +189,24 @@ fn check_config_exits_78_naming_every_problem() {
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 problems"), "{err}");
-    assert!(err.contains("awards[0].amount: 0 must be a positive amount"), "{err}");
-    assert!(err.contains("awards[1].expiry: 2026-01-31 is before start 2026-08-01"), "{err}");
+    assert!(
+        err.contains("awards[0].amount: 0 must be a positive amount"),
+        "{err}"
+    );
+    assert!(
+        err.contains("awards[1].expiry: 2026-01-31 is before start 2026-08-01"),
+        "{err}"
+    );
     // run refuses it too, and writes nothing.
     let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(78));
     assert!(!dir.path().join("outbox").exists());
 
-    let ok = creditburn(&["check-config", "--config", repo().join("config/example.toml").to_str().unwrap()]);
+    let ok = creditburn(&[
+        "check-config",
+        "--config",
+        repo().join("config/example.toml").to_str().unwrap(),
+    ]);
     assert_eq!(ok.status.code(), Some(0));
 }
 
@@ -173,7 +240,10 @@ fn bad_recording(damage: impl FnOnce(&Path), code: i32, names: &str, says: &str)
     assert!(err.contains(names), "names {names}: {err}");
     assert!(err.contains(says), "says {says}: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(!dir.path().join("outbox").exists(), "nothing written on bad input");
+    assert!(
+        !dir.path().join("outbox").exists(),
+        "nothing written on bad input"
+    );
 }
 
 #[test]
@@ -193,7 +263,13 @@ fn truncated_page() {
 #[test]
 fn malformed_page() {
     bad_recording(
-        |rec| std::fs::write(rec.join("usage-by-service/page-001.json"), "<html>502 Bad Gateway</html>").unwrap(),
+        |rec| {
+            std::fs::write(
+                rec.join("usage-by-service/page-001.json"),
+                "<html>502 Bad Gateway</html>",
+            )
+            .unwrap()
+        },
         65,
         "usage-by-service/page-001.json",
         "not a valid GetCostAndUsage response",
@@ -212,7 +288,12 @@ fn missing_page() {
 
 #[test]
 fn missing_recording() {
-    bad_recording(|rec| std::fs::remove_dir_all(rec).unwrap(), 66, "recording.json", "no such file");
+    bad_recording(
+        |rec| std::fs::remove_dir_all(rec).unwrap(),
+        66,
+        "recording.json",
+        "no such file",
+    );
 }
 
 #[test]
@@ -248,7 +329,10 @@ fn recording_cut_off_mid_query() {
             let p = rec.join("recording.json");
             let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
             let exchanges = m["exchanges"].as_array_mut().unwrap();
-            let last_tag_page = exchanges.iter().rposition(|e| e["query"] == "usage-by-tag-workload").unwrap();
+            let last_tag_page = exchanges
+                .iter()
+                .rposition(|e| e["query"] == "usage-by-tag-workload")
+                .unwrap();
             exchanges.remove(last_tag_page);
             std::fs::write(&p, serde_json::to_string(&m).unwrap()).unwrap();
         },

@@ -46,7 +46,9 @@ fn check(edit: (&str, &str), expect: &[&str]) {
     };
     let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     assert!(
-        rendered.iter().any(|line| expect.iter().all(|e| line.contains(e))),
+        rendered
+            .iter()
+            .any(|line| expect.iter().all(|e| line.contains(e))),
         "no problem mentions {expect:?}; got {rendered:#?}"
     );
 }
@@ -60,26 +62,89 @@ fn the_valid_config_is_valid() {
 
 #[test]
 fn bad_configs() {
-    check(("expiry = \"2026-05-29\"", "expiry = \"2026-01-01\""), &["awards[0].expiry", "2026-01-01 is before start 2026-03-01"]);
-    check(("workloads = [\"rag\"]", "workloads = [\"ghost\"]"), &["awards[0].workloads[0]", "\"ghost\""]);
-    check(("amount = 25000", "amount = -5"), &["awards[0].amount", "-5"]);
-    check(("amount = 25000", "amount = 0"), &["awards[0].amount", "0 must be a positive"]);
-    check(("start = \"2026-03-01\"", "start = \"2026-13-01\""), &["awards[0].start", "\"2026-13-01\""]);
-    check(("start = \"2026-03-01\"", "start = \"1/3/2026\""), &["awards[0].start", "\"1/3/2026\""]);
-    check(("program = \"bedrock_poc\"", "program = \"poc\""), &["awards[0].program", "\"poc\""]);
-    check(("amount = 25000", "amount = 25000\ncurrency = \"EUR\""), &["awards[0].currency", "\"EUR\""]);
-    check(("priority = 2\n", ""), &["workloads[1].rules[0]", "workloads[0].rules[0]", "priority"]);
-    check(("services = [\"bedrock\", \"s3\"]", "services = [\"lamda\"]"), &["workloads[0].services[0]", "\"lamda\""]);
-    check(("account = \"222222222222\"", "account = \"2222\""), &["workloads[1].rules[0].account", "\"2222\""]);
-    check(("tag = \"workload=rag\"", "tag = \"workload\""), &["workloads[0].rules[0].tag", "\"workload\""]);
-    check(("rules = [{ tag = \"workload=rag\" }]", "rules = [{}]"), &["workloads[0].rules[0]", "no condition"]);
-    check(("recipients = [\"finance@example.com\"]", "recipients = [\"finance\"]"), &["alerts.recipients[0]", "\"finance\""]);
-    check(("recipients = [\"finance@example.com\"]", "recipients = []"), &["alerts.recipients", "empty"]);
-    check(("thresholds = [50, 90]", "thresholds = [50, 0]"), &["alerts.thresholds[1]", "0"]);
-    check(("slack_days = 7", "slack_days = -1"), &["alerts.slack_days", "-1"]);
-    check(("kind = \"fixtures\"", "kind = \"s3\""), &["source.kind", "\"s3\""]);
-    check(("[state]", "colour = \"red\"\n[state]"), &["unknown field", "colour"]);
-    check(("slack_days = 7", "slack_days = 7\nsnooze = 1"), &["unknown field", "snooze"]);
+    check(
+        ("expiry = \"2026-05-29\"", "expiry = \"2026-01-01\""),
+        &["awards[0].expiry", "2026-01-01 is before start 2026-03-01"],
+    );
+    check(
+        ("workloads = [\"rag\"]", "workloads = [\"ghost\"]"),
+        &["awards[0].workloads[0]", "\"ghost\""],
+    );
+    check(
+        ("amount = 25000", "amount = -5"),
+        &["awards[0].amount", "-5"],
+    );
+    check(
+        ("amount = 25000", "amount = 0"),
+        &["awards[0].amount", "0 must be a positive"],
+    );
+    check(
+        ("start = \"2026-03-01\"", "start = \"2026-13-01\""),
+        &["awards[0].start", "\"2026-13-01\""],
+    );
+    check(
+        ("start = \"2026-03-01\"", "start = \"1/3/2026\""),
+        &["awards[0].start", "\"1/3/2026\""],
+    );
+    check(
+        ("program = \"bedrock_poc\"", "program = \"poc\""),
+        &["awards[0].program", "\"poc\""],
+    );
+    check(
+        ("amount = 25000", "amount = 25000\ncurrency = \"EUR\""),
+        &["awards[0].currency", "\"EUR\""],
+    );
+    check(
+        ("priority = 2\n", ""),
+        &["workloads[1].rules[0]", "workloads[0].rules[0]", "priority"],
+    );
+    check(
+        ("services = [\"bedrock\", \"s3\"]", "services = [\"lamda\"]"),
+        &["workloads[0].services[0]", "\"lamda\""],
+    );
+    check(
+        ("account = \"222222222222\"", "account = \"2222\""),
+        &["workloads[1].rules[0].account", "\"2222\""],
+    );
+    check(
+        ("tag = \"workload=rag\"", "tag = \"workload\""),
+        &["workloads[0].rules[0].tag", "\"workload\""],
+    );
+    check(
+        ("rules = [{ tag = \"workload=rag\" }]", "rules = [{}]"),
+        &["workloads[0].rules[0]", "no condition"],
+    );
+    check(
+        (
+            "recipients = [\"finance@example.com\"]",
+            "recipients = [\"finance\"]",
+        ),
+        &["alerts.recipients[0]", "\"finance\""],
+    );
+    check(
+        ("recipients = [\"finance@example.com\"]", "recipients = []"),
+        &["alerts.recipients", "empty"],
+    );
+    check(
+        ("thresholds = [50, 90]", "thresholds = [50, 0]"),
+        &["alerts.thresholds[1]", "0"],
+    );
+    check(
+        ("slack_days = 7", "slack_days = -1"),
+        &["alerts.slack_days", "-1"],
+    );
+    check(
+        ("kind = \"fixtures\"", "kind = \"s3\""),
+        &["source.kind", "\"s3\""],
+    );
+    check(
+        ("[state]", "colour = \"red\"\n[state]"),
+        &["unknown field", "colour"],
+    );
+    check(
+        ("slack_days = 7", "slack_days = 7\nsnooze = 1"),
+        &["unknown field", "snooze"],
+    );
     check(
         ("workloads = [\"rag\"]\n", "workloads = [\"rag\"]\n[[awards]]\nid = \"poc2\"\nprogram = \"other\"\namount = 5\nstart = \"2026-05-01\"\nexpiry = \"2026-06-01\"\nworkloads = [\"rag\"]\n"),
         &["awards[1].workloads", "\"rag\"", "\"poc\""],
@@ -95,7 +160,14 @@ fn every_problem_is_reported_at_once() {
         .replace("workloads = [\"rag\"]", "workloads = [\"ghost\"]");
     let problems = config::parse(&text, Path::new(".")).unwrap_err();
     let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
-    assert_eq!(keys, ["awards[0].amount", "awards[0].start", "awards[0].workloads[0]"]);
+    assert_eq!(
+        keys,
+        [
+            "awards[0].amount",
+            "awards[0].start",
+            "awards[0].workloads[0]"
+        ]
+    );
 }
 
 #[test]

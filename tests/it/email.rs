@@ -8,8 +8,13 @@ fn demo_emails() -> Vec<creditburn::email::AlertEmail> {
     let dir = tempfile::tempdir().unwrap();
     let config_path = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let config = creditburn::config::load(&config_path).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let pages = rt.block_on(creditburn::recording::replay(&repo().join("fixtures/demo"))).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pages = rt
+        .block_on(creditburn::recording::replay(&repo().join("fixtures/demo")))
+        .unwrap();
     let table = creditburn::table::normalise(&pages).unwrap();
     let report = creditburn::report::assess(&table, &config, table.last_day).unwrap();
     creditburn::email::render(&report)
@@ -19,7 +24,10 @@ fn demo_emails() -> Vec<creditburn::email::AlertEmail> {
 fn poc_exhaustion_email() {
     let emails = demo_emails();
     let e = emails.iter().find(|e| e.award == "poc-support").unwrap();
-    assert_eq!(e.subject, "POC award poc-support runs out on 2026-12-08, 21 days before it expires");
+    assert_eq!(
+        e.subject,
+        "POC award poc-support runs out on 2026-12-08, 21 days before it expires"
+    );
     expect_file!["snapshots/poc-support.txt"].assert_eq(&e.text);
     expect_file!["snapshots/poc-support.html"].assert_eq(&e.html);
 }

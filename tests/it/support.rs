@@ -12,9 +12,18 @@ pub fn repo() -> PathBuf {
 pub fn demo_config(dir: &Path, recording: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("config/example.toml")).unwrap();
     let text = text
-        .replace("\"../fixtures/demo\"", &format!("{:?}", recording.display().to_string()))
-        .replace("\"../outbox\"", &format!("{:?}", dir.join("outbox").display().to_string()))
-        .replace("\"../state\"", &format!("{:?}", dir.join("state").display().to_string()));
+        .replace(
+            "\"../fixtures/demo\"",
+            &format!("{:?}", recording.display().to_string()),
+        )
+        .replace(
+            "\"../outbox\"",
+            &format!("{:?}", dir.join("outbox").display().to_string()),
+        )
+        .replace(
+            "\"../state\"",
+            &format!("{:?}", dir.join("state").display().to_string()),
+        );
     let path = dir.join("creditburn.toml");
     std::fs::write(&path, text).unwrap();
     path
