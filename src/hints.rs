@@ -7,7 +7,8 @@
 //! - prompt caching: a cached read costs ~10% of the input price on Claude and ~25% on
 //!   Nova, so the saving is uncached input spend x `cacheable_input_share` x (1 - that
 //!   ratio); it is offered where input is at least 40% of the model's token spend and
-//!   cache reads are under half of its input tokens;
+//!   cache reads are under half of its input tokens (the one-off cache-write premium,
+//!   25% on Claude, is left out: it is paid once per prefix);
 //! - a smaller tier: the price ratio between tiers (from DOMAIN.md's list prices) applied
 //!   to `downsize_share` of the model's token spend;
 //! - pull work forward: when an award is on course to be forfeited, the amount at stake
@@ -15,7 +16,9 @@
 
 use serde::Serialize;
 
-use crate::analysis::{cents, Analysis, ModelSpend, Status, RECENT_DAYS};
+use crate::analysis::{
+    cents, Analysis, AwardStatus, ModelSpend, Status, WorkloadSpend, RECENT_DAYS,
+};
 use crate::config::HintConfig;
 use crate::usage_type::TokenKind;
 
@@ -69,6 +72,9 @@ fn money(v: f64) -> String {
     crate::report::money(v)
 }
 
+/// A lever for one workload before pricing: kind, model, monthly saving, sentence.
+type Candidate = (HintKind, Option<String>, f64, String);
+
 pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
     let mut out = Vec::new();
     for w in &analysis.workloads {
@@ -76,129 +82,17 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
             .award
             .as_ref()
             .and_then(|id| analysis.awards.iter().find(|a| &a.id == id));
-        let runway_gain = |monthly: f64| {
-            let a = award?;
-            if !matches!(a.status, Status::ExhaustionRisk | Status::OnTrack) || a.daily_burn <= 0.0
-            {
-                return None;
-            }
-            let per_day = monthly / RECENT_DAYS as f64;
-            let new_burn = a.daily_burn - per_day;
-            if new_burn <= 0.0 {
-                return None;
-            }
-            let gain = a.remaining / new_burn - a.remaining / a.daily_burn;
-            Some((gain * 10.0).round() / 10.0)
-        };
-        let own = |m: &ModelSpend| !m.marketplace;
-        let tokens = |m: &ModelSpend| m.token_kind != TokenKind::Other;
-
-        // Batch inference for work nobody waits on.
-        if !w.interactive {
-            let on_demand: f64 = w
-                .bedrock
-                .iter()
-                .filter(|m| {
-                    own(m)
-                        && !m.batch
-                        && matches!(m.token_kind, TokenKind::Input | TokenKind::Output)
-                })
-                .map(|m| m.last_30_days)
-                .sum();
-            let saving = on_demand * 0.5;
+        for (kind, model, saving, text) in candidates(w, config) {
             if saving >= config.min_monthly_saving {
                 out.push(Hint {
-                    kind: HintKind::BatchInference,
+                    kind,
                     workload: Some(w.name.clone()),
                     award: w.award.clone(),
-                    model: None,
+                    model,
                     monthly_saving: saving,
-                    runway_days_gained: runway_gain(saving),
-                    text: format!(
-                        "{} is not interactive but ran {} of on-demand Bedrock tokens in the last 30 days; batch inference costs about half, saving about {} a month",
-                        w.name,
-                        money(on_demand),
-                        money(saving)
-                    ),
+                    runway_days_gained: award.and_then(|a| runway_gain(a, saving)),
+                    text,
                 });
-            }
-        }
-
-        // Per model: prompt caching and a smaller tier.
-        let mut models: Vec<&str> = w
-            .bedrock
-            .iter()
-            .filter(|m| own(m))
-            .map(|m| m.model.as_str())
-            .collect();
-        models.sort();
-        models.dedup();
-        for model in models {
-            let rows: Vec<&ModelSpend> = w
-                .bedrock
-                .iter()
-                .filter(|m| m.model == model && own(m) && tokens(m))
-                .collect();
-            let spend = |kind: TokenKind| -> (f64, f64) {
-                rows.iter()
-                    .filter(|m| m.token_kind == kind)
-                    .fold((0.0, 0.0), |(c, q), m| {
-                        (c + m.last_30_days, q + m.last_30_days_quantity)
-                    })
-            };
-            let total: f64 = rows.iter().map(|m| m.last_30_days).sum();
-            let (input_cost, input_qty) = spend(TokenKind::Input);
-            let (_, read_qty) = spend(TokenKind::CacheRead);
-            if let Some(ratio) = cached_read_ratio(model) {
-                let read_share = read_qty / (read_qty + input_qty).max(f64::MIN_POSITIVE);
-                if total > 0.0 && input_cost / total >= 0.4 && read_share < 0.5 {
-                    let saving = input_cost * config.cacheable_input_share * (1.0 - ratio);
-                    if saving >= config.min_monthly_saving {
-                        out.push(Hint {
-                            kind: HintKind::PromptCaching,
-                            workload: Some(w.name.clone()),
-                            award: w.award.clone(),
-                            model: Some(model.to_string()),
-                            monthly_saving: saving,
-                            runway_days_gained: runway_gain(saving),
-                            text: format!(
-                                "{} spent {} on uncached {} input in the last 30 days ({:.0}% of its tokens for that model); caching a stable prefix on {:.0}% of it saves about {} a month",
-                                w.name,
-                                money(input_cost),
-                                model,
-                                input_cost / total * 100.0,
-                                config.cacheable_input_share * 100.0,
-                                money(saving)
-                            ),
-                        });
-                    }
-                }
-            }
-            let lower = model.to_ascii_lowercase();
-            if let Some((_, smaller, ratio)) =
-                TIERS.iter().find(|(frag, _, _)| lower.contains(frag))
-            {
-                let saving = total * config.downsize_share * (1.0 - ratio);
-                if saving >= config.min_monthly_saving {
-                    out.push(Hint {
-                        kind: HintKind::SmallerModel,
-                        workload: Some(w.name.clone()),
-                        award: w.award.clone(),
-                        model: Some(model.to_string()),
-                        monthly_saving: saving,
-                        runway_days_gained: runway_gain(saving),
-                        text: format!(
-                            "{} spent {} on {} in the last 30 days; moving the routine {:.0}% of it to {} (about {:.0}% of the price) saves about {} a month",
-                            w.name,
-                            money(total),
-                            model,
-                            config.downsize_share * 100.0,
-                            smaller,
-                            ratio * 100.0,
-                            money(saving)
-                        ),
-                    });
-                }
             }
         }
     }
@@ -228,5 +122,110 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
         }
     }
     out.sort_by(|a, b| b.monthly_saving.total_cmp(&a.monthly_saving));
+    out
+}
+
+/// Days of runway a monthly saving buys an award that is burning towards exhaustion.
+fn runway_gain(a: &AwardStatus, monthly: f64) -> Option<f64> {
+    if !matches!(a.status, Status::ExhaustionRisk | Status::OnTrack) || a.daily_burn <= 0.0 {
+        return None;
+    }
+    let new_burn = a.daily_burn - monthly / RECENT_DAYS as f64;
+    if new_burn <= 0.0 {
+        return None;
+    }
+    let gain = a.remaining / new_burn - a.remaining / a.daily_burn;
+    Some((gain * 10.0).round() / 10.0)
+}
+
+/// Every lever the workload's last 30 days of Bedrock spend supports.
+fn candidates(w: &WorkloadSpend, config: &HintConfig) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    // Marketplace models are priced by their seller: none of the ratios apply.
+    let own: Vec<&ModelSpend> = w.bedrock.iter().filter(|m| !m.marketplace).collect();
+
+    // Batch inference for work nobody waits on.
+    if !w.interactive {
+        let on_demand: f64 = own
+            .iter()
+            .filter(|m| !m.batch && matches!(m.token_kind, TokenKind::Input | TokenKind::Output))
+            .map(|m| m.last_30_days)
+            .sum();
+        let saving = on_demand * 0.5;
+        out.push((
+            HintKind::BatchInference,
+            None,
+            saving,
+            format!(
+                "{} is not interactive but ran {} of on-demand Bedrock tokens in the last 30 days; batch inference costs about half, saving about {} a month",
+                w.name,
+                money(on_demand),
+                money(saving)
+            ),
+        ));
+    }
+
+    // Per model: prompt caching and a smaller tier.
+    let mut models: Vec<&str> = own.iter().map(|m| m.model.as_str()).collect();
+    models.sort();
+    models.dedup();
+    for model in models {
+        let rows: Vec<&&ModelSpend> = own
+            .iter()
+            .filter(|m| m.model == model && m.token_kind != TokenKind::Other)
+            .collect();
+        let spend = |kind: TokenKind| -> (f64, f64) {
+            rows.iter()
+                .filter(|m| m.token_kind == kind)
+                .fold((0.0, 0.0), |(c, q), m| {
+                    (c + m.last_30_days, q + m.last_30_days_quantity)
+                })
+        };
+        let total: f64 = rows.iter().map(|m| m.last_30_days).sum();
+        if total <= 0.0 {
+            continue;
+        }
+        let (input_cost, input_qty) = spend(TokenKind::Input);
+        let (_, read_qty) = spend(TokenKind::CacheRead);
+        let read_share = read_qty / (read_qty + input_qty).max(f64::MIN_POSITIVE);
+        if let Some(ratio) = cached_read_ratio(model) {
+            if input_cost / total >= 0.4 && read_share < 0.5 {
+                let saving = input_cost * config.cacheable_input_share * (1.0 - ratio);
+                out.push((
+                    HintKind::PromptCaching,
+                    Some(model.to_string()),
+                    saving,
+                    format!(
+                        "{} spent {} on uncached {} input in the last 30 days ({:.0}% of its tokens for that model); caching a stable prefix on {:.0}% of it saves about {} a month",
+                        w.name,
+                        money(input_cost),
+                        model,
+                        input_cost / total * 100.0,
+                        config.cacheable_input_share * 100.0,
+                        money(saving)
+                    ),
+                ));
+            }
+        }
+        let lower = model.to_ascii_lowercase();
+        if let Some((_, smaller, ratio)) = TIERS.iter().find(|(frag, _, _)| lower.contains(frag)) {
+            let saving = total * config.downsize_share * (1.0 - ratio);
+            out.push((
+                HintKind::SmallerModel,
+                Some(model.to_string()),
+                saving,
+                format!(
+                    "{} spent {} on {} in the last 30 days; moving the routine {:.0}% of it to {} (about {:.0}% of the price) saves about {} a month",
+                    w.name,
+                    money(total),
+                    model,
+                    config.downsize_share * 100.0,
+                    smaller,
+                    ratio * 100.0,
+                    money(saving)
+                ),
+            ));
+        }
+    }
     out
 }

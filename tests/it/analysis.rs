@@ -235,35 +235,6 @@ fn page(scope: RecordScope, defs: [(&str, &str); 2], groups: &[(&str, &str, f64)
     }
 }
 
-const CONFIG: &str = r#"
-[source]
-kind = "fixtures"
-path = "unused"
-[state]
-path = "state"
-[email]
-from = "a@example.com"
-outbox = "outbox"
-[alerts]
-recipients = ["f@example.com"]
-[[workloads]]
-name = "rag"
-priority = 1
-services = ["bedrock", "s3"]
-rules = [{ tag = "workload=rag" }]
-[[workloads]]
-name = "platform"
-priority = 2
-rules = [{ account = "222222222222" }]
-[[awards]]
-id = "poc"
-program = "bedrock_poc"
-amount = 100
-start = "2026-03-01"
-expiry = "2026-05-29"
-workloads = ["rag"]
-"#;
-
 fn small_table() -> table::CostTable {
     use RecordScope::*;
     let svc = ("DIMENSION", "SERVICE");
@@ -319,7 +290,8 @@ fn small_table() -> table::CostTable {
 
 #[test]
 fn attribution_first_match_wins_and_adds_up() {
-    let config = creditburn::config::parse(CONFIG, std::path::Path::new(".")).unwrap();
+    let config =
+        creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
     let table = small_table();
     let a = analysis::analyse(&table, &config, day("2026-03-01")).unwrap();
     let spend = |name: &str| a.workloads.iter().find(|w| w.name == name).unwrap().cost;
@@ -349,20 +321,7 @@ fn attribution_first_match_wins_and_adds_up() {
 
 #[test]
 fn demo_attributed_plus_unattributed_is_total() {
-    let dir = tempfile::tempdir().unwrap();
-    let config_path =
-        crate::support::demo_config(dir.path(), &crate::support::repo().join("fixtures/demo"));
-    let config = creditburn::config::load(&config_path).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let pages = rt
-        .block_on(creditburn::recording::replay(
-            &crate::support::repo().join("fixtures/demo"),
-        ))
-        .unwrap();
-    let table = table::normalise(&pages).unwrap();
+    let (config, table) = crate::support::demo();
     let a = analysis::analyse(&table, &config, table.last_day).unwrap();
     let by_workload: f64 = a.workloads.iter().map(|w| w.cost).sum();
     assert!((by_workload - a.data.attributed).abs() < 1e-6);

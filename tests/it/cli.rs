@@ -56,19 +56,14 @@ fn report_json_contract_on_the_demo() {
         let sum = a["consumed"].as_f64().unwrap() + a["remaining"].as_f64().unwrap();
         assert!((sum - a["amount"].as_f64().unwrap()).abs() < 0.011);
     }
-    let status = |id: &str| {
-        awards.iter().find(|a| a["id"] == id).unwrap()["status"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let status = |id: &str| award(&r, id)["status"].as_str().unwrap().to_string();
     assert_eq!(status("poc-support"), "exhaustion_risk");
     assert_eq!(status("bfs-docs"), "forfeit_risk");
     assert_eq!(status("portfolio"), "on_track");
-    let poc = awards.iter().find(|a| a["id"] == "poc-support").unwrap();
+    let poc = award(&r, "poc-support");
     assert_eq!(poc["projected_exhaustion_date"], "2026-12-08");
     assert_eq!(poc["program"], "bedrock_poc");
-    let bfs = awards.iter().find(|a| a["id"] == "bfs-docs").unwrap();
+    let bfs = award(&r, "bfs-docs");
     assert!(bfs["projected_exhaustion_date"].is_null());
     assert!(bfs["projected_unused_at_expiry"].as_f64().unwrap() > 1000.0);
 
@@ -92,29 +87,25 @@ fn report_json_contract_on_the_demo() {
     assert!((total - parts).abs() < 0.011);
 }
 
+fn award<'a>(report: &'a Value, id: &str) -> &'a Value {
+    let awards = report["awards"].as_array().expect("awards is an array");
+    awards
+        .iter()
+        .find(|a| a["id"] == id)
+        .expect("the award is reported")
+}
+
 #[test]
 fn as_of_moves_the_story() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let r = json_report(&config, &["--as-of", "2026-10-10"]);
     assert_eq!(r["as_of"], "2026-10-10");
-    let poc = r["awards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "poc-support")
-        .unwrap()
-        .clone();
+    let poc = award(&r, "poc-support").clone();
     // Before the launch the POC burns slowly: it is on course to be forfeited.
     assert_eq!(poc["status"], "forfeit_risk");
     let r = json_report(&config, &["--as-of", "2026-09-15"]);
-    let poc = r["awards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "poc-support")
-        .unwrap()
-        .clone();
+    let poc = award(&r, "poc-support").clone();
     assert_eq!(poc["status"], "not_started");
 }
 

@@ -4,42 +4,17 @@ use std::path::Path;
 
 use creditburn::config;
 
-const VALID: &str = r#"
-[source]
-kind = "fixtures"
-path = "rec"
-[state]
-path = "state"
-[email]
-from = "creditburn <cb@example.com>"
-outbox = "outbox"
-[alerts]
-recipients = ["finance@example.com"]
-thresholds = [50, 90]
-slack_days = 7
-[[workloads]]
-name = "rag"
-priority = 1
-services = ["bedrock", "s3"]
-rules = [{ tag = "workload=rag" }]
-[[workloads]]
-name = "platform"
-priority = 2
-rules = [{ account = "222222222222" }]
-[[awards]]
-id = "poc"
-program = "bedrock_poc"
-amount = 25000
-start = "2026-03-01"
-expiry = "2026-05-29"
-workloads = ["rag"]
-"#;
+use crate::support::SMALL_CONFIG;
 
 /// Applies `edit` (old, new) to the valid config and checks that validation fails with a
 /// problem whose text contains every string in `expect`.
 fn check(edit: (&str, &str), expect: &[&str]) {
-    assert!(VALID.contains(edit.0), "the edit {:?} must apply", edit.0);
-    let text = VALID.replacen(edit.0, edit.1, 1);
+    assert!(
+        SMALL_CONFIG.contains(edit.0),
+        "the edit {:?} must apply",
+        edit.0
+    );
+    let text = SMALL_CONFIG.replacen(edit.0, edit.1, 1);
     let problems = match config::parse(&text, Path::new(".")) {
         Ok(_) => panic!("accepted a bad config: {edit:?}"),
         Err(p) => p,
@@ -55,7 +30,7 @@ fn check(edit: (&str, &str), expect: &[&str]) {
 
 #[test]
 fn the_valid_config_is_valid() {
-    let c = config::parse(VALID, Path::new("/etc/cb")).unwrap();
+    let c = config::parse(SMALL_CONFIG, Path::new("/etc/cb")).unwrap();
     assert_eq!(c.awards.len(), 1);
     assert_eq!(c.email.outbox, Path::new("/etc/cb/outbox"));
 }
@@ -154,7 +129,7 @@ fn bad_configs() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let text = VALID
+    let text = SMALL_CONFIG
         .replace("amount = 25000", "amount = -1")
         .replace("start = \"2026-03-01\"", "start = \"soon\"")
         .replace("workloads = [\"rag\"]", "workloads = [\"ghost\"]");
@@ -173,7 +148,7 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn s3_alias_with_a_digit_is_an_alias() {
     // Regression: "s3" was taken as a literal service name because of its digit.
-    let c = config::parse(VALID, Path::new(".")).unwrap();
+    let c = config::parse(SMALL_CONFIG, Path::new(".")).unwrap();
     let rag = c.workload("rag").unwrap();
     assert!(rag.services.matches("Amazon Simple Storage Service"));
     assert!(!rag.services.matches("s3"));

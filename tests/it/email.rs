@@ -2,20 +2,8 @@
 
 use expect_test::expect_file;
 
-use crate::support::{demo_config, repo};
-
 fn demo_emails() -> Vec<creditburn::email::AlertEmail> {
-    let dir = tempfile::tempdir().unwrap();
-    let config_path = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    let config = creditburn::config::load(&config_path).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let pages = rt
-        .block_on(creditburn::recording::replay(&repo().join("fixtures/demo")))
-        .unwrap();
-    let table = creditburn::table::normalise(&pages).unwrap();
+    let (config, table) = crate::support::demo();
     let report = creditburn::report::assess(&table, &config, table.last_day).unwrap();
     creditburn::email::render(&report)
 }

@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use creditburn::config::Config;
+use creditburn::table::CostTable;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -57,4 +60,52 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A small valid configuration: a tagged RAG workload on a POC award, and a platform
+/// account.
+pub const SMALL_CONFIG: &str = r#"
+[source]
+kind = "fixtures"
+path = "rec"
+[state]
+path = "state"
+[email]
+from = "creditburn <cb@example.com>"
+outbox = "outbox"
+[alerts]
+recipients = ["finance@example.com"]
+thresholds = [50, 90]
+slack_days = 7
+[[workloads]]
+name = "rag"
+priority = 1
+services = ["bedrock", "s3"]
+rules = [{ tag = "workload=rag" }]
+[[workloads]]
+name = "platform"
+priority = 2
+rules = [{ account = "222222222222" }]
+[[awards]]
+id = "poc"
+program = "bedrock_poc"
+amount = 25000
+start = "2026-03-01"
+expiry = "2026-05-29"
+workloads = ["rag"]
+"#;
+
+/// The demo config and the demo recording's cost table, through the library.
+pub fn demo() -> (Config, CostTable) {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        creditburn::config::load(&demo_config(dir.path(), &repo().join("fixtures/demo"))).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pages = runtime
+        .block_on(creditburn::recording::replay(&repo().join("fixtures/demo")))
+        .unwrap();
+    (config, creditburn::table::normalise(&pages).unwrap())
 }
