@@ -15,13 +15,18 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use ce::operation::get_cost_and_usage::GetCostAndUsageOutput;
-use ce::types::{DateInterval, Granularity, GroupDefinition, GroupDefinitionType};
+use ce::types::{
+    CostCategoryValues, DateInterval, Dimension, DimensionValues, Expression, Granularity,
+    GroupDefinition, GroupDefinitionType, MatchOption, TagValues,
+};
 use serde::Deserialize;
+use serde_json::Value;
 
 pub const MANIFEST: &str = "recording.json";
 pub const FORMAT: &str = "creditburn-recording/1";
@@ -85,7 +90,8 @@ struct Manifest {
 #[serde(deny_unknown_fields)]
 struct Exchange {
     query: String,
-    request: RecordedRequest,
+    /// Kept as raw JSON: replay checks the SDK sends exactly this.
+    request: serde_json::Value,
     response: String,
 }
 
@@ -97,7 +103,7 @@ pub struct RecordedRequest {
     pub granularity: String,
     pub metrics: Vec<String>,
     #[serde(default)]
-    pub filter: Option<serde_json::Value>,
+    pub filter: Option<Value>,
     #[serde(default)]
     pub group_by: Vec<WireGroup>,
     #[serde(default)]
@@ -167,7 +173,14 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
     let mut pages = Vec::with_capacity(manifest.exchanges.len());
     for (i, exchange) in manifest.exchanges.iter().enumerate() {
         let at = format!("exchanges[{i}] ({})", exchange.query);
-        let scope = exchange.request.scope().ok_or_else(|| {
+        let request: RecordedRequest =
+            serde_json::from_value(exchange.request.clone()).map_err(|e| {
+                SourceError::invalid(
+                    &manifest_path,
+                    format!("{at}: request is not a GetCostAndUsage request: {e}"),
+                )
+            })?;
+        let scope = request.scope().ok_or_else(|| {
             SourceError::invalid(
                 &manifest_path,
                 format!(
@@ -175,7 +188,7 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
                 ),
             )
         })?;
-        let sent = exchange.request.next_page_token.clone();
+        let sent = request.next_page_token.clone();
         match (pending.get(&exchange.query), &sent) {
             (None, None) => {}
             (Some(Some(expected)), Some(token)) if expected == token => {}
@@ -194,9 +207,12 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
         }
         let file = dir.join(&exchange.response);
         let body = read(&file)?;
-        let output = decode(&exchange.request, body)
+        let output = decode(&request, &exchange.request, body)
             .await
-            .map_err(|message| SourceError::invalid(&file, message))?;
+            .map_err(|e| match e {
+                Decode::Request(m) => SourceError::invalid(&manifest_path, format!("{at}: {m}")),
+                Decode::Response(m) => SourceError::invalid(&file, m),
+            })?;
         pending.insert(exchange.query.clone(), output.next_page_token.clone());
         pages.push(CostPage {
             query: exchange.query.clone(),
@@ -226,8 +242,19 @@ fn read(path: &Path) -> Result<Vec<u8>, SourceError> {
     })
 }
 
-/// Sends `request` through an SDK client whose transport answers with `body`.
-async fn decode(request: &RecordedRequest, body: Vec<u8>) -> Result<GetCostAndUsageOutput, String> {
+/// Sends `request` through an SDK client whose transport checks that the body the SDK
+/// serialised is the recorded request (`raw`) and answers with the recorded `body`.
+/// Which side of an exchange could not be replayed.
+enum Decode {
+    Request(String),
+    Response(String),
+}
+
+async fn decode(
+    request: &RecordedRequest,
+    raw: &Value,
+    body: Vec<u8>,
+) -> Result<GetCostAndUsageOutput, Decode> {
     let config = ce::Config::builder()
         .behavior_version(ce::config::BehaviorVersion::latest())
         .region(ce::config::Region::new("us-east-1"))
@@ -240,6 +267,7 @@ async fn decode(request: &RecordedRequest, body: Vec<u8>) -> Result<GetCostAndUs
         ))
         .retry_config(ce::config::retry::RetryConfig::disabled())
         .http_client(ReplayClient {
+            expected_request: Arc::new(raw.clone()),
             body: Arc::new(body),
         })
         .build();
@@ -248,12 +276,19 @@ async fn decode(request: &RecordedRequest, body: Vec<u8>) -> Result<GetCostAndUs
         .start(&request.time_period.start)
         .end(&request.time_period.end)
         .build()
-        .map_err(|e| format!("request TimePeriod: {e}"))?;
+        .map_err(|e| Decode::Request(format!("request TimePeriod: {e}")))?;
+    let filter = request
+        .filter
+        .as_ref()
+        .map(expression)
+        .transpose()
+        .map_err(|e| Decode::Request(format!("request Filter: {e}")))?;
     let mut call = client
         .get_cost_and_usage()
         .time_period(period)
         .granularity(Granularity::from(request.granularity.as_str()))
         .set_metrics(Some(request.metrics.clone()))
+        .set_filter(filter)
         .set_next_page_token(request.next_page_token.clone());
     for g in &request.group_by {
         call = call.group_by(
@@ -263,22 +298,124 @@ async fn decode(request: &RecordedRequest, body: Vec<u8>) -> Result<GetCostAndUs
                 .build(),
         );
     }
-    call.send().await.map_err(|e| {
-        format!(
+    call.send().await.map_err(|e| match e {
+        ce::error::SdkError::DispatchFailure(_) => Decode::Request(format!(
+            "replaying the recorded request failed: {}",
+            DisplayErrorContext(&e)
+        )),
+        _ => Decode::Response(format!(
             "not a valid GetCostAndUsage response: {}",
             DisplayErrorContext(&e)
-        )
+        )),
     })
+}
+
+/// Builds the SDK's filter Expression from its wire JSON (And, Or, Not, Dimensions,
+/// Tags, CostCategories).
+pub fn expression(json: &Value) -> Result<Expression, String> {
+    let object = json
+        .as_object()
+        .ok_or_else(|| format!("{json} is not an expression object"))?;
+    let list = |v: &Value| -> Result<Vec<Expression>, String> {
+        v.as_array()
+            .ok_or_else(|| format!("{v} is not a list of expressions"))?
+            .iter()
+            .map(expression)
+            .collect()
+    };
+    let mut builder = Expression::builder();
+    for (operator, value) in object {
+        builder = match operator.as_str() {
+            "And" => builder.set_and(Some(list(value)?)),
+            "Or" => builder.set_or(Some(list(value)?)),
+            "Not" => builder.not(expression(value)?),
+            "Dimensions" => {
+                let (key, values, options) = key_values(value)?;
+                builder.dimensions(
+                    DimensionValues::builder()
+                        .key(Dimension::from(key.as_str()))
+                        .set_values(values)
+                        .set_match_options(options)
+                        .build(),
+                )
+            }
+            "Tags" => {
+                let (key, values, options) = key_values(value)?;
+                builder.tags(
+                    TagValues::builder()
+                        .key(key)
+                        .set_values(values)
+                        .set_match_options(options)
+                        .build(),
+                )
+            }
+            "CostCategories" => {
+                let (key, values, options) = key_values(value)?;
+                builder.cost_categories(
+                    CostCategoryValues::builder()
+                        .key(key)
+                        .set_values(values)
+                        .set_match_options(options)
+                        .build(),
+                )
+            }
+            other => return Err(format!("unknown operator {other:?}")),
+        };
+    }
+    Ok(builder.build())
+}
+
+type KeyValues = (String, Option<Vec<String>>, Option<Vec<MatchOption>>);
+
+fn key_values(json: &Value) -> Result<KeyValues, String> {
+    let strings = |name: &str| -> Result<Option<Vec<String>>, String> {
+        match json.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("{name} holds {v}, not a string"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(format!("{name} is {other}, not a list")),
+        }
+    };
+    let key = json
+        .get("Key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{json} has no Key"))?
+        .to_string();
+    let options = strings("MatchOptions")?
+        .map(|list| list.iter().map(|o| MatchOption::from(o.as_str())).collect());
+    Ok((key, strings("Values")?, options))
 }
 
 /// An HTTP client that answers every request with one recorded body.
 #[derive(Debug, Clone)]
 struct ReplayClient {
+    expected_request: Arc<Value>,
     body: Arc<Vec<u8>>,
 }
 
 impl HttpConnector for ReplayClient {
-    fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let sent: Option<Value> = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok());
+        if sent.as_ref() != Some(self.expected_request.as_ref()) {
+            let sent = sent
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "no JSON body".into());
+            let message = format!(
+                "the SDK sent {sent}, which is not the recorded request {}",
+                self.expected_request
+            );
+            return HttpConnectorFuture::ready(Err(ConnectorError::user(message.into())));
+        }
         let status = StatusCode::try_from(200u16).expect("200 is a valid status code");
         let mut response = HttpResponse::new(status, SdkBody::from(self.body.as_ref().clone()));
         response

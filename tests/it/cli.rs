@@ -354,3 +354,32 @@ fn page_with_no_usage_groups() {
         "holds no usage",
     );
 }
+
+#[test]
+fn recorded_request_the_sdk_would_not_send() {
+    // The SDK is the judge of what was asked: a field it does not send is caught.
+    bad_recording(
+        |rec| {
+            let p = rec.join("recording.json");
+            let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            m["exchanges"][0]["request"]["Colour"] = Value::from("red");
+            std::fs::write(&p, serde_json::to_string(&m).unwrap()).unwrap();
+        },
+        65,
+        "recording.json: exchanges[0] (usage-by-tag-workload)",
+        "not the recorded request",
+    );
+}
+
+#[test]
+fn recorded_filter_is_rebuilt_for_the_sdk() {
+    let usage = serde_json::json!({"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}});
+    let nested = serde_json::json!({"And": [usage, {"Not": {"Tags": {"Key": "env", "Values": ["dev"], "MatchOptions": ["EQUALS"]}}}]});
+    let e = creditburn::recording::expression(&nested).unwrap();
+    let and = e.and();
+    assert_eq!(and.len(), 2);
+    assert_eq!(and[0].dimensions().unwrap().values(), ["Usage"]);
+    assert_eq!(and[1].not().unwrap().tags().unwrap().key(), Some("env"));
+    let err = creditburn::recording::expression(&serde_json::json!({"Xor": []})).unwrap_err();
+    assert!(err.contains("Xor"), "{err}");
+}
