@@ -179,8 +179,6 @@ pub struct Analysis {
     pub data: DataSummary,
     pub awards: Vec<AwardStatus>,
     pub workloads: Vec<WorkloadSpend>,
-    /// The attributed usage table (date <= as_of), for the hints.
-    pub usage: DataFrame,
 }
 
 /// Analyses `table` as of the end of day `as_of`.
@@ -373,7 +371,6 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         },
         awards,
         workloads,
-        usage,
     })
 }
 

@@ -16,9 +16,7 @@
 
 use serde::Serialize;
 
-use crate::analysis::{
-    cents, Analysis, AwardStatus, ModelSpend, Status, WorkloadSpend, RECENT_DAYS,
-};
+use crate::analysis::{cents, AwardStatus, ModelSpend, Status, WorkloadSpend, RECENT_DAYS};
 use crate::config::HintConfig;
 use crate::usage_type::TokenKind;
 
@@ -75,13 +73,18 @@ fn money(v: f64) -> String {
 /// A lever for one workload before pricing: kind, model, monthly saving, sentence.
 type Candidate = (HintKind, Option<String>, f64, String);
 
-pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
+/// Every hint the workloads' spend and the awards' projections support, largest first.
+pub fn hints(
+    workloads: &[WorkloadSpend],
+    awards: &[AwardStatus],
+    config: &HintConfig,
+) -> Vec<Hint> {
     let mut out = Vec::new();
-    for w in &analysis.workloads {
+    for w in workloads {
         let award = w
             .award
             .as_ref()
-            .and_then(|id| analysis.awards.iter().find(|a| &a.id == id));
+            .and_then(|id| awards.iter().find(|a| &a.id == id));
         for (kind, model, saving, text) in candidates(w, config) {
             if saving >= config.min_monthly_saving {
                 out.push(Hint {
@@ -98,7 +101,7 @@ pub fn hints(analysis: &Analysis, config: &HintConfig) -> Vec<Hint> {
     }
 
     // Awards on course to be forfeited: the advice reverses.
-    for a in &analysis.awards {
+    for a in awards {
         if a.status == Status::ForfeitRisk
             && a.projected_unused_at_expiry >= config.min_monthly_saving
             && a.days_left > 0

@@ -28,7 +28,7 @@ pub fn assess(
 ) -> polars::prelude::PolarsResult<Report> {
     let analysis = crate::analysis::analyse(table, config, as_of)?;
     let alerts = crate::alerts::decide(&analysis.awards, &config.alerts);
-    let hints = crate::hints::hints(&analysis, &config.hints);
+    let hints = crate::hints::hints(&analysis.workloads, &analysis.awards, &config.hints);
     Ok(Report::new(&analysis, alerts, hints))
 }
 
