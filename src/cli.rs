@@ -2,7 +2,7 @@
 //! the imperative shell around the pure analysis: it reads the config and the data,
 //! passes `as_of` in, and writes what comes out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -231,7 +231,7 @@ fn load_table(config: &Config) -> anyhow::Result<(CostTable, NaiveDate)> {
                 "read {} page{} from {}: {} to {}, {} rows",
                 pages.len(),
                 if pages.len() == 1 { "" } else { "s" },
-                display(path),
+                path.display(),
                 table.first_day,
                 table.last_day,
                 table.df.height()
@@ -240,10 +240,6 @@ fn load_table(config: &Config) -> anyhow::Result<(CostTable, NaiveDate)> {
             Ok((table, last))
         }
     }
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

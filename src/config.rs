@@ -75,14 +75,6 @@ impl Program {
         ("other", Program::Other),
     ];
 
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, p)| *p == self)
-            .map(|(s, _)| *s)
-            .unwrap_or("other")
-    }
-
     /// How finance names the program in a sentence.
     pub fn label(self) -> &'static str {
         match self {
@@ -195,27 +187,20 @@ impl Glob {
         rest.ends_with(last)
     }
 
-    /// False only when no string can match both: their literal prefixes or suffixes clash.
+    /// False only when no string can match both: a literal pattern the other does not
+    /// match, or literal prefixes (or suffixes) that clash.
     fn may_overlap(&self, other: &Glob) -> bool {
-        let prefix = |g: &Glob| g.0.split('*').next().unwrap_or("").to_string();
-        let suffix = |g: &Glob| {
-            if g.0.contains('*') {
-                g.0.rsplit('*').next().unwrap_or("").to_string()
-            } else {
-                g.0.clone()
-            }
-        };
-        let (pa, pb) = (prefix(self), prefix(other));
-        let (sa, sb) = (suffix(self), suffix(other));
-        let prefixes_agree = pa.starts_with(&pb) || pb.starts_with(&pa);
-        let suffixes_agree = sa.ends_with(&sb) || sb.ends_with(&sa);
         if !self.0.contains('*') {
             return other.matches(&self.0);
         }
         if !other.0.contains('*') {
             return self.matches(&other.0);
         }
-        prefixes_agree && suffixes_agree
+        let prefix = |g: &Glob| g.0.split('*').next().unwrap_or("").to_string();
+        let suffix = |g: &Glob| g.0.rsplit('*').next().unwrap_or("").to_string();
+        let (pa, pb) = (prefix(self), prefix(other));
+        let (sa, sb) = (suffix(self), suffix(other));
+        (pa.starts_with(&pb) || pb.starts_with(&pa)) && (sa.ends_with(&sb) || sb.ends_with(&sa))
     }
 }
 
@@ -996,6 +981,51 @@ fn check_double_funding(raw: &[RawAward], awards: &[Award], p: &mut Problems) {
                     );
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches() {
+        let cases = [
+            ("*Claude*", "USE1-Claude4.6Sonnet-input-tokens", true),
+            ("USE1-Nova*", "USE1-NovaLite-output-tokens", true),
+            ("USE1-Nova*", "USW2-NovaLite-output-tokens", false),
+            ("*-input-tokens", "USE1-NovaLite-input-tokens", true),
+            ("*-input-tokens", "USE1-NovaLite-input-tokens-batch", false),
+            ("USE1-*-tokens", "USE1-tokens", false),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "acb", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ];
+        for (pattern, text, expect) in cases {
+            assert_eq!(
+                Glob(pattern.into()).matches(text),
+                expect,
+                "{pattern} ~ {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn glob_overlap() {
+        let cases = [
+            ("USE1-Nova*", "USE1-Claude*", false),
+            ("*Claude*", "USE1-Claude*-input-tokens", true),
+            ("*-input-tokens", "*-output-tokens", false),
+            ("USE1-*", "*-batch", true),
+            ("USE1-NovaLite-input-tokens", "USE1-Nova*", true),
+            ("USE1-NovaLite-input-tokens", "USE1-Claude*", false),
+        ];
+        for (a, b, expect) in cases {
+            let (a, b) = (Glob(a.into()), Glob(b.into()));
+            assert_eq!(a.may_overlap(&b), expect, "{a:?} vs {b:?}");
+            assert_eq!(b.may_overlap(&a), expect, "{b:?} vs {a:?}");
         }
     }
 }

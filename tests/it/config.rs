@@ -160,3 +160,34 @@ fn the_example_config_is_valid() {
     let c = config::load(&path).unwrap();
     assert_eq!(c.awards.len(), 3);
 }
+
+#[test]
+fn disjoint_rules_need_no_priority() {
+    // rag: USE1-Claude*; platform: USE1-Nova*, or team=x in USW2-*; y: team=y in USW2-*.
+    // Different literal prefixes, or different values of one tag key, cannot both match,
+    // so none of these needs a priority. z (USE1-NovaLite*) can match platform's first rule.
+    let text = SMALL_CONFIG
+        .replace("priority = 1\n", "")
+        .replace("priority = 2\n", "")
+        .replace(
+            "rules = [{ tag = \"workload=rag\" }]",
+            "rules = [{ usage_type = \"USE1-Claude*\" }]",
+        )
+        .replace(
+            "rules = [{ account = \"222222222222\" }]",
+            "rules = [{ usage_type = \"USE1-Nova*\" }, { tag = \"team=x\", usage_type = \"USW2-*\" }]",
+        )
+        .replace(
+            "[[awards]]",
+            "[[workloads]]\nname = \"y\"\nrules = [{ tag = \"team=y\", usage_type = \"USW2-*\" }]\n\n\
+             [[workloads]]\nname = \"z\"\nrules = [{ usage_type = \"USE1-NovaLite*\" }]\n\n[[awards]]",
+        );
+    let problems = config::parse(&text, Path::new(".")).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(rendered.len(), 1, "{rendered:#?}");
+    assert!(
+        rendered[0].starts_with("workloads[3].rules[0]: \"z\" (usage type USE1-NovaLite*) can match the same spend as workloads[1].rules[0] \"platform\""),
+        "{}",
+        rendered[0]
+    );
+}
