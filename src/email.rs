@@ -3,7 +3,8 @@
 
 use crate::alerts::Alert;
 use crate::analysis::AwardStatus;
-use crate::hints::Hint;
+use crate::analysis::Status;
+use crate::hints::{Hint, HintKind};
 use crate::report::{money, projection_sentence, wrap, Report};
 
 /// One email about one award.
@@ -30,10 +31,13 @@ pub fn render(report: &Report) -> Vec<AlertEmail> {
             continue;
         }
         alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
+        // Saving money on an award that will be forfeited anyway is no help: such an
+        // award's email carries only the advice to spend it.
         let hints: Vec<&Hint> = report
             .hints
             .iter()
             .filter(|h| h.award.as_deref() == Some(award.id.as_str()))
+            .filter(|h| award.status != Status::ForfeitRisk || h.kind == HintKind::PullWorkForward)
             .collect();
         out.push(AlertEmail {
             award: award.id.clone(),
@@ -47,7 +51,7 @@ pub fn render(report: &Report) -> Vec<AlertEmail> {
 }
 
 /// Spend of the award's workloads it does not pay for (Marketplace models, other services).
-const NOT_COVERED: &str = "Paid out of pocket";
+const NOT_COVERED: &str = "Not covered by this award";
 
 fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
     vec![
@@ -189,7 +193,7 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
         h.push_str(
             "<h3>What would help</h3>\n<table style=\"border-collapse:collapse;font-size:14px\">\n",
         );
-        h.push_str("<tr><th style=\"text-align:left;padding:4px 8px 4px 0\">Lever</th><th style=\"text-align:right;padding:4px 8px\">A month</th><th style=\"text-align:right;padding:4px 8px\">Runway</th><th style=\"text-align:left;padding:4px 0\">Detail</th></tr>\n");
+        h.push_str("<tr><th style=\"text-align:left;padding:4px 8px 4px 0\">Lever</th><th style=\"text-align:right;padding:4px 8px\">Worth</th><th style=\"text-align:right;padding:4px 8px\">Runway</th><th style=\"text-align:left;padding:4px 0\">Detail</th></tr>\n");
         for hint in hints {
             let lever = serde_json::to_value(hint.kind)
                 .ok()
@@ -198,7 +202,7 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
             h.push_str(&format!(
                 "<tr><td style=\"padding:4px 8px 4px 0;vertical-align:top\">{}</td><td style=\"text-align:right;padding:4px 8px;vertical-align:top\">{}</td><td style=\"text-align:right;padding:4px 8px;vertical-align:top\">{}</td><td style=\"padding:4px 0\">{}</td></tr>\n",
                 escape(&lever),
-                money(hint.monthly_saving),
+                escape(&hint.worth()),
                 hint.runway_days_gained.map(|d| format!("+{d:.0} days")).unwrap_or_else(|| "-".into()),
                 escape(&hint.text)
             ));

@@ -45,6 +45,16 @@ pub struct Hint {
     pub text: String,
 }
 
+impl Hint {
+    /// What the hint is worth, in its own terms.
+    pub fn worth(&self) -> String {
+        match self.kind {
+            HintKind::PullWorkForward => format!("{} at stake", money(self.monthly_saving)),
+            _ => format!("{} a month", money(self.monthly_saving)),
+        }
+    }
+}
+
 /// Smaller tiers by model-name fragment: (fragment, smaller model, price ratio).
 /// Ratios from the list prices in DOMAIN.md (input and output scale alike).
 const TIERS: [(&str, &str, f64); 4] = [

@@ -25,6 +25,9 @@ fn forfeit_email_suggests_pulling_work_forward() {
     let emails = demo_emails();
     let e = emails.iter().find(|e| e.award == "bfs-docs").unwrap();
     assert!(e.html.contains("pull work forward"), "{}", e.html);
+    // Savings would only grow the forfeit: none are offered for this award.
+    assert!(!e.text.contains("batch inference"), "{}", e.text);
+    assert!(e.html.contains("at stake"));
     expect_file!["snapshots/bfs-docs.txt"].assert_eq(&e.text);
 }
 
