@@ -383,3 +383,16 @@ fn recorded_filter_is_rebuilt_for_the_sdk() {
     let err = creditburn::recording::expression(&serde_json::json!({"Xor": []})).unwrap_err();
     assert!(err.contains("Xor"), "{err}");
 }
+
+#[test]
+fn outbox_not_writable_exits_73() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    // A file where the outbox folder should be.
+    std::fs::write(dir.path().join("outbox"), "not a folder").unwrap();
+    let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(73), "{err}");
+    assert!(err.contains("cannot write to the outbox"), "{err}");
+    assert!(err.contains("outbox"), "{err}");
+}
