@@ -270,6 +270,12 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             (as_of - table.last_day).num_days()
         ));
     }
+    if as_of < table.first_day {
+        warnings.push(format!(
+            "as-of {as_of} is before the data starts on {}; nothing is consumed yet",
+            table.first_day
+        ));
+    }
     for w in &config.workloads {
         for r in &w.rules {
             if let Some((key, _)) = &r.tag {

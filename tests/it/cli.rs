@@ -396,3 +396,20 @@ fn outbox_not_writable_exits_73() {
     assert!(err.contains("cannot write to the outbox"), "{err}");
     assert!(err.contains("outbox"), "{err}");
 }
+
+#[test]
+fn amount_that_is_not_a_number() {
+    // The SDK takes Amount as a string; the normaliser must refuse it, naming the file.
+    bad_recording(
+        |rec| {
+            let p = rec.join("usage-by-service/page-002.json");
+            let text = std::fs::read_to_string(&p).unwrap();
+            let at = text.find("\"Amount\":\"").unwrap() + "\"Amount\":\"".len();
+            let end = at + text[at..].find('"').unwrap();
+            std::fs::write(&p, format!("{}12,5{}", &text[..at], &text[end..])).unwrap();
+        },
+        65,
+        "usage-by-service/page-002.json",
+        "amount \"12,5\" is not a number",
+    );
+}
