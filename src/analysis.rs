@@ -265,7 +265,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
     let mut warnings = Vec::new();
     if as_of > table.last_day {
         warnings.push(format!(
-            "the data ends on {}, {} day(s) before as-of {as_of}; burn over the missing days counts as zero",
+            "the data ends on {}, {} day(s) before as-of {as_of}; the burn is measured up to the last day of data",
             table.last_day,
             (as_of - table.last_day).num_days()
         ));
@@ -292,7 +292,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
     let awards = config
         .awards
         .iter()
-        .map(|a| award_status(&usage, a, config, as_of))
+        .map(|a| award_status(&usage, a, config, as_of, table.last_day))
         .collect::<PolarsResult<Vec<_>>>()?;
 
     let mut workloads = Vec::new();
@@ -515,6 +515,7 @@ fn award_status(
     award: &Award,
     config: &Config,
     as_of: NaiveDate,
+    data_through: NaiveDate,
 ) -> PolarsResult<AwardStatus> {
     let funded = award
         .workloads
@@ -565,6 +566,7 @@ fn award_status(
             start: award.start,
             expiry: award.expiry,
             daily: &by_day,
+            data_through,
         },
         as_of,
         config.analysis.burn_window_days,
@@ -600,6 +602,9 @@ pub struct Inputs<'a> {
     pub expiry: NaiveDate,
     /// Covered spend per day (days without spend may be absent).
     pub daily: &'a BTreeMap<NaiveDate, f64>,
+    /// The last day the cost data covers: the burn window never reaches past it, so
+    /// days with no data yet are not mistaken for days with no spend.
+    pub data_through: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -616,8 +621,8 @@ pub struct Projection {
 
 /// The arithmetic of one award, as of the end of `as_of`:
 /// - consumed: covered spend from start to min(as_of, expiry);
-/// - daily burn: consumed over the last `window` days (fewer if the award is younger),
-///   divided by the number of those days;
+/// - daily burn: consumed over the last `window` days ending at min(as_of, expiry, the
+///   last day of data), fewer if the award is younger, divided by the number of days;
 /// - runway: remaining / burn; the balance runs out on as_of + ceil(runway) days;
 /// - days left: expiry - as_of (the days still to come, expiry included);
 /// - unused at expiry: remaining - burn * days left, at least 0;
@@ -641,9 +646,14 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
             status: Status::NotStarted,
         };
     }
-    let window_start = (end - Duration::days(window - 1)).max(inputs.start);
-    let burn_window_days = (end - window_start).num_days() + 1;
-    let window_spend: f64 = inputs.daily.range(window_start..=end).map(|(_, v)| v).sum();
+    let window_end = end.min(inputs.data_through).max(inputs.start);
+    let window_start = (window_end - Duration::days(window - 1)).max(inputs.start);
+    let burn_window_days = (window_end - window_start).num_days() + 1;
+    let window_spend: f64 = inputs
+        .daily
+        .range(window_start..=window_end)
+        .map(|(_, v)| v)
+        .sum();
     let daily_burn = window_spend / burn_window_days as f64;
 
     if as_of > inputs.expiry {

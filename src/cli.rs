@@ -10,11 +10,18 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use chrono::{DateTime, Utc};
+
+use crate::aws;
+use crate::cache::{Cache, CacheError, Freshness};
 use crate::config::{self, Config, ConfigError, SourceConfig};
 use crate::deliver::{self, DeliverError};
 use crate::email;
+use crate::plan;
+use crate::recording::CostPage;
 use crate::recording::{self, SourceError};
 use crate::report::Report;
+use crate::report::SourceStatus;
 use crate::table::{self, CostTable, TableError};
 
 /// Exit codes (also listed in the README), from sysexits.h where one fits.
@@ -32,6 +39,8 @@ pub mod exit {
     pub const CANT_CREATE: u8 = 73;
     /// A file could not be read.
     pub const IO: u8 = 74;
+    /// No usable cost data: the fetch failed and the cache holds nothing to fall back on.
+    pub const UNAVAILABLE: u8 = 69;
     /// The configuration is invalid.
     pub const CONFIG: u8 = 78;
 }
@@ -41,7 +50,7 @@ pub mod exit {
     name = "creditburn",
     version,
     about = "How your AWS credit awards are burning: consumed, runway, projected exhaustion or forfeit, and alerts for finance",
-    after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 73 outbox not writable, 74 read error, 78 invalid configuration."
+    after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 69 no usable cost data (fetch failed, cache empty), 73 outbox not writable, 74 read error, 78 invalid configuration."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -57,6 +66,22 @@ pub struct Common {
     /// or today (UTC) for live data.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub as_of: Option<NaiveDate>,
+    /// The AWS profile to use (live source only); overrides source.profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// At most this many Cost Explorer requests ($0.01 each) in this run (live source
+    /// only); the rest comes from the cache. Overrides source.max_requests.
+    #[arg(long, value_name = "N")]
+    pub max_requests: Option<u64>,
+    /// The current time (RFC 3339), for tests and replaying a past day; default: the clock.
+    #[arg(long, value_name = "TIME", hide = true, value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +166,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 _ => exit::DATA,
             };
         }
+        if cause.is::<aws::Unavailable>() {
+            return exit::UNAVAILABLE;
+        }
+        if cause.is::<CacheError>() {
+            return exit::CANT_CREATE;
+        }
         if let Some(e) = cause.downcast_ref::<DeliverError>() {
             return match e {
                 DeliverError::Write { .. } => exit::CANT_CREATE,
@@ -214,15 +245,18 @@ fn execute(command: Command) -> anyhow::Result<()> {
 /// Loads config and data and computes the report: everything but delivery.
 fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
-    let (table, default_as_of) = load_table(&config)?;
-    let as_of = common.as_of.unwrap_or(default_as_of);
-    let report =
+    let (table, as_of, source) = load_table(&config, common)?;
+    let mut report =
         crate::report::assess(&table, &config, as_of).context("analysing the cost table")?;
+    report.source = source;
     Ok((config, report))
 }
 
-/// Reads the configured source; returns the table and the default `as_of` for it.
-fn load_table(config: &Config) -> anyhow::Result<(CostTable, NaiveDate)> {
+/// Reads the configured source; returns the table, `as_of` and where the data came from.
+fn load_table(
+    config: &Config,
+    common: &Common,
+) -> anyhow::Result<(CostTable, NaiveDate, SourceStatus)> {
     match &config.source {
         SourceConfig::Fixtures { path } => {
             let pages = runtime()?.block_on(recording::replay(path))?;
@@ -236,10 +270,121 @@ fn load_table(config: &Config) -> anyhow::Result<(CostTable, NaiveDate)> {
                 table.last_day,
                 table.df.height()
             );
-            let last = table.last_day;
-            Ok((table, last))
+            let as_of = common.as_of.unwrap_or(table.last_day);
+            let status = SourceStatus {
+                kind: "fixtures".into(),
+                ..SourceStatus::default()
+            };
+            Ok((table, as_of, status))
+        }
+        SourceConfig::Aws(source) => load_live(config, source, common),
+    }
+}
+
+/// The live path: refresh the cache from Cost Explorer, then read every query back from
+/// the cache, so fresh and cached days take one road to the table.
+fn load_live(
+    config: &Config,
+    source: &crate::config::AwsSource,
+    common: &Common,
+) -> anyhow::Result<(CostTable, NaiveDate, SourceStatus)> {
+    let now = common.now.unwrap_or_else(Utc::now);
+    let as_of = common.as_of.unwrap_or(now.date_naive());
+    let queries = plan::queries(config);
+    let (start, end) = plan::history(config, as_of, now.date_naive());
+    let mut store = Cache::open(&config.state_path)?;
+    let freshness = Freshness {
+        min_refresh: chrono::Duration::seconds((source.min_refresh_hours * 3600.0) as i64),
+        recent_days: source.recent_days,
+        ..Freshness::default()
+    };
+    let rt = runtime()?;
+    let refresh = rt.block_on(async {
+        let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
+        let client = aws::CostExplorer::new(&sdk);
+        aws::refresh(
+            &client,
+            &mut store,
+            &queries,
+            (start, end),
+            now,
+            &freshness,
+            common.max_requests.or(source.max_requests),
+        )
+        .await
+    })?;
+    for (query, from, to, days) in &refresh.fetched {
+        eprintln!("fetched {query}: {from} to {to}, {days} days");
+    }
+    for (query, e) in &refresh.failures {
+        eprintln!("warning: {query}: {e}; using cached days");
+    }
+    eprintln!(
+        "cost explorer: {} request{} (${:.2}), cache {}",
+        refresh.budget.made,
+        if refresh.budget.made == 1 { "" } else { "s" },
+        refresh.budget.cost(),
+        store.path().display()
+    );
+
+    let mut pages = Vec::new();
+    for query in &queries {
+        if let Some(body) = store.response_body(&query.name, start, end)? {
+            let output =
+                rt.block_on(recording::decode_body(body))
+                    .map_err(|m| SourceError::Invalid {
+                        path: store.path().to_path_buf(),
+                        message: format!("cached {}: {m}", query.name),
+                    })?;
+            pages.push(CostPage {
+                query: query.name.clone(),
+                file: store.path().to_path_buf(),
+                scope: query.scope,
+                output,
+            });
         }
     }
+    let missing: Vec<&str> = queries
+        .iter()
+        .filter(|q| !pages.iter().any(|p| p.query == q.name))
+        .map(|q| q.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let why: Vec<String> = refresh
+            .failures
+            .iter()
+            .map(|(q, e)| format!("{q}: {e}"))
+            .collect();
+        return Err(aws::Unavailable(format!(
+            "no cost data for {} from {start} in the cache {} and the fetch did not bring it ({})",
+            missing.join(", "),
+            store.path().display(),
+            if why.is_empty() {
+                "no request was allowed".to_string()
+            } else {
+                why.join("; ")
+            }
+        ))
+        .into());
+    }
+    let table = table::normalise(&pages)?;
+    let status = SourceStatus {
+        kind: "aws".into(),
+        requests: refresh.budget.made,
+        request_cost: refresh.budget.cost(),
+        stale: !refresh.failures.is_empty(),
+        stale_reasons: refresh
+            .failures
+            .iter()
+            .map(|(q, e)| {
+                format!(
+                    "{q}: {e}; its figures are from the cache, through {}",
+                    table.last_day
+                )
+            })
+            .collect(),
+    };
+    Ok((table, as_of, status))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -272,10 +272,32 @@ pub struct Award {
     pub marketplace_covered: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SourceConfig {
     /// A recording of Cost Explorer responses (see fixtures/README.md).
     Fixtures { path: PathBuf },
+    /// Live Cost Explorer and Billing, through the fetch cache in the state folder.
+    Aws(AwsSource),
+}
+
+/// `[source]` with `kind = "aws"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsSource {
+    /// A named profile; `--profile` overrides it. None: the default chain.
+    pub profile: Option<String>,
+    /// None: the chain's region, else us-east-1.
+    pub region: Option<String>,
+    /// Attempts per request, retries included.
+    pub max_attempts: u32,
+    pub connect_timeout_seconds: f64,
+    pub attempt_timeout_seconds: f64,
+    pub operation_timeout_seconds: f64,
+    /// Days that can still change are fetched again only when older than this.
+    pub min_refresh_hours: f64,
+    /// The last this-many days are always treated as changeable.
+    pub recent_days: i64,
+    /// Most Cost Explorer requests one run may make; `--max-requests` overrides it.
+    pub max_requests: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -359,6 +381,48 @@ struct RawConfig {
 struct RawSource {
     kind: String,
     path: Option<String>,
+    profile: Option<String>,
+    region: Option<String>,
+    max_attempts: Option<u32>,
+    connect_timeout_seconds: Option<f64>,
+    attempt_timeout_seconds: Option<f64>,
+    operation_timeout_seconds: Option<f64>,
+    min_refresh_hours: Option<f64>,
+    recent_days: Option<i64>,
+    max_requests: Option<u64>,
+}
+
+impl RawSource {
+    /// The keys set that only `kind = "aws"` reads.
+    fn aws_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let set = [
+            ("profile", self.profile.is_some()),
+            ("region", self.region.is_some()),
+            ("max_attempts", self.max_attempts.is_some()),
+            (
+                "connect_timeout_seconds",
+                self.connect_timeout_seconds.is_some(),
+            ),
+            (
+                "attempt_timeout_seconds",
+                self.attempt_timeout_seconds.is_some(),
+            ),
+            (
+                "operation_timeout_seconds",
+                self.operation_timeout_seconds.is_some(),
+            ),
+            ("min_refresh_hours", self.min_refresh_hours.is_some()),
+            ("recent_days", self.recent_days.is_some()),
+            ("max_requests", self.max_requests.is_some()),
+        ];
+        for (key, is_set) in set {
+            if is_set {
+                keys.push(key);
+            }
+        }
+        keys
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -621,24 +685,41 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let resolve = |s: &str| tidy(&base.join(s));
 
     let source = match raw.source.kind.as_str() {
-        "fixtures" => match &raw.source.path {
-            Some(path) if !path.trim().is_empty() => SourceConfig::Fixtures {
-                path: resolve(path),
-            },
-            _ => {
+        "fixtures" => {
+            for key in raw.source.aws_keys() {
                 p.add(
-                    "source.path",
-                    "is required when source.kind is \"fixtures\" (the recording's folder)",
+                    format!("source.{key}"),
+                    "is only read when source.kind is \"aws\"",
                 );
-                SourceConfig::Fixtures {
-                    path: PathBuf::new(),
+            }
+            match &raw.source.path {
+                Some(path) if !path.trim().is_empty() => SourceConfig::Fixtures {
+                    path: resolve(path),
+                },
+                _ => {
+                    p.add(
+                        "source.path",
+                        "is required when source.kind is \"fixtures\" (the recording's folder)",
+                    );
+                    SourceConfig::Fixtures {
+                        path: PathBuf::new(),
+                    }
                 }
             }
-        },
+        }
+        "aws" => {
+            if let Some(path) = &raw.source.path {
+                p.add(
+                    "source.path",
+                    format!("{path:?} is only read when source.kind is \"fixtures\""),
+                );
+            }
+            SourceConfig::Aws(validate_aws(&raw.source, &mut p))
+        }
         other => {
             p.add(
                 "source.kind",
-                format!("{other:?} is not a source this build can read; use \"fixtures\""),
+                format!("{other:?} is not a source; use \"aws\" or \"fixtures\""),
             );
             SourceConfig::Fixtures {
                 path: PathBuf::new(),
@@ -911,6 +992,74 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         })
     } else {
         Err(p.0)
+    }
+}
+
+fn validate_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
+    let seconds = |key: &str, value: Option<f64>, default: f64, p: &mut Problems| {
+        let v = value.unwrap_or(default);
+        if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+            p.add(
+                format!("source.{key}"),
+                format!("{v} is not a number of seconds between 0 and 3600"),
+            );
+        }
+        v
+    };
+    let max_attempts = raw.max_attempts.unwrap_or(3);
+    if !(1..=10).contains(&max_attempts) {
+        p.add(
+            "source.max_attempts",
+            format!("{max_attempts} is outside 1..=10"),
+        );
+    }
+    let min_refresh_hours = raw.min_refresh_hours.unwrap_or(6.0);
+    if !(min_refresh_hours.is_finite() && (0.0..=168.0).contains(&min_refresh_hours)) {
+        p.add(
+            "source.min_refresh_hours",
+            format!("{min_refresh_hours} is outside 0..=168"),
+        );
+    }
+    let recent_days = raw.recent_days.unwrap_or(3);
+    if !(0..=31).contains(&recent_days) {
+        p.add(
+            "source.recent_days",
+            format!("{recent_days} is outside 0..=31"),
+        );
+    }
+    for (key, value) in [("profile", &raw.profile), ("region", &raw.region)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            p.add(
+                format!("source.{key}"),
+                "is empty; leave it out to use the default chain",
+            );
+        }
+    }
+    AwsSource {
+        profile: raw.profile.clone(),
+        region: raw.region.clone(),
+        max_attempts,
+        connect_timeout_seconds: seconds(
+            "connect_timeout_seconds",
+            raw.connect_timeout_seconds,
+            5.0,
+            p,
+        ),
+        attempt_timeout_seconds: seconds(
+            "attempt_timeout_seconds",
+            raw.attempt_timeout_seconds,
+            20.0,
+            p,
+        ),
+        operation_timeout_seconds: seconds(
+            "operation_timeout_seconds",
+            raw.operation_timeout_seconds,
+            60.0,
+            p,
+        ),
+        min_refresh_hours,
+        recent_days,
+        max_requests: raw.max_requests,
     }
 }
 

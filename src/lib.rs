@@ -4,11 +4,14 @@
 
 pub mod alerts;
 pub mod analysis;
+pub mod aws;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod email;
 pub mod hints;
+pub mod plan;
 pub mod recording;
 pub mod report;
 pub mod table;

@@ -255,19 +255,9 @@ async fn decode(
     raw: &Value,
     body: Vec<u8>,
 ) -> Result<GetCostAndUsageOutput, Decode> {
-    let config = ce::Config::builder()
-        .behavior_version(ce::config::BehaviorVersion::latest())
-        .region(ce::config::Region::new("us-east-1"))
-        .credentials_provider(ce::config::Credentials::new(
-            "recording",
-            "recording",
-            None,
-            None,
-            "recording",
-        ))
-        .retry_config(ce::config::retry::RetryConfig::disabled())
+    let config = replay_config()
         .http_client(ReplayClient {
-            expected_request: Arc::new(raw.clone()),
+            expected_request: Some(Arc::new(raw.clone())),
             body: Arc::new(body),
         })
         .build();
@@ -308,6 +298,42 @@ async fn decode(
             DisplayErrorContext(&e)
         )),
     })
+}
+
+/// An SDK client configuration for in-process replay: static credentials, no retries.
+fn replay_config() -> ce::config::Builder {
+    ce::Config::builder()
+        .behavior_version(ce::config::BehaviorVersion::latest())
+        .region(ce::config::Region::new("us-east-1"))
+        .credentials_provider(ce::config::Credentials::new(
+            "recording",
+            "recording",
+            None,
+            None,
+            "recording",
+        ))
+        .retry_config(ce::config::retry::RetryConfig::disabled())
+}
+
+/// Decodes one GetCostAndUsage response body with the SDK's deserializer (the cache's
+/// way back from stored JSON to SDK types).
+pub async fn decode_body(body: Vec<u8>) -> Result<GetCostAndUsageOutput, String> {
+    let config = replay_config()
+        .http_client(ReplayClient {
+            expected_request: None,
+            body: Arc::new(body),
+        })
+        .build();
+    ce::Client::from_conf(config)
+        .get_cost_and_usage()
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "not a valid GetCostAndUsage response: {}",
+                DisplayErrorContext(&e)
+            )
+        })
 }
 
 /// Builds the SDK's filter Expression from its wire JSON (And, Or, Not, Dimensions,
@@ -396,25 +422,26 @@ fn key_values(json: &Value) -> Result<KeyValues, String> {
 /// An HTTP client that answers every request with one recorded body.
 #[derive(Debug, Clone)]
 struct ReplayClient {
-    expected_request: Arc<Value>,
+    /// The request the SDK must send, when replaying a recording.
+    expected_request: Option<Arc<Value>>,
     body: Arc<Vec<u8>>,
 }
 
 impl HttpConnector for ReplayClient {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let sent: Option<Value> = request
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice(b).ok());
-        if sent.as_ref() != Some(self.expected_request.as_ref()) {
-            let sent = sent
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "no JSON body".into());
-            let message = format!(
-                "the SDK sent {sent}, which is not the recorded request {}",
-                self.expected_request
-            );
-            return HttpConnectorFuture::ready(Err(ConnectorError::user(message.into())));
+        if let Some(expected) = &self.expected_request {
+            let sent: Option<Value> = request
+                .body()
+                .bytes()
+                .and_then(|b| serde_json::from_slice(b).ok());
+            if sent.as_ref() != Some(expected.as_ref()) {
+                let sent = sent
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "no JSON body".into());
+                let message =
+                    format!("the SDK sent {sent}, which is not the recorded request {expected}");
+                return HttpConnectorFuture::ready(Err(ConnectorError::user(message.into())));
+            }
         }
         let status = StatusCode::try_from(200u16).expect("200 is a valid status code");
         let mut response = HttpResponse::new(status, SdkBody::from(self.body.as_ref().clone()));

@@ -8,6 +8,20 @@ use crate::alerts::Alert;
 use crate::analysis::{Analysis, AwardStatus, DataSummary, WorkloadSpend};
 use crate::hints::Hint;
 
+/// Where the figures came from, and whether they are complete.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceStatus {
+    /// `fixtures` or `aws`.
+    pub kind: String,
+    /// Cost Explorer requests this run made (each page is one), and what they cost.
+    pub requests: u64,
+    #[serde(serialize_with = "crate::analysis::cents")]
+    pub request_cost: f64,
+    /// True when a fetch failed and cached figures stood in for fresh ones.
+    pub stale: bool,
+    pub stale_reasons: Vec<String>,
+}
+
 /// `report --format json`. Later work only adds fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -18,6 +32,7 @@ pub struct Report {
     pub alerts: Vec<Alert>,
     pub hints: Vec<Hint>,
     pub data: DataSummary,
+    pub source: SourceStatus,
 }
 
 /// The whole pure pipeline: analysis, then alerts and hints, as one report.
@@ -42,6 +57,7 @@ impl Report {
             alerts,
             hints,
             data: analysis.data.clone(),
+            source: SourceStatus::default(),
         }
     }
 
@@ -54,6 +70,12 @@ impl Report {
         let mut out = String::new();
         let d = &self.data;
         out.push_str(&format!("creditburn as of {}\n", self.as_of));
+        if self.source.stale {
+            out.push_str(&wrap(
+                &format!("STALE DATA: {}", self.source.stale_reasons.join("; ")),
+                80,
+            ));
+        }
         out.push_str(&wrap(
             &format!(
                 "data {} to {}{}",

@@ -35,6 +35,7 @@ fn check(daily: &BTreeMap<NaiveDate, f64>, as_of: &str, expect: Projection) {
         start: day("2026-01-01"),
         expiry: day("2026-01-31"),
         daily,
+        data_through: day(as_of),
     };
     assert_eq!(project(&inputs, day(as_of), 14, 7), expect);
 }
@@ -172,6 +173,7 @@ fn burn_is_the_trailing_window_of_a_ramp() {
         start: day("2026-01-01"),
         expiry: day("2026-03-31"),
         daily: &daily,
+        data_through: day("2026-01-20"),
     };
     let p = project(&inputs, day("2026-01-20"), 14, 7);
     assert_eq!(p.consumed, 2100.0);
@@ -330,4 +332,26 @@ fn demo_attributed_plus_unattributed_is_total() {
         a.data.approximated, 0.0,
         "the demo's slices never vary together"
     );
+}
+
+#[test]
+fn burn_stops_at_the_last_day_of_data() {
+    // $40 a day Jan 1-10, but as of Jan 14 with data only through Jan 10 (a failed fetch,
+    // or today's figures not in yet): the window is Jan 1-10, burn 40, not 400 / 14.
+    let daily = flat("2026-01-01", "2026-01-10", 40.0);
+    let inputs = Inputs {
+        amount: 1000.0,
+        start: day("2026-01-01"),
+        expiry: day("2026-01-31"),
+        daily: &daily,
+        data_through: day("2026-01-10"),
+    };
+    let p = project(&inputs, day("2026-01-14"), 14, 7);
+    assert_eq!(
+        (p.daily_burn, p.burn_window_days, p.days_left),
+        (40.0, 10, 17)
+    );
+    // Runway 600 / 40 = 15 days from Jan 14: Jan 29, within 17 - 7 .. 17 + 7: on track.
+    assert_eq!(p.exhaustion_date, Some(day("2026-01-29")));
+    assert_eq!(p.status, Status::OnTrack);
 }

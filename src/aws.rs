@@ -1,0 +1,277 @@
+//! Live AWS: SDK clients from aws-config's default chain, the paginated Cost Explorer
+//! fetches of the query plan, and the refresh of the cache. The only module that knows
+//! aws-config and talks to AWS.
+//!
+//! Credentials and region come from the default chain (environment, profile, SSO,
+//! container and instance roles); `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_COST_EXPLORER`
+//! and `AWS_ENDPOINT_URL_BILLING` are honoured by that chain, so a run can be pointed at a
+//! server on loopback. Retries are bounded and every attempt and operation has a timeout.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_costexplorer as ce;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use ce::types::{DateInterval, Granularity};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::cache::{self, Cache, CacheError};
+use crate::config::AwsSource;
+use crate::plan::{Query, METRICS};
+
+/// What one Cost Explorer request costs: every page is one request.
+pub const COST_PER_REQUEST: f64 = 0.01;
+
+/// Builds the shared SDK configuration: default credential chain, the profile if one is
+/// named, region from the chain or the config (Cost Explorer and Billing answer in
+/// us-east-1), bounded retries and timeouts.
+pub async fn sdk_config(source: &AwsSource, profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(source.max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(StdDuration::from_secs_f64(source.connect_timeout_seconds))
+                .operation_attempt_timeout(StdDuration::from_secs_f64(
+                    source.attempt_timeout_seconds,
+                ))
+                .operation_timeout(StdDuration::from_secs_f64(source.operation_timeout_seconds))
+                .build(),
+        );
+    if let Some(profile) = profile.or(source.profile.as_deref()) {
+        loader = loader.profile_name(profile);
+    }
+    let region = RegionProviderChain::first_try(source.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::new("us-east-1"));
+    loader.region(region).load().await
+}
+
+/// No usable cost data: the fetch failed and the cache could not stand in.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+/// Why a fetch stopped. Each names what happened in one line.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("Cost Explorer throttled the request (LimitExceededException) after every retry: {0}")]
+    Throttled(String),
+    #[error("Cost Explorer answered with a server error: {0}")]
+    Server(String),
+    #[error("Cost Explorer did not answer in time: {0}")]
+    Timeout(String),
+    #[error("Cost Explorer's answer could not be decoded: {0}")]
+    Malformed(String),
+    #[error("the request to Cost Explorer failed: {0}")]
+    Other(String),
+    #[error("--max-requests {0} reached; the rest comes from the cache")]
+    Budget(u64),
+}
+
+fn classify(
+    err: ce::error::SdkError<ce::operation::get_cost_and_usage::GetCostAndUsageError>,
+) -> FetchError {
+    use ce::error::SdkError;
+    let detail = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::TimeoutError(_) => FetchError::Timeout(detail),
+        SdkError::DispatchFailure(d) if d.is_timeout() => FetchError::Timeout(detail),
+        SdkError::ResponseError(_) => FetchError::Malformed(detail),
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            if s.err().is_limit_exceeded_exception() {
+                FetchError::Throttled(detail)
+            } else if status >= 500 {
+                FetchError::Server(detail)
+            } else {
+                FetchError::Other(detail)
+            }
+        }
+        _ => FetchError::Other(detail),
+    }
+}
+
+/// Keeps the raw body of each successful response, for the cache and for recordings.
+#[derive(Debug, Clone, Default)]
+struct Capture {
+    request: Arc<Mutex<Option<Vec<u8>>>>,
+    response: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "creditburn-capture"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(mut slot) = self.response.lock() {
+            *slot = context.response().body().bytes().map(<[u8]>::to_vec);
+        }
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(mut slot) = self.request.lock() {
+            *slot = context.request().body().bytes().map(<[u8]>::to_vec);
+        }
+        Ok(())
+    }
+}
+
+/// Counts the requests a run makes and enforces `--max-requests`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestBudget {
+    pub limit: Option<u64>,
+    /// Successful requests: what AWS charges for.
+    pub made: u64,
+}
+
+impl RequestBudget {
+    pub fn cost(&self) -> f64 {
+        self.made as f64 * COST_PER_REQUEST
+    }
+}
+
+/// One HTTP exchange: the request body the SDK sent and the raw response body.
+#[derive(Debug, Clone)]
+pub struct RawExchange {
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+}
+
+/// A Cost Explorer client for the query plan.
+pub struct CostExplorer {
+    client: ce::Client,
+}
+
+impl CostExplorer {
+    pub fn new(sdk: &SdkConfig) -> CostExplorer {
+        CostExplorer {
+            client: ce::Client::new(sdk),
+        }
+    }
+
+    /// Every page of `query` over `[start, end)`, following NextPageToken. Nothing is
+    /// returned unless every page arrived and decoded.
+    pub async fn fetch(
+        &self,
+        query: &Query,
+        start: NaiveDate,
+        end: NaiveDate,
+        budget: &mut RequestBudget,
+    ) -> Result<Vec<RawExchange>, FetchError> {
+        let period = DateInterval::builder()
+            .start(start.to_string())
+            .end(end.to_string())
+            .build()
+            .map_err(|e| FetchError::Other(e.to_string()))?;
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            if budget.limit.is_some_and(|limit| budget.made >= limit) {
+                return Err(FetchError::Budget(budget.limit.unwrap_or_default()));
+            }
+            let capture = Capture::default();
+            let output = self
+                .client
+                .get_cost_and_usage()
+                .time_period(period.clone())
+                .granularity(Granularity::Daily)
+                .set_metrics(Some(METRICS.iter().map(|m| m.to_string()).collect()))
+                .filter(query.filter())
+                .set_group_by(Some(query.group_definitions()))
+                .set_next_page_token(token.clone())
+                .customize()
+                .interceptor(capture.clone())
+                .send()
+                .await
+                .map_err(classify)?;
+            budget.made += 1;
+            let take =
+                |slot: &Arc<Mutex<Option<Vec<u8>>>>| slot.lock().ok().and_then(|mut s| s.take());
+            let (Some(request), Some(response)) = (take(&capture.request), take(&capture.response))
+            else {
+                return Err(FetchError::Malformed(
+                    "the response body was not captured".into(),
+                ));
+            };
+            pages.push(RawExchange { request, response });
+            token = output.next_page_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
+    }
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Default)]
+pub struct Refresh {
+    pub budget: RequestBudget,
+    /// Queries that could not be fetched, with why; their cached days are used.
+    pub failures: Vec<(String, FetchError)>,
+    /// Queries fetched, with the range asked for and the days stored.
+    pub fetched: Vec<(String, NaiveDate, NaiveDate, usize)>,
+}
+
+/// Brings the cache up to date for `queries` over `[start, end)`: fetches only what
+/// [`cache::days_to_fetch`] says can still change, stores each query in one transaction.
+/// A failed query leaves its cached days as they were.
+pub async fn refresh(
+    client: &CostExplorer,
+    store: &mut Cache,
+    queries: &[Query],
+    (start, end): (NaiveDate, NaiveDate),
+    now: DateTime<Utc>,
+    freshness: &cache::Freshness,
+    max_requests: Option<u64>,
+) -> Result<Refresh, CacheError> {
+    let mut out = Refresh {
+        budget: RequestBudget {
+            limit: max_requests,
+            made: 0,
+        },
+        ..Refresh::default()
+    };
+    for query in queries {
+        let cached = store.cached_days(&query.name)?;
+        let Some((from, to)) = cache::days_to_fetch(&cached, start, end, now, freshness) else {
+            continue;
+        };
+        let before = out.budget.made;
+        match client.fetch(query, from, to, &mut out.budget).await {
+            Ok(pages) => {
+                let bodies: Vec<Vec<u8>> = pages.into_iter().map(|p| p.response).collect();
+                let days = store.store(&query.name, &bodies, now)?;
+                store.log_request(now, &query.name, out.budget.made - before, "ok")?;
+                out.fetched.push((query.name.clone(), from, to, days));
+            }
+            Err(e) => {
+                store.log_request(now, &query.name, out.budget.made - before, &e.to_string())?;
+                out.failures.push((query.name.clone(), e));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,490 @@
+//! The state store's fetch cache: every day of every Cost Explorer query fetched so far,
+//! in SQLite (rusqlite, bundled), with when it was fetched and whether AWS marked it
+//! estimated.
+//!
+//! Each row holds one `ResultByTime` exactly as AWS returned it, so the cache can rebuild
+//! a response body that the SDK decodes like any other. A query's pages are stored in one
+//! transaction only once all of them arrived: a half-fetched page sequence never lands.
+//! [`days_to_fetch`] is the pure policy deciding what a run must ask for again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+pub const FILE_NAME: &str = "creditburn.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{}: {message}", path.display())]
+    Store { path: PathBuf, message: String },
+}
+
+/// What the cache knows about one day of one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachedDay {
+    pub estimated: bool,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// When cached days count as settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// Days that can still change are fetched again only when older than this: Cost
+    /// Explorer refreshes at most three times a day.
+    pub min_refresh: Duration,
+    /// The last this-many days before today are always treated as changeable.
+    pub recent_days: i64,
+    /// A closed month's figures can still move until this day of the next month.
+    pub month_closes_on_day: u32,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Freshness {
+            min_refresh: Duration::hours(6),
+            recent_days: 3,
+            month_closes_on_day: 5,
+        }
+    }
+}
+
+/// The range `[first, end)` a run must fetch for one query, or None when the cache
+/// already holds every day of `[start, end)` in a settled or fresh enough state.
+///
+/// A day must be fetched when it is missing, or when it can still change (AWS marked it
+/// estimated, it is within `recent_days` of today, it is in the open month, or in the
+/// previous month before that month closes) and it was fetched longer ago than
+/// `min_refresh`. One request covers from the first such day to `end`.
+pub fn days_to_fetch(
+    cached: &BTreeMap<NaiveDate, CachedDay>,
+    start: NaiveDate,
+    end: NaiveDate,
+    now: DateTime<Utc>,
+    policy: &Freshness,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let today = now.date_naive();
+    let open_month = (today.year(), today.month());
+    let previous_month = {
+        let first = today.with_day(1).unwrap_or(today);
+        let last_of_previous = first - Duration::days(1);
+        (last_of_previous.year(), last_of_previous.month())
+    };
+    let changeable = |day: NaiveDate, c: &CachedDay| {
+        let month = (day.year(), day.month());
+        c.estimated
+            || day >= today - Duration::days(policy.recent_days)
+            || month == open_month
+            || (month == previous_month && today.day() <= policy.month_closes_on_day)
+    };
+    let mut day = start;
+    while day < end {
+        let due = match cached.get(&day) {
+            None => true,
+            Some(c) => changeable(day, c) && now - c.fetched_at >= policy.min_refresh,
+        };
+        if due {
+            return Some((day, end));
+        }
+        day = day.succ_opt()?;
+    }
+    None
+}
+
+pub struct Cache {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl Cache {
+    /// Opens (creating on first use) the cache in the state folder `dir`.
+    pub fn open(dir: &Path) -> Result<Cache, CacheError> {
+        let path = dir.join(FILE_NAME);
+        let fail = |e: &dyn std::fmt::Display| CacheError::Store {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| CacheError::Store {
+            path: dir.to_path_buf(),
+            message: format!("cannot create the state folder: {e}"),
+        })?;
+        let conn = Connection::open(&path).map_err(|e| fail(&e))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS ce_day (
+                 query TEXT NOT NULL,
+                 day TEXT NOT NULL,
+                 result TEXT NOT NULL,
+                 estimated INTEGER NOT NULL,
+                 fetched_at TEXT NOT NULL,
+                 PRIMARY KEY (query, day)
+             );
+             CREATE TABLE IF NOT EXISTS ce_query (
+                 query TEXT PRIMARY KEY,
+                 group_definitions TEXT NOT NULL,
+                 dimension_value_attributes TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS ce_request (
+                 at TEXT NOT NULL,
+                 query TEXT NOT NULL,
+                 pages INTEGER NOT NULL,
+                 outcome TEXT NOT NULL
+             );",
+        )
+        .map_err(|e| fail(&e))?;
+        Ok(Cache { path, conn })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> CacheError {
+        CacheError::Store {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The days cached for `query`, with their state.
+    pub fn cached_days(&self, query: &str) -> Result<BTreeMap<NaiveDate, CachedDay>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT day, estimated, fetched_at FROM ce_day WHERE query = ?1")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![query], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, bool>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (day, estimated, fetched_at) = row.map_err(|e| self.fail(e))?;
+            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|_| self.fail(format!("ce_day holds a bad day {day:?}")))?;
+            let fetched_at = DateTime::parse_from_rfc3339(&fetched_at)
+                .map_err(|_| self.fail(format!("ce_day holds a bad time {fetched_at:?}")))?
+                .with_timezone(&Utc);
+            out.insert(
+                day,
+                CachedDay {
+                    estimated,
+                    fetched_at,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Stores every page of one query's answer in one transaction. `pages` are the raw
+    /// response bodies, already decoded successfully by the SDK.
+    pub fn store(
+        &mut self,
+        query: &str,
+        pages: &[Vec<u8>],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<usize, CacheError> {
+        let mut days = Vec::new();
+        let mut group_definitions = Value::Array(Vec::new());
+        let mut attributes: BTreeMap<String, Value> = BTreeMap::new();
+        for page in pages {
+            let body: Value = serde_json::from_slice(page).map_err(|e| self.fail(e))?;
+            if let Some(g) = body.get("GroupDefinitions") {
+                group_definitions = g.clone();
+            }
+            for a in body
+                .get("DimensionValueAttributes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(v) = a.get("Value").and_then(Value::as_str) {
+                    attributes.insert(v.to_string(), a.clone());
+                }
+            }
+            for result in body
+                .get("ResultsByTime")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let day = result
+                    .pointer("/TimePeriod/Start")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let estimated = result
+                    .get("Estimated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                days.push((day, estimated, result.to_string()));
+            }
+        }
+        let at = fetched_at.to_rfc3339();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| fail_path(&self.path, e))?;
+        for (day, estimated, result) in &days {
+            tx.execute(
+                "INSERT INTO ce_day (query, day, result, estimated, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (query, day) DO UPDATE SET
+                     result = excluded.result,
+                     estimated = excluded.estimated,
+                     fetched_at = excluded.fetched_at",
+                params![query, day, result, estimated, at],
+            )
+            .map_err(|e| fail_path(&self.path, e))?;
+        }
+        // Account names accumulate: an answer only names the accounts it mentions.
+        let previous: Option<String> = tx
+            .query_row(
+                "SELECT dimension_value_attributes FROM ce_query WHERE query = ?1",
+                params![query],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| fail_path(&self.path, e))?;
+        if let Some(Value::Array(old)) = previous.and_then(|p| serde_json::from_str(&p).ok()) {
+            for a in old {
+                if let Some(v) = a.get("Value").and_then(Value::as_str) {
+                    attributes.entry(v.to_string()).or_insert(a.clone());
+                }
+            }
+        }
+        let attributes = Value::Array(attributes.into_values().collect());
+        tx.execute(
+            "INSERT INTO ce_query (query, group_definitions, dimension_value_attributes)
+             VALUES (?1, ?2, ?3)
+             ON CONFLICT (query) DO UPDATE SET
+                 group_definitions = excluded.group_definitions,
+                 dimension_value_attributes = excluded.dimension_value_attributes",
+            params![query, group_definitions.to_string(), attributes.to_string()],
+        )
+        .map_err(|e| fail_path(&self.path, e))?;
+        tx.commit().map_err(|e| fail_path(&self.path, e))?;
+        Ok(days.len())
+    }
+
+    /// A GetCostAndUsage response body holding every cached day of `query` in
+    /// `[start, end)`, or None when none is cached.
+    pub fn response_body(
+        &self,
+        query: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Option<Vec<u8>>, CacheError> {
+        let head: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT group_definitions, dimension_value_attributes FROM ce_query WHERE query = ?1",
+                params![query],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        let Some((group_definitions, attributes)) = head else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT result FROM ce_day WHERE query = ?1 AND day >= ?2 AND day < ?3 ORDER BY day",
+            )
+            .map_err(|e| self.fail(e))?;
+        let results: Vec<String> = stmt
+            .query_map(params![query, start.to_string(), end.to_string()], |row| {
+                row.get(0)
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))?;
+        if results.is_empty() {
+            return Ok(None);
+        }
+        let body = format!(
+            "{{\"GroupDefinitions\":{group_definitions},\"ResultsByTime\":[{}],\"DimensionValueAttributes\":{attributes}}}",
+            results.join(",")
+        );
+        Ok(Some(body.into_bytes()))
+    }
+
+    /// The last day cached for `query`, if any.
+    pub fn last_day(&self, query: &str) -> Result<Option<NaiveDate>, CacheError> {
+        Ok(self.cached_days(query)?.keys().next_back().copied())
+    }
+
+    /// Notes one query's requests (successful pages are what AWS charges for).
+    pub fn log_request(
+        &self,
+        at: DateTime<Utc>,
+        query: &str,
+        pages: u64,
+        outcome: &str,
+    ) -> Result<(), CacheError> {
+        self.conn
+            .execute(
+                "INSERT INTO ce_request (at, query, pages, outcome) VALUES (?1, ?2, ?3, ?4)",
+                params![at.to_rfc3339(), query, pages as i64, outcome],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
+fn fail_path(path: &Path, e: impl std::fmt::Display) -> CacheError {
+    CacheError::Store {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// Days `first..=last` cached at `fetched`, estimated from `estimated_from`.
+    fn cached(
+        first: &str,
+        last: &str,
+        estimated_from: &str,
+        fetched: &str,
+    ) -> BTreeMap<NaiveDate, CachedDay> {
+        let mut out = BTreeMap::new();
+        let mut d = day(first);
+        while d <= day(last) {
+            out.insert(
+                d,
+                CachedDay {
+                    estimated: d >= day(estimated_from),
+                    fetched_at: at(fetched),
+                },
+            );
+            d = d.succ_opt().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn refetch_policy() {
+        let p = Freshness::default();
+        let (start, end) = (day("2026-01-01"), day("2026-11-22"));
+        // Cold: everything.
+        assert_eq!(
+            days_to_fetch(&BTreeMap::new(), start, end, at("2026-11-22T08:00:00Z"), &p),
+            Some((start, end))
+        );
+        // Fetched yesterday morning through yesterday, November estimated: the open month
+        // is refetched (and today, which is missing).
+        let c = cached(
+            "2026-01-01",
+            "2026-11-21",
+            "2026-11-01",
+            "2026-11-21T08:00:00Z",
+        );
+        assert_eq!(
+            days_to_fetch(&c, start, end, at("2026-11-22T08:00:00Z"), &p),
+            Some((day("2026-11-01"), end))
+        );
+        // An hour after a full fetch: nothing, even the estimated days.
+        let c = cached(
+            "2026-01-01",
+            "2026-11-21",
+            "2026-11-01",
+            "2026-11-22T07:00:00Z",
+        );
+        assert_eq!(
+            days_to_fetch(&c, start, day("2026-11-22"), at("2026-11-22T08:00:00Z"), &p),
+            None
+        );
+        // Early in a month the previous month is not closed yet: it is refetched too,
+        // even where AWS no longer marks it estimated.
+        let c = cached(
+            "2026-01-01",
+            "2026-12-02",
+            "2026-12-01",
+            "2026-12-02T08:00:00Z",
+        );
+        assert_eq!(
+            days_to_fetch(&c, start, day("2026-12-03"), at("2026-12-03T08:00:00Z"), &p),
+            Some((day("2026-11-01"), day("2026-12-03")))
+        );
+        // A settled past day older than min_refresh stays cached.
+        let c = cached(
+            "2026-01-01",
+            "2026-03-31",
+            "2026-12-01",
+            "2026-04-10T08:00:00Z",
+        );
+        assert_eq!(
+            days_to_fetch(&c, start, day("2026-04-01"), at("2026-11-22T08:00:00Z"), &p),
+            None
+        );
+    }
+
+    #[test]
+    fn store_and_rebuild_a_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(dir.path()).unwrap();
+        let page = |days: &[(&str, bool)]| {
+            let results: Vec<Value> = days
+                .iter()
+                .map(|(d, e)| {
+                    serde_json::json!({"TimePeriod": {"Start": d, "End": d}, "Total": {}, "Groups": [], "Estimated": e})
+                })
+                .collect();
+            serde_json::to_vec(&serde_json::json!({
+                "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+                "ResultsByTime": results,
+                "DimensionValueAttributes": []
+            }))
+            .unwrap()
+        };
+        let t = at("2026-11-22T08:00:00Z");
+        let n = cache
+            .store(
+                "q",
+                &[
+                    page(&[("2026-11-01", true), ("2026-11-02", true)]),
+                    page(&[("2026-11-03", true)]),
+                ],
+                t,
+            )
+            .unwrap();
+        assert_eq!(n, 3);
+        // A refetch overwrites a day rather than adding one.
+        cache
+            .store("q", &[page(&[("2026-11-02", false)])], t)
+            .unwrap();
+        let days = cache.cached_days("q").unwrap();
+        assert_eq!(days.len(), 3);
+        assert!(!days[&day("2026-11-02")].estimated);
+        let body = cache
+            .response_body("q", day("2026-11-02"), day("2026-11-04"))
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["ResultsByTime"].as_array().unwrap().len(), 2);
+        assert!(cache
+            .response_body("other", day("2026-11-01"), day("2026-11-04"))
+            .unwrap()
+            .is_none());
+    }
+}

@@ -1,0 +1,129 @@
+//! The query plan: the few GetCostAndUsage queries that give attribution and the Bedrock
+//! breakdown everything they need (see ARCHITECTURE.md, "The query plan").
+//!
+//! Cost Explorer allows two group-bys per query, so usage is fetched as slices sharing
+//! USAGE_TYPE, one per other dimension, and non-usage record types (credits, refunds,
+//! tax) in one more. The number of queries depends only on how many tag keys the
+//! attribution rules use: four for one key, whatever the number of workloads and awards.
+
+use aws_sdk_costexplorer::types::{
+    Dimension, DimensionValues, Expression, GroupDefinition, GroupDefinitionType,
+};
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::config::Config;
+use crate::recording::RecordScope;
+
+/// The metrics every query asks for.
+pub const METRICS: [&str; 2] = ["UnblendedCost", "UsageQuantity"];
+
+/// One query of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Stable name, used for the cache and recordings: `usage-by-service`, ...
+    pub name: String,
+    pub scope: RecordScope,
+    /// The two group-bys: (TAG or DIMENSION, key).
+    pub group_by: [(GroupDefinitionType, String); 2],
+}
+
+impl Query {
+    fn usage(name: &str, first: (GroupDefinitionType, &str)) -> Query {
+        Query {
+            name: name.to_string(),
+            scope: RecordScope::Usage,
+            group_by: [
+                (first.0, first.1.to_string()),
+                (GroupDefinitionType::Dimension, "USAGE_TYPE".to_string()),
+            ],
+        }
+    }
+
+    /// `RECORD_TYPE = Usage`, or its negation.
+    pub fn filter(&self) -> Expression {
+        let usage = Expression::builder()
+            .dimensions(
+                DimensionValues::builder()
+                    .key(Dimension::RecordType)
+                    .values("Usage")
+                    .build(),
+            )
+            .build();
+        match self.scope {
+            RecordScope::Usage => usage,
+            RecordScope::NotUsage => Expression::builder().not(usage).build(),
+        }
+    }
+
+    pub fn group_definitions(&self) -> Vec<GroupDefinition> {
+        self.group_by
+            .iter()
+            .map(|(kind, key)| {
+                GroupDefinition::builder()
+                    .r#type(kind.clone())
+                    .key(key)
+                    .build()
+            })
+            .collect()
+    }
+}
+
+/// The queries for `config`: usage by service, by account, by each tag key the rules use,
+/// and the other record types by service.
+pub fn queries(config: &Config) -> Vec<Query> {
+    let mut tag_keys: Vec<&str> = config
+        .workloads
+        .iter()
+        .flat_map(|w| w.rules.iter())
+        .filter_map(|r| r.tag.as_ref().map(|(k, _)| k.as_str()))
+        .collect();
+    tag_keys.sort();
+    tag_keys.dedup();
+    let mut out = vec![
+        Query::usage(
+            "usage-by-service",
+            (GroupDefinitionType::Dimension, "SERVICE"),
+        ),
+        Query::usage(
+            "usage-by-account",
+            (GroupDefinitionType::Dimension, "LINKED_ACCOUNT"),
+        ),
+    ];
+    for key in tag_keys {
+        out.push(Query::usage(
+            &format!("usage-by-tag-{key}"),
+            (GroupDefinitionType::Tag, key),
+        ));
+    }
+    out.push(Query {
+        name: "other-by-record-type".to_string(),
+        scope: RecordScope::NotUsage,
+        group_by: [
+            (GroupDefinitionType::Dimension, "RECORD_TYPE".to_string()),
+            (GroupDefinitionType::Dimension, "SERVICE".to_string()),
+        ],
+    });
+    out
+}
+
+/// How far back Cost Explorer answers: 13 months plus the current one.
+pub const LOOKBACK_MONTHS: i32 = 13;
+
+/// The days `[start, end)` a live run needs: from the earliest award start (or 90 days
+/// before `as_of` without awards), no further back than Cost Explorer's lookback, up to
+/// `as_of` inclusive but never today, whose figures are still partial.
+pub fn history(config: &Config, as_of: NaiveDate, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let months = today.year() * 12 + today.month0() as i32 - LOOKBACK_MONTHS;
+    let earliest =
+        NaiveDate::from_ymd_opt(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1)
+            .unwrap_or(today);
+    let wanted = config
+        .awards
+        .iter()
+        .map(|a| a.start)
+        .min()
+        .unwrap_or(as_of - Duration::days(90));
+    let end = (as_of + Duration::days(1)).min(today);
+    (wanted.max(earliest).min(end), end)
+}
