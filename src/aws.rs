@@ -22,7 +22,6 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use ce::types::{DateInterval, Granularity};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -83,23 +82,41 @@ fn classify(
     err: ce::error::SdkError<ce::operation::get_cost_and_usage::GetCostAndUsageError>,
 ) -> FetchError {
     use ce::error::SdkError;
-    let detail = DisplayErrorContext(&err).to_string();
+    let detail = chain(&err);
     match &err {
         SdkError::TimeoutError(_) => FetchError::Timeout(detail),
         SdkError::DispatchFailure(d) if d.is_timeout() => FetchError::Timeout(detail),
         SdkError::ResponseError(_) => FetchError::Malformed(detail),
         SdkError::ServiceError(s) => {
             let status = s.raw().status().as_u16();
-            if s.err().is_limit_exceeded_exception() {
+            let e = s.err();
+            if e.is_limit_exceeded_exception() {
                 FetchError::Throttled(detail)
             } else if status >= 500 {
-                FetchError::Server(detail)
+                FetchError::Server(format!("HTTP {status}: {detail}"))
+            } else if (200..300).contains(&status) || e.meta().code().is_none() {
+                // A success status whose body is not a GetCostAndUsage answer.
+                FetchError::Malformed(format!("HTTP {status}: {detail}"))
             } else {
-                FetchError::Other(detail)
+                FetchError::Other(format!("HTTP {status}: {detail}"))
             }
         }
         _ => FetchError::Other(detail),
     }
+}
+
+/// An error and its sources as one line of Display texts (no Debug dumps of responses).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Keeps the raw body of each successful response, for the cache and for recordings.

@@ -39,10 +39,15 @@ pub fn render(report: &Report) -> Vec<AlertEmail> {
             .filter(|h| h.award.as_deref() == Some(award.id.as_str()))
             .filter(|h| award.status != Status::ForfeitRisk || h.kind == HintKind::PullWorkForward)
             .collect();
+        let subject = if report.source.stale {
+            format!("[stale data] {}", alerts[0].subject)
+        } else {
+            alerts[0].subject.clone()
+        };
         out.push(AlertEmail {
             award: award.id.clone(),
             key: format!("{}.{}.{}", report.as_of, award.id, alerts[0].rule),
-            subject: alerts[0].subject.clone(),
+            subject,
             text: text(report, award, &alerts, &hints),
             html: html(report, award, &alerts, &hints),
         });
@@ -86,8 +91,23 @@ fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The warning every alert built on stale data carries.
+fn stale_banner(report: &Report) -> Option<String> {
+    report.source.stale.then(|| {
+        format!(
+            "Stale data: fetching fresh figures failed ({}). The figures below end on {}.",
+            report.source.stale_reasons.join("; "),
+            report.data.last_day
+        )
+    })
+}
+
 fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) -> String {
     let mut s = String::new();
+    if let Some(banner) = stale_banner(report) {
+        s.push_str(&wrap(&banner, 72));
+        s.push('\n');
+    }
     s.push_str(&wrap(
         &format!(
             "Award {} as of {}: {}",
@@ -158,6 +178,12 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
     h.push_str(
         "<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:680px\">\n",
     );
+    if let Some(banner) = stale_banner(report) {
+        h.push_str(&format!(
+            "<p style=\"background:#fff3cd;border:1px solid #e0b000;padding:8px\"><b>{}</b></p>\n",
+            escape(&banner)
+        ));
+    }
     h.push_str(&format!(
         "<h2 style=\"margin-bottom:4px\">{}</h2>\n",
         escape(&alerts[0].subject)

@@ -2,7 +2,9 @@
 
 mod advice;
 mod analysis;
+mod aws_server;
 mod cli;
 mod config;
 mod email;
+mod live;
 mod support;

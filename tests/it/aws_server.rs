@@ -1,0 +1,237 @@
+//! A Cost Explorer on loopback for tests: an HTTP/1.1 server speaking the awsJson1.1
+//! protocol. It answers GetCostAndUsage from the demo recording's days for whatever period
+//! and grouping is asked, paginates by itself, logs every request, and can be told to
+//! misbehave (throttle, fail, hang, truncate, send garbage) for the next requests.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// What the server does with one request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// HTTP 400 LimitExceededException, as AWS throttles.
+    Throttle,
+    /// HTTP 500 with an InternalServerError body... as the SDK sees a 5xx.
+    ServerError,
+    /// Reads the request and never answers.
+    Hang,
+    /// Announces the whole body, sends half, closes.
+    Truncate,
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+}
+
+#[derive(Default)]
+struct State {
+    faults: VecDeque<Fault>,
+    /// Every request: (X-Amz-Target, JSON body).
+    log: Vec<(String, Value)>,
+}
+
+pub struct FakeCostExplorer {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+/// Days per page: small enough that a four-month backfill takes several pages.
+const DAYS_PER_PAGE: usize = 45;
+
+impl FakeCostExplorer {
+    /// Starts a server holding every day of the recording in `dir`.
+    pub fn start(dir: &std::path::Path) -> FakeCostExplorer {
+        let data = Arc::new(load(dir));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (data, state) = (data.clone(), shared.clone());
+                std::thread::spawn(move || serve(stream, &data, &state));
+            }
+        });
+        FakeCostExplorer { url, state }
+    }
+
+    /// The next requests meet these faults, in order, then the server behaves again.
+    pub fn fail_next(&self, faults: &[Fault]) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .extend(faults.iter().cloned());
+    }
+
+    /// The GetCostAndUsage requests received so far.
+    pub fn requests(&self) -> Vec<Value> {
+        let state = self.state.lock().unwrap();
+        state
+            .log
+            .iter()
+            .filter(|(target, _)| target.ends_with("GetCostAndUsage"))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+}
+
+/// The recording's days, by (group-bys, filter): the key of what a query asks for.
+type Data = BTreeMap<String, (Value, Vec<Value>)>;
+
+fn shape(group_by: &Value, filter: &Value) -> String {
+    format!("{group_by}|{filter}")
+}
+
+fn load(dir: &std::path::Path) -> Data {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("recording.json")).unwrap())
+            .unwrap();
+    let mut data = Data::new();
+    for exchange in manifest["exchanges"].as_array().unwrap() {
+        let request = &exchange["request"];
+        let body: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(exchange["response"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap();
+        let entry = data
+            .entry(shape(&request["GroupBy"], &request["Filter"]))
+            .or_insert_with(|| (body["GroupDefinitions"].clone(), Vec::new()));
+        entry
+            .1
+            .extend(body["ResultsByTime"].as_array().unwrap().iter().cloned());
+    }
+    data
+}
+
+fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        // Request line and headers.
+        let mut target = String::new();
+        let mut length = 0usize;
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = l.split_once(':') {
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => length = value.trim().parse().unwrap_or(0),
+                    "x-amz-target" => target = value.trim().to_string(),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let fault = {
+            let mut s = state.lock().unwrap();
+            s.log.push((target.clone(), request.clone()));
+            s.faults.pop_front()
+        };
+        let (status, payload) = match fault {
+            None => answer(&target, &request, data),
+            Some(Fault::Throttle) => (
+                "400 Bad Request",
+                json!({"__type": "com.amazonaws.costexplorer#LimitExceededException", "message": "Rate exceeded"}).to_string(),
+            ),
+            Some(Fault::ServerError) => (
+                "500 Internal Server Error",
+                json!({"__type": "InternalServerError", "message": "oops"}).to_string(),
+            ),
+            Some(Fault::Hang) => {
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            Some(Fault::Truncate) => {
+                let full = answer(&target, &request, data).1;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
+                    full.len()
+                );
+                let _ = writer.write_all(head.as_bytes());
+                let _ = writer.write_all(&full.as_bytes()[..full.len() / 2]);
+                return;
+            }
+            Some(Fault::Garbage) => ("200 OK", "<html>upstream timed out</html>".to_string()),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: fake\r\nContent-Length: {}\r\n\r\n",
+            payload.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err()
+            || writer.write_all(payload.as_bytes()).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A well-formed answer: the days in the requested period, one page of them.
+fn answer(target: &str, request: &Value, data: &Data) -> (&'static str, String) {
+    if !target.ends_with("GetCostAndUsage") {
+        return (
+            "400 Bad Request",
+            json!({"__type": "UnknownOperationException", "message": target}).to_string(),
+        );
+    }
+    let Some((group_definitions, days)) = data.get(&shape(&request["GroupBy"], &request["Filter"]))
+    else {
+        return (
+            "400 Bad Request",
+            json!({"__type": "ValidationException", "message": "no such grouping in the fake"})
+                .to_string(),
+        );
+    };
+    let (start, end) = (
+        request["TimePeriod"]["Start"].as_str().unwrap_or_default(),
+        request["TimePeriod"]["End"].as_str().unwrap_or_default(),
+    );
+    let in_period: Vec<&Value> = days
+        .iter()
+        .filter(|d| {
+            let day = d["TimePeriod"]["Start"].as_str().unwrap_or_default();
+            start <= day && day < end
+        })
+        .collect();
+    let offset: usize = request["NextPageToken"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("offset:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<&Value> = in_period
+        .iter()
+        .skip(offset)
+        .take(DAYS_PER_PAGE)
+        .copied()
+        .collect();
+    let mut body = json!({
+        "GroupDefinitions": group_definitions,
+        "ResultsByTime": page,
+        "DimensionValueAttributes": [],
+    });
+    if offset + DAYS_PER_PAGE < in_period.len() {
+        body["NextPageToken"] = Value::from(format!("offset:{}", offset + DAYS_PER_PAGE));
+    }
+    ("200 OK", body.to_string())
+}

@@ -1,0 +1,311 @@
+//! The live source end to end, against the loopback Cost Explorer: pagination, the
+//! cache, throttling, server errors, a server that never answers, bad bodies, the request
+//! cap, and the stale fallback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::aws_server::{FakeCostExplorer, Fault};
+use crate::support::{creditburn, demo_config, repo};
+
+/// The demo config switched to the live source, with short timeouts for tests.
+fn live_config(dir: &Path) -> PathBuf {
+    let path = demo_config(dir, &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("[source]").unwrap();
+    let end = text[start..].find("[state]").unwrap() + start;
+    let source = "[source]\nkind = \"aws\"\nmax_attempts = 2\nconnect_timeout_seconds = 1\n\
+                  attempt_timeout_seconds = 1\noperation_timeout_seconds = 4\n\n";
+    std::fs::write(&path, format!("{}{source}{}", &text[..start], &text[end..])).unwrap();
+    path
+}
+
+/// Runs the binary against `server` with test credentials and nothing else from the
+/// environment, on a fixed clock.
+fn live(server: &FakeCostExplorer, args: &[&str], now: &str) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--now", now]);
+    Command::new(env!("CARGO_BIN_EXE_creditburn"))
+        .args(&all)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .output()
+        .unwrap()
+}
+
+const DAY1: &str = "2026-11-21T08:00:00Z";
+const DAY2: &str = "2026-11-22T08:00:00Z";
+
+fn report(server: &FakeCostExplorer, config: &Path, now: &str, extra: &[&str]) -> (Value, String) {
+    let mut args = vec![
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2026-11-20",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = live(server, &args, now);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (serde_json::from_slice(&out.stdout).unwrap(), err)
+}
+
+fn awards(r: &Value) -> Vec<(String, String, String, String)> {
+    r["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].to_string(),
+                a["consumed"].to_string(),
+                a["daily_burn"].to_string(),
+                a["status"].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn fixture_report() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let out = creditburn(&[
+        "report",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+
+    let (r, err) = report(&server, &config, DAY1, &[]);
+    // 2026-08-01 (the first award) to 2026-11-20: 112 days, 3 pages of 45 days a query,
+    // 4 queries.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 12, "{err}");
+    assert_eq!(r["source"]["requests"], 12);
+    assert_eq!(r["source"]["request_cost"], 0.12);
+    assert_eq!(r["source"]["stale"], false);
+    assert_eq!(requests[0]["TimePeriod"]["Start"], "2026-08-01");
+    assert_eq!(requests[0]["TimePeriod"]["End"], "2026-11-21");
+    assert!(requests[0].get("NextPageToken").is_none());
+    assert_eq!(requests[1]["NextPageToken"], "offset:45");
+    assert_eq!(requests[2]["NextPageToken"], "offset:90");
+    // Every award tells the same story as the recording.
+    assert_eq!(awards(&r), awards(&fixture_report()));
+
+    // The same day again: everything is fresh, no request at all.
+    server.clear_log();
+    let (again, _) = report(&server, &config, DAY1, &[]);
+    assert_eq!(server.requests().len(), 0);
+    assert_eq!(again["source"]["requests"], 0);
+    assert_eq!(awards(&again), awards(&r));
+
+    // The next day: only the open month is asked again, one page a query.
+    server.clear_log();
+    let (next, _) = report(&server, &config, DAY2, &[]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4);
+    for q in &requests {
+        assert_eq!(q["TimePeriod"]["Start"], "2026-11-01");
+    }
+    assert_eq!(awards(&next), awards(&r));
+}
+
+#[test]
+fn throttling_then_success_is_retried() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    server.fail_next(&[Fault::Throttle]);
+    let (r, err) = report(&server, &config, DAY1, &[]);
+    // One refused attempt, then the 12 requests that count.
+    assert_eq!(server.requests().len(), 13, "{err}");
+    assert_eq!(r["source"]["requests"], 12);
+    assert_eq!(r["source"]["stale"], false);
+}
+
+/// Warms a cache on DAY1, then runs DAY2 with `faults` waiting; returns the report.
+fn warm_then_fail(faults: &[Fault]) -> (Value, String, Duration) {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let (fresh, _) = report(&server, &config, DAY1, &[]);
+    server.fail_next(faults);
+    let started = Instant::now();
+    let (r, err) = report(&server, &config, DAY2, &[]);
+    // Whatever failed, the figures are the cached ones, not zero.
+    assert_eq!(awards(&r), awards(&fresh), "{err}");
+    (r, err, started.elapsed())
+}
+
+#[test]
+fn server_errors_fall_back_to_the_cache() {
+    let (r, err, _) = warm_then_fail(&[Fault::ServerError, Fault::ServerError]);
+    assert_eq!(r["source"]["stale"], true);
+    let reasons = r["source"]["stale_reasons"].to_string();
+    assert!(
+        reasons.contains("usage-by-service") && reasons.contains("server error"),
+        "{reasons}"
+    );
+    assert!(err.contains("warning: usage-by-service"), "{err}");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let (r, err, took) = warm_then_fail(&[Fault::Hang, Fault::Hang]);
+    assert_eq!(r["source"]["stale"], true);
+    assert!(
+        r["source"]["stale_reasons"]
+            .to_string()
+            .contains("did not answer in time"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn a_garbage_body_is_not_data() {
+    let (r, _, _) = warm_then_fail(&[Fault::Garbage]);
+    assert_eq!(r["source"]["stale"], true);
+    let reasons = r["source"]["stale_reasons"].to_string();
+    assert!(reasons.contains("could not be decoded"), "{reasons}");
+}
+
+#[test]
+fn a_truncated_body_is_not_data() {
+    let (r, _, _) = warm_then_fail(&[Fault::Truncate, Fault::Truncate]);
+    assert_eq!(r["source"]["stale"], true);
+}
+
+#[test]
+fn nothing_cached_and_nothing_fetched_exits_69_and_writes_nothing() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    server.fail_next(&[Fault::ServerError, Fault::ServerError]);
+    let out = live(
+        &server,
+        &[
+            "run",
+            "--as-of",
+            "2026-11-20",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        DAY1,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("no cost data for usage-by-service"), "{err}");
+    assert!(!dir.path().join("outbox").exists());
+}
+
+#[test]
+fn a_half_fetched_query_is_not_stored() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    // The first query's first page arrives, then the cap stops its second: none of it
+    // may land in the cache.
+    let out = live(
+        &server,
+        &[
+            "report",
+            "--as-of",
+            "2026-11-20",
+            "--max-requests",
+            "1",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        DAY1,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = rusqlite::Connection::open(dir.path().join("state/creditburn.sqlite3")).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM ce_day", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "a query cut off after one page must leave no rows");
+}
+
+#[test]
+fn max_requests_caps_a_run_and_the_rest_is_stale() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    report(&server, &config, DAY1, &[]);
+    server.clear_log();
+    let (r, _) = report(&server, &config, DAY2, &["--max-requests", "2"]);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(r["source"]["requests"], 2);
+    assert_eq!(r["source"]["stale"], true);
+    assert!(r["source"]["stale_reasons"]
+        .to_string()
+        .contains("--max-requests 2 reached"));
+}
+
+#[test]
+fn alerts_on_stale_data_say_so() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    report(&server, &config, DAY1, &[]);
+    server.fail_next(&[Fault::ServerError, Fault::ServerError]);
+    let out = live(
+        &server,
+        &[
+            "run",
+            "--as-of",
+            "2026-11-20",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        DAY2,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eml = std::fs::read_to_string(
+        dir.path()
+            .join("outbox/2026-11-20.poc-support.exhaustion_risk.eml"),
+    )
+    .unwrap();
+    assert!(
+        eml.contains("Subject: [stale data] POC award poc-support"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("Stale data: fetching fresh figures failed"),
+        "{eml}"
+    );
+}
