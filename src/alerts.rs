@@ -89,6 +89,16 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
         if matches!(a.status, Status::NotStarted | Status::Expired) {
             continue;
         }
+        if let Some(c) = &a.credit {
+            if !c.found || c.drift_percent.abs() > config.drift_tolerance_percent {
+                out.push(Alert {
+                    award: a.id.clone(),
+                    rule: "credit_drift".into(),
+                    severity: Severity::Warning,
+                    subject: format!("{name}: {}", crate::report::drift_sentence(c)),
+                });
+            }
+        }
         let passed = config
             .thresholds
             .iter()

@@ -106,6 +106,8 @@ pub struct AwardStatus {
     #[serde(serialize_with = "cents")]
     pub not_covered: f64,
     pub workloads: Vec<String>,
+    /// AWS's view of the credit the award names, when the Billing API was read.
+    pub credit: Option<crate::credits::Reconciliation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -592,6 +594,7 @@ fn award_status(
         status: projection.status,
         not_covered,
         workloads: award.workloads.clone(),
+        credit: None,
     })
 }
 

@@ -14,19 +14,24 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_billing as billing;
 use aws_sdk_costexplorer as ce;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use ce::types::{DateInterval, Granularity};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cache::{self, Cache, CacheError};
-use crate::config::AwsSource;
+use crate::config::{Award, AwsSource};
+use crate::credits::{Allocation, AwsCredits, Credit};
 use crate::plan::{Query, METRICS};
 
 /// What one Cost Explorer request costs: every page is one request.
@@ -64,24 +69,24 @@ pub struct Unavailable(pub String);
 /// Why a fetch stopped. Each names what happened in one line.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
-    #[error("Cost Explorer throttled the request (LimitExceededException) after every retry: {0}")]
+    #[error("AWS throttled the request after every retry: {0}")]
     Throttled(String),
-    #[error("Cost Explorer answered with a server error: {0}")]
+    #[error("AWS answered with a server error: {0}")]
     Server(String),
-    #[error("Cost Explorer did not answer in time: {0}")]
+    #[error("AWS did not answer in time: {0}")]
     Timeout(String),
-    #[error("Cost Explorer's answer could not be decoded: {0}")]
+    #[error("AWS's answer could not be decoded: {0}")]
     Malformed(String),
-    #[error("the request to Cost Explorer failed: {0}")]
+    #[error("the request to AWS failed: {0}")]
     Other(String),
     #[error("--max-requests {0} reached; the rest comes from the cache")]
     Budget(u64),
 }
 
-fn classify(
-    err: ce::error::SdkError<ce::operation::get_cost_and_usage::GetCostAndUsageError>,
-) -> FetchError {
-    use ce::error::SdkError;
+fn classify<E>(err: SdkError<E, HttpResponse>) -> FetchError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     let detail = chain(&err);
     match &err {
         SdkError::TimeoutError(_) => FetchError::Timeout(detail),
@@ -89,13 +94,13 @@ fn classify(
         SdkError::ResponseError(_) => FetchError::Malformed(detail),
         SdkError::ServiceError(s) => {
             let status = s.raw().status().as_u16();
-            let e = s.err();
-            if e.is_limit_exceeded_exception() {
+            let code = s.err().code();
+            if matches!(code, Some("LimitExceededException" | "ThrottlingException")) {
                 FetchError::Throttled(detail)
             } else if status >= 500 {
                 FetchError::Server(format!("HTTP {status}: {detail}"))
-            } else if (200..300).contains(&status) || e.meta().code().is_none() {
-                // A success status whose body is not a GetCostAndUsage answer.
+            } else if (200..300).contains(&status) || code.is_none() {
+                // A success status whose body is not the operation's answer.
                 FetchError::Malformed(format!("HTTP {status}: {detail}"))
             } else {
                 FetchError::Other(format!("HTTP {status}: {detail}"))
@@ -291,4 +296,197 @@ pub async fn refresh(
         }
     }
     Ok(out)
+}
+
+/// A Billing client for the credits.
+pub struct Billing {
+    client: billing::Client,
+}
+
+fn day_of(t: &aws_smithy_types::DateTime) -> Option<NaiveDate> {
+    DateTime::from_timestamp(t.secs(), 0).map(|d| d.date_naive())
+}
+
+fn to_datetime(d: NaiveDate) -> aws_smithy_types::DateTime {
+    let secs = d
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or_default();
+    aws_smithy_types::DateTime::from_secs(secs)
+}
+
+fn amount(a: Option<&billing::types::Amount>) -> Result<(f64, String), FetchError> {
+    match a {
+        None => Ok((0.0, "USD".to_string())),
+        Some(a) => a
+            .currency_amount()
+            .parse::<f64>()
+            .map(|v| (v, a.currency_code().to_string()))
+            .map_err(|_| {
+                FetchError::Malformed(format!("amount {:?} is not a number", a.currency_amount()))
+            }),
+    }
+}
+
+impl Billing {
+    pub fn new(sdk: &SdkConfig) -> Billing {
+        Billing {
+            client: billing::Client::new(sdk),
+        }
+    }
+
+    /// Every credit on `account_id` active in the last year (GetCredits looks back at most
+    /// a year).
+    pub async fn credits(
+        &self,
+        account_id: &str,
+        today: NaiveDate,
+    ) -> Result<Vec<Credit>, FetchError> {
+        let output = self
+            .client
+            .get_credits()
+            .account_id(account_id)
+            .start_date(to_datetime(today - chrono::Duration::days(364)))
+            .send()
+            .await
+            .map_err(classify)?;
+        output
+            .credits()
+            .iter()
+            .map(|c| {
+                let (initial_amount, currency) = amount(c.initial_amount())?;
+                let (remaining_amount, _) = amount(c.remaining_amount())?;
+                Ok(Credit {
+                    credit_id: c.credit_id().to_string(),
+                    credit_type: c.credit_type().to_string(),
+                    description: c.description().to_string(),
+                    currency,
+                    initial_amount,
+                    remaining_amount,
+                    start_date: day_of(c.start_date()).unwrap_or_default(),
+                    end_date: c.end_date().and_then(day_of),
+                    exhaust_date: c.exhaust_date().and_then(day_of),
+                    applicable_products: c.applicable_product_names().to_vec(),
+                    status: c
+                        .credit_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// How much of credit `credit_id` AWS applied, per service and month, over
+    /// `[start, end)`, following nextToken.
+    pub async fn allocations(
+        &self,
+        account_id: &str,
+        credit_id: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<Allocation>, FetchError> {
+        let id: i64 = credit_id
+            .parse()
+            .map_err(|_| FetchError::Other(format!("credit id {credit_id:?} is not numeric")))?;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .get_credit_allocation_history()
+                .account_id(account_id)
+                .credit_id(id)
+                .start_date(to_datetime(start))
+                .end_date(to_datetime(end))
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(classify)?;
+            for e in page.credit_allocation_history_list() {
+                let (value, _) = amount(e.credit_amount())?;
+                out.push(Allocation {
+                    credit_id: e.credit_id().to_string(),
+                    service: e.applied_service_name().to_string(),
+                    month: e.billing_month().to_string(),
+                    // Allocation amounts are negative: they reduce the bill.
+                    amount: value.abs(),
+                    estimated: e.is_estimated_bill(),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// What a credits refresh produced.
+#[derive(Debug, Clone, Default)]
+pub struct CreditRefresh {
+    /// The snapshot to use: fresh, or the last one stored when the fetch failed.
+    pub snapshot: Option<AwsCredits>,
+    pub failure: Option<FetchError>,
+    /// Billing requests made (pages included).
+    pub requests: u64,
+}
+
+/// Reads the account's credits and, for each credit an award names, its allocation
+/// history since the award's start (at most 24 months back). A snapshot younger than
+/// `min_refresh` is reused; a failed fetch falls back to the newest stored one.
+pub async fn refresh_credits(
+    client: &Billing,
+    store: &Cache,
+    account_id: &str,
+    awards: &[Award],
+    now: DateTime<Utc>,
+    min_refresh: chrono::Duration,
+) -> Result<CreditRefresh, CacheError> {
+    let latest = store.latest_credits(account_id)?;
+    if let Some(snapshot) = &latest {
+        if now - snapshot.fetched_at < min_refresh {
+            return Ok(CreditRefresh {
+                snapshot: latest,
+                ..CreditRefresh::default()
+            });
+        }
+    }
+    let today = now.date_naive();
+    let mut requests = 0;
+    let fetched: Result<AwsCredits, FetchError> = async {
+        let credits = client.credits(account_id, today).await?;
+        requests += 1;
+        let mut allocations = Vec::new();
+        for award in awards {
+            let Some(id) = &award.credit_id else { continue };
+            if !credits.iter().any(|c| &c.credit_id == id) {
+                continue;
+            }
+            let earliest = today - chrono::Duration::days(730);
+            let start = award.start.max(earliest).min(today);
+            allocations.extend(client.allocations(account_id, id, start, today).await?);
+            requests += 1;
+        }
+        Ok(AwsCredits {
+            fetched_at: now,
+            credits,
+            allocations,
+        })
+    }
+    .await;
+    Ok(match fetched {
+        Ok(snapshot) => {
+            store.store_credits(account_id, &snapshot)?;
+            CreditRefresh {
+                snapshot: Some(snapshot),
+                failure: None,
+                requests,
+            }
+        }
+        Err(e) => CreditRefresh {
+            snapshot: latest,
+            failure: Some(e),
+            requests,
+        },
+    })
 }

@@ -14,6 +14,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
+use crate::credits::AwsCredits;
+
 pub const FILE_NAME: &str = "creditburn.sqlite3";
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +129,11 @@ impl Cache {
                  query TEXT PRIMARY KEY,
                  group_definitions TEXT NOT NULL,
                  dimension_value_attributes TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS credit_snapshot (
+                 fetched_at TEXT NOT NULL,
+                 account_id TEXT NOT NULL,
+                 snapshot TEXT NOT NULL
              );
              CREATE TABLE IF NOT EXISTS ce_request (
                  at TEXT NOT NULL,
@@ -338,6 +345,37 @@ impl Cache {
             )
             .map_err(|e| self.fail(e))?;
         Ok(())
+    }
+}
+
+impl Cache {
+    /// Keeps one Billing snapshot (credits and their allocation history); earlier ones
+    /// stay as history.
+    pub fn store_credits(&self, account_id: &str, snapshot: &AwsCredits) -> Result<(), CacheError> {
+        let json = serde_json::to_string(snapshot).map_err(|e| self.fail(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO credit_snapshot (fetched_at, account_id, snapshot) VALUES (?1, ?2, ?3)",
+                params![snapshot.fetched_at.to_rfc3339(), account_id, json],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// The newest Billing snapshot for `account_id`.
+    pub fn latest_credits(&self, account_id: &str) -> Result<Option<AwsCredits>, CacheError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT snapshot FROM credit_snapshot WHERE account_id = ?1
+                 ORDER BY fetched_at DESC, rowid DESC LIMIT 1",
+                params![account_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| self.fail(e)))
+            .transpose()
     }
 }
 

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::aws;
 use crate::cache::{Cache, CacheError, Freshness};
 use crate::config::{self, Config, ConfigError, SourceConfig};
+use crate::credits::AwsCredits;
 use crate::deliver::{self, DeliverError};
 use crate::email;
 use crate::plan;
@@ -98,6 +99,16 @@ pub enum Command {
         /// `table` fits an 80-column terminal; `json` is a stable contract.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// List the account's credits per the Billing API (live source with
+    /// source.account_id), with the award that names each.
+    Credits {
+        #[command(flatten)]
+        common: Common,
+        /// Print `[[awards]]` entries, amounts and dates filled in, for the credits no
+        /// award names yet.
+        #[arg(long)]
+        adopt: bool,
     },
     /// Validate the configuration and report every problem at once.
     CheckConfig {
@@ -197,6 +208,23 @@ fn execute(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Credits { common, adopt } => {
+            let config = config::load(&common.config)?;
+            let snapshot = read_credits(&config, &common)?;
+            if adopt {
+                let unclaimed = crate::credits::unclaimed(&config.awards, &snapshot.credits);
+                if unclaimed.is_empty() {
+                    eprintln!("every credit on the account is named by an award");
+                }
+                print!("{}", crate::credits::adoption_toml(&unclaimed));
+            } else {
+                print!(
+                    "{}",
+                    crate::report::credits_table(&snapshot, &config.awards)
+                );
+            }
+            Ok(())
+        }
         Command::Report { common, format } => {
             let (_, report) = prepare(&common)?;
             match format {
@@ -242,21 +270,70 @@ fn execute(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// The account's credits for `creditburn credits`: fresh, or the newest stored snapshot
+/// when the Billing API cannot be reached.
+fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> {
+    let SourceConfig::Aws(source) = &config.source else {
+        anyhow::bail!(
+            "{}: source.kind is \"fixtures\"; reading credits needs source.kind = \"aws\" and source.account_id",
+            common.config.display()
+        );
+    };
+    let Some(account) = &source.account_id else {
+        anyhow::bail!(
+            "{}: source.account_id is not set; name the 12-digit account whose credits to read",
+            common.config.display()
+        );
+    };
+    let now = common.now.unwrap_or_else(Utc::now);
+    let store = Cache::open(&config.state_path)?;
+    let min_refresh = chrono::Duration::seconds((source.min_refresh_hours * 3600.0) as i64);
+    let refresh = runtime()?.block_on(async {
+        let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
+        aws::refresh_credits(
+            &aws::Billing::new(&sdk),
+            &store,
+            account,
+            &config.awards,
+            now,
+            min_refresh,
+        )
+        .await
+    })?;
+    match (refresh.snapshot, refresh.failure) {
+        (Some(snapshot), None) => Ok(snapshot),
+        (Some(snapshot), Some(e)) => {
+            eprintln!(
+                "warning: credits: {e}; showing the snapshot of {}",
+                snapshot.fetched_at
+            );
+            Ok(snapshot)
+        }
+        (None, Some(e)) => Err(aws::Unavailable(format!(
+            "credits: {e}; no snapshot in {}",
+            store.path().display()
+        ))
+        .into()),
+        (None, None) => Err(aws::Unavailable("credits: nothing was read".into()).into()),
+    }
+}
+
 /// Loads config and data and computes the report: everything but delivery.
 fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
-    let (table, as_of, source) = load_table(&config, common)?;
-    let mut report =
-        crate::report::assess(&table, &config, as_of).context("analysing the cost table")?;
+    let (table, as_of, source, aws_credits) = load_table(&config, common)?;
+    let mut report = crate::report::assess(&table, &config, as_of, aws_credits.as_ref())
+        .context("analysing the cost table")?;
     report.source = source;
     Ok((config, report))
 }
 
-/// Reads the configured source; returns the table, `as_of` and where the data came from.
-fn load_table(
-    config: &Config,
-    common: &Common,
-) -> anyhow::Result<(CostTable, NaiveDate, SourceStatus)> {
+/// What the source gave: the cost table, `as_of`, where the data came from, and AWS's
+/// credits when they were read.
+type Loaded = (CostTable, NaiveDate, SourceStatus, Option<AwsCredits>);
+
+/// Reads the configured source.
+fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loaded> {
     match &config.source {
         SourceConfig::Fixtures { path } => {
             let pages = runtime()?.block_on(recording::replay(path))?;
@@ -275,7 +352,7 @@ fn load_table(
                 kind: "fixtures".into(),
                 ..SourceStatus::default()
             };
-            Ok((table, as_of, status))
+            Ok((table, as_of, status, None))
         }
         SourceConfig::Aws(source) => load_live(config, source, common),
     }
@@ -287,7 +364,7 @@ fn load_live(
     config: &Config,
     source: &crate::config::AwsSource,
     common: &Common,
-) -> anyhow::Result<(CostTable, NaiveDate, SourceStatus)> {
+) -> anyhow::Result<Loaded> {
     let now = common.now.unwrap_or_else(Utc::now);
     let as_of = common.as_of.unwrap_or(now.date_naive());
     let queries = plan::queries(config);
@@ -299,10 +376,10 @@ fn load_live(
         ..Freshness::default()
     };
     let rt = runtime()?;
-    let refresh = rt.block_on(async {
+    let (refresh, credits) = rt.block_on(async {
         let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
         let client = aws::CostExplorer::new(&sdk);
-        aws::refresh(
+        let refresh = aws::refresh(
             &client,
             &mut store,
             &queries,
@@ -311,8 +388,40 @@ fn load_live(
             &freshness,
             common.max_requests.or(source.max_requests),
         )
-        .await
+        .await?;
+        let credits = match &source.account_id {
+            Some(account) => Some(
+                aws::refresh_credits(
+                    &aws::Billing::new(&sdk),
+                    &store,
+                    account,
+                    &config.awards,
+                    now,
+                    freshness.min_refresh,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok::<_, CacheError>((refresh, credits))
     })?;
+    if let Some(c) = &credits {
+        match (&c.failure, &c.snapshot) {
+            (Some(e), Some(s)) => eprintln!(
+                "warning: credits: {e}; using the snapshot of {}",
+                s.fetched_at
+            ),
+            (Some(e), None) => eprintln!("warning: credits: {e}; no snapshot to fall back on"),
+            (None, Some(s)) => eprintln!(
+                "credits: {} on the account (read {}, {} billing request{})",
+                s.credits.len(),
+                s.fetched_at,
+                c.requests,
+                if c.requests == 1 { "" } else { "s" }
+            ),
+            (None, None) => {}
+        }
+    }
     for (query, from, to, days) in &refresh.fetched {
         eprintln!("fetched {query}: {from} to {to}, {days} days");
     }
@@ -368,23 +477,27 @@ fn load_live(
         .into());
     }
     let table = table::normalise(&pages)?;
+    let mut stale_reasons: Vec<String> = refresh
+        .failures
+        .iter()
+        .map(|(q, e)| {
+            format!(
+                "{q}: {e}; its figures are from the cache, through {}",
+                table.last_day
+            )
+        })
+        .collect();
+    if let Some(e) = credits.as_ref().and_then(|c| c.failure.as_ref()) {
+        stale_reasons.push(format!("credits: {e}"));
+    }
     let status = SourceStatus {
         kind: "aws".into(),
         requests: refresh.budget.made,
         request_cost: refresh.budget.cost(),
-        stale: !refresh.failures.is_empty(),
-        stale_reasons: refresh
-            .failures
-            .iter()
-            .map(|(q, e)| {
-                format!(
-                    "{q}: {e}; its figures are from the cache, through {}",
-                    table.last_day
-                )
-            })
-            .collect(),
+        stale: !stale_reasons.is_empty(),
+        stale_reasons,
     };
-    Ok((table, as_of, status))
+    Ok((table, as_of, status, credits.and_then(|c| c.snapshot)))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

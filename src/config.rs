@@ -270,6 +270,8 @@ pub struct Award {
     pub services: ServiceSet,
     /// Whether Marketplace-billed models count against the award.
     pub marketplace_covered: bool,
+    /// The AWS credit (a numeric id from the Billing API) this award is, if known.
+    pub credit_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -298,6 +300,9 @@ pub struct AwsSource {
     pub recent_days: i64,
     /// Most Cost Explorer requests one run may make; `--max-requests` overrides it.
     pub max_requests: Option<u64>,
+    /// The 12-digit account whose credits the Billing API is asked for. None: credits
+    /// are not read.
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -312,6 +317,9 @@ pub struct AlertConfig {
     /// Consumed-percentage thresholds, ascending.
     pub thresholds: Vec<f64>,
     pub slack_days: i64,
+    /// Drift between modelled and AWS-reported remaining, as a percentage of the award,
+    /// above which an alert goes out.
+    pub drift_tolerance_percent: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -390,6 +398,7 @@ struct RawSource {
     min_refresh_hours: Option<f64>,
     recent_days: Option<i64>,
     max_requests: Option<u64>,
+    account_id: Option<String>,
 }
 
 impl RawSource {
@@ -415,6 +424,7 @@ impl RawSource {
             ("min_refresh_hours", self.min_refresh_hours.is_some()),
             ("recent_days", self.recent_days.is_some()),
             ("max_requests", self.max_requests.is_some()),
+            ("account_id", self.account_id.is_some()),
         ];
         for (key, is_set) in set {
             if is_set {
@@ -446,6 +456,12 @@ struct RawAlerts {
     thresholds: Vec<f64>,
     #[serde(default = "default_slack_days")]
     slack_days: i64,
+    #[serde(default = "default_drift_tolerance")]
+    drift_tolerance_percent: f64,
+}
+
+fn default_drift_tolerance() -> f64 {
+    5.0
 }
 
 fn default_thresholds() -> Vec<f64> {
@@ -545,6 +561,7 @@ struct RawAward {
     services: Option<Vec<String>>,
     #[serde(default)]
     marketplace_covered: bool,
+    credit_id: Option<String>,
 }
 
 fn default_currency() -> String {
@@ -771,6 +788,13 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             format!("{} is negative; use 0 or more days", raw.alerts.slack_days),
         );
     }
+    let drift = raw.alerts.drift_tolerance_percent;
+    if !(drift.is_finite() && (0.0..=100.0).contains(&drift)) {
+        p.add(
+            "alerts.drift_tolerance_percent",
+            format!("{drift} is not a percentage between 0 and 100"),
+        );
+    }
     if !(1..=90).contains(&raw.analysis.burn_window_days) {
         p.add(
             "analysis.burn_window_days",
@@ -952,6 +976,24 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             None => ServiceSet::All,
             Some(list) => parse_services(list, &format!("{key}.services"), &mut p),
         };
+        if let Some(id) = &a.credit_id {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+                p.add(
+                    format!("{key}.credit_id"),
+                    format!(
+                        "{id:?} is not a credit id (the numeric id `creditburn credits` lists)"
+                    ),
+                );
+            } else if raw.awards[..i]
+                .iter()
+                .any(|other| other.credit_id.as_ref() == Some(id))
+            {
+                p.add(
+                    format!("{key}.credit_id"),
+                    format!("{id:?} is already named by another award"),
+                );
+            }
+        }
         awards.push(Award {
             id: a.id.clone(),
             program,
@@ -962,6 +1004,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             workloads: a.workloads.clone(),
             services,
             marketplace_covered: a.marketplace_covered,
+            credit_id: a.credit_id.clone(),
         });
     }
     check_double_funding(&raw.awards, &awards, &mut p);
@@ -978,6 +1021,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 recipients: raw.alerts.recipients,
                 thresholds,
                 slack_days: raw.alerts.slack_days,
+                drift_tolerance_percent: raw.alerts.drift_tolerance_percent,
             },
             analysis: AnalysisConfig {
                 burn_window_days: raw.analysis.burn_window_days,
@@ -1027,6 +1071,14 @@ fn validate_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
             format!("{recent_days} is outside 0..=31"),
         );
     }
+    if let Some(a) = &raw.account_id {
+        if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+            p.add(
+                "source.account_id",
+                format!("{a:?} is not a 12-digit AWS account id"),
+            );
+        }
+    }
     for (key, value) in [("profile", &raw.profile), ("region", &raw.region)] {
         if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
             p.add(
@@ -1060,6 +1112,7 @@ fn validate_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
         min_refresh_hours,
         recent_days,
         max_requests: raw.max_requests,
+        account_id: raw.account_id.clone(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod credits;
 pub mod deliver;
 pub mod email;
 pub mod hints;

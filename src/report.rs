@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::alerts::Alert;
 use crate::analysis::{Analysis, AwardStatus, DataSummary, WorkloadSpend};
+use crate::credits::{self, AwsCredits, Credit};
 use crate::hints::Hint;
 
 /// Where the figures came from, and whether they are complete.
@@ -33,18 +34,46 @@ pub struct Report {
     pub hints: Vec<Hint>,
     pub data: DataSummary,
     pub source: SourceStatus,
+    /// The account's credits per the Billing API (empty when not read).
+    pub credits: Vec<Credit>,
+    /// Ids of credits on the account that no award names (`creditburn credits --adopt`).
+    pub unclaimed_credits: Vec<String>,
+    /// When the credits were read.
+    pub credits_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// The whole pure pipeline: analysis, then alerts and hints, as one report.
+/// The whole pure pipeline: analysis, reconciliation with AWS's credits when they were
+/// read, then alerts and hints, as one report.
 pub fn assess(
     table: &crate::table::CostTable,
     config: &crate::config::Config,
     as_of: NaiveDate,
+    aws: Option<&AwsCredits>,
 ) -> polars::prelude::PolarsResult<Report> {
-    let analysis = crate::analysis::analyse(table, config, as_of)?;
+    let mut analysis = crate::analysis::analyse(table, config, as_of)?;
+    if let Some(aws) = aws {
+        let mut views = credits::reconcile(
+            &config.awards,
+            &analysis.awards,
+            &aws.credits,
+            &aws.allocations,
+        );
+        for award in &mut analysis.awards {
+            award.credit = views.remove(&award.id);
+        }
+    }
     let alerts = crate::alerts::decide(&analysis.awards, &config.alerts);
     let hints = crate::hints::hints(&analysis.workloads, &analysis.awards, &config.hints);
-    Ok(Report::new(&analysis, alerts, hints))
+    let mut report = Report::new(&analysis, alerts, hints);
+    if let Some(aws) = aws {
+        report.credits = aws.credits.clone();
+        report.unclaimed_credits = credits::unclaimed(&config.awards, &aws.credits)
+            .into_iter()
+            .map(|c| c.credit_id.clone())
+            .collect();
+        report.credits_fetched_at = Some(aws.fetched_at);
+    }
+    Ok(report)
 }
 
 impl Report {
@@ -58,6 +87,9 @@ impl Report {
             hints,
             data: analysis.data.clone(),
             source: SourceStatus::default(),
+            credits: Vec::new(),
+            unclaimed_credits: Vec::new(),
+            credits_fetched_at: None,
         }
     }
 
@@ -107,6 +139,18 @@ impl Report {
         out.push('\n');
         for a in &self.awards {
             out.push_str(&wrap(&format!("{}: {}", a.id, projection_sentence(a)), 80));
+            if let Some(c) = &a.credit {
+                out.push_str(&wrap(&format!("  {}", drift_sentence(c)), 80));
+            }
+        }
+        if !self.unclaimed_credits.is_empty() {
+            out.push_str(&wrap(
+                &format!(
+                    "credits on the account that no award names: {} (creditburn credits --adopt)",
+                    self.unclaimed_credits.join(", ")
+                ),
+                80,
+            ));
         }
         out.push_str(&format!(
             "\n{:<24} {:>12} {:>12}  {}\n",
@@ -210,6 +254,53 @@ pub fn projection_sentence(a: &AwardStatus) -> String {
             s
         }
     }
+}
+
+/// `creditburn credits`: the account's credits, 80 columns.
+pub fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Award]) -> String {
+    let mut out = format!(
+        "credits read {}\n",
+        snapshot.fetched_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    out.push_str(&format!(
+        "{:<12} {:<10} {:>9} {:>9} {:>10} {:<9} {}\n",
+        "CREDIT", "TYPE", "INITIAL", "LEFT", "EXPIRES", "STATUS", "AWARD"
+    ));
+    for c in &snapshot.credits {
+        let award = awards
+            .iter()
+            .find(|a| a.credit_id.as_deref() == Some(c.credit_id.as_str()))
+            .map(|a| a.id.as_str())
+            .unwrap_or("(none)");
+        out.push_str(&format!(
+            "{:<12} {:<10} {:>9} {:>9} {:>10} {:<9} {}\n",
+            clip(&c.credit_id, 12),
+            clip(&c.credit_type, 10),
+            short_money(c.initial_amount),
+            short_money(c.remaining_amount),
+            c.end_date
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+            clip(&c.status.to_lowercase(), 9),
+            clip(award, 14)
+        ));
+    }
+    out
+}
+
+/// AWS's view of an award's credit, in words.
+pub fn drift_sentence(c: &credits::Reconciliation) -> String {
+    if !c.found {
+        return format!("AWS lists no credit {} on the account.", c.credit_id);
+    }
+    let direction = if c.drift >= 0.0 { "less" } else { "more" };
+    format!(
+        "AWS shows {} left on credit {}, {} ({}%) {direction} than the award's own workloads explain.",
+        money(c.aws_remaining),
+        c.credit_id,
+        money(c.drift.abs()),
+        c.drift_percent.abs()
+    )
 }
 
 /// "$12,345.67".

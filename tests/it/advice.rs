@@ -32,6 +32,7 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         status,
         not_covered: 0.0,
         workloads: vec!["eval".into()],
+        credit: None,
     }
 }
 
@@ -135,6 +136,7 @@ fn alert_config() -> AlertConfig {
         recipients: vec!["f@example.com".into()],
         thresholds: vec![50.0, 75.0, 90.0],
         slack_days: 7,
+        drift_tolerance_percent: 5.0,
     }
 }
 

@@ -28,6 +28,10 @@ pub enum Fault {
 
 #[derive(Default)]
 struct State {
+    /// GetCredits' answer, and GetCreditAllocationHistory's pages.
+    billing: Option<(Value, Vec<Value>)>,
+    /// Billing answers 500 to everything.
+    billing_down: bool,
     faults: VecDeque<Fault>,
     /// Every request: (X-Amz-Target, JSON body).
     log: Vec<(String, Value)>,
@@ -75,6 +79,28 @@ impl FakeCostExplorer {
             .iter()
             .filter(|(target, _)| target.ends_with("GetCostAndUsage"))
             .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// Makes the Billing operations answer: `credits` for GetCredits, and `history`
+    /// page by page (linked by nextToken) for GetCreditAllocationHistory.
+    pub fn set_billing(&self, credits: Value, history: Vec<Value>) {
+        self.state.lock().unwrap().billing = Some((credits, history));
+    }
+
+    /// From now on Billing answers every request with a server error.
+    pub fn set_billing_down(&self) {
+        self.state.lock().unwrap().billing_down = true;
+    }
+
+    /// The Billing requests received so far: (operation, body).
+    pub fn billing_requests(&self) -> Vec<(String, Value)> {
+        let state = self.state.lock().unwrap();
+        state
+            .log
+            .iter()
+            .filter(|(target, _)| target.starts_with("AWSBilling."))
+            .cloned()
             .collect()
     }
 
@@ -144,12 +170,16 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
             return;
         }
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let fault = {
+        let (mut fault, billing) = {
             let mut s = state.lock().unwrap();
             s.log.push((target.clone(), request.clone()));
-            s.faults.pop_front()
+            (s.faults.pop_front(), s.billing.clone())
         };
+        if target.starts_with("AWSBilling.") && state.lock().unwrap().billing_down {
+            fault = Some(Fault::ServerError);
+        }
         let (status, payload) = match fault {
+            None if target.starts_with("AWSBilling.") => billing_answer(&target, &request, billing),
             None => answer(&target, &request, data),
             Some(Fault::Throttle) => (
                 "400 Bad Request",
@@ -234,4 +264,37 @@ fn answer(target: &str, request: &Value, data: &Data) -> (&'static str, String) 
         body["NextPageToken"] = Value::from(format!("offset:{}", offset + DAYS_PER_PAGE));
     }
     ("200 OK", body.to_string())
+}
+
+fn billing_answer(
+    target: &str,
+    request: &Value,
+    billing: Option<(Value, Vec<Value>)>,
+) -> (&'static str, String) {
+    let Some((credits, history)) = billing else {
+        return (
+            "400 Bad Request",
+            json!({"__type": "AccessDeniedException", "message": "billing is not set up in the fake"}).to_string(),
+        );
+    };
+    match target {
+        "AWSBilling.GetCredits" => ("200 OK", credits.to_string()),
+        "AWSBilling.GetCreditAllocationHistory" => {
+            let page: usize = request["nextToken"]
+                .as_str()
+                .and_then(|t| t.strip_prefix("page:"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let mut body = history.get(page).cloned().unwrap_or_else(|| json!({}));
+            if page + 1 < history.len() {
+                body["nextToken"] = Value::from(format!("page:{}", page + 1));
+            }
+            body["partialResults"] = Value::from(false);
+            ("200 OK", body.to_string())
+        }
+        other => (
+            "400 Bad Request",
+            json!({"__type": "UnknownOperationException", "message": other}).to_string(),
+        ),
+    }
 }

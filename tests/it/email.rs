@@ -4,7 +4,7 @@ use expect_test::expect_file;
 
 fn demo_emails() -> Vec<creditburn::email::AlertEmail> {
     let (config, table) = crate::support::demo();
-    let report = creditburn::report::assess(&table, &config, table.last_day).unwrap();
+    let report = creditburn::report::assess(&table, &config, table.last_day, None).unwrap();
     creditburn::email::render(&report)
 }
 

@@ -32,6 +32,7 @@ fn live(server: &FakeCostExplorer, args: &[&str], now: &str) -> Output {
         .args(&all)
         .env_clear()
         .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
+        .env("AWS_ENDPOINT_URL_BILLING", &server.url)
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .env("AWS_REGION", "us-east-1")
@@ -307,5 +308,199 @@ fn alerts_on_stale_data_say_so() {
     assert!(
         eml.contains("Stale data: fetching fresh figures failed"),
         "{eml}"
+    );
+}
+
+fn epoch(day: &str) -> i64 {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp()
+}
+
+fn credit(id: &str, kind: &str, initial: &str, left: &str, start: &str, end: &str) -> Value {
+    serde_json::json!({
+        "creditId": id, "accountId": "111111111111", "creditType": kind,
+        "description": format!("{kind} credit {id}"),
+        "initialAmount": {"currencyCode": "USD", "currencyAmount": initial},
+        "remainingAmount": {"currencyCode": "USD", "currencyAmount": left},
+        "startDate": epoch(start), "endDate": epoch(end), "creditStatus": "ENABLED",
+        "applicableProductNames": ["All AWS services"]
+    })
+}
+
+fn applied(id: &str, service: &str, month: &str, amount: &str) -> Value {
+    serde_json::json!({
+        "creditId": id, "accountId": "111111111111", "appliedServiceName": service,
+        "billingMonth": month, "isEstimatedBill": month == "2026-11",
+        "creditAmount": {"currencyCode": "USD", "currencyAmount": amount}
+    })
+}
+
+/// The live config with an account and the POC award linked to credit 1001.
+fn billing_setup(server: &FakeCostExplorer, dir: &Path) -> PathBuf {
+    let config = live_config(dir);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "kind = \"aws\"\n",
+            "kind = \"aws\"\naccount_id = \"111111111111\"\n",
+        )
+        .replace(
+            "workloads = [\"support-assistant\"]",
+            "workloads = [\"support-assistant\"]\ncredit_id = \"1001\"",
+        );
+    std::fs::write(&config, text).unwrap();
+    server.set_billing(
+        serde_json::json!({"credits": [
+            credit("1001", "Promotion", "25000", "9000.00", "2026-10-01", "2026-12-29"),
+            credit("2002", "Promotion", "5000", "4200.50", "2026-06-01", "2027-05-31"),
+        ]}),
+        vec![
+            serde_json::json!({"creditAllocationHistoryList": [
+                applied("1001", "Amazon Bedrock", "2026-10", "-3100.25"),
+                applied("1001", "Amazon Elastic Compute Cloud - Compute", "2026-10", "-2400"),
+            ]}),
+            serde_json::json!({"creditAllocationHistoryList": [
+                applied("1001", "Amazon Bedrock", "2026-11", "-9000"),
+                applied("1001", "Amazon Elastic Compute Cloud - Compute", "2026-11", "-1499.75"),
+            ]}),
+        ],
+    );
+    config
+}
+
+#[test]
+fn credits_are_reconciled_and_drift_alerts() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_setup(&server, dir.path());
+    let (r, err) = report(&server, &config, DAY1, &[]);
+    let poc = r["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "poc-support")
+        .unwrap();
+    let c = &poc["credit"];
+    // Modelled remaining 10,892.26 (see the issue 2 hand check) against AWS's 9,000.00:
+    // 1,892.26 that the POC's own workload does not explain, 7.6% of $25,000 > 5%.
+    assert_eq!(c["credit_id"], "1001", "{err}");
+    assert_eq!(c["aws_remaining"], 9000.0);
+    assert_eq!(c["drift"], 1892.26);
+    assert_eq!(c["drift_percent"], 7.6);
+    // AWS's allocation history, both pages: Bedrock 12,100.25, EC2 3,899.75.
+    assert_eq!(
+        c["applied_by_service"],
+        serde_json::json!([
+            ["Amazon Bedrock", 12100.25],
+            ["Amazon Elastic Compute Cloud - Compute", 3899.75]
+        ])
+    );
+    let drift_alert = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == "credit_drift")
+        .unwrap();
+    assert_eq!(
+        drift_alert["subject"],
+        "POC award poc-support: AWS shows $9,000.00 left on credit 1001, $1,892.26 (7.6%) less than the award's own workloads explain."
+    );
+    assert_eq!(r["unclaimed_credits"], serde_json::json!(["2002"]));
+    assert_eq!(r["credits"].as_array().unwrap().len(), 2);
+    // GetCredits once, the allocation history in two pages.
+    let ops: Vec<String> = server
+        .billing_requests()
+        .into_iter()
+        .map(|(op, _)| op)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "AWSBilling.GetCredits",
+            "AWSBilling.GetCreditAllocationHistory",
+            "AWSBilling.GetCreditAllocationHistory"
+        ]
+    );
+    let first = &server.billing_requests()[0].1;
+    assert_eq!(first["accountId"], "111111111111");
+
+    // The same day again: the snapshot is fresh, Billing is not asked.
+    server.clear_log();
+    report(&server, &config, DAY1, &[]);
+    assert!(server.billing_requests().is_empty());
+}
+
+#[test]
+fn unclaimed_credits_can_be_adopted() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_setup(&server, dir.path());
+    let out = live(
+        &server,
+        &["credits", "--config", config.to_str().unwrap()],
+        DAY1,
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("1001") && table.contains("poc-support"),
+        "{table}"
+    );
+    assert!(
+        table.contains("2002") && table.contains("(none)"),
+        "{table}"
+    );
+
+    let out = live(
+        &server,
+        &["credits", "--adopt", "--config", config.to_str().unwrap()],
+        DAY1,
+    );
+    let toml_text = String::from_utf8(out.stdout).unwrap();
+    let parsed: toml::Value = toml::from_str(&toml_text).unwrap();
+    let award = &parsed["awards"][0];
+    assert_eq!(award["id"].as_str(), Some("credit-2002"));
+    assert_eq!(award["amount"].as_float(), Some(5000.0));
+    assert_eq!(award["start"].as_str(), Some("2026-06-01"));
+    assert_eq!(award["expiry"].as_str(), Some("2027-05-31"));
+    assert_eq!(award["credit_id"].as_str(), Some("2002"));
+    assert!(
+        !toml_text.contains("credit-1001"),
+        "1001 is already an award"
+    );
+}
+
+#[test]
+fn a_billing_failure_keeps_the_last_snapshot_and_marks_it_stale() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_setup(&server, dir.path());
+    report(&server, &config, DAY1, &[]);
+    // The next day Cost Explorer answers but Billing fails every attempt.
+    server.set_billing_down();
+    let (r, err) = report(&server, &config, DAY2, &[]);
+    let poc = r["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "poc-support")
+        .unwrap();
+    assert_eq!(
+        poc["credit"]["aws_remaining"], 9000.0,
+        "the snapshot stands in: {err}"
+    );
+    assert_eq!(r["source"]["stale"], true);
+    let reasons = r["source"]["stale_reasons"].to_string();
+    assert!(
+        reasons.contains("credits: AWS answered with a server error"),
+        "{reasons}"
     );
 }

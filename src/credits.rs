@@ -1,0 +1,159 @@
+//! AWS's own view of the credits (from the Billing API) and its reconciliation with the
+//! modelled awards. Pure: the fetching is `aws`'s job, the storing `cache`'s.
+//!
+//! AWS applies the credit that expires soonest to the largest eligible charges first, so a
+//! POC credit is drawn down by the whole account's EC2 and RDS, not only by the workload
+//! it was granted for. The modelled remaining (from attributed spend) and AWS's remaining
+//! therefore drift apart; the drift is shown per award and alerts above a tolerance.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{cents, AwardStatus};
+use crate::config::Award;
+
+/// One Billing snapshot: the account's credits and how they were applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AwsCredits {
+    pub fetched_at: DateTime<Utc>,
+    pub credits: Vec<Credit>,
+    pub allocations: Vec<Allocation>,
+}
+
+/// One credit as GetCredits describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credit {
+    pub credit_id: String,
+    pub credit_type: String,
+    pub description: String,
+    pub currency: String,
+    #[serde(serialize_with = "cents")]
+    pub initial_amount: f64,
+    #[serde(serialize_with = "cents")]
+    pub remaining_amount: f64,
+    pub start_date: NaiveDate,
+    /// The expiry.
+    pub end_date: Option<NaiveDate>,
+    pub exhaust_date: Option<NaiveDate>,
+    pub applicable_products: Vec<String>,
+    pub status: String,
+}
+
+/// How much of a credit AWS applied to one service in one billing month (positive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub credit_id: String,
+    pub service: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    #[serde(serialize_with = "cents")]
+    pub amount: f64,
+    pub estimated: bool,
+}
+
+/// What AWS says about the credit an award names, beside the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    pub credit_id: String,
+    /// False when the account has no credit with that id.
+    pub found: bool,
+    #[serde(serialize_with = "cents")]
+    pub aws_remaining: f64,
+    /// Modelled remaining minus AWS's remaining: positive when AWS shows less left than
+    /// the award's own workloads explain (other spend is drawing the credit down).
+    #[serde(serialize_with = "cents")]
+    pub drift: f64,
+    pub drift_percent: f64,
+    /// Applied per service since the award's start, largest first, per AWS.
+    pub applied_by_service: Vec<(String, f64)>,
+}
+
+/// Reconciles each award that names a credit with AWS's figures.
+pub fn reconcile(
+    awards: &[Award],
+    statuses: &[AwardStatus],
+    credits: &[Credit],
+    allocations: &[Allocation],
+) -> BTreeMap<String, Reconciliation> {
+    let mut out = BTreeMap::new();
+    for (award, status) in awards.iter().zip(statuses) {
+        let Some(id) = &award.credit_id else { continue };
+        let credit = credits.iter().find(|c| &c.credit_id == id);
+        let aws_remaining = credit.map(|c| c.remaining_amount).unwrap_or(0.0);
+        let drift = status.remaining - aws_remaining;
+        let mut by_service: BTreeMap<&str, f64> = BTreeMap::new();
+        let since = format!(
+            "{:04}-{:02}",
+            chrono::Datelike::year(&award.start),
+            chrono::Datelike::month(&award.start)
+        );
+        for a in allocations
+            .iter()
+            .filter(|a| &a.credit_id == id && a.month >= since)
+        {
+            *by_service.entry(a.service.as_str()).or_default() += a.amount;
+        }
+        let mut applied_by_service: Vec<(String, f64)> = by_service
+            .into_iter()
+            .map(|(s, v)| (s.to_string(), crate::analysis::round2(v)))
+            .collect();
+        applied_by_service.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.insert(
+            award.id.clone(),
+            Reconciliation {
+                credit_id: id.clone(),
+                found: credit.is_some(),
+                aws_remaining,
+                drift,
+                drift_percent: (drift / award.amount * 1000.0).round() / 10.0,
+                applied_by_service,
+            },
+        );
+    }
+    out
+}
+
+/// Credits on the account that no award names.
+pub fn unclaimed<'a>(awards: &[Award], credits: &'a [Credit]) -> Vec<&'a Credit> {
+    credits
+        .iter()
+        .filter(|c| {
+            !awards
+                .iter()
+                .any(|a| a.credit_id.as_deref() == Some(c.credit_id.as_str()))
+        })
+        .collect()
+}
+
+/// `[[awards]]` entries for `credits`, ready to paste into the config: amounts and dates
+/// from AWS; the workloads are left for a person to name.
+pub fn adoption_toml(credits: &[&Credit]) -> String {
+    let mut out = String::new();
+    for c in credits {
+        out.push_str(&format!(
+            "# {} ({}): {} of {} {} left\n",
+            c.description.replace('\n', " "),
+            c.credit_type,
+            crate::report::money(c.remaining_amount),
+            crate::report::money(c.initial_amount),
+            c.currency
+        ));
+        out.push_str("[[awards]]\n");
+        out.push_str(&format!("id = \"credit-{}\"\n", c.credit_id));
+        out.push_str(
+            "program = \"other\"  # bedrock_poc, activate_portfolio, ... if you know it\n",
+        );
+        out.push_str(&format!("amount = {:.2}\n", c.initial_amount));
+        out.push_str(&format!("currency = \"{}\"\n", c.currency));
+        out.push_str(&format!("start = \"{}\"\n", c.start_date));
+        match c.end_date {
+            Some(end) => out.push_str(&format!("expiry = \"{end}\"\n")),
+            None => out.push_str("expiry = \"\"  # AWS gives no expiry: fill it in\n"),
+        }
+        out.push_str(&format!("credit_id = \"{}\"\n", c.credit_id));
+        out.push_str("workloads = []  # name the workloads this credit funds\n\n");
+    }
+    out
+}
