@@ -247,6 +247,28 @@ impl CostExplorer {
     }
 }
 
+/// Fetches every query of the plan over `[start, end)`, fresh, keeping each exchange's
+/// request and response bodies for a recording.
+pub async fn record(
+    client: &CostExplorer,
+    queries: &[Query],
+    (start, end): (NaiveDate, NaiveDate),
+    budget: &mut RequestBudget,
+) -> Result<Vec<crate::recording::RecordedQuery>, (String, FetchError)> {
+    let mut out = Vec::new();
+    for query in queries {
+        let pages = client
+            .fetch(query, start, end, budget)
+            .await
+            .map_err(|e| (query.name.clone(), e))?;
+        out.push((
+            query.name.clone(),
+            pages.into_iter().map(|p| (p.request, p.response)).collect(),
+        ));
+    }
+    Ok(out)
+}
+
 /// What a refresh did.
 #[derive(Debug, Clone, Default)]
 pub struct Refresh {

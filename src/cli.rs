@@ -110,6 +110,19 @@ pub enum Command {
         #[arg(long)]
         adopt: bool,
     },
+    /// Fetch the query plan live and write it as a recording that `source.kind =
+    /// "fixtures"` replays (Cost Explorer requests are charged, $0.01 each).
+    Record {
+        #[command(flatten)]
+        common: Common,
+        /// The folder to write the recording into (created; must not hold one already).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace account ids and tag values, consistently; the replacements are printed
+        /// to stderr, not written.
+        #[arg(long)]
+        scrub: bool,
+    },
     /// Validate the configuration and report every problem at once.
     CheckConfig {
         #[command(flatten)]
@@ -205,6 +218,55 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 if config.awards.len() == 1 { "" } else { "s" },
                 config.workloads.len(),
                 if config.workloads.len() == 1 { "" } else { "s" },
+            );
+            Ok(())
+        }
+        Command::Record { common, out, scrub } => {
+            let config = config::load(&common.config)?;
+            let SourceConfig::Aws(source) = &config.source else {
+                anyhow::bail!(
+                    "{}: source.kind is \"fixtures\"; record needs source.kind = \"aws\"",
+                    common.config.display()
+                );
+            };
+            let now = common.now.unwrap_or_else(Utc::now);
+            let as_of = common.as_of.unwrap_or(now.date_naive());
+            let queries = plan::queries(&config);
+            let window = plan::history(&config, as_of, now.date_naive());
+            let mut budget = aws::RequestBudget {
+                limit: common.max_requests.or(source.max_requests),
+                made: 0,
+            };
+            let fetched = runtime()?.block_on(async {
+                let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
+                aws::record(&aws::CostExplorer::new(&sdk), &queries, window, &mut budget).await
+            });
+            eprintln!(
+                "cost explorer: {} request{} (${:.2})",
+                budget.made,
+                if budget.made == 1 { "" } else { "s" },
+                budget.cost()
+            );
+            let fetched = fetched.map_err(|(query, e)| {
+                aws::Unavailable(format!("{query}: {e}; nothing was written"))
+            })?;
+            let map = recording::write(&out, &fetched, scrub)?;
+            for (real, fake) in &map.accounts {
+                eprintln!("scrubbed account {real} -> {fake}");
+            }
+            for ((key, real), fake) in &map.tag_values {
+                eprintln!("scrubbed tag {key}={real} -> {key}={fake}");
+            }
+            let pages: usize = fetched.iter().map(|(_, p)| p.len()).sum();
+            eprintln!(
+                "wrote {} page{} of {} quer{} ({} to {}) to {}",
+                pages,
+                if pages == 1 { "" } else { "s" },
+                fetched.len(),
+                if fetched.len() == 1 { "y" } else { "ies" },
+                window.0,
+                window.1,
+                out.display()
             );
             Ok(())
         }

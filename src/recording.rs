@@ -461,3 +461,162 @@ impl HttpClient for ReplayClient {
         SharedHttpConnector::new(self.clone())
     }
 }
+
+/// One query's exchanges, as fetched live: (query name, [(request body, response body)]).
+pub type RecordedQuery = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// What scrubbing replaced, for the person who must adjust their config to match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scrubbed {
+    pub accounts: std::collections::BTreeMap<String, String>,
+    /// (tag key, value) to the value written instead.
+    pub tag_values: std::collections::BTreeMap<(String, String), String>,
+}
+
+impl Scrubbed {
+    fn account(&mut self, real: &str) -> String {
+        let n = self.accounts.len() as u64 + 1;
+        self.accounts
+            .entry(real.to_string())
+            .or_insert_with(|| format!("{:012}", 100_000_000_000 + n))
+            .clone()
+    }
+
+    fn tag_value(&mut self, key: &str, value: &str) -> String {
+        let n = self.tag_values.keys().filter(|(k, _)| k == key).count() + 1;
+        self.tag_values
+            .entry((key.to_string(), value.to_string()))
+            .or_insert_with(|| format!("{key}-value-{n}"))
+            .clone()
+    }
+}
+
+/// Replaces account ids and tag values in one response body, consistently through
+/// `map`. Group keys are rewritten by what the body's GroupDefinitions say they are.
+fn scrub_body(body: &mut Value, map: &mut Scrubbed) {
+    let kinds: Vec<(String, String)> = body["GroupDefinitions"]
+        .as_array()
+        .map(|defs| {
+            defs.iter()
+                .map(|d| {
+                    (
+                        d["Type"].as_str().unwrap_or_default().to_string(),
+                        d["Key"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(results) = body["ResultsByTime"].as_array_mut() {
+        for result in results {
+            for group in result["Groups"].as_array_mut().into_iter().flatten() {
+                for (i, key) in group["Keys"]
+                    .as_array_mut()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let Some(text) = key.as_str().map(str::to_string) else {
+                        continue;
+                    };
+                    match kinds.get(i).map(|(t, k)| (t.as_str(), k.as_str())) {
+                        Some(("DIMENSION", "LINKED_ACCOUNT")) => {
+                            *key = Value::from(map.account(&text))
+                        }
+                        Some(("TAG", _)) => {
+                            if let Some((k, v)) = text.split_once('$') {
+                                if !v.is_empty() {
+                                    *key = Value::from(format!("{k}${}", map.tag_value(k, v)));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    if kinds
+        .iter()
+        .any(|(t, k)| t == "DIMENSION" && k == "LINKED_ACCOUNT")
+    {
+        for attr in body["DimensionValueAttributes"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(real) = attr["Value"].as_str().map(str::to_string) {
+                let fake = map.account(&real);
+                attr["Value"] = Value::from(fake.clone());
+                if attr["Attributes"].get("description").is_some() {
+                    attr["Attributes"]["description"] = Value::from(format!("account {fake}"));
+                }
+            }
+        }
+    }
+}
+
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes `queries` as a recording in `dir` (created if needed; an existing recording
+/// there is refused). With `scrub`, account ids and tag values are replaced
+/// consistently; the replacements are returned, never written.
+pub fn write(dir: &Path, queries: &[RecordedQuery], scrub: bool) -> Result<Scrubbed, SourceError> {
+    let manifest_path = dir.join(MANIFEST);
+    if manifest_path.exists() {
+        return Err(SourceError::invalid(
+            &manifest_path,
+            "a recording is already here; choose an empty folder",
+        ));
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SourceError::Io { path, source }
+    };
+    let mut map = Scrubbed::default();
+    let mut exchanges = Vec::new();
+    for (query, pages) in queries {
+        let folder = file_safe(query);
+        std::fs::create_dir_all(dir.join(&folder)).map_err(io(&dir.join(&folder)))?;
+        for (i, (request, response)) in pages.iter().enumerate() {
+            let request: Value = serde_json::from_slice(request).map_err(|e| {
+                SourceError::invalid(&manifest_path, format!("{query}: request body: {e}"))
+            })?;
+            let relative = format!("{folder}/page-{:03}.json", i + 1);
+            let path = dir.join(&relative);
+            let bytes = if scrub {
+                let mut body: Value = serde_json::from_slice(response)
+                    .map_err(|e| SourceError::invalid(&path, format!("response body: {e}")))?;
+                scrub_body(&mut body, &mut map);
+                serde_json::to_vec(&body).map_err(|e| SourceError::invalid(&path, e.to_string()))?
+            } else {
+                response.clone()
+            };
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+            exchanges.push(
+                serde_json::json!({"query": query, "request": request, "response": relative}),
+            );
+        }
+    }
+    let manifest = serde_json::json!({
+        "format": FORMAT,
+        "operation": "GetCostAndUsage",
+        "recorded_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "description": if scrub { "recorded by creditburn record --scrub" } else { "recorded by creditburn record" },
+        "exchanges": exchanges,
+    });
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| SourceError::invalid(&manifest_path, e.to_string()))?;
+    std::fs::write(&manifest_path, text + "\n").map_err(io(&manifest_path))?;
+    Ok(map)
+}

@@ -237,24 +237,38 @@ fn answer(target: &str, request: &Value, data: &Data) -> (&'static str, String) 
         request["TimePeriod"]["Start"].as_str().unwrap_or_default(),
         request["TimePeriod"]["End"].as_str().unwrap_or_default(),
     );
-    let in_period: Vec<&Value> = days
+    // Like AWS, one ResultByTime for every day of the period, empty where nothing was spent.
+    let by_day: BTreeMap<&str, &Value> = days
         .iter()
-        .filter(|d| {
-            let day = d["TimePeriod"]["Start"].as_str().unwrap_or_default();
-            start <= day && day < end
-        })
+        .map(|d| (d["TimePeriod"]["Start"].as_str().unwrap_or_default(), d))
         .collect();
+    let mut in_period: Vec<Value> = Vec::new();
+    let (Ok(mut day), Ok(last)) = (
+        chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d"),
+        chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d"),
+    ) else {
+        return (
+            "400 Bad Request",
+            json!({"__type": "ValidationException", "message": "bad TimePeriod"}).to_string(),
+        );
+    };
+    while day < last {
+        let key = day.to_string();
+        in_period.push(match by_day.get(key.as_str()) {
+            Some(v) => (*v).clone(),
+            None => json!({
+                "TimePeriod": {"Start": key, "End": day.succ_opt().unwrap().to_string()},
+                "Total": {}, "Groups": [], "Estimated": false
+            }),
+        });
+        day = day.succ_opt().unwrap();
+    }
     let offset: usize = request["NextPageToken"]
         .as_str()
         .and_then(|t| t.strip_prefix("offset:"))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let page: Vec<&Value> = in_period
-        .iter()
-        .skip(offset)
-        .take(DAYS_PER_PAGE)
-        .copied()
-        .collect();
+    let page: Vec<&Value> = in_period.iter().skip(offset).take(DAYS_PER_PAGE).collect();
     let mut body = json!({
         "GroupDefinitions": group_definitions,
         "ResultsByTime": page,

@@ -504,3 +504,189 @@ fn a_billing_failure_keeps_the_last_snapshot_and_marks_it_stale() {
         "{reasons}"
     );
 }
+
+#[test]
+fn record_writes_a_recording_that_replays_to_the_same_story() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let out_dir = dir.path().join("recorded");
+    let out = live(
+        &server,
+        &[
+            "record",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        DAY1,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("wrote 12 pages of 4 queries"), "{err}");
+    // Replayed as fixtures, the recording tells what the live run tells.
+    let (live_report, _) = report(&server, &config, DAY1, &[]);
+    let replay_dir = tempfile::tempdir().unwrap();
+    let replay_config = demo_config(replay_dir.path(), &out_dir);
+    let replayed = creditburn(&[
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2026-11-20",
+        "--config",
+        replay_config.to_str().unwrap(),
+    ]);
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(awards(&replayed), awards(&live_report));
+
+    // A second record into the same folder is refused rather than mixing recordings.
+    let again = live(
+        &server,
+        &[
+            "record",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        DAY1,
+    );
+    assert_eq!(again.status.code(), Some(65));
+}
+
+#[test]
+fn record_scrub_replaces_accounts_and_tag_values_consistently() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let out_dir = dir.path().join("scrubbed");
+    let out = live(
+        &server,
+        &[
+            "record",
+            "--scrub",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        DAY1,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("scrubbed account 111111111111 -> "), "{err}");
+    assert!(
+        err.contains("scrubbed tag workload=support-assistant -> workload=workload-value-"),
+        "{err}"
+    );
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            for page in std::fs::read_dir(&path).unwrap() {
+                all.push_str(&std::fs::read_to_string(page.unwrap().path()).unwrap());
+            }
+        }
+    }
+    for secret in [
+        "111111111111",
+        "222222222222",
+        "prod-genai",
+        "support-assistant",
+        "document-pipeline",
+    ] {
+        assert!(!all.contains(secret), "{secret} survived scrubbing");
+    }
+    // It still replays, and the money is all there.
+    let replay_dir = tempfile::tempdir().unwrap();
+    let replay_config = demo_config(replay_dir.path(), &out_dir);
+    let replayed = creditburn(&[
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2026-11-20",
+        "--config",
+        replay_config.to_str().unwrap(),
+    ]);
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    let (live_report, _) = report(&server, &config, DAY1, &[]);
+    assert_eq!(
+        replayed["data"]["usage_total"],
+        live_report["data"]["usage_total"]
+    );
+}
+
+#[test]
+fn the_iam_policy_allows_exactly_the_operations_creditburn_calls() {
+    let policy: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/iam-policy.json")).unwrap(),
+    )
+    .unwrap();
+    let mut actions: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|s| assert_eq!(s["Effect"], "Allow"))
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+        })
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "billing:GetCreditAllocationHistory",
+            "billing:GetCredits",
+            "ce:GetCostAndUsage"
+        ]
+    );
+    // And those are the operations the code sends: the loopback server saw only these.
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_setup(&server, dir.path());
+    report(&server, &config, DAY1, &[]);
+    let mut ops: Vec<String> = server
+        .billing_requests()
+        .into_iter()
+        .map(|(op, _)| op)
+        .collect();
+    ops.extend(
+        server
+            .requests()
+            .iter()
+            .map(|_| "AWSInsightsIndexService.GetCostAndUsage".to_string()),
+    );
+    ops.sort();
+    ops.dedup();
+    assert_eq!(
+        ops,
+        [
+            "AWSBilling.GetCreditAllocationHistory",
+            "AWSBilling.GetCredits",
+            "AWSInsightsIndexService.GetCostAndUsage"
+        ]
+    );
+}
