@@ -1,0 +1,141 @@
+//! Benchmark: how many Cost Explorer requests (at $0.01 each) creditburn makes for a cold
+//! 13-month backfill and for a warm daily run, with 1, 10 and 50 workloads and 1, 5 and
+//! 20 awards. Counts, not timings; runs against the loopback Cost Explorer the tests use
+//! (45 days a page), through the same library code as `creditburn run`.
+//!
+//!     cargo bench --profile dev --bench requests
+//!
+//! Target: a warm daily run makes at most 4 requests whatever the number of workloads and
+//! awards.
+
+#[allow(dead_code)]
+#[path = "../tests/it/aws_server.rs"]
+mod aws_server;
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use creditburn::{aws, cache, config, plan};
+
+/// A config with `workloads` workloads (tag rules on one key, every third by account)
+/// and `awards` awards over consecutive, non-overlapping 20-day windows from the first
+/// day Cost Explorer still answers, the last running into next year.
+fn config_text(workloads: usize, awards: usize) -> String {
+    let mut t = String::from(
+        "[source]\nkind = \"aws\"\n[state]\npath = \"state\"\n[email]\nfrom = \"cb@example.com\"\noutbox = \"outbox\"\n\
+         [alerts]\nrecipients = [\"finance@example.com\"]\n",
+    );
+    for w in 0..workloads {
+        let rule = if w % 3 == 2 {
+            format!("{{ account = \"{:012}\" }}", 300_000_000_000u64 + w as u64)
+        } else {
+            format!("{{ tag = \"workload=w{w}\" }}")
+        };
+        t.push_str(&format!(
+            "[[workloads]]\nname = \"w{w}\"\npriority = {w}\nrules = [{rule}]\n"
+        ));
+    }
+    let first = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
+    for a in 0..awards {
+        let start = first + Duration::days(20 * a as i64);
+        let expiry = if a + 1 == awards {
+            NaiveDate::from_ymd_opt(2027, 6, 30).unwrap()
+        } else {
+            start + Duration::days(19)
+        };
+        t.push_str(&format!(
+            "[[awards]]\nid = \"a{a}\"\nprogram = \"other\"\namount = 10000\nstart = \"{start}\"\nexpiry = \"{expiry}\"\nworkloads = [\"w{}\"]\n",
+            a % workloads
+        ));
+    }
+    t
+}
+
+fn count(
+    runtime: &tokio::runtime::Runtime,
+    config: &config::Config,
+    state: &Path,
+    now: DateTime<Utc>,
+) -> u64 {
+    let source = match &config.source {
+        config::SourceConfig::Aws(s) => s.clone(),
+        _ => unreachable!("the benchmark config is live"),
+    };
+    let mut store = cache::Cache::open(state).expect("state store opens");
+    let as_of = now.date_naive();
+    let window = plan::history(config, as_of, now.date_naive());
+    let queries = plan::queries(config);
+    let refresh = runtime.block_on(async {
+        let sdk = aws::sdk_config(&source, None).await;
+        let client = aws::CostExplorer::new(&sdk);
+        aws::refresh(
+            &client,
+            &mut store,
+            &queries,
+            window,
+            now,
+            &cache::Freshness::default(),
+            None,
+        )
+        .await
+    });
+    let refresh = refresh.expect("the cache works");
+    assert!(refresh.failures.is_empty(), "{:?}", refresh.failures);
+    refresh.budget.made
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = aws_server::FakeCostExplorer::start(&root.join("fixtures/demo"));
+    std::env::set_var("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url);
+    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDBENCH");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "bench");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var("AWS_CONFIG_FILE", "/nonexistent");
+    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let day1: DateTime<Utc> = "2026-11-21T08:00:00Z".parse().unwrap();
+    let day2 = day1 + Duration::days(1);
+
+    println!("Cost Explorer requests ($0.01 each); loopback server, 45 days a page");
+    println!(
+        "{:>9} {:>6} {:>7} {:>16} {:>14} {:>14} {:>10}",
+        "workloads",
+        "awards",
+        "queries",
+        "cold backfill",
+        "same-day rerun",
+        "warm next day",
+        "target"
+    );
+    let mut worst_warm = 0;
+    for workloads in [1, 10, 50] {
+        for awards in [1, 5, 20] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = config::parse(&config_text(workloads, awards), dir.path())
+                .unwrap_or_else(|p| panic!("benchmark config: {p:?}"));
+            let state = dir.path().join("state");
+            let cold = count(&runtime, &config, &state, day1);
+            let rerun = count(&runtime, &config, &state, day1 + Duration::hours(1));
+            let warm = count(&runtime, &config, &state, day2);
+            worst_warm = worst_warm.max(warm);
+            println!(
+                "{:>9} {:>6} {:>7} {:>10} (${:.2}) {:>14} {:>8} (${:.2}) {:>10}",
+                workloads,
+                awards,
+                plan::queries(&config).len(),
+                cold,
+                cold as f64 * aws::COST_PER_REQUEST,
+                rerun,
+                warm,
+                warm as f64 * aws::COST_PER_REQUEST,
+                if warm <= 4 { "met" } else { "MISSED" }
+            );
+        }
+    }
+    println!("worst warm daily run: {worst_warm} requests (target: at most 4)");
+}
