@@ -51,7 +51,7 @@ pub mod exit {
     name = "creditburn",
     version,
     about = "How your AWS credit awards are burning: consumed, runway, projected exhaustion or forfeit, and alerts for finance",
-    after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 69 no usable cost data (fetch failed, cache empty), 73 outbox not writable, 74 read error, 78 invalid configuration."
+    after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 69 no usable cost data (fetch failed, cache empty), 73 outbox or state store not writable, 74 read error, 78 invalid configuration."
 )]
 pub struct Cli {
     #[command(subcommand)]
