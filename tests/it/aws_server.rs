@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 /// What the server does with one request.
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// Answers normally (to place a fault later in a sequence).
+    Pass,
     /// HTTP 400 LimitExceededException, as AWS throttles.
     Throttle,
     /// HTTP 500 with an InternalServerError body... as the SDK sees a 5xx.
@@ -179,8 +181,8 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
             fault = Some(Fault::ServerError);
         }
         let (status, payload) = match fault {
-            None if target.starts_with("AWSBilling.") => billing_answer(&target, &request, billing),
-            None => answer(&target, &request, data),
+            None | Some(Fault::Pass) if target.starts_with("AWSBilling.") => billing_answer(&target, &request, billing),
+            None | Some(Fault::Pass) => answer(&target, &request, data),
             Some(Fault::Throttle) => (
                 "400 Bad Request",
                 json!({"__type": "com.amazonaws.costexplorer#LimitExceededException", "message": "Rate exceeded"}).to_string(),

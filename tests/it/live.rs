@@ -258,6 +258,53 @@ fn a_half_fetched_query_is_not_stored() {
 }
 
 #[test]
+fn a_query_failing_on_its_second_page_keeps_its_old_days() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    report(&server, &config, DAY1, &[]);
+    let db = rusqlite::Connection::open(dir.path().join("state/creditburn.sqlite3")).unwrap();
+    let snapshot = |db: &rusqlite::Connection| -> Vec<(String, String)> {
+        let mut stmt = db
+            .prepare(
+                "SELECT day, fetched_at FROM ce_day WHERE query = 'usage-by-service' ORDER BY day",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let before = snapshot(&db);
+    // In early January the estimated November and all of December are asked again: 63
+    // days, two pages. The first arrives, the second fails on both attempts.
+    server.fail_next(&[Fault::Pass, Fault::ServerError, Fault::ServerError]);
+    let args = [
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2027-01-02",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let out = live(&server, &args, "2027-01-03T08:00:00Z");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["source"]["stale"], true);
+    assert!(r["source"]["stale_reasons"]
+        .to_string()
+        .contains("usage-by-service"));
+    let after = snapshot(&db);
+    assert_eq!(after.len(), before.len());
+    assert!(after == before, "a day of the failed query was rewritten");
+}
+
+#[test]
 fn max_requests_caps_a_run_and_the_rest_is_stale() {
     let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
     let dir = tempfile::tempdir().unwrap();
