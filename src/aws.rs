@@ -406,11 +406,12 @@ impl Billing {
         credit_id: &str,
         start: NaiveDate,
         end: NaiveDate,
-    ) -> Result<Vec<Allocation>, FetchError> {
+    ) -> Result<(Vec<Allocation>, u64), FetchError> {
         let id: i64 = credit_id
             .parse()
             .map_err(|_| FetchError::Other(format!("credit id {credit_id:?} is not numeric")))?;
         let mut out = Vec::new();
+        let mut pages = 0;
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -424,6 +425,7 @@ impl Billing {
                 .send()
                 .await
                 .map_err(classify)?;
+            pages += 1;
             for e in page.credit_allocation_history_list() {
                 let (value, _) = amount(e.credit_amount())?;
                 out.push(Allocation {
@@ -437,7 +439,7 @@ impl Billing {
             }
             token = page.next_token().map(str::to_string);
             if token.is_none() {
-                return Ok(out);
+                return Ok((out, pages));
             }
         }
     }
@@ -486,8 +488,9 @@ pub async fn refresh_credits(
             }
             let earliest = today - chrono::Duration::days(730);
             let start = award.start.max(earliest).min(today);
-            allocations.extend(client.allocations(account_id, id, start, today).await?);
-            requests += 1;
+            let (entries, pages) = client.allocations(account_id, id, start, today).await?;
+            allocations.extend(entries);
+            requests += pages;
         }
         Ok(AwsCredits {
             fetched_at: now,

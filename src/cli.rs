@@ -349,7 +349,6 @@ fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> 
     };
     let now = common.now.unwrap_or_else(Utc::now);
     let store = Cache::open(&config.state_path)?;
-    let min_refresh = chrono::Duration::seconds((source.min_refresh_hours * 3600.0) as i64);
     let refresh = runtime()?.block_on(async {
         let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
         aws::refresh_credits(
@@ -358,7 +357,7 @@ fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> 
             account,
             &config.awards,
             now,
-            min_refresh,
+            source.min_refresh(),
         )
         .await
     })?;
@@ -433,7 +432,7 @@ fn load_live(
     let (start, end) = plan::history(config, as_of, now.date_naive());
     let mut store = Cache::open(&config.state_path)?;
     let freshness = Freshness {
-        min_refresh: chrono::Duration::seconds((source.min_refresh_hours * 3600.0) as i64),
+        min_refresh: source.min_refresh(),
         recent_days: source.recent_days,
         ..Freshness::default()
     };

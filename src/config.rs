@@ -282,6 +282,13 @@ pub enum SourceConfig {
     Aws(AwsSource),
 }
 
+impl AwsSource {
+    /// `min_refresh_hours` as a duration.
+    pub fn min_refresh(&self) -> chrono::Duration {
+        chrono::Duration::seconds((self.min_refresh_hours * 3600.0) as i64)
+    }
+}
+
 /// `[source]` with `kind = "aws"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AwsSource {

@@ -91,23 +91,11 @@ pub fn write_outbox(
     })?;
     let mut written = Vec::new();
     for (email, message) in messages {
-        let path = outbox.join(format!("{}.eml", file_safe(&email.key)));
+        let path = outbox.join(format!("{}.eml", crate::file_safe(&email.key)));
         write_atomically(&path, &message.formatted())?;
         written.push(path);
     }
     Ok(written)
-}
-
-fn file_safe(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DeliverError> {

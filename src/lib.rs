@@ -17,3 +17,17 @@ pub mod recording;
 pub mod report;
 pub mod table;
 pub mod usage_type;
+
+/// `name` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by
+/// `_`: safe as a file name on every platform.
+pub(crate) fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -556,18 +556,6 @@ fn scrub_body(body: &mut Value, map: &mut Scrubbed) {
     }
 }
 
-fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Writes `queries` as a recording in `dir` (created if needed; an existing recording
 /// there is refused). With `scrub`, account ids and tag values are replaced
 /// consistently; the replacements are returned, never written.
@@ -586,7 +574,7 @@ pub fn write(dir: &Path, queries: &[RecordedQuery], scrub: bool) -> Result<Scrub
     let mut map = Scrubbed::default();
     let mut exchanges = Vec::new();
     for (query, pages) in queries {
-        let folder = file_safe(query);
+        let folder = crate::file_safe(query);
         std::fs::create_dir_all(dir.join(&folder)).map_err(io(&dir.join(&folder)))?;
         for (i, (request, response)) in pages.iter().enumerate() {
             let request: Value = serde_json::from_slice(request).map_err(|e| {

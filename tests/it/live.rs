@@ -552,64 +552,62 @@ fn a_billing_failure_keeps_the_last_snapshot_and_marks_it_stale() {
     );
 }
 
-#[test]
-fn record_writes_a_recording_that_replays_to_the_same_story() {
-    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
-    let dir = tempfile::tempdir().unwrap();
-    let config = live_config(dir.path());
-    let out_dir = dir.path().join("recorded");
-    let out = live(
-        &server,
-        &[
-            "record",
-            "--as-of",
-            "2026-11-20",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        DAY1,
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(err.contains("wrote 12 pages of 4 queries"), "{err}");
-    // Replayed as fixtures, the recording tells what the live run tells.
-    let (live_report, _) = report(&server, &config, DAY1, &[]);
-    let replay_dir = tempfile::tempdir().unwrap();
-    let replay_config = demo_config(replay_dir.path(), &out_dir);
-    let replayed = creditburn(&[
+/// `creditburn record` into `out`, as of the demo's last day.
+fn record(server: &FakeCostExplorer, config: &Path, out: &Path, scrub: bool) -> Output {
+    let mut args = vec![
+        "record",
+        "--as-of",
+        "2026-11-20",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if scrub {
+        args.push("--scrub");
+    }
+    args.extend(["--config", config.to_str().unwrap()]);
+    live(server, &args, DAY1)
+}
+
+/// The JSON report of the recording in `dir`, replayed with the demo config.
+fn replay_report(dir: &Path) -> Value {
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = demo_config(config_dir.path(), dir);
+    let args = [
         "report",
         "--format",
         "json",
         "--as-of",
         "2026-11-20",
         "--config",
-        replay_config.to_str().unwrap(),
-    ]);
+        config.to_str().unwrap(),
+    ];
+    let out = creditburn(&args);
     assert!(
-        replayed.status.success(),
+        out.status.success(),
         "{}",
-        String::from_utf8_lossy(&replayed.stderr)
+        String::from_utf8_lossy(&out.stderr)
     );
-    let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
-    assert_eq!(awards(&replayed), awards(&live_report));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
 
+#[test]
+fn record_writes_a_recording_that_replays_to_the_same_story() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let out_dir = dir.path().join("recorded");
+    let out = record(&server, &config, &out_dir, false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("wrote 12 pages of 4 queries"), "{err}");
+    // Replayed as fixtures, the recording tells what the live run tells.
+    let (live_report, _) = report(&server, &config, DAY1, &[]);
+    assert_eq!(awards(&replay_report(&out_dir)), awards(&live_report));
     // A second record into the same folder is refused rather than mixing recordings.
-    let again = live(
-        &server,
-        &[
-            "record",
-            "--as-of",
-            "2026-11-20",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        DAY1,
+    assert_eq!(
+        record(&server, &config, &out_dir, false).status.code(),
+        Some(65)
     );
-    assert_eq!(again.status.code(), Some(65));
 }
 
 #[test]
@@ -618,20 +616,7 @@ fn record_scrub_replaces_accounts_and_tag_values_consistently() {
     let dir = tempfile::tempdir().unwrap();
     let config = live_config(dir.path());
     let out_dir = dir.path().join("scrubbed");
-    let out = live(
-        &server,
-        &[
-            "record",
-            "--scrub",
-            "--as-of",
-            "2026-11-20",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        DAY1,
-    );
+    let out = record(&server, &config, &out_dir, true);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("scrubbed account 111111111111 -> "), "{err}");
@@ -658,26 +643,9 @@ fn record_scrub_replaces_accounts_and_tag_values_consistently() {
         assert!(!all.contains(secret), "{secret} survived scrubbing");
     }
     // It still replays, and the money is all there.
-    let replay_dir = tempfile::tempdir().unwrap();
-    let replay_config = demo_config(replay_dir.path(), &out_dir);
-    let replayed = creditburn(&[
-        "report",
-        "--format",
-        "json",
-        "--as-of",
-        "2026-11-20",
-        "--config",
-        replay_config.to_str().unwrap(),
-    ]);
-    assert!(
-        replayed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replayed.stderr)
-    );
-    let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
     let (live_report, _) = report(&server, &config, DAY1, &[]);
     assert_eq!(
-        replayed["data"]["usage_total"],
+        replay_report(&out_dir)["data"]["usage_total"],
         live_report["data"]["usage_total"]
     );
 }
