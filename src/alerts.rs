@@ -11,7 +11,7 @@ use crate::analysis::{AwardStatus, Status};
 use crate::config::AlertConfig;
 use crate::report::money;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -29,12 +29,15 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     pub award: String,
-    /// `exhaustion_risk`, `forfeit_risk`, `exhausted` or `consumed_<threshold>`.
+    /// `exhaustion_risk`, `forfeit_risk`, `exhausted`, `credit_drift` or `consumed`.
     pub rule: String,
     pub severity: Severity,
+    /// For `consumed`, the highest threshold passed; 0 otherwise. A higher level is an
+    /// escalation, like a higher severity.
+    pub level: f64,
     /// One sentence with the risk and its date, used as the email subject.
     pub subject: String,
 }
@@ -51,6 +54,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                     out.push(Alert {
                         award: a.id.clone(),
                         rule: "exhaustion_risk".into(),
+                        level: 0.0,
                         severity: if early > 30 {
                             Severity::Critical
                         } else {
@@ -65,6 +69,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
             Status::ForfeitRisk => out.push(Alert {
                 award: a.id.clone(),
                 rule: "forfeit_risk".into(),
+                level: 0.0,
                 severity: Severity::Warning,
                 subject: format!(
                     "{name} will leave {} unused when it expires on {}",
@@ -75,6 +80,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
             Status::Exhausted => out.push(Alert {
                 award: a.id.clone(),
                 rule: "exhausted".into(),
+                level: 0.0,
                 severity: Severity::Critical,
                 subject: match a.projected_exhaustion_date {
                     Some(d) => format!(
@@ -94,6 +100,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                 out.push(Alert {
                     award: a.id.clone(),
                     rule: "credit_drift".into(),
+                    level: 0.0,
                     severity: Severity::Warning,
                     subject: format!("{name}: {}", crate::report::drift_sentence(c)),
                 });
@@ -107,8 +114,9 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
         if let Some(t) = passed {
             out.push(Alert {
                 award: a.id.clone(),
-                rule: format!("consumed_{t}"),
+                rule: "consumed".into(),
                 severity: Severity::Info,
+                level: *t,
                 subject: format!(
                     "{name} has used {}% of {} ({} consumed)",
                     t,

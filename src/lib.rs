@@ -12,6 +12,8 @@ pub mod credits;
 pub mod deliver;
 pub mod email;
 pub mod hints;
+pub mod notify;
+pub mod outbox;
 pub mod plan;
 pub mod recording;
 pub mod report;

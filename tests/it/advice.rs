@@ -145,12 +145,15 @@ fn alerts_name_the_risk_and_the_highest_threshold_passed() {
     // 25,000 - 3,000 = 22,000 consumed: 88%, past 50 and 75 but not 90.
     let a = award(Status::ExhaustionRisk, 3000.0, 100.0);
     let got = alerts::decide(&[a], &alert_config());
-    let rules: Vec<(&str, Severity)> = got.iter().map(|a| (a.rule.as_str(), a.severity)).collect();
+    let rules: Vec<(&str, Severity, f64)> = got
+        .iter()
+        .map(|a| (a.rule.as_str(), a.severity, a.level))
+        .collect();
     assert_eq!(
         rules,
         [
-            ("exhaustion_risk", Severity::Warning),
-            ("consumed_75", Severity::Info)
+            ("exhaustion_risk", Severity::Warning, 0.0),
+            ("consumed", Severity::Info, 75.0)
         ]
     );
     assert_eq!(
