@@ -18,6 +18,8 @@ use crate::config::{self, Config, ConfigError, SourceConfig};
 use crate::credits::AwsCredits;
 use crate::deliver::{self, DeliverError};
 use crate::email;
+use crate::notify;
+use crate::outbox::{Outbox, Retry};
 use crate::plan;
 use crate::recording::CostPage;
 use crate::recording::{self, SourceError};
@@ -38,6 +40,8 @@ pub mod exit {
     pub const NO_INPUT: u8 = 66;
     /// The outbox could not be written.
     pub const CANT_CREATE: u8 = 73;
+    /// Some message could not be delivered yet; it stays queued and is retried.
+    pub const TEMPFAIL: u8 = 75;
     /// A file could not be read.
     pub const IO: u8 = 74;
     /// No usable cost data: the fetch failed and the cache holds nothing to fall back on.
@@ -51,7 +55,7 @@ pub mod exit {
     name = "creditburn",
     version,
     about = "How your AWS credit awards are burning: consumed, runway, projected exhaustion or forfeit, and alerts for finance",
-    after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 69 no usable cost data (fetch failed, cache empty), 73 outbox or state store not writable, 74 read error, 78 invalid configuration."
+    after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 69 no usable cost data (fetch failed, cache empty), 73 outbox or state store not writable, 75 a message not delivered yet (queued for retry), 74 read error, 78 invalid configuration."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -122,6 +126,12 @@ pub enum Command {
         /// to stderr, not written.
         #[arg(long)]
         scrub: bool,
+    },
+    /// Send a test message to the alert recipients through the configured transport,
+    /// now, to check the email settings end to end.
+    SendTestEmail {
+        #[command(flatten)]
+        common: Common,
     },
     /// Validate the configuration and report every problem at once.
     CheckConfig {
@@ -199,9 +209,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<DeliverError>() {
             return match e {
                 DeliverError::Write { .. } => exit::CANT_CREATE,
-                DeliverError::Address { .. } => exit::CONFIG,
+                DeliverError::Address { .. } | DeliverError::Setup { .. } => exit::CONFIG,
                 DeliverError::Build { .. } => exit::FAILURE,
             };
+        }
+        if cause.is::<Undelivered>() {
+            return exit::TEMPFAIL;
         }
     }
     exit::FAILURE
@@ -295,41 +308,140 @@ fn execute(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run { common } => {
-            let (config, report) = prepare(&common)?;
-            let emails = email::render(&report);
-            let written = deliver::write_outbox(
-                &emails,
+        Command::Run { common } => run(&common),
+        Command::SendTestEmail { common } => {
+            let config = config::load(&common.config)?;
+            let now = common.now.unwrap_or_else(Utc::now);
+            let transport = deliver::Transport::from_config(&config.email)?;
+            let email = email::render_test(&transport.describe(), &config.alerts.recipients, now);
+            let message = deliver::queue(
+                std::slice::from_ref(&email),
                 &config.email,
                 &config.alerts.recipients,
-                SystemTime::now(),
+                SystemTime::from(now),
             )?;
-            for a in &report.awards {
-                eprintln!(
-                    "award {}: {} consumed of {}, {}",
-                    a.id,
-                    crate::report::money(a.consumed),
-                    crate::report::money(a.amount),
-                    a.status.as_str()
-                );
-            }
+            runtime()?
+                .block_on(transport.send(&message[0]))
+                .map_err(|e| {
+                    Undelivered(format!("the test message was not delivered: {}", e.message))
+                })?;
             eprintln!(
-                "as of {}: {} alert{} on {} award{}; wrote {} email{} to {}",
-                report.as_of,
-                report.alerts.len(),
-                if report.alerts.len() == 1 { "" } else { "s" },
-                report.awards.len(),
-                if report.awards.len() == 1 { "" } else { "s" },
-                written.len(),
-                if written.len() == 1 { "" } else { "s" },
-                config.email.outbox.display()
+                "sent a test message to {} through {}",
+                config.alerts.recipients.join(", "),
+                transport.describe()
             );
-            for path in written {
-                println!("{}", path.display());
-            }
             Ok(())
         }
     }
+}
+
+/// Some message could not be delivered (yet); it stays queued for a later run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Undelivered(String);
+
+/// `creditburn run`: the report, the alert events against the remembered state, the
+/// emails (and the digest when due) committed to the outbox with the new state in one
+/// transaction, then everything due sent.
+fn run(common: &Common) -> anyhow::Result<()> {
+    let (config, report) = prepare(common)?;
+    let now = common.now.unwrap_or_else(Utc::now);
+    let mut outbox = Outbox::open(&config.state_path)?;
+    let previous = outbox.alert_states()?;
+    let snoozes = |award: &str| {
+        config
+            .awards
+            .iter()
+            .find(|a| a.id == award)
+            .and_then(|a| a.snooze_until)
+    };
+    let repeat = chrono::Duration::seconds((config.alerts.repeat_interval_hours * 3600.0) as i64);
+    let decision = notify::decide(
+        &report.alerts,
+        &previous,
+        &snoozes,
+        report.as_of,
+        now,
+        repeat,
+    );
+    let mut emails = email::render(&report, &decision.events, now);
+    let every = config.email.digest_every_days;
+    let digest_due = every > 0
+        && outbox
+            .last_digest()?
+            .is_none_or(|last| (now.date_naive() - last).num_days() >= every);
+    if digest_due {
+        emails.push(email::render_digest(&report, &outbox.deliveries()?, now));
+    }
+    let queued = deliver::queue(
+        &emails,
+        &config.email,
+        &config.alerts.recipients,
+        SystemTime::from(now),
+    )?;
+    let fresh = outbox.commit(
+        &queued,
+        &decision.states,
+        digest_due.then(|| now.date_naive()),
+        now,
+    )?;
+    crate::failpoint("after-commit");
+
+    let transport = deliver::Transport::from_config(&config.email)?;
+    let retry = Retry {
+        base: chrono::Duration::seconds((config.email.retry_base_minutes * 60.0) as i64),
+        max: chrono::Duration::seconds((config.email.retry_max_hours * 3600.0) as i64),
+        max_attempts: config.email.max_attempts,
+    };
+    let sent = runtime()?.block_on(deliver::send_due(&transport, &outbox, now, &retry))?;
+
+    for a in &report.awards {
+        eprintln!(
+            "award {}: {} consumed of {}, {}",
+            a.id,
+            crate::report::money(a.consumed),
+            crate::report::money(a.amount),
+            a.status.as_str()
+        );
+    }
+    let kinds: Vec<String> = decision
+        .events
+        .iter()
+        .map(|e| format!("{} {} {}", e.kind.as_str(), e.alert.award, e.alert.rule))
+        .collect();
+    eprintln!(
+        "as of {}: {} alert{} in force; events: {}; queued {}, sent {} via {}",
+        report.as_of,
+        report.alerts.len(),
+        if report.alerts.len() == 1 { "" } else { "s" },
+        if kinds.is_empty() {
+            "none".to_string()
+        } else {
+            kinds.join(", ")
+        },
+        fresh,
+        sent.sent.len(),
+        transport.describe()
+    );
+    for subject in &sent.sent {
+        println!("sent: {subject}");
+    }
+    for (subject, error) in &sent.retrying {
+        eprintln!("warning: will retry {subject:?}: {error}");
+    }
+    for (subject, error) in &sent.failed {
+        eprintln!("error: not delivered, will not retry {subject:?}: {error}");
+    }
+    if !sent.retrying.is_empty() || !sent.failed.is_empty() {
+        return Err(Undelivered(format!(
+            "{} message{} waiting to be retried, {} failed for good; see the report's deliveries",
+            sent.retrying.len(),
+            if sent.retrying.len() == 1 { "" } else { "s" },
+            sent.failed.len()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The account's credits for `creditburn credits`: fresh, or the newest stored snapshot
@@ -386,6 +498,9 @@ fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let mut report = crate::report::assess(&table, &config, as_of, aws_credits.as_ref())
         .context("analysing the cost table")?;
     report.source = source;
+    if config.state_path.join(crate::cache::FILE_NAME).exists() {
+        report.deliveries = Outbox::open(&config.state_path)?.deliveries()?;
+    }
     Ok((config, report))
 }
 

@@ -272,6 +272,8 @@ pub struct Award {
     pub marketplace_covered: bool,
     /// The AWS credit (a numeric id from the Billing API) this award is, if known.
     pub credit_id: Option<String>,
+    /// No alert about this award is sent up to and including this day.
+    pub snooze_until: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -315,7 +317,52 @@ pub struct AwsSource {
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     pub from: String,
-    pub outbox: PathBuf,
+    pub transport: TransportConfig,
+    /// Days between digests to finance; 0 sends none.
+    pub digest_every_days: i64,
+    pub retry_base_minutes: f64,
+    pub retry_max_hours: f64,
+    pub max_attempts: u32,
+}
+
+/// How messages leave the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransportConfig {
+    /// Written as `.eml` files into a folder.
+    File {
+        outbox: PathBuf,
+    },
+    Smtp(SmtpConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// STARTTLS, required (the default).
+    StartTls,
+    /// Implicit TLS, usually port 465.
+    Tls,
+    /// No encryption: only to a loopback address, only with `allow_plaintext = true`.
+    Plain,
+}
+
+/// Where the SMTP password is read from at send time. Never the config file itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PasswordSource {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// An extra CA certificate (PEM) trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<PasswordSource>,
+    pub connect_timeout_seconds: f64,
+    pub command_timeout_seconds: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -327,6 +374,8 @@ pub struct AlertConfig {
     /// Drift between modelled and AWS-reported remaining, as a percentage of the award,
     /// above which an alert goes out.
     pub drift_tolerance_percent: f64,
+    /// An alert still in force is sent again after this many hours.
+    pub repeat_interval_hours: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -452,7 +501,74 @@ struct RawState {
 #[serde(deny_unknown_fields)]
 struct RawEmail {
     from: String,
-    outbox: String,
+    #[serde(default = "default_transport")]
+    transport: String,
+    outbox: Option<String>,
+    smtp: Option<RawSmtp>,
+    #[serde(default = "default_digest_days")]
+    digest_every_days: i64,
+    #[serde(default = "default_retry_base")]
+    retry_base_minutes: f64,
+    #[serde(default = "default_retry_max")]
+    retry_max_hours: f64,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+}
+
+fn default_transport() -> String {
+    "file".to_string()
+}
+fn default_digest_days() -> i64 {
+    7
+}
+fn default_retry_base() -> f64 {
+    5.0
+}
+fn default_retry_max() -> f64 {
+    6.0
+}
+fn default_max_attempts() -> u32 {
+    20
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    #[serde(default = "default_security")]
+    security: String,
+    #[serde(default)]
+    allow_plaintext: bool,
+    ca_file: Option<String>,
+    username: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    /// Only here to refuse it with a useful message.
+    password: Option<toml::Value>,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout_seconds: f64,
+    #[serde(default = "default_command_timeout")]
+    command_timeout_seconds: f64,
+}
+
+fn default_security() -> String {
+    "starttls".to_string()
+}
+fn default_connect_timeout() -> f64 {
+    10.0
+}
+fn default_command_timeout() -> f64 {
+    30.0
+}
+
+/// Whether `host` is a loopback name or address.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, Deserialize)]
@@ -465,6 +581,12 @@ struct RawAlerts {
     slack_days: i64,
     #[serde(default = "default_drift_tolerance")]
     drift_tolerance_percent: f64,
+    #[serde(default = "default_repeat_hours")]
+    repeat_interval_hours: f64,
+}
+
+fn default_repeat_hours() -> f64 {
+    24.0
 }
 
 fn default_drift_tolerance() -> f64 {
@@ -569,6 +691,7 @@ struct RawAward {
     #[serde(default)]
     marketplace_covered: bool,
     credit_id: Option<String>,
+    snooze_until: Option<String>,
 }
 
 fn default_currency() -> String {
@@ -754,8 +877,26 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     if raw.state.path.trim().is_empty() {
         p.add("state.path", "is empty; give a folder for the state store");
     }
-    if raw.email.outbox.trim().is_empty() {
-        p.add("email.outbox", "is empty; give a folder for the .eml files");
+    let transport = validate_transport(&raw.email, &resolve, &mut p);
+    if raw.email.digest_every_days < 0 {
+        p.add(
+            "email.digest_every_days",
+            format!(
+                "{} is negative; use 0 to send no digest",
+                raw.email.digest_every_days
+            ),
+        );
+    }
+    for (key, v) in [
+        ("email.retry_base_minutes", raw.email.retry_base_minutes),
+        ("email.retry_max_hours", raw.email.retry_max_hours),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            p.add(key, format!("{v} must be a positive number"));
+        }
+    }
+    if raw.email.max_attempts == 0 {
+        p.add("email.max_attempts", "0 would never send; use 1 or more");
     }
     if !looks_like_address(&raw.email.from) {
         p.add(
@@ -793,6 +934,13 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         p.add(
             "alerts.slack_days",
             format!("{} is negative; use 0 or more days", raw.alerts.slack_days),
+        );
+    }
+    let repeat = raw.alerts.repeat_interval_hours;
+    if !(repeat.is_finite() && repeat > 0.0) {
+        p.add(
+            "alerts.repeat_interval_hours",
+            format!("{repeat} must be a positive number of hours"),
         );
     }
     let drift = raw.alerts.drift_tolerance_percent;
@@ -983,6 +1131,16 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             None => ServiceSet::All,
             Some(list) => parse_services(list, &format!("{key}.services"), &mut p),
         };
+        let snooze_until = a.snooze_until.as_deref().and_then(|d| {
+            let parsed = parse_date(d);
+            if parsed.is_none() {
+                p.add(
+                    format!("{key}.snooze_until"),
+                    format!("{d:?} is not a date of the form YYYY-MM-DD"),
+                );
+            }
+            parsed
+        });
         if let Some(id) = &a.credit_id {
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
                 p.add(
@@ -1012,6 +1170,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             services,
             marketplace_covered: a.marketplace_covered,
             credit_id: a.credit_id.clone(),
+            snooze_until,
         });
     }
     check_double_funding(&raw.awards, &awards, &mut p);
@@ -1022,13 +1181,18 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             state_path: resolve(&raw.state.path),
             email: EmailConfig {
                 from: raw.email.from,
-                outbox: resolve(&raw.email.outbox),
+                transport,
+                digest_every_days: raw.email.digest_every_days,
+                retry_base_minutes: raw.email.retry_base_minutes,
+                retry_max_hours: raw.email.retry_max_hours,
+                max_attempts: raw.email.max_attempts,
             },
             alerts: AlertConfig {
                 recipients: raw.alerts.recipients,
                 thresholds,
                 slack_days: raw.alerts.slack_days,
                 drift_tolerance_percent: raw.alerts.drift_tolerance_percent,
+                repeat_interval_hours: raw.alerts.repeat_interval_hours,
             },
             analysis: AnalysisConfig {
                 burn_window_days: raw.analysis.burn_window_days,
@@ -1043,6 +1207,163 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         })
     } else {
         Err(p.0)
+    }
+}
+
+fn validate_transport(
+    raw: &RawEmail,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> TransportConfig {
+    let file = |p: &mut Problems| match &raw.outbox {
+        Some(o) if !o.trim().is_empty() => TransportConfig::File { outbox: resolve(o) },
+        _ => {
+            p.add(
+                "email.outbox",
+                "is required with transport = \"file\": the folder for the .eml files",
+            );
+            TransportConfig::File {
+                outbox: PathBuf::new(),
+            }
+        }
+    };
+    match raw.transport.as_str() {
+        "file" => {
+            if raw.smtp.is_some() {
+                p.add(
+                    "email.smtp",
+                    "is only read when email.transport is \"smtp\"",
+                );
+            }
+            file(p)
+        }
+        "smtp" => {
+            if raw.outbox.is_some() {
+                p.add(
+                    "email.outbox",
+                    "is only read when email.transport is \"file\"",
+                );
+            }
+            let Some(smtp) = &raw.smtp else {
+                p.add(
+                    "email.smtp",
+                    "is required with transport = \"smtp\": host, port, security, ...",
+                );
+                return TransportConfig::File {
+                    outbox: PathBuf::new(),
+                };
+            };
+            TransportConfig::Smtp(validate_smtp(smtp, resolve, p))
+        }
+        other => {
+            p.add(
+                "email.transport",
+                format!("{other:?} is not a transport; use \"smtp\" or \"file\""),
+            );
+            TransportConfig::File {
+                outbox: PathBuf::new(),
+            }
+        }
+    }
+}
+
+fn validate_smtp(raw: &RawSmtp, resolve: &dyn Fn(&str) -> PathBuf, p: &mut Problems) -> SmtpConfig {
+    if raw.host.trim().is_empty() {
+        p.add("email.smtp.host", "is empty");
+    }
+    let security = match raw.security.as_str() {
+        "starttls" => Security::StartTls,
+        "tls" => Security::Tls,
+        "plain" => {
+            if !raw.allow_plaintext {
+                p.add(
+                    "email.smtp.security",
+                    "\"plain\" sends mail unencrypted; it needs allow_plaintext = true, and a loopback host",
+                );
+            }
+            if !is_loopback(&raw.host) {
+                p.add(
+                    "email.smtp.host",
+                    format!("{:?} is not a loopback address; unencrypted SMTP is only allowed to 127.0.0.1, ::1 or localhost", raw.host),
+                );
+            }
+            Security::Plain
+        }
+        other => {
+            p.add(
+                "email.smtp.security",
+                format!("{other:?} is not one of starttls (the default), tls, plain"),
+            );
+            Security::StartTls
+        }
+    };
+    if raw.allow_plaintext && security != Security::Plain {
+        p.add(
+            "email.smtp.allow_plaintext",
+            "is only read with security = \"plain\"",
+        );
+    }
+    if raw.password.is_some() {
+        p.add(
+            "email.smtp.password",
+            "passwords never live in the config file; use password_env (an environment variable) or password_file",
+        );
+    }
+    let password = match (&raw.password_env, &raw.password_file) {
+        (Some(_), Some(_)) => {
+            p.add(
+                "email.smtp.password_file",
+                "give password_env or password_file, not both",
+            );
+            None
+        }
+        (Some(var), None) if var.trim().is_empty() => {
+            p.add(
+                "email.smtp.password_env",
+                "is empty; name the environment variable",
+            );
+            None
+        }
+        (Some(var), None) => Some(PasswordSource::Env(var.clone())),
+        (None, Some(file)) => Some(PasswordSource::File(resolve(file))),
+        (None, None) => None,
+    };
+    if raw.username.is_some() != password.is_some() && raw.password.is_none() {
+        p.add(
+            "email.smtp.username",
+            "a username needs password_env or password_file, and a password needs a username",
+        );
+    }
+    for (key, v) in [
+        (
+            "email.smtp.connect_timeout_seconds",
+            raw.connect_timeout_seconds,
+        ),
+        (
+            "email.smtp.command_timeout_seconds",
+            raw.command_timeout_seconds,
+        ),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v <= 600.0) {
+            p.add(
+                key,
+                format!("{v} is not a number of seconds between 0 and 600"),
+            );
+        }
+    }
+    let port = raw.port.unwrap_or(match security {
+        Security::Tls => 465,
+        _ => 587,
+    });
+    SmtpConfig {
+        host: raw.host.clone(),
+        port,
+        security,
+        ca_file: raw.ca_file.as_deref().map(resolve),
+        username: raw.username.clone(),
+        password,
+        connect_timeout_seconds: raw.connect_timeout_seconds,
+        command_timeout_seconds: raw.command_timeout_seconds,
     }
 }
 

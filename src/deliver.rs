@@ -1,14 +1,23 @@
-//! Delivery: turning rendered emails into MIME messages with lettre and putting them in
-//! the outbox folder as `.eml` files. The only module that knows lettre.
+//! Delivery: rendered emails become MIME messages (lettre), and queued messages leave
+//! the outbox through a transport: SMTP (lettre's async transport, STARTTLS required by
+//! default, certificates verified) or a folder of `.eml` files. The only module that
+//! knows lettre.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use chrono::{DateTime, Utc};
+use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::Message;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::EmailConfig;
+use crate::cache::CacheError;
+use crate::config::{EmailConfig, PasswordSource, Security, SmtpConfig, TransportConfig};
 use crate::email::AlertEmail;
+use crate::outbox::{Outbox, Queued, Retry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -18,84 +27,307 @@ pub enum DeliverError {
         value: String,
         reason: String,
     },
-    #[error("building the email for award {award}: {reason}")]
-    Build { award: String, reason: String },
+    #[error("building the email {key}: {reason}")]
+    Build { key: String, reason: String },
     #[error("{}: cannot write to the outbox: {source}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The SMTP settings cannot be used (password missing, CA file unreadable, ...).
+    #[error("{key}: {message}")]
+    Setup { key: &'static str, message: String },
+}
+
+/// Why one send failed, and whether trying again could help.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendError {
+    /// A 5xx reply: the server refused for good.
+    pub permanent: bool,
+    pub message: String,
+}
+
+/// The message id of a rendered email: stable, so a retried message is the same message.
+pub fn message_id(email: &AlertEmail) -> String {
+    format!("<{}@creditburn>", email.key)
+}
+
+fn mailbox(key: &'static str, value: &str) -> Result<Mailbox, DeliverError> {
+    value
+        .parse()
+        .map_err(|e: lettre::address::AddressError| DeliverError::Address {
+            key,
+            value: value.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Builds the multipart (plain text + HTML) message for one email.
 pub fn build(
     email: &AlertEmail,
-    config: &EmailConfig,
+    from: &str,
     recipients: &[String],
     date: SystemTime,
 ) -> Result<Message, DeliverError> {
-    let from: Mailbox = config
-        .from
-        .parse()
-        .map_err(|e: lettre::address::AddressError| DeliverError::Address {
-            key: "email.from",
-            value: config.from.clone(),
-            reason: e.to_string(),
-        })?;
     let mut builder = Message::builder()
-        .from(from)
+        .from(mailbox("email.from", from)?)
         .subject(email.subject.clone())
-        .message_id(Some(format!("<{}@creditburn>", email.key)))
+        .message_id(Some(message_id(email)))
         .date(date);
     for r in recipients {
-        let to: Mailbox =
-            r.parse()
-                .map_err(|e: lettre::address::AddressError| DeliverError::Address {
-                    key: "alerts.recipients",
-                    value: r.clone(),
-                    reason: e.to_string(),
-                })?;
-        builder = builder.to(to);
+        builder = builder.to(mailbox("alerts.recipients", r)?);
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
-        .map_err(|e| DeliverError::Build {
-            award: email.award.clone(),
-            reason: e.to_string(),
-        })
+    let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    let body = match &email.chart {
+        None => body,
+        Some(png) => MultiPart::related().multipart(body).singlepart(
+            lettre::message::Attachment::new_inline(crate::email::CHART_CID.to_string()).body(
+                png.clone(),
+                "image/png"
+                    .parse()
+                    .expect("image/png is a valid content type"),
+            ),
+        ),
+    };
+    builder.multipart(body).map_err(|e| DeliverError::Build {
+        key: email.key.clone(),
+        reason: e.to_string(),
+    })
 }
 
-/// Builds every message first, then writes each as `<outbox>/<key>.eml` (via a temporary
-/// file and a rename, so a reader never sees half a message). Returns the paths written.
-/// Rerunning on the same day rewrites the same files rather than adding copies.
-pub fn write_outbox(
+/// Builds every email into a queued message; nothing is queued if one cannot be built.
+pub fn queue(
     emails: &[AlertEmail],
     config: &EmailConfig,
     recipients: &[String],
     date: SystemTime,
-) -> Result<Vec<PathBuf>, DeliverError> {
-    let messages = emails
+) -> Result<Vec<Queued>, DeliverError> {
+    emails
         .iter()
-        .map(|e| Ok((e, build(e, config, recipients, date)?)))
-        .collect::<Result<Vec<_>, DeliverError>>()?;
-    if messages.is_empty() {
-        return Ok(Vec::new());
+        .map(|e| {
+            Ok(Queued {
+                message_id: message_id(e),
+                kind: e.kind.clone(),
+                award: e.award.clone(),
+                subject: e.subject.clone(),
+                recipients: recipients.to_vec(),
+                eml: build(e, &config.from, recipients, date)?.formatted(),
+            })
+        })
+        .collect()
+}
+
+/// Where messages go.
+pub enum Transport {
+    File(PathBuf),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Bound on one whole delivery: connect, TLS, auth and every command.
+        limit: Duration,
+        from: Address,
+    },
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::File(dir) => write!(f, "Transport::File({})", dir.display()),
+            Transport::Smtp { limit, from, .. } => {
+                write!(f, "Transport::Smtp {{ from: {from}, limit: {limit:?} }}")
+            }
+        }
     }
-    let outbox = &config.outbox;
-    std::fs::create_dir_all(outbox).map_err(|source| DeliverError::Write {
-        path: outbox.clone(),
-        source,
+}
+
+/// The SMTP password, read when the transport is built; Debug prints `[REDACTED]`.
+fn read_password(source: &PasswordSource) -> Result<SecretString, DeliverError> {
+    match source {
+        PasswordSource::Env(var) => {
+            std::env::var(var)
+                .map(SecretString::from)
+                .map_err(|_| DeliverError::Setup {
+                    key: "email.smtp.password_env",
+                    message: format!("the environment variable {var} is not set"),
+                })
+        }
+        PasswordSource::File(path) => std::fs::read_to_string(path)
+            .map(|s| SecretString::from(s.trim_end_matches(['\r', '\n']).to_string()))
+            .map_err(|e| DeliverError::Setup {
+                key: "email.smtp.password_file",
+                message: format!("{}: {e}", path.display()),
+            }),
+    }
+}
+
+fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
+    let mut tls = TlsParameters::builder(config.host.clone());
+    if let Some(ca) = &config.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| DeliverError::Setup {
+            key: "email.smtp.ca_file",
+            message: format!("{}: {e}", ca.display()),
+        })?;
+        let cert = Certificate::from_pem(&pem).map_err(|e| DeliverError::Setup {
+            key: "email.smtp.ca_file",
+            message: format!("{}: not a PEM certificate: {e}", ca.display()),
+        })?;
+        tls = tls.add_root_certificate(cert);
+    }
+    let tls = tls.build().map_err(|e| DeliverError::Setup {
+        key: "email.smtp",
+        message: format!("TLS settings: {e}"),
     })?;
-    let mut written = Vec::new();
-    for (email, message) in messages {
-        let path = outbox.join(format!("{}.eml", crate::file_safe(&email.key)));
-        write_atomically(&path, &message.formatted())?;
-        written.push(path);
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+        .port(config.port)
+        .timeout(Some(Duration::from_secs_f64(
+            config.command_timeout_seconds,
+        )))
+        .tls(match config.security {
+            Security::StartTls => Tls::Required(tls),
+            Security::Tls => Tls::Wrapper(tls),
+            Security::Plain => Tls::None,
+        });
+    if let (Some(user), Some(source)) = (&config.username, &config.password) {
+        let password = read_password(source)?;
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose_secret().to_string(),
+        ));
     }
-    Ok(written)
+    let from = mailbox("email.from", from)?.email;
+    Ok(Transport::Smtp {
+        transport: builder.build(),
+        limit: Duration::from_secs_f64(
+            config.connect_timeout_seconds + 6.0 * config.command_timeout_seconds,
+        ),
+        from,
+    })
+}
+
+impl Transport {
+    pub fn from_config(config: &EmailConfig) -> Result<Transport, DeliverError> {
+        match &config.transport {
+            TransportConfig::File { outbox } => Ok(Transport::File(outbox.clone())),
+            TransportConfig::Smtp(s) => smtp(s, &config.from),
+        }
+    }
+
+    /// Where messages go, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::File(dir) => dir.display().to_string(),
+            Transport::Smtp { .. } => "SMTP".to_string(),
+        }
+    }
+
+    /// Delivers one queued message.
+    pub async fn send(&self, message: &Queued) -> Result<(), SendError> {
+        match self {
+            Transport::File(dir) => {
+                let name = message
+                    .message_id
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .trim_end_matches("@creditburn");
+                let transient = |e: std::io::Error| SendError {
+                    permanent: false,
+                    message: format!("{}: {e}", dir.display()),
+                };
+                std::fs::create_dir_all(dir).map_err(transient)?;
+                write_atomically(
+                    &dir.join(format!("{}.eml", crate::file_safe(name))),
+                    &message.eml,
+                )
+                .map_err(|e| SendError {
+                    permanent: false,
+                    message: e.to_string(),
+                })
+            }
+            Transport::Smtp {
+                transport,
+                limit,
+                from,
+            } => {
+                let to: Vec<Address> = message
+                    .recipients
+                    .iter()
+                    .filter_map(|r| r.parse::<Mailbox>().ok().map(|m| m.email))
+                    .collect();
+                let envelope = Envelope::new(Some(from.clone()), to).map_err(|e| SendError {
+                    permanent: true,
+                    message: format!("envelope: {e}"),
+                })?;
+                match tokio::time::timeout(*limit, transport.send_raw(&envelope, &message.eml))
+                    .await
+                {
+                    Err(_) => Err(SendError {
+                        permanent: false,
+                        message: format!("no answer from the SMTP server within {limit:?}"),
+                    }),
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(SendError {
+                        permanent: e.is_permanent(),
+                        message: smtp_error(&e),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// A lettre error and its sources, one line.
+fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SendReport {
+    pub sent: Vec<String>,
+    /// (subject, error) of messages that will be tried again in a later run.
+    pub retrying: Vec<(String, String)>,
+    /// (subject, error) of messages refused for good.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Sends every message due at `now`, marking each sent, to retry, or failed, one commit
+/// each, so a kill loses at most the knowledge that the in-flight message went out.
+pub async fn send_due(
+    transport: &Transport,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+    retry: &Retry,
+) -> Result<SendReport, CacheError> {
+    let mut report = SendReport::default();
+    for due in outbox.due(now)? {
+        crate::failpoint("before-send");
+        match transport.send(&due.message).await {
+            Ok(()) => {
+                crate::failpoint("after-send");
+                outbox.mark_sent(due.id, now)?;
+                report.sent.push(due.message.subject.clone());
+            }
+            Err(e) if e.permanent => {
+                outbox.mark_failed(due.id, &e.message, now)?;
+                report.failed.push((due.message.subject.clone(), e.message));
+            }
+            Err(e) => {
+                if outbox.mark_retry(&due, &e.message, now, retry)? {
+                    report
+                        .retrying
+                        .push((due.message.subject.clone(), e.message));
+                } else {
+                    report.failed.push((due.message.subject.clone(), e.message));
+                }
+            }
+        }
+    }
+    Ok(report)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DeliverError> {

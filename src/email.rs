@@ -1,36 +1,74 @@
 //! Rendering alert emails for finance: subject, plain text and HTML. Pure; building the
 //! MIME message and writing it is `deliver`'s job.
 
+use chrono::{DateTime, Utc};
+
 use crate::alerts::Alert;
 use crate::analysis::AwardStatus;
 use crate::analysis::Status;
 use crate::hints::{Hint, HintKind};
+use crate::notify::{Event, EventKind};
+use crate::outbox::Deliveries;
 use crate::report::{money, projection_sentence, wrap, Report};
 
-/// One email about one award.
+/// The Content-ID of the chart an email may carry inline.
+pub const CHART_CID: &str = "burn-down@creditburn";
+
+/// One email: an alert about one award, a resolution, the digest, or a test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEmail {
-    pub award: String,
-    /// Stable across runs on the same day: `<as_of>.<award>.<rule>`.
+    /// `alert`, `resolved`, `digest` or `test`.
+    pub kind: String,
+    pub award: Option<String>,
+    /// Unique per message: `<as_of>.<award>.<rule>.<event>.<time>`; the Message-ID is
+    /// built from it, so a retried message keeps its id.
     pub key: String,
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// A PNG shown inline in the HTML (Content-ID [`CHART_CID`]).
+    pub chart: Option<Vec<u8>>,
 }
 
-/// One email per award that has alerts; its subject is the most severe alert's.
-pub fn render(report: &Report) -> Vec<AlertEmail> {
+fn stamp(now: DateTime<Utc>) -> String {
+    now.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+fn stale_subject(report: &Report, subject: &str) -> String {
+    if report.source.stale {
+        format!("[stale data] {subject}")
+    } else {
+        subject.to_string()
+    }
+}
+
+/// The emails for this run's events: one per award with new, escalated or repeated
+/// alerts (its subject is the most severe alert's), and one short message per resolved
+/// alert.
+pub fn render(report: &Report, events: &[Event], now: DateTime<Utc>) -> Vec<AlertEmail> {
     let mut out = Vec::new();
     for award in &report.awards {
-        let mut alerts: Vec<&Alert> = report
-            .alerts
+        let mut raised: Vec<&Event> = events
             .iter()
-            .filter(|a| a.award == award.id)
+            .filter(|e| e.alert.award == award.id && e.kind != EventKind::Resolved)
             .collect();
-        if alerts.is_empty() {
+        if raised.is_empty() {
             continue;
         }
-        alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
+        // Most severe first; for `consumed`, the highest threshold first.
+        raised.sort_by(|a, b| {
+            b.alert
+                .severity
+                .cmp(&a.alert.severity)
+                .then(b.alert.level.total_cmp(&a.alert.level))
+        });
+        // Every alert in force for the award, the raised ones first.
+        let mut alerts: Vec<&Alert> = raised.iter().map(|e| &e.alert).collect();
+        for a in report.alerts.iter().filter(|a| a.award == award.id) {
+            if !alerts.iter().any(|b| b.rule == a.rule) {
+                alerts.push(a);
+            }
+        }
         // Saving money on an award that will be forfeited anyway is no help: such an
         // award's email carries only the advice to spend it.
         let hints: Vec<&Hint> = report
@@ -39,17 +77,57 @@ pub fn render(report: &Report) -> Vec<AlertEmail> {
             .filter(|h| h.award.as_deref() == Some(award.id.as_str()))
             .filter(|h| award.status != Status::ForfeitRisk || h.kind == HintKind::PullWorkForward)
             .collect();
-        let subject = if report.source.stale {
-            format!("[stale data] {}", alerts[0].subject)
-        } else {
-            alerts[0].subject.clone()
-        };
+        let lead = raised[0];
         out.push(AlertEmail {
-            award: award.id.clone(),
-            key: format!("{}.{}.{}", report.as_of, award.id, alerts[0].rule),
-            subject,
+            kind: "alert".into(),
+            award: Some(award.id.clone()),
+            key: format!(
+                "{}.{}.{}.{}.{}",
+                report.as_of,
+                award.id,
+                lead.alert.rule,
+                lead.kind.as_str(),
+                stamp(now)
+            ),
+            subject: stale_subject(report, &lead.alert.subject),
             text: text(report, award, &alerts, &hints),
             html: html(report, award, &alerts, &hints),
+            chart: None,
+        });
+    }
+    for e in events.iter().filter(|e| e.kind == EventKind::Resolved) {
+        let award = report.awards.iter().find(|a| a.id == e.alert.award);
+        let now_text = award
+            .map(projection_sentence)
+            .unwrap_or_else(|| "The award is no longer in the configuration.".to_string());
+        let subject = stale_subject(report, &format!("Resolved: {}", e.alert.subject));
+        let body = format!(
+            "As of {}, this no longer holds for award {}: {}\n\nNow: {}",
+            report.as_of, e.alert.award, e.alert.subject, now_text
+        );
+        let mut text = wrap(&body, 72);
+        text.push('\n');
+        text.push_str(&footer(report));
+        let html = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:680px\">\n<h2>{title}</h2>\n<p>{}</p>\n<p style=\"color:#666;font-size:12px\">{}</p>\n</body></html>\n",
+            escape(&body).replace("\n\n", "</p><p>"),
+            escape(footer(report).trim()).replace('\n', "<br>"),
+            title = escape(&subject),
+        );
+        out.push(AlertEmail {
+            kind: "resolved".into(),
+            award: Some(e.alert.award.clone()),
+            key: format!(
+                "{}.{}.{}.resolved.{}",
+                report.as_of,
+                e.alert.award,
+                e.alert.rule,
+                stamp(now)
+            ),
+            subject,
+            text,
+            html,
+            chart: None,
         });
     }
     out
@@ -240,4 +318,160 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
         escape(footer(report).trim()).replace('\n', "<br>")
     ));
     h
+}
+
+/// The digest: every award's status, even when nothing is wrong, with the alerts in force
+/// and any message that could not be delivered.
+pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc>) -> AlertEmail {
+    use crate::analysis::Status;
+    let at_risk = report
+        .awards
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.status,
+                Status::ExhaustionRisk | Status::ForfeitRisk | Status::Exhausted
+            )
+        })
+        .count();
+    let subject = stale_subject(
+        report,
+        &format!(
+            "Credits digest as of {}: {} award{}, {} at risk",
+            report.as_of,
+            report.awards.len(),
+            if report.awards.len() == 1 { "" } else { "s" },
+            at_risk
+        ),
+    );
+    let mut text = String::new();
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:760px\">\n<h2>{t}</h2>\n",
+        t = escape(&subject)
+    );
+    if let Some(banner) = stale_banner(report) {
+        text.push_str(&wrap(&banner, 72));
+        text.push('\n');
+        html.push_str(&format!(
+            "<p style=\"background:#fff3cd;border:1px solid #e0b000;padding:8px\"><b>{}</b></p>\n",
+            escape(&banner)
+        ));
+    }
+    html.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n<tr>");
+    for h in [
+        "Award",
+        "Amount",
+        "Consumed",
+        "Remaining",
+        "Burn a day",
+        "Expires",
+        "Status",
+    ] {
+        html.push_str(&format!("<th style=\"text-align:left;padding:4px 10px 4px 0;border-bottom:2px solid #999\">{h}</th>"));
+    }
+    html.push_str("</tr>\n");
+    for a in &report.awards {
+        text.push_str(&wrap(
+            &format!(
+                "{} ({}): {}",
+                a.id,
+                a.status.as_str().replace('_', " "),
+                projection_sentence(a)
+            ),
+            72,
+        ));
+        html.push_str(&format!(
+            "<tr><td style=\"padding:4px 10px 4px 0\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&a.id),
+            money(a.amount),
+            money(a.consumed),
+            money(a.remaining),
+            money(a.daily_burn),
+            a.expiry_date,
+            a.status.as_str().replace('_', " ")
+        ));
+    }
+    html.push_str("</table>\n<ul>\n");
+    for a in &report.awards {
+        html.push_str(&format!(
+            "<li><b>{}</b>: {}</li>\n",
+            escape(&a.id),
+            escape(&projection_sentence(a))
+        ));
+    }
+    html.push_str("</ul>\n");
+    if !report.alerts.is_empty() {
+        text.push_str("\nAlerts in force\n");
+        html.push_str("<h3>Alerts in force</h3>\n<ul>\n");
+        for al in &report.alerts {
+            text.push_str(&wrap(
+                &format!("- [{}] {}", al.severity.as_str(), al.subject),
+                72,
+            ));
+            html.push_str(&format!(
+                "<li><b>{}</b>: {}</li>\n",
+                al.severity.as_str(),
+                escape(&al.subject)
+            ));
+        }
+        html.push_str("</ul>\n");
+    }
+    if !deliveries.failed.is_empty() {
+        text.push_str("\nMessages that could not be delivered\n");
+        html.push_str("<h3>Messages that could not be delivered</h3>\n<ul>\n");
+        for f in &deliveries.failed {
+            text.push_str(&wrap(
+                &format!(
+                    "- {} ({}): {}",
+                    f.subject,
+                    f.failed_at.format("%Y-%m-%d %H:%M UTC"),
+                    f.error
+                ),
+                72,
+            ));
+            html.push_str(&format!(
+                "<li>{} ({}): {}</li>\n",
+                escape(&f.subject),
+                f.failed_at.format("%Y-%m-%d %H:%M UTC"),
+                escape(&f.error)
+            ));
+        }
+        html.push_str("</ul>\n");
+    }
+    text.push('\n');
+    text.push_str(&footer(report));
+    html.push_str(&format!(
+        "<p style=\"color:#666;font-size:12px\">{}</p>\n</body></html>\n",
+        escape(footer(report).trim()).replace('\n', "<br>")
+    ));
+    AlertEmail {
+        kind: "digest".into(),
+        award: None,
+        key: format!("{}.digest.{}", report.as_of, stamp(now)),
+        subject,
+        text,
+        html,
+        chart: None,
+    }
+}
+
+/// `creditburn send-test-email`: proves the configuration delivers.
+pub fn render_test(transport: &str, recipients: &[String], now: DateTime<Utc>) -> AlertEmail {
+    let body = format!(
+        "This is a test message from creditburn, sent {} through {transport} to {}. If you can read it, alerts and digests will reach you the same way.",
+        now.format("%Y-%m-%d %H:%M:%S UTC"),
+        recipients.join(", ")
+    );
+    AlertEmail {
+        kind: "test".into(),
+        award: None,
+        key: format!("test.{}", stamp(now)),
+        subject: "creditburn test message".into(),
+        text: wrap(&body, 72),
+        html: format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>creditburn test message</title></head><body style=\"font-family:Arial,Helvetica,sans-serif\"><p>{}</p></body></html>\n",
+            escape(&body)
+        ),
+        chart: None,
+    }
 }

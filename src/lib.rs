@@ -33,3 +33,13 @@ pub(crate) fn file_safe(name: &str) -> String {
         })
         .collect()
 }
+
+/// A test hook: when the environment variable `CREDITBURN_FAILPOINT` names `step`, the
+/// process aborts there, as a kill would. The kill tests use it to stop a run at each
+/// step of delivery; it does nothing otherwise.
+pub(crate) fn failpoint(step: &str) {
+    if std::env::var("CREDITBURN_FAILPOINT").as_deref() == Ok(step) {
+        eprintln!("failpoint {step}: aborting");
+        std::process::abort();
+    }
+}

@@ -40,6 +40,8 @@ pub struct Report {
     pub unclaimed_credits: Vec<String>,
     /// When the credits were read.
     pub credits_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The outbox: messages waiting, sent, and failed for good.
+    pub deliveries: crate::outbox::Deliveries,
 }
 
 /// The whole pure pipeline: analysis, reconciliation with AWS's credits when they were
@@ -90,6 +92,7 @@ impl Report {
             credits: Vec::new(),
             unclaimed_credits: Vec::new(),
             credits_fetched_at: None,
+            deliveries: Default::default(),
         }
     }
 
@@ -193,6 +196,12 @@ impl Report {
             for h in &self.hints {
                 out.push_str(&wrap(&format!("- {}", h.text), 80));
             }
+        }
+        for f in &self.deliveries.failed {
+            out.push_str(&wrap(
+                &format!("not delivered: {} ({})", f.subject, f.error),
+                80,
+            ));
         }
         for w in &d.warnings {
             out.push_str(&wrap(&format!("warning: {w}"), 80));

@@ -137,6 +137,7 @@ fn alert_config() -> AlertConfig {
         thresholds: vec![50.0, 75.0, 90.0],
         slack_days: 7,
         drift_tolerance_percent: 5.0,
+        repeat_interval_hours: 24.0,
     }
 }
 

@@ -130,41 +130,67 @@ fn report_table_fits_80_columns() {
 fn run_writes_multipart_alerts_to_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    let now = "2026-11-21T08:00:00Z";
+    let out = creditburn(&["run", "--now", now, "--config", config.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut files: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = outbox_files(dir.path());
+    // Two awards at risk, each new; and the first digest.
     assert_eq!(
         files,
         [
-            "2026-11-20.bfs-docs.forfeit_risk.eml",
-            "2026-11-20.poc-support.exhaustion_risk.eml"
+            "2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.eml",
+            "2026-11-20.digest.20261121T080000Z.eml",
+            "2026-11-20.poc-support.exhaustion_risk.new.20261121T080000Z.eml",
         ]
     );
-    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[1])).unwrap();
+    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[2])).unwrap();
     assert!(eml.contains("Content-Type: multipart/alternative"));
     assert!(eml.contains("Content-Type: text/plain"));
     assert!(eml.contains("Content-Type: text/html"));
     assert!(eml.contains("To: finance@example.com, cfo@example.com"));
-    assert!(eml.contains("Message-ID: <2026-11-20.poc-support.exhaustion_risk@creditburn>"));
+    assert!(eml.contains(
+        "Message-ID: <2026-11-20.poc-support.exhaustion_risk.new.20261121T080000Z@creditburn>"
+    ));
     assert!(eml.contains("Subject: POC award poc-support runs out on 2026-12-08, 21 days before"));
 
-    // A second run the same day rewrites the same files, adding none.
-    let again = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    // A second run, later the same day or after a restart, repeats nothing.
+    let again = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T09:30:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     assert!(again.status.success());
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("outbox"))
-            .unwrap()
-            .count(),
-        2
-    );
+    assert_eq!(outbox_files(dir.path()).len(), 3);
+    // A day later the alerts still in force are sent again, once; the digest waits a week.
+    let next_day = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-22T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(next_day.status.success());
+    let files = outbox_files(dir.path());
+    assert_eq!(files.len(), 5, "{files:?}");
+    assert!(files.contains(
+        &"2026-11-20.poc-support.exhaustion_risk.repeat.20261122T080000Z.eml".to_string()
+    ));
+}
+
+/// The names in the file transport's outbox folder, sorted.
+fn outbox_files(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
 }
 
 #[test]
@@ -385,16 +411,50 @@ fn recorded_filter_is_rebuilt_for_the_sdk() {
 }
 
 #[test]
-fn outbox_not_writable_exits_73() {
+fn an_unwritable_outbox_folder_keeps_messages_queued() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    // A file where the outbox folder should be.
+    // A file where the outbox folder should be: every delivery fails, transiently.
     std::fs::write(dir.path().join("outbox"), "not a folder").unwrap();
+    let args = [
+        "run",
+        "--now",
+        "2026-11-21T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let out = creditburn(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("3 messages waiting to be retried"), "{err}");
+    // Once the folder can be written and the backoff has passed, they all go out.
+    std::fs::remove_file(dir.path().join("outbox")).unwrap();
+    let later = [
+        "run",
+        "--now",
+        "2026-11-21T08:06:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let out = creditburn(&later);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outbox_files(dir.path()).len(), 3);
+}
+
+#[test]
+fn an_unwritable_state_store_exits_73() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    std::fs::write(dir.path().join("state"), "not a folder").unwrap();
     let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(73), "{err}");
-    assert!(err.contains("cannot write to the outbox"), "{err}");
-    assert!(err.contains("outbox"), "{err}");
+    assert!(err.contains("state"), "{err}");
+    assert!(!dir.path().join("outbox").exists());
 }
 
 #[test]

@@ -32,7 +32,12 @@ fn check(edit: (&str, &str), expect: &[&str]) {
 fn the_valid_config_is_valid() {
     let c = config::parse(SMALL_CONFIG, Path::new("/etc/cb")).unwrap();
     assert_eq!(c.awards.len(), 1);
-    assert_eq!(c.email.outbox, Path::new("/etc/cb/outbox"));
+    assert_eq!(
+        c.email.transport,
+        config::TransportConfig::File {
+            outbox: "/etc/cb/outbox".into()
+        }
+    );
 }
 
 #[test]

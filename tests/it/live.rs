@@ -343,11 +343,16 @@ fn alerts_on_stale_data_say_so() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let eml = std::fs::read_to_string(
-        dir.path()
-            .join("outbox/2026-11-20.poc-support.exhaustion_risk.eml"),
-    )
-    .unwrap();
+    let outbox = dir.path().join("outbox");
+    let alert = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy()
+                .contains("poc-support.exhaustion_risk.new")
+        })
+        .expect("the POC alert is in the outbox");
+    let eml = std::fs::read_to_string(alert).unwrap();
     assert!(
         eml.contains("Subject: [stale data] POC award poc-support"),
         "{eml}"
