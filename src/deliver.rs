@@ -121,7 +121,7 @@ pub fn queue(
 pub enum Transport {
     File(PathBuf),
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         /// Bound on one whole delivery: connect, TLS, auth and every command.
         limit: Duration,
         from: Address,
@@ -195,7 +195,7 @@ fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
     }
     let from = mailbox("email.from", from)?.email;
     Ok(Transport::Smtp {
-        transport: builder.build(),
+        transport: Box::new(builder.build()),
         limit: Duration::from_secs_f64(
             config.connect_timeout_seconds + 6.0 * config.command_timeout_seconds,
         ),
