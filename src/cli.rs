@@ -320,11 +320,16 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 &config.alerts.recipients,
                 SystemTime::from(now),
             )?;
-            runtime()?
-                .block_on(transport.send(&message[0]))
-                .map_err(|e| {
-                    Undelivered(format!("the test message was not delivered: {}", e.message))
+            let rt = runtime()?;
+            for m in &message {
+                rt.block_on(transport.send(m)).map_err(|e| {
+                    Undelivered(format!(
+                        "the test message was not delivered to {}: {}",
+                        m.recipients.join(", "),
+                        e.message
+                    ))
                 })?;
+            }
             eprintln!(
                 "sent a test message to {} through {}",
                 config.alerts.recipients.join(", "),

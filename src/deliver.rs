@@ -95,26 +95,30 @@ pub fn build(
     })
 }
 
-/// Builds every email into a queued message; nothing is queued if one cannot be built.
+/// Builds every email into queued messages, one per recipient (the same bytes and
+/// Message-ID for each), so an address the server refuses fails alone. Nothing is queued
+/// if one email cannot be built.
 pub fn queue(
     emails: &[AlertEmail],
     config: &EmailConfig,
     recipients: &[String],
     date: SystemTime,
 ) -> Result<Vec<Queued>, DeliverError> {
-    emails
-        .iter()
-        .map(|e| {
-            Ok(Queued {
+    let mut out = Vec::new();
+    for e in emails {
+        let eml = build(e, &config.from, recipients, date)?.formatted();
+        for r in recipients {
+            out.push(Queued {
                 message_id: message_id(e),
                 kind: e.kind.clone(),
                 award: e.award.clone(),
                 subject: e.subject.clone(),
-                recipients: recipients.to_vec(),
-                eml: build(e, &config.from, recipients, date)?.formatted(),
-            })
-        })
-        .collect()
+                recipients: vec![r.clone()],
+                eml: eml.clone(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Where messages go.

@@ -116,7 +116,7 @@ impl Outbox {
              );
              CREATE TABLE IF NOT EXISTS outbox (
                  id INTEGER PRIMARY KEY,
-                 message_id TEXT NOT NULL UNIQUE,
+                 message_id TEXT NOT NULL,
                  kind TEXT NOT NULL,
                  award TEXT,
                  subject TEXT NOT NULL,
@@ -127,7 +127,8 @@ impl Outbox {
                  attempts INTEGER NOT NULL DEFAULT 0,
                  next_attempt_at TEXT NOT NULL,
                  last_error TEXT,
-                 done_at TEXT
+                 done_at TEXT,
+                 UNIQUE (message_id, recipients)
              );
              CREATE TABLE IF NOT EXISTS digest (
                  id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -175,7 +176,7 @@ impl Outbox {
     }
 
     /// Commits `messages`, the alert `states` that go with them, and the digest day, all
-    /// at once. A message whose Message-ID is already queued is not queued again.
+    /// at once. A message already queued for the same recipients is not queued again.
     pub fn commit(
         &mut self,
         messages: &[Queued],
@@ -380,7 +381,7 @@ mod tests {
                 .unwrap(),
             2
         );
-        // The same Message-ID is never queued twice.
+        // The same message to the same recipients is never queued twice.
         assert_eq!(outbox.commit(&[message("<a>")], &[], None, t0).unwrap(), 0);
         let due = outbox.due(t0).unwrap();
         assert_eq!(due.len(), 2);

@@ -7,4 +7,5 @@ mod cli;
 mod config;
 mod email;
 mod live;
+mod smtp;
 mod support;
