@@ -426,7 +426,8 @@ fn an_unwritable_outbox_folder_keeps_messages_queued() {
     let out = creditburn(&args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{err}");
-    assert!(err.contains("3 messages waiting to be retried"), "{err}");
+    // Three messages, a copy for each of the two recipients.
+    assert!(err.contains("6 messages waiting to be retried"), "{err}");
     // Once the folder can be written and the backoff has passed, they all go out.
     std::fs::remove_file(dir.path().join("outbox")).unwrap();
     let later = [
