@@ -63,6 +63,14 @@ pub fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round2(*v))
 }
 
+fn cents_pair<S: serde::Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeTuple;
+    let mut t = s.serialize_tuple(2)?;
+    t.serialize_element(&round2(v.0))?;
+    t.serialize_element(&round2(v.1))?;
+    t.end()
+}
+
 pub fn round2(v: f64) -> f64 {
     let r = (v * 100.0).round() / 100.0;
     if r == 0.0 {
@@ -92,6 +100,10 @@ pub struct AwardStatus {
     /// Mean covered spend a day over the burn window ending at `as_of`.
     #[serde(serialize_with = "cents")]
     pub daily_burn: f64,
+    /// The range of recent daily burns (trailing 7 days, the window, 28 days): the
+    /// projection's spread.
+    #[serde(serialize_with = "cents_pair")]
+    pub daily_burn_range: (f64, f64),
     pub burn_window_days: i64,
     /// Days after `as_of` up to and including expiry.
     pub days_left: i64,
@@ -108,6 +120,9 @@ pub struct AwardStatus {
     pub workloads: Vec<String>,
     /// AWS's view of the credit the award names, when the Billing API was read.
     pub credit: Option<crate::credits::Reconciliation>,
+    /// Covered spend per day from start to `as_of` (or expiry), for the burn-down chart.
+    #[serde(skip)]
+    pub daily: Vec<(NaiveDate, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -586,6 +601,7 @@ fn award_status(
         start_date: award.start,
         expiry_date: award.expiry,
         daily_burn: projection.daily_burn,
+        daily_burn_range: projection.burn_range,
         burn_window_days: projection.burn_window_days,
         days_left: projection.days_left,
         runway_days: projection.runway_days.map(|r| (r * 10.0).round() / 10.0),
@@ -595,6 +611,10 @@ fn award_status(
         not_covered,
         workloads: award.workloads.clone(),
         credit: None,
+        daily: by_day
+            .range(award.start..=as_of.min(award.expiry))
+            .map(|(d, v)| (*d, *v))
+            .collect(),
     })
 }
 
@@ -614,6 +634,9 @@ pub struct Inputs<'a> {
 pub struct Projection {
     pub consumed: f64,
     pub daily_burn: f64,
+    /// The lowest and highest trailing mean over 7 days, the window, and 28 days: the
+    /// projection's range (a ramp shows as a high short-window mean).
+    pub burn_range: (f64, f64),
     pub burn_window_days: i64,
     pub days_left: i64,
     pub runway_days: Option<f64>,
@@ -647,6 +670,7 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
             exhaustion_date: None,
             unused_at_expiry: inputs.amount,
             status: Status::NotStarted,
+            burn_range: (0.0, 0.0),
         };
     }
     let window_end = end.min(inputs.data_through).max(inputs.start);
@@ -658,6 +682,21 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
         .map(|(_, v)| v)
         .sum();
     let daily_burn = window_spend / burn_window_days as f64;
+    let trailing = |days: i64| {
+        let from = (window_end - Duration::days(days - 1)).max(inputs.start);
+        let n = (window_end - from).num_days() + 1;
+        inputs
+            .daily
+            .range(from..=window_end)
+            .map(|(_, v)| v)
+            .sum::<f64>()
+            / n as f64
+    };
+    let means = [trailing(7), daily_burn, trailing(28)];
+    let burn_range = (
+        means.iter().copied().fold(f64::INFINITY, f64::min),
+        means.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
 
     if as_of > inputs.expiry {
         return Projection {
@@ -669,6 +708,7 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
             exhaustion_date: ran_out_on(inputs, end),
             unused_at_expiry: remaining,
             status: Status::Expired,
+            burn_range,
         };
     }
     if remaining <= 0.0 {
@@ -681,6 +721,7 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
             exhaustion_date: ran_out_on(inputs, end),
             unused_at_expiry: 0.0,
             status: Status::Exhausted,
+            burn_range,
         };
     }
     let runway = (daily_burn > 0.0).then(|| remaining / daily_burn);
@@ -696,6 +737,7 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
     Projection {
         consumed,
         daily_burn,
+        burn_range,
         burn_window_days,
         days_left,
         runway_days: runway,

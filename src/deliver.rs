@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use lettre::address::Envelope;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -77,17 +78,22 @@ pub fn build(
     for r in recipients {
         builder = builder.to(mailbox("alerts.recipients", r)?);
     }
-    let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
     let body = match &email.chart {
-        None => body,
-        Some(png) => MultiPart::related().multipart(body).singlepart(
-            lettre::message::Attachment::new_inline(crate::email::CHART_CID.to_string()).body(
-                png.clone(),
-                "image/png"
-                    .parse()
-                    .expect("image/png is a valid content type"),
+        None => MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()),
+        // alternative(text, related(html, chart)): clients that show HTML show the chart.
+        Some(png) => MultiPart::alternative()
+            .singlepart(SinglePart::plain(email.text.clone()))
+            .multipart(
+                MultiPart::related()
+                    .singlepart(SinglePart::html(email.html.clone()))
+                    .singlepart(
+                        Attachment::new_inline(crate::email::CHART_CID.to_string()).body(
+                            png.clone(),
+                            ContentType::parse("image/png")
+                                .expect("image/png is a valid content type"),
+                        ),
+                    ),
             ),
-        ),
     };
     builder.multipart(body).map_err(|e| DeliverError::Build {
         key: email.key.clone(),

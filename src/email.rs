@@ -92,7 +92,7 @@ pub fn render(report: &Report, events: &[Event], now: DateTime<Utc>) -> Vec<Aler
             subject: stale_subject(report, &lead.alert.subject),
             text: text(report, award, &alerts, &hints),
             html: html(report, award, &alerts, &hints),
-            chart: None,
+            chart: crate::chart::burn_down(award, report.as_of),
         });
     }
     for e in events.iter().filter(|e| e.kind == EventKind::Resolved) {
@@ -271,6 +271,12 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
         escape(&a.id),
         report.as_of,
         escape(&projection_sentence(a))
+    ));
+    h.push_str(&format!(
+        "<p><img src=\"cid:{CHART_CID}\" width=\"{}\" height=\"{}\" alt=\"Burn-down of {}: the balance so far (blue), the plan (grey), the projection at the current burn with its range (orange) and the expiry (red).\" style=\"border:1px solid #ddd\"></p>\n",
+        crate::chart::WIDTH,
+        crate::chart::HEIGHT,
+        escape(&a.id)
     ));
     h.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n");
     let mut rows = facts(a);

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod analysis;
 pub mod aws;
 pub mod cache;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod credits;

@@ -24,6 +24,7 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         start_date: day("2026-10-01"),
         expiry_date: day("2026-12-29"),
         daily_burn,
+        daily_burn_range: (daily_burn, daily_burn),
         burn_window_days: 14,
         days_left: 39,
         runway_days: Some(remaining / daily_burn),
@@ -33,6 +34,7 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         not_covered: 0.0,
         workloads: vec!["eval".into()],
         credit: None,
+        daily: vec![],
     }
 }
 

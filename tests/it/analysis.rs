@@ -51,6 +51,7 @@ fn on_track() {
         Projection {
             consumed: 400.0,
             daily_burn: 40.0,
+            burn_range: (40.0, 40.0),
             burn_window_days: 10,
             days_left: 21,
             runway_days: Some(15.0),
@@ -71,6 +72,7 @@ fn exhaustion_risk() {
         Projection {
             consumed: 500.0,
             daily_burn: 50.0,
+            burn_range: (50.0, 50.0),
             burn_window_days: 10,
             days_left: 21,
             runway_days: Some(10.0),
@@ -91,6 +93,7 @@ fn forfeit_risk() {
         Projection {
             consumed: 200.0,
             daily_burn: 20.0,
+            burn_range: (20.0, 20.0),
             burn_window_days: 10,
             days_left: 21,
             runway_days: Some(40.0),
@@ -111,6 +114,7 @@ fn exhausted() {
         Projection {
             consumed: 1200.0,
             daily_burn: 120.0,
+            burn_range: (120.0, 120.0),
             burn_window_days: 10,
             days_left: 21,
             runway_days: Some(0.0),
@@ -133,6 +137,7 @@ fn expired() {
         Projection {
             consumed: 620.0,
             daily_burn: 20.0,
+            burn_range: (20.0, 20.0),
             burn_window_days: 14,
             days_left: 0,
             runway_days: None,
@@ -151,6 +156,7 @@ fn not_started() {
         Projection {
             consumed: 0.0,
             daily_burn: 0.0,
+            burn_range: (0.0, 0.0),
             burn_window_days: 0,
             days_left: 42,
             runway_days: None,

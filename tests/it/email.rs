@@ -53,3 +53,96 @@ fn on_track_award_sends_no_email() {
         .iter()
         .all(|e| e.award.as_deref() != Some("portfolio")));
 }
+
+/// Screenshots `html` in headless Chromium (Debian's package) at 800x1200.
+fn screenshot(dir: &std::path::Path, html: &str) -> (u32, u32, Vec<u8>) {
+    let page = dir.join("email.html");
+    std::fs::write(&page, html).unwrap();
+    let shot = dir.join("shot.png");
+    let profile = dir.join("profile");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=800,1200",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (scripts/test installs Debian's chromium)");
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let rgb: Vec<u8> = buf[..info.buffer_size()]
+        .chunks(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+fn count_near(rgb: &[u8], color: (u8, u8, u8)) -> usize {
+    rgb.chunks(3)
+        .filter(|p| {
+            (p[0] as i32 - color.0 as i32).abs() < 12
+                && (p[1] as i32 - color.1 as i32).abs() < 12
+                && (p[2] as i32 - color.2 as i32).abs() < 12
+        })
+        .count()
+}
+
+#[test]
+fn the_alert_email_looks_right_in_a_browser() {
+    let emails = demo_emails();
+    let e = emails
+        .iter()
+        .find(|e| e.award.as_deref() == Some("poc-support"))
+        .unwrap();
+    let chart = e
+        .chart
+        .as_ref()
+        .expect("the alert carries a burn-down chart");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("chart.png"), chart).unwrap();
+    // As a mail client does: the cid: reference resolves to the inline part.
+    let html = e.html.replace(
+        &format!("cid:{}", creditburn::email::CHART_CID),
+        "chart.png",
+    );
+    let (w, h, rgb) = screenshot(dir.path(), &html);
+    assert_eq!((w, h), (800, 1200));
+    let white = count_near(&rgb, (255, 255, 255));
+    let total = (w * h) as usize;
+    assert!(
+        white < total * 97 / 100,
+        "the page is blank: {white} of {total} pixels white"
+    );
+    // The chart is on screen: its balance line (blue) and projection (orange).
+    let c = creditburn::chart::ACTUAL;
+    let blue = count_near(&rgb, (c.0, c.1, c.2));
+    let c = creditburn::chart::PROJECTION;
+    let orange = count_near(&rgb, (c.0, c.1, c.2));
+    assert!(
+        blue > 300 && orange > 150,
+        "chart colours on screen: blue {blue}, orange {orange}"
+    );
+    // And without the chart file those colours are gone: they came from the chart.
+    std::fs::remove_file(dir.path().join("chart.png")).unwrap();
+    let (_, _, bare) = screenshot(dir.path(), &html);
+    let c = creditburn::chart::PROJECTION;
+    assert!(count_near(&bare, (c.0, c.1, c.2)) < 20);
+}

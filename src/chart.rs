@@ -1,0 +1,186 @@
+//! The burn-down chart of one award, as a PNG for the alert email. Pure: figures in,
+//! bytes out (plotters draws into a buffer; the `png` crate encodes it).
+//!
+//! The y axis is the balance left. It shows the balance so far (from the daily covered
+//! spend), the plan line (the whole amount spent evenly from start to expiry), the
+//! projection at the current daily burn with a band between the lowest and highest recent
+//! burns, and the expiry. The font is DejaVu Sans, shipped in `assets/` (its licence
+//! beside it), so the chart looks the same on every machine.
+
+use std::sync::Once;
+
+use chrono::{Duration, NaiveDate};
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::analysis::AwardStatus;
+
+pub const WIDTH: u32 = 640;
+pub const HEIGHT: u32 = 320;
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// Colours, named for the legend in the email.
+pub const ACTUAL: RGBColor = RGBColor(31, 90, 170);
+pub const PLAN: RGBColor = RGBColor(140, 140, 140);
+pub const PROJECTION: RGBColor = RGBColor(230, 120, 20);
+pub const EXPIRY: RGBColor = RGBColor(200, 30, 30);
+
+fn font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The font is compiled in; registering it cannot meet a missing file.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// The balance left after each day of `award.daily`, starting from the amount.
+fn balance(award: &AwardStatus) -> Vec<(i64, f64)> {
+    let mut left = award.amount;
+    let mut out = vec![(0, award.amount)];
+    for (day, spend) in &award.daily {
+        left -= spend;
+        out.push(((*day - award.start_date).num_days() + 1, left));
+    }
+    out
+}
+
+/// The projected balance from `(x0, left)` at `burn` a day, down to zero or the end.
+fn projection(x0: i64, left: f64, burn: f64, end: i64) -> Vec<(i64, f64)> {
+    let mut out = vec![(x0, left)];
+    if burn <= 0.0 {
+        out.push((end, left));
+        return out;
+    }
+    let zero = x0 + (left / burn).ceil() as i64;
+    let x1 = zero.min(end);
+    out.push((x1, (left - burn * (x1 - x0) as f64).max(0.0)));
+    out
+}
+
+/// The value of a two-point line at `x`, holding its last value after its end.
+fn value_at(line: &[(i64, f64)], x: i64) -> f64 {
+    let (a, b) = (line[0], line[line.len() - 1]);
+    if x >= b.0 {
+        b.1
+    } else {
+        a.1 + (b.1 - a.1) * (x - a.0) as f64 / (b.0 - a.0).max(1) as f64
+    }
+}
+
+/// Draws the burn-down of `award` as of `as_of`; None when there is nothing to draw.
+pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
+    font();
+    let span = (award.expiry_date - award.start_date).num_days() + 1;
+    if span <= 1 || award.amount <= 0.0 {
+        return None;
+    }
+    let actual = balance(award);
+    let (x0, left) = *actual.last()?;
+    let lowest = actual.iter().map(|p| p.1).fold(0.0, f64::min);
+    let (lo, hi) = award.daily_burn_range;
+    let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+        let start = award.start_date;
+        let label_day = |x: &i64| (start + Duration::days(*x)).format("%b %d").to_string();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{}: balance left", award.id), ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0i64..span, (lowest * 1.05)..(award.amount * 1.05))
+            .ok()?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&label_day)
+            .y_label_formatter(&|v| format!("${:.0}K", v / 1000.0))
+            .label_style(("sans-serif", 12))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .ok()?;
+        // The projection's range, then the lines over it.
+        if x0 < span && left > 0.0 {
+            let fast = projection(x0, left, hi, span);
+            let slow = projection(x0, left, lo, span);
+            // Between the slowest and the fastest recent burn.
+            let mut band: Vec<(i64, f64)> = (x0..=span).map(|x| (x, value_at(&slow, x))).collect();
+            band.extend((x0..=span).rev().map(|x| (x, value_at(&fast, x))));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    band,
+                    PROJECTION.mix(0.18).filled(),
+                )))
+                .ok()?;
+            chart
+                .draw_series(LineSeries::new(
+                    projection(x0, left, award.daily_burn, span),
+                    PROJECTION.stroke_width(3),
+                ))
+                .ok()?
+                .label("projection")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], PROJECTION.stroke_width(3))
+                });
+        }
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0, award.amount), (span, 0.0)],
+                PLAN.stroke_width(2),
+            ))
+            .ok()?
+            .label("plan")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PLAN.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(actual, ACTUAL.stroke_width(3)))
+            .ok()?
+            .label("so far")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ACTUAL.stroke_width(3)));
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0, 0.0), (span, 0.0)],
+                BLACK.stroke_width(1),
+            ))
+            .ok()?;
+        chart
+            .draw_series(LineSeries::new(
+                vec![(span - 1, lowest * 1.05), (span - 1, award.amount * 1.05)],
+                EXPIRY.stroke_width(2),
+            ))
+            .ok()?
+            .label(format!("expiry {}", award.expiry_date))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], EXPIRY.stroke_width(2)));
+        let today = (as_of - start).num_days().clamp(0, span);
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "today",
+                (today, award.amount * 1.02),
+                ("sans-serif", 11).into_font().color(&BLACK),
+            )))
+            .ok()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .ok()?;
+        root.present().ok()?;
+    }
+    encode(&pixels)
+}
+
+fn encode(rgb: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().ok()?;
+        writer.write_image_data(rgb).ok()?;
+    }
+    Some(out)
+}
