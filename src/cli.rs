@@ -437,11 +437,12 @@ fn run(common: &Common) -> anyhow::Result<()> {
     for (subject, error) in &sent.failed {
         eprintln!("error: not delivered, will not retry {subject:?}: {error}");
     }
-    if !sent.retrying.is_empty() || !sent.failed.is_empty() {
+    if !sent.retrying.is_empty() || !sent.failed.is_empty() || sent.waiting > 0 {
+        let waiting = sent.retrying.len() + sent.waiting;
         return Err(Undelivered(format!(
             "{} message{} waiting to be retried, {} failed for good; see the report's deliveries",
-            sent.retrying.len(),
-            if sent.retrying.len() == 1 { "" } else { "s" },
+            waiting,
+            if waiting == 1 { "" } else { "s" },
             sent.failed.len()
         ))
         .into());

@@ -45,6 +45,9 @@ pub enum DeliverError {
 pub struct SendError {
     /// A 5xx reply: the server refused for good.
     pub permanent: bool,
+    /// No answer at all (connection refused, timeout, TLS failure, an unwritable folder):
+    /// the rest of this pass would meet the same, so it stops and they wait.
+    pub unreachable: bool,
     pub message: String,
 }
 
@@ -207,7 +210,7 @@ fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
     Ok(Transport::Smtp {
         transport: Box::new(builder.build()),
         limit: Duration::from_secs_f64(
-            config.connect_timeout_seconds + 6.0 * config.command_timeout_seconds,
+            config.connect_timeout_seconds + 3.0 * config.command_timeout_seconds,
         ),
         from,
     })
@@ -240,6 +243,7 @@ impl Transport {
                     .trim_end_matches("@creditburn");
                 let transient = |e: std::io::Error| SendError {
                     permanent: false,
+                    unreachable: true,
                     message: format!("{}: {e}", dir.display()),
                 };
                 std::fs::create_dir_all(dir).map_err(transient)?;
@@ -249,6 +253,7 @@ impl Transport {
                 )
                 .map_err(|e| SendError {
                     permanent: false,
+                    unreachable: true,
                     message: e.to_string(),
                 })
             }
@@ -264,6 +269,7 @@ impl Transport {
                     .collect();
                 let envelope = Envelope::new(Some(from.clone()), to).map_err(|e| SendError {
                     permanent: true,
+                    unreachable: false,
                     message: format!("envelope: {e}"),
                 })?;
                 match tokio::time::timeout(*limit, transport.send_raw(&envelope, &message.eml))
@@ -271,11 +277,14 @@ impl Transport {
                 {
                     Err(_) => Err(SendError {
                         permanent: false,
+                        unreachable: true,
                         message: format!("no answer from the SMTP server within {limit:?}"),
                     }),
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(e)) => Err(SendError {
                         permanent: e.is_permanent(),
+                        // A reply (4xx, 5xx) means the server is there.
+                        unreachable: !(e.is_transient() || e.is_permanent()),
                         message: smtp_error(&e),
                     }),
                 }
@@ -303,10 +312,14 @@ pub struct SendReport {
     pub retrying: Vec<(String, String)>,
     /// (subject, error) of messages refused for good.
     pub failed: Vec<(String, String)>,
+    /// Messages not tried because the server could not be reached.
+    pub waiting: usize,
 }
 
 /// Sends every message due at `now`, marking each sent, to retry, or failed, one commit
-/// each, so a kill loses at most the knowledge that the in-flight message went out.
+/// each, so a kill loses at most the knowledge that the in-flight message went out. When
+/// the server cannot be reached at all, the pass stops there: the messages after it stay
+/// due and are tried by the next run.
 pub async fn send_due(
     transport: &Transport,
     outbox: &Outbox,
@@ -330,9 +343,15 @@ pub async fn send_due(
                 if outbox.mark_retry(&due, &e.message, now, retry)? {
                     report
                         .retrying
-                        .push((due.message.subject.clone(), e.message));
+                        .push((due.message.subject.clone(), e.message.clone()));
                 } else {
-                    report.failed.push((due.message.subject.clone(), e.message));
+                    report
+                        .failed
+                        .push((due.message.subject.clone(), e.message.clone()));
+                }
+                if e.unreachable {
+                    report.waiting = outbox.due(now)?.len();
+                    break;
                 }
             }
         }

@@ -130,6 +130,66 @@ fn bad_configs() {
         &["awards[1].workloads", "\"rag\"", "\"poc\""],
     );
     check(("id = \"poc\"", "id = \"\""), &["awards[0].id", "empty"]);
+    check(
+        (
+            "start = \"2026-03-01\"",
+            "start = \"2026-03-01\"\nsnooze_until = \"soon\"",
+        ),
+        &["awards[0].snooze_until", "\"soon\""],
+    );
+    check(
+        (
+            "slack_days = 7",
+            "slack_days = 7\nrepeat_interval_hours = 0",
+        ),
+        &["alerts.repeat_interval_hours", "0"],
+    );
+    // Email transport.
+    let smtp = |keys: &str| format!("transport = \"smtp\"\n[email.smtp]\n{keys}\n");
+    check(
+        (
+            "outbox = \"outbox\"\n",
+            &smtp("host = \"mail.example.com\"\npassword = \"hunter2\""),
+        ),
+        &["email.smtp.password", "never live in the config file"],
+    );
+    check(
+        (
+            "outbox = \"outbox\"\n",
+            &smtp("host = \"mail.example.com\"\nsecurity = \"plain\""),
+        ),
+        &["email.smtp.security", "allow_plaintext"],
+    );
+    check(
+        (
+            "outbox = \"outbox\"\n",
+            &smtp("host = \"mail.example.com\"\nsecurity = \"plain\"\nallow_plaintext = true"),
+        ),
+        &["email.smtp.host", "not a loopback address"],
+    );
+    check(
+        (
+            "outbox = \"outbox\"\n",
+            &smtp("host = \"mail.example.com\"\nsecurity = \"ssl\""),
+        ),
+        &["email.smtp.security", "\"ssl\""],
+    );
+    check(
+        (
+            "outbox = \"outbox\"\n",
+            &smtp("host = \"mail.example.com\"\nusername = \"cb\""),
+        ),
+        &["email.smtp.username", "password_env or password_file"],
+    );
+    check(("outbox = \"outbox\"\n", &smtp("host = \"m.example.com\"\nusername = \"cb\"\npassword_env = \"A\"\npassword_file = \"f\"")), &["email.smtp.password_file", "not both"]);
+    check(
+        ("outbox = \"outbox\"\n", "transport = \"smtp\"\n"),
+        &["email.smtp", "required"],
+    );
+    check(
+        ("outbox = \"outbox\"\n", "transport = \"pigeon\"\n"),
+        &["email.transport", "\"pigeon\""],
+    );
 }
 
 #[test]

@@ -500,3 +500,64 @@ fn a_kill_at_any_step_loses_nothing_and_duplicates_at_most_the_message_in_flight
         );
     }
 }
+
+#[test]
+fn a_server_that_never_greets_times_out_and_keeps_the_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    // Accepts connections and says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let smtp = format!("{}\n", plain(port));
+    let config = smtp_config(dir.path(), &smtp);
+    let started = std::time::Instant::now();
+    let out = creditburn_run(&config, T0, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("will retry"), "{err}");
+    assert!(err.contains("6 messages waiting to be retried"), "{err}");
+    // One bounded wait (2 s to connect + 3 x 5 s of commands), then the pass stops: the
+    // other copies are not each made to wait for a server that does not answer.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_password_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let server = SmtpServer::start(
+        &dir.path().join("mail"),
+        &[
+            "--starttls",
+            pki.cert.to_str().unwrap(),
+            pki.key.to_str().unwrap(),
+            "--auth",
+            "creditburn:from-a-file",
+        ],
+    );
+    // As systemd's LoadCredential leaves it: the secret and a newline.
+    std::fs::write(dir.path().join("smtp-password"), "from-a-file\n").unwrap();
+    let smtp = format!(
+        "host = \"localhost\"\nport = {}\nca_file = {:?}\nusername = \"creditburn\"\npassword_file = {:?}",
+        server.port,
+        pki.ca.to_str().unwrap(),
+        dir.path().join("smtp-password").to_str().unwrap()
+    );
+    let config = smtp_config(dir.path(), &smtp);
+    let out = creditburn_run(&config, T0, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.messages().len(), 6);
+}
