@@ -171,17 +171,20 @@ fn pki(dir: &Path) -> Pki {
     }
 }
 
-/// The demo config sending through SMTP with `smtp` (the `[email.smtp]` keys).
+/// The demo config sending through SMTP with `smtp` (the `[email.smtp]` keys), retrying
+/// after one minute.
 fn smtp_config(dir: &Path, smtp: &str) -> PathBuf {
     let path = demo_config(dir, &repo().join("fixtures/demo"));
     let text = std::fs::read_to_string(&path).unwrap();
-    let start = text.find("outbox = ").unwrap();
-    let end = start + text[start..].find('\n').unwrap();
-    let text = format!(
-        "{}transport = \"smtp\"\nretry_base_minutes = 1\n\n[email.smtp]\n{smtp}\nconnect_timeout_seconds = 2\ncommand_timeout_seconds = 5\n{}",
-        &text[..start],
-        &text[end..]
-    );
+    let outbox = text.find("\noutbox = ").unwrap();
+    let line_end = outbox + 1 + text[outbox + 1..].find('\n').unwrap();
+    let text = format!("{}{}", &text[..outbox], &text[line_end..])
+        .replace("transport = \"file\"", "transport = \"smtp\"")
+        .replace("retry_base_minutes = 5", "retry_base_minutes = 1")
+        .replace(
+            "\n[alerts]",
+            &format!("\n[email.smtp]\n{smtp}\nconnect_timeout_seconds = 2\ncommand_timeout_seconds = 5\n\n[alerts]"),
+        );
     std::fs::write(&path, text).unwrap();
     path
 }
