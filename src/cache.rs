@@ -95,6 +95,23 @@ pub fn days_to_fetch(
     None
 }
 
+/// Opens the state store in `dir` (creating the folder and file on first use): WAL, and
+/// synchronous=FULL so a committed transaction survives a crash. Each module that keeps
+/// state there creates its own tables.
+pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail_path(dir, format!("cannot create the state folder: {e}")))?;
+    let path = dir.join(FILE_NAME);
+    let conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(|e| fail_path(&path, e))?;
+    Ok((path, conn))
+}
+
 pub struct Cache {
     path: PathBuf,
     conn: Connection,
@@ -103,21 +120,10 @@ pub struct Cache {
 impl Cache {
     /// Opens (creating on first use) the cache in the state folder `dir`.
     pub fn open(dir: &Path) -> Result<Cache, CacheError> {
-        let path = dir.join(FILE_NAME);
-        let fail = |e: &dyn std::fmt::Display| CacheError::Store {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| CacheError::Store {
-            path: dir.to_path_buf(),
-            message: format!("cannot create the state folder: {e}"),
-        })?;
-        let conn = Connection::open(&path).map_err(|e| fail(&e))?;
+        let (path, conn) = open_store(dir)?;
+        let fail = |e: &dyn std::fmt::Display| fail_path(&path, e);
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS ce_day (
+            "CREATE TABLE IF NOT EXISTS ce_day (
                  query TEXT NOT NULL,
                  day TEXT NOT NULL,
                  result TEXT NOT NULL,

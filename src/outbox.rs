@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::cache::{CacheError, FILE_NAME};
+use crate::cache::CacheError;
 use crate::notify::AlertState;
 
 /// A message ready to go: its bytes are final, so a retry sends the very same message.
@@ -100,15 +100,9 @@ fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, CacheError> {
 impl Outbox {
     /// Opens (creating on first use) the outbox in the state folder `dir`.
     pub fn open(dir: &Path) -> Result<Outbox, CacheError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| fail(dir, format!("cannot create the state folder: {e}")))?;
-        let path = dir.join(FILE_NAME);
-        let conn = Connection::open(&path).map_err(|e| fail(&path, e))?;
+        let (path, conn) = crate::cache::open_store(dir)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS alert_state (
+            "CREATE TABLE IF NOT EXISTS alert_state (
                  award TEXT NOT NULL,
                  rule TEXT NOT NULL,
                  state TEXT NOT NULL,
