@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod plan;
 pub mod recording;
 pub mod report;
+pub mod schedule;
 pub mod table;
 pub mod usage_type;
 
