@@ -62,7 +62,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// The configuration file (see config/example.toml).
     #[arg(long, value_name = "PATH", default_value = "creditburn.toml")]
@@ -126,6 +126,15 @@ pub enum Command {
         /// to stderr, not written.
         #[arg(long)]
         scrub: bool,
+    },
+    /// Run on the `[schedule]` of the config until SIGTERM or SIGINT: one pass like
+    /// `run` at each slot, one catch-up pass after downtime, never two at once.
+    Daemon {
+        #[command(flatten)]
+        common: Common,
+        /// Also run once right away at start.
+        #[arg(long)]
+        run_at_start: bool,
     },
     /// Send a test message to the alert recipients through the configured transport,
     /// now, to check the email settings end to end.
@@ -215,6 +224,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.is::<Undelivered>() {
             return exit::TEMPFAIL;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::daemon::DaemonError>() {
+            return match e {
+                crate::daemon::DaemonError::Locked { .. } => exit::TEMPFAIL,
+                _ => exit::CANT_CREATE,
+            };
         }
     }
     exit::FAILURE
@@ -308,7 +323,15 @@ fn execute(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run { common } => run(&common),
+        Command::Run { common } => {
+            let config = config::load(&common.config)?;
+            let _lock = crate::daemon::lock(&config.state_path)?;
+            run(&common)
+        }
+        Command::Daemon {
+            common,
+            run_at_start,
+        } => daemon(common, run_at_start),
         Command::SendTestEmail { common } => {
             let config = config::load(&common.config)?;
             let now = common.now.unwrap_or_else(Utc::now);
@@ -338,6 +361,77 @@ fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `creditburn daemon`: holds the state lock, runs `run` on the schedule, stops on
+/// SIGTERM or SIGINT (a run in progress gets 8 seconds to finish).
+fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
+    use crate::daemon::{self, Event};
+    let config = config::load(&common.config)?;
+    let Some(schedule) = config.schedule.clone() else {
+        anyhow::bail!(
+            "{}: there is no [schedule] table; add one with cron = \"15 7 * * *\" (see config/example.toml)",
+            common.config.display()
+        );
+    };
+    let lock = daemon::lock(&config.state_path)?;
+    let state = daemon::DaemonState::open(&config.state_path)?;
+    let settings = daemon::Settings {
+        schedule: schedule.schedule,
+        jitter: std::time::Duration::from_secs(schedule.jitter_seconds),
+        grace: std::time::Duration::from_secs(8),
+        run_at_start,
+    };
+    eprintln!(
+        "daemon: schedule {:?} ({}), lock {}",
+        settings.schedule.line,
+        settings.schedule.zone,
+        lock.path.display()
+    );
+    let runner = common.clone();
+    let job: daemon::Job = Box::new(move |_slot| run(&runner).map_err(|e| format!("{e:#}")));
+    let job = std::sync::Arc::new(job);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM can be watched");
+            tokio::select! {
+                _ = term.recv() => eprintln!("daemon: SIGTERM, stopping"),
+                _ = tokio::signal::ctrl_c() => eprintln!("daemon: SIGINT, stopping"),
+            }
+        };
+        let mut log = |e: &Event| match e {
+            Event::Started { slot, late } => eprintln!(
+                "daemon: run for {slot}{} started",
+                if *late {
+                    " (caught up after downtime)"
+                } else {
+                    ""
+                }
+            ),
+            Event::Finished { slot, outcome } => eprintln!("daemon: run for {slot}: {outcome}"),
+            Event::Abandoned { slot } => {
+                eprintln!("daemon: run for {slot} abandoned at shutdown; its committed work stands")
+            }
+            Event::Stopped => eprintln!("daemon: stopped"),
+        };
+        daemon::run(
+            &daemon::SystemClock,
+            &settings,
+            &state,
+            job,
+            shutdown,
+            &mut log,
+        )
+        .await
+    })?;
+    drop(lock);
+    Ok(())
 }
 
 /// Some message could not be delivered (yet); it stays queued for a later run.

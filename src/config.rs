@@ -405,6 +405,14 @@ pub struct Config {
     pub hints: HintConfig,
     pub workloads: Vec<Workload>,
     pub awards: Vec<Award>,
+    /// When `creditburn daemon` runs; None when the file has no `[schedule]`.
+    pub schedule: Option<ScheduleConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    pub schedule: crate::schedule::Schedule,
+    pub jitter_seconds: u64,
 }
 
 impl Config {
@@ -438,6 +446,16 @@ struct RawConfig {
     workloads: Vec<RawWorkload>,
     #[serde(default)]
     awards: Vec<RawAward>,
+    schedule: Option<RawSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    cron: String,
+    timezone: Option<String>,
+    #[serde(default)]
+    jitter_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1175,6 +1193,31 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     }
     check_double_funding(&raw.awards, &awards, &mut p);
 
+    let schedule = raw.schedule.as_ref().and_then(|s| {
+        match crate::schedule::parse(&s.cron, s.timezone.as_deref()) {
+            Ok(schedule) => Some(ScheduleConfig {
+                schedule,
+                jitter_seconds: s.jitter_seconds,
+            }),
+            Err(e) => {
+                let key = if e.contains("IANA") {
+                    "schedule.timezone"
+                } else {
+                    "schedule.cron"
+                };
+                p.add(key, e);
+                None
+            }
+        }
+    });
+    if raw
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.jitter_seconds > 3600)
+    {
+        p.add("schedule.jitter_seconds", "is more than an hour");
+    }
+
     if p.0.is_empty() {
         Ok(Config {
             source,
@@ -1204,6 +1247,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             },
             workloads,
             awards,
+            schedule,
         })
     } else {
         Err(p.0)

@@ -10,6 +10,7 @@ pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod credits;
+pub mod daemon;
 pub mod deliver;
 pub mod email;
 pub mod hints;
