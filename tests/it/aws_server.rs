@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 /// What the server does with one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum Fault {
     /// Answers normally (to place a fault later in a sequence).
     Pass,

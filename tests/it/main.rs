@@ -5,6 +5,7 @@ mod analysis;
 mod aws_server;
 mod cli;
 mod config;
+mod daemon;
 mod email;
 mod live;
 mod smtp;

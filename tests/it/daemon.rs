@@ -1,0 +1,174 @@
+//! The daemon as a process: one instance per state folder, and SIGTERM in the middle of
+//! a run (stopped within 10 seconds, state intact, lock released).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::aws_server::{FakeCostExplorer, Fault};
+use crate::support::{demo_config, repo};
+
+/// A daemon process whose stderr lines arrive on a channel.
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    fn start(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_creditburn"))
+            .args(["daemon", "--config", config.to_str().unwrap()])
+            .args(extra)
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Daemon { child, lines }
+    }
+
+    /// Waits up to `limit` for a line containing `text`; returns everything seen.
+    fn wait_for(&self, text: &str, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = line.contains(text);
+                    seen.push(line);
+                    if hit {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {text:?} within {limit:?}; saw {seen:#?}");
+    }
+
+    fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.child.wait().unwrap();
+        (status.code(), started.elapsed())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn with_schedule(config: &Path, line: &str) {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(&format!("\n[schedule]\ncron = \"{line}\"\n"));
+    std::fs::write(config, text).unwrap();
+}
+
+#[test]
+fn two_daemons_on_one_state_never_run_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    with_schedule(&config, "0 0 1 1 *");
+    let mut first = Daemon::start(&config, &[], &[]);
+    first.wait_for("daemon: schedule", Duration::from_secs(30));
+    // A second daemon, and a one-shot run, are both turned away while it lives.
+    for args in [vec!["daemon"], vec!["run"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_creditburn"))
+            .args(&args)
+            .args(["--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(75), "{args:?}: {err}");
+        assert!(err.contains("holds the lock"), "{err}");
+    }
+    let (code, took) = first.terminate();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // Gone: the state is free again.
+    let out = Command::new(env!("CARGO_BIN_EXE_creditburn"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sigterm_mid_run_stops_within_ten_seconds_and_leaves_the_state_sound() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    // Every request hangs: the run sits in a fetch when the signal comes.
+    server.fail_next(&[Fault::Hang; 8]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("[source]").unwrap();
+    let end = text[start..].find("[state]").unwrap() + start;
+    let live = "[source]\nkind = \"aws\"\nmax_attempts = 1\nattempt_timeout_seconds = 60\noperation_timeout_seconds = 120\n\n";
+    std::fs::write(&config, format!("{}{live}{}", &text[..start], &text[end..])).unwrap();
+    with_schedule(&config, "0 0 1 1 *");
+    let env = [
+        ("AWS_ENDPOINT_URL_COST_EXPLORER", server.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/nonexistent"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+    ];
+    let mut daemon = Daemon::start(&config, &["--run-at-start"], &env);
+    daemon.wait_for("started", Duration::from_secs(30));
+    // Let the run reach its hanging request.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.requests().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !server.requests().is_empty(),
+        "the run reached Cost Explorer"
+    );
+    let (code, took) = daemon.terminate();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    let seen: Vec<String> = daemon.lines.try_iter().collect();
+    assert!(
+        seen.iter().any(|l| l.contains("abandoned at shutdown")),
+        "{seen:#?}"
+    );
+    // The state store is sound and free: a plain SQLite check, then the lock.
+    let db = rusqlite::Connection::open(dir.path().join("state/creditburn.sqlite3")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(db);
+    let relock = Command::new("flock")
+        .args([
+            "-n",
+            dir.path().join("state/daemon.lock").to_str().unwrap(),
+            "true",
+        ])
+        .status()
+        .unwrap();
+    assert!(relock.success(), "the lock was released");
+}
