@@ -6,6 +6,7 @@ mod aws_server;
 mod cli;
 mod config;
 mod daemon;
+mod deploy;
 mod email;
 mod live;
 mod smtp;
