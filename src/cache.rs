@@ -336,6 +336,16 @@ impl Cache {
         Ok(self.cached_days(query)?.keys().next_back().copied())
     }
 
+    /// Cost Explorer requests logged since the store was created.
+    pub fn requests_total(&self) -> Result<u64, CacheError> {
+        self.conn
+            .query_row("SELECT coalesce(sum(pages), 0) FROM ce_request", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(e))
+    }
+
     /// Notes one query's requests (successful pages are what AWS charges for).
     pub fn log_request(
         &self,

@@ -396,6 +396,13 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        if let Some(addr) = config.listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("daemon.listen: cannot listen on {addr}"))?;
+            eprintln!("daemon: serving /health and /metrics on http://{addr}");
+            tokio::spawn(daemon::serve(listener, config.state_path.clone()));
+        }
         let shutdown = async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -429,6 +436,7 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
             &mut log,
         )
         .await
+        .map_err(anyhow::Error::from)
     })?;
     drop(lock);
     Ok(())
@@ -445,6 +453,7 @@ pub struct Undelivered(String);
 fn run(common: &Common) -> anyhow::Result<()> {
     let (config, report) = prepare(common)?;
     let now = common.now.unwrap_or_else(Utc::now);
+    crate::daemon::DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
     let mut outbox = Outbox::open(&config.state_path)?;
     let previous = outbox.alert_states()?;
     let snoozes = |award: &str| {

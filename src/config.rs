@@ -407,6 +407,8 @@ pub struct Config {
     pub awards: Vec<Award>,
     /// When `creditburn daemon` runs; None when the file has no `[schedule]`.
     pub schedule: Option<ScheduleConfig>,
+    /// Where the daemon serves `/health` and `/metrics`, if anywhere.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -447,6 +449,13 @@ struct RawConfig {
     #[serde(default)]
     awards: Vec<RawAward>,
     schedule: Option<RawSchedule>,
+    daemon: Option<RawDaemon>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1210,6 +1219,20 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             }
         }
     });
+    let listen = raw
+        .daemon
+        .as_ref()
+        .and_then(|d| d.listen.as_ref())
+        .and_then(|l| {
+            let parsed = l.parse::<std::net::SocketAddr>().ok();
+            if parsed.is_none() {
+                p.add(
+                    "daemon.listen",
+                    format!("{l:?} is not an address and port like \"127.0.0.1:9464\""),
+                );
+            }
+            parsed
+        });
     if raw
         .schedule
         .as_ref()
@@ -1248,6 +1271,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             workloads,
             awards,
             schedule,
+            listen,
         })
     } else {
         Err(p.0)

@@ -105,6 +105,11 @@ impl DaemonState {
                  last_slot TEXT NOT NULL,
                  last_outcome TEXT NOT NULL,
                  finished_at TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS last_report (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 saved_at TEXT NOT NULL,
+                 report TEXT NOT NULL
              );",
         )
         .map_err(|e| fail(&path, e))?;
@@ -126,6 +131,49 @@ impl DaemonState {
             DateTime::parse_from_rfc3339(&slot)
                 .map(|t| (t.with_timezone(&Utc), outcome))
                 .map_err(|_| fail(&self.path, format!("bad slot {slot:?}")))
+        })
+        .transpose()
+    }
+
+    /// Keeps the report of the last run, for the metrics.
+    pub fn save_report(&self, report_json: &str, at: DateTime<Utc>) -> Result<(), CacheError> {
+        self.conn
+            .execute(
+                "INSERT INTO last_report (id, saved_at, report) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, report = excluded.report",
+                params![at.to_rfc3339(), report_json],
+            )
+            .map_err(|e| fail(&self.path, e))?;
+        Ok(())
+    }
+
+    pub fn last_report(&self) -> Result<Option<serde_json::Value>, CacheError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT report FROM last_report WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| fail(&self.path, e))?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| fail(&self.path, e)))
+            .transpose()
+    }
+
+    /// When the last run finished and how.
+    pub fn last_finished(&self) -> Result<Option<(DateTime<Utc>, String)>, CacheError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT finished_at, last_outcome FROM daemon WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| fail(&self.path, e))?;
+        row.map(|(at, outcome)| {
+            DateTime::parse_from_rfc3339(&at)
+                .map(|t| (t.with_timezone(&Utc), outcome))
+                .map_err(|_| fail(&self.path, format!("bad time {at:?}")))
         })
         .transpose()
     }
@@ -288,6 +336,96 @@ fn jitter(max: StdDuration) -> Duration {
         .map(|d| d.subsec_nanos() as u64)
         .unwrap_or(0);
     Duration::milliseconds((nanos % max.as_millis().max(1) as u64) as i64)
+}
+
+/// Serves `/health` and `/metrics` from the state store in `state` until the task is
+/// dropped. Each request reads the store afresh; nothing is shared with the runs.
+pub async fn serve(listener: tokio::net::TcpListener, state: PathBuf) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            let mut read = 0;
+            while read < buf.len() {
+                match tokio::time::timeout(StdDuration::from_secs(5), stream.read(&mut buf[read..]))
+                    .await
+                {
+                    Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => {
+                        read += n;
+                        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                }
+            }
+            let request = String::from_utf8_lossy(&buf[..read]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let (status, content_type, body) = respond(path, &state);
+            let reason = match status {
+                200 => "OK",
+                404 => "Not Found",
+                _ => "Service Unavailable",
+            };
+            let head = format!(
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+        });
+    }
+}
+
+/// What one scrape reads from the state store.
+struct Scrape {
+    report: Option<serde_json::Value>,
+    last_run: Option<(DateTime<Utc>, String)>,
+    deliveries: crate::outbox::Deliveries,
+    requests_total: u64,
+}
+
+fn scrape(state: &Path) -> Result<Scrape, CacheError> {
+    let daemon = DaemonState::open(state)?;
+    Ok(Scrape {
+        report: daemon.last_report()?,
+        last_run: daemon.last_finished()?,
+        deliveries: crate::outbox::Outbox::open(state)?.deliveries()?,
+        requests_total: crate::cache::Cache::open(state)?.requests_total()?,
+    })
+}
+
+fn respond(path: &str, state: &Path) -> (u16, &'static str, String) {
+    match (path, scrape(state)) {
+        (_, Err(e)) => (
+            503,
+            "text/plain; charset=utf-8",
+            format!("state store: {e}\n"),
+        ),
+        ("/health", Ok(s)) => {
+            let (status, body) = crate::metrics::health(s.last_run.as_ref());
+            (status, "text/plain; charset=utf-8", body)
+        }
+        ("/metrics", Ok(s)) => (
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::render(&crate::metrics::Snapshot {
+                report: s.report.as_ref(),
+                last_run: s.last_run,
+                deliveries: &s.deliveries,
+                requests_total: s.requests_total,
+            }),
+        ),
+        _ => (
+            404,
+            "text/plain; charset=utf-8",
+            "try /health or /metrics\n".into(),
+        ),
+    }
 }
 
 #[cfg(test)]

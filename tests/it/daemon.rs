@@ -172,3 +172,50 @@ fn sigterm_mid_run_stops_within_ten_seconds_and_leaves_the_state_sound() {
         .unwrap();
     assert!(relock.success(), "the lock was released");
 }
+
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn health_and_metrics_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    with_schedule(&config, "0 0 1 1 *");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("\n[daemon]\nlisten = \"{addr}\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, &["--run-at-start"], &[]);
+    daemon.wait_for(": ok", Duration::from_secs(60));
+
+    let health = get(&addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
+    let metrics = get(&addr, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    // The hand-checked figures of the POC award, and the run's deliveries.
+    for line in [
+        "creditburn_award_remaining{award=\"poc-support\",currency=\"USD\"} 10892.26",
+        "creditburn_award_daily_burn{award=\"poc-support\",currency=\"USD\"} 619.09",
+        "creditburn_award_days_to_exhaustion{award=\"poc-support\",currency=\"USD\"} 17.6",
+        "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
+        "creditburn_last_run_success 1",
+        "creditburn_messages_sent_total 6",
+        "# TYPE creditburn_cost_explorer_requests_total counter",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
+    assert!(get(&addr, "/nope").starts_with("HTTP/1.1 404"));
+    let (code, _) = daemon.terminate();
+    assert_eq!(code, Some(0));
+}
