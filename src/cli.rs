@@ -78,6 +78,9 @@ pub struct Common {
     /// only); the rest comes from the cache. Overrides source.max_requests.
     #[arg(long, value_name = "N")]
     pub max_requests: Option<u64>,
+    /// Set by the daemon for the runs it starts: it holds the state lock for them.
+    #[arg(long, hide = true)]
+    pub under_daemon: bool,
     /// The current time (RFC 3339), for tests and replaying a past day; default: the clock.
     #[arg(long, value_name = "TIME", hide = true, value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
@@ -325,7 +328,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Run { common } => {
             let config = config::load(&common.config)?;
-            let _lock = crate::daemon::lock(&config.state_path)?;
+            let _lock = if common.under_daemon {
+                None
+            } else {
+                Some(crate::daemon::lock(&config.state_path)?)
+            };
             run(&common)
         }
         Command::Daemon {
@@ -388,8 +395,38 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         settings.schedule.zone,
         lock.path.display()
     );
-    let runner = common.clone();
-    let job: daemon::Job = Box::new(move |_slot| run(&runner).map_err(|e| format!("{e:#}")));
+    // Each pass runs as a child `creditburn run`: the daemon stays small between runs
+    // (a run's memory goes back with its process) and a crashing run cannot take it down.
+    let exe = std::env::current_exe().context("finding the creditburn binary")?;
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "run".into(),
+        "--under-daemon".into(),
+        "--config".into(),
+        common.config.clone().into_os_string(),
+    ];
+    if let Some(p) = &common.profile {
+        args.extend(["--profile".into(), p.into()]);
+    }
+    if let Some(n) = common.max_requests {
+        args.extend(["--max-requests".into(), n.to_string().into()]);
+    }
+    let running: std::sync::Arc<std::sync::Mutex<Option<u32>>> = Default::default();
+    let current = running.clone();
+    let job: daemon::Job = Box::new(move |_slot| {
+        let mut child = std::process::Command::new(&exe)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", exe.display()))?;
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(child.id());
+        let status = child.wait().map_err(|e| e.to_string());
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        match status?.code() {
+            Some(0) => Ok(()),
+            Some(code) => Err(format!("creditburn run exited {code}")),
+            None => Err("creditburn run was killed".into()),
+        }
+    });
     let job = std::sync::Arc::new(job);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -438,6 +475,12 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::from)
     })?;
+    // A run abandoned at shutdown is stopped too; its committed work stands.
+    if let Some(pid) = *running.lock().unwrap_or_else(|e| e.into_inner()) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
     drop(lock);
     Ok(())
 }

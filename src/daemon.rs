@@ -284,7 +284,7 @@ pub async fn run(
         log(&Event::Started { slot, late });
         let (tx, rx) = tokio::sync::oneshot::channel();
         let runner = job.clone();
-        // The pipeline builds its own runtime, so it runs on a thread of its own.
+        // The job blocks (in `cli` it waits for a child process), so it gets a thread.
         std::thread::spawn(move || {
             let _ = tx.send(runner(slot));
         });
