@@ -78,6 +78,10 @@ pub struct Common {
     /// only); the rest comes from the cache. Overrides source.max_requests.
     #[arg(long, value_name = "N")]
     pub max_requests: Option<u64>,
+    /// How logs are written to stderr: `text` for people, `json` (one object a line) for
+    /// log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Set by the daemon for the runs it starts: it holds the state lock for them.
     #[arg(long, hide = true)]
     pub under_daemon: bool,
@@ -152,6 +156,24 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the tracing subscriber: events to stderr, as text or JSON lines.
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_max_level(tracing::Level::INFO);
+    let _ = match format {
+        LogFormat::Text => builder.without_time().try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
     Table,
@@ -179,6 +201,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    init_logging(match &cli.command {
+        Command::Run { common }
+        | Command::Daemon { common, .. }
+        | Command::Report { common, .. }
+        | Command::Record { common, .. }
+        | Command::Credits { common, .. }
+        | Command::SendTestEmail { common }
+        | Command::CheckConfig { common } => common.log_format,
+    });
     match execute(cli.command) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(err) => {
@@ -389,7 +420,10 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         grace: std::time::Duration::from_secs(8),
         run_at_start,
     };
-    eprintln!(
+    tracing::info!(
+        schedule = %settings.schedule.line,
+        zone = %settings.schedule.zone,
+        lock = %lock.path.display(),
         "daemon: schedule {:?} ({}), lock {}",
         settings.schedule.line,
         settings.schedule.zone,
@@ -401,6 +435,11 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
     let mut args: Vec<std::ffi::OsString> = vec![
         "run".into(),
         "--under-daemon".into(),
+        "--log-format".into(),
+        match common.log_format {
+            LogFormat::Text => "text".into(),
+            LogFormat::Json => "json".into(),
+        },
         "--config".into(),
         common.config.clone().into_os_string(),
     ];
@@ -437,7 +476,7 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("daemon.listen: cannot listen on {addr}"))?;
-            eprintln!("daemon: serving /health and /metrics on http://{addr}");
+            tracing::info!(listen = %addr, "daemon: serving /health and /metrics on http://{addr}");
             tokio::spawn(daemon::serve(listener, config.state_path.clone()));
         }
         let shutdown = async {
@@ -445,24 +484,29 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .expect("SIGTERM can be watched");
             tokio::select! {
-                _ = term.recv() => eprintln!("daemon: SIGTERM, stopping"),
-                _ = tokio::signal::ctrl_c() => eprintln!("daemon: SIGINT, stopping"),
+                _ = term.recv() => tracing::info!(signal = "SIGTERM", "daemon: SIGTERM, stopping"),
+                _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "daemon: SIGINT, stopping"),
             }
         };
         let mut log = |e: &Event| match e {
-            Event::Started { slot, late } => eprintln!(
+            Event::Started { slot, late } => tracing::info!(
+                slot = %slot,
+                late,
                 "daemon: run for {slot}{} started",
-                if *late {
-                    " (caught up after downtime)"
-                } else {
-                    ""
-                }
+                if *late { " (caught up after downtime)" } else { "" }
             ),
-            Event::Finished { slot, outcome } => eprintln!("daemon: run for {slot}: {outcome}"),
-            Event::Abandoned { slot } => {
-                eprintln!("daemon: run for {slot} abandoned at shutdown; its committed work stands")
+            Event::Finished { slot, outcome } => {
+                if outcome == "ok" {
+                    tracing::info!(slot = %slot, outcome = %outcome, "daemon: run for {slot}: {outcome}")
+                } else {
+                    tracing::error!(slot = %slot, outcome = %outcome, "daemon: run for {slot}: {outcome}")
+                }
             }
-            Event::Stopped => eprintln!("daemon: stopped"),
+            Event::Abandoned { slot } => tracing::warn!(
+                slot = %slot,
+                "daemon: run for {slot} abandoned at shutdown; its committed work stands"
+            ),
+            Event::Stopped => tracing::info!("daemon: stopped"),
         };
         daemon::run(
             &daemon::SystemClock,
@@ -578,10 +622,10 @@ fn run(common: &Common) -> anyhow::Result<()> {
         println!("sent: {subject}");
     }
     for (subject, error) in &sent.retrying {
-        eprintln!("warning: will retry {subject:?}: {error}");
+        tracing::warn!(subject = %subject, error = %error, "will retry {subject:?}: {error}");
     }
     for (subject, error) in &sent.failed {
-        eprintln!("error: not delivered, will not retry {subject:?}: {error}");
+        tracing::error!(subject = %subject, error = %error, "not delivered, will not retry {subject:?}: {error}");
     }
     if !sent.retrying.is_empty() || !sent.failed.is_empty() || sent.waiting > 0 {
         let waiting = sent.retrying.len() + sent.waiting;

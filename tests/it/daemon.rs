@@ -219,3 +219,29 @@ fn health_and_metrics_over_http() {
     let (code, _) = daemon.terminate();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn logs_are_json_lines_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    with_schedule(&config, "0 0 1 1 *");
+    let mut daemon = Daemon::start(&config, &["--run-at-start", "--log-format", "json"], &[]);
+    let seen = daemon.wait_for("outcome", Duration::from_secs(60));
+    daemon.terminate();
+    let events: Vec<serde_json::Value> = seen
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    let finished = events
+        .iter()
+        .find(|e| e["outcome"].is_string())
+        .expect("a run's outcome");
+    assert_eq!(finished["outcome"], "ok");
+    assert_eq!(finished["level"], "INFO");
+    assert!(finished["slot"].is_string());
+    assert!(
+        events.iter().any(|e| e["schedule"] == "0 0 1 1 *"),
+        "{events:#?}"
+    );
+}
