@@ -515,3 +515,20 @@ pub async fn refresh_credits(
         },
     })
 }
+
+/// [`refresh_credits`] for the account `source.account_id` names; None when it names none.
+pub async fn refresh_source_credits(
+    sdk: &SdkConfig,
+    store: &Cache,
+    source: &AwsSource,
+    awards: &[Award],
+    now: DateTime<Utc>,
+) -> Result<Option<CreditRefresh>, CacheError> {
+    let Some(account) = &source.account_id else {
+        return Ok(None);
+    };
+    let client = Billing::new(sdk);
+    refresh_credits(&client, store, account, awards, now, source.min_refresh())
+        .await
+        .map(Some)
+}

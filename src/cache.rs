@@ -331,11 +331,6 @@ impl Cache {
         Ok(Some(body.into_bytes()))
     }
 
-    /// The last day cached for `query`, if any.
-    pub fn last_day(&self, query: &str) -> Result<Option<NaiveDate>, CacheError> {
-        Ok(self.cached_days(query)?.keys().next_back().copied())
-    }
-
     /// Cost Explorer requests logged since the store was created.
     pub fn requests_total(&self) -> Result<u64, CacheError> {
         self.conn

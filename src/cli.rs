@@ -649,26 +649,20 @@ fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> 
             common.config.display()
         );
     };
-    let Some(account) = &source.account_id else {
+    if source.account_id.is_none() {
         anyhow::bail!(
             "{}: source.account_id is not set; name the 12-digit account whose credits to read",
             common.config.display()
         );
-    };
+    }
     let now = common.now.unwrap_or_else(Utc::now);
     let store = Cache::open(&config.state_path)?;
-    let refresh = runtime()?.block_on(async {
-        let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-        aws::refresh_credits(
-            &aws::Billing::new(&sdk),
-            &store,
-            account,
-            &config.awards,
-            now,
-            source.min_refresh(),
-        )
-        .await
-    })?;
+    let refresh = runtime()?
+        .block_on(async {
+            let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
+            aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await
+        })?
+        .unwrap_or_default();
     match (refresh.snapshot, refresh.failure) {
         (Some(snapshot), None) => Ok(snapshot),
         (Some(snapshot), Some(e)) => {
@@ -761,20 +755,8 @@ fn load_live(
             common.max_requests.or(source.max_requests),
         )
         .await?;
-        let credits = match &source.account_id {
-            Some(account) => Some(
-                aws::refresh_credits(
-                    &aws::Billing::new(&sdk),
-                    &store,
-                    account,
-                    &config.awards,
-                    now,
-                    freshness.min_refresh,
-                )
-                .await?,
-            ),
-            None => None,
-        };
+        let credits =
+            aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?;
         Ok::<_, CacheError>((refresh, credits))
     })?;
     if let Some(c) = &credits {
