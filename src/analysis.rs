@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -303,6 +303,26 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
                     ));
                 }
             }
+        }
+    }
+
+    let services_seen: std::collections::BTreeSet<&str> = table
+        .df
+        .column(table::SERVICE)?
+        .str()?
+        .iter()
+        .flatten()
+        .collect();
+    let named = config
+        .workloads
+        .iter()
+        .flat_map(|w| &w.named_services)
+        .chain(config.awards.iter().flat_map(|a| &a.named_services));
+    for (key, name) in named {
+        if !services_seen.contains(name.as_str()) {
+            warnings.push(format!(
+                "{key}: {name:?} is neither an alias nor a service in the cost data, so it matches nothing; Cost Explorer's names are case-sensitive"
+            ));
         }
     }
 
@@ -674,7 +694,13 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
         };
     }
     let window_end = end.min(inputs.data_through).max(inputs.start);
-    let window_start = (window_end - Duration::days(window - 1)).max(inputs.start);
+    let back = |days: i64| {
+        window_end
+            .checked_sub_days(chrono::Days::new(days.clamp(1, 3660) as u64 - 1))
+            .unwrap_or(inputs.start)
+            .max(inputs.start)
+    };
+    let window_start = back(window);
     let burn_window_days = (window_end - window_start).num_days() + 1;
     let window_spend: f64 = inputs
         .daily
@@ -683,7 +709,7 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
         .sum();
     let daily_burn = window_spend / burn_window_days as f64;
     let trailing = |days: i64| {
-        let from = (window_end - Duration::days(days - 1)).max(inputs.start);
+        let from = back(days);
         let n = (window_end - from).num_days() + 1;
         inputs
             .daily
@@ -725,13 +751,16 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
         };
     }
     let runway = (daily_burn > 0.0).then(|| remaining / daily_burn);
+    // A runway longer than the days left is "not before expiry", however long it is: the
+    // date is computed only when it falls before expiry, so no runway can overflow it.
     let exhaustion_date = runway
-        .map(|r| as_of + Duration::days(r.ceil() as i64))
-        .filter(|d| *d <= inputs.expiry);
+        .map(f64::ceil)
+        .filter(|r| *r <= days_left as f64)
+        .and_then(|r| as_of.checked_add_days(chrono::Days::new(r as u64)));
     let unused_at_expiry = (remaining - daily_burn * days_left as f64).max(0.0);
     let status = match runway {
-        Some(r) if r < (days_left - slack) as f64 => Status::ExhaustionRisk,
-        Some(r) if r <= (days_left + slack) as f64 => Status::OnTrack,
+        Some(r) if r < days_left.saturating_sub(slack) as f64 => Status::ExhaustionRisk,
+        Some(r) if r <= days_left.saturating_add(slack) as f64 => Status::OnTrack,
         _ => Status::ForfeitRisk,
     };
     Projection {

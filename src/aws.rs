@@ -32,7 +32,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::cache::{self, Cache, CacheError};
 use crate::config::{Award, AwsSource};
 use crate::credits::{Allocation, AwsCredits, Credit};
+use crate::integrity::{check_query, check_slices, Page};
 use crate::plan::{Query, METRICS};
+use crate::recording::RecordScope;
+use std::collections::BTreeMap;
 
 /// What one Cost Explorer request costs: every page is one request.
 pub const COST_PER_REQUEST: f64 = 0.01;
@@ -79,6 +82,8 @@ pub enum FetchError {
     Malformed(String),
     #[error("the request to AWS failed: {0}")]
     Other(String),
+    #[error("AWS's answer failed an integrity check, so it was not cached: {0}")]
+    Integrity(String),
     #[error("--max-requests {0} reached; the rest comes from the cache")]
     Budget(u64),
 }
@@ -180,6 +185,8 @@ impl RequestBudget {
 pub struct RawExchange {
     pub request: Vec<u8>,
     pub response: Vec<u8>,
+    /// The response as the SDK decoded it.
+    pub output: ce::operation::get_cost_and_usage::GetCostAndUsageOutput,
 }
 
 /// A Cost Explorer client for the query plan.
@@ -238,8 +245,12 @@ impl CostExplorer {
                     "the response body was not captured".into(),
                 ));
             };
-            pages.push(RawExchange { request, response });
             token = output.next_page_token().map(str::to_string);
+            pages.push(RawExchange {
+                request,
+                response,
+                output,
+            });
             if token.is_none() {
                 return Ok(pages);
             }
@@ -298,24 +309,68 @@ pub async fn refresh(
         },
         ..Refresh::default()
     };
+    // Fetch and check every due query first, store after: the usage slices fetched
+    // together must agree before any of them replaces what the cache holds.
+    let mut good = Vec::new();
     for query in queries {
         let cached = store.cached_days(&query.name)?;
         let Some((from, to)) = cache::days_to_fetch(&cached, start, end, now, freshness) else {
             continue;
         };
         let before = out.budget.made;
-        match client.fetch(query, from, to, &mut out.budget).await {
-            Ok(pages) => {
-                let bodies: Vec<Vec<u8>> = pages.into_iter().map(|p| p.response).collect();
-                let days = store.store(&query.name, &bodies, now)?;
-                store.log_request(now, &query.name, out.budget.made - before, "ok")?;
-                out.fetched.push((query.name.clone(), from, to, days));
-            }
+        let checked = client
+            .fetch(query, from, to, &mut out.budget)
+            .await
+            .and_then(|pages| {
+                let of_query: Vec<Page> = pages
+                    .iter()
+                    .map(|p| Page {
+                        file: None,
+                        output: &p.output,
+                    })
+                    .collect();
+                let totals = check_query(&query.name, &query.expected(from, to), &of_query)
+                    .map_err(|e| FetchError::Integrity(e.to_string()))?;
+                Ok((pages, totals))
+            });
+        let requests = out.budget.made - before;
+        match checked {
+            Ok((pages, totals)) => good.push((query, from, to, requests, pages, totals)),
             Err(e) => {
-                store.log_request(now, &query.name, out.budget.made - before, &e.to_string())?;
+                store.log_request(now, &query.name, requests, &e.to_string())?;
                 out.failures.push((query.name.clone(), e));
             }
         }
+    }
+    let usage: Vec<usize> = (0..good.len())
+        .filter(|&i| good[i].0.scope == RecordScope::Usage)
+        .collect();
+    if usage.len() > 1 {
+        let from = usage.iter().map(|&i| good[i].1).max().unwrap_or(start);
+        let to = usage.iter().map(|&i| good[i].2).min().unwrap_or(end);
+        let within: Vec<BTreeMap<NaiveDate, f64>> = usage
+            .iter()
+            .map(|&i| good[i].5.range(from..to).map(|(d, v)| (*d, *v)).collect())
+            .collect();
+        let slices: Vec<_> = usage
+            .iter()
+            .zip(&within)
+            .map(|(&i, totals)| (good[i].0.name.as_str(), None, totals))
+            .collect();
+        if let Err(e) = check_slices(&slices) {
+            let why = FetchError::Integrity(e.to_string());
+            for &i in usage.iter().rev() {
+                let (query, _, _, requests, _, _) = good.remove(i);
+                store.log_request(now, &query.name, requests, &why.to_string())?;
+                out.failures.push((query.name.clone(), why.clone()));
+            }
+        }
+    }
+    for (query, from, to, requests, pages, _) in good {
+        let bodies: Vec<Vec<u8>> = pages.into_iter().map(|p| p.response).collect();
+        let days = store.store(&query.name, &bodies, now)?;
+        store.log_request(now, &query.name, requests, "ok")?;
+        out.fetched.push((query.name.clone(), from, to, days));
     }
     Ok(out)
 }

@@ -205,7 +205,9 @@ impl Cache {
         pages: &[Vec<u8>],
         fetched_at: DateTime<Utc>,
     ) -> Result<usize, CacheError> {
-        let mut days = Vec::new();
+        // A day split over pages (AWS ends a page after a number of groups) is merged
+        // here, so the later page adds to the day rather than overwriting it.
+        let mut days: BTreeMap<String, (bool, Value)> = BTreeMap::new();
         let mut group_definitions = Value::Array(Vec::new());
         let mut attributes: BTreeMap<String, Value> = BTreeMap::new();
         for page in pages {
@@ -238,7 +240,24 @@ impl Cache {
                     .get("Estimated")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                days.push((day, estimated, result.to_string()));
+                match days.get_mut(&day) {
+                    None => {
+                        days.insert(day, (estimated, result.clone()));
+                    }
+                    Some((was_estimated, merged)) => {
+                        *was_estimated |= estimated;
+                        merged["Estimated"] = Value::from(*was_estimated);
+                        let more = result
+                            .get("Groups")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        match merged.get_mut("Groups").and_then(Value::as_array_mut) {
+                            Some(groups) => groups.extend(more),
+                            None => merged["Groups"] = Value::Array(more),
+                        }
+                    }
+                }
             }
         }
         let at = fetched_at.to_rfc3339();
@@ -246,7 +265,8 @@ impl Cache {
             .conn
             .transaction()
             .map_err(|e| fail_path(&self.path, e))?;
-        for (day, estimated, result) in &days {
+        for (day, (estimated, result)) in &days {
+            let result = result.to_string();
             tx.execute(
                 "INSERT INTO ce_day (query, day, result, estimated, fetched_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -531,6 +551,27 @@ mod tests {
             .unwrap();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["ResultsByTime"].as_array().unwrap().len(), 2);
+        // A day split over two pages keeps the groups of both.
+        let split = |groups: &[&str]| {
+            let groups: Vec<Value> = groups
+                .iter()
+                .map(|k| serde_json::json!({"Keys": [k], "Metrics": {}}))
+                .collect();
+            serde_json::to_vec(&serde_json::json!({
+                "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+                "ResultsByTime": [{"TimePeriod": {"Start": "2026-11-05", "End": "2026-11-06"}, "Groups": groups, "Estimated": true}],
+            }))
+            .unwrap()
+        };
+        cache
+            .store("q", &[split(&["a", "b"]), split(&["c"])], t)
+            .unwrap();
+        let body = cache
+            .response_body("q", day("2026-11-05"), day("2026-11-06"))
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["ResultsByTime"][0]["Groups"].as_array().unwrap().len(), 3);
         assert!(cache
             .response_body("other", day("2026-11-01"), day("2026-11-04"))
             .unwrap()

@@ -52,8 +52,13 @@ fn projection(x0: i64, left: f64, burn: f64, end: i64) -> Vec<(i64, f64)> {
         out.push((end, left));
         return out;
     }
-    let zero = x0 + (left / burn).ceil() as i64;
-    let x1 = zero.min(end);
+    // A tiny burn lasts past any chart (and any i64): stop the line at the end.
+    let runway = (left / burn).ceil();
+    let x1 = if runway < (end - x0) as f64 {
+        x0 + runway as i64
+    } else {
+        end
+    };
     out.push((x1, (left - burn * (x1 - x0) as f64).max(0.0)));
     out
 }

@@ -550,7 +550,7 @@ fn run(common: &Common) -> anyhow::Result<()> {
             .find(|a| a.id == award)
             .and_then(|a| a.snooze_until)
     };
-    let repeat = chrono::Duration::seconds((config.alerts.repeat_interval_hours * 3600.0) as i64);
+    let repeat = config.alerts.repeat_interval();
     let decision = notify::decide(
         &report.alerts,
         &previous,
@@ -584,8 +584,8 @@ fn run(common: &Common) -> anyhow::Result<()> {
 
     let transport = deliver::Transport::from_config(&config.email)?;
     let retry = Retry {
-        base: chrono::Duration::seconds((config.email.retry_base_minutes * 60.0) as i64),
-        max: chrono::Duration::seconds((config.email.retry_max_hours * 3600.0) as i64),
+        base: config.email.retry_base(),
+        max: config.email.retry_max(),
         max_attempts: config.email.max_attempts,
     };
     let sent = runtime()?.block_on(deliver::send_due(&transport, &outbox, now, &retry))?;

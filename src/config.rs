@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 /// Every problem found in a configuration file, in file order.
@@ -97,7 +97,8 @@ pub enum ServiceSet {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceSelector {
-    /// Amazon Bedrock itself and third-party models billed as "... (Amazon Bedrock Edition)".
+    /// Every service Bedrock is billed under: "Amazon Bedrock" (Amazon's models),
+    /// "Amazon Bedrock Service" (Claude) and "... (Amazon Bedrock Edition)" listings.
     Bedrock,
     /// One Cost Explorer SERVICE value, exactly.
     Exact(String),
@@ -119,15 +120,10 @@ pub const SERVICE_ALIASES: [(&str, &str); 12] = [
     ("dynamodb", "Amazon DynamoDB"),
 ];
 
-/// The suffix AWS gives third-party models sold through Marketplace on Bedrock.
-pub const BEDROCK_EDITION_SUFFIX: &str = "(Amazon Bedrock Edition)";
-
 impl ServiceSelector {
     pub fn matches(&self, service: &str) -> bool {
         match self {
-            ServiceSelector::Bedrock => {
-                service == "Amazon Bedrock" || service.ends_with(BEDROCK_EDITION_SUFFIX)
-            }
+            ServiceSelector::Bedrock => crate::usage_type::is_bedrock_service(service),
             ServiceSelector::Exact(name) => name == service,
         }
     }
@@ -254,6 +250,8 @@ pub struct Workload {
     /// False for batch-shaped work (pipelines, evaluations) that could use batch inference.
     pub interactive: bool,
     pub services: ServiceSet,
+    /// The exact service names in `services`, with their keys (`workloads[0].services[1]`).
+    pub named_services: Vec<(String, String)>,
     pub rules: Vec<Rule>,
 }
 
@@ -268,6 +266,8 @@ pub struct Award {
     pub expiry: NaiveDate,
     pub workloads: Vec<String>,
     pub services: ServiceSet,
+    /// The exact service names in `services`, with their keys.
+    pub named_services: Vec<(String, String)>,
     /// Whether Marketplace-billed models count against the award.
     pub marketplace_covered: bool,
     /// The AWS credit (a numeric id from the Billing API) this award is, if known.
@@ -284,10 +284,39 @@ pub enum SourceConfig {
     Aws(AwsSource),
 }
 
+/// A number of seconds from the config as a duration, clamped to what a duration can
+/// hold (validation keeps every such key far below that).
+pub fn seconds(s: f64) -> chrono::Duration {
+    let millis = (s * 1000.0).round();
+    if !millis.is_finite() || millis <= 0.0 {
+        return chrono::Duration::zero();
+    }
+    chrono::Duration::try_milliseconds(millis as i64).unwrap_or(chrono::Duration::MAX)
+}
+
 impl AwsSource {
     /// `min_refresh_hours` as a duration.
     pub fn min_refresh(&self) -> chrono::Duration {
-        chrono::Duration::seconds((self.min_refresh_hours * 3600.0) as i64)
+        seconds(self.min_refresh_hours * 3600.0)
+    }
+}
+
+impl AlertConfig {
+    /// `repeat_interval_hours` as a duration.
+    pub fn repeat_interval(&self) -> chrono::Duration {
+        seconds(self.repeat_interval_hours * 3600.0)
+    }
+}
+
+impl EmailConfig {
+    /// `retry_base_minutes` as a duration.
+    pub fn retry_base(&self) -> chrono::Duration {
+        seconds(self.retry_base_minutes * 60.0)
+    }
+
+    /// `retry_max_hours` as a duration.
+    pub fn retry_max(&self) -> chrono::Duration {
+        seconds(self.retry_max_hours * 3600.0)
     }
 }
 
@@ -430,6 +459,22 @@ impl Config {
             .unwrap_or("USD")
     }
 }
+
+// ---- bounds: every number a run computes with stays far from overflow --------------------
+
+/// The largest award amount accepted, in USD.
+pub const MAX_AMOUNT: f64 = 1e9;
+/// The longest award, start to expiry.
+pub const MAX_AWARD_DAYS: i64 = 3660;
+/// Award dates must fall in these years.
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 2200;
+pub const MAX_SLACK_DAYS: i64 = 365;
+pub const MAX_REPEAT_HOURS: f64 = 8760.0;
+pub const MAX_RETRY_BASE_MINUTES: f64 = 1440.0;
+pub const MAX_RETRY_MAX_HOURS: f64 = 720.0;
+pub const MAX_SEND_ATTEMPTS: u32 = 1000;
+pub const MAX_DIGEST_DAYS: i64 = 365;
 
 // ---- the file as written -------------------------------------------------------------
 
@@ -817,41 +862,85 @@ fn looks_like_address(s: &str) -> bool {
     }
 }
 
-fn parse_services(values: &[String], key: &str, problems: &mut Problems) -> ServiceSet {
+/// Parses a `services` list. Aliases are lowercase and service names are matched exactly
+/// as AWS spells them, so an entry that differs from either only by case (or by white
+/// space) is a problem rather than a name that silently matches nothing. Returns the set
+/// and the exact names with their keys, so the analysis can warn about a name the data
+/// never shows.
+fn parse_services(
+    values: &[String],
+    key: &str,
+    problems: &mut Problems,
+) -> (ServiceSet, Vec<(String, String)>) {
     let mut list = Vec::new();
+    let mut named = Vec::new();
+    let known_names = || {
+        SERVICE_ALIASES
+            .iter()
+            .map(|(_, name)| *name)
+            .chain(crate::usage_type::BEDROCK_SERVICES)
+    };
     for (i, v) in values.iter().enumerate() {
+        let entry_key = format!("{key}[{i}]");
+        let lower = v.to_lowercase();
         match v.as_str() {
-            "all" => return ServiceSet::All,
+            "all" => return (ServiceSet::All, Vec::new()),
             "bedrock" => list.push(ServiceSelector::Bedrock),
+            _ if v.trim().is_empty() => problems.add(entry_key, "service name is empty"),
+            _ if v.trim() != v || v.chars().any(char::is_control) => problems.add(
+                entry_key,
+                format!("{v:?} has leading or trailing white space or a control character; AWS's service names have none"),
+            ),
+            alias if SERVICE_ALIASES.iter().any(|(a, _)| *a == alias) => {
+                let name = SERVICE_ALIASES
+                    .iter()
+                    .find(|(a, _)| *a == alias)
+                    .map(|(_, n)| n.to_string())
+                    .unwrap_or_default();
+                list.push(ServiceSelector::Exact(name));
+            }
+            _ if lower == "all"
+                || lower == "bedrock"
+                || SERVICE_ALIASES.iter().any(|(a, _)| *a == lower) =>
+            {
+                problems.add(
+                    entry_key,
+                    format!("{v:?} differs from the alias {lower:?} only by case; aliases are lowercase"),
+                )
+            }
+            _ if known_names().any(|n| n.to_lowercase() == lower && n != v) => {
+                let name = known_names()
+                    .find(|n| n.to_lowercase() == lower)
+                    .unwrap_or_default();
+                problems.add(
+                    entry_key,
+                    format!("{v:?} differs from the Cost Explorer service {name:?} only by case; service names are matched exactly"),
+                )
+            }
             alias
                 if alias
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
             {
-                match SERVICE_ALIASES.iter().find(|(a, _)| *a == alias) {
-                    Some((_, name)) => list.push(ServiceSelector::Exact(name.to_string())),
-                    None => {
-                        let known: Vec<&str> = SERVICE_ALIASES.iter().map(|(a, _)| *a).collect();
-                        problems.add(
-                            format!("{key}[{i}]"),
-                            format!(
-                                "unknown service {v:?}; use all, bedrock, {} or an exact Cost Explorer service name",
-                                known.join(", ")
-                            ),
-                        )
-                    }
-                }
+                let known: Vec<&str> = SERVICE_ALIASES.iter().map(|(a, _)| *a).collect();
+                problems.add(
+                    entry_key,
+                    format!(
+                        "unknown service {v:?}; use all, bedrock, {} or an exact Cost Explorer service name",
+                        known.join(", ")
+                    ),
+                )
             }
-            exact if exact.trim().is_empty() => {
-                problems.add(format!("{key}[{i}]"), "service name is empty")
+            exact => {
+                list.push(ServiceSelector::Exact(exact.to_string()));
+                named.push((entry_key, exact.to_string()));
             }
-            exact => list.push(ServiceSelector::Exact(exact.to_string())),
         }
     }
     if list.is_empty() && values.is_empty() {
         problems.add(key, "is empty; leave it out to count every service");
     }
-    ServiceSet::Only(list)
+    (ServiceSet::Only(list), named)
 }
 
 fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
@@ -905,25 +994,44 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         p.add("state.path", "is empty; give a folder for the state store");
     }
     let transport = validate_transport(&raw.email, &resolve, &mut p);
-    if raw.email.digest_every_days < 0 {
+    if !(0..=MAX_DIGEST_DAYS).contains(&raw.email.digest_every_days) {
         p.add(
             "email.digest_every_days",
             format!(
-                "{} is negative; use 0 to send no digest",
+                "{} is outside 0..={MAX_DIGEST_DAYS}; use 0 to send no digest",
                 raw.email.digest_every_days
             ),
         );
     }
-    for (key, v) in [
-        ("email.retry_base_minutes", raw.email.retry_base_minutes),
-        ("email.retry_max_hours", raw.email.retry_max_hours),
+    for (key, v, unit, max) in [
+        (
+            "email.retry_base_minutes",
+            raw.email.retry_base_minutes,
+            "minutes",
+            MAX_RETRY_BASE_MINUTES,
+        ),
+        (
+            "email.retry_max_hours",
+            raw.email.retry_max_hours,
+            "hours",
+            MAX_RETRY_MAX_HOURS,
+        ),
     ] {
-        if !(v.is_finite() && v > 0.0) {
-            p.add(key, format!("{v} must be a positive number"));
+        if !(v.is_finite() && v > 0.0 && v <= max) {
+            p.add(
+                key,
+                format!("{v} is not a number of {unit} above 0 and at most {max}"),
+            );
         }
     }
-    if raw.email.max_attempts == 0 {
-        p.add("email.max_attempts", "0 would never send; use 1 or more");
+    if !(1..=MAX_SEND_ATTEMPTS).contains(&raw.email.max_attempts) {
+        p.add(
+            "email.max_attempts",
+            format!(
+                "{} is outside 1..={MAX_SEND_ATTEMPTS} (0 would never send)",
+                raw.email.max_attempts
+            ),
+        );
     }
     if !looks_like_address(&raw.email.from) {
         p.add(
@@ -957,17 +1065,22 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let mut thresholds = raw.alerts.thresholds.clone();
     thresholds.sort_by(|a, b| a.total_cmp(b));
     thresholds.dedup();
-    if raw.alerts.slack_days < 0 {
+    if !(0..=MAX_SLACK_DAYS).contains(&raw.alerts.slack_days) {
         p.add(
             "alerts.slack_days",
-            format!("{} is negative; use 0 or more days", raw.alerts.slack_days),
+            format!(
+                "{} is outside 0..={MAX_SLACK_DAYS} days",
+                raw.alerts.slack_days
+            ),
         );
     }
     let repeat = raw.alerts.repeat_interval_hours;
-    if !(repeat.is_finite() && repeat > 0.0) {
+    if !(repeat.is_finite() && repeat > 0.0 && repeat <= MAX_REPEAT_HOURS) {
         p.add(
             "alerts.repeat_interval_hours",
-            format!("{repeat} must be a positive number of hours"),
+            format!(
+                "{repeat} is not a number of hours above 0 and at most {MAX_REPEAT_HOURS} (a year)"
+            ),
         );
     }
     let drift = raw.alerts.drift_tolerance_percent;
@@ -1014,8 +1127,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 format!("{:?} is already the name of another workload", w.name),
             );
         }
-        let services = match &w.services {
-            None => ServiceSet::All,
+        let (services, named_services) = match &w.services {
+            None => (ServiceSet::All, Vec::new()),
             Some(list) => parse_services(list, &format!("{key}.services"), &mut p),
         };
         if w.rules.is_empty() {
@@ -1033,6 +1146,17 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             let tag = match &r.tag {
                 None => None,
                 Some(t) => match t.split_once('=') {
+                    Some((k, v))
+                        if [k, v]
+                            .iter()
+                            .any(|s| s.trim() != *s || s.chars().any(char::is_control)) =>
+                    {
+                        p.add(
+                            format!("{rkey}.tag"),
+                            format!("{t:?} has white space around its key or value, or a control character; Cost Explorer matches tags exactly"),
+                        );
+                        None
+                    }
                     Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
                         Some((k.to_string(), v.to_string()))
                     }
@@ -1075,6 +1199,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             priority: w.priority,
             interactive: w.interactive,
             services,
+            named_services,
             rules,
         });
     }
@@ -1106,10 +1231,13 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 Program::Other
             }
         };
-        if !(a.amount.is_finite() && a.amount > 0.0) {
+        if !(a.amount.is_finite() && a.amount > 0.0 && a.amount <= MAX_AMOUNT) {
             p.add(
                 format!("{key}.amount"),
-                format!("{} must be a positive amount", a.amount),
+                format!(
+                    "{} must be a positive amount of at most {MAX_AMOUNT:.0} (the largest AWS awards are about $1M)",
+                    a.amount
+                ),
             );
         }
         if a.currency != "USD" {
@@ -1138,6 +1266,19 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         if let (Some(s), Some(e)) = (start, expiry) {
             if e < s {
                 p.add(format!("{key}.expiry"), format!("{e} is before start {s}"));
+            } else if (e - s).num_days() > MAX_AWARD_DAYS {
+                p.add(
+                    format!("{key}.expiry"),
+                    format!("{e} is more than {MAX_AWARD_DAYS} days (ten years) after start {s}"),
+                );
+            }
+            for (what, d) in [("start", s), ("expiry", e)] {
+                if !(MIN_YEAR..=MAX_YEAR).contains(&d.year()) {
+                    p.add(
+                        format!("{key}.{what}"),
+                        format!("{d} is outside the years {MIN_YEAR} to {MAX_YEAR}"),
+                    );
+                }
             }
         }
         if a.workloads.is_empty() {
@@ -1154,8 +1295,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 );
             }
         }
-        let services = match &a.services {
-            None => ServiceSet::All,
+        let (services, named_services) = match &a.services {
+            None => (ServiceSet::All, Vec::new()),
             Some(list) => parse_services(list, &format!("{key}.services"), &mut p),
         };
         let snooze_until = a.snooze_until.as_deref().and_then(|d| {
@@ -1195,6 +1336,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             expiry: expiry.unwrap_or_default(),
             workloads: a.workloads.clone(),
             services,
+            named_services,
             marketplace_covered: a.marketplace_covered,
             credit_id: a.credit_id.clone(),
             snooze_until,

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod email;
 pub mod hints;
+pub mod integrity;
 pub mod metrics;
 pub mod notify;
 pub mod outbox;

@@ -75,7 +75,10 @@ impl Default for Retry {
 impl Retry {
     pub fn delay(&self, attempts: u32) -> Duration {
         let factor = 2i32.saturating_pow(attempts.saturating_sub(1).min(20));
-        (self.base * factor).min(self.max)
+        self.base
+            .checked_mul(factor)
+            .unwrap_or(self.max)
+            .min(self.max)
     }
 }
 
@@ -279,7 +282,9 @@ impl Outbox {
             self.mark_failed(due.id, &format!("{error} (after {attempts} attempts)"), now)?;
             return Ok(false);
         }
-        let next = now + retry.delay(attempts);
+        let next = now
+            .checked_add_signed(retry.delay(attempts))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",

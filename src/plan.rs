@@ -56,6 +56,21 @@ impl Query {
         }
     }
 
+    /// What a request of this query over `[start, end)` asks for, for the integrity
+    /// checks of its answer.
+    pub fn expected(&self, start: NaiveDate, end: NaiveDate) -> crate::integrity::Expected {
+        crate::integrity::Expected {
+            scope: self.scope,
+            group_by: self
+                .group_by
+                .iter()
+                .map(|(kind, key)| (crate::integrity::kind_name(Some(kind)), key.clone()))
+                .collect(),
+            start,
+            end,
+        }
+    }
+
     pub fn group_definitions(&self) -> Vec<GroupDefinition> {
         self.group_by
             .iter()

@@ -7,6 +7,7 @@
 //! SDK client whose HTTP client answers, in process, with the recorded bytes, so the
 //! output types are exactly those a live call produces.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -125,6 +126,33 @@ pub struct WireGroup {
 }
 
 impl RecordedRequest {
+    /// What the request asked for, for the integrity checks.
+    fn expected(
+        &self,
+        scope: RecordScope,
+        manifest: &Path,
+        at: &str,
+    ) -> Result<crate::integrity::Expected, SourceError> {
+        let day = |s: &str| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                SourceError::invalid(
+                    manifest,
+                    format!("{at}: request TimePeriod {s:?} is not a date"),
+                )
+            })
+        };
+        Ok(crate::integrity::Expected {
+            scope,
+            group_by: self
+                .group_by
+                .iter()
+                .map(|g| (g.r#type.clone(), g.key.clone()))
+                .collect(),
+            start: day(&self.time_period.start)?,
+            end: day(&self.time_period.end)?,
+        })
+    }
+
     fn scope(&self) -> Option<RecordScope> {
         let usage = serde_json::json!({"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}});
         match &self.filter {
@@ -171,6 +199,7 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
     // The token each query's next page must carry; None once a query is complete.
     let mut pending: std::collections::HashMap<String, Option<String>> = Default::default();
     let mut pages = Vec::with_capacity(manifest.exchanges.len());
+    let mut expected: BTreeMap<String, crate::integrity::Expected> = BTreeMap::new();
     for (i, exchange) in manifest.exchanges.iter().enumerate() {
         let at = format!("exchanges[{i}] ({})", exchange.query);
         let request: RecordedRequest =
@@ -214,6 +243,19 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
                 Decode::Response(m) => SourceError::invalid(&file, m),
             })?;
         pending.insert(exchange.query.clone(), output.next_page_token.clone());
+        let this = request.expected(scope, &manifest_path, &at)?;
+        match expected.get(&exchange.query) {
+            None => {
+                expected.insert(exchange.query.clone(), this);
+            }
+            Some(first) if *first == this => {}
+            Some(_) => {
+                return Err(SourceError::invalid(
+                    &manifest_path,
+                    format!("{at}: the request differs from the query's first page (period, grouping or filter)"),
+                ))
+            }
+        }
         pages.push(CostPage {
             query: exchange.query.clone(),
             file,
@@ -227,7 +269,40 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
             format!("the recording ends in the middle of query {query:?}: its last page has a NextPageToken"),
         ));
     }
+    check(&pages, &expected).map_err(|e| {
+        SourceError::invalid(e.file.as_deref().unwrap_or(&manifest_path), e.to_string())
+    })?;
     Ok(pages)
+}
+
+/// The integrity checks of a whole recording: each query against its request, then the
+/// usage slices against one another.
+fn check(
+    pages: &[CostPage],
+    expected: &BTreeMap<String, crate::integrity::Expected>,
+) -> Result<(), crate::integrity::IntegrityError> {
+    use crate::integrity::{check_query, check_slices, Page};
+    let mut slices = Vec::new();
+    for (query, expected) in expected {
+        let of_query: Vec<Page> = pages
+            .iter()
+            .filter(|p| &p.query == query)
+            .map(|p| Page {
+                file: Some(&p.file),
+                output: &p.output,
+            })
+            .collect();
+        let first_file = of_query.first().and_then(|p| p.file);
+        let totals = check_query(query, expected, &of_query)?;
+        if expected.scope == RecordScope::Usage {
+            let by_service = expected.group_by.first().is_some_and(|g| g.1 == "SERVICE");
+            slices.push((!by_service, query.as_str(), first_file, totals));
+        }
+    }
+    // The service slice first: its totals are the table's.
+    slices.sort_by_key(|s| s.0);
+    let refs: Vec<_> = slices.iter().map(|(_, q, f, t)| (*q, *f, t)).collect();
+    check_slices(&refs)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SourceError> {

@@ -6,7 +6,18 @@
 //! service name). New shapes keep appearing: anything not understood is kept with token
 //! kind `other` and listed in the report, never dropped.
 
-use crate::config::BEDROCK_EDITION_SUFFIX;
+/// The Cost Explorer SERVICE names Bedrock usage is billed under: Amazon's own models
+/// (Nova, Titan) as "Amazon Bedrock", Anthropic's Claude as "Amazon Bedrock Service"
+/// (DOMAIN.md). Third-party Marketplace listings carry [`BEDROCK_EDITION_SUFFIX`].
+pub const BEDROCK_SERVICES: [&str; 2] = ["Amazon Bedrock", "Amazon Bedrock Service"];
+
+/// The suffix AWS gives third-party models sold through Marketplace on Bedrock.
+pub const BEDROCK_EDITION_SUFFIX: &str = "(Amazon Bedrock Edition)";
+
+/// Whether `service` is one Bedrock is billed under, Marketplace listings included.
+pub fn is_bedrock_service(service: &str) -> bool {
+    BEDROCK_SERVICES.contains(&service) || service.ends_with(BEDROCK_EDITION_SUFFIX)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,10 +56,10 @@ pub fn is_marketplace(service: &str, usage_type: &str) -> bool {
 
 /// Reads a Bedrock line; None for services that are not Bedrock.
 pub fn parse(service: &str, usage_type: &str) -> Option<BedrockUsage> {
-    let marketplace = service.ends_with(BEDROCK_EDITION_SUFFIX);
-    if service != "Amazon Bedrock" && !marketplace {
+    if !is_bedrock_service(service) {
         return None;
     }
+    let marketplace = service.ends_with(BEDROCK_EDITION_SUFFIX);
     let rest = strip_region(usage_type);
     let lower = rest.to_ascii_lowercase();
     let batch = lower.contains("batch");
@@ -164,5 +175,43 @@ mod tests {
             Some(("Claude 3 Haiku", Input, false)),
         );
         check("AWS Lambda", "USE1-Request", None);
+        // Claude is billed under "Amazon Bedrock Service"; its usage types read the same.
+        let claude = "Amazon Bedrock Service";
+        check(
+            claude,
+            "USE1-Claude4.6Sonnet-input-tokens",
+            Some(("Claude4.6Sonnet", Input, false)),
+        );
+        check(
+            claude,
+            "USE1-Claude4.6Opus-cache-read-input-token-count-cross-region-global",
+            Some(("Claude4.6Opus", CacheRead, false)),
+        );
+        check(
+            claude,
+            "USE1-Claude4Sonnet-cache-write-input-token-count-1-hour",
+            Some(("Claude4Sonnet", CacheWrite, false)),
+        );
+        check(
+            "Amazon Bedrock Services",
+            "USE1-Claude4.6Sonnet-input-tokens",
+            None,
+        );
+    }
+
+    #[test]
+    fn usage_types_parse_the_same_under_every_bedrock_service() {
+        for usage_type in [
+            "USE1-Claude4.6Sonnet-input-tokens",
+            "USW2-Claude4.6Sonnet-cache-read-input-token-count",
+            "USE1-Llama4-Maverick-17B-input-tokens-batch",
+            "USE1-NovaLite-input-tokens-priority",
+            "USE1-Nova2.0Lite-ProvisionedThroughput-NoCommit-ModelUnits",
+        ] {
+            let a = parse("Amazon Bedrock", usage_type);
+            let b = parse("Amazon Bedrock Service", usage_type);
+            assert!(a.is_some(), "{usage_type}");
+            assert_eq!(a, b, "{usage_type}");
+        }
     }
 }

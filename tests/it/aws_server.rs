@@ -44,12 +44,22 @@ pub struct FakeCostExplorer {
     state: Arc<Mutex<State>>,
 }
 
-/// Days per page: small enough that a four-month backfill takes several pages.
-const DAYS_PER_PAGE: usize = 45;
+/// Groups per page by default: small enough that a four-month backfill of the demo takes
+/// several pages, and that days are split across pages.
+pub const GROUPS_PER_PAGE: usize = 1000;
 
 impl FakeCostExplorer {
-    /// Starts a server holding every day of the recording in `dir`.
+    /// Starts a server holding every day of the recording in `dir`, answering pages of
+    /// [`GROUPS_PER_PAGE`] groups.
     pub fn start(dir: &std::path::Path) -> FakeCostExplorer {
+        FakeCostExplorer::with_page_size(dir, Some(GROUPS_PER_PAGE))
+    }
+
+    /// Starts a server whose pages hold at most `groups_per_page` groups (None: one page).
+    pub fn with_page_size(
+        dir: &std::path::Path,
+        groups_per_page: Option<usize>,
+    ) -> FakeCostExplorer {
         let data = Arc::new(load(dir));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -58,7 +68,7 @@ impl FakeCostExplorer {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (data, state) = (data.clone(), shared.clone());
-                std::thread::spawn(move || serve(stream, &data, &state));
+                std::thread::spawn(move || serve(stream, &data, &state, groups_per_page));
             }
         });
         FakeCostExplorer { url, state }
@@ -132,14 +142,24 @@ fn load(dir: &std::path::Path) -> Data {
         let entry = data
             .entry(shape(&request["GroupBy"], &request["Filter"]))
             .or_insert_with(|| (body["GroupDefinitions"].clone(), Vec::new()));
-        entry
-            .1
-            .extend(body["ResultsByTime"].as_array().unwrap().iter().cloned());
+        // The recording splits some days over pages: merge their groups.
+        for result in body["ResultsByTime"].as_array().unwrap() {
+            let same_day = entry.1.last_mut().filter(|last: &&mut Value| {
+                last["TimePeriod"]["Start"] == result["TimePeriod"]["Start"]
+            });
+            match same_day {
+                Some(last) => {
+                    let more = result["Groups"].as_array().unwrap().clone();
+                    last["Groups"].as_array_mut().unwrap().extend(more);
+                }
+                None => entry.1.push(result.clone()),
+            }
+        }
     }
     data
 }
 
-fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
+fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: Option<usize>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
@@ -182,7 +202,7 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
         }
         let (status, payload) = match fault {
             None | Some(Fault::Pass) if target.starts_with("AWSBilling.") => billing_answer(&target, &request, billing),
-            None | Some(Fault::Pass) => answer(&target, &request, data),
+            None | Some(Fault::Pass) => answer(&target, &request, data, groups_per_page),
             Some(Fault::Throttle) => (
                 "400 Bad Request",
                 json!({"__type": "com.amazonaws.costexplorer#LimitExceededException", "message": "Rate exceeded"}).to_string(),
@@ -196,7 +216,7 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
                 return;
             }
             Some(Fault::Truncate) => {
-                let full = answer(&target, &request, data).1;
+                let full = answer(&target, &request, data, groups_per_page).1;
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
                     full.len()
@@ -220,7 +240,12 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>) {
 }
 
 /// A well-formed answer: the days in the requested period, one page of them.
-fn answer(target: &str, request: &Value, data: &Data) -> (&'static str, String) {
+fn answer(
+    target: &str,
+    request: &Value,
+    data: &Data,
+    groups_per_page: Option<usize>,
+) -> (&'static str, String) {
     if !target.ends_with("GetCostAndUsage") {
         return (
             "400 Bad Request",
@@ -270,14 +295,44 @@ fn answer(target: &str, request: &Value, data: &Data) -> (&'static str, String) 
         .and_then(|t| t.strip_prefix("offset:"))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let page: Vec<&Value> = in_period.iter().skip(offset).take(DAYS_PER_PAGE).collect();
+    // Like AWS, a page ends after a number of groups, not at a day boundary: a day whose
+    // groups do not fit is split, and the next page repeats its TimePeriod with the rest.
+    // An empty day takes one place.
+    let items: Vec<(usize, Option<&Value>)> = in_period
+        .iter()
+        .enumerate()
+        .flat_map(|(i, day)| {
+            let groups = day["Groups"].as_array().filter(|g| !g.is_empty());
+            match groups {
+                None => vec![(i, None)],
+                Some(groups) => groups.iter().map(|g| (i, Some(g))).collect(),
+            }
+        })
+        .collect();
+    let size = groups_per_page.unwrap_or(usize::MAX);
+    let mut page: Vec<Value> = Vec::new();
+    for (i, group) in items.iter().skip(offset).take(size) {
+        if page.last().and_then(|d| d["TimePeriod"]["Start"].as_str())
+            != in_period[*i]["TimePeriod"]["Start"].as_str()
+        {
+            let mut day = in_period[*i].clone();
+            day["Groups"] = json!([]);
+            page.push(day);
+        }
+        if let Some(g) = group {
+            page.last_mut().unwrap()["Groups"]
+                .as_array_mut()
+                .unwrap()
+                .push((*g).clone());
+        }
+    }
     let mut body = json!({
         "GroupDefinitions": group_definitions,
         "ResultsByTime": page,
         "DimensionValueAttributes": [],
     });
-    if offset + DAYS_PER_PAGE < in_period.len() {
-        body["NextPageToken"] = Value::from(format!("offset:{}", offset + DAYS_PER_PAGE));
+    if offset.saturating_add(size) < items.len() {
+        body["NextPageToken"] = Value::from(format!("offset:{}", offset + size));
     }
     ("200 OK", body.to_string())
 }

@@ -474,3 +474,150 @@ fn amount_that_is_not_a_number() {
         "amount \"12,5\" is not a number",
     );
 }
+
+/// Damages the JSON of one page of a copy of the demo recording.
+fn bad_page(file: &str, damage: impl Fn(&mut Value), names: &str, says: &str) {
+    let file = file.to_string();
+    bad_recording(
+        move |rec| {
+            let path = rec.join(&file);
+            let mut body: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            damage(&mut body);
+            std::fs::write(&path, body.to_string()).unwrap();
+        },
+        65,
+        names,
+        says,
+    );
+}
+
+fn first_groups(body: &mut Value) -> &mut Vec<Value> {
+    body["ResultsByTime"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| !r["Groups"].as_array().unwrap().is_empty())
+        .unwrap()["Groups"]
+        .as_array_mut()
+        .unwrap()
+}
+
+#[test]
+fn a_duplicated_day_is_refused_not_summed() {
+    bad_page(
+        "usage-by-service/page-001.json",
+        |body| {
+            let results = body["ResultsByTime"].as_array_mut().unwrap();
+            let copy = results[3].clone();
+            results.insert(4, copy);
+        },
+        "usage-by-service/page-001.json",
+        "the period appears twice on one page",
+    );
+}
+
+#[test]
+fn a_duplicated_group_is_refused() {
+    bad_page(
+        "usage-by-account/page-002.json",
+        |body| {
+            let groups = first_groups(body);
+            let copy = groups[0].clone();
+            groups.push(copy);
+        },
+        "usage-by-account/page-002.json",
+        "appears twice for the day",
+    );
+}
+
+#[test]
+fn a_missing_metric_is_refused_not_read_as_zero() {
+    bad_page(
+        "usage-by-tag-workload/page-001.json",
+        |body| {
+            first_groups(body)[0]
+                .as_object_mut()
+                .unwrap()
+                .remove("Metrics");
+        },
+        "usage-by-tag-workload/page-001.json",
+        "has no UnblendedCost metric",
+    );
+}
+
+#[test]
+fn a_null_amount_is_refused_not_read_as_zero() {
+    bad_page(
+        "usage-by-service/page-002.json",
+        |body| first_groups(body)[0]["Metrics"]["UsageQuantity"]["Amount"] = Value::Null,
+        "usage-by-service/page-002.json",
+        "has no UsageQuantity Amount",
+    );
+}
+
+#[test]
+fn a_period_outside_the_request_is_refused() {
+    bad_page(
+        "usage-by-account/page-003.json",
+        |body| {
+            let results = body["ResultsByTime"].as_array_mut().unwrap();
+            let last = results.last_mut().unwrap();
+            last["TimePeriod"] = serde_json::json!({"Start": "2027-03-01", "End": "2027-03-02"});
+        },
+        "usage-by-account/page-003.json",
+        "outside the request's",
+    );
+}
+
+#[test]
+fn a_slice_scaled_on_the_way_is_refused() {
+    bad_page(
+        "usage-by-tag-workload/page-002.json",
+        |body| {
+            for result in body["ResultsByTime"].as_array_mut().unwrap() {
+                for group in result["Groups"].as_array_mut().unwrap() {
+                    let cost = &mut group["Metrics"]["UnblendedCost"]["Amount"];
+                    let v: f64 = cost.as_str().unwrap().parse().unwrap();
+                    *cost = Value::from(format!("{}", v * 1e-9));
+                }
+            }
+        },
+        "usage-by-tag-workload",
+        "the usage slices disagree",
+    );
+}
+
+#[test]
+fn negated_usage_is_refused() {
+    bad_page(
+        "usage-by-service/page-001.json",
+        |body| {
+            let cost = &mut first_groups(body)[0]["Metrics"]["UnblendedCost"]["Amount"];
+            let v: f64 = cost.as_str().unwrap().parse().unwrap();
+            *cost = Value::from(format!("{}", -v - 1.0));
+        },
+        "usage-by-service/page-001.json",
+        "negative cost",
+    );
+}
+
+#[test]
+fn a_record_type_the_filter_excludes_is_refused() {
+    bad_page(
+        "other-by-record-type/page-001.json",
+        |body| first_groups(body)[0]["Keys"][0] = Value::from("Usage"),
+        "other-by-record-type/page-001.json",
+        "filter excludes Usage",
+    );
+}
+
+#[test]
+fn group_definitions_that_differ_from_the_request_are_refused() {
+    bad_page(
+        "usage-by-account/page-001.json",
+        |body| body["GroupDefinitions"][0]["Key"] = Value::from("REGION"),
+        "usage-by-account/page-001.json",
+        "differ from the request's",
+    );
+}

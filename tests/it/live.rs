@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::aws_server::{FakeCostExplorer, Fault};
-use crate::support::{creditburn, demo_config, repo};
+use crate::support::{copy_recording, creditburn, demo_config, repo};
 
 /// The demo config switched to the live source, with short timeouts for tests.
 fn live_config(dir: &Path) -> PathBuf {
@@ -102,18 +102,19 @@ fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
     let config = live_config(dir.path());
 
     let (r, err) = report(&server, &config, DAY1, &[]);
-    // 2026-08-01 (the first award) to 2026-11-20: 112 days, 3 pages of 45 days a query,
-    // 4 queries.
+    // 2026-08-01 (the first award) to 2026-11-20: 112 days; pages of 1,000 groups, so
+    // 3,224 groups by service and by account take 4 pages each, 3,656 by tag 4 and
+    // 1,416 other records 2: 14 requests, days split across pages.
     let requests = server.requests();
-    assert_eq!(requests.len(), 12, "{err}");
-    assert_eq!(r["source"]["requests"], 12);
-    assert_eq!(r["source"]["request_cost"], 0.12);
+    assert_eq!(requests.len(), 14, "{err}");
+    assert_eq!(r["source"]["requests"], 14);
+    assert_eq!(r["source"]["request_cost"], 0.14);
     assert_eq!(r["source"]["stale"], false);
     assert_eq!(requests[0]["TimePeriod"]["Start"], "2026-08-01");
     assert_eq!(requests[0]["TimePeriod"]["End"], "2026-11-21");
     assert!(requests[0].get("NextPageToken").is_none());
-    assert_eq!(requests[1]["NextPageToken"], "offset:45");
-    assert_eq!(requests[2]["NextPageToken"], "offset:90");
+    assert_eq!(requests[1]["NextPageToken"], "offset:1000");
+    assert_eq!(requests[2]["NextPageToken"], "offset:2000");
     // Every award tells the same story as the recording.
     assert_eq!(awards(&r), awards(&fixture_report()));
 
@@ -142,9 +143,9 @@ fn throttling_then_success_is_retried() {
     let config = live_config(dir.path());
     server.fail_next(&[Fault::Throttle]);
     let (r, err) = report(&server, &config, DAY1, &[]);
-    // One refused attempt, then the 12 requests that count.
-    assert_eq!(server.requests().len(), 13, "{err}");
-    assert_eq!(r["source"]["requests"], 12);
+    // One refused attempt, then the 14 requests that count.
+    assert_eq!(server.requests().len(), 15, "{err}");
+    assert_eq!(r["source"]["requests"], 14);
     assert_eq!(r["source"]["stale"], false);
 }
 
@@ -259,7 +260,7 @@ fn a_half_fetched_query_is_not_stored() {
 
 #[test]
 fn a_query_failing_on_its_second_page_keeps_its_old_days() {
-    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let server = FakeCostExplorer::with_page_size(&repo().join("fixtures/demo"), Some(400));
     let dir = tempfile::tempdir().unwrap();
     let config = live_config(dir.path());
     report(&server, &config, DAY1, &[]);
@@ -277,7 +278,8 @@ fn a_query_failing_on_its_second_page_keeps_its_old_days() {
     };
     let before = snapshot(&db);
     // In early January the estimated November and all of December are asked again: 63
-    // days, two pages. The first arrives, the second fails on both attempts.
+    // days, about 670 groups, two pages of 400. The first arrives, the second fails on
+    // both attempts.
     server.fail_next(&[Fault::Pass, Fault::ServerError, Fault::ServerError]);
     let args = [
         "report",
@@ -604,7 +606,7 @@ fn record_writes_a_recording_that_replays_to_the_same_story() {
     let out = record(&server, &config, &out_dir, false);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("wrote 12 pages of 4 queries"), "{err}");
+    assert!(err.contains("wrote 14 pages of 4 queries"), "{err}");
     // Replayed as fixtures, the recording tells what the live run tells.
     let (live_report, _) = report(&server, &config, DAY1, &[]);
     assert_eq!(awards(&replay_report(&out_dir)), awards(&live_report));
@@ -709,4 +711,123 @@ fn the_iam_policy_allows_exactly_the_operations_creditburn_calls() {
             "AWSInsightsIndexService.GetCostAndUsage"
         ]
     );
+}
+
+/// The live config with every award starting on `start`, so a backfill is short.
+fn live_config_from(dir: &Path, start: &str) -> PathBuf {
+    let path = live_config(dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("start = \"") {
+            out.push_str(&format!("start = \"{start}\""));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// A report without the `source` block (requests differ with the page size).
+fn figures(mut r: Value) -> Value {
+    r.as_object_mut().unwrap().remove("source");
+    r
+}
+
+#[test]
+fn pages_that_split_a_day_are_merged_not_overwritten() {
+    // Regression: the cache stored each page's ResultByTime under (query, day), so when a
+    // page ended inside a day the next page's groups replaced the first page's. The same
+    // data served at any page size must give the very same report, to the cent.
+    let mut reports = Vec::new();
+    for size in [Some(1), Some(7), Some(400), None] {
+        let server = FakeCostExplorer::with_page_size(&repo().join("fixtures/demo"), size);
+        let dir = tempfile::tempdir().unwrap();
+        let config = live_config_from(dir.path(), "2026-11-12");
+        let (r, err) = report(&server, &config, DAY1, &[]);
+        let requests = server.requests().len();
+        if size == Some(1) {
+            // Nine days of about 30 groups in each usage slice: hundreds of pages, so
+            // nearly every day is split.
+            assert!(requests > 500, "{requests} requests: {err}");
+        }
+        if size.is_none() {
+            assert_eq!(requests, 4, "{err}");
+        }
+        reports.push((size, figures(r)));
+    }
+    let (_, unlimited) = reports.last().unwrap().clone();
+    assert!(unlimited["data"]["usage_total"].as_f64().unwrap() > 1000.0);
+    for (size, r) in &reports {
+        assert_eq!(r, &unlimited, "page size {size:?} changed the figures");
+    }
+}
+
+/// A copy of the demo recording with `damage` applied to the JSON of `file`.
+fn damaged_demo(dir: &Path, file: &str, damage: impl Fn(&mut Value)) -> PathBuf {
+    let rec = dir.join("rec");
+    copy_recording(&repo().join("fixtures/demo"), &rec);
+    let path = rec.join(file);
+    let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    damage(&mut body);
+    std::fs::write(&path, body.to_string()).unwrap();
+    rec
+}
+
+#[test]
+fn a_slice_that_disagrees_keeps_the_cached_days_and_marks_the_run_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let good = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let (first, _) = report(&good, &config, DAY1, &[]);
+    let db = dir.path().join("state/creditburn.sqlite3");
+    let cached = || {
+        let db = rusqlite::Connection::open(&db).unwrap();
+        let mut stmt = db
+            .prepare("SELECT query, day, result FROM ce_day ORDER BY query, day")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<(String, String, String)>>()
+    };
+    let before = cached();
+    // The account slice scaled by 1e-9 on the way: every amount of its last page.
+    let data = tempfile::tempdir().unwrap();
+    let rec = damaged_demo(data.path(), "usage-by-account/page-003.json", |body| {
+        for result in body["ResultsByTime"].as_array_mut().unwrap() {
+            for group in result["Groups"].as_array_mut().unwrap() {
+                let cost = &mut group["Metrics"]["UnblendedCost"]["Amount"];
+                let v: f64 = cost.as_str().unwrap().parse().unwrap();
+                *cost = Value::from(format!("{}", v * 1e-9));
+            }
+        }
+    });
+    let bad = FakeCostExplorer::start(&rec);
+    let (r, err) = report(&bad, &config, DAY2, &[]);
+    assert_eq!(r["source"]["stale"], true, "{err}");
+    let reasons = r["source"]["stale_reasons"].to_string();
+    assert!(reasons.contains("usage slices disagree"), "{reasons}");
+    assert!(reasons.contains("usage-by-account"), "{reasons}");
+    assert_eq!(awards(&r), awards(&first));
+    assert!(
+        cached() == before,
+        "a day of a disagreeing answer was cached"
+    );
+    assert!(err.contains("integrity"), "{err}");
+
+    // With nothing cached to fall back on, the run has no data: exit 69, never a total
+    // built on the altered slice.
+    let fresh = tempfile::tempdir().unwrap();
+    let config = live_config(fresh.path());
+    let out = live(
+        &bad,
+        &["report", "--config", config.to_str().unwrap()],
+        DAY1,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("usage slices disagree"), "{err}");
 }

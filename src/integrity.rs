@@ -1,0 +1,260 @@
+//! Integrity checks on Cost Explorer answers, before they are cached or turned into a
+//! cost table: pure functions of the decoded pages and the request that produced them.
+//!
+//! One query's pages must answer its request (the same GroupDefinitions, periods inside
+//! the requested range, the record types its filter allows) and hold every group once,
+//! with both metrics and a numeric amount. A day may be split over pages (AWS ends a
+//! page after a number of groups, not at a day boundary); its groups are merged, never
+//! overwritten. Then every usage slice (by service, by account, by each tag key) covers
+//! the same spend, so their day totals must agree to a cent: a slice that disagrees was
+//! truncated, scaled or mangled on the way, and its numbers must not reach finance.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
+use aws_sdk_costexplorer::types::GroupDefinitionType;
+use chrono::NaiveDate;
+
+use crate::plan::METRICS;
+use crate::recording::RecordScope;
+
+/// The longest excerpt of a response an error may quote: bodies hold account ids and
+/// tag values, so a message carries only enough to find the spot.
+pub const EXCERPT_CHARS: usize = 160;
+
+/// `text` cut to [`EXCERPT_CHARS`] characters (with "…" when cut), on one line.
+pub fn excerpt(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= EXCERPT_CHARS {
+        line
+    } else {
+        let cut: String = line.chars().take(EXCERPT_CHARS).collect();
+        format!("{cut}…")
+    }
+}
+
+/// What a query asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub scope: RecordScope,
+    /// The group-bys as (`DIMENSION` or `TAG`, key).
+    pub group_by: Vec<(String, String)>,
+    /// The requested period, `[start, end)`.
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// Why an answer cannot be used: the query, the page file (when there is one), the day
+/// and what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{query}{}: {message}", day.map(|d| format!(", {d}")).unwrap_or_default())]
+pub struct IntegrityError {
+    pub query: String,
+    pub file: Option<PathBuf>,
+    pub day: Option<NaiveDate>,
+    pub message: String,
+}
+
+/// One page of a query's answer, with the file it came from (None when live).
+pub struct Page<'a> {
+    pub file: Option<&'a Path>,
+    pub output: &'a GetCostAndUsageOutput,
+}
+
+/// The kind of a group definition as the wire spells it.
+pub fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
+    match kind {
+        Some(GroupDefinitionType::Tag) => "TAG".into(),
+        Some(GroupDefinitionType::Dimension) => "DIMENSION".into(),
+        Some(GroupDefinitionType::CostCategory) => "COST_CATEGORY".into(),
+        Some(other) => other.as_str().to_string(),
+        None => "NONE".into(),
+    }
+}
+
+/// Checks one query's pages against its request and returns its usage cost per day (all
+/// groups of the day, merged across pages).
+pub fn check_query(
+    query: &str,
+    expected: &Expected,
+    pages: &[Page],
+) -> Result<BTreeMap<NaiveDate, f64>, IntegrityError> {
+    let mut totals: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    let mut seen: BTreeSet<(NaiveDate, Vec<String>)> = BTreeSet::new();
+    for page in pages {
+        let fail = |day: Option<NaiveDate>, message: String| IntegrityError {
+            query: query.to_string(),
+            file: page.file.map(Path::to_path_buf),
+            day,
+            message,
+        };
+        let defs: Vec<(String, String)> = page
+            .output
+            .group_definitions()
+            .iter()
+            .map(|g| {
+                (
+                    kind_name(g.r#type()),
+                    g.key().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        if defs != expected.group_by {
+            let show = |d: &[(String, String)]| {
+                d.iter()
+                    .map(|(t, k)| format!("{t}:{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(fail(
+                None,
+                format!(
+                    "GroupDefinitions [{}] differ from the request's [{}]",
+                    excerpt(&show(&defs)),
+                    show(&expected.group_by)
+                ),
+            ));
+        }
+        let mut on_this_page = BTreeSet::new();
+        for result in page.output.results_by_time() {
+            let start = result.time_period().map(|p| p.start()).unwrap_or_default();
+            let day = NaiveDate::parse_from_str(start, "%Y-%m-%d").map_err(|_| {
+                fail(
+                    None,
+                    format!("TimePeriod Start {:?} is not a date", excerpt(start)),
+                )
+            })?;
+            if day < expected.start || day >= expected.end {
+                return Err(fail(
+                    Some(day),
+                    format!(
+                        "the period is outside the request's {} to {} (end exclusive)",
+                        expected.start, expected.end
+                    ),
+                ));
+            }
+            if !on_this_page.insert(day) {
+                return Err(fail(
+                    Some(day),
+                    "the period appears twice on one page".to_string(),
+                ));
+            }
+            let total = totals.entry(day).or_insert(0.0);
+            for group in result.groups() {
+                let keys = group.keys().to_vec();
+                if keys.len() != expected.group_by.len() {
+                    return Err(fail(
+                        Some(day),
+                        format!(
+                            "a group has {} keys, not {}",
+                            keys.len(),
+                            expected.group_by.len()
+                        ),
+                    ));
+                }
+                if expected.scope == RecordScope::NotUsage
+                    && expected.group_by[0].1 == "RECORD_TYPE"
+                    && keys[0] == "Usage"
+                {
+                    return Err(fail(
+                        Some(day),
+                        "a Usage record in a query whose filter excludes Usage".to_string(),
+                    ));
+                }
+                let mut cost = 0.0;
+                for metric in METRICS {
+                    let value = group.metrics().and_then(|m| m.get(metric)).ok_or_else(|| {
+                        fail(
+                            Some(day),
+                            format!(
+                                "group {} has no {metric} metric",
+                                excerpt(&keys.join(" / "))
+                            ),
+                        )
+                    })?;
+                    let text = value.amount().ok_or_else(|| {
+                        fail(
+                            Some(day),
+                            format!(
+                                "group {} has no {metric} Amount",
+                                excerpt(&keys.join(" / "))
+                            ),
+                        )
+                    })?;
+                    let amount: f64 = text
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|v: &f64| v.is_finite())
+                        .ok_or_else(|| {
+                            fail(
+                                Some(day),
+                                format!("{metric} amount {:?} is not a number", excerpt(text)),
+                            )
+                        })?;
+                    if metric == "UnblendedCost" {
+                        cost = amount;
+                    }
+                }
+                if expected.scope == RecordScope::Usage && cost < -0.005 {
+                    return Err(fail(
+                        Some(day),
+                        format!(
+                            "usage group {} has a negative cost ({cost}); usage is never negative (credits and refunds are other record types)",
+                            excerpt(&keys.join(" / "))
+                        ),
+                    ));
+                }
+                if !seen.insert((day, keys.clone())) {
+                    return Err(fail(
+                        Some(day),
+                        format!(
+                            "group {} appears twice for the day",
+                            excerpt(&keys.join(" / "))
+                        ),
+                    ));
+                }
+                *total += cost;
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// Whether two day totals agree: to a cent, plus a relative allowance for the rounding
+/// of many small amounts.
+fn agree(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 0.01 + 1e-9 * a.abs().max(b.abs())
+}
+
+/// Checks that every usage slice gives the same total on every day any of them covers.
+/// `slices` are (query, page file to name, day totals); the first is the reference.
+pub fn check_slices(
+    slices: &[(&str, Option<&Path>, &BTreeMap<NaiveDate, f64>)],
+) -> Result<(), IntegrityError> {
+    let Some((reference, _, base)) = slices.first() else {
+        return Ok(());
+    };
+    let days: BTreeSet<NaiveDate> = slices
+        .iter()
+        .flat_map(|(_, _, t)| t.keys().copied())
+        .collect();
+    for day in days {
+        let want = base.get(&day).copied().unwrap_or(0.0);
+        for (query, file, totals) in &slices[1..] {
+            let got = totals.get(&day).copied().unwrap_or(0.0);
+            if !agree(want, got) {
+                return Err(IntegrityError {
+                    query: query.to_string(),
+                    file: file.map(Path::to_path_buf),
+                    day: Some(day),
+                    message: format!(
+                        "the usage slices disagree: {query} totals {got:.2} USD but {reference} totals {want:.2} USD; every slice covers the same spend, so the answer is incomplete or altered"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
