@@ -23,6 +23,8 @@ pub const MARKETPLACE: &str = "marketplace";
 pub const MODEL: &str = "model";
 pub const TOKEN_KIND: &str = "token_kind";
 pub const BATCH: &str = "batch";
+/// The first workload whose rules matched a line that its `services` then excluded.
+pub const EXCLUDED_BY: &str = "excluded_by";
 
 /// How many trailing days the per-workload "recent" figures and the hints look at.
 pub const RECENT_DAYS: i64 = 30;
@@ -43,6 +45,12 @@ pub enum Status {
     Exhausted,
     /// `as_of` is after the expiry date.
     Expired,
+    /// The award's figures probably come from a configuration mistake, not from its
+    /// spend: its workloads match no spend while other spend is unattributed, or the
+    /// verdict would be a forfeit while their `services` exclude spend their rules
+    /// match, or a rule names a tag key the data has no values for. No forfeit alert is
+    /// sent on such a number; `no_data_reasons` says why.
+    NoData,
 }
 
 impl Status {
@@ -54,6 +62,7 @@ impl Status {
             Status::ForfeitRisk => "forfeit_risk",
             Status::Exhausted => "exhausted",
             Status::Expired => "expired",
+            Status::NoData => "no_data",
         }
     }
 }
@@ -118,6 +127,9 @@ pub struct AwardStatus {
     #[serde(serialize_with = "cents")]
     pub not_covered: f64,
     pub workloads: Vec<String>,
+    /// Why the status is `no_data`: what looks like a configuration mistake (empty
+    /// otherwise).
+    pub no_data_reasons: Vec<String>,
     /// AWS's view of the credit the award names, when the Billing API was read.
     pub credit: Option<crate::credits::Reconciliation>,
     /// Covered spend per day from start to `as_of` (or expiry), for the burn-down chart.
@@ -158,6 +170,11 @@ pub struct WorkloadSpend {
     pub cost: f64,
     #[serde(serialize_with = "cents")]
     pub last_30_days: f64,
+    /// Spend the workload's rules match but its `services` exclude (it goes to a later
+    /// workload or stays unattributed), by service.
+    #[serde(serialize_with = "cents")]
+    pub excluded_by_services: f64,
+    pub excluded_services: Vec<ServiceSpend>,
     pub by_service: Vec<ServiceSpend>,
     pub bedrock: Vec<ModelSpend>,
 }
@@ -224,7 +241,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         .filter(col(WORKLOAD).is_null())
         .collect()?;
     let unattributed = sum_f64(&unattributed_df, table::COST)?;
-    let unattributed_by_service = by_service(unattributed_df.lazy(), &recent_sum)?;
+    let unattributed_by_service = by_service_of(unattributed_df.clone().lazy(), &recent_sum)?;
     let approximated = sum_f64(
         &usage
             .clone()
@@ -293,6 +310,9 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             table.first_day
         ));
     }
+    // Tag keys the rules name that hold no value at all (a key typed with the wrong case
+    // comes back from Cost Explorer as all "key$", or not at all in a recording).
+    let mut keys_without_values = std::collections::BTreeSet::new();
     for w in &config.workloads {
         for r in &w.rules {
             if let Some((key, _)) = &r.tag {
@@ -301,10 +321,19 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
                         "workload {:?} has a rule on tag {key:?}, which the data has no grouping for; that rule matches nothing",
                         w.name
                     ));
+                    keys_without_values.insert(key.clone());
+                } else if usage.column(&table::tag_column(key))?.null_count() == usage.height()
+                    && keys_without_values.insert(key.clone())
+                {
+                    warnings.push(format!(
+                        "tag {key:?} (named by workload {:?}) has no value on any line of the data; tag keys are case-sensitive, and a tag counts only once activated as a cost allocation tag",
+                        w.name
+                    ));
                 }
             }
         }
     }
+    let unattributed_top = top_unattributed(&unattributed_df, &unattributed_by_service, table)?;
 
     let services_seen: std::collections::BTreeSet<&str> = table
         .df
@@ -326,11 +355,25 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         }
     }
 
+    let context = Context {
+        as_of,
+        data_through: table.last_day,
+        keys_without_values: &keys_without_values,
+        unattributed_top: &unattributed_top,
+    };
     let awards = config
         .awards
         .iter()
-        .map(|a| award_status(&usage, a, config, as_of, table.last_day))
+        .map(|a| award_status(&usage, a, config, &context))
         .collect::<PolarsResult<Vec<_>>>()?;
+    for a in &awards {
+        for reason in &a.no_data_reasons {
+            warnings.push(format!("award {:?}: {reason}", a.id));
+        }
+    }
+    for w in &workloads_excluded(&usage, config)? {
+        warnings.push(w.clone());
+    }
 
     let mut workloads = Vec::new();
     for w in &config.workloads {
@@ -339,8 +382,16 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             .lazy()
             .filter(col(WORKLOAD).eq(lit(w.name.as_str())));
         let cost = sum_f64(&rows.clone().collect()?, table::COST)?;
-        let by_service = by_service(rows.clone(), &recent_sum)?;
+        let by_service = by_service_of(rows.clone(), &recent_sum)?;
         let last_30_days = by_service.iter().map(|s| s.last_30_days).sum();
+        let excluded_services = by_service_of(
+            usage
+                .clone()
+                .lazy()
+                .filter(col(EXCLUDED_BY).eq(lit(w.name.as_str()))),
+            &recent_sum,
+        )?;
+        let excluded_by_services = excluded_services.iter().map(|s| s.cost).sum();
         let models = rows
             .filter(col(MODEL).is_not_null())
             .group_by([col(MODEL), col(TOKEN_KIND), col(BATCH), col(MARKETPLACE)])
@@ -390,6 +441,8 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             interactive: w.interactive,
             cost,
             last_30_days,
+            excluded_by_services,
+            excluded_services,
             by_service,
             bedrock,
         });
@@ -427,7 +480,7 @@ fn token_kind_from(s: Option<&str>) -> TokenKind {
     }
 }
 
-fn by_service(
+fn by_service_of(
     rows: LazyFrame,
     recent_sum: &dyn Fn(&str) -> Expr,
 ) -> PolarsResult<Vec<ServiceSpend>> {
@@ -492,6 +545,7 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
 
     let n = df.height();
     let mut workload = Vec::with_capacity(n);
+    let mut excluded_by: Vec<Option<String>> = Vec::with_capacity(n);
     let mut bedrock = Vec::with_capacity(n);
     let mut marketplace = Vec::with_capacity(n);
     let mut model = Vec::with_capacity(n);
@@ -502,19 +556,27 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
         let usage_type = usage_types.get(i).unwrap_or_default();
         let is_usage = record_types.get(i) == Some("Usage");
         let account = accounts.get(i);
-        let matched = is_usage.then(|| {
-            config.workloads.iter().find(|w| {
-                w.services.matches(service)
-                    && w.rules.iter().any(|r| {
-                        r.account.as_deref().is_none_or(|a| account == Some(a))
-                            && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
-                            && r.tag.as_ref().is_none_or(|(k, v)| {
-                                tags.get(k.as_str()).and_then(|c| c.get(i)) == Some(v.as_str())
-                            })
+        let rules_match = |w: &&crate::config::Workload| {
+            w.rules.iter().any(|r| {
+                r.account.as_deref().is_none_or(|a| account == Some(a))
+                    && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
+                    && r.tag.as_ref().is_none_or(|(k, v)| {
+                        tags.get(k.as_str()).and_then(|c| c.get(i)) == Some(v.as_str())
                     })
             })
-        });
-        workload.push(matched.flatten().map(|w| w.name.clone()));
+        };
+        let (mut matched, mut excluded) = (None, None);
+        if is_usage {
+            for w in config.workloads.iter().filter(rules_match) {
+                if w.services.matches(service) {
+                    matched = Some(w);
+                    break;
+                }
+                excluded.get_or_insert(w);
+            }
+        }
+        workload.push(matched.map(|w| w.name.clone()));
+        excluded_by.push(excluded.map(|w| w.name.clone()));
         bedrock.push(ServiceSelector::Bedrock.matches(service));
         let parsed = usage_type::parse(service, usage_type).filter(|_| is_usage);
         marketplace.push(is_usage && usage_type::is_marketplace(service, usage_type));
@@ -524,6 +586,7 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
     }
     let mut out = df.clone();
     out.with_column(Column::new(WORKLOAD.into(), workload))?;
+    out.with_column(Column::new(EXCLUDED_BY.into(), excluded_by))?;
     out.with_column(Column::new(BEDROCK.into(), bedrock))?;
     out.with_column(Column::new(MARKETPLACE.into(), marketplace))?;
     out.with_column(Column::new(MODEL.into(), model))?;
@@ -547,13 +610,105 @@ fn services_expr(set: &ServiceSet) -> Expr {
     }
 }
 
+/// What every award's status needs besides its own rows.
+struct Context<'a> {
+    as_of: NaiveDate,
+    data_through: NaiveDate,
+    keys_without_values: &'a std::collections::BTreeSet<String>,
+    /// The largest unattributed services and tag values, as a phrase.
+    unattributed_top: &'a str,
+}
+
+/// A phrase naming the largest unattributed services and, per tag key, tag values.
+fn top_unattributed(
+    unattributed: &DataFrame,
+    by_service: &[ServiceSpend],
+    table: &CostTable,
+) -> PolarsResult<String> {
+    let mut parts = Vec::new();
+    let services: Vec<String> = by_service
+        .iter()
+        .take(3)
+        .map(|s| format!("{} {}", s.service, crate::report::money(s.cost)))
+        .collect();
+    if !services.is_empty() {
+        parts.push(format!("services {}", services.join(", ")));
+    }
+    for key in &table.tag_keys {
+        let column = table::tag_column(key);
+        let df = unattributed
+            .clone()
+            .lazy()
+            .group_by([col(column.as_str())])
+            .agg([col(table::COST).sum()])
+            .sort(
+                [table::COST],
+                SortMultipleOptions::default().with_order_descending(true),
+            )
+            .limit(3)
+            .collect()?;
+        let values: Vec<String> = strings(&df, &column)?
+            .into_iter()
+            .zip(floats(&df, table::COST)?)
+            .map(|(v, cost)| {
+                let v = v.map_or("(no tag)".to_string(), |v| format!("{key}={v}"));
+                format!("{v} {}", crate::report::money(cost))
+            })
+            .collect();
+        if !values.is_empty() {
+            parts.push(format!("tag values {}", values.join(", ")));
+        }
+    }
+    Ok(parts.join("; "))
+}
+
+/// One warning per workload whose rules match spend its `services` exclude.
+fn workloads_excluded(usage: &DataFrame, config: &Config) -> PolarsResult<Vec<String>> {
+    let df = usage
+        .clone()
+        .lazy()
+        .filter(col(EXCLUDED_BY).is_not_null())
+        .group_by([col(EXCLUDED_BY), col(table::SERVICE)])
+        .agg([col(table::COST).sum()])
+        .sort(
+            [table::COST],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .collect()?;
+    let rows: Vec<(String, String, f64)> = strings(&df, EXCLUDED_BY)?
+        .into_iter()
+        .zip(strings(&df, table::SERVICE)?)
+        .zip(floats(&df, table::COST)?)
+        .map(|((w, s), c)| (w.unwrap_or_default(), s.unwrap_or_default(), c))
+        .collect();
+    let mut out = Vec::new();
+    for w in &config.workloads {
+        let mine: Vec<&(String, String, f64)> = rows.iter().filter(|r| r.0 == w.name).collect();
+        let total: f64 = mine.iter().map(|r| r.2).sum();
+        if total >= 0.005 {
+            let services: Vec<String> = mine
+                .iter()
+                .take(3)
+                .map(|r| format!("{} {}", r.1, crate::report::money(r.2)))
+                .collect();
+            out.push(format!(
+                "workload {:?}: its rules match {} that its services exclude ({}); list those services, or narrow the rules, if that spend is meant to count",
+                w.name,
+                crate::report::money(total),
+                services.join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
 fn award_status(
     usage: &DataFrame,
     award: &Award,
     config: &Config,
-    as_of: NaiveDate,
-    data_through: NaiveDate,
+    context: &Context,
 ) -> PolarsResult<AwardStatus> {
+    let (as_of, data_through) = (context.as_of, context.data_through);
     let funded = award
         .workloads
         .iter()
@@ -573,7 +728,7 @@ fn award_status(
     let daily = usage
         .clone()
         .lazy()
-        .filter(funded.and(in_period))
+        .filter(funded.and(in_period.clone()))
         .group_by([col(table::DATE).cast(DataType::Int32).alias("day")])
         .agg([
             when(covered.clone())
@@ -596,7 +751,33 @@ fn award_status(
             by_day.insert(table::from_epoch_days(d), covered[i]);
         }
     }
-    let not_covered = floats(&daily, "not_covered")?.iter().sum();
+    let not_covered: f64 = floats(&daily, "not_covered")?.iter().sum();
+    let matched: f64 = by_day.values().sum::<f64>() + not_covered;
+    let period_sum = |filter: Expr| -> PolarsResult<f64> {
+        let rows = usage
+            .clone()
+            .lazy()
+            .filter(filter.and(in_period.clone()))
+            .collect()?;
+        sum_f64(&rows, table::COST)
+    };
+    let unattributed = period_sum(col(WORKLOAD).is_null())?;
+    let excluded = period_sum(
+        award
+            .workloads
+            .iter()
+            .map(|w| col(EXCLUDED_BY).eq(lit(w.as_str())))
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(false)),
+    )?;
+    let dead_keys: Vec<&str> = config
+        .workloads
+        .iter()
+        .filter(|w| award.workloads.contains(&w.name))
+        .flat_map(|w| &w.rules)
+        .filter_map(|r| r.tag.as_ref().map(|(k, _)| k.as_str()))
+        .filter(|k| context.keys_without_values.contains(*k))
+        .collect();
     let projection = project(
         &Inputs {
             amount: award.amount,
@@ -609,6 +790,23 @@ fn award_status(
         config.analysis.burn_window_days,
         config.alerts.slack_days,
     );
+    let no_data_reasons = no_data_reasons(
+        &Suspicion {
+            status: projection.status,
+            matched,
+            unattributed,
+            excluded,
+            dead_keys: &dead_keys,
+            workloads: &award.workloads,
+            start: award.start,
+        },
+        context.unattributed_top,
+    );
+    let status = if no_data_reasons.is_empty() {
+        projection.status
+    } else {
+        Status::NoData
+    };
     Ok(AwardStatus {
         id: award.id.clone(),
         program: award.program,
@@ -627,15 +825,73 @@ fn award_status(
         runway_days: projection.runway_days.map(|r| (r * 10.0).round() / 10.0),
         projected_exhaustion_date: projection.exhaustion_date,
         projected_unused_at_expiry: projection.unused_at_expiry,
-        status: projection.status,
+        status,
         not_covered,
         workloads: award.workloads.clone(),
+        no_data_reasons,
         credit: None,
         daily: by_day
             .range(award.start..=as_of.min(award.expiry))
             .map(|(d, v)| (*d, *v))
             .collect(),
     })
+}
+
+/// What hints that an award's figures come from a configuration mistake.
+pub struct Suspicion<'a> {
+    /// The status the projection gives.
+    pub status: Status,
+    /// All spend of the funded workloads in the award's period, covered or not.
+    pub matched: f64,
+    /// Usage no workload took, in the award's period.
+    pub unattributed: f64,
+    /// Spend the funded workloads' rules match but their services exclude, in the period.
+    pub excluded: f64,
+    /// Tag keys the funded workloads' rules name that have no value in the data.
+    pub dead_keys: &'a [&'a str],
+    pub workloads: &'a [String],
+    pub start: NaiveDate,
+}
+
+/// Why an award's figures are probably a configuration mistake (empty when they are
+/// not): its workloads match nothing while spend goes unattributed, or a forfeit verdict
+/// rests on rules whose spend the services exclude or on a tag key without values.
+pub fn no_data_reasons(s: &Suspicion, unattributed_top: &str) -> Vec<String> {
+    if s.status == Status::NotStarted {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let names = s.workloads.join(", ");
+    if s.matched.abs() < 0.005 && s.unattributed >= 0.005 {
+        out.push(format!(
+            "its workloads ({names}) match no spend since {} while {} of usage is unattributed; check their rules and services",
+            s.start,
+            crate::report::money(s.unattributed)
+        ));
+    }
+    let doubtful = matches!(s.status, Status::ForfeitRisk) || s.matched.abs() < 0.005;
+    if doubtful && s.excluded >= 0.005 {
+        out.push(format!(
+            "its workloads' rules match {} that their services exclude, so the forfeit figure may be a configuration mistake",
+            crate::report::money(s.excluded)
+        ));
+    }
+    if doubtful && !s.dead_keys.is_empty() {
+        let mut keys: Vec<&str> = s.dead_keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        out.push(format!(
+            "a rule of its workloads names tag {}, which has no value in the data (tag keys are case-sensitive)",
+            keys.iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !out.is_empty() && !unattributed_top.is_empty() {
+        out.push(format!("largest unattributed: {unattributed_top}"));
+    }
+    out
 }
 
 /// What the projection needs to know about one award.

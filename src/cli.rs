@@ -281,6 +281,20 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 config.workloads.len(),
                 if config.workloads.len() == 1 { "" } else { "s" },
             );
+            match data_check(&config, &common)? {
+                Err(why) => println!("rules not checked against cost data: {why}"),
+                Ok((against, report)) => {
+                    let warnings = &report.data.warnings;
+                    println!(
+                        "rules checked against {against}: {} warning{}",
+                        warnings.len(),
+                        if warnings.len() == 1 { "" } else { "s" }
+                    );
+                    for w in warnings {
+                        println!("warning: {w}");
+                    }
+                }
+            }
             Ok(())
         }
         Command::Record { common, out, scrub } => {
@@ -724,6 +738,94 @@ fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loaded> {
     }
 }
 
+/// Every query's cached days in `[start, end)` as decoded pages, and the queries the
+/// cache holds nothing for.
+fn cached_pages<'q>(
+    store: &Cache,
+    queries: &'q [plan::Query],
+    (start, end): (NaiveDate, NaiveDate),
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Vec<CostPage>, Vec<&'q str>)> {
+    let mut pages = Vec::new();
+    let mut missing = Vec::new();
+    for query in queries {
+        let Some(body) = store.response_body(&query.name, start, end)? else {
+            missing.push(query.name.as_str());
+            continue;
+        };
+        let output =
+            rt.block_on(recording::decode_body(body))
+                .map_err(|m| SourceError::Invalid {
+                    path: store.path().to_path_buf(),
+                    message: format!("cached {}: {}", query.name, crate::integrity::excerpt(&m)),
+                })?;
+        pages.push(CostPage {
+            query: query.name.clone(),
+            file: store.path().to_path_buf(),
+            scope: query.scope,
+            output,
+        });
+    }
+    Ok((pages, missing))
+}
+
+/// What `check-config` checked the rules against: a phrase naming the data, and the
+/// report built on it; None with why when there is no data to check against.
+fn data_check(
+    config: &Config,
+    common: &Common,
+) -> anyhow::Result<Result<(String, Report), String>> {
+    let (table, described) = match &config.source {
+        SourceConfig::Fixtures { path } => {
+            let pages = runtime()?.block_on(recording::replay(path))?;
+            (
+                table::normalise(&pages)?,
+                format!("the recording {}", path.display()),
+            )
+        }
+        SourceConfig::Aws(_) => {
+            let file = config.state_path.join(crate::cache::FILE_NAME);
+            if !file.exists() {
+                return Ok(Err(format!(
+                    "no cached cost data yet in {} (check-config makes no AWS request; run `creditburn run` first)",
+                    file.display()
+                )));
+            }
+            let now = common.now.unwrap_or_else(Utc::now);
+            let as_of = common.as_of.unwrap_or(now.date_naive());
+            let queries = plan::queries(config);
+            let window = plan::history(config, as_of, now.date_naive());
+            let store = Cache::open(&config.state_path)?;
+            let (pages, missing) = cached_pages(&store, &queries, window, &runtime()?)?;
+            if !missing.is_empty() {
+                return Ok(Err(format!(
+                    "the cache {} holds nothing for {} yet (check-config makes no AWS request)",
+                    file.display(),
+                    missing.join(", ")
+                )));
+            }
+            (
+                table::normalise(&pages)?,
+                format!(
+                    "the cached data in {} (no AWS request made)",
+                    file.display()
+                ),
+            )
+        }
+    };
+    let as_of = common.as_of.unwrap_or(table.last_day);
+    let report =
+        crate::report::assess(&table, config, as_of, None).context("analysing the cost table")?;
+    Ok(Ok((
+        format!(
+            "{described}, {} to {}",
+            table.first_day,
+            table.last_day.min(as_of)
+        ),
+        report,
+    )))
+}
+
 /// The live path: refresh the cache from Cost Explorer, then read every query back from
 /// the cache, so fresh and cached days take one road to the table.
 fn load_live(
@@ -790,28 +892,7 @@ fn load_live(
         store.path().display()
     );
 
-    let mut pages = Vec::new();
-    for query in &queries {
-        if let Some(body) = store.response_body(&query.name, start, end)? {
-            let output =
-                rt.block_on(recording::decode_body(body))
-                    .map_err(|m| SourceError::Invalid {
-                        path: store.path().to_path_buf(),
-                        message: format!("cached {}: {m}", query.name),
-                    })?;
-            pages.push(CostPage {
-                query: query.name.clone(),
-                file: store.path().to_path_buf(),
-                scope: query.scope,
-                output,
-            });
-        }
-    }
-    let missing: Vec<&str> = queries
-        .iter()
-        .filter(|q| !pages.iter().any(|p| p.query == q.name))
-        .map(|q| q.name.as_str())
-        .collect();
+    let (pages, missing) = cached_pages(&store, &queries, (start, end), &rt)?;
     if !missing.is_empty() {
         let why: Vec<String> = refresh
             .failures

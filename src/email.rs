@@ -340,14 +340,24 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
             )
         })
         .count();
+    let no_data = report
+        .awards
+        .iter()
+        .filter(|a| a.status == Status::NoData)
+        .count();
     let subject = stale_subject(
         report,
         &format!(
-            "Credits digest as of {}: {} award{}, {} at risk",
+            "Credits digest as of {}: {} award{}, {} at risk{}",
             report.as_of,
             report.awards.len(),
             if report.awards.len() == 1 { "" } else { "s" },
-            at_risk
+            at_risk,
+            if no_data > 0 {
+                format!(", {no_data} without reliable data")
+            } else {
+                String::new()
+            }
         ),
     );
     let mut text = String::new();
@@ -419,6 +429,15 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
                 al.severity.as_str(),
                 escape(&al.subject)
             ));
+        }
+        html.push_str("</ul>\n");
+    }
+    if !report.data.warnings.is_empty() {
+        text.push_str("\nWarnings about the data and the configuration\n");
+        html.push_str("<h3>Warnings about the data and the configuration</h3>\n<ul>\n");
+        for w in &report.data.warnings {
+            text.push_str(&wrap(&format!("- {w}"), 72));
+            html.push_str(&format!("<li>{}</li>\n", escape(w)));
         }
         html.push_str("</ul>\n");
     }

@@ -225,6 +225,12 @@ pub fn projection_sentence(a: &AwardStatus) -> String {
     let burn = money(a.daily_burn);
     match a.status {
         NotStarted => format!("starts on {}; nothing is consumed yet.", a.start_date),
+        NoData => format!(
+            "NO RELIABLE DATA: {}. As configured, {} of {} is consumed; no projection is made until the configuration matches the spend.",
+            a.no_data_reasons.join("; "),
+            money(a.consumed),
+            money(a.amount)
+        ),
         Expired => format!(
             "expired on {} with {} of {} consumed; {} was left unused.",
             a.expiry_date,
@@ -330,6 +336,12 @@ pub fn money(v: f64) -> String {
 
 /// "$12.3K" style, for narrow columns.
 fn short_money(v: f64) -> String {
+    // Never "$-0": a sum of nothing can come out as negative zero.
+    let v = if crate::analysis::round2(v) == 0.0 {
+        0.0
+    } else {
+        v
+    };
     if v.abs() >= 1_000_000.0 {
         format!("${:.2}M", v / 1_000_000.0)
     } else if v.abs() >= 10_000.0 {

@@ -33,6 +33,7 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         status,
         not_covered: 0.0,
         workloads: vec!["eval".into()],
+        no_data_reasons: vec![],
         credit: None,
         daily: vec![],
     }
@@ -66,6 +67,8 @@ fn hint_arithmetic() {
         interactive: false,
         cost: 1050.0,
         last_30_days: 1050.0,
+        excluded_by_services: 0.0,
+        excluded_services: vec![],
         by_service: vec![],
         bedrock: vec![
             spend("Claude4.6Sonnet", Input, false, false, 600.0),
@@ -113,6 +116,8 @@ fn interactive_workloads_get_no_batch_hint_and_small_savings_are_dropped() {
         interactive: true,
         cost: 20.0,
         last_30_days: 20.0,
+        excluded_by_services: 0.0,
+        excluded_services: vec![],
         by_service: vec![],
         // Caching would save 20 * 0.5 * 0.75 = 7.5 < 10; Nova Lite to Micro 20 * 0.3 * 0.42 = 2.5.
         bedrock: vec![spend("NovaLite", TokenKind::Input, false, false, 20.0)],

@@ -621,3 +621,154 @@ fn group_definitions_that_differ_from_the_request_are_refused() {
         "differ from the request's",
     );
 }
+
+/// The demo config with `edits` applied, in a fresh folder; returns (folder, config).
+fn edited_demo(edits: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for (old, new) in edits {
+        assert!(text.contains(old), "{old}");
+        text = text.replace(old, new);
+    }
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
+}
+
+#[test]
+fn claude_spend_under_amazon_bedrock_service_counts_for_the_bedrock_alias() {
+    // Regression: the bedrock alias knew only "Amazon Bedrock", so the POC lost all of
+    // its Claude spend (billed as "Amazon Bedrock Service") and read as a forfeit risk.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let r = json_report(&config, &[]);
+    let poc = award(&r, "poc-support");
+    assert_eq!(poc["consumed"], 14107.74);
+    assert_eq!(poc["status"], "exhaustion_risk");
+    let support = r["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "support-assistant")
+        .unwrap();
+    let services: Vec<&str> = support["by_service"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    assert!(services.contains(&"Amazon Bedrock Service"), "{services:?}");
+    assert!(services.contains(&"Amazon Bedrock"), "{services:?}");
+    let models: Vec<&str> = support["bedrock"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert!(models.contains(&"Claude4.6Sonnet"), "{models:?}");
+    assert_eq!(support["excluded_by_services"], 0.0);
+    assert!(r["data"]["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_tag_key_typo_gives_no_data_not_a_forfeit_email() {
+    // Regression: `Workload=` for `workload=` read as $0 consumed and an email telling
+    // finance the whole award would be forfeited, while check-config said ok.
+    let (dir, config) = edited_demo(&[(
+        "tag = \"workload=support-assistant\"",
+        "tag = \"Workload=support-assistant\"",
+    )]);
+    let r = json_report(&config, &[]);
+    let poc = award(&r, "poc-support");
+    assert_eq!(poc["status"], "no_data");
+    let reasons = poc["no_data_reasons"].to_string();
+    assert!(reasons.contains("match no spend"), "{reasons}");
+    assert!(reasons.contains("\\\"Workload\\\""), "{reasons}");
+    assert!(reasons.contains("workload=support-assistant"), "{reasons}");
+    assert!(reasons.contains("Amazon Bedrock Service"), "{reasons}");
+    assert!(!r["alerts"].to_string().contains("poc-support will leave"));
+
+    let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = outbox_files(dir.path());
+    assert!(
+        !files.iter().any(|f| f.contains("poc-support.forfeit_risk")),
+        "{files:?}"
+    );
+    // The digest carries the warning.
+    let digest = files.iter().find(|f| f.contains("digest")).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("outbox").join(digest)).unwrap();
+    assert!(text.contains("without reliable data"), "{text}");
+    assert!(text.contains("Warnings about the data"), "{text}");
+
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        said.contains("rules checked against the recording"),
+        "{said}"
+    );
+    assert!(said.contains("warning: award \"poc-support\""), "{said}");
+}
+
+#[test]
+fn services_that_exclude_what_the_rules_match_are_shown_and_no_forfeit_is_claimed() {
+    let (_dir, config) = edited_demo(&[(
+        "services = [\"bedrock\", \"opensearch\", \"s3\", \"lambda\", \"cloudwatch\"]",
+        "services = [\"opensearch\", \"s3\", \"lambda\", \"cloudwatch\"]",
+    )]);
+    let r = json_report(&config, &[]);
+    let support = r["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "support-assistant")
+        .unwrap();
+    let excluded = support["excluded_by_services"].as_f64().unwrap();
+    // Its Bedrock spend: all of it, Claude, Titan and the Marketplace Haiku.
+    assert!(excluded > 12000.0, "{excluded}");
+    assert_eq!(award(&r, "poc-support")["status"], "no_data");
+    let warnings = r["data"]["warnings"].to_string();
+    assert!(warnings.contains("that its services exclude"), "{warnings}");
+}
+
+#[test]
+fn an_exact_service_name_the_data_never_shows_is_a_warning_naming_the_key() {
+    let (_dir, config) = edited_demo(&[(
+        "services = [\"bedrock\", \"opensearch\", \"s3\", \"lambda\", \"cloudwatch\"]",
+        "services = [\"bedrock\", \"opensearch\", \"s3\", \"lambda\", \"cloudwatch\", \"Amazon Kendra\"]",
+    )]);
+    let r = json_report(&config, &[]);
+    let warnings = r["data"]["warnings"].to_string();
+    assert!(warnings.contains("workloads[0].services[5]"), "{warnings}");
+    assert!(warnings.contains("Amazon Kendra"), "{warnings}");
+}
+
+#[test]
+fn a_brand_new_award_with_a_tiny_burn_does_not_panic() {
+    // Regression: an award whose workloads spent under about $0.015 in the burn window
+    // overflowed the runway's date arithmetic (exit 101), after the outbox commit.
+    // A workload of $0.14 a day funded by the largest award accepted: a runway of
+    // billions of days.
+    let (dir, config) = edited_demo(&[(
+        "workloads = [\"platform\"]",
+        "workloads = [\"platform\"]\n\n[[workloads]]\nname = \"tiny\"\npriority = 0\nrules = [{ usage_type = \"USE1-ServerlessStorage\" }]\n\n[[awards]]\nid = \"tiny\"\nprogram = \"other\"\namount = 1000000000\nstart = \"2026-11-01\"\nexpiry = \"2036-09-01\"\nworkloads = [\"tiny\"]",
+    )]);
+    let r = json_report(&config, &[]);
+    let tiny = award(&r, "tiny");
+    assert!(tiny["daily_burn"].as_f64().unwrap() < 1.0, "{tiny}");
+    assert_eq!(tiny["projected_exhaustion_date"], Value::Null);
+    assert_eq!(tiny["status"], "forfeit_risk");
+    for _ in 0..2 {
+        let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(dir.path().join("outbox").exists());
+}

@@ -41,6 +41,94 @@ fn the_valid_config_is_valid() {
 }
 
 #[test]
+fn services_are_matched_the_way_aws_spells_them() {
+    // Regression: "BEDROCK" was taken for an exact service name that matches nothing, so
+    // a workload lost all of its Bedrock spend without a word.
+    check(
+        (
+            "services = [\"bedrock\", \"s3\"]",
+            "services = [\"BEDROCK\", \"s3\"]",
+        ),
+        &[
+            "workloads[0].services[0]",
+            "\"BEDROCK\" differs from the alias \"bedrock\" only by case",
+        ],
+    );
+    check(
+        (
+            "services = [\"bedrock\", \"s3\"]",
+            "services = [\"bedrock\", \"S3\"]",
+        ),
+        &["workloads[0].services[1]", "alias \"s3\" only by case"],
+    );
+    check(
+        (
+            "services = [\"bedrock\", \"s3\"]",
+            "services = [\"amazon bedrock service\"]",
+        ),
+        &[
+            "workloads[0].services[0]",
+            "\"Amazon Bedrock Service\" only by case",
+        ],
+    );
+    check(
+        (
+            "services = [\"bedrock\", \"s3\"]",
+            "services = [\"Amazon Bedrock \"]",
+        ),
+        &["workloads[0].services[0]", "white space"],
+    );
+    check(
+        ("tag = \"workload=rag\"", "tag = \"workload=rag\\n\""),
+        &["workloads[0].rules[0].tag", "white space"],
+    );
+    // An exact name AWS uses is fine, whatever its case looks like.
+    let text = SMALL_CONFIG.replace(
+        "services = [\"bedrock\", \"s3\"]",
+        "services = [\"Amazon Bedrock Service\", \"AmazonCloudWatch\"]",
+    );
+    config::parse(&text, Path::new(".")).unwrap();
+}
+
+#[test]
+fn numbers_that_would_overflow_are_refused_naming_the_key() {
+    for (edit, key) in [
+        (("amount = 25000", "amount = 2.7e10"), "awards[0].amount"),
+        (
+            ("slack_days = 7", "slack_days = 9223372036854775000"),
+            "alerts.slack_days",
+        ),
+        (
+            (
+                "slack_days = 7",
+                "slack_days = 7\nrepeat_interval_hours = 1e300",
+            ),
+            "alerts.repeat_interval_hours",
+        ),
+        (
+            (
+                "outbox = \"outbox\"",
+                "outbox = \"outbox\"\nretry_base_minutes = 1e300",
+            ),
+            "email.retry_base_minutes",
+        ),
+        (
+            (
+                "outbox = \"outbox\"",
+                "outbox = \"outbox\"\nretry_max_hours = 1e17",
+            ),
+            "email.retry_max_hours",
+        ),
+        (
+            ("expiry = \"2026-05-29\"", "expiry = \"9999-12-31\""),
+            "awards[0].expiry",
+        ),
+    ] {
+        check(edit, &[key]);
+    }
+}
+
+#[test]
 fn bad_configs() {
     check(
         ("expiry = \"2026-05-29\"", "expiry = \"2026-01-01\""),
