@@ -1,7 +1,8 @@
 //! Benchmark: how many Cost Explorer requests (at $0.01 each) creditburn makes for a cold
 //! 13-month backfill and for a warm daily run, with 1, 10 and 50 workloads and 1, 5 and
 //! 20 awards. Counts, not timings; runs against the loopback Cost Explorer the tests use
-//! (45 days a page), through the same library code as `creditburn run`.
+//! (1,000 groups a page, days split across pages), through the same library code as
+//! `creditburn run`.
 //!
 //!     cargo bench --profile dev --bench requests
 //!

@@ -931,9 +931,7 @@ pub struct Projection {
 /// - status: exhausted if nothing remains; exhaustion risk if runway < days left - slack;
 ///   forfeit risk if runway > days left + slack (or the burn is zero); else on track.
 pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Projection {
-    let end = as_of.min(inputs.expiry);
-    let consumed: f64 = inputs.daily.range(inputs.start..=end).map(|(_, v)| v).sum();
-    let remaining = (inputs.amount - consumed).max(0.0);
+    let end = as_of.min(inputs.expiry).max(inputs.start);
     let days_left = (inputs.expiry - as_of).num_days().max(0);
 
     if as_of < inputs.start {
@@ -949,6 +947,8 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
             burn_range: (0.0, 0.0),
         };
     }
+    let consumed: f64 = inputs.daily.range(inputs.start..=end).map(|(_, v)| v).sum();
+    let remaining = (inputs.amount - consumed).max(0.0);
     let window_end = end.min(inputs.data_through).max(inputs.start);
     let back = |days: i64| {
         window_end

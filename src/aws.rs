@@ -35,7 +35,6 @@ use crate::credits::{Allocation, AwsCredits, Credit};
 use crate::integrity::{check_query, check_slices, Page};
 use crate::plan::{Query, METRICS};
 use crate::recording::RecordScope;
-use std::collections::BTreeMap;
 
 /// What one Cost Explorer request costs: every page is one request.
 pub const COST_PER_REQUEST: f64 = 0.01;
@@ -348,9 +347,16 @@ pub async fn refresh(
     if usage.len() > 1 {
         let from = usage.iter().map(|&i| good[i].1).max().unwrap_or(start);
         let to = usage.iter().map(|&i| good[i].2).min().unwrap_or(end);
-        let within: Vec<BTreeMap<NaiveDate, f64>> = usage
+        let within: Vec<crate::integrity::Totals> = usage
             .iter()
-            .map(|&i| good[i].5.range(from..to).map(|(d, v)| (*d, *v)).collect())
+            .map(|&i| {
+                let totals = &good[i].5;
+                totals
+                    .iter()
+                    .filter(|((day, _), _)| (from..to).contains(day))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect()
+            })
             .collect();
         let slices: Vec<_> = usage
             .iter()

@@ -73,14 +73,18 @@ pub fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
     }
 }
 
-/// Checks one query's pages against its request and returns its usage cost per day (all
-/// groups of the day, merged across pages).
+/// Cost per (day, the group's last key): for the usage slices, which all group by
+/// USAGE_TYPE second, the cost of each usage type each day.
+pub type Totals = BTreeMap<(NaiveDate, String), f64>;
+
+/// Checks one query's pages against its request and returns its cost per day and usage
+/// type (all groups of the day, merged across pages).
 pub fn check_query(
     query: &str,
     expected: &Expected,
     pages: &[Page],
-) -> Result<BTreeMap<NaiveDate, f64>, IntegrityError> {
-    let mut totals: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+) -> Result<Totals, IntegrityError> {
+    let mut totals = Totals::new();
     let mut seen: BTreeSet<(NaiveDate, Vec<String>)> = BTreeSet::new();
     for page in pages {
         let fail = |day: Option<NaiveDate>, message: String| IntegrityError {
@@ -140,7 +144,6 @@ pub fn check_query(
                     "the period appears twice on one page".to_string(),
                 ));
             }
-            let total = totals.entry(day).or_insert(0.0);
             for group in result.groups() {
                 let keys = group.keys().to_vec();
                 if keys.len() != expected.group_by.len() {
@@ -215,7 +218,8 @@ pub fn check_query(
                         ),
                     ));
                 }
-                *total += cost;
+                let last = keys.last().cloned().unwrap_or_default();
+                *totals.entry((day, last)).or_insert(0.0) += cost;
             }
         }
     }
@@ -228,29 +232,28 @@ fn agree(a: f64, b: f64) -> bool {
     (a - b).abs() <= 0.01 + 1e-9 * a.abs().max(b.abs())
 }
 
-/// Checks that every usage slice gives the same total on every day any of them covers.
-/// `slices` are (query, page file to name, day totals); the first is the reference.
-pub fn check_slices(
-    slices: &[(&str, Option<&Path>, &BTreeMap<NaiveDate, f64>)],
-) -> Result<(), IntegrityError> {
+/// Checks that every usage slice gives the same total for every day and usage type any
+/// of them covers (they all group by USAGE_TYPE, so a slice whose amounts were scaled,
+/// dropped or relabelled on the way disagrees). `slices` are (query, page file to name,
+/// totals); the first is the reference.
+pub fn check_slices(slices: &[(&str, Option<&Path>, &Totals)]) -> Result<(), IntegrityError> {
     let Some((reference, _, base)) = slices.first() else {
         return Ok(());
     };
-    let days: BTreeSet<NaiveDate> = slices
-        .iter()
-        .flat_map(|(_, _, t)| t.keys().copied())
-        .collect();
-    for day in days {
-        let want = base.get(&day).copied().unwrap_or(0.0);
+    let cells: BTreeSet<&(NaiveDate, String)> =
+        slices.iter().flat_map(|(_, _, t)| t.keys()).collect();
+    for cell in cells {
+        let want = base.get(cell).copied().unwrap_or(0.0);
         for (query, file, totals) in &slices[1..] {
-            let got = totals.get(&day).copied().unwrap_or(0.0);
+            let got = totals.get(cell).copied().unwrap_or(0.0);
             if !agree(want, got) {
                 return Err(IntegrityError {
                     query: query.to_string(),
                     file: file.map(Path::to_path_buf),
-                    day: Some(day),
+                    day: Some(cell.0),
                     message: format!(
-                        "the usage slices disagree: {query} totals {got:.2} USD but {reference} totals {want:.2} USD; every slice covers the same spend, so the answer is incomplete or altered"
+                        "the usage slices disagree on usage type {}: {query} totals {got:.2} USD but {reference} totals {want:.2} USD; every slice covers the same spend, so the answer is incomplete or altered",
+                        excerpt(&cell.1)
                     ),
                 });
             }

@@ -9,5 +9,6 @@ mod daemon;
 mod deploy;
 mod email;
 mod live;
+mod props;
 mod smtp;
 mod support;

@@ -1,0 +1,368 @@
+//! Property tests: generated configs, recordings and projections. Never a panic, exit
+//! codes from the README's table, and for data that is accepted, totals that add up.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+use creditburn::analysis::{project, Inputs, Status};
+use creditburn::notify::{Event, EventKind};
+use creditburn::table::CostTable;
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::support::{copy_recording, creditburn, demo_config, repo, SMALL_CONFIG};
+
+/// The exit codes the README documents.
+const EXIT_CODES: [i32; 11] = [0, 1, 2, 65, 66, 69, 73, 74, 75, 78, 101];
+
+fn documented(code: Option<i32>) -> bool {
+    code.is_some_and(|c| c != 101 && EXIT_CODES.contains(&c))
+}
+
+fn demo_table() -> &'static (creditburn::config::Config, CostTable) {
+    static DEMO: OnceLock<(creditburn::config::Config, CostTable)> = OnceLock::new();
+    DEMO.get_or_init(crate::support::demo)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Everything pure from a table to the emails: assess, render every award's alert email,
+/// the digest and the charts. Returns the usage total, attributed and unattributed.
+fn whole_pipeline(
+    table: &CostTable,
+    config: &creditburn::config::Config,
+    as_of: NaiveDate,
+) -> (f64, f64, f64) {
+    let report = creditburn::report::assess(table, config, as_of, None).unwrap();
+    let events: Vec<Event> = report
+        .alerts
+        .iter()
+        .map(|a| Event {
+            kind: EventKind::New,
+            alert: a.clone(),
+        })
+        .collect();
+    let now = as_of.and_hms_opt(8, 0, 0).unwrap().and_utc();
+    creditburn::email::render(&report, &events, now);
+    creditburn::email::render_digest(&report, &Default::default(), now);
+    for a in &report.awards {
+        creditburn::chart::burn_down(a, as_of);
+        assert!(a.projected_unused_at_expiry >= 0.0);
+        assert!(a.projected_unused_at_expiry <= a.amount + 0.005, "{a:?}");
+        if let Some(d) = a.projected_exhaustion_date {
+            assert!(d <= a.expiry_date, "{a:?}");
+        }
+    }
+    let d = &report.data;
+    (d.usage_total, d.attributed, d.unattributed)
+}
+
+fn day_strategy() -> impl Strategy<Value = NaiveDate> {
+    (0i64..4000)
+        .prop_map(|n| NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(n as u64))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The projection on any burn, tiny or huge, any window and slack the config allows.
+    #[test]
+    fn projection_never_panics_and_stays_in_bounds(
+        amount in prop_oneof![Just(1e9), 0.01f64..1e9],
+        start in day_strategy(),
+        length in 0i64..3660,
+        as_of_offset in -30i64..4000,
+        spends in prop::collection::vec(prop_oneof![Just(0.0), 1e-12f64..1e-3, 0.0f64..1e7], 0..60),
+        window in 1i64..=90,
+        slack in 0i64..=365,
+    ) {
+        let expiry = start + chrono::Days::new(length as u64);
+        let as_of = if as_of_offset < 0 {
+            start - chrono::Days::new((-as_of_offset) as u64)
+        } else {
+            start + chrono::Days::new(as_of_offset as u64)
+        };
+        let daily: BTreeMap<NaiveDate, f64> = spends
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (start + chrono::Days::new(i as u64 * 3), *v))
+            .collect();
+        let inputs = Inputs { amount, start, expiry, daily: &daily, data_through: as_of };
+        let p = project(&inputs, as_of, window, slack);
+        prop_assert!(p.unused_at_expiry >= 0.0 && p.unused_at_expiry <= amount);
+        prop_assert!(p.daily_burn >= 0.0 && p.daily_burn.is_finite());
+        if let Some(d) = p.exhaustion_date {
+            prop_assert!(d <= expiry);
+        }
+        if p.status == Status::ForfeitRisk {
+            prop_assert!(p.unused_at_expiry >= 0.0);
+        }
+    }
+}
+
+/// Numbers for every bounded key, in range and far out of it.
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_string()),
+        Just("-1".to_string()),
+        Just("1e300".to_string()),
+        Just("9223372036854775807".to_string()),
+        Just("-9223372036854775808".to_string()),
+        Just("nan".to_string()),
+        Just("inf".to_string()),
+        (0u32..100_000).prop_map(|n| n.to_string()),
+        (0.0f64..1e12).prop_map(|v| format!("{v:.4}")),
+    ]
+}
+
+fn integer() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_string()),
+        Just("-1".to_string()),
+        Just("9223372036854775807".to_string()),
+        (0i64..100_000).prop_map(|n| n.to_string()),
+    ]
+}
+
+/// The small config with generated numbers and dates.
+fn generated_config() -> impl Strategy<Value = String> {
+    (
+        number(),
+        integer(),
+        number(),
+        number(),
+        number(),
+        integer(),
+        integer(),
+        (1990i32..2300, 1u32..13, 1u32..29),
+        (0i64..5000),
+        prop::collection::vec(number(), 0..4),
+    )
+        .prop_map(
+            |(amount, slack, repeat, base, max, window, digest, (y, m, d), length, thresholds)| {
+                let start = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+                let expiry = start
+                    .checked_add_days(chrono::Days::new(length as u64))
+                    .unwrap_or(start);
+                SMALL_CONFIG
+                    .replace("amount = 25000", &format!("amount = {amount}"))
+                    .replace(
+                        "slack_days = 7",
+                        &format!("slack_days = {slack}\nrepeat_interval_hours = {repeat}"),
+                    )
+                    .replace("thresholds = [50, 90]", &format!("thresholds = [{}]", thresholds.join(", ")))
+                    .replace(
+                        "outbox = \"outbox\"",
+                        &format!(
+                            "outbox = \"outbox\"\nretry_base_minutes = {base}\nretry_max_hours = {max}\ndigest_every_days = {digest}"
+                        ),
+                    )
+                    .replace("start = \"2026-03-01\"", &format!("start = \"{start}\""))
+                    .replace("expiry = \"2026-05-29\"", &format!("expiry = \"{expiry}\""))
+                    + &format!("[analysis]\nburn_window_days = {window}\n")
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Any generated config is refused with named problems or accepted; an accepted one
+    /// runs the whole pure pipeline on the demo's table without a panic, and attributed
+    /// plus unattributed equals the total.
+    #[test]
+    fn generated_configs_never_panic(text in generated_config(), as_of in day_strategy()) {
+        match creditburn::config::parse(&text, Path::new("/tmp/cb")) {
+            Err(problems) => {
+                prop_assert!(!problems.is_empty());
+                for p in &problems {
+                    prop_assert!(!p.message.is_empty());
+                }
+            }
+            Ok(config) => {
+                let (_, table) = demo_table();
+                let (total, attributed, unattributed) = whole_pipeline(table, &config, as_of);
+                prop_assert!((attributed + unattributed - total).abs() < 1e-6);
+            }
+        }
+    }
+}
+
+/// One way to damage a page of a recording.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Scale(f64),
+    Negate,
+    NullAmount,
+    DropMetrics,
+    DropGroup,
+    DuplicateGroup,
+    DuplicateDay,
+    MoveDay(i64),
+    EmptyDay,
+    RenameKey,
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        prop_oneof![Just(1e-9), Just(0.0), Just(1e9), 0.5f64..2.0].prop_map(Mutation::Scale),
+        Just(Mutation::Negate),
+        Just(Mutation::NullAmount),
+        Just(Mutation::DropMetrics),
+        Just(Mutation::DropGroup),
+        Just(Mutation::DuplicateGroup),
+        Just(Mutation::DuplicateDay),
+        (-400i64..400).prop_map(Mutation::MoveDay),
+        Just(Mutation::EmptyDay),
+        Just(Mutation::RenameKey),
+    ]
+}
+
+const PAGES: [&str; 6] = [
+    "usage-by-service/page-001.json",
+    "usage-by-service/page-003.json",
+    "usage-by-account/page-002.json",
+    "usage-by-tag-workload/page-001.json",
+    "usage-by-tag-workload/page-004.json",
+    "other-by-record-type/page-001.json",
+];
+
+fn apply(body: &mut Value, m: &Mutation, day_pick: usize, group_pick: usize) {
+    let results = body["ResultsByTime"].as_array_mut().unwrap();
+    let with_groups: Vec<usize> = (0..results.len())
+        .filter(|&i| !results[i]["Groups"].as_array().unwrap().is_empty())
+        .collect();
+    let Some(&r) = with_groups.get(day_pick % with_groups.len().max(1)) else {
+        return;
+    };
+    if let Mutation::DuplicateDay = m {
+        let copy = results[r].clone();
+        results.push(copy);
+        return;
+    }
+    let result = &mut results[r];
+    if let Mutation::MoveDay(by) = m {
+        let start = result["TimePeriod"]["Start"].as_str().unwrap();
+        let d = NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap();
+        let moved = d + chrono::Duration::days(*by);
+        result["TimePeriod"] = serde_json::json!({"Start": moved.to_string(), "End": moved.succ_opt().unwrap().to_string()});
+        return;
+    }
+    if let Mutation::EmptyDay = m {
+        result["Groups"] = serde_json::json!([]);
+        return;
+    }
+    let groups = result["Groups"].as_array_mut().unwrap();
+    let g = group_pick % groups.len();
+    match m {
+        Mutation::DropGroup => {
+            groups.remove(g);
+        }
+        Mutation::DuplicateGroup => {
+            let copy = groups[g].clone();
+            groups.push(copy);
+        }
+        Mutation::RenameKey => {
+            groups[g]["Keys"][1] = Value::from("USE1-Something-Else");
+        }
+        Mutation::DropMetrics => {
+            groups[g].as_object_mut().unwrap().remove("Metrics");
+        }
+        Mutation::NullAmount => groups[g]["Metrics"]["UnblendedCost"]["Amount"] = Value::Null,
+        Mutation::Scale(f) => scale(&mut groups[g], *f),
+        Mutation::Negate => scale(&mut groups[g], -1.0),
+        Mutation::DuplicateDay | Mutation::MoveDay(_) | Mutation::EmptyDay => {}
+    }
+}
+
+fn scale(group: &mut Value, f: f64) {
+    let cost = &mut group["Metrics"]["UnblendedCost"]["Amount"];
+    let v: f64 = cost.as_str().unwrap().parse().unwrap();
+    *cost = Value::from(format!("{}", v * f));
+}
+
+/// The usage total of the undamaged demo.
+fn demo_total() -> f64 {
+    static TOTAL: OnceLock<f64> = OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        let (config, table) = demo_table();
+        whole_pipeline(table, config, table.last_day).0
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// A damaged recording is refused naming a file, or accepted with the same usage
+    /// total to a cent (a damage too small to matter, or one outside usage); never a
+    /// panic, never changed totals.
+    #[test]
+    fn damaged_recordings_are_refused_or_change_nothing(
+        page in 0usize..PAGES.len(),
+        m in mutation(),
+        day_pick in 0usize..1000,
+        group_pick in 0usize..1000,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("rec");
+        copy_recording(&repo().join("fixtures/demo"), &rec);
+        let path = rec.join(PAGES[page]);
+        let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        apply(&mut body, &m, day_pick, group_pick);
+        std::fs::write(&path, body.to_string()).unwrap();
+        let pages = runtime().block_on(creditburn::recording::replay(&rec));
+        let table = pages.map_err(|e| e.to_string()).and_then(|p| {
+            creditburn::table::normalise(&p).map_err(|e| e.to_string())
+        });
+        match table {
+            Err(message) => {
+                prop_assert!(message.contains("rec"), "{message}");
+                prop_assert!(message.len() < 600, "{message}");
+            }
+            Ok(table) => {
+                let (config, _) = demo_table();
+                let (total, attributed, unattributed) =
+                    whole_pipeline(&table, config, table.last_day.max(config.awards[0].start));
+                prop_assert!((attributed + unattributed - total).abs() < 1e-6);
+                prop_assert!(
+                    (total - demo_total()).abs() <= 0.02,
+                    "{m:?} on {} was accepted with total {total} instead of {}",
+                    PAGES[page],
+                    demo_total()
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// The binary on generated configs: an exit code from the README's table, never 101,
+    /// and a refused config writes nothing.
+    #[test]
+    fn generated_configs_exit_with_documented_codes(text in generated_config()) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+        // The small config's keys, on the demo recording.
+        let text = text
+            .replace("path = \"rec\"", &format!("path = {:?}", repo().join("fixtures/demo").display().to_string()))
+            .replace("path = \"state\"", &format!("path = {:?}", dir.path().join("state").display().to_string()))
+            .replace("outbox = \"outbox\"", &format!("outbox = {:?}", dir.path().join("outbox").display().to_string()));
+        std::fs::write(&config, text).unwrap();
+        let out = creditburn(&["run", "--config", config.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        prop_assert!(documented(out.status.code()), "{:?}: {err}", out.status.code());
+        prop_assert!(!err.contains("panicked"), "{err}");
+        if out.status.code() == Some(78) {
+            prop_assert!(!dir.path().join("outbox").exists());
+        }
+    }
+}
