@@ -116,16 +116,7 @@ where
 
 /// An error and its sources as one line of Display texts (no Debug dumps of responses).
 fn chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
+    crate::integrity::error_line(err)
 }
 
 /// Keeps the raw body of each successful response, for the cache and for recordings.

@@ -34,6 +34,31 @@ pub fn excerpt(text: &str) -> String {
     }
 }
 
+/// An error and its sources as one line of their Display texts, never their Debug dumps
+/// (the SDK's Debug of a response error carries the whole raw body), cut to a few
+/// hundred characters.
+pub fn error_line(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    let line = parts.join(": ");
+    let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= 3 * EXCERPT_CHARS {
+        line
+    } else {
+        format!(
+            "{}…",
+            line.chars().take(3 * EXCERPT_CHARS).collect::<String>()
+        )
+    }
+}
+
 /// What a query asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {

@@ -20,7 +20,6 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use ce::operation::get_cost_and_usage::GetCostAndUsageOutput;
 use ce::types::{
     CostCategoryValues, DateInterval, Dimension, DimensionValues, Expression, Granularity,
@@ -366,11 +365,11 @@ async fn decode(
     call.send().await.map_err(|e| match e {
         ce::error::SdkError::DispatchFailure(_) => Decode::Request(format!(
             "replaying the recorded request failed: {}",
-            DisplayErrorContext(&e)
+            crate::integrity::error_line(&e)
         )),
         _ => Decode::Response(format!(
             "not a valid GetCostAndUsage response: {}",
-            DisplayErrorContext(&e)
+            crate::integrity::error_line(&e)
         )),
     })
 }
@@ -406,7 +405,7 @@ pub async fn decode_body(body: Vec<u8>) -> Result<GetCostAndUsageOutput, String>
         .map_err(|e| {
             format!(
                 "not a valid GetCostAndUsage response: {}",
-                DisplayErrorContext(&e)
+                crate::integrity::error_line(&e)
             )
         })
 }

@@ -772,3 +772,23 @@ fn a_brand_new_award_with_a_tiny_burn_does_not_panic() {
     }
     assert!(dir.path().join("outbox").exists());
 }
+
+#[test]
+fn a_bad_body_is_quoted_by_a_short_excerpt_at_most() {
+    // Regression: the SDK's Debug of a decode error carried the whole raw body (account
+    // ids, tag values, hundreds of KB) into the one error line.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    copy_recording(&repo().join("fixtures/demo"), &rec);
+    let page = rec.join("usage-by-account/page-001.json");
+    let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&page).unwrap()).unwrap();
+    body["ResultsByTime"][0]["Groups"][0]["Metrics"] = Value::from("x".repeat(100_000));
+    std::fs::write(&page, body.to_string()).unwrap();
+    let config = demo_config(dir.path(), &rec);
+    let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(err.len() < 600, "{} bytes: {err:.300}", err.len());
+    assert!(!err.contains("111111111111"), "{err}");
+    assert!(err.contains("usage-by-account/page-001.json"), "{err}");
+}
