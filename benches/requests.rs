@@ -102,7 +102,10 @@ fn main() {
     let day1: DateTime<Utc> = "2026-11-21T08:00:00Z".parse().unwrap();
     let day2 = day1 + Duration::days(1);
 
-    println!("Cost Explorer requests ($0.01 each); loopback server, 45 days a page");
+    println!(
+        "Cost Explorer requests ($0.01 each); loopback server, {} groups a page",
+        aws_server::GROUPS_PER_PAGE
+    );
     println!(
         "{:>9} {:>6} {:>7} {:>16} {:>14} {:>14} {:>10}",
         "workloads",

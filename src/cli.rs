@@ -912,6 +912,12 @@ fn load_live(
         .into());
     }
     let table = table::normalise(&pages)?;
+    eprintln!(
+        "cost table: {} rows, {} to {}",
+        table.df.height(),
+        table.first_day,
+        table.last_day
+    );
     let mut stale_reasons: Vec<String> = refresh
         .failures
         .iter()
