@@ -36,7 +36,9 @@ fn account(a: usize) -> String {
 
 /// A deterministic pseudo-random number in [0, 1) from a seed.
 fn noise(seed: u64) -> f64 {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51afd7ed558ccd);
     x ^= x >> 33;
@@ -102,15 +104,7 @@ fn lines(days: usize, workloads: usize) -> Vec<Line> {
                     43.0,
                 ),
             ] {
-                out.push((
-                    d,
-                    a,
-                    service,
-                    format!("{region}-{kind}"),
-                    None,
-                    cost,
-                    24.0,
-                ));
+                out.push((d, a, service, format!("{region}-{kind}"), None, cost, 24.0));
             }
         }
     }
@@ -131,8 +125,7 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, workloads: usize) -> Vec
     let mut tagged = vec![vec![0.0; days]; workloads];
     // (day, key0, usage type) -> (cost, quantity), per slice.
     type Slice = BTreeMap<(usize, String, String), (f64, f64)>;
-    let (mut by_service, mut by_account, mut by_tag) =
-        (Slice::new(), Slice::new(), Slice::new());
+    let (mut by_service, mut by_account, mut by_tag) = (Slice::new(), Slice::new(), Slice::new());
     let mut credits = Slice::new();
     for (d, a, service, usage_type, tag, cost, quantity) in &all {
         let mut add = |slice: &mut Slice, key: String| {
@@ -241,10 +234,22 @@ fn config_text(state: &Path, first: NaiveDate, workloads: usize) -> String {
 
 /// Runs `creditburn report --format json` against `server`: (report, stderr, wall
 /// seconds, peak resident memory in MB).
-fn report(server: &aws_server::FakeCostExplorer, config: &Path, now: &str) -> (Value, String, f64, f64) {
+fn report(
+    server: &aws_server::FakeCostExplorer,
+    config: &Path,
+    now: &str,
+) -> (Value, String, f64, f64) {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_creditburn"))
-        .args(["report", "--format", "json", "--as-of", "2026-11-30", "--now", now])
+        .args([
+            "report",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-30",
+            "--now",
+            now,
+        ])
         .arg("--config")
         .arg(config)
         .env_clear()

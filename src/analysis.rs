@@ -6,19 +6,18 @@
 //! exhaustion date, the balance projected unused at expiry, and a status. It never reads
 //! the clock and never does I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::config::{Award, Config, Program, ServiceSelector, ServiceSet};
+use crate::config::{Award, Config, Program};
 use crate::table::{self, CostTable};
 use crate::usage_type::{self, TokenKind};
 
 /// Columns the analysis adds to the cost table.
 pub const WORKLOAD: &str = "workload";
-pub const BEDROCK: &str = "bedrock";
 pub const MARKETPLACE: &str = "marketplace";
 pub const MODEL: &str = "model";
 pub const TOKEN_KIND: &str = "token_kind";
@@ -219,13 +218,13 @@ pub struct Analysis {
 pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsResult<Analysis> {
     let attributed = attribute(table, config)?;
     let as_of_day = table::epoch_days(as_of);
+    // Lazy, so only the usage rows are materialised once; the other record types and the
+    // estimated days are read from the same plan.
     let upto = attributed
         .lazy()
-        .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)))
-        .collect()?;
+        .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)));
     let usage = upto
         .clone()
-        .lazy()
         .filter(col(table::RECORD_TYPE).eq(lit("Usage")))
         .collect()?;
     let recent = col(table::DATE)
@@ -254,7 +253,6 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
     // Non-usage record types: credits applied and the rest.
     let others = upto
         .clone()
-        .lazy()
         .filter(col(table::RECORD_TYPE).neq(lit("Usage")))
         .group_by([col(table::RECORD_TYPE)])
         .agg([col(table::COST).sum()])
@@ -274,8 +272,6 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
     }
 
     let estimated = upto
-        .clone()
-        .lazy()
         .filter(col(table::ESTIMATED))
         .select([col(table::DATE).cast(DataType::Int32).min()])
         .collect()?;
@@ -361,74 +357,30 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         keys_without_values: &keys_without_values,
         unattributed_top: &unattributed_top,
     };
+    let daily = Daily::of(&usage)?;
     let awards = config
         .awards
         .iter()
-        .map(|a| award_status(&usage, a, config, &context))
+        .map(|a| award_status(&daily, a, config, &context))
         .collect::<PolarsResult<Vec<_>>>()?;
     for a in &awards {
         for reason in &a.no_data_reasons {
             warnings.push(format!("award {:?}: {reason}", a.id));
         }
     }
-    for w in &workloads_excluded(&usage, config)? {
-        warnings.push(w.clone());
-    }
 
+    // One aggregation per breakdown, shared out to the workloads: a scan of the table
+    // each, whatever the number of workloads.
+    let mut by_service = grouped_by_service(&usage, WORKLOAD, &recent_sum)?;
+    let mut excluded = grouped_by_service(&usage, EXCLUDED_BY, &recent_sum)?;
+    let mut models = models_by_workload(&usage, &recent_sum)?;
     let mut workloads = Vec::new();
     for w in &config.workloads {
-        let rows = usage
-            .clone()
-            .lazy()
-            .filter(col(WORKLOAD).eq(lit(w.name.as_str())));
-        let cost = sum_f64(&rows.clone().collect()?, table::COST)?;
-        let by_service = by_service_of(rows.clone(), &recent_sum)?;
+        let by_service = by_service.remove(&w.name).unwrap_or_default();
+        let cost = by_service.iter().map(|s| s.cost).sum();
         let last_30_days = by_service.iter().map(|s| s.last_30_days).sum();
-        let excluded_services = by_service_of(
-            usage
-                .clone()
-                .lazy()
-                .filter(col(EXCLUDED_BY).eq(lit(w.name.as_str()))),
-            &recent_sum,
-        )?;
+        let excluded_services = excluded.remove(&w.name).unwrap_or_default();
         let excluded_by_services = excluded_services.iter().map(|s| s.cost).sum();
-        let models = rows
-            .filter(col(MODEL).is_not_null())
-            .group_by([col(MODEL), col(TOKEN_KIND), col(BATCH), col(MARKETPLACE)])
-            .agg([
-                col(table::COST).sum(),
-                col(table::QUANTITY).sum(),
-                recent_sum(table::COST).alias("recent_cost"),
-                recent_sum(table::QUANTITY).alias("recent_quantity"),
-            ])
-            .sort(
-                [table::COST],
-                SortMultipleOptions::default().with_order_descending(true),
-            )
-            .collect()?;
-        let bedrock = (0..models.height())
-            .map(|i| -> PolarsResult<ModelSpend> {
-                Ok(ModelSpend {
-                    model: models
-                        .column(MODEL)?
-                        .str()?
-                        .get(i)
-                        .unwrap_or_default()
-                        .to_string(),
-                    token_kind: token_kind_from(models.column(TOKEN_KIND)?.str()?.get(i)),
-                    batch: models.column(BATCH)?.bool()?.get(i).unwrap_or(false),
-                    marketplace: models.column(MARKETPLACE)?.bool()?.get(i).unwrap_or(false),
-                    cost: models.column(table::COST)?.f64()?.get(i).unwrap_or(0.0),
-                    quantity: models.column(table::QUANTITY)?.f64()?.get(i).unwrap_or(0.0),
-                    last_30_days: models.column("recent_cost")?.f64()?.get(i).unwrap_or(0.0),
-                    last_30_days_quantity: models
-                        .column("recent_quantity")?
-                        .f64()?
-                        .get(i)
-                        .unwrap_or(0.0),
-                })
-            })
-            .collect::<PolarsResult<Vec<_>>>()?;
         let award = config
             .awards
             .iter()
@@ -444,8 +396,25 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             excluded_by_services,
             excluded_services,
             by_service,
-            bedrock,
+            bedrock: models.remove(&w.name).unwrap_or_default(),
         });
+    }
+
+    for w in &workloads {
+        if w.excluded_by_services >= 0.005 {
+            let services: Vec<String> = w
+                .excluded_services
+                .iter()
+                .take(3)
+                .map(|s| format!("{} {}", s.service, crate::report::money(s.cost)))
+                .collect();
+            warnings.push(format!(
+                "workload {:?}: its rules match {} that its services exclude ({}); list those services, or narrow the rules, if that spend is meant to count",
+                w.name,
+                crate::report::money(w.excluded_by_services),
+                services.join(", ")
+            ));
+        }
     }
 
     Ok(Analysis {
@@ -507,6 +476,100 @@ fn by_service_of(
         .collect())
 }
 
+/// Spend by service for every value of the column `by` (a workload column), each list
+/// largest first.
+fn grouped_by_service(
+    usage: &DataFrame,
+    by: &str,
+    recent_sum: &dyn Fn(&str) -> Expr,
+) -> PolarsResult<HashMap<String, Vec<ServiceSpend>>> {
+    let df = usage
+        .clone()
+        .lazy()
+        .filter(col(by).is_not_null())
+        .group_by([col(by), col(table::SERVICE)])
+        .agg([
+            col(table::COST).sum(),
+            recent_sum(table::COST).alias("recent"),
+        ])
+        .sort(
+            [table::COST],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .collect()?;
+    let mut out: HashMap<String, Vec<ServiceSpend>> = HashMap::new();
+    for (((key, service), cost), last_30_days) in strings(&df, by)?
+        .into_iter()
+        .zip(strings(&df, table::SERVICE)?)
+        .zip(floats(&df, table::COST)?)
+        .zip(floats(&df, "recent")?)
+    {
+        out.entry(key.unwrap_or_default())
+            .or_default()
+            .push(ServiceSpend {
+                service: service.unwrap_or_default(),
+                cost,
+                last_30_days,
+            });
+    }
+    Ok(out)
+}
+
+/// Bedrock spend by model, token kind, batch and Marketplace for every workload, each
+/// list largest first.
+fn models_by_workload(
+    usage: &DataFrame,
+    recent_sum: &dyn Fn(&str) -> Expr,
+) -> PolarsResult<HashMap<String, Vec<ModelSpend>>> {
+    let models = usage
+        .clone()
+        .lazy()
+        .filter(col(WORKLOAD).is_not_null().and(col(MODEL).is_not_null()))
+        .group_by([
+            col(WORKLOAD),
+            col(MODEL),
+            col(TOKEN_KIND),
+            col(BATCH),
+            col(MARKETPLACE),
+        ])
+        .agg([
+            col(table::COST).sum(),
+            col(table::QUANTITY).sum(),
+            recent_sum(table::COST).alias("recent_cost"),
+            recent_sum(table::QUANTITY).alias("recent_quantity"),
+        ])
+        .sort(
+            [table::COST],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .collect()?;
+    let workload = models.column(WORKLOAD)?.str()?;
+    let model = models.column(MODEL)?.str()?;
+    let token_kind = models.column(TOKEN_KIND)?.str()?;
+    let batch = models.column(BATCH)?.bool()?;
+    let marketplace = models.column(MARKETPLACE)?.bool()?;
+    let cost = models.column(table::COST)?.f64()?;
+    let quantity = models.column(table::QUANTITY)?.f64()?;
+    let recent_cost = models.column("recent_cost")?.f64()?;
+    let recent_quantity = models.column("recent_quantity")?.f64()?;
+    let mut out: HashMap<String, Vec<ModelSpend>> = HashMap::new();
+    for i in 0..models.height() {
+        out.entry(workload.get(i).unwrap_or_default().to_string())
+            .or_default()
+            .push(ModelSpend {
+                model: model.get(i).unwrap_or_default().to_string(),
+                token_kind: token_kind_from(token_kind.get(i)),
+                batch: batch.get(i).unwrap_or(false),
+                marketplace: marketplace.get(i).unwrap_or(false),
+                cost: cost.get(i).unwrap_or(0.0),
+                quantity: quantity.get(i).unwrap_or(0.0),
+                last_30_days: recent_cost.get(i).unwrap_or(0.0),
+                last_30_days_quantity: recent_quantity.get(i).unwrap_or(0.0),
+            });
+    }
+    Ok(out)
+}
+
 pub(crate) fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(df
         .column(name)?
@@ -546,7 +609,6 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
     let n = df.height();
     let mut workload = Vec::with_capacity(n);
     let mut excluded_by: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut bedrock = Vec::with_capacity(n);
     let mut marketplace = Vec::with_capacity(n);
     let mut model = Vec::with_capacity(n);
     let mut token_kind = Vec::with_capacity(n);
@@ -577,7 +639,6 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
         }
         workload.push(matched.map(|w| w.name.clone()));
         excluded_by.push(excluded.map(|w| w.name.clone()));
-        bedrock.push(ServiceSelector::Bedrock.matches(service));
         let parsed = usage_type::parse(service, usage_type).filter(|_| is_usage);
         marketplace.push(is_usage && usage_type::is_marketplace(service, usage_type));
         model.push(parsed.as_ref().map(|p| p.model.clone()));
@@ -587,27 +648,11 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
     let mut out = df.clone();
     out.with_column(Column::new(WORKLOAD.into(), workload))?;
     out.with_column(Column::new(EXCLUDED_BY.into(), excluded_by))?;
-    out.with_column(Column::new(BEDROCK.into(), bedrock))?;
     out.with_column(Column::new(MARKETPLACE.into(), marketplace))?;
     out.with_column(Column::new(MODEL.into(), model))?;
     out.with_column(Column::new(TOKEN_KIND.into(), token_kind))?;
     out.with_column(Column::new(BATCH.into(), batch))?;
     Ok(out)
-}
-
-/// The polars filter for "this line's service is one the set names".
-fn services_expr(set: &ServiceSet) -> Expr {
-    match set {
-        ServiceSet::All => lit(true),
-        ServiceSet::Only(list) => list
-            .iter()
-            .map(|s| match s {
-                ServiceSelector::Bedrock => col(BEDROCK),
-                ServiceSelector::Exact(name) => col(table::SERVICE).eq(lit(name.as_str())),
-            })
-            .reduce(|a, b| a.or(b))
-            .unwrap_or(lit(false)),
-    }
 }
 
 /// What every award's status needs besides its own rows.
@@ -662,114 +707,126 @@ fn top_unattributed(
     Ok(parts.join("; "))
 }
 
-/// One warning per workload whose rules match spend its `services` exclude.
-fn workloads_excluded(usage: &DataFrame, config: &Config) -> PolarsResult<Vec<String>> {
-    let df = usage
-        .clone()
-        .lazy()
-        .filter(col(EXCLUDED_BY).is_not_null())
-        .group_by([col(EXCLUDED_BY), col(table::SERVICE)])
-        .agg([col(table::COST).sum()])
-        .sort(
-            [table::COST],
-            SortMultipleOptions::default().with_order_descending(true),
-        )
-        .collect()?;
-    let rows: Vec<(String, String, f64)> = strings(&df, EXCLUDED_BY)?
-        .into_iter()
-        .zip(strings(&df, table::SERVICE)?)
-        .zip(floats(&df, table::COST)?)
-        .map(|((w, s), c)| (w.unwrap_or_default(), s.unwrap_or_default(), c))
-        .collect();
-    let mut out = Vec::new();
-    for w in &config.workloads {
-        let mine: Vec<&(String, String, f64)> = rows.iter().filter(|r| r.0 == w.name).collect();
-        let total: f64 = mine.iter().map(|r| r.2).sum();
-        if total >= 0.005 {
-            let services: Vec<String> = mine
-                .iter()
-                .take(3)
-                .map(|r| format!("{} {}", r.1, crate::report::money(r.2)))
-                .collect();
-            out.push(format!(
-                "workload {:?}: its rules match {} that its services exclude ({}); list those services, or narrow the rules, if that spend is meant to count",
-                w.name,
-                crate::report::money(total),
-                services.join(", ")
-            ));
+/// Usage per workload and day, by service and Marketplace flag, with the unattributed
+/// and the excluded spend per day: everything an award's figures are drawn from, built
+/// in one pass over the table for all awards.
+struct Daily {
+    /// Workload -> (day, service, Marketplace, cost).
+    funded: HashMap<String, Vec<(NaiveDate, String, bool, f64)>>,
+    unattributed: BTreeMap<NaiveDate, f64>,
+    /// Workload whose services excluded the spend -> day -> cost.
+    excluded: HashMap<String, BTreeMap<NaiveDate, f64>>,
+}
+
+impl Daily {
+    fn of(usage: &DataFrame) -> PolarsResult<Daily> {
+        let day = || col(table::DATE).cast(DataType::Int32).alias("day");
+        let df = usage
+            .clone()
+            .lazy()
+            .filter(col(WORKLOAD).is_not_null())
+            .group_by([col(WORKLOAD), day(), col(table::SERVICE), col(MARKETPLACE)])
+            .agg([col(table::COST).sum()])
+            .collect()?;
+        let mut funded: HashMap<String, Vec<(NaiveDate, String, bool, f64)>> = HashMap::new();
+        let days = df.column("day")?.i32()?;
+        let marketplace = df.column(MARKETPLACE)?.bool()?;
+        for (i, ((workload, service), cost)) in strings(&df, WORKLOAD)?
+            .into_iter()
+            .zip(strings(&df, table::SERVICE)?)
+            .zip(floats(&df, table::COST)?)
+            .enumerate()
+        {
+            let Some(d) = days.get(i) else { continue };
+            funded
+                .entry(workload.unwrap_or_default())
+                .or_default()
+                .push((
+                    table::from_epoch_days(d),
+                    service.unwrap_or_default(),
+                    marketplace.get(i).unwrap_or(false),
+                    cost,
+                ));
         }
+        let by_day =
+            |filter: Expr, key: Option<&str>| -> PolarsResult<Vec<(String, NaiveDate, f64)>> {
+                let mut keys = vec![day()];
+                keys.extend(key.map(col));
+                let df = usage
+                    .clone()
+                    .lazy()
+                    .filter(filter)
+                    .group_by(keys)
+                    .agg([col(table::COST).sum()])
+                    .collect()?;
+                let days = df.column("day")?.i32()?;
+                let names = match key {
+                    Some(k) => strings(&df, k)?,
+                    None => vec![None; df.height()],
+                };
+                Ok(names
+                    .into_iter()
+                    .zip(floats(&df, table::COST)?)
+                    .enumerate()
+                    .filter_map(|(i, (name, cost))| {
+                        days.get(i)
+                            .map(|d| (name.unwrap_or_default(), table::from_epoch_days(d), cost))
+                    })
+                    .collect())
+            };
+        let unattributed = by_day(col(WORKLOAD).is_null(), None)?
+            .into_iter()
+            .map(|(_, d, c)| (d, c))
+            .collect();
+        let mut excluded: HashMap<String, BTreeMap<NaiveDate, f64>> = HashMap::new();
+        for (w, d, c) in by_day(col(EXCLUDED_BY).is_not_null(), Some(EXCLUDED_BY))? {
+            excluded.entry(w).or_default().insert(d, c);
+        }
+        Ok(Daily {
+            funded,
+            unattributed,
+            excluded,
+        })
     }
-    Ok(out)
 }
 
 fn award_status(
-    usage: &DataFrame,
+    daily: &Daily,
     award: &Award,
     config: &Config,
     context: &Context,
 ) -> PolarsResult<AwardStatus> {
     let (as_of, data_through) = (context.as_of, context.data_through);
-    let funded = award
-        .workloads
-        .iter()
-        .map(|w| col(WORKLOAD).eq(lit(w.as_str())))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or(lit(false));
-    let day = col(table::DATE).cast(DataType::Int32);
-    let in_period = day
-        .clone()
-        .gt_eq(lit(table::epoch_days(award.start)))
-        .and(day.lt_eq(lit(table::epoch_days(award.expiry))));
-    let covered = services_expr(&award.services).and(if award.marketplace_covered {
-        lit(true)
-    } else {
-        col(MARKETPLACE).not()
-    });
-    let daily = usage
-        .clone()
-        .lazy()
-        .filter(funded.and(in_period.clone()))
-        .group_by([col(table::DATE).cast(DataType::Int32).alias("day")])
-        .agg([
-            when(covered.clone())
-                .then(col(table::COST))
-                .otherwise(lit(0.0))
-                .sum()
-                .alias("covered"),
-            when(covered)
-                .then(lit(0.0))
-                .otherwise(col(table::COST))
-                .sum()
-                .alias("not_covered"),
-        ])
-        .collect()?;
-    let days = daily.column("day")?.i32()?;
-    let mut by_day = BTreeMap::new();
-    let covered = floats(&daily, "covered")?;
-    for (i, d) in days.iter().enumerate() {
-        if let Some(d) = d {
-            by_day.insert(table::from_epoch_days(d), covered[i]);
+    let period = award.start..=award.expiry;
+    // Covered spend per day (every day with spend of the funded workloads, even if none
+    // of it is covered), and the spend the award does not pay for.
+    let mut by_day: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    let mut not_covered = 0.0;
+    for w in &award.workloads {
+        for (day, service, marketplace, cost) in daily.funded.get(w).into_iter().flatten() {
+            if !period.contains(day) {
+                continue;
+            }
+            let covered = by_day.entry(*day).or_insert(0.0);
+            if award.services.matches(service) && (award.marketplace_covered || !marketplace) {
+                *covered += cost;
+            } else {
+                not_covered += cost;
+            }
         }
     }
-    let not_covered: f64 = floats(&daily, "not_covered")?.iter().sum();
     let matched: f64 = by_day.values().sum::<f64>() + not_covered;
-    let period_sum = |filter: Expr| -> PolarsResult<f64> {
-        let rows = usage
-            .clone()
-            .lazy()
-            .filter(filter.and(in_period.clone()))
-            .collect()?;
-        sum_f64(&rows, table::COST)
-    };
-    let unattributed = period_sum(col(WORKLOAD).is_null())?;
-    let excluded = period_sum(
-        award
-            .workloads
-            .iter()
-            .map(|w| col(EXCLUDED_BY).eq(lit(w.as_str())))
-            .reduce(|a, b| a.or(b))
-            .unwrap_or(lit(false)),
-    )?;
+    let unattributed: f64 = daily
+        .unattributed
+        .range(period.clone())
+        .map(|(_, c)| c)
+        .sum();
+    let excluded: f64 = award
+        .workloads
+        .iter()
+        .filter_map(|w| daily.excluded.get(w))
+        .flat_map(|days| days.range(period.clone()).map(|(_, c)| c))
+        .sum();
     let dead_keys: Vec<&str> = config
         .workloads
         .iter()

@@ -65,41 +65,44 @@ pub fn from_epoch_days(n: i32) -> NaiveDate {
     NaiveDate::default() + chrono::Duration::days(n as i64)
 }
 
-enum Slice {
+enum Slice<'a> {
     Service,
     Account,
-    Tag(String),
+    /// The tag key, borrowed from the page's GroupDefinitions.
+    Tag(&'a str),
     Other,
 }
 
-type Part = (Option<String>, f64, f64);
+/// A value (borrowed from the decoded pages: no row allocates a string) with its cost and
+/// quantity.
+type Part<'a> = (Option<&'a str>, f64, f64);
 
 /// One value per tag key, with its cost share and quantity share.
-type TagCombo<'a> = (BTreeMap<&'a str, Option<String>>, f64, f64);
+type TagCombo<'a> = (BTreeMap<&'a str, Option<&'a str>>, f64, f64);
 
 #[derive(Default)]
-struct Cell {
-    services: Vec<Part>,
-    accounts: Vec<Part>,
-    tags: BTreeMap<String, Vec<Part>>,
+struct Cell<'a> {
+    services: Vec<Part<'a>>,
+    accounts: Vec<Part<'a>>,
+    tags: BTreeMap<&'a str, Vec<Part<'a>>>,
     estimated: bool,
 }
 
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     date: Vec<i32>,
-    account: Vec<Option<String>>,
-    service: Vec<Option<String>>,
-    usage_type: Vec<Option<String>>,
-    record_type: Vec<String>,
-    tags: BTreeMap<String, Vec<Option<String>>>,
+    account: Vec<Option<&'a str>>,
+    service: Vec<Option<&'a str>>,
+    usage_type: Vec<Option<&'a str>>,
+    record_type: Vec<&'a str>,
+    tags: BTreeMap<&'a str, Vec<Option<&'a str>>>,
     cost: Vec<f64>,
     quantity: Vec<f64>,
     estimated: Vec<bool>,
     approximated: Vec<bool>,
 }
 
-fn classify(page: &CostPage) -> Result<Slice, String> {
+fn classify(page: &CostPage) -> Result<Slice<'_>, String> {
     let defs: Vec<(String, String)> = page
         .output
         .group_definitions()
@@ -121,8 +124,8 @@ fn classify(page: &CostPage) -> Result<Slice, String> {
         (RecordScope::Usage, [a, b]) if *a == d("LINKED_ACCOUNT") && *b == d("USAGE_TYPE") => {
             Slice::Account
         }
-        (RecordScope::Usage, [(t, k), b]) if t == "TAG" && *b == d("USAGE_TYPE") => {
-            Slice::Tag(k.clone())
+        (RecordScope::Usage, [(t, _), b]) if t == "TAG" && *b == d("USAGE_TYPE") => {
+            Slice::Tag(page.output.group_definitions()[0].key().unwrap_or_default())
         }
         (RecordScope::NotUsage, [a, b]) if *a == d("RECORD_TYPE") && *b == d("SERVICE") => {
             Slice::Other
@@ -158,7 +161,7 @@ fn amount(
 
 /// Builds the cost table from every page of a recording or a live fetch.
 pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
-    let mut cells: BTreeMap<(NaiveDate, String), Cell> = BTreeMap::new();
+    let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
     let mut cols = Columns::default();
     let mut seen_service = false;
     let mut seen_account = false;
@@ -176,7 +179,7 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
             Slice::Service => seen_service = true,
             Slice::Account => seen_account = true,
             Slice::Tag(k) => {
-                tag_keys.insert(k.clone());
+                tag_keys.insert(k.to_string());
             }
             Slice::Other => {}
         }
@@ -211,34 +214,26 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
                 }
                 let (quantity, _) = amount(group.metrics(), "UsageQuantity").map_err(&fail)?;
                 if let Slice::Other = slice {
-                    cols.push_row(
-                        date,
-                        None,
-                        Some(keys[1].clone()),
-                        None,
-                        &keys[0],
-                        &BTreeMap::new(),
-                    );
+                    cols.push_row(date, None, Some(&keys[1]), None, &keys[0], &BTreeMap::new());
                     cols.cost.push(cost);
                     cols.quantity.push(quantity);
                     cols.estimated.push(estimated);
                     cols.approximated.push(false);
                     continue;
                 }
-                let cell = cells.entry((date, keys[1].clone())).or_default();
+                let cell = cells.entry((date, keys[1].as_str())).or_default();
                 cell.estimated |= estimated;
                 match &slice {
-                    Slice::Service => cell.services.push((Some(keys[0].clone()), cost, quantity)),
-                    Slice::Account => cell.accounts.push((Some(keys[0].clone()), cost, quantity)),
+                    Slice::Service => cell.services.push((Some(&keys[0]), cost, quantity)),
+                    Slice::Account => cell.accounts.push((Some(&keys[0]), cost, quantity)),
                     Slice::Tag(k) => {
                         // Tag keys come back as "key$value", or "key$" when the tag is absent.
                         let value = keys[0]
                             .split_once('$')
                             .map(|(_, v)| v)
-                            .filter(|v| !v.is_empty())
-                            .map(str::to_string);
+                            .filter(|v| !v.is_empty());
                         cell.tags
-                            .entry(k.clone())
+                            .entry(*k)
                             .or_default()
                             .push((value, cost, quantity));
                     }
@@ -268,6 +263,7 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
     for ((date, usage_type), cell) in &cells {
         approximated_cost += cols.push_cell(*date, usage_type, cell, &tag_keys);
     }
+    drop(cells);
 
     let height = cols.date.len();
     let mut columns = vec![
@@ -278,7 +274,10 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
         Column::new(RECORD_TYPE.into(), cols.record_type),
     ];
     for key in &tag_keys {
-        let values = cols.tags.remove(key).unwrap_or_else(|| vec![None; height]);
+        let values = cols
+            .tags
+            .remove(key.as_str())
+            .unwrap_or_else(|| vec![None; height]);
         columns.push(Column::new(tag_column(key).as_str().into(), values));
     }
     columns.extend([
@@ -297,31 +296,31 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
     })
 }
 
-impl Columns {
+impl<'a> Columns<'a> {
     fn push_row(
         &mut self,
         date: NaiveDate,
-        account: Option<String>,
-        service: Option<String>,
-        usage_type: Option<String>,
-        record_type: &str,
-        tags: &BTreeMap<&str, Option<String>>,
+        account: Option<&'a str>,
+        service: Option<&'a str>,
+        usage_type: Option<&'a str>,
+        record_type: &'a str,
+        tags: &BTreeMap<&'a str, Option<&'a str>>,
     ) {
         self.date.push(epoch_days(date));
         self.account.push(account);
         self.service.push(service);
         self.usage_type.push(usage_type);
-        self.record_type.push(record_type.to_string());
+        self.record_type.push(record_type);
         let height = self.date.len();
         for (key, column) in self.tags.iter_mut() {
-            column.push(tags.get(key.as_str()).cloned().flatten());
+            column.push(tags.get(key).copied().flatten());
             debug_assert_eq!(column.len(), height);
         }
         for (key, value) in tags {
-            if !self.tags.contains_key(*key) {
+            if !self.tags.contains_key(key) {
                 let mut column = vec![None; height - 1];
-                column.push(value.clone());
-                self.tags.insert(key.to_string(), column);
+                column.push(*value);
+                self.tags.insert(key, column);
             }
         }
     }
@@ -330,9 +329,9 @@ impl Columns {
     fn push_cell(
         &mut self,
         date: NaiveDate,
-        usage_type: &str,
-        cell: &Cell,
-        tag_keys: &[String],
+        usage_type: &'a str,
+        cell: &Cell<'a>,
+        tag_keys: &'a [String],
     ) -> f64 {
         let total_cost: f64 = cell.services.iter().map(|p| p.1).sum();
         let total_quantity: f64 = cell.services.iter().map(|p| p.2).sum();
@@ -347,12 +346,15 @@ impl Columns {
         } else {
             &cell.accounts
         };
-        let tags: Vec<(&str, &Vec<Part>)> = tag_keys
+        let tags: Vec<(&'a str, &Vec<Part<'a>>)> = tag_keys
             .iter()
             .map(|k| {
                 (
                     k.as_str(),
-                    cell.tags.get(k).filter(|v| !v.is_empty()).unwrap_or(&whole),
+                    cell.tags
+                        .get(k.as_str())
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or(&whole),
                 )
             })
             .collect();
@@ -378,7 +380,7 @@ impl Columns {
                 .flat_map(|(chosen, c, q)| {
                     parts.iter().map(move |(value, pc, pq)| {
                         let mut chosen = chosen.clone();
-                        chosen.insert(*key, value.clone());
+                        chosen.insert(*key, *value);
                         (
                             chosen,
                             c * share(*pc, total_cost, parts.len()),
@@ -391,14 +393,7 @@ impl Columns {
         for (service, sc, sq) in services {
             for (account, ac, aq) in accounts {
                 for (chosen, tc, tq) in &combos {
-                    self.push_row(
-                        date,
-                        account.clone(),
-                        service.clone(),
-                        Some(usage_type.to_string()),
-                        "Usage",
-                        chosen,
-                    );
+                    self.push_row(date, *account, *service, Some(usage_type), "Usage", chosen);
                     self.cost
                         .push(sc * share(*ac, total_cost, accounts.len()) * tc);
                     self.quantity
