@@ -128,7 +128,7 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, workloads: usize) -> Vec
     let (mut by_service, mut by_account, mut by_tag) = (Slice::new(), Slice::new(), Slice::new());
     let mut credits = Slice::new();
     for (d, a, service, usage_type, tag, cost, quantity) in &all {
-        let mut add = |slice: &mut Slice, key: String| {
+        let add = |slice: &mut Slice, key: String| {
             let e = slice
                 .entry((*d, key, usage_type.clone()))
                 .or_insert((0.0, 0.0));
