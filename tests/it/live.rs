@@ -831,3 +831,56 @@ fn a_slice_that_disagrees_keeps_the_cached_days_and_marks_the_run_stale() {
     assert_eq!(out.status.code(), Some(69), "{err}");
     assert!(err.contains("usage slices disagree"), "{err}");
 }
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fault() -> impl Strategy<Value = Fault> {
+        prop_oneof![
+            Just(Fault::Pass),
+            Just(Fault::Throttle),
+            Just(Fault::ServerError),
+            Just(Fault::Truncate),
+            Just(Fault::Garbage),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+        /// Live answers at any page size, with faults anywhere: a documented exit code,
+        /// never a panic; a run that is not stale tells exactly what an unpaginated,
+        /// faultless run tells, and a stale one says why.
+        #[test]
+        fn live_answers_give_documented_exits_and_the_same_figures(
+            size in prop_oneof![Just(None), (1usize..2000).prop_map(Some)],
+            faults in prop::collection::vec(fault(), 0..4),
+        ) {
+            let reference = {
+                let server = FakeCostExplorer::with_page_size(&repo().join("fixtures/demo"), None);
+                let dir = tempfile::tempdir().unwrap();
+                let config = live_config_from(dir.path(), "2026-11-12");
+                figures(report(&server, &config, DAY1, &[]).0)
+            };
+            let server = FakeCostExplorer::with_page_size(&repo().join("fixtures/demo"), size);
+            server.fail_next(&faults);
+            let dir = tempfile::tempdir().unwrap();
+            let config = live_config_from(dir.path(), "2026-11-12");
+            let args = ["report", "--format", "json", "--as-of", "2026-11-20", "--config", config.to_str().unwrap()];
+            let out = live(&server, &args, DAY1);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let code = out.status.code();
+            prop_assert!(matches!(code, Some(0 | 69)), "{code:?}: {err}");
+            prop_assert!(!err.contains("panicked"), "{err}");
+            if code == Some(0) {
+                let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+                if r["source"]["stale"] == false {
+                    prop_assert_eq!(figures(r), reference);
+                } else {
+                    prop_assert!(!r["source"]["stale_reasons"].as_array().unwrap().is_empty());
+                }
+            }
+        }
+    }
+}
