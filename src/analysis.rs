@@ -22,7 +22,8 @@ pub const MARKETPLACE: &str = "marketplace";
 pub const MODEL: &str = "model";
 pub const TOKEN_KIND: &str = "token_kind";
 pub const BATCH: &str = "batch";
-/// The first workload whose rules matched a line that its `services` then excluded.
+/// The first workload whose rules matched a line that its `services` then excluded, for
+/// lines no workload took.
 pub const EXCLUDED_BY: &str = "excluded_by";
 
 /// How many trailing days the per-workload "recent" figures and the hints look at.
@@ -169,8 +170,8 @@ pub struct WorkloadSpend {
     pub cost: f64,
     #[serde(serialize_with = "cents")]
     pub last_30_days: f64,
-    /// Spend the workload's rules match but its `services` exclude (it goes to a later
-    /// workload or stays unattributed), by service.
+    /// Spend the workload's rules match but its `services` exclude and that no later
+    /// workload takes (it stays unattributed), by service.
     #[serde(serialize_with = "cents")]
     pub excluded_by_services: f64,
     pub excluded_services: Vec<ServiceSpend>,
@@ -318,7 +319,8 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
                         w.name
                     ));
                     keys_without_values.insert(key.clone());
-                } else if usage.column(&table::tag_column(key))?.null_count() == usage.height()
+                } else if usage.height() > 0
+                    && usage.column(&table::tag_column(key))?.null_count() == usage.height()
                     && keys_without_values.insert(key.clone())
                 {
                     warnings.push(format!(
@@ -638,7 +640,12 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
             }
         }
         workload.push(matched.map(|w| w.name.clone()));
-        excluded_by.push(excluded.map(|w| w.name.clone()));
+        // Only spend that no workload took is "lost" to a services list.
+        excluded_by.push(
+            excluded
+                .filter(|_| matched.is_none())
+                .map(|w| w.name.clone()),
+        );
         let parsed = usage_type::parse(service, usage_type).filter(|_| is_usage);
         marketplace.push(is_usage && usage_type::is_marketplace(service, usage_type));
         model.push(parsed.as_ref().map(|p| p.model.clone()));
@@ -910,16 +917,20 @@ pub struct Suspicion<'a> {
     pub start: NaiveDate,
 }
 
+/// Unattributed spend below this (in the award's period) is too little to suspect the
+/// rules of missing it.
+pub const MIN_UNATTRIBUTED: f64 = 1.0;
+
 /// Why an award's figures are probably a configuration mistake (empty when they are
 /// not): its workloads match nothing while spend goes unattributed, or a forfeit verdict
 /// rests on rules whose spend the services exclude or on a tag key without values.
 pub fn no_data_reasons(s: &Suspicion, unattributed_top: &str) -> Vec<String> {
-    if s.status == Status::NotStarted {
+    if matches!(s.status, Status::NotStarted | Status::Expired) {
         return Vec::new();
     }
     let mut out = Vec::new();
     let names = s.workloads.join(", ");
-    if s.matched.abs() < 0.005 && s.unattributed >= 0.005 {
+    if s.matched.abs() < 0.005 && s.unattributed >= MIN_UNATTRIBUTED {
         out.push(format!(
             "its workloads ({names}) match no spend since {} while {} of usage is unattributed; check their rules and services",
             s.start,

@@ -152,6 +152,18 @@ impl Cache {
         Ok(Cache { path, conn })
     }
 
+    /// Opens an existing cache for reading only: no folder or table is created, no
+    /// pragma is set, nothing is written (`check-config` reads it this way).
+    pub fn open_read_only(dir: &Path) -> Result<Cache, CacheError> {
+        let path = dir.join(FILE_NAME);
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| fail_path(&path, e))?;
+        Ok(Cache { path, conn })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

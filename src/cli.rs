@@ -795,8 +795,14 @@ fn data_check(
             let as_of = common.as_of.unwrap_or(now.date_naive());
             let queries = plan::queries(config);
             let window = plan::history(config, as_of, now.date_naive());
-            let store = Cache::open(&config.state_path)?;
-            let (pages, missing) = cached_pages(&store, &queries, window, &runtime()?)?;
+            let store = match Cache::open_read_only(&config.state_path) {
+                Ok(store) => store,
+                Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
+            };
+            let (pages, missing) = match cached_pages(&store, &queries, window, &runtime()?) {
+                Ok(read) => read,
+                Err(e) => return Ok(Err(format!("the cache cannot be read: {e:#}"))),
+            };
             if !missing.is_empty() {
                 return Ok(Err(format!(
                     "the cache {} holds nothing for {} yet (check-config makes no AWS request)",

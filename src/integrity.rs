@@ -182,8 +182,11 @@ pub fn check_query(
                     ));
                 }
                 if expected.scope == RecordScope::NotUsage
-                    && expected.group_by[0].1 == "RECORD_TYPE"
-                    && keys[0] == "Usage"
+                    && expected
+                        .group_by
+                        .first()
+                        .is_some_and(|g| g.1 == "RECORD_TYPE")
+                    && keys.first().is_some_and(|k| k == "Usage")
                 {
                     return Err(fail(
                         Some(day),
@@ -285,4 +288,58 @@ pub fn check_slices(slices: &[(&str, Option<&Path>, &Totals)]) -> Result<(), Int
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_costexplorer::types::{DateInterval, Group, ResultByTime};
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_query_without_group_bys_is_refused_not_a_panic() {
+        let output = GetCostAndUsageOutput::builder()
+            .set_group_definitions(Some(vec![]))
+            .results_by_time(
+                ResultByTime::builder()
+                    .time_period(
+                        DateInterval::builder()
+                            .start("2026-11-01")
+                            .end("2026-11-02")
+                            .build()
+                            .unwrap(),
+                    )
+                    .groups(Group::builder().set_keys(Some(vec![])).build())
+                    .build(),
+            )
+            .build();
+        let expected = Expected {
+            scope: RecordScope::NotUsage,
+            group_by: vec![],
+            start: day("2026-11-01"),
+            end: day("2026-11-02"),
+        };
+        let got = check_query(
+            "q",
+            &expected,
+            &[Page {
+                file: None,
+                output: &output,
+            }],
+        );
+        assert!(got.unwrap_err().message.contains("no UnblendedCost metric"));
+    }
+
+    #[test]
+    fn excerpts_are_short_and_on_one_line() {
+        let long = format!("a\nb {}", "x".repeat(10_000));
+        let e = excerpt(&long);
+        assert!(e.chars().count() <= EXCERPT_CHARS + 1);
+        assert!(!e.contains('\n'));
+        assert!(e.ends_with('…'));
+        assert_eq!(excerpt("short"), "short");
+    }
 }

@@ -363,7 +363,18 @@ impl<'a> Columns<'a> {
             .chain(tags.iter().map(|(_, v)| v.len()))
             .filter(|n| *n > 1)
             .count();
-        let approximated = varied >= 2;
+        // Each slice is split by its own total, so the rows always sum to the service
+        // slice's total; a slice whose total differs (slices fetched at different times
+        // from a live cache) makes the cell approximated, never smaller or larger.
+        let sum = |parts: &[Part]| -> (f64, f64) {
+            parts
+                .iter()
+                .fold((0.0, 0.0), |(c, q), p| (c + p.1, q + p.2))
+        };
+        let disagree = std::iter::once(accounts.as_slice())
+            .chain(tags.iter().map(|(_, v)| v.as_slice()))
+            .any(|parts| (sum(parts).0 - total_cost).abs() > 0.01);
+        let approximated = varied >= 2 || disagree;
         let share = |part: f64, total: f64, n: usize| {
             if total.abs() > 1e-12 {
                 part / total
@@ -375,6 +386,7 @@ impl<'a> Columns<'a> {
         // Every combination of one tag value per key.
         let mut combos: Vec<TagCombo> = vec![(BTreeMap::new(), 1.0, 1.0)];
         for (key, parts) in &tags {
+            let (tag_cost, tag_quantity) = sum(parts);
             combos = combos
                 .into_iter()
                 .flat_map(|(chosen, c, q)| {
@@ -383,21 +395,22 @@ impl<'a> Columns<'a> {
                         chosen.insert(*key, *value);
                         (
                             chosen,
-                            c * share(*pc, total_cost, parts.len()),
-                            q * share(*pq, total_quantity, parts.len()),
+                            c * share(*pc, tag_cost, parts.len()),
+                            q * share(*pq, tag_quantity, parts.len()),
                         )
                     })
                 })
                 .collect();
         }
+        let (account_cost, account_quantity) = sum(accounts);
         for (service, sc, sq) in services {
             for (account, ac, aq) in accounts {
                 for (chosen, tc, tq) in &combos {
                     self.push_row(date, *account, *service, Some(usage_type), "Usage", chosen);
                     self.cost
-                        .push(sc * share(*ac, total_cost, accounts.len()) * tc);
+                        .push(sc * share(*ac, account_cost, accounts.len()) * tc);
                     self.quantity
-                        .push(sq * share(*aq, total_quantity, accounts.len()) * tq);
+                        .push(sq * share(*aq, account_quantity, accounts.len()) * tq);
                     self.estimated.push(cell.estimated);
                     self.approximated.push(approximated);
                 }

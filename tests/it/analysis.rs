@@ -361,3 +361,90 @@ fn burn_stops_at_the_last_day_of_data() {
     assert_eq!(p.exhaustion_date, Some(day("2026-01-29")));
     assert_eq!(p.status, Status::OnTrack);
 }
+
+#[test]
+fn no_data_only_where_the_figures_look_like_a_configuration_mistake() {
+    use analysis::{no_data_reasons, Suspicion};
+    let workloads = vec!["rag".to_string()];
+    let base = Suspicion {
+        status: Status::ForfeitRisk,
+        matched: 0.0,
+        unattributed: 500.0,
+        excluded: 0.0,
+        dead_keys: &[],
+        workloads: &workloads,
+        start: day("2026-10-01"),
+    };
+    // Nothing matched while spend goes unattributed.
+    let reasons = no_data_reasons(&base, "services Amazon Bedrock Service $500.00");
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("match no spend since 2026-10-01"));
+    assert!(reasons[1].contains("Amazon Bedrock Service $500.00"));
+    // A few cents unattributed are no reason to doubt the rules.
+    let cents = Suspicion {
+        unattributed: 0.4,
+        ..base
+    };
+    assert!(no_data_reasons(&cents, "").is_empty());
+    // Excluded spend doubts a forfeit verdict, not an exhaustion one.
+    let excluded = Suspicion {
+        matched: 1000.0,
+        excluded: 300.0,
+        ..base
+    };
+    assert_eq!(no_data_reasons(&excluded, "").len(), 1);
+    let exhausting = Suspicion {
+        status: Status::ExhaustionRisk,
+        ..excluded
+    };
+    assert!(no_data_reasons(&exhausting, "").is_empty());
+    // A tag key without values doubts a forfeit too.
+    let dead = Suspicion {
+        matched: 1000.0,
+        dead_keys: &["Workload"],
+        ..base
+    };
+    assert!(no_data_reasons(&dead, "")[0].contains("\"Workload\""));
+    // Not started and expired awards keep their status.
+    for status in [Status::NotStarted, Status::Expired] {
+        assert!(no_data_reasons(&Suspicion { status, ..base }, "x").is_empty());
+    }
+}
+
+#[test]
+fn slices_that_disagree_keep_the_service_total_and_are_flagged() {
+    // Live, slices can come from fetches at different times (one query throttled, its
+    // cached days older): an account slice of $30 + $30 against a service slice of $100
+    // must neither lose $40 nor hide it.
+    use RecordScope::*;
+    let ut = ("DIMENSION", "USAGE_TYPE");
+    let pages = vec![
+        page(
+            Usage,
+            [("DIMENSION", "SERVICE"), ut],
+            &[(
+                "Amazon Bedrock Service",
+                "USE1-Claude4.6Sonnet-input-tokens",
+                100.0,
+            )],
+        ),
+        page(
+            Usage,
+            [("DIMENSION", "LINKED_ACCOUNT"), ut],
+            &[
+                ("111111111111", "USE1-Claude4.6Sonnet-input-tokens", 30.0),
+                ("222222222222", "USE1-Claude4.6Sonnet-input-tokens", 30.0),
+            ],
+        ),
+    ];
+    let t = table::normalise(&pages).unwrap();
+    let total: f64 =
+        t.df.column(table::COST)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .sum()
+            .unwrap();
+    assert!((total - 100.0).abs() < 1e-9, "{total}");
+    assert!((t.approximated_cost - 100.0).abs() < 1e-9);
+}

@@ -832,6 +832,40 @@ fn a_slice_that_disagrees_keeps_the_cached_days_and_marks_the_run_stale() {
     assert!(err.contains("usage slices disagree"), "{err}");
 }
 
+#[test]
+fn check_config_reads_the_cache_without_any_request_or_write() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let args = ["check-config", "--config", config.to_str().unwrap()];
+    // Before any run: nothing to check against, and no state store is created.
+    let out = live(&server, &args, DAY1);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("rules not checked against cost data"),
+        "{said}"
+    );
+    assert!(!dir.path().join("state").exists());
+    report(&server, &config, DAY1, &[]);
+    server.clear_log();
+    let db = dir.path().join("state/creditburn.sqlite3");
+    let before = std::fs::read(&db).unwrap();
+    let out = live(&server, &args, DAY2);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("rules checked against the cached data"),
+        "{said}"
+    );
+    assert!(said.contains("no AWS request made"), "{said}");
+    assert!(server.requests().is_empty());
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "check-config changed the store"
+    );
+}
+
 mod generated {
     use super::*;
     use proptest::prelude::*;
