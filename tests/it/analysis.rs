@@ -443,8 +443,9 @@ fn slices_that_disagree_keep_the_service_total_and_are_flagged() {
             .unwrap()
             .f64()
             .unwrap()
-            .sum()
-            .unwrap();
+            .iter()
+            .flatten()
+            .sum();
     assert!((total - 100.0).abs() < 1e-9, "{total}");
     assert!((t.approximated_cost - 100.0).abs() < 1e-9);
 }
