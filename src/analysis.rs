@@ -451,31 +451,15 @@ fn token_kind_from(s: Option<&str>) -> TokenKind {
     }
 }
 
+/// Spend by service of `rows`, largest first.
 fn by_service_of(
     rows: LazyFrame,
     recent_sum: &dyn Fn(&str) -> Expr,
 ) -> PolarsResult<Vec<ServiceSpend>> {
-    let df = rows
-        .group_by([col(table::SERVICE)])
-        .agg([
-            col(table::COST).sum(),
-            recent_sum(table::COST).alias("recent"),
-        ])
-        .sort(
-            [table::COST],
-            SortMultipleOptions::default().with_order_descending(true),
-        )
-        .collect()?;
-    Ok(strings(&df, table::SERVICE)?
-        .into_iter()
-        .zip(floats(&df, table::COST)?)
-        .zip(floats(&df, "recent")?)
-        .map(|((service, cost), last_30_days)| ServiceSpend {
-            service: service.unwrap_or_default(),
-            cost,
-            last_30_days,
-        })
-        .collect())
+    let all = rows.with_column(lit("").alias("all"));
+    Ok(services_by(all, "all", recent_sum)?
+        .remove("")
+        .unwrap_or_default())
 }
 
 /// Spend by service for every value of the column `by` (a workload column), each list
@@ -485,10 +469,19 @@ fn grouped_by_service(
     by: &str,
     recent_sum: &dyn Fn(&str) -> Expr,
 ) -> PolarsResult<HashMap<String, Vec<ServiceSpend>>> {
-    let df = usage
-        .clone()
-        .lazy()
-        .filter(col(by).is_not_null())
+    services_by(
+        usage.clone().lazy().filter(col(by).is_not_null()),
+        by,
+        recent_sum,
+    )
+}
+
+fn services_by(
+    rows: LazyFrame,
+    by: &str,
+    recent_sum: &dyn Fn(&str) -> Expr,
+) -> PolarsResult<HashMap<String, Vec<ServiceSpend>>> {
+    let df = rows
         .group_by([col(by), col(table::SERVICE)])
         .agg([
             col(table::COST).sum(),

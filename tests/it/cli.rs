@@ -475,6 +475,15 @@ fn amount_that_is_not_a_number() {
     );
 }
 
+fn workload<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == name)
+        .unwrap_or_else(|| panic!("no workload {name}"))
+}
+
 /// Damages the JSON of one page of a copy of the demo recording.
 fn bad_page(file: &str, damage: impl Fn(&mut Value), names: &str, says: &str) {
     let file = file.to_string();
@@ -645,12 +654,7 @@ fn claude_spend_under_amazon_bedrock_service_counts_for_the_bedrock_alias() {
     let poc = award(&r, "poc-support");
     assert_eq!(poc["consumed"], 14107.74);
     assert_eq!(poc["status"], "exhaustion_risk");
-    let support = r["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "support-assistant")
-        .unwrap();
+    let support = workload(&r, "support-assistant");
     let services: Vec<&str> = support["by_service"]
         .as_array()
         .unwrap()
@@ -723,12 +727,7 @@ fn services_that_exclude_what_the_rules_match_are_shown_and_no_forfeit_is_claime
         "services = [\"opensearch\", \"s3\", \"lambda\", \"cloudwatch\"]",
     )]);
     let r = json_report(&config, &[]);
-    let support = r["workloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "support-assistant")
-        .unwrap();
+    let support = workload(&r, "support-assistant");
     let excluded = support["excluded_by_services"].as_f64().unwrap();
     // Its Bedrock spend: all of it, Claude, Titan and the Marketplace Haiku.
     assert!(excluded > 12000.0, "{excluded}");
