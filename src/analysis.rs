@@ -591,40 +591,72 @@ fn sum_f64(df: &DataFrame, name: &str) -> PolarsResult<f64> {
 /// the model, token kind, batch and Marketplace flags.
 pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> {
     let df = &table.df;
-    let accounts = df.column(table::ACCOUNT)?.str()?;
-    let services = df.column(table::SERVICE)?.str()?;
-    let usage_types = df.column(table::USAGE_TYPE)?.str()?;
-    let record_types = df.column(table::RECORD_TYPE)?.str()?;
-    let tags: BTreeMap<&str, &StringChunked> = table
+    // Each column read once, in order (random access into a chunked array per row and
+    // per workload was most of the analysis's time on large tables).
+    let column = |name: &str| -> PolarsResult<Vec<Option<&str>>> {
+        Ok(df.column(name)?.str()?.iter().collect())
+    };
+    let accounts = column(table::ACCOUNT)?;
+    let services = column(table::SERVICE)?;
+    let usage_types = column(table::USAGE_TYPE)?;
+    let record_types = column(table::RECORD_TYPE)?;
+    let tags: Vec<Vec<Option<&str>>> = table
         .tag_keys
         .iter()
-        .map(|k| Ok((k.as_str(), df.column(&table::tag_column(k))?.str()?)))
+        .map(|k| column(&table::tag_column(k)))
         .collect::<PolarsResult<_>>()?;
+    // Each rule's tag condition as (tag column, value); None where the data has no such
+    // tag key, so the rule matches nothing.
+    type Condition<'c> = Option<(usize, &'c str)>;
+    let conditions: Vec<Vec<Option<Condition>>> = config
+        .workloads
+        .iter()
+        .map(|w| {
+            w.rules
+                .iter()
+                .map(|r| {
+                    r.tag.as_ref().map(|(k, v)| {
+                        table
+                            .tag_keys
+                            .iter()
+                            .position(|t| t == k)
+                            .map(|i| (i, v.as_str()))
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    // Usage types repeat on every day: read each (service, usage type) once.
+    let mut parsed_types: HashMap<(&str, &str), Option<usage_type::BedrockUsage>> = HashMap::new();
 
     let n = df.height();
-    let mut workload = Vec::with_capacity(n);
-    let mut excluded_by: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut workload: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut excluded_by: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut marketplace = Vec::with_capacity(n);
-    let mut model = Vec::with_capacity(n);
+    let mut model: Vec<Option<String>> = Vec::with_capacity(n);
     let mut token_kind = Vec::with_capacity(n);
     let mut batch = Vec::with_capacity(n);
     for i in 0..n {
-        let service = services.get(i).unwrap_or_default();
-        let usage_type = usage_types.get(i).unwrap_or_default();
-        let is_usage = record_types.get(i) == Some("Usage");
-        let account = accounts.get(i);
-        let rules_match = |w: &&crate::config::Workload| {
-            w.rules.iter().any(|r| {
-                r.account.as_deref().is_none_or(|a| account == Some(a))
-                    && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
-                    && r.tag.as_ref().is_none_or(|(k, v)| {
-                        tags.get(k.as_str()).and_then(|c| c.get(i)) == Some(v.as_str())
-                    })
-            })
-        };
+        let service = services[i].unwrap_or_default();
+        let usage_type = usage_types[i].unwrap_or_default();
+        let is_usage = record_types[i] == Some("Usage");
+        let account = accounts[i];
+        let rules_match =
+            |(w, conditions): &(&crate::config::Workload, &Vec<Option<Condition>>)| {
+                w.rules.iter().zip(conditions.iter()).any(|(r, tag)| {
+                    r.account.as_deref().is_none_or(|a| account == Some(a))
+                        && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
+                        && tag.is_none_or(|c| c.is_some_and(|(t, v)| tags[t][i] == Some(v)))
+                })
+            };
         let (mut matched, mut excluded) = (None, None);
         if is_usage {
-            for w in config.workloads.iter().filter(rules_match) {
+            for (w, _) in config
+                .workloads
+                .iter()
+                .zip(conditions.iter())
+                .filter(rules_match)
+            {
                 if w.services.matches(service) {
                     matched = Some(w);
                     break;
@@ -632,18 +664,25 @@ pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> 
                 excluded.get_or_insert(w);
             }
         }
-        workload.push(matched.map(|w| w.name.clone()));
+        workload.push(matched.map(|w| w.name.as_str()));
         // Only spend that no workload took is "lost" to a services list.
         excluded_by.push(
             excluded
                 .filter(|_| matched.is_none())
-                .map(|w| w.name.clone()),
+                .map(|w| w.name.as_str()),
         );
-        let parsed = usage_type::parse(service, usage_type).filter(|_| is_usage);
+        let parsed = if is_usage {
+            parsed_types
+                .entry((service, usage_type))
+                .or_insert_with(|| usage_type::parse(service, usage_type))
+                .as_ref()
+        } else {
+            None
+        };
         marketplace.push(is_usage && usage_type::is_marketplace(service, usage_type));
-        model.push(parsed.as_ref().map(|p| p.model.clone()));
-        token_kind.push(parsed.as_ref().map(|p| p.token_kind.as_str()));
-        batch.push(parsed.as_ref().is_some_and(|p| p.batch));
+        model.push(parsed.map(|p| p.model.clone()));
+        token_kind.push(parsed.map(|p| p.token_kind.as_str()));
+        batch.push(parsed.is_some_and(|p| p.batch));
     }
     let mut out = df.clone();
     out.with_column(Column::new(WORKLOAD.into(), workload))?;
