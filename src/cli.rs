@@ -227,7 +227,7 @@ pub fn main() -> ExitCode {
 /// Maps the typed errors at the boundaries to documented exit codes.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<ConfigError>() {
+        if cause.is::<ConfigError>() || cause.is::<Misconfigured>() {
             return exit::CONFIG;
         }
         if let Some(e) = cause.downcast_ref::<SourceError>() {
@@ -300,10 +300,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Record { common, out, scrub } => {
             let config = config::load(&common.config)?;
             let SourceConfig::Aws(source) = &config.source else {
-                anyhow::bail!(
+                return Err(Misconfigured(format!(
                     "{}: source.kind is \"fixtures\"; record needs source.kind = \"aws\"",
                     common.config.display()
-                );
+                ))
+                .into());
             };
             let now = common.now.unwrap_or_else(Utc::now);
             let as_of = common.as_of.unwrap_or(now.date_naive());
@@ -421,10 +422,10 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
     use crate::daemon::{self, Event};
     let config = config::load(&common.config)?;
     let Some(schedule) = config.schedule.clone() else {
-        anyhow::bail!(
+        return Err(Misconfigured(format!(
             "{}: there is no [schedule] table; add one with cron = \"15 7 * * *\" (see config/example.toml)",
             common.config.display()
-        );
+        )).into());
     };
     let lock = daemon::lock(&config.state_path)?;
     let state = daemon::DaemonState::open(&config.state_path)?;
@@ -543,6 +544,12 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The command cannot run with this configuration (a live-only command on a recording,
+/// `daemon` without `[schedule]`): exit 78, like any configuration problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Misconfigured(String);
+
 /// Some message could not be delivered (yet); it stays queued for a later run.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -658,16 +665,17 @@ fn run(common: &Common) -> anyhow::Result<()> {
 /// when the Billing API cannot be reached.
 fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> {
     let SourceConfig::Aws(source) = &config.source else {
-        anyhow::bail!(
+        return Err(Misconfigured(format!(
             "{}: source.kind is \"fixtures\"; reading credits needs source.kind = \"aws\" and source.account_id",
             common.config.display()
-        );
+        )).into());
     };
     if source.account_id.is_none() {
-        anyhow::bail!(
+        return Err(Misconfigured(format!(
             "{}: source.account_id is not set; name the 12-digit account whose credits to read",
             common.config.display()
-        );
+        ))
+        .into());
     }
     let now = common.now.unwrap_or_else(Utc::now);
     let store = Cache::open(&config.state_path)?;

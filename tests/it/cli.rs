@@ -791,3 +791,29 @@ fn a_bad_body_is_quoted_by_a_short_excerpt_at_most() {
     assert!(!err.contains("111111111111"), "{err}");
     assert!(err.contains("usage-by-account/page-001.json"), "{err}");
 }
+
+#[test]
+fn live_only_commands_on_a_recording_and_a_daemon_without_schedule_exit_78() {
+    // Regression: these are configuration problems, not internal errors (exit 1).
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let config = config.to_str().unwrap();
+    let out_dir = dir.path().join("rec");
+    for args in [
+        vec!["credits", "--config", config],
+        vec![
+            "record",
+            "--config",
+            config,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        vec!["daemon", "--config", config],
+    ] {
+        let out = creditburn(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("creditburn.toml"), "{err}");
+    }
+}
