@@ -102,6 +102,14 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError
     std::fs::create_dir_all(dir)
         .map_err(|e| fail_path(dir, format!("cannot create the state folder: {e}")))?;
     let path = dir.join(FILE_NAME);
+    // SQLite takes an empty file for a new database: a store truncated to 0 bytes would
+    // silently forget every alert sent and send them all again.
+    if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(fail_path(
+            &path,
+            "is empty (0 bytes), not a creditburn state store; restore it from a backup, or remove it to start afresh (every alert would then be sent again)",
+        ));
+    }
     let conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -110,6 +118,52 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError
     )
     .map_err(|e| fail_path(&path, e))?;
     Ok((path, conn))
+}
+
+/// Opens the store at `path` for reading only: no table, pragma or file is written. A
+/// store on a read-only folder (a mounted snapshot, an auditor's copy) that SQLite cannot
+/// open for shared reading is opened as immutable.
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection, CacheError> {
+    use rusqlite::OpenFlags;
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(fail_path(
+            path,
+            "is empty (0 bytes), not a creditburn state store; restore it from a backup, or remove it to start afresh",
+        ));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let readable = |conn: &Connection| {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_ok()
+    };
+    if let Ok(conn) = Connection::open_with_flags(path, flags) {
+        if readable(&conn) {
+            return Ok(conn);
+        }
+    }
+    let escaped: String = path
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '%' => "%25".to_string(),
+            '?' => "%3f".to_string(),
+            '#' => "%23".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    let uri = format!("file:{escaped}?immutable=1");
+    let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+        .map_err(|e| fail_path(path, e))?;
+    if !readable(&conn) {
+        return Err(fail_path(
+            path,
+            "cannot be read as a creditburn state store",
+        ));
+    }
+    Ok(conn)
 }
 
 pub struct Cache {
@@ -156,11 +210,7 @@ impl Cache {
     /// pragma is set, nothing is written (`check-config` reads it this way).
     pub fn open_read_only(dir: &Path) -> Result<Cache, CacheError> {
         let path = dir.join(FILE_NAME);
-        let conn = Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| fail_path(&path, e))?;
+        let conn = open_read_only(&path)?;
         Ok(Cache { path, conn })
     }
 

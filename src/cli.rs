@@ -710,9 +710,7 @@ fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let mut report = crate::report::assess(&table, &config, as_of, aws_credits.as_ref())
         .context("analysing the cost table")?;
     report.source = source;
-    if config.state_path.join(crate::cache::FILE_NAME).exists() {
-        report.deliveries = Outbox::open(&config.state_path)?.deliveries()?;
-    }
+    report.deliveries = Outbox::read_deliveries(&config.state_path)?;
     Ok((config, report))
 }
 

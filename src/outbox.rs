@@ -102,6 +102,28 @@ fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, CacheError> {
 
 impl Outbox {
     /// Opens (creating on first use) the outbox in the state folder `dir`.
+    /// What the outbox in the state folder `dir` holds, read without writing anything
+    /// (so `report` works on a read-only state folder); empty when there is no outbox.
+    pub fn read_deliveries(dir: &Path) -> Result<Deliveries, CacheError> {
+        let path = dir.join(crate::cache::FILE_NAME);
+        if !path.exists() {
+            return Ok(Deliveries::default());
+        }
+        let conn = crate::cache::open_read_only(&path)?;
+        let has_outbox: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| fail(&path, e))?;
+        if !has_outbox {
+            return Ok(Deliveries::default());
+        }
+        Outbox { path, conn }.deliveries()
+    }
+
     pub fn open(dir: &Path) -> Result<Outbox, CacheError> {
         let (path, conn) = crate::cache::open_store(dir)?;
         conn.execute_batch(

@@ -817,3 +817,47 @@ fn live_only_commands_on_a_recording_and_a_daemon_without_schedule_exit_78() {
         assert!(err.contains("creditburn.toml"), "{err}");
     }
 }
+
+#[test]
+fn report_reads_the_state_store_without_writing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let config = config.to_str().unwrap();
+    assert_eq!(
+        creditburn(&["run", "--config", config]).status.code(),
+        Some(0)
+    );
+    let db = dir.path().join("state/creditburn.sqlite3");
+    let before = std::fs::read(&db).unwrap();
+    let out = creditburn(&["report", "--format", "json", "--config", config]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["deliveries"]["sent"], 6, "{}", r["deliveries"]);
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "report changed the store"
+    );
+}
+
+#[test]
+fn an_empty_state_store_is_an_error_not_a_fresh_start() {
+    // Regression: a store truncated to 0 bytes was taken for a new one, and every alert
+    // was sent again.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("state/creditburn.sqlite3"), b"").unwrap();
+    for command in ["run", "report"] {
+        let out = creditburn(&[command, "--config", config.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(73), "{command}: {err}");
+        assert!(err.contains("creditburn.sqlite3"), "{err}");
+        assert!(err.contains("is empty (0 bytes)"), "{err}");
+        assert!(!dir.path().join("outbox").exists());
+    }
+}
