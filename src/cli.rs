@@ -251,7 +251,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if let Some(e) = cause.downcast_ref::<DeliverError>() {
             return match e {
-                DeliverError::Write { .. } => exit::CANT_CREATE,
+                DeliverError::Write { .. } | DeliverError::OutboxFolder { .. } => exit::CANT_CREATE,
                 DeliverError::Address { .. } | DeliverError::Setup { .. } => exit::CONFIG,
                 DeliverError::Build { .. } => exit::FAILURE,
             };
@@ -561,6 +561,11 @@ pub struct Undelivered(String);
 fn run(common: &Common) -> anyhow::Result<()> {
     let (config, report) = prepare(common)?;
     let now = common.now.unwrap_or_else(Utc::now);
+    // The transport (its password, CA file, outbox folder) is built and checked before
+    // anything is committed: a problem here leaves the alert state and the queue as they
+    // were, so fixing it loses no message.
+    let transport = deliver::Transport::from_config(&config.email)?;
+    transport.check()?;
     crate::daemon::DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
     let mut outbox = Outbox::open(&config.state_path)?;
     let previous = outbox.alert_states()?;
@@ -603,7 +608,6 @@ fn run(common: &Common) -> anyhow::Result<()> {
     )?;
     crate::failpoint("after-commit");
 
-    let transport = deliver::Transport::from_config(&config.email)?;
     let retry = Retry {
         base: config.email.retry_base(),
         max: config.email.retry_max(),

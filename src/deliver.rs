@@ -35,6 +35,9 @@ pub enum DeliverError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The `.eml` folder cannot take messages (checked before a run commits anything).
+    #[error("{}: cannot be the outbox: {message}", path.display())]
+    OutboxFolder { path: PathBuf, message: String },
     /// The SMTP settings cannot be used (password missing, CA file unreadable, ...).
     #[error("{key}: {message}")]
     Setup { key: &'static str, message: String },
@@ -222,6 +225,37 @@ impl Transport {
             TransportConfig::File { outbox } => Ok(Transport::File(outbox.clone())),
             TransportConfig::Smtp(s) => smtp(s, &config.from),
         }
+    }
+
+    /// Checks what can be checked before a run commits anything: the `.eml` folder
+    /// exists (or can be made) and takes a file. (SMTP settings were checked when the
+    /// transport was built; the server itself is only met when sending.)
+    pub fn check(&self) -> Result<(), DeliverError> {
+        let Transport::File(dir) = self else {
+            return Ok(());
+        };
+        let fail = |message: String| DeliverError::OutboxFolder {
+            path: dir.clone(),
+            message,
+        };
+        if dir.exists() && !dir.is_dir() {
+            return Err(fail(
+                "it exists and is not a folder; set email.outbox to a folder".to_string(),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| {
+            fail(format!(
+                "the folder cannot be created ({e}); set email.outbox to a writable folder"
+            ))
+        })?;
+        let probe = dir.join(".creditburn-write-check");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                fail(format!(
+                    "the folder cannot be written ({e}); give creditburn write access to it"
+                ))
+            })
     }
 
     /// Where messages go, for people.

@@ -411,10 +411,11 @@ fn recorded_filter_is_rebuilt_for_the_sdk() {
 }
 
 #[test]
-fn an_unwritable_outbox_folder_keeps_messages_queued() {
+fn an_unwritable_outbox_folder_is_refused_before_anything_is_committed() {
+    // Regression: a file where the outbox folder should be committed the messages and
+    // their alert state, then exited 75 with "File exists (os error 17)".
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    // A file where the outbox folder should be: every delivery fails, transiently.
     std::fs::write(dir.path().join("outbox"), "not a folder").unwrap();
     let args = [
         "run",
@@ -425,10 +426,23 @@ fn an_unwritable_outbox_folder_keeps_messages_queued() {
     ];
     let out = creditburn(&args);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(75), "{err}");
-    // Three messages, a copy for each of the two recipients.
-    assert!(err.contains("6 messages waiting to be retried"), "{err}");
-    // Once the folder can be written and the backoff has passed, they all go out.
+    assert_eq!(out.status.code(), Some(73), "{err}");
+    let error: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error.len(), 1, "{err}");
+    assert!(error[0].contains("outbox: cannot be the outbox"), "{err}");
+    assert_eq!(error[0].matches("is not a folder").count(), 1, "{err}");
+    // Nothing was committed: no message queued, no alert state advanced.
+    let db = dir.path().join("state/creditburn.sqlite3");
+    if db.exists() {
+        let db = rusqlite::Connection::open(&db).unwrap();
+        for table in ["outbox", "alert_state"] {
+            let rows: i64 = db
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap_or(0);
+            assert_eq!(rows, 0, "{table}");
+        }
+    }
+    // Once the folder can be written, the run sends everything.
     std::fs::remove_file(dir.path().join("outbox")).unwrap();
     let later = [
         "run",
