@@ -91,7 +91,7 @@ fn classify<E>(err: SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = chain(&err);
+    let detail = crate::integrity::error_line(&err);
     match &err {
         SdkError::TimeoutError(_) => FetchError::Timeout(detail),
         SdkError::DispatchFailure(d) if d.is_timeout() => FetchError::Timeout(detail),
@@ -112,11 +112,6 @@ where
         }
         _ => FetchError::Other(detail),
     }
-}
-
-/// An error and its sources as one line of Display texts (no Debug dumps of responses).
-fn chain(err: &dyn std::error::Error) -> String {
-    crate::integrity::error_line(err)
 }
 
 /// Keeps the raw body of each successful response, for the cache and for recordings.

@@ -102,14 +102,7 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError
     std::fs::create_dir_all(dir)
         .map_err(|e| fail_path(dir, format!("cannot create the state folder: {e}")))?;
     let path = dir.join(FILE_NAME);
-    // SQLite takes an empty file for a new database: a store truncated to 0 bytes would
-    // silently forget every alert sent and send them all again.
-    if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-        return Err(fail_path(
-            &path,
-            "is empty (0 bytes), not a creditburn state store; restore it from a backup, or remove it to start afresh (every alert would then be sent again)",
-        ));
-    }
+    refuse_empty(&path)?;
     let conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -120,17 +113,24 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError
     Ok((path, conn))
 }
 
+/// SQLite takes an empty file for a new database: a store truncated to 0 bytes would
+/// silently forget every alert sent and send them all again, so it is refused.
+fn refuse_empty(path: &Path) -> Result<(), CacheError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(fail_path(
+            path,
+            "is empty (0 bytes), not a creditburn state store; restore it from a backup, or remove it to start afresh (every alert would then be sent again)",
+        ));
+    }
+    Ok(())
+}
+
 /// Opens the store at `path` for reading only: no table, pragma or file is written. A
 /// store on a read-only folder (a mounted snapshot, an auditor's copy) that SQLite cannot
 /// open for shared reading is opened as immutable.
 pub(crate) fn open_read_only(path: &Path) -> Result<Connection, CacheError> {
     use rusqlite::OpenFlags;
-    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-        return Err(fail_path(
-            path,
-            "is empty (0 bytes), not a creditburn state store; restore it from a backup, or remove it to start afresh",
-        ));
-    }
+    refuse_empty(path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let readable = |conn: &Connection| {
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
