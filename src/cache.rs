@@ -95,21 +95,28 @@ pub fn days_to_fetch(
     None
 }
 
-/// Opens the state store in `dir` (creating the folder and file on first use): WAL, and
-/// synchronous=FULL so a committed transaction survives a crash. Each module that keeps
-/// state there creates its own tables.
+/// Opens the state store in `dir` (creating the folder and file on first use): WAL,
+/// synchronous=FULL so a committed transaction survives a crash, and the schema brought
+/// to the current version ([`crate::schema`]).
 pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| fail_path(dir, format!("cannot create the state folder: {e}")))?;
     let path = dir.join(FILE_NAME);
     refuse_empty(&path)?;
-    let conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
+    let mut conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA busy_timeout = 5000;",
+        "PRAGMA busy_timeout = 5000;
+         PRAGMA foreign_keys = ON;",
     )
     .map_err(|e| fail_path(&path, e))?;
+    // Checked before the journal mode is set: a file that is not SQLite is named as such.
+    crate::schema::version(&conn).map_err(|e| fail_path(&path, e))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;",
+    )
+    .map_err(|e| fail_path(&path, e))?;
+    crate::schema::migrate(&mut conn).map_err(|e| fail_path(&path, e))?;
     Ok((path, conn))
 }
 
@@ -163,7 +170,22 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, CacheError> {
             "cannot be read as a creditburn state store",
         ));
     }
-    Ok(conn)
+    current_schema(path, conn)
+}
+
+/// A store opened read-only at the current schema: one written by an older creditburn is
+/// copied into memory and migrated there, the file left untouched.
+fn current_schema(path: &Path, conn: Connection) -> Result<Connection, CacheError> {
+    let version = crate::schema::version(&conn).map_err(|e| fail_path(path, e))?;
+    if version == crate::schema::VERSION {
+        return Ok(conn);
+    }
+    let mut copy = Connection::open_in_memory().map_err(|e| fail_path(path, e))?;
+    rusqlite::backup::Backup::new(&conn, &mut copy)
+        .and_then(|b| b.run_to_completion(256, std::time::Duration::ZERO, None))
+        .map_err(|e| fail_path(path, e))?;
+    crate::schema::migrate(&mut copy).map_err(|e| fail_path(path, e))?;
+    Ok(copy)
 }
 
 pub struct Cache {
@@ -175,34 +197,6 @@ impl Cache {
     /// Opens (creating on first use) the cache in the state folder `dir`.
     pub fn open(dir: &Path) -> Result<Cache, CacheError> {
         let (path, conn) = open_store(dir)?;
-        let fail = |e: &dyn std::fmt::Display| fail_path(&path, e);
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS ce_day (
-                 query TEXT NOT NULL,
-                 day TEXT NOT NULL,
-                 result TEXT NOT NULL,
-                 estimated INTEGER NOT NULL,
-                 fetched_at TEXT NOT NULL,
-                 PRIMARY KEY (query, day)
-             );
-             CREATE TABLE IF NOT EXISTS ce_query (
-                 query TEXT PRIMARY KEY,
-                 group_definitions TEXT NOT NULL,
-                 dimension_value_attributes TEXT NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS credit_snapshot (
-                 fetched_at TEXT NOT NULL,
-                 account_id TEXT NOT NULL,
-                 snapshot TEXT NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS ce_request (
-                 at TEXT NOT NULL,
-                 query TEXT NOT NULL,
-                 pages INTEGER NOT NULL,
-                 outcome TEXT NOT NULL
-             );",
-        )
-        .map_err(|e| fail(&e))?;
         Ok(Cache { path, conn })
     }
 

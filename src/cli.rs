@@ -398,13 +398,18 @@ fn execute(command: Command) -> anyhow::Result<()> {
             )?;
             let rt = runtime()?;
             for m in &message {
-                rt.block_on(transport.send(m)).map_err(|e| {
-                    Undelivered(format!(
-                        "the test message was not delivered to {}: {}",
-                        m.recipients.join(", "),
-                        e.message
-                    ))
-                })?;
+                for r in &m.recipients {
+                    rt.block_on(transport.send(&m.message_id, r, &m.eml))
+                        .map_err(|e| {
+                            let what = format!("the test message was not delivered to {r}: {}", e.message);
+                            match e.failure {
+                                deliver::Failure::Held => anyhow::Error::new(Misconfigured(format!(
+                                    "{what}; fix [email.smtp] (the login, TLS or sender) and try again"
+                                ))),
+                                _ => Undelivered(what).into(),
+                            }
+                        })?;
+                }
             }
             eprintln!(
                 "sent a test message to {} through {}",
@@ -643,14 +648,24 @@ fn run(common: &Common) -> anyhow::Result<()> {
         sent.sent.len(),
         transport.describe()
     );
-    for subject in &sent.sent {
-        println!("sent: {subject}");
+    for d in &sent.sent {
+        println!("sent: {} to {}", d.subject, d.recipient);
     }
-    for (subject, error) in &sent.retrying {
-        tracing::warn!(subject = %subject, error = %error, "will retry {subject:?}: {error}");
+    for (d, error) in &sent.retrying {
+        tracing::warn!(subject = %d.subject, recipient = %d.recipient, error = %error,
+            "will retry {:?} to {}: {error}", d.subject, d.recipient);
     }
-    for (subject, error) in &sent.failed {
-        tracing::error!(subject = %subject, error = %error, "not delivered, will not retry {subject:?}: {error}");
+    for (d, error) in &sent.failed {
+        tracing::error!(subject = %d.subject, recipient = %d.recipient, error = %error,
+            "not delivered, will not retry {:?} to {}: {error}", d.subject, d.recipient);
+    }
+    if let Some((error, held)) = &sent.held {
+        return Err(Misconfigured(format!(
+            "{} {} held, none lost: {error}; fix [email.smtp] (the login, TLS or sender address) and run again to send them",
+            held,
+            plural(*held as usize, "delivery", "deliveries"),
+        ))
+        .into());
     }
     if !sent.retrying.is_empty() || !sent.failed.is_empty() || sent.waiting > 0 {
         let waiting = sent.retrying.len() + sent.waiting;
@@ -663,6 +678,15 @@ fn run(common: &Common) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// `singular` for one, `plural` otherwise.
+pub(crate) fn plural(n: usize, singular: &'static str, plural: &'static str) -> &'static str {
+    if n == 1 {
+        singular
+    } else {
+        plural
+    }
 }
 
 /// The account's credits for `creditburn credits`: fresh, or the newest stored snapshot

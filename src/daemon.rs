@@ -99,20 +99,6 @@ pub struct DaemonState {
 impl DaemonState {
     pub fn open(state: &Path) -> Result<DaemonState, CacheError> {
         let (path, conn) = open_store(state)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS daemon (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 last_slot TEXT NOT NULL,
-                 last_outcome TEXT NOT NULL,
-                 finished_at TEXT NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS last_report (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 saved_at TEXT NOT NULL,
-                 report TEXT NOT NULL
-             );",
-        )
-        .map_err(|e| fail(&path, e))?;
         Ok(DaemonState { conn, path })
     }
 

@@ -43,15 +43,146 @@ pub enum DeliverError {
     Setup { key: &'static str, message: String },
 }
 
-/// Why one send failed, and whether trying again could help.
+/// What a failed send means for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Refused for this message or recipient (a 5xx about it): failed for good.
+    Refused,
+    /// A 4xx about this message: retried after the backoff.
+    Transient,
+    /// No answer (connection refused, timeout, an unwritable folder): retried after the
+    /// backoff, and the rest of the pass, which would meet the same, waits.
+    Unreachable,
+    /// The operator's to fix (the login refused, TLS settings, the sender refused):
+    /// every queued message stays queued, no attempt counted, until it is fixed.
+    Held,
+}
+
+/// Why one send failed. `message` is safe to log, store and email: server text is
+/// redacted of the credentials and cut short.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendError {
-    /// A 5xx reply: the server refused for good.
-    pub permanent: bool,
-    /// No answer at all (connection refused, timeout, TLS failure, an unwritable folder):
-    /// the rest of this pass would meet the same, so it stops and they wait.
-    pub unreachable: bool,
+    pub failure: Failure,
     pub message: String,
+}
+
+/// Server replies are untrusted text: one may echo the client's AUTH argument, the
+/// password itself or base64 of it. `clean` removes every form of the credentials it can
+/// recognise (plain, base64 in any alignment it appears as a token, AUTH PLAIN and LOGIN
+/// encodings), folds control characters and caps the length.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    password: Vec<u8>,
+    forms: Vec<String>,
+}
+
+/// The longest server text kept in an error.
+pub const MAX_SERVER_TEXT: usize = 300;
+
+impl Redactor {
+    pub fn new(username: &str, password: &str) -> Redactor {
+        use base64::Engine as _;
+        if password.is_empty() {
+            return Redactor::default();
+        }
+        let engines = [
+            base64::engine::general_purpose::STANDARD,
+            base64::engine::general_purpose::URL_SAFE,
+        ];
+        let mut forms = vec![password.to_string()];
+        for plain in [
+            password.to_string(),
+            format!("\0{username}\0{password}"),
+            format!("{username}\0{username}\0{password}"),
+        ] {
+            for e in &engines {
+                let encoded = e.encode(plain.as_bytes());
+                forms.push(encoded.trim_end_matches('=').to_string());
+                forms.push(encoded);
+            }
+        }
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        Redactor {
+            password: password.as_bytes().to_vec(),
+            forms,
+        }
+    }
+
+    /// `text` with the credentials replaced by `[redacted]`, on one line, at most
+    /// [`MAX_SERVER_TEXT`] characters.
+    pub fn clean(&self, text: &str) -> String {
+        // Scanned whole (up to a bound far past the cap), so a cut never leaves part of an
+        // encoding behind.
+        let mut out: String = text
+            .chars()
+            .take(64 * MAX_SERVER_TEXT)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if !self.password.is_empty() {
+            for f in &self.forms {
+                out = out.replace(f.as_str(), "[redacted]");
+            }
+            out = self.redact_encoded_tokens(&out);
+        }
+        cap(&out, MAX_SERVER_TEXT)
+    }
+
+    /// Replaces each run of base64 characters that decodes (from any of the four
+    /// alignments it may start at) to bytes containing the password.
+    fn redact_encoded_tokens(&self, text: &str) -> String {
+        use base64::Engine as _;
+        let lenient = base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true);
+        let engines = [
+            base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, lenient),
+            base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient),
+        ];
+        let is_b64 = |c: char| c.is_ascii_alphanumeric() || "+/-_".contains(c);
+        let holds = |bytes: &[u8]| {
+            bytes
+                .windows(self.password.len())
+                .any(|w| w == self.password.as_slice())
+        };
+        let encodes_password = |run: &str| {
+            (0..4.min(run.len())).any(|skip| {
+                let t = &run[skip..];
+                // A length of 4n + 1 cannot be decoded: its last character is dropped.
+                let t = if t.len() % 4 == 1 {
+                    &t[..t.len() - 1]
+                } else {
+                    t
+                };
+                engines.iter().any(|e| e.decode(t).is_ok_and(|b| holds(&b)))
+            })
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(is_b64) {
+            out.push_str(&rest[..start]);
+            let len = rest[start..]
+                .find(|c: char| !is_b64(c))
+                .unwrap_or(rest.len() - start);
+            let run = &rest[start..start + len];
+            out.push_str(if encodes_password(run) {
+                "[redacted]"
+            } else {
+                run
+            });
+            rest = &rest[start + len..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// `text` cut to at most `max` characters, marked when cut.
+pub fn cap(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}… (cut)", &text[..end]),
+    }
 }
 
 /// The message id of a rendered email: stable, so a retried message is the same message.
@@ -107,30 +238,28 @@ pub fn build(
     })
 }
 
-/// Builds every email into queued messages, one per recipient (the same bytes and
-/// Message-ID for each), so an address the server refuses fails alone. Nothing is queued
-/// if one email cannot be built.
+/// Builds every email into a queued message (one body, a delivery per recipient, so an
+/// address the server refuses fails alone). Nothing is queued if one email cannot be
+/// built.
 pub fn queue(
     emails: &[AlertEmail],
     config: &EmailConfig,
     recipients: &[String],
     date: SystemTime,
 ) -> Result<Vec<Queued>, DeliverError> {
-    let mut out = Vec::new();
-    for e in emails {
-        let eml = build(e, &config.from, recipients, date)?.formatted();
-        for r in recipients {
-            out.push(Queued {
+    emails
+        .iter()
+        .map(|e| {
+            Ok(Queued {
                 message_id: message_id(e),
                 kind: e.kind.clone(),
                 award: e.award.clone(),
                 subject: e.subject.clone(),
-                recipients: vec![r.clone()],
-                eml: eml.clone(),
-            });
-        }
-    }
-    Ok(out)
+                recipients: recipients.to_vec(),
+                eml: build(e, &config.from, recipients, date)?.formatted(),
+            })
+        })
+        .collect()
 }
 
 /// Where messages go.
@@ -141,6 +270,7 @@ pub enum Transport {
         /// Bound on one whole delivery: connect, TLS, auth and every command.
         limit: Duration,
         from: Address,
+        redactor: Redactor,
     },
 }
 
@@ -202,8 +332,10 @@ fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
             Security::Tls => Tls::Wrapper(tls),
             Security::Plain => Tls::None,
         });
+    let mut redactor = Redactor::default();
     if let (Some(user), Some(source)) = (&config.username, &config.password) {
         let password = read_password(source)?;
+        redactor = Redactor::new(user, password.expose_secret());
         builder = builder.credentials(Credentials::new(
             user.clone(),
             password.expose_secret().to_string(),
@@ -216,6 +348,7 @@ fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
             config.connect_timeout_seconds + 3.0 * config.command_timeout_seconds,
         ),
         from,
+        redactor,
     })
 }
 
@@ -266,64 +399,87 @@ impl Transport {
         }
     }
 
-    /// Delivers one queued message.
-    pub async fn send(&self, message: &Queued) -> Result<(), SendError> {
+    /// Delivers one message to one recipient.
+    pub async fn send(
+        &self,
+        message_id: &str,
+        recipient: &str,
+        eml: &[u8],
+    ) -> Result<(), SendError> {
         match self {
             Transport::File(dir) => {
-                let name = message
-                    .message_id
+                let name = message_id
                     .trim_start_matches('<')
                     .trim_end_matches('>')
                     .trim_end_matches("@creditburn");
-                let transient = |e: std::io::Error| SendError {
-                    permanent: false,
-                    unreachable: true,
-                    message: format!("{}: {e}", dir.display()),
+                let unwritable = |message: String| SendError {
+                    failure: Failure::Unreachable,
+                    message,
                 };
-                std::fs::create_dir_all(dir).map_err(transient)?;
-                write_atomically(
-                    &dir.join(format!("{}.eml", crate::file_safe(name))),
-                    &message.eml,
-                )
-                .map_err(|e| SendError {
-                    permanent: false,
-                    unreachable: true,
-                    message: e.to_string(),
-                })
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| unwritable(format!("{}: {e}", dir.display())))?;
+                // Every recipient of a message shares the one file.
+                write_atomically(&dir.join(format!("{}.eml", crate::file_safe(name))), eml)
+                    .map_err(|e| unwritable(e.to_string()))
             }
             Transport::Smtp {
                 transport,
                 limit,
                 from,
+                redactor,
             } => {
-                let to: Vec<Address> = message
-                    .recipients
-                    .iter()
-                    .filter_map(|r| r.parse::<Mailbox>().ok().map(|m| m.email))
-                    .collect();
+                let to = recipient
+                    .parse::<Mailbox>()
+                    .map(|m| vec![m.email])
+                    .map_err(|e| SendError {
+                        failure: Failure::Refused,
+                        message: format!("{recipient:?} is not an address: {e}"),
+                    })?;
                 let envelope = Envelope::new(Some(from.clone()), to).map_err(|e| SendError {
-                    permanent: true,
-                    unreachable: false,
+                    failure: Failure::Refused,
                     message: format!("envelope: {e}"),
                 })?;
-                match tokio::time::timeout(*limit, transport.send_raw(&envelope, &message.eml))
-                    .await
-                {
+                match tokio::time::timeout(*limit, transport.send_raw(&envelope, eml)).await {
                     Err(_) => Err(SendError {
-                        permanent: false,
-                        unreachable: true,
+                        failure: Failure::Unreachable,
                         message: format!("no answer from the SMTP server within {limit:?}"),
                     }),
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(e)) => Err(SendError {
-                        permanent: e.is_permanent(),
-                        // A reply (4xx, 5xx) means the server is there.
-                        unreachable: !(e.is_transient() || e.is_permanent()),
-                        message: smtp_error(&e),
+                        failure: classify(&e),
+                        message: redactor.clean(&smtp_error(&e)),
                     }),
                 }
             }
         }
+    }
+}
+
+/// Reply codes and enhanced status codes that are the operator's to fix, not the
+/// message's: authentication (530, 534, 535, 538, 454, x.7.8, x.7.0 as AUTH answers) and a
+/// refused sender (x.1.7, x.1.8).
+fn operator_problem(e: &lettre::transport::smtp::Error) -> bool {
+    let code = e.status().map(|c| c.to_string());
+    if matches!(code.as_deref(), Some("530" | "534" | "535" | "538" | "454")) {
+        return true;
+    }
+    let text = e.to_string();
+    ["5.7.8", "4.7.8", "5.1.7", "5.1.8", "4.1.8"]
+        .iter()
+        .any(|enhanced| text.contains(enhanced))
+}
+
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    // rustls' refusals (an unknown CA, a name mismatch) reach lettre as connection errors.
+    let certificate = smtp_error(e).contains("certificate");
+    if operator_problem(e) || certificate || e.is_tls() || e.is_client() {
+        Failure::Held
+    } else if e.is_permanent() {
+        Failure::Refused
+    } else if e.is_transient() {
+        Failure::Transient
+    } else {
+        Failure::Unreachable
     }
 }
 
@@ -338,22 +494,32 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
     parts.join(": ")
 }
 
+/// One delivery: the message's subject and its recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    pub subject: String,
+    pub recipient: String,
+}
+
 /// What one pass over the outbox did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SendReport {
-    pub sent: Vec<String>,
-    /// (subject, error) of messages that will be tried again in a later run.
-    pub retrying: Vec<(String, String)>,
-    /// (subject, error) of messages refused for good.
-    pub failed: Vec<(String, String)>,
-    /// Messages not tried because the server could not be reached.
+    pub sent: Vec<Sent>,
+    /// Deliveries that will be tried again in a later run, with the error.
+    pub retrying: Vec<(Sent, String)>,
+    /// Deliveries refused for good, with the error.
+    pub failed: Vec<(Sent, String)>,
+    /// Deliveries not tried because the server could not be reached.
     pub waiting: usize,
+    /// Why every queued delivery is held (the operator's to fix), and how many are.
+    pub held: Option<(String, u64)>,
 }
 
-/// Sends every message due at `now`, marking each sent, to retry, or failed, one commit
-/// each, so a kill loses at most the knowledge that the in-flight message went out. When
-/// the server cannot be reached at all, the pass stops there: the messages after it stay
-/// due and are tried by the next run.
+/// Sends every delivery due at `now`, marking each sent, to retry, or failed, one commit
+/// each, so a kill loses at most the knowledge that the in-flight one went out. When the
+/// server cannot be reached at all, the pass stops there: the rest stay due and are tried
+/// by the next run. When the problem is the operator's (a refused login), every queued
+/// delivery is held, with no attempt counted.
 pub async fn send_due(
     transport: &Transport,
     outbox: &Outbox,
@@ -363,31 +529,41 @@ pub async fn send_due(
     let mut report = SendReport::default();
     for due in outbox.due(now)? {
         crate::failpoint("before-send");
-        match transport.send(&due.message).await {
+        let who = Sent {
+            subject: due.subject.clone(),
+            recipient: due.recipient.clone(),
+        };
+        match transport
+            .send(&due.message_id, &due.recipient, &due.eml)
+            .await
+        {
             Ok(()) => {
                 crate::failpoint("after-send");
                 outbox.mark_sent(due.id, now)?;
-                report.sent.push(due.message.subject.clone());
+                report.sent.push(who);
             }
-            Err(e) if e.permanent => {
-                outbox.mark_failed(due.id, &e.message, now)?;
-                report.failed.push((due.message.subject.clone(), e.message));
-            }
-            Err(e) => {
-                if outbox.mark_retry(&due, &e.message, now, retry)? {
-                    report
-                        .retrying
-                        .push((due.message.subject.clone(), e.message.clone()));
-                } else {
-                    report
-                        .failed
-                        .push((due.message.subject.clone(), e.message.clone()));
+            Err(e) => match e.failure {
+                Failure::Refused => {
+                    outbox.mark_failed(due.id, &e.message, now)?;
+                    report.failed.push((who, e.message));
                 }
-                if e.unreachable {
-                    report.waiting = outbox.due(now)?.len();
+                Failure::Held => {
+                    let held = outbox.mark_held(&e.message)?;
+                    report.held = Some((e.message, held));
                     break;
                 }
-            }
+                Failure::Transient | Failure::Unreachable => {
+                    if outbox.mark_retry(&due, &e.message, now, retry)? {
+                        report.retrying.push((who, e.message.clone()));
+                    } else {
+                        report.failed.push((who, e.message.clone()));
+                    }
+                    if e.failure == Failure::Unreachable {
+                        report.waiting = outbox.due(now)?.len();
+                        break;
+                    }
+                }
+            },
         }
     }
     Ok(report)
@@ -401,4 +577,68 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DeliverError> {
     };
     std::fs::write(&tmp, bytes).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn leaks(text: &str, password: &str) -> bool {
+        let std = base64::engine::general_purpose::STANDARD;
+        text.contains(password)
+            || text.contains(std.encode(password).trim_end_matches('='))
+            || text.contains(std.encode(format!("\0u\0{password}")).trim_end_matches('='))
+    }
+
+    #[test]
+    fn plain_and_encoded_credentials_are_redacted_and_the_rest_kept() {
+        let r = Redactor::new("u", "hunter2-secret");
+        let std = base64::engine::general_purpose::STANDARD;
+        for reply in [
+            "535 5.7.8 failed for hunter2-secret".to_string(),
+            format!("535 AUTH PLAIN {}", std.encode("\0u\0hunter2-secret")),
+            format!("535 arg={}", std.encode("xx hunter2-secret yy")),
+            format!("535 {}", std.encode("hunter2-secret").trim_end_matches('=')),
+        ] {
+            let clean = r.clean(&reply);
+            assert!(!leaks(&clean, "hunter2-secret"), "{reply} -> {clean}");
+            assert!(clean.starts_with("535"), "{clean}");
+            assert!(clean.contains("[redacted]"), "{clean}");
+        }
+        assert_eq!(
+            r.clean("550 5.1.1 <cfo@example.com>: no such user\r\n"),
+            "550 5.1.1 <cfo@example.com>: no such user  "
+        );
+        let long = r.clean(&"x".repeat(10_000));
+        assert!(
+            long.chars().count() < MAX_SERVER_TEXT + 10,
+            "{}",
+            long.len()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn no_reply_keeps_the_password_in_any_form(
+            password in "[ -~]{6,24}",
+            before in "[ -~]{0,80}",
+            after in "[ -~]{0,80}",
+            form in 0usize..4,
+        ) {
+            let std = base64::engine::general_purpose::STANDARD;
+            let embedded = match form {
+                0 => password.clone(),
+                1 => std.encode(&password),
+                2 => std.encode(format!("\0u\0{password}")),
+                _ => std.encode(format!("{before}{password}{after}")),
+            };
+            let r = Redactor::new("u", &password);
+            let clean = r.clean(&format!("535 {before} {embedded} {after}"));
+            prop_assert!(!clean.contains(&password), "{clean}");
+            prop_assert!(!clean.contains(std.encode(&password).trim_end_matches('=')), "{clean}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod recording;
 pub mod report;
 pub mod schedule;
+pub mod schema;
 pub mod table;
 pub mod usage_type;
 

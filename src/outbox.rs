@@ -3,11 +3,17 @@
 //!
 //! A run commits the messages it decided to send together with the new alert state in
 //! one transaction (synchronous=FULL) before any is sent; the sender then works through
-//! what is due, marking each message sent, retrying, or failed. So a process killed at any
-//! point loses nothing: what was committed is sent by a later run, and at most the one
-//! message whose send was in flight can go out twice (with the same Message-ID).
+//! what is due, marking each delivery sent, retrying, held or failed. So a process killed
+//! at any point loses nothing: what was committed is sent by a later run, and at most the
+//! one delivery in flight can go out twice (with the same Message-ID).
+//!
+//! A message is stored once (`message`), with a delivery row per recipient (`delivery`),
+//! so a thousand recipients cost a thousand small rows, not a thousand copies. Finished
+//! deliveries older than the configured age are pruned; the alert state never is.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -24,33 +30,53 @@ pub struct Queued {
     pub kind: String,
     pub award: Option<String>,
     pub subject: String,
+    /// Each gets a delivery of its own, so an address the server refuses fails alone.
     pub recipients: Vec<String>,
     pub eml: Vec<u8>,
 }
 
-/// A queued message the sender should try now.
+/// One delivery the sender should try now: a message to one recipient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Due {
     pub id: i64,
-    pub message: Queued,
+    pub message_id: String,
+    pub subject: String,
+    pub recipient: String,
+    /// The message's bytes, shared by its deliveries.
+    pub eml: Arc<Vec<u8>>,
     pub attempts: u32,
 }
 
-/// A message that will not be retried, for the report and the digest.
+/// A delivery that will not be retried, for the report and the digest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failed {
     pub message_id: String,
     pub subject: String,
+    pub recipient: String,
     pub error: String,
     pub failed_at: DateTime<Utc>,
+}
+
+/// Deliveries still queued after an attempt, grouped by what stopped them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Waiting {
+    pub error: String,
+    pub messages: u64,
 }
 
 /// Delivery counts for the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Deliveries {
     pub pending: u64,
+    /// Delivered, all time (pruned deliveries included).
     pub sent: u64,
+    /// The failed deliveries still kept (not yet pruned).
     pub failed: Vec<Failed>,
+    /// Failed, all time (pruned deliveries included).
+    pub failed_total: u64,
+    /// Pending deliveries that met an error, by error (a login the server refused, a
+    /// server that did not answer, ...).
+    pub waiting: Vec<Waiting>,
 }
 
 /// Backoff between attempts: `base * 2^(attempts - 1)`, at most `max`; after
@@ -101,60 +127,20 @@ fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, CacheError> {
 }
 
 impl Outbox {
-    /// Opens (creating on first use) the outbox in the state folder `dir`.
     /// What the outbox in the state folder `dir` holds, read without writing anything
-    /// (so `report` works on a read-only state folder); empty when there is no outbox.
+    /// (so `report` works on a read-only state folder); empty when there is no store.
     pub fn read_deliveries(dir: &Path) -> Result<Deliveries, CacheError> {
         let path = dir.join(crate::cache::FILE_NAME);
         if !path.exists() {
             return Ok(Deliveries::default());
         }
         let conn = crate::cache::open_read_only(&path)?;
-        let has_outbox: bool = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(|e| fail(&path, e))?;
-        if !has_outbox {
-            return Ok(Deliveries::default());
-        }
         Outbox { path, conn }.deliveries()
     }
 
+    /// Opens (creating on first use) the outbox in the state folder `dir`.
     pub fn open(dir: &Path) -> Result<Outbox, CacheError> {
         let (path, conn) = crate::cache::open_store(dir)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS alert_state (
-                 award TEXT NOT NULL,
-                 rule TEXT NOT NULL,
-                 state TEXT NOT NULL,
-                 PRIMARY KEY (award, rule)
-             );
-             CREATE TABLE IF NOT EXISTS outbox (
-                 id INTEGER PRIMARY KEY,
-                 message_id TEXT NOT NULL,
-                 kind TEXT NOT NULL,
-                 award TEXT,
-                 subject TEXT NOT NULL,
-                 recipients TEXT NOT NULL,
-                 eml BLOB NOT NULL,
-                 queued_at TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 attempts INTEGER NOT NULL DEFAULT 0,
-                 next_attempt_at TEXT NOT NULL,
-                 last_error TEXT,
-                 done_at TEXT,
-                 UNIQUE (message_id, recipients)
-             );
-             CREATE TABLE IF NOT EXISTS digest (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 last_sent_on TEXT NOT NULL
-             );",
-        )
-        .map_err(|e| fail(&path, e))?;
         Ok(Outbox { path, conn })
     }
 
@@ -162,19 +148,23 @@ impl Outbox {
         &self.path
     }
 
+    fn fail(&self, e: impl std::fmt::Display) -> CacheError {
+        fail(&self.path, e)
+    }
+
     /// Every alert state remembered.
     pub fn alert_states(&self) -> Result<Vec<AlertState>, CacheError> {
         let mut stmt = self
             .conn
             .prepare("SELECT state FROM alert_state ORDER BY award, rule")
-            .map_err(|e| fail(&self.path, e))?;
+            .map_err(|e| self.fail(e))?;
         let rows: Vec<String> = stmt
             .query_map([], |r| r.get(0))
-            .map_err(|e| fail(&self.path, e))?
+            .map_err(|e| self.fail(e))?
             .collect::<Result<_, _>>()
-            .map_err(|e| fail(&self.path, e))?;
+            .map_err(|e| self.fail(e))?;
         rows.iter()
-            .map(|j| serde_json::from_str(j).map_err(|e| fail(&self.path, e)))
+            .map(|j| serde_json::from_str(j).map_err(|e| self.fail(e)))
             .collect()
     }
 
@@ -186,16 +176,17 @@ impl Outbox {
                 r.get(0)
             })
             .optional()
-            .map_err(|e| fail(&self.path, e))?;
+            .map_err(|e| self.fail(e))?;
         day.map(|d| {
             NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .map_err(|_| fail(&self.path, format!("bad digest day {d:?}")))
+                .map_err(|_| self.fail(format!("bad digest day {d:?}")))
         })
         .transpose()
     }
 
     /// Commits `messages`, the alert `states` that go with them, and the digest day, all
-    /// at once. A message already queued for the same recipients is not queued again.
+    /// at once. Returns the deliveries queued: a message already queued for a recipient
+    /// is not queued for it again.
     pub fn commit(
         &mut self,
         messages: &[Queued],
@@ -206,23 +197,30 @@ impl Outbox {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| fail(&path, e))?;
         let mut queued = 0;
+        let at = now.to_rfc3339();
         for m in messages {
-            queued += tx
-                .execute(
-                    "INSERT OR IGNORE INTO outbox
-                         (message_id, kind, award, subject, recipients, eml, queued_at, status, next_attempt_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?7)",
-                    params![
-                        m.message_id,
-                        m.kind,
-                        m.award,
-                        m.subject,
-                        m.recipients.join(","),
-                        m.eml,
-                        now.to_rfc3339()
-                    ],
+            tx.execute(
+                "INSERT OR IGNORE INTO message (message_id, kind, award, subject, eml, queued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![m.message_id, m.kind, m.award, m.subject, m.eml, at],
+            )
+            .map_err(|e| fail(&path, e))?;
+            let id: i64 = tx
+                .query_row(
+                    "SELECT id FROM message WHERE message_id = ?1",
+                    [&m.message_id],
+                    |r| r.get(0),
                 )
                 .map_err(|e| fail(&path, e))?;
+            for r in &m.recipients {
+                queued += tx
+                    .execute(
+                        "INSERT OR IGNORE INTO delivery (message, recipient, status, next_attempt_at)
+                         VALUES (?1, ?2, 'pending', ?3)",
+                        params![id, r, at],
+                    )
+                    .map_err(|e| fail(&path, e))?;
+            }
         }
         tx.execute("DELETE FROM alert_state", [])
             .map_err(|e| fail(&path, e))?;
@@ -246,47 +244,68 @@ impl Outbox {
         Ok(queued)
     }
 
-    /// Pending messages whose next attempt is due at `now`, oldest first.
+    /// Pending deliveries whose next attempt is due at `now`, oldest first. Each message's
+    /// bytes are read once and shared by its deliveries.
     pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, CacheError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, message_id, kind, award, subject, recipients, eml, attempts
-                 FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id",
+                "SELECT d.id, d.message, m.message_id, m.subject, d.recipient, d.attempts
+                 FROM delivery d JOIN message m ON m.id = d.message
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY m.id, d.id",
             )
-            .map_err(|e| fail(&self.path, e))?;
-        let rows = stmt
+            .map_err(|e| self.fail(e))?;
+        type Row = (i64, i64, String, String, String, u32);
+        let rows: Vec<Row> = stmt
             .query_map(params![now.to_rfc3339()], |r| {
-                Ok(Due {
-                    id: r.get(0)?,
-                    message: Queued {
-                        message_id: r.get(1)?,
-                        kind: r.get(2)?,
-                        award: r.get(3)?,
-                        subject: r.get(4)?,
-                        recipients: r
-                            .get::<_, String>(5)?
-                            .split(',')
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_string)
-                            .collect(),
-                        eml: r.get(6)?,
-                    },
-                    attempts: r.get(7)?,
-                })
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
-            .map_err(|e| fail(&self.path, e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| fail(&self.path, e))
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))?;
+        let mut bodies: HashMap<i64, Arc<Vec<u8>>> = HashMap::new();
+        let mut due = Vec::with_capacity(rows.len());
+        for (id, message, message_id, subject, recipient, attempts) in rows {
+            let eml = match bodies.get(&message) {
+                Some(b) => b.clone(),
+                None => {
+                    let b: Vec<u8> = self
+                        .conn
+                        .query_row("SELECT eml FROM message WHERE id = ?1", [message], |r| {
+                            r.get(0)
+                        })
+                        .map_err(|e| self.fail(e))?;
+                    let b = Arc::new(b);
+                    bodies.insert(message, b.clone());
+                    b
+                }
+            };
+            due.push(Due {
+                id,
+                message_id,
+                subject,
+                recipient,
+                eml,
+                attempts,
+            });
+        }
+        Ok(due)
     }
 
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), CacheError> {
         self.conn
             .execute(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
+                "UPDATE delivery SET status = 'sent', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
                 params![id, now.to_rfc3339()],
             )
-            .map_err(|e| fail(&self.path, e))?;
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -309,62 +328,145 @@ impl Outbox {
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.conn
             .execute(
-                "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
+                "UPDATE delivery SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1",
                 params![due.id, attempts, next.to_rfc3339(), error],
             )
-            .map_err(|e| fail(&self.path, e))?;
+            .map_err(|e| self.fail(e))?;
         Ok(true)
+    }
+
+    /// Notes why every pending delivery is held back (a refused login, a TLS setting):
+    /// the operator's to fix, so no attempt is counted and none is given up; each is
+    /// tried again by the next run.
+    pub fn mark_held(&self, error: &str) -> Result<u64, CacheError> {
+        self.conn
+            .execute(
+                "UPDATE delivery SET last_error = ?1 WHERE status = 'pending'",
+                params![error],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(e))
     }
 
     pub fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), CacheError> {
         self.conn
             .execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, done_at = ?3 WHERE id = ?1",
+                "UPDATE delivery SET status = 'failed', attempts = attempts + 1, last_error = ?2, done_at = ?3 WHERE id = ?1",
                 params![id, error, now.to_rfc3339()],
             )
-            .map_err(|e| fail(&self.path, e))?;
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
-    /// Counts and the failed messages, for the report and the digest.
+    /// Removes deliveries finished (sent or failed) before `before`, and the messages
+    /// left with none; their counts are kept. Pending deliveries and the alert state are
+    /// never pruned. Returns the deliveries removed.
+    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<u64, CacheError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| fail(&path, e))?;
+        let cutoff = before.to_rfc3339();
+        let count = |status: &str| -> Result<i64, CacheError> {
+            tx.query_row(
+                "SELECT count(*) FROM delivery WHERE status = ?1 AND done_at < ?2",
+                params![status, cutoff],
+                |r| r.get(0),
+            )
+            .map_err(|e| fail(&path, e))
+        };
+        let (sent, failed) = (count("sent")?, count("failed")?);
+        tx.execute(
+            "UPDATE delivery_pruned SET sent = sent + ?1, failed = failed + ?2 WHERE id = 1",
+            params![sent, failed],
+        )
+        .map_err(|e| fail(&path, e))?;
+        let removed = tx
+            .execute(
+                "DELETE FROM delivery WHERE status IN ('sent', 'failed') AND done_at < ?1",
+                params![cutoff],
+            )
+            .map_err(|e| fail(&path, e))?;
+        tx.execute(
+            "DELETE FROM message WHERE id NOT IN (SELECT message FROM delivery)",
+            [],
+        )
+        .map_err(|e| fail(&path, e))?;
+        tx.commit().map_err(|e| fail(&path, e))?;
+        Ok(removed as u64)
+    }
+
+    /// Counts, the failed deliveries and what holds the waiting ones, for the report,
+    /// the digest and `/health`.
     pub fn deliveries(&self) -> Result<Deliveries, CacheError> {
         let count = |status: &str| -> Result<u64, CacheError> {
             self.conn
                 .query_row(
-                    "SELECT count(*) FROM outbox WHERE status = ?1",
+                    "SELECT count(*) FROM delivery WHERE status = ?1",
                     params![status],
                     |r| r.get::<_, i64>(0),
                 )
                 .map(|n| n as u64)
-                .map_err(|e| fail(&self.path, e))
+                .map_err(|e| self.fail(e))
         };
+        let (pruned_sent, pruned_failed): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT sent, failed FROM delivery_pruned WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.fail(e))?;
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT message_id, subject, coalesce(last_error, ''), done_at FROM outbox
-                 WHERE status = 'failed' ORDER BY id",
+                "SELECT m.message_id, m.subject, d.recipient, coalesce(d.last_error, ''), d.done_at
+                 FROM delivery d JOIN message m ON m.id = d.message
+                 WHERE d.status = 'failed' ORDER BY d.id",
             )
-            .map_err(|e| fail(&self.path, e))?;
-        let rows: Vec<(String, String, String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| fail(&self.path, e))?
+            .map_err(|e| self.fail(e))?;
+        let rows: Vec<(String, String, String, String, String)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(|e| self.fail(e))?
             .collect::<Result<_, _>>()
-            .map_err(|e| fail(&self.path, e))?;
-        let failed = rows
+            .map_err(|e| self.fail(e))?;
+        let failed: Vec<Failed> = rows
             .into_iter()
-            .map(|(message_id, subject, error, at)| {
+            .map(|(message_id, subject, recipient, error, at)| {
                 Ok(Failed {
                     message_id,
                     subject,
+                    recipient,
                     error,
                     failed_at: parse_time(&self.path, &at)?,
                 })
             })
             .collect::<Result<_, CacheError>>()?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT last_error, count(*) FROM delivery
+                 WHERE status = 'pending' AND last_error IS NOT NULL
+                 GROUP BY last_error ORDER BY count(*) DESC, last_error",
+            )
+            .map_err(|e| self.fail(e))?;
+        let waiting: Vec<Waiting> = stmt
+            .query_map([], |r| {
+                Ok(Waiting {
+                    error: r.get(0)?,
+                    messages: r.get::<_, i64>(1)? as u64,
+                })
+            })
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e))?;
+        let failed_total = failed.len() as u64 + pruned_failed as u64;
         Ok(Deliveries {
             pending: count("pending")?,
-            sent: count("sent")?,
+            sent: count("sent")? + pruned_sent as u64,
             failed,
+            failed_total,
+            waiting,
         })
     }
 }
@@ -391,6 +493,13 @@ mod tests {
         }
     }
 
+    fn rows(outbox: &Outbox, table: &str) -> i64 {
+        outbox
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
     #[test]
     fn queue_retry_fail_and_send() {
         let dir = tempfile::tempdir().unwrap();
@@ -400,15 +509,22 @@ mod tests {
             outbox
                 .commit(&[message("<a>"), message("<b>")], &[], None, t0)
                 .unwrap(),
-            2
+            4
+        );
+        // One body per message, a delivery per recipient.
+        assert_eq!(
+            (rows(&outbox, "message"), rows(&outbox, "delivery")),
+            (2, 4)
         );
         // The same message to the same recipients is never queued twice.
         assert_eq!(outbox.commit(&[message("<a>")], &[], None, t0).unwrap(), 0);
         let due = outbox.due(t0).unwrap();
-        assert_eq!(due.len(), 2);
-        assert_eq!(
-            due[0].message.recipients,
-            ["a@example.com", "b@example.com"]
+        assert_eq!(due.len(), 4);
+        assert_eq!(due[0].recipient, "a@example.com");
+        assert_eq!(due[1].recipient, "b@example.com");
+        assert!(
+            Arc::ptr_eq(&due[0].eml, &due[1].eml),
+            "the body is read once"
         );
         let retry = Retry::default();
         assert!(outbox
@@ -417,8 +533,18 @@ mod tests {
         outbox
             .mark_failed(due[1].id, "550 no such user", t0)
             .unwrap();
+        outbox.mark_sent(due[2].id, t0).unwrap();
+        outbox.mark_sent(due[3].id, t0).unwrap();
         // Not due again until the backoff passed.
         assert!(outbox.due(t0 + Duration::minutes(4)).unwrap().is_empty());
+        let d = outbox.deliveries().unwrap();
+        assert_eq!(
+            d.waiting,
+            [Waiting {
+                error: "connection refused".into(),
+                messages: 1
+            }]
+        );
         let again = outbox.due(t0 + Duration::minutes(5)).unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 1);
@@ -426,8 +552,53 @@ mod tests {
             .mark_sent(again[0].id, t0 + Duration::minutes(5))
             .unwrap();
         let d = outbox.deliveries().unwrap();
-        assert_eq!((d.pending, d.sent), (0, 1));
+        assert_eq!((d.pending, d.sent, d.failed_total), (0, 3, 1));
         assert_eq!(d.failed.len(), 1);
         assert_eq!(d.failed[0].error, "550 no such user");
+        assert_eq!(d.failed[0].recipient, "b@example.com");
+        assert!(d.waiting.is_empty());
+    }
+
+    #[test]
+    fn held_deliveries_keep_their_attempts_and_stay_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path()).unwrap();
+        let t0: DateTime<Utc> = "2026-11-20T08:00:00Z".parse().unwrap();
+        outbox.commit(&[message("<a>")], &[], None, t0).unwrap();
+        assert_eq!(outbox.mark_held("535 login refused").unwrap(), 2);
+        let due = outbox.due(t0).unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|d| d.attempts == 0));
+        let d = outbox.deliveries().unwrap();
+        assert_eq!((d.pending, d.failed_total), (2, 0));
+        assert_eq!(d.waiting[0].messages, 2);
+    }
+
+    #[test]
+    fn pruning_removes_old_finished_deliveries_and_keeps_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path()).unwrap();
+        let t0: DateTime<Utc> = "2026-06-01T08:00:00Z".parse().unwrap();
+        outbox
+            .commit(&[message("<old>"), message("<pending>")], &[], None, t0)
+            .unwrap();
+        let due = outbox.due(t0).unwrap();
+        outbox.mark_sent(due[0].id, t0).unwrap();
+        outbox.mark_failed(due[1].id, "550", t0).unwrap();
+        let t1 = t0 + Duration::days(100);
+        outbox.commit(&[message("<new>")], &[], None, t1).unwrap();
+        let new = outbox.due(t1).unwrap();
+        let new: Vec<&Due> = new.iter().filter(|d| d.message_id == "<new>").collect();
+        outbox.mark_sent(new[0].id, t1).unwrap();
+        let before = outbox.deliveries().unwrap();
+        assert_eq!(outbox.prune(t1 - Duration::days(90)).unwrap(), 2);
+        let after = outbox.deliveries().unwrap();
+        assert_eq!(after.sent, before.sent);
+        assert_eq!(after.failed_total, before.failed_total);
+        assert_eq!(after.pending, before.pending);
+        assert!(after.failed.is_empty());
+        // "<old>" is gone with its deliveries; "<pending>" still has two waiting.
+        assert_eq!(rows(&outbox, "message"), 2);
+        assert_eq!(outbox.due(t1).unwrap().len(), 3);
     }
 }

@@ -6,7 +6,12 @@ once it listens, then serves until killed.
 
     python3 tests/smtp_server.py --maildir DIR [--port N] [--starttls CERT KEY]
         [--implicit-tls CERT KEY] [--auth USER:PASS] [--reject ADDR]... [--tempfail N]
+        [--echo-auth plain|base64]
+
+--echo-auth makes a failed login answer as a careless server does, echoing what the
+client sent: the password itself (plain) or the AUTH PLAIN argument (base64).
 """
+import base64
 import argparse
 import asyncio
 import itertools
@@ -59,6 +64,7 @@ def main():
     p.add_argument("--auth")
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--tempfail", type=int, default=0)
+    p.add_argument("--echo-auth", choices=["plain", "base64"])
     a = p.parse_args()
     os.makedirs(a.maildir, exist_ok=True)
 
@@ -76,7 +82,15 @@ def main():
                 and auth_data.login.decode() == user
                 and auth_data.password.decode() == password
             )
-            return AuthResult(success=ok)
+            if ok or not a.echo_auth or not isinstance(auth_data, LoginPassword):
+                return AuthResult(success=ok)
+            if a.echo_auth == "plain":
+                echoed = "user %s password %s" % (auth_data.login.decode(), auth_data.password.decode())
+            else:
+                echoed = "AUTH PLAIN " + base64.b64encode(
+                    b"\0" + auth_data.login + b"\0" + auth_data.password).decode()
+            return AuthResult(success=False, handled=False,
+                              message="535 5.7.8 Authentication failed for %s" % echoed)
 
         # aiosmtpd does not count implicit TLS as TLS for AUTH; the connection is
         # encrypted either way, so only STARTTLS sessions need the check.

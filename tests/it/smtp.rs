@@ -270,14 +270,17 @@ fn starttls_needs_the_ca_then_delivers() {
             pki.key.to_str().unwrap(),
         ],
     );
-    // Without the CA the self-signed chain is refused: nothing is delivered, all is kept.
+    // Without the CA the self-signed chain is refused: nothing is delivered, all is held
+    // (the operator's to fix: exit 78, no attempt counted).
     let without = format!("host = \"localhost\"\nport = {}", server.port);
     let config = smtp_config(dir.path(), &without);
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("6 deliveries held, none lost"), "{err}");
+    assert!(err.contains("certificate"), "{err}");
     assert!(server.messages().is_empty());
-    // With it, the next run (after the 1-minute backoff) delivers all three over TLS.
+    // With it, the next run delivers all three over TLS.
     let with = format!("{without}\nca_file = {:?}", pki.ca.to_str().unwrap());
     let config = smtp_config(dir.path(), &with);
     let out = creditburn_run(&config, "2026-11-21T08:02:00Z", &[]);
@@ -563,4 +566,107 @@ fn the_password_can_come_from_a_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(server.messages().len(), 6);
+}
+
+/// Every byte creditburn wrote or said: its output, the state folder's files (the
+/// SQLite store and its journal), and the messages the server received.
+fn everything(outputs: &[&Output], dir: &Path, server: &SmtpServer) -> Vec<u8> {
+    let mut all = Vec::new();
+    for o in outputs {
+        all.extend_from_slice(&o.stdout);
+        all.extend_from_slice(&o.stderr);
+    }
+    fn walk(p: &Path, all: &mut Vec<u8>) {
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                walk(&e.unwrap().path(), all);
+            }
+        } else if p.extension().is_none_or(|e| e != "pem" && e != "key") {
+            all.extend(std::fs::read(p).unwrap_or_default());
+        }
+    }
+    walk(&dir.join("state"), &mut all);
+    for m in server.messages() {
+        all.extend_from_slice(m.as_bytes());
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_messages() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for echo in ["plain", "base64"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = SmtpServer::start(
+            &dir.path().join("mail"),
+            &["--auth", "creditburn:the-right-one", "--echo-auth", echo],
+        );
+        let wrong = "wr0ng-Pa55word-echoed";
+        let smtp = format!(
+            "{}\nusername = \"creditburn\"\npassword_env = \"TEST_SMTP_PASSWORD\"",
+            plain(server.port)
+        );
+        let config = smtp_config(dir.path(), &smtp);
+        let text = creditburn_run(&config, T0, &[("TEST_SMTP_PASSWORD", wrong)]);
+        let err = String::from_utf8_lossy(&text.stderr);
+        // The login is the operator's to fix: exit 78, every delivery held, none failed.
+        assert_eq!(text.status.code(), Some(78), "{echo}: {err}");
+        assert!(
+            err.contains("6 deliveries held, none lost"),
+            "{echo}: {err}"
+        );
+        assert!(err.contains("535"), "{echo}: {err}");
+        assert!(err.contains("[redacted]"), "{echo}: {err}");
+        let json = Command::new(env!("CARGO_BIN_EXE_creditburn"))
+            .args([
+                "run",
+                "--log-format",
+                "json",
+                "--now",
+                "2026-11-21T08:05:00Z",
+            ])
+            .args(["--config", config.to_str().unwrap()])
+            .env("TEST_SMTP_PASSWORD", wrong)
+            .output()
+            .unwrap();
+        assert_eq!(json.status.code(), Some(78), "{echo}");
+        let report = Command::new(env!("CARGO_BIN_EXE_creditburn"))
+            .args(["report", "--format", "json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let parsed: Value = serde_json::from_slice(&report.stdout).unwrap();
+        let deliveries = &parsed["deliveries"];
+        assert_eq!(deliveries["pending"], 6, "{echo}: {deliveries}");
+        assert_eq!(deliveries["failed"].as_array().unwrap().len(), 0);
+        let waiting = deliveries["waiting"][0]["error"].as_str().unwrap();
+        assert!(waiting.contains("535") && waiting.len() < 400, "{waiting}");
+        // Fixed: the same six go out, and the digest names no failure.
+        let fixed = creditburn_run(
+            &config,
+            "2026-11-21T08:10:00Z",
+            &[("TEST_SMTP_PASSWORD", "the-right-one")],
+        );
+        assert!(
+            fixed.status.success(),
+            "{echo}: {}",
+            String::from_utf8_lossy(&fixed.stderr)
+        );
+        assert_eq!(server.messages().len(), 6, "{echo}");
+        let all = everything(&[&text, &json, &report, &fixed], dir.path(), &server);
+        for form in [
+            wrong.to_string(),
+            b64.encode(wrong),
+            b64.encode(format!("\0creditburn\0{wrong}")),
+        ] {
+            assert!(!contains(&all, &form), "{echo}: {form:?} leaked");
+        }
+    }
 }
