@@ -110,7 +110,10 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError
     )
     .map_err(|e| fail_path(&path, e))?;
     // Checked before the journal mode is set: a file that is not SQLite is named as such.
-    crate::schema::version(&conn).map_err(|e| fail_path(&path, e))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| sqlite_error(&path, e))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;",
@@ -147,7 +150,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, CacheError> {
     };
     if let Ok(conn) = Connection::open_with_flags(path, flags) {
         if readable(&conn) {
-            return Ok(conn);
+            return current_schema(path, conn);
         }
     }
     let escaped: String = path
@@ -164,11 +167,10 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, CacheError> {
     let uri = format!("file:{escaped}?immutable=1");
     let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
         .map_err(|e| fail_path(path, e))?;
-    if !readable(&conn) {
-        return Err(fail_path(
-            path,
-            "cannot be read as a creditburn state store",
-        ));
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        return Err(sqlite_error(path, e));
     }
     current_schema(path, conn)
 }
@@ -179,6 +181,9 @@ fn current_schema(path: &Path, conn: Connection) -> Result<Connection, CacheErro
     let version = crate::schema::version(&conn).map_err(|e| fail_path(path, e))?;
     if version == crate::schema::VERSION {
         return Ok(conn);
+    }
+    if version > crate::schema::VERSION {
+        return Err(fail_path(path, crate::schema::SchemaError::Newer(version)));
     }
     let mut copy = Connection::open_in_memory().map_err(|e| fail_path(path, e))?;
     rusqlite::backup::Backup::new(&conn, &mut copy)
@@ -463,6 +468,21 @@ impl Cache {
             .map_err(|e| self.fail(e))?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| self.fail(e)))
             .transpose()
+    }
+}
+
+/// A store SQLite cannot read: "not a database" gets a sentence saying what to do.
+fn sqlite_error(path: &Path, e: rusqlite::Error) -> CacheError {
+    if matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase)
+    ) {
+        fail_path(
+            path,
+            "is not a creditburn state store (file is not a database); point state.path at a folder of its own, or restore the store from a backup",
+        )
+    } else {
+        fail_path(path, e)
     }
 }
 

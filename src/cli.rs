@@ -619,6 +619,14 @@ fn run(common: &Common) -> anyhow::Result<()> {
         max_attempts: config.email.max_attempts,
     };
     let sent = runtime()?.block_on(deliver::send_due(&transport, &outbox, now, &retry))?;
+    let pruned = outbox.prune(now - chrono::Duration::days(config.email.prune_after_days))?;
+    if pruned > 0 {
+        eprintln!(
+            "pruned {pruned} {} finished more than {} days ago",
+            plural(pruned as usize, "delivery", "deliveries"),
+            config.email.prune_after_days
+        );
+    }
 
     for a in &report.awards {
         eprintln!(

@@ -352,6 +352,8 @@ pub struct EmailConfig {
     pub retry_base_minutes: f64,
     pub retry_max_hours: f64,
     pub max_attempts: u32,
+    /// Finished deliveries older than this many days are pruned from the outbox.
+    pub prune_after_days: i64,
 }
 
 /// How messages leave the outbox.
@@ -475,6 +477,7 @@ pub const MAX_RETRY_BASE_MINUTES: f64 = 1440.0;
 pub const MAX_RETRY_MAX_HOURS: f64 = 720.0;
 pub const MAX_SEND_ATTEMPTS: u32 = 1000;
 pub const MAX_DIGEST_DAYS: i64 = 365;
+pub const MAX_PRUNE_DAYS: i64 = 3660;
 
 // ---- the file as written -------------------------------------------------------------
 
@@ -585,8 +588,13 @@ struct RawEmail {
     retry_max_hours: f64,
     #[serde(default = "default_max_attempts")]
     max_attempts: u32,
+    #[serde(default = "default_prune_days")]
+    prune_after_days: i64,
 }
 
+fn default_prune_days() -> i64 {
+    90
+}
 fn default_transport() -> String {
     "file".to_string()
 }
@@ -1024,6 +1032,15 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             );
         }
     }
+    if !(1..=MAX_PRUNE_DAYS).contains(&raw.email.prune_after_days) {
+        p.add(
+            "email.prune_after_days",
+            format!(
+                "{} is outside 1..={MAX_PRUNE_DAYS} (days a delivered message is kept)",
+                raw.email.prune_after_days
+            ),
+        );
+    }
     if !(1..=MAX_SEND_ATTEMPTS).contains(&raw.email.max_attempts) {
         p.add(
             "email.max_attempts",
@@ -1394,6 +1411,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 retry_base_minutes: raw.email.retry_base_minutes,
                 retry_max_hours: raw.email.retry_max_hours,
                 max_attempts: raw.email.max_attempts,
+                prune_after_days: raw.email.prune_after_days,
             },
             alerts: AlertConfig {
                 recipients: raw.alerts.recipients,

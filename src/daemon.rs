@@ -393,7 +393,7 @@ fn respond(path: &str, state: &Path) -> (u16, &'static str, String) {
             format!("state store: {e}\n"),
         ),
         ("/health", Ok(s)) => {
-            let (status, body) = crate::metrics::health(s.last_run.as_ref());
+            let (status, body) = crate::metrics::health(s.last_run.as_ref(), &s.deliveries);
             (status, "text/plain; charset=utf-8", body)
         }
         ("/metrics", Ok(s)) => (

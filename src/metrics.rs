@@ -186,11 +186,29 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
-/// `/health`: 200 when the last run (if any) succeeded, 503 with the reason otherwise.
-pub fn health(last_run: Option<&(DateTime<Utc>, String)>) -> (u16, String) {
-    match last_run {
-        None => (200, "ok: no run yet\n".into()),
+/// `/health`: 200 when the last run (if any) succeeded, 503 with the reason otherwise;
+/// then a line per error holding queued deliveries (a refused login, a server down).
+pub fn health(
+    last_run: Option<&(DateTime<Utc>, String)>,
+    deliveries: &Deliveries,
+) -> (u16, String) {
+    let (status, mut body) = match last_run {
+        None => (200, "ok: no run yet\n".to_string()),
         Some((at, outcome)) if outcome == "ok" => (200, format!("ok: last run {at}\n")),
         Some((at, outcome)) => (503, format!("last run {at} {outcome}\n")),
+    };
+    for w in &deliveries.waiting {
+        let _ = writeln!(
+            body,
+            "{} {} waiting: {}",
+            w.messages,
+            if w.messages == 1 {
+                "delivery"
+            } else {
+                "deliveries"
+            },
+            w.error
+        );
     }
+    (status, body)
 }

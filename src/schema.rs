@@ -175,7 +175,7 @@ impl std::fmt::Display for SchemaError {
             ),
             SchemaError::Foreign(table) => write!(
                 f,
-                "is not a creditburn state store (it has a table {table:?}); point state_dir at a folder of its own"
+                "is not a creditburn state store (it has a table {table:?}); point state.path at a folder of its own"
             ),
             SchemaError::Sqlite(e) => write!(f, "{e}"),
         }

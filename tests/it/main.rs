@@ -11,4 +11,5 @@ mod email;
 mod live;
 mod props;
 mod smtp;
+mod store;
 mod support;
