@@ -78,7 +78,8 @@ fn a_store_of_the_previous_schema_keeps_its_history_and_queue_after_the_upgrade(
 
 #[test]
 fn a_newer_foreign_or_empty_store_is_refused_naming_the_file() {
-    let cases: [(&str, fn(&Path), &str); 3] = [
+    type Case = (&'static str, fn(&Path), &'static str);
+    let cases: [Case; 3] = [
         (
             "newer",
             |p| {
