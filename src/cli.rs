@@ -273,6 +273,33 @@ fn execute(command: Command) -> anyhow::Result<()> {
     match command {
         Command::CheckConfig { common } => {
             let config = config::load(&common.config)?;
+            // What the file alone cannot tell, checked as `run` checks it before it
+            // commits: addresses as lettre reads them, the password, the CA file, the
+            // outbox folder, the state store.
+            let mut problems: Vec<config::Problem> =
+                deliver::problems(&config.email, &config.alerts.recipients)
+                    .into_iter()
+                    .map(|e| config::Problem {
+                        key: String::new(),
+                        message: e.to_string(),
+                    })
+                    .collect();
+            let store = config.state_path.join(crate::cache::FILE_NAME);
+            if store.exists() {
+                if let Err(e) = crate::cache::open_read_only(&store) {
+                    problems.push(config::Problem {
+                        key: String::new(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+            if !problems.is_empty() {
+                return Err(ConfigError {
+                    path: common.config.clone(),
+                    problems,
+                }
+                .into());
+            }
             println!(
                 "{}: ok ({} award{}, {} workload{})",
                 common.config.display(),
@@ -569,8 +596,13 @@ fn run(common: &Common) -> anyhow::Result<()> {
     // The transport (its password, CA file, outbox folder) is built and checked before
     // anything is committed: a problem here leaves the alert state and the queue as they
     // were, so fixing it loses no message.
+    if let Some(first) = deliver::problems(&config.email, &config.alerts.recipients)
+        .into_iter()
+        .next()
+    {
+        return Err(first.into());
+    }
     let transport = deliver::Transport::from_config(&config.email)?;
-    transport.check()?;
     crate::daemon::DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
     let mut outbox = Outbox::open(&config.state_path)?;
     let previous = outbox.alert_states()?;

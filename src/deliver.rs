@@ -22,9 +22,9 @@ use crate::outbox::{Outbox, Queued, Retry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    #[error("{key}: {value:?} is not a valid email address: {reason}")]
+    #[error("{key}: {value:?} is not an address creditburn can send to ({reason}); write it as name@example.com or \"Name <name@example.com>\", with no control characters")]
     Address {
-        key: &'static str,
+        key: String,
         value: String,
         reason: String,
     },
@@ -190,11 +190,11 @@ pub fn message_id(email: &AlertEmail) -> String {
     format!("<{}@creditburn>", email.key)
 }
 
-fn mailbox(key: &'static str, value: &str) -> Result<Mailbox, DeliverError> {
+fn mailbox(key: &str, value: &str) -> Result<Mailbox, DeliverError> {
     value
         .parse()
         .map_err(|e: lettre::address::AddressError| DeliverError::Address {
-            key,
+            key: key.to_string(),
             value: value.to_string(),
             reason: e.to_string(),
         })
@@ -262,6 +262,67 @@ pub fn queue(
         .collect()
 }
 
+/// Every problem a run would meet before it sends (checked by `check-config`, and by
+/// `run` before it commits anything): the sender and each recipient as lettre reads
+/// them, a message built to all of them, the SMTP password and CA file, the `.eml`
+/// folder. Each is checked on its own, so all are named at once.
+pub fn problems(config: &EmailConfig, recipients: &[String]) -> Vec<DeliverError> {
+    let mut out = Vec::new();
+    let from = mailbox("email.from", &config.from)
+        .map_err(|e| out.push(e))
+        .ok();
+    let mut good = Vec::new();
+    for (i, r) in recipients.iter().enumerate() {
+        match mailbox(&format!("alerts.recipients[{i}]"), r) {
+            Ok(_) => good.push(r.clone()),
+            Err(e) => out.push(e),
+        }
+    }
+    if from.is_some() && out.is_empty() {
+        let probe = crate::email::render_test("the check", &good, DateTime::<Utc>::UNIX_EPOCH);
+        if let Err(e) = build(&probe, &config.from, &good, SystemTime::UNIX_EPOCH) {
+            out.push(e);
+        }
+    }
+    match &config.transport {
+        TransportConfig::File { .. } => {}
+        TransportConfig::Smtp(smtp) => {
+            if let (Some(_), Some(source)) = (&smtp.username, &smtp.password) {
+                if let Err(e) = read_password(source) {
+                    out.push(e);
+                }
+            }
+            if let Some(ca) = &smtp.ca_file {
+                if let Err(e) = read_ca(ca) {
+                    out.push(e);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        match Transport::from_config(config) {
+            Ok(t) => {
+                if let Err(e) = t.check() {
+                    out.push(e);
+                }
+            }
+            Err(e) => out.push(e),
+        }
+    }
+    out
+}
+
+fn read_ca(ca: &Path) -> Result<Certificate, DeliverError> {
+    let pem = std::fs::read(ca).map_err(|e| DeliverError::Setup {
+        key: "email.smtp.ca_file",
+        message: format!("{}: {e}", ca.display()),
+    })?;
+    Certificate::from_pem(&pem).map_err(|e| DeliverError::Setup {
+        key: "email.smtp.ca_file",
+        message: format!("{}: not a PEM certificate: {e}", ca.display()),
+    })
+}
+
 /// Where messages go.
 pub enum Transport {
     File(PathBuf),
@@ -308,15 +369,7 @@ fn read_password(source: &PasswordSource) -> Result<SecretString, DeliverError> 
 fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
     let mut tls = TlsParameters::builder(config.host.clone());
     if let Some(ca) = &config.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| DeliverError::Setup {
-            key: "email.smtp.ca_file",
-            message: format!("{}: {e}", ca.display()),
-        })?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| DeliverError::Setup {
-            key: "email.smtp.ca_file",
-            message: format!("{}: not a PEM certificate: {e}", ca.display()),
-        })?;
-        tls = tls.add_root_certificate(cert);
+        tls = tls.add_root_certificate(read_ca(ca)?);
     }
     let tls = tls.build().map_err(|e| DeliverError::Setup {
         key: "email.smtp",

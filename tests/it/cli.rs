@@ -207,11 +207,11 @@ fn check_config_exits_78_naming_every_problem() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 problems"), "{err}");
     assert!(
-        err.contains("awards[0].amount: 0 must be a positive amount"),
+        err.contains("awards[\"poc-support\"].amount: 0 must be a positive amount"),
         "{err}"
     );
     assert!(
-        err.contains("awards[1].expiry: 2026-01-31 is before start 2026-08-01"),
+        err.contains("awards[\"bfs-docs\"].expiry: 2026-01-31 is before start 2026-08-01"),
         "{err}"
     );
     // run refuses it too, and writes nothing.
@@ -411,6 +411,69 @@ fn recorded_filter_is_rebuilt_for_the_sdk() {
 }
 
 #[test]
+fn what_a_run_needs_beyond_the_file_is_checked_by_check_config_and_before_run_commits() {
+    // Regression: check-config said ok, then run committed messages and alert state and
+    // exited 78, for an unset password_env, a missing password_file or ca_file, or an
+    // address lettre refuses when it builds the message.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let outbox = text.find("\noutbox = ").unwrap();
+    let line_end = outbox + 1 + text[outbox + 1..].find('\n').unwrap();
+    let text = format!("{}{}", &text[..outbox], &text[line_end..])
+        .replace("transport = \"file\"", "transport = \"smtp\"")
+        .replace(
+            "recipients = [\"finance@example.com\", \"cfo@example.com\"]",
+            "recipients = [\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", \"ok@example.com\"]",
+        )
+        .replace(
+            "\n[alerts]",
+            "\n[email.smtp]\nhost = \"smtp.example.com\"\nca_file = \"missing-ca.pem\"\nusername = \"cb\"\npassword_env = \"CB_TEST_UNSET_PASSWORD\"\n\n[alerts]",
+        );
+    std::fs::write(&config, &text).unwrap();
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    for expected in [
+        "5 problems",
+        "alerts.recipients[0]: \"root@localhost.\" is not an address",
+        "alerts.recipients[1]: \"Fin\\r\\nance <f@example.com>\"",
+        "alerts.recipients[2]: \"Nul\\0 <n@example.com>\"",
+        "email.smtp.password_env: the environment variable CB_TEST_UNSET_PASSWORD is not set",
+        "email.smtp.ca_file:",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+    let out = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("alerts.recipients[0]"), "{err}");
+    assert!(
+        !dir.path().join("state/creditburn.sqlite3").exists(),
+        "nothing committed: {err}"
+    );
+    // Fixed (a password file that is missing is named the same way), then fixed again.
+    let text = text
+        .replace("\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", ", "")
+        .replace("ca_file = \"missing-ca.pem\"\n", "")
+        .replace("password_env = \"CB_TEST_UNSET_PASSWORD\"", "password_file = \"no-such-password\"");
+    std::fs::write(&config, &text).unwrap();
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("email.smtp.password_file:") && err.contains("no-such-password"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_unwritable_outbox_folder_is_refused_before_anything_is_committed() {
     // Regression: a file where the outbox folder should be committed the messages and
     // their alert state, then exited 75 with "File exists (os error 17)".
@@ -435,10 +498,10 @@ fn an_unwritable_outbox_folder_is_refused_before_anything_is_committed() {
     let db = dir.path().join("state/creditburn.sqlite3");
     if db.exists() {
         let db = rusqlite::Connection::open(&db).unwrap();
-        for table in ["outbox", "alert_state"] {
+        for table in ["message", "delivery", "alert_state"] {
             let rows: i64 = db
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-                .unwrap_or(0);
+                .unwrap();
             assert_eq!(rows, 0, "{table}");
         }
     }

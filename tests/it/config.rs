@@ -93,7 +93,10 @@ fn services_are_matched_the_way_aws_spells_them() {
 #[test]
 fn numbers_that_would_overflow_are_refused_naming_the_key() {
     for (edit, key) in [
-        (("amount = 25000", "amount = 2.7e10"), "awards[0].amount"),
+        (
+            ("amount = 25000", "amount = 2.7e10"),
+            "awards[\"poc\"].amount",
+        ),
         (
             ("slack_days = 7", "slack_days = 9223372036854775000"),
             "alerts.slack_days",
@@ -121,7 +124,7 @@ fn numbers_that_would_overflow_are_refused_naming_the_key() {
         ),
         (
             ("expiry = \"2026-05-29\"", "expiry = \"9999-12-31\""),
-            "awards[0].expiry",
+            "awards[\"poc\"].expiry",
         ),
     ] {
         check(edit, &[key]);
@@ -132,35 +135,38 @@ fn numbers_that_would_overflow_are_refused_naming_the_key() {
 fn bad_configs() {
     check(
         ("expiry = \"2026-05-29\"", "expiry = \"2026-01-01\""),
-        &["awards[0].expiry", "2026-01-01 is before start 2026-03-01"],
+        &[
+            "awards[\"poc\"].expiry",
+            "2026-01-01 is before start 2026-03-01",
+        ],
     );
     check(
         ("workloads = [\"rag\"]", "workloads = [\"ghost\"]"),
-        &["awards[0].workloads[0]", "\"ghost\""],
+        &["awards[\"poc\"].workloads[0]", "\"ghost\""],
     );
     check(
         ("amount = 25000", "amount = -5"),
-        &["awards[0].amount", "-5"],
+        &["awards[\"poc\"].amount", "-5"],
     );
     check(
         ("amount = 25000", "amount = 0"),
-        &["awards[0].amount", "0 must be a positive"],
+        &["awards[\"poc\"].amount", "0 must be a positive"],
     );
     check(
         ("start = \"2026-03-01\"", "start = \"2026-13-01\""),
-        &["awards[0].start", "\"2026-13-01\""],
+        &["awards[\"poc\"].start", "\"2026-13-01\""],
     );
     check(
         ("start = \"2026-03-01\"", "start = \"1/3/2026\""),
-        &["awards[0].start", "\"1/3/2026\""],
+        &["awards[\"poc\"].start", "\"1/3/2026\""],
     );
     check(
         ("program = \"bedrock_poc\"", "program = \"poc\""),
-        &["awards[0].program", "\"poc\""],
+        &["awards[\"poc\"].program", "\"poc\""],
     );
     check(
         ("amount = 25000", "amount = 25000\ncurrency = \"EUR\""),
-        &["awards[0].currency", "\"EUR\""],
+        &["awards[\"poc\"].currency", "\"EUR\""],
     );
     check(
         ("priority = 2\n", ""),
@@ -207,15 +213,15 @@ fn bad_configs() {
     );
     check(
         ("[state]", "colour = \"red\"\n[state]"),
-        &["unknown field", "colour"],
+        &["colour: is not a key creditburn knows here (it knows: "],
     );
     check(
         ("slack_days = 7", "slack_days = 7\nsnooze = 1"),
-        &["unknown field", "snooze"],
+        &["alerts.snooze: is not a key creditburn knows"],
     );
     check(
         ("workloads = [\"rag\"]\n", "workloads = [\"rag\"]\n[[awards]]\nid = \"poc2\"\nprogram = \"other\"\namount = 5\nstart = \"2026-05-01\"\nexpiry = \"2026-06-01\"\nworkloads = [\"rag\"]\n"),
-        &["awards[1].workloads", "\"rag\"", "\"poc\""],
+        &["awards[\"poc2\"].workloads", "\"rag\"", "\"poc\""],
     );
     check(("id = \"poc\"", "id = \"\""), &["awards[0].id", "empty"]);
     check(
@@ -223,7 +229,7 @@ fn bad_configs() {
             "start = \"2026-03-01\"",
             "start = \"2026-03-01\"\nsnooze_until = \"soon\"",
         ),
-        &["awards[0].snooze_until", "\"soon\""],
+        &["awards[\"poc\"].snooze_until", "\"soon\""],
     );
     check(
         (
@@ -291,9 +297,9 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(
         keys,
         [
-            "awards[0].amount",
-            "awards[0].start",
-            "awards[0].workloads[0]"
+            "awards[\"poc\"].amount",
+            "awards[\"poc\"].start",
+            "awards[\"poc\"].workloads[0]"
         ]
     );
 }
@@ -342,5 +348,50 @@ fn disjoint_rules_need_no_priority() {
         rendered[0].starts_with("workloads[3].rules[0]: \"z\" (usage type USE1-NovaLite*) can match the same spend as workloads[1].rules[0] \"platform\""),
         "{}",
         rendered[0]
+    );
+}
+
+#[test]
+fn unknown_keys_are_all_listed_with_their_path_and_the_key_meant() {
+    let text = SMALL_CONFIG
+        .replace("slack_days = 7", "slack_day = 7")
+        .replace("amount = 25000", "amout = 25000\namount = -1")
+        .replace("[state]", "[state]\nflavour = \"x\"");
+    let problems = config::parse(&text, Path::new(".")).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    expect_test::expect![[r#"
+        [
+            "state.flavour: is not a key creditburn knows here (it knows: path)",
+            "alerts.slack_day: is not a key creditburn knows; did you mean `alerts.slack_days`?",
+            "awards[\"poc\"].amout: is not a key creditburn knows; did you mean `awards[\"poc\"].amount`?",
+            "awards[\"poc\"].amount: -1 must be a positive amount of at most 1000000000 (the largest AWS awards are about $1M)",
+        ]
+    "#]]
+    .assert_debug_eq(&rendered);
+}
+
+#[test]
+fn values_of_the_wrong_type_are_listed_section_by_section() {
+    let text = SMALL_CONFIG
+        .replace("slack_days = 7", "slack_days = \"a week\"\nslack_dayz = 1")
+        .replace("amount = 25000", "amount = \"lots\"");
+    let problems = config::parse(&text, Path::new(".")).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        rendered[0].starts_with("alerts.slack_dayz:"),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|r| r.starts_with("alerts:") && r.contains("slack_days")
+                || r.starts_with("alerts:") && r.contains("a week")),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|r| r.starts_with("awards[\"poc\"]:") && r.contains("lots")),
+        "{rendered:#?}"
     );
 }

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
+mod keys;
+
 /// Every problem found in a configuration file, in file order.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
@@ -800,13 +802,164 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and validates configuration text; `base` is the folder relative paths start from.
 pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+    // Only a syntax error stops the listing: unknown keys are collected (and dropped),
+    // then the sections are read and validated, every problem named.
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| {
         vec![Problem {
             key: String::new(),
             message: one_line(&e.to_string()),
         }]
     })?;
-    validate(raw, base)
+    let mut problems = keys::take_unknown(&mut table, &shape(), "");
+    match toml::Value::Table(table.clone()).try_into::<RawConfig>() {
+        Ok(raw) => match validate(raw, base) {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                problems.extend(more);
+                Err(problems)
+            }
+        },
+        Err(e) => {
+            let sections = section_problems(&table);
+            if sections.is_empty() {
+                problems.push(Problem {
+                    key: String::new(),
+                    message: one_line(&e.to_string()),
+                });
+            }
+            problems.extend(sections);
+            Err(problems)
+        }
+    }
+}
+
+/// The tables the file may hold and the keys of each, from the `Raw*` structs.
+fn shape() -> keys::Shape {
+    use keys::{fields_of, Child, Shape};
+    fn leaf(fields: &'static [&'static str]) -> Shape {
+        Shape {
+            fields,
+            children: Vec::new(),
+        }
+    }
+    Shape {
+        fields: fields_of::<RawConfig>(),
+        children: vec![
+            ("source", Child::Table(leaf(fields_of::<RawSource>()))),
+            ("state", Child::Table(leaf(fields_of::<RawState>()))),
+            (
+                "email",
+                Child::Table(Shape {
+                    fields: fields_of::<RawEmail>(),
+                    children: vec![("smtp", Child::Table(leaf(fields_of::<RawSmtp>())))],
+                }),
+            ),
+            ("alerts", Child::Table(leaf(fields_of::<RawAlerts>()))),
+            ("analysis", Child::Table(leaf(fields_of::<RawAnalysis>()))),
+            ("hints", Child::Table(leaf(fields_of::<RawHints>()))),
+            ("schedule", Child::Table(leaf(fields_of::<RawSchedule>()))),
+            ("daemon", Child::Table(leaf(fields_of::<RawDaemon>()))),
+            (
+                "workloads",
+                Child::Array {
+                    name: None,
+                    shape: Shape {
+                        fields: fields_of::<RawWorkload>(),
+                        children: vec![(
+                            "rules",
+                            Child::Array {
+                                name: None,
+                                shape: leaf(fields_of::<RawRule>()),
+                            },
+                        )],
+                    },
+                },
+            ),
+            (
+                "awards",
+                Child::Array {
+                    name: Some("id"),
+                    shape: leaf(fields_of::<RawAward>()),
+                },
+            ),
+        ],
+    }
+}
+
+/// When the file as a whole cannot be read into the `Raw*` structs (a value of the
+/// wrong type, a required key missing), each section is read on its own so that every
+/// section's problem is named, not only the first.
+fn section_problems(table: &toml::Table) -> Vec<Problem> {
+    fn read<T: serde::de::DeserializeOwned>(
+        key: String,
+        value: &toml::Value,
+        out: &mut Vec<Problem>,
+    ) {
+        if let Err(e) = value.clone().try_into::<T>() {
+            out.push(Problem {
+                key,
+                message: one_line(&e.to_string()),
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for (name, required) in [
+        ("source", true),
+        ("state", true),
+        ("email", true),
+        ("alerts", true),
+    ] {
+        if required && !table.contains_key(name) {
+            out.push(Problem {
+                key: name.to_string(),
+                message: format!("is missing; add a [{name}] table (see config/example.toml)"),
+            });
+        }
+    }
+    for (name, value) in table {
+        let key = name.clone();
+        match name.as_str() {
+            "source" => read::<RawSource>(key, value, &mut out),
+            "state" => read::<RawState>(key, value, &mut out),
+            "email" => read::<RawEmail>(key, value, &mut out),
+            "alerts" => read::<RawAlerts>(key, value, &mut out),
+            "analysis" => read::<RawAnalysis>(key, value, &mut out),
+            "hints" => read::<RawHints>(key, value, &mut out),
+            "schedule" => read::<RawSchedule>(key, value, &mut out),
+            "daemon" => read::<RawDaemon>(key, value, &mut out),
+            "workloads" | "awards" => match value.as_array() {
+                None => out.push(Problem {
+                    key,
+                    message: format!("must be an array of tables ([[{name}]])"),
+                }),
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if name == "awards" {
+                            read::<RawAward>(
+                                award_key(i, item.get("id").and_then(|v| v.as_str())),
+                                item,
+                                &mut out,
+                            );
+                        } else {
+                            read::<RawWorkload>(format!("workloads[{i}]"), item, &mut out);
+                        }
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
+/// How an award is named in a problem: by its id (`awards["poc"]`), or by its index
+/// when it has none.
+fn award_key(index: usize, id: Option<&str>) -> String {
+    match id.filter(|id| !id.trim().is_empty()) {
+        Some(id) => format!("awards[{id:?}]"),
+        None => format!("awards[{index}]"),
+    }
 }
 
 /// Removes `.` and `dir/..` pairs lexically, so messages say `outbox`, not `config/../outbox`.
@@ -1228,7 +1381,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let mut awards: Vec<Award> = Vec::new();
     let mut ids = HashSet::new();
     for (i, a) in raw.awards.iter().enumerate() {
-        let key = format!("awards[{i}]");
+        let key = award_key(i, Some(&a.id));
         if a.id.trim().is_empty() {
             p.add(format!("{key}.id"), "is empty");
         } else if !ids.insert(a.id.clone()) {
@@ -1728,7 +1881,7 @@ fn check_double_funding(raw: &[RawAward], awards: &[Award], p: &mut Problems) {
                 }
                 if a.start <= b.expiry && b.start <= a.expiry {
                     p.add(
-                        format!("awards[{j}].workloads"),
+                        format!("{}.workloads", award_key(j, Some(&raw[j].id))),
                         format!(
                             "{:?} is also funded by award {:?} from {} to {}; a dollar of spend would count against both",
                             w,
