@@ -63,6 +63,25 @@ pub async fn sdk_config(source: &AwsSource, profile: Option<&str>) -> SdkConfig 
     loader.region(region).load().await
 }
 
+/// The credential chain found nothing to sign requests with.
+#[derive(Debug, thiserror::Error)]
+#[error("no AWS credentials were found ({0}); give them with AWS_PROFILE or --profile (a profile in ~/.aws/config), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role (an EC2 instance profile, IRSA on EKS); see deploy/README.md")]
+pub struct NoCredentials(pub String);
+
+/// Resolves credentials once, before any request, so that their absence is one line
+/// rather than the same failure repeated for every query.
+pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), NoCredentials> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err(NoCredentials("no credential provider is configured".into()));
+    };
+    provider
+        .provide_credentials()
+        .await
+        .map(|_| ())
+        .map_err(|e| NoCredentials(crate::deliver::cap(&crate::integrity::error_line(&e), 200)))
+}
+
 /// No usable cost data: the fetch failed and the cache could not stand in.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -2,6 +2,11 @@
 //! the imperative shell around the pure analysis: it reads the config and the data,
 //! passes `as_of` in, and writes what comes out.
 
+/// `say` with `format!` arguments.
+macro_rules! say {
+    ($($arg:tt)*) => { say(&format!($($arg)*)) };
+}
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -162,16 +167,43 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the tracing subscriber: events to stderr, as text or JSON lines.
+/// Whether `--log-format json` is in force: then every line on stderr is a JSON object.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Installs the tracing subscriber: creditburn's events to stderr, as text or JSON lines.
+/// The libraries' own events (the AWS SDK's retries and credential chain, hyper) are not
+/// shown: what they mean reaches the operator as creditburn's one-line messages.
 fn init_logging(format: LogFormat) {
-    let builder = tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let only_ours = tracing_subscriber::filter::Targets::new()
+        .with_target("creditburn", tracing::Level::INFO)
+        .with_default(tracing_subscriber::filter::LevelFilter::OFF);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_max_level(tracing::Level::INFO);
+        .with_target(false);
+    let registry = tracing_subscriber::registry().with(only_ours);
     let _ = match format {
-        LogFormat::Text => builder.without_time().try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => registry.with(layer.without_time()).try_init(),
+        LogFormat::Json => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            registry.with(layer.json().flatten_event(true)).try_init()
+        }
     };
+}
+
+/// A line for the operator on stderr: as written, or with `--log-format json` as one
+/// JSON object (a `warning: ` or `error: ` prefix becomes the level).
+pub(crate) fn say(text: &str) {
+    if !JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{text}");
+    } else if let Some(rest) = text.strip_prefix("warning: ") {
+        tracing::warn!("{rest}");
+    } else if let Some(rest) = text.strip_prefix("error: ") {
+        tracing::error!("{rest}");
+    } else {
+        tracing::info!("{text}");
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -215,9 +247,9 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let code = exit_code(&err);
             if let Some(config_error) = err.downcast_ref::<ConfigError>() {
-                eprintln!("error: {config_error}");
+                say!("error: {config_error}");
             } else {
-                eprintln!("error: {err:#}");
+                say!("error: {err:#}");
             }
             ExitCode::from(code)
         }
@@ -227,7 +259,10 @@ pub fn main() -> ExitCode {
 /// Maps the typed errors at the boundaries to documented exit codes.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<ConfigError>() || cause.is::<Misconfigured>() {
+        if cause.is::<ConfigError>()
+            || cause.is::<Misconfigured>()
+            || cause.is::<aws::NoCredentials>()
+        {
             return exit::CONFIG;
         }
         if let Some(e) = cause.downcast_ref::<SourceError>() {
@@ -343,9 +378,12 @@ fn execute(command: Command) -> anyhow::Result<()> {
             };
             let fetched = runtime()?.block_on(async {
                 let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-                aws::record(&aws::CostExplorer::new(&sdk), &queries, window, &mut budget).await
-            });
-            eprintln!(
+                aws::check_credentials(&sdk).await?;
+                Ok::<_, anyhow::Error>(
+                    aws::record(&aws::CostExplorer::new(&sdk), &queries, window, &mut budget).await,
+                )
+            })?;
+            say!(
                 "cost explorer: {} request{} (${:.2})",
                 budget.made,
                 if budget.made == 1 { "" } else { "s" },
@@ -356,13 +394,13 @@ fn execute(command: Command) -> anyhow::Result<()> {
             })?;
             let map = recording::write(&out, &fetched, scrub)?;
             for (real, fake) in &map.accounts {
-                eprintln!("scrubbed account {real} -> {fake}");
+                say!("scrubbed account {real} -> {fake}");
             }
             for ((key, real), fake) in &map.tag_values {
-                eprintln!("scrubbed tag {key}={real} -> {key}={fake}");
+                say!("scrubbed tag {key}={real} -> {key}={fake}");
             }
             let pages: usize = fetched.iter().map(|(_, p)| p.len()).sum();
-            eprintln!(
+            say!(
                 "wrote {} page{} of {} quer{} ({} to {}) to {}",
                 pages,
                 if pages == 1 { "" } else { "s" },
@@ -380,7 +418,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
             if adopt {
                 let unclaimed = crate::credits::unclaimed(&config.awards, &snapshot.credits);
                 if unclaimed.is_empty() {
-                    eprintln!("every credit on the account is named by an award");
+                    say!("every credit on the account is named by an award");
                 }
                 print!("{}", crate::credits::adoption_toml(&unclaimed));
             } else {
@@ -438,7 +476,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                         })?;
                 }
             }
-            eprintln!(
+            say!(
                 "sent a test message to {} through {}",
                 config.alerts.recipients.join(", "),
                 transport.describe()
@@ -653,7 +691,7 @@ fn run(common: &Common) -> anyhow::Result<()> {
     let sent = runtime()?.block_on(deliver::send_due(&transport, &outbox, now, &retry))?;
     let pruned = outbox.prune(now - chrono::Duration::days(config.email.prune_after_days))?;
     if pruned > 0 {
-        eprintln!(
+        say!(
             "pruned {pruned} {} finished more than {} days ago",
             plural(pruned as usize, "delivery", "deliveries"),
             config.email.prune_after_days
@@ -661,7 +699,7 @@ fn run(common: &Common) -> anyhow::Result<()> {
     }
 
     for a in &report.awards {
-        eprintln!(
+        say!(
             "award {}: {} consumed of {}, {}",
             a.id,
             crate::report::money(a.consumed),
@@ -674,7 +712,7 @@ fn run(common: &Common) -> anyhow::Result<()> {
         .iter()
         .map(|e| format!("{} {} {}", e.kind.as_str(), e.alert.award, e.alert.rule))
         .collect();
-    eprintln!(
+    say!(
         "as of {}: {} alert{} in force; events: {}; queued {}, sent {} via {}",
         report.as_of,
         report.alerts.len(),
@@ -750,13 +788,16 @@ fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> 
     let refresh = runtime()?
         .block_on(async {
             let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-            aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await
+            aws::check_credentials(&sdk).await?;
+            Ok::<_, anyhow::Error>(
+                aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?,
+            )
         })?
         .unwrap_or_default();
     match (refresh.snapshot, refresh.failure) {
         (Some(snapshot), None) => Ok(snapshot),
         (Some(snapshot), Some(e)) => {
-            eprintln!(
+            say!(
                 "warning: credits: {e}; showing the snapshot of {}",
                 snapshot.fetched_at
             );
@@ -792,7 +833,7 @@ fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loaded> {
         SourceConfig::Fixtures { path } => {
             let pages = runtime()?.block_on(recording::replay(path))?;
             let table = table::normalise(&pages)?;
-            eprintln!(
+            say!(
                 "read {} page{} from {}: {} to {}, {} rows",
                 pages.len(),
                 if pages.len() == 1 { "" } else { "s" },
@@ -926,6 +967,7 @@ fn load_live(
     let rt = runtime()?;
     let (refresh, credits) = rt.block_on(async {
         let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
+        aws::check_credentials(&sdk).await?;
         let client = aws::CostExplorer::new(&sdk);
         let refresh = aws::refresh(
             &client,
@@ -939,16 +981,16 @@ fn load_live(
         .await?;
         let credits =
             aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?;
-        Ok::<_, CacheError>((refresh, credits))
+        Ok::<_, anyhow::Error>((refresh, credits))
     })?;
     if let Some(c) = &credits {
         match (&c.failure, &c.snapshot) {
-            (Some(e), Some(s)) => eprintln!(
+            (Some(e), Some(s)) => say!(
                 "warning: credits: {e}; using the snapshot of {}",
                 s.fetched_at
             ),
-            (Some(e), None) => eprintln!("warning: credits: {e}; no snapshot to fall back on"),
-            (None, Some(s)) => eprintln!(
+            (Some(e), None) => say!("warning: credits: {e}; no snapshot to fall back on"),
+            (None, Some(s)) => say!(
                 "credits: {} on the account (read {}, {} billing request{})",
                 s.credits.len(),
                 s.fetched_at,
@@ -959,12 +1001,12 @@ fn load_live(
         }
     }
     for (query, from, to, days) in &refresh.fetched {
-        eprintln!("fetched {query}: {from} to {to}, {days} days");
+        say!("fetched {query}: {from} to {to}, {days} days");
     }
     for (query, e) in &refresh.failures {
-        eprintln!("warning: {query}: {e}; using cached days");
+        say!("warning: {query}: {e}; using cached days");
     }
-    eprintln!(
+    say!(
         "cost explorer: {} request{} (${:.2}), cache {}",
         refresh.budget.made,
         if refresh.budget.made == 1 { "" } else { "s" },
@@ -992,7 +1034,7 @@ fn load_live(
         .into());
     }
     let table = table::normalise(&pages)?;
-    eprintln!(
+    say!(
         "cost table: {} rows, {} to {}",
         table.df.height(),
         table.first_day,

@@ -313,7 +313,7 @@ pub fn problems(config: &EmailConfig, recipients: &[String]) -> Vec<DeliverError
 }
 
 fn read_ca(ca: &Path) -> Result<Certificate, DeliverError> {
-    let pem = std::fs::read(ca).map_err(|e| DeliverError::Setup {
+    let pem = crate::read_bounded(ca, crate::MAX_SECRET_FILE).map_err(|e| DeliverError::Setup {
         key: "email.smtp.ca_file",
         message: format!("{}: {e}", ca.display()),
     })?;
@@ -357,7 +357,12 @@ fn read_password(source: &PasswordSource) -> Result<SecretString, DeliverError> 
                     message: format!("the environment variable {var} is not set"),
                 })
         }
-        PasswordSource::File(path) => std::fs::read_to_string(path)
+        PasswordSource::File(path) => crate::read_bounded(path, crate::MAX_SECRET_FILE)
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
+                })
+            })
             .map(|s| SecretString::from(s.trim_end_matches(['\r', '\n']).to_string()))
             .map_err(|e| DeliverError::Setup {
                 key: "email.smtp.password_file",

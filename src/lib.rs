@@ -49,3 +49,30 @@ pub(crate) fn failpoint(step: &str) {
         std::process::abort();
     }
 }
+
+/// The most creditburn reads of one recorded page or manifest.
+pub const MAX_RECORDING_FILE: u64 = 64 << 20;
+/// The most creditburn reads of a config file.
+pub const MAX_CONFIG_FILE: u64 = 4 << 20;
+/// The most creditburn reads of a password or CA file.
+pub const MAX_SECRET_FILE: u64 = 1 << 20;
+
+/// Reads `path`, at most `limit` bytes: a larger (or endless, like /dev/zero) file is an
+/// error naming the limit, never a hang.
+pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "is larger than {} MiB, the most creditburn reads from such a file",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}

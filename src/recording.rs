@@ -305,7 +305,7 @@ fn check(
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SourceError> {
-    std::fs::read(path).map_err(|e| match e.kind() {
+    crate::read_bounded(path, crate::MAX_RECORDING_FILE).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => SourceError::Missing {
             path: path.to_path_buf(),
         },

@@ -792,7 +792,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             message,
         }],
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail("", format!("cannot read: {e}")))?;
+    let text = crate::read_bounded(path, crate::MAX_CONFIG_FILE)
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
+            })
+        })
+        .map_err(|e| fail("", format!("cannot read: {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, base).map_err(|problems| ConfigError {
         path: path.to_path_buf(),

@@ -938,3 +938,51 @@ fn an_empty_state_store_is_an_error_not_a_fresh_start() {
         assert!(!dir.path().join("outbox").exists());
     }
 }
+
+#[test]
+fn an_endless_file_is_refused_at_a_size_limit_not_read_forever() {
+    // Regression: a response path pointing at /dev/zero hung, reading without end.
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("rec");
+    crate::support::copy_recording(&repo().join("fixtures/demo"), &recording);
+    let manifest = recording.join("recording.json");
+    let text = std::fs::read_to_string(&manifest).unwrap().replacen(
+        "\"usage-by-tag-workload/page-001.json\"",
+        "\"/dev/zero\"",
+        1,
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let config = demo_config(dir.path(), &recording);
+    let started = std::time::Instant::now();
+    let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains("/dev/zero") && err.contains("is larger than 64 MiB"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // The same bound on the config file and on a password file.
+    let out = creditburn(&["check-config", "--config", "/dev/zero"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("is larger than 4 MiB"), "{err}");
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let outbox = text.find("\noutbox = ").unwrap();
+    let line_end = outbox + 1 + text[outbox + 1..].find('\n').unwrap();
+    let text = format!("{}{}", &text[..outbox], &text[line_end..])
+        .replace("transport = \"file\"", "transport = \"smtp\"")
+        .replace(
+            "\n[alerts]",
+            "\n[email.smtp]\nhost = \"smtp.example.com\"\nusername = \"cb\"\npassword_file = \"/dev/zero\"\n\n[alerts]",
+        );
+    std::fs::write(&config, text).unwrap();
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("email.smtp.password_file: /dev/zero: is larger than 1 MiB"),
+        "{err}"
+    );
+}

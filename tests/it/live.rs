@@ -918,3 +918,99 @@ mod generated {
         }
     }
 }
+
+#[test]
+fn no_credentials_is_one_line_saying_how_to_give_them() {
+    // Regression: six WARN lines of the SDK's debug structures and a 1,200-character
+    // error repeating the cause once per query.
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let rec = dir.path().join("rec");
+    for command in ["run", "report", "record", "credits"] {
+        let mut args = vec![command, "--config", config.to_str().unwrap()];
+        if command == "record" {
+            args.extend(["--out", rec.to_str().unwrap()]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_creditburn"))
+            .args(&args)
+            .env_clear()
+            .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials",
+            )
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if command == "credits" {
+            // The demo config names no account: that is said first.
+            assert_eq!(out.status.code(), Some(78), "{command}: {err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(78), "{command}: {err}");
+        assert_eq!(err.lines().count(), 1, "{command}: {err}");
+        assert!(
+            err.starts_with("error: no AWS credentials were found"),
+            "{command}: {err}"
+        );
+        assert!(
+            err.contains("AWS_PROFILE") && err.contains("--profile"),
+            "{err}"
+        );
+        assert!(err.len() < 600, "{} bytes: {err}", err.len());
+        assert!(
+            !err.contains("Some(") && !err.contains("{ "),
+            "debug output: {err}"
+        );
+        assert!(server.requests().is_empty(), "no request goes out unsigned");
+    }
+}
+
+#[test]
+fn with_json_logs_every_line_on_stderr_is_a_json_object() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let c = config.to_str().unwrap();
+    // A run with progress, summaries and a warning (a query the server breaks), then a
+    // run that fails (a bad config), each with --log-format json.
+    server.fail_next(&[Fault::Garbage]);
+    let ok = live(
+        &server,
+        &["run", "--log-format", "json", "--config", c],
+        DAY1,
+    );
+    std::fs::write(dir.path().join("bad.toml"), "[source]\nkind = 1\n").unwrap();
+    let bad = live(
+        &server,
+        &[
+            "run",
+            "--log-format",
+            "json",
+            "--config",
+            dir.path().join("bad.toml").to_str().unwrap(),
+        ],
+        DAY1,
+    );
+    assert_eq!(bad.status.code(), Some(78));
+    let mut levels = Vec::new();
+    for out in [&ok, &bad] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.trim().is_empty());
+        for line in err.lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\nin:\n{err}"));
+            assert!(v["message"].is_string(), "{line}");
+            levels.push(v["level"].as_str().unwrap().to_string());
+        }
+    }
+    for level in ["INFO", "WARN", "ERROR"] {
+        assert!(
+            levels.iter().any(|l| l == level),
+            "no {level} line: {levels:?}"
+        );
+    }
+}
