@@ -324,46 +324,92 @@ fn jitter(max: StdDuration) -> Duration {
     Duration::milliseconds((nanos % max.as_millis().max(1) as u64) as i64)
 }
 
+/// Most connections the listener serves at once; more wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 256;
+/// A connection that has not sent its request head by then is closed.
+const HEADER_TIMEOUT: StdDuration = StdDuration::from_secs(2);
+/// Bound on one whole connection.
+const CONNECTION_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+
 /// Serves `/health` and `/metrics` from the state store in `state` until the task is
-/// dropped. Each request reads the store afresh; nothing is shared with the runs.
+/// dropped, with hyper: one request per connection, at most [`MAX_CONNECTIONS`] at once,
+/// a slow or silent client cut off after [`HEADER_TIMEOUT`], GET and HEAD only. An
+/// accept error (out of file descriptors) backs off instead of spinning. Each request
+/// reads the store afresh; nothing is shared with the runs.
 pub async fn serve(listener: tokio::net::TcpListener, state: PathBuf) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut backoff = StdDuration::from_millis(10);
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff = StdDuration::from_millis(10);
+                stream
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "daemon: cannot accept a connection: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(StdDuration::from_secs(1));
+                continue;
+            }
         };
         let state = state.clone();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            let mut read = 0;
-            while read < buf.len() {
-                match tokio::time::timeout(StdDuration::from_secs(5), stream.read(&mut buf[read..]))
-                    .await
-                {
-                    Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
-                    Ok(Ok(n)) => {
-                        read += n;
-                        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                            break;
-                        }
-                    }
-                }
-            }
-            let request = String::from_utf8_lossy(&buf[..read]);
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let (status, content_type, body) = respond(path, &state);
-            let reason = match status {
-                200 => "OK",
-                404 => "Not Found",
-                _ => "Service Unavailable",
-            };
-            let head = format!(
-                "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(body.as_bytes()).await;
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(request, state).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
+            drop(permit);
         });
+    }
+}
+
+async fn handle(
+    request: hyper::Request<hyper::body::Incoming>,
+    state: PathBuf,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    use hyper::header::{ALLOW, CONTENT_TYPE};
+    use hyper::{Method, Response, StatusCode};
+    let text = |status: StatusCode, content_type: &str, body: String| {
+        Response::builder()
+            .status(status)
+            .header(CONTENT_TYPE, content_type)
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap_or_default()
+    };
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "only GET and HEAD\n".into(),
+        );
+        r.headers_mut()
+            .insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let path = request.uri().path().to_string();
+    // The store is read on the blocking pool, never on the thread that serves.
+    let answer = tokio::task::spawn_blocking(move || respond(&path, &state)).await;
+    match answer {
+        Ok((status, content_type, body)) => text(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            content_type,
+            body,
+        ),
+        Err(_) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            "the scrape failed\n".into(),
+        ),
     }
 }
 
@@ -398,7 +444,7 @@ fn respond(path: &str, state: &Path) -> (u16, &'static str, String) {
         }
         ("/metrics", Ok(s)) => (
             200,
-            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::CONTENT_TYPE,
             crate::metrics::render(&crate::metrics::Snapshot {
                 report: s.report.as_ref(),
                 last_run: s.last_run,

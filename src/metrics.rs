@@ -3,8 +3,13 @@
 //! reads the store on each scrape and calls [`render`].
 
 use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, Utc};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde_json::Value;
 
 use crate::outbox::Deliveries;
@@ -20,169 +25,156 @@ pub struct Snapshot<'a> {
     pub requests_total: u64,
 }
 
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The content type of [`render`]'s exposition.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(String, String)>;
+type GaugeF = Gauge<f64, AtomicU64>;
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: f64) {
+    let g = GaugeF::default();
+    g.set(value);
+    registry.register(name, help, g);
 }
 
-fn metric(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        let _ = writeln!(out, "{name}{labels} {value}");
-    }
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
 }
 
-/// The Prometheus text exposition.
+/// The OpenMetrics text exposition, encoded by the Prometheus project's client
+/// (`prometheus-client`). Counters are named without `_total`; the encoder adds it.
 pub fn render(s: &Snapshot) -> String {
-    let mut out = String::new();
+    let mut registry = Registry::default();
     let awards: Vec<&Value> = s
         .report
         .and_then(|r| r["awards"].as_array())
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let per_award = |field: &str| -> Vec<(String, f64)> {
-        awards
-            .iter()
-            .filter_map(|a| {
-                let v = a[field].as_f64()?;
-                Some((
-                    format!(
-                        "{{award=\"{}\",currency=\"{}\"}}",
-                        label(a["id"].as_str().unwrap_or_default()),
-                        label(a["currency"].as_str().unwrap_or_default())
-                    ),
-                    v,
-                ))
-            })
-            .collect()
+    let str_of = |a: &Value, k: &str| a[k].as_str().unwrap_or_default().to_string();
+    let mut per_award = |name: &str, help: &str, field: &str| {
+        let family = Family::<Labels, GaugeF>::default();
+        for a in &awards {
+            if let Some(v) = a[field].as_f64() {
+                family
+                    .get_or_create(&vec![
+                        ("award".to_string(), str_of(a, "id")),
+                        ("currency".to_string(), str_of(a, "currency")),
+                    ])
+                    .set(v);
+            }
+        }
+        registry.register(name, help, family);
     };
-    metric(
-        &mut out,
+    per_award(
         "creditburn_award_remaining",
         "Balance left on the award.",
-        "gauge",
-        &per_award("remaining"),
+        "remaining",
     );
-    metric(
-        &mut out,
+    per_award(
         "creditburn_award_consumed",
         "Covered spend so far.",
-        "gauge",
-        &per_award("consumed"),
+        "consumed",
     );
-    metric(
-        &mut out,
+    per_award(
         "creditburn_award_daily_burn",
         "Mean covered spend a day over the burn window.",
-        "gauge",
-        &per_award("daily_burn"),
+        "daily_burn",
     );
-    metric(
-        &mut out,
+    per_award(
         "creditburn_award_days_to_exhaustion",
         "Days the balance lasts at the daily burn (absent when not burning).",
-        "gauge",
-        &per_award("runway_days"),
+        "runway_days",
     );
-    metric(
-        &mut out,
+    per_award(
         "creditburn_award_projected_unused_at_expiry",
         "Balance projected to be forfeited at expiry.",
-        "gauge",
-        &per_award("projected_unused_at_expiry"),
+        "projected_unused_at_expiry",
     );
-    let statuses: Vec<(String, f64)> = awards
-        .iter()
-        .map(|a| {
-            (
-                format!(
-                    "{{award=\"{}\",status=\"{}\"}}",
-                    label(a["id"].as_str().unwrap_or_default()),
-                    label(a["status"].as_str().unwrap_or_default())
-                ),
-                1.0,
-            )
-        })
-        .collect();
-    metric(
-        &mut out,
+    let statuses = Family::<Labels, GaugeF>::default();
+    for a in &awards {
+        statuses
+            .get_or_create(&vec![
+                ("award".to_string(), str_of(a, "id")),
+                ("status".to_string(), str_of(a, "status")),
+            ])
+            .set(1.0);
+    }
+    registry.register(
         "creditburn_award_status",
         "The award's status, as a label.",
-        "gauge",
-        &statuses,
+        statuses,
     );
     if let Some((at, outcome)) = &s.last_run {
-        metric(
-            &mut out,
+        gauge(
+            &mut registry,
             "creditburn_last_run_timestamp_seconds",
             "When the last run finished.",
-            "gauge",
-            &[(String::new(), at.timestamp() as f64)],
+            at.timestamp() as f64,
         );
-        metric(
-            &mut out,
+        gauge(
+            &mut registry,
             "creditburn_last_run_success",
             "1 when the last run succeeded.",
-            "gauge",
-            &[(String::new(), if outcome == "ok" { 1.0 } else { 0.0 })],
+            if outcome == "ok" { 1.0 } else { 0.0 },
         );
     }
     if let Some(r) = s.report {
         let stale = r["source"]["stale"].as_bool().unwrap_or(false);
-        metric(
-            &mut out,
+        gauge(
+            &mut registry,
             "creditburn_data_stale",
             "1 when the last run fell back to cached figures.",
-            "gauge",
-            &[(String::new(), if stale { 1.0 } else { 0.0 })],
+            if stale { 1.0 } else { 0.0 },
         );
-        let requests = r["source"]["requests"].as_f64().unwrap_or(0.0);
-        metric(
-            &mut out,
+        gauge(
+            &mut registry,
             "creditburn_cost_explorer_requests_last_run",
             "Cost Explorer requests the last run made.",
-            "gauge",
-            &[(String::new(), requests)],
+            r["source"]["requests"].as_f64().unwrap_or(0.0),
         );
-        let cost = r["source"]["request_cost"].as_f64().unwrap_or(0.0);
-        metric(
-            &mut out,
+        gauge(
+            &mut registry,
             "creditburn_cost_explorer_cost_dollars_last_run",
             "What the last run's requests cost.",
-            "gauge",
-            &[(String::new(), cost)],
+            r["source"]["request_cost"].as_f64().unwrap_or(0.0),
         );
     }
-    metric(
-        &mut out,
-        "creditburn_cost_explorer_requests_total",
+    counter(
+        &mut registry,
+        "creditburn_cost_explorer_requests",
         "Cost Explorer requests made, all runs.",
-        "counter",
-        &[(String::new(), s.requests_total as f64)],
+        s.requests_total,
     );
-    metric(
-        &mut out,
-        "creditburn_messages_sent_total",
-        "Messages delivered (one per recipient).",
-        "counter",
-        &[(String::new(), s.deliveries.sent as f64)],
+    counter(
+        &mut registry,
+        "creditburn_messages_sent",
+        "Deliveries made (one per recipient), all time.",
+        s.deliveries.sent,
     );
-    metric(
-        &mut out,
-        "creditburn_messages_failed_total",
-        "Messages refused for good.",
-        "counter",
-        &[(String::new(), s.deliveries.failed.len() as f64)],
+    counter(
+        &mut registry,
+        "creditburn_messages_failed",
+        "Deliveries refused for good, all time.",
+        s.deliveries.failed_total,
     );
-    metric(
-        &mut out,
+    gauge(
+        &mut registry,
         "creditburn_messages_pending",
-        "Messages waiting in the outbox.",
-        "gauge",
-        &[(String::new(), s.deliveries.pending as f64)],
+        "Deliveries waiting in the outbox.",
+        s.deliveries.pending as f64,
     );
+    let waiting: u64 = s.deliveries.waiting.iter().map(|w| w.messages).sum();
+    gauge(
+        &mut registry,
+        "creditburn_messages_held",
+        "Queued deliveries that met an error (a refused login, a server down) and wait.",
+        waiting as f64,
+    );
+    let mut out = String::new();
+    // Encoding into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
     out
 }
 

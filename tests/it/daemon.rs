@@ -173,13 +173,29 @@ fn sigterm_mid_run_stops_within_ten_seconds_and_leaves_the_state_sound() {
     assert!(relock.success(), "the lock was released");
 }
 
-fn get(addr: &str, path: &str) -> String {
+fn request(addr: &str, method: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+fn get(addr: &str, path: &str) -> String {
+    request(addr, "GET", path)
+}
+
+/// The body of an HTTP response.
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
 #[test]
@@ -211,13 +227,80 @@ fn health_and_metrics_over_http() {
         "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
         "creditburn_last_run_success 1",
         "creditburn_messages_sent_total 6",
-        "# TYPE creditburn_cost_explorer_requests_total counter",
+        "# TYPE creditburn_cost_explorer_requests counter",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
+    // The Prometheus project's own parser reads the exposition.
+    let parsed = parse_exposition(body(&metrics));
+    for family in [
+        "creditburn_award_remaining gauge 3",
+        "creditburn_award_status gauge 3",
+        "creditburn_messages_sent counter 1",
+        "creditburn_cost_explorer_requests counter 1",
+        "creditburn_last_run_success gauge 1",
+    ] {
+        assert!(
+            parsed.lines().any(|l| l == family),
+            "{family:?} not in\n{parsed}"
+        );
+    }
     assert!(get(&addr, "/nope").starts_with("HTTP/1.1 404"));
+    let post = request(&addr, "POST", "/health");
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+    assert!(
+        post.to_ascii_lowercase().contains("allow: get, head"),
+        "{post}"
+    );
+    let head = request(&addr, "HEAD", "/health");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body(&head), "", "HEAD has no body");
+
+    // A flood of connections that never send a request must not stop /health from
+    // answering: each is cut off after the header timeout, and at most a bounded number
+    // are served at once.
+    let flood: Vec<std::net::TcpStream> = (0..400)
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
+        .collect();
+    assert!(flood.len() > 300, "opened {}", flood.len());
+    let started = std::time::Instant::now();
+    let health = get(&addr, "/health");
+    assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "/health took {:?} under the flood",
+        started.elapsed()
+    );
+    drop(flood);
     let (code, _) = daemon.terminate();
     assert_eq!(code, Some(0));
+}
+
+/// `name type samples` per metric family, as `prometheus_client`'s OpenMetrics parser
+/// (Python, from PyPI: tests/requirements.txt) reads `text`; it fails on any syntax error.
+fn parse_exposition(text: &str) -> String {
+    use std::io::Write;
+    let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\nfor f in parse(sys.stdin.read()):\n    print(f.name, f.type, len(f.samples))\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (scripts/test installs prometheus_client)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the exposition does not parse: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
