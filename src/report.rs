@@ -124,19 +124,22 @@ impl Report {
         ));
         out.push('\n');
         out.push_str(&format!(
-            "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {}\n",
+            "{:<13} {:>9} {:>9} {:>9} {:>9} {:>10} {}\n",
             "AWARD", "AMOUNT", "CONSUMED", "REMAIN", "BURN/DAY", "EXPIRES", "STATUS"
         ));
         for a in &self.awards {
-            out.push_str(&format!(
-                "{:<14} {:>8} {:>8} {:>8} {:>8} {:>10} {}\n",
-                clip(&a.id, 14),
-                short_money(a.amount),
-                short_money(a.consumed),
-                short_money(a.remaining),
-                short_money(a.daily_burn),
-                a.expiry_date,
-                a.status.as_str()
+            out.push_str(&labelled_row(
+                &a.id,
+                13,
+                &format!(
+                    "{:>9} {:>9} {:>9} {:>9} {:>10} {}",
+                    dollars(a.amount),
+                    dollars(a.consumed),
+                    dollars(a.remaining),
+                    dollars(a.daily_burn),
+                    a.expiry_date,
+                    a.status.as_str()
+                ),
             ));
         }
         out.push('\n');
@@ -160,12 +163,15 @@ impl Report {
             "WORKLOAD", "SPEND", "LAST 30D", "AWARD"
         ));
         for w in &self.workloads {
-            out.push_str(&format!(
-                "{:<24} {:>12} {:>12}  {}\n",
-                clip(&w.name, 24),
-                money(w.cost),
-                money(w.last_30_days),
-                clip(w.award.as_deref().unwrap_or("-"), 26)
+            out.push_str(&labelled_row(
+                &w.name,
+                24,
+                &format!(
+                    "{:>12} {:>12}  {}",
+                    money(w.cost),
+                    money(w.last_30_days),
+                    w.award.as_deref().unwrap_or("-")
+                ),
             ));
         }
         out.push_str(&format!(
@@ -291,13 +297,13 @@ pub fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Award]) -> 
             "{:<12} {:<10} {:>9} {:>9} {:>10} {:<9} {}\n",
             clip(&c.credit_id, 12),
             clip(&c.credit_type, 10),
-            short_money(c.initial_amount),
-            short_money(c.remaining_amount),
+            dollars(c.initial_amount),
+            dollars(c.remaining_amount),
             c.end_date
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "-".into()),
             clip(&c.status.to_lowercase(), 9),
-            clip(award, 14)
+            award
         ));
     }
     out
@@ -334,20 +340,20 @@ pub fn money(v: f64) -> String {
     format!("{sign}${grouped}.{frac:02}")
 }
 
-/// "$12.3K" style, for narrow columns.
-fn short_money(v: f64) -> String {
-    // Never "$-0": a sum of nothing can come out as negative zero.
-    let v = if crate::analysis::round2(v) == 0.0 {
-        0.0
+/// "$12,346": whole dollars, grouped as [`money`] groups them, for the table's narrow
+/// columns (the sentences under the table give the cents).
+pub fn dollars(v: f64) -> String {
+    let cents = money(v.round());
+    cents.trim_end_matches(".00").to_string()
+}
+
+/// A table row whose first cell is `label`, shown whole: padded to `width`, or, when
+/// longer, on a line of its own above the row.
+fn labelled_row(label: &str, width: usize, rest: &str) -> String {
+    if label.chars().count() <= width {
+        format!("{label:<width$} {rest}\n")
     } else {
-        v
-    };
-    if v.abs() >= 1_000_000.0 {
-        format!("${:.2}M", v / 1_000_000.0)
-    } else if v.abs() >= 10_000.0 {
-        format!("${:.1}K", v / 1_000.0)
-    } else {
-        format!("${v:.0}")
+        format!("{label}\n{:<width$} {rest}\n", "")
     }
 }
 
@@ -393,6 +399,19 @@ mod tests {
         assert_eq!(money(1234567.891), "$1,234,567.89");
         assert_eq!(money(-12.5), "-$12.50");
         assert_eq!(money(999.999), "$1,000.00");
+        assert_eq!(dollars(6356.42), "$6,356");
+        assert_eq!(dollars(25_000.0), "$25,000");
+        assert_eq!(dollars(-0.004), "$0");
+        assert_eq!(dollars(-1234.5), "-$1,235");
+    }
+
+    #[test]
+    fn long_labels_get_a_line_of_their_own() {
+        assert_eq!(labelled_row("poc", 5, "x"), "poc   x\n");
+        assert_eq!(
+            labelled_row("activate-portfolio-2026-renewal", 5, "x"),
+            "activate-portfolio-2026-renewal\n      x\n"
+        );
     }
 
     #[test]

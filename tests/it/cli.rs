@@ -986,3 +986,78 @@ fn an_endless_file_is_refused_at_a_size_limit_not_read_forever() {
         "{err}"
     );
 }
+
+#[test]
+fn the_readme_command_table_is_one_table_naming_every_command() {
+    // Regression: a stray line split the table in two.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("| command | what it does |")
+        .expect("the command table");
+    let table: Vec<&str> = readme[start..]
+        .lines()
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let help = creditburn(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert_eq!(commands.len(), 7, "{help}");
+    for c in commands {
+        assert!(
+            table
+                .iter()
+                .any(|row| row.starts_with(&format!("| `creditburn {c}"))),
+            "{c} is not in the command table:\n{}",
+            table.join("\n")
+        );
+    }
+    // Two columns in every row (an escaped \| is text, not a column).
+    for row in &table {
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 3, "{row}");
+    }
+}
+
+#[test]
+fn the_report_table_has_one_money_format_and_shows_ids_whole() {
+    // Regression: "$25.0K" beside "$6356", and ids cut to 13 characters, so two renewals
+    // ("activate-portfolio-2026-h1", "activate-portfolio-2026-h2") looked alike.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("id = \"bfs-docs\"", "id = \"activate-portfolio-2026-h1\"")
+        .replace("id = \"portfolio\"", "id = \"activate-portfolio-2026-h2\"");
+    std::fs::write(&config, text).unwrap();
+    let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    for line in table.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80: {line:?}");
+    }
+    let awards: String = table
+        .lines()
+        .skip_while(|l| !l.starts_with("AWARD"))
+        .take_while(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    expect_test::expect![[r#"
+        AWARD            AMOUNT  CONSUMED    REMAIN  BURN/DAY    EXPIRES STATUS
+        poc-support     $25,000   $14,108   $10,892      $619 2026-12-29 exhaustion_risk
+        activate-portfolio-2026-h1
+                        $15,000    $6,356    $8,644       $57 2027-01-31 forfeit_risk
+        activate-portfolio-2026-h2
+                       $100,000   $30,507   $69,493      $279 2027-07-31 on_track
+    "#]]
+    .assert_eq(&awards);
+}
