@@ -4,7 +4,8 @@
 //! The y axis is the balance left. It shows the balance so far (from the daily covered
 //! spend), the plan line (the whole amount spent evenly from start to expiry), the
 //! projection at the current daily burn with a band between the lowest and highest recent
-//! burns, and the expiry. The font is DejaVu Sans, shipped in `assets/` (its licence
+//! burns, a marker where the projection runs out, a dashed line at today, and the expiry
+//! (drawn inside the plot: the x axis runs a little past it). The font is DejaVu Sans, shipped in `assets/` (its licence
 //! beside it), so the chart looks the same on every machine.
 
 use std::sync::Once;
@@ -15,8 +16,8 @@ use plotters::style::{register_font, FontStyle};
 
 use crate::analysis::AwardStatus;
 
-pub const WIDTH: u32 = 640;
-pub const HEIGHT: u32 = 320;
+pub const WIDTH: u32 = 720;
+pub const HEIGHT: u32 = 360;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
@@ -25,6 +26,10 @@ pub const ACTUAL: RGBColor = RGBColor(31, 90, 170);
 pub const PLAN: RGBColor = RGBColor(140, 140, 140);
 pub const PROJECTION: RGBColor = RGBColor(230, 120, 20);
 pub const EXPIRY: RGBColor = RGBColor(200, 30, 30);
+/// The projected exhaustion marker.
+pub const EXHAUSTION: RGBColor = RGBColor(120, 40, 160);
+/// The dashed line at today.
+pub const TODAY: RGBColor = RGBColor(40, 150, 90);
 
 fn font() {
     static REGISTER: Once = Once::new();
@@ -84,25 +89,28 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
     let (x0, left) = *actual.last()?;
     let lowest = actual.iter().map(|p| p.1).fold(0.0, f64::min);
     let (lo, hi) = award.daily_burn_range;
+    // Room past the expiry, so its line is drawn whole rather than on the plot's edge.
+    let right = span + (span / 25).max(2);
+    let (bottom, top) = (lowest * 1.05 - award.amount * 0.02, award.amount * 1.08);
     let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
         let start = award.start_date;
         let label_day = |x: &i64| (start + Duration::days(*x)).format("%b %d").to_string();
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: balance left", award.id), ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(28)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0i64..span, (lowest * 1.05)..(award.amount * 1.05))
+            .caption(format!("{}: balance left", award.id), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(34)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0i64..right, bottom..top)
             .ok()?;
         chart
             .configure_mesh()
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&label_day)
-            .y_label_formatter(&|v| format!("${:.0}K", v / 1000.0))
-            .label_style(("sans-serif", 12))
+            .y_label_formatter(&|v| crate::report::dollars(*v))
+            .label_style(("sans-serif", 15))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok()?;
@@ -149,28 +157,53 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
                 BLACK.stroke_width(1),
             ))
             .ok()?;
+        // The expiry: the end of its last day.
         chart
             .draw_series(LineSeries::new(
-                vec![(span - 1, lowest * 1.05), (span - 1, award.amount * 1.05)],
-                EXPIRY.stroke_width(2),
+                vec![(span, bottom), (span, top)],
+                EXPIRY.stroke_width(3),
             ))
             .ok()?
             .label(format!("expiry {}", award.expiry_date))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], EXPIRY.stroke_width(2)));
-        let today = (as_of - start).num_days().clamp(0, span);
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], EXPIRY.stroke_width(3)));
+        // Today, dashed.
+        let today = ((as_of - start).num_days() + 1).clamp(0, span);
+        let dash = ((top - bottom) / 24.0).max(f64::MIN_POSITIVE);
+        let mut y = bottom;
+        let mut dashes = Vec::new();
+        while y < top {
+            dashes.push(PathElement::new(
+                vec![(today, y), (today, (y + dash * 0.6).min(top))],
+                TODAY.stroke_width(2),
+            ));
+            y += dash;
+        }
         chart
-            .draw_series(std::iter::once(Text::new(
-                "today",
-                (today, award.amount * 1.02),
-                ("sans-serif", 11).into_font().color(&BLACK),
-            )))
-            .ok()?;
+            .draw_series(dashes)
+            .ok()?
+            .label(format!("today {as_of}"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], TODAY.stroke_width(2)));
+        // Where the projection runs out, when that is before the expiry.
+        if let Some(day) = award.projected_exhaustion_date {
+            let x = (day - start).num_days() + 1;
+            if (0..=span).contains(&x) {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (x, 0.0),
+                        7,
+                        EXHAUSTION.filled(),
+                    )))
+                    .ok()?
+                    .label(format!("runs out {day}"))
+                    .legend(|(x, y)| Circle::new((x + 9, y), 5, EXHAUSTION.filled()));
+            }
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 14))
             .draw()
             .ok()?;
         root.present().ok()?;

@@ -273,7 +273,7 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
         escape(&projection_sentence(a))
     ));
     h.push_str(&format!(
-        "<p><img src=\"cid:{CHART_CID}\" width=\"{}\" height=\"{}\" alt=\"Burn-down of {}: the balance so far (blue), the plan (grey), the projection at the current burn with its range (orange) and the expiry (red).\" style=\"border:1px solid #ddd\"></p>\n",
+        "<p><img src=\"cid:{CHART_CID}\" width=\"{}\" height=\"{}\" alt=\"Burn-down of {}: the balance so far (blue), the plan (grey), the projection at the current burn with its range (orange), where it runs out (purple dot), today (green dashes) and the expiry (red).\" style=\"border:1px solid #ddd\"></p>\n",
         crate::chart::WIDTH,
         crate::chart::HEIGHT,
         escape(&a.id)
@@ -328,6 +328,12 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
 
 /// The digest: every award's status, even when nothing is wrong, with the alerts in force
 /// and any message that could not be delivered.
+/// A digest table cell: padded on the right so neighbouring figures never touch.
+const CELL: &str = "padding:4px 12px 4px 0;border-bottom:1px solid #eee";
+/// A money cell: as [`CELL`], right-aligned so the digits line up.
+const MONEY_CELL: &str =
+    "padding:4px 12px 4px 0;border-bottom:1px solid #eee;text-align:right;white-space:nowrap";
+
 pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc>) -> AlertEmail {
     use crate::analysis::Status;
     let at_risk = report
@@ -374,16 +380,16 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         ));
     }
     html.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n<tr>");
-    for h in [
-        "Award",
-        "Amount",
-        "Consumed",
-        "Remaining",
-        "Burn a day",
-        "Expires",
-        "Status",
+    for (h, align) in [
+        ("Award", "left"),
+        ("Amount", "right"),
+        ("Consumed", "right"),
+        ("Remaining", "right"),
+        ("Burn a day", "right"),
+        ("Expires", "left"),
+        ("Status", "left"),
     ] {
-        html.push_str(&format!("<th style=\"text-align:left;padding:4px 10px 4px 0;border-bottom:2px solid #999\">{h}</th>"));
+        html.push_str(&format!("<th style=\"text-align:{align};padding:4px 12px 4px 0;border-bottom:2px solid #999\">{h}</th>"));
     }
     html.push_str("</tr>\n");
     for a in &report.awards {
@@ -397,7 +403,7 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
             72,
         ));
         html.push_str(&format!(
-            "<tr><td style=\"padding:4px 10px 4px 0\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td style=\"{CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{CELL}\">{}</td><td style=\"{CELL}\">{}</td></tr>\n",
             escape(&a.id),
             money(a.amount),
             money(a.consumed),

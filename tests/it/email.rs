@@ -140,9 +140,53 @@ fn the_alert_email_looks_right_in_a_browser() {
         blue > 300 && orange > 150,
         "chart colours on screen: blue {blue}, orange {orange}"
     );
+    // The markers: the expiry line drawn whole (not clipped at the edge), today's
+    // dashes, and the dot where the projection runs out.
+    let c = creditburn::chart::EXPIRY;
+    let red = count_near(&rgb, (c.0, c.1, c.2));
+    let c = creditburn::chart::TODAY;
+    let green = count_near(&rgb, (c.0, c.1, c.2));
+    let c = creditburn::chart::EXHAUSTION;
+    let purple = count_near(&rgb, (c.0, c.1, c.2));
+    assert!(
+        red > 600 && green > 200 && purple > 100,
+        "markers on screen: expiry {red}, today {green}, runs out {purple}"
+    );
     // And without the chart file those colours are gone: they came from the chart.
     std::fs::remove_file(dir.path().join("chart.png")).unwrap();
     let (_, _, bare) = screenshot(dir.path(), &html);
-    let c = creditburn::chart::PROJECTION;
-    assert!(count_near(&bare, (c.0, c.1, c.2)) < 20);
+    for c in [
+        creditburn::chart::PROJECTION,
+        creditburn::chart::EXHAUSTION,
+        creditburn::chart::TODAY,
+    ] {
+        assert!(count_near(&bare, (c.0, c.1, c.2)) < 20);
+    }
+}
+
+#[test]
+fn the_digest_table_pads_every_cell() {
+    // Regression: the digest's cells had no padding, so figures ran together
+    // ("$100,000.00$30,506.55").
+    let (config, table) = crate::support::demo();
+    let report = creditburn::report::assess(&table, &config, table.last_day, None).unwrap();
+    let now = "2026-11-21T08:00:00Z".parse().unwrap();
+    let digest = creditburn::email::render_digest(&report, &Default::default(), now);
+    let cells: Vec<&str> = digest.html.split("<td").skip(1).collect();
+    assert!(
+        cells.len() >= 21,
+        "three awards of seven cells: {}",
+        cells.len()
+    );
+    for cell in cells {
+        let style = cell
+            .strip_prefix(" style=\"")
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("a cell without style: <td{cell}"));
+        assert!(style.contains("padding:4px 12px"), "{style}");
+    }
+    // The money columns line up on the right.
+    assert!(digest
+        .html
+        .contains("text-align:right;white-space:nowrap\">$100,000.00</td>"));
 }

@@ -214,6 +214,28 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `run` names each delivery once, with its recipient (it printed "sent: <subject>"
+    // twice per message, naming no one).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut sent: Vec<&str> = stdout.lines().filter(|l| l.starts_with("sent: ")).collect();
+    assert_eq!(sent.len(), 6, "{stdout}");
+    assert_eq!(
+        sent.iter()
+            .filter(|l| l.ends_with(" to finance@example.com"))
+            .count(),
+        3,
+        "{stdout}"
+    );
+    assert_eq!(
+        sent.iter()
+            .filter(|l| l.ends_with(" to cfo@example.com"))
+            .count(),
+        3,
+        "{stdout}"
+    );
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 6, "each line once: {stdout}");
     // Three messages (two alerts and the digest), one copy to each recipient.
     let got = server.messages();
     let subjects: Vec<&str> = got.iter().filter_map(|m| header(m, "Subject")).collect();
