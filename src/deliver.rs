@@ -476,9 +476,13 @@ impl Transport {
                 };
                 std::fs::create_dir_all(dir)
                     .map_err(|e| unwritable(format!("{}: {e}", dir.display())))?;
-                // Every recipient of a message shares the one file.
-                write_atomically(&dir.join(format!("{}.eml", crate::file_safe(name))), eml)
-                    .map_err(|e| unwritable(e.to_string()))
+                // Every recipient of a message shares the one file, written whole (by a
+                // rename) for the first of them.
+                let path = dir.join(format!("{}.eml", crate::file_safe(name)));
+                if path.is_file() {
+                    return Ok(());
+                }
+                write_atomically(&path, eml).map_err(|e| unwritable(e.to_string()))
             }
             Transport::Smtp {
                 transport,
