@@ -417,19 +417,14 @@ fn what_a_run_needs_beyond_the_file_is_checked_by_check_config_and_before_run_co
     // address lettre refuses when it builds the message.
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    let text = std::fs::read_to_string(&config).unwrap();
-    let outbox = text.find("\noutbox = ").unwrap();
-    let line_end = outbox + 1 + text[outbox + 1..].find('\n').unwrap();
-    let text = format!("{}{}", &text[..outbox], &text[line_end..])
-        .replace("transport = \"file\"", "transport = \"smtp\"")
-        .replace(
-            "recipients = [\"finance@example.com\", \"cfo@example.com\"]",
-            "recipients = [\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", \"ok@example.com\"]",
-        )
-        .replace(
-            "\n[alerts]",
-            "\n[email.smtp]\nhost = \"smtp.example.com\"\nca_file = \"missing-ca.pem\"\nusername = \"cb\"\npassword_env = \"CB_TEST_UNSET_PASSWORD\"\n\n[alerts]",
-        );
+    let text = crate::support::with_smtp(
+        &std::fs::read_to_string(&config).unwrap(),
+        "host = \"smtp.example.com\"\nca_file = \"missing-ca.pem\"\nusername = \"cb\"\npassword_env = \"CB_TEST_UNSET_PASSWORD\"",
+    )
+    .replace(
+        "recipients = [\"finance@example.com\", \"cfo@example.com\"]",
+        "recipients = [\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", \"ok@example.com\"]",
+    );
     std::fs::write(&config, &text).unwrap();
     let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -968,15 +963,10 @@ fn an_endless_file_is_refused_at_a_size_limit_not_read_forever() {
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("is larger than 4 MiB"), "{err}");
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    let text = std::fs::read_to_string(&config).unwrap();
-    let outbox = text.find("\noutbox = ").unwrap();
-    let line_end = outbox + 1 + text[outbox + 1..].find('\n').unwrap();
-    let text = format!("{}{}", &text[..outbox], &text[line_end..])
-        .replace("transport = \"file\"", "transport = \"smtp\"")
-        .replace(
-            "\n[alerts]",
-            "\n[email.smtp]\nhost = \"smtp.example.com\"\nusername = \"cb\"\npassword_file = \"/dev/zero\"\n\n[alerts]",
-        );
+    let text = crate::support::with_smtp(
+        &std::fs::read_to_string(&config).unwrap(),
+        "host = \"smtp.example.com\"\nusername = \"cb\"\npassword_file = \"/dev/zero\"",
+    );
     std::fs::write(&config, text).unwrap();
     let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -175,16 +175,11 @@ fn pki(dir: &Path) -> Pki {
 /// after one minute.
 fn smtp_config(dir: &Path, smtp: &str) -> PathBuf {
     let path = demo_config(dir, &repo().join("fixtures/demo"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let outbox = text.find("\noutbox = ").unwrap();
-    let line_end = outbox + 1 + text[outbox + 1..].find('\n').unwrap();
-    let text = format!("{}{}", &text[..outbox], &text[line_end..])
-        .replace("transport = \"file\"", "transport = \"smtp\"")
-        .replace("retry_base_minutes = 5", "retry_base_minutes = 1")
-        .replace(
-            "\n[alerts]",
-            &format!("\n[email.smtp]\n{smtp}\nconnect_timeout_seconds = 2\ncommand_timeout_seconds = 5\n\n[alerts]"),
-        );
+    let text = crate::support::with_smtp(
+        &std::fs::read_to_string(&path).unwrap(),
+        &format!("{smtp}\nconnect_timeout_seconds = 2\ncommand_timeout_seconds = 5"),
+    )
+    .replace("retry_base_minutes = 5", "retry_base_minutes = 1");
     std::fs::write(&path, text).unwrap();
     path
 }

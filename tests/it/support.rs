@@ -32,6 +32,18 @@ pub fn demo_config(dir: &Path, recording: &Path) -> PathBuf {
     path
 }
 
+/// `config` text switched to the SMTP transport, with `smtp` as its `[email.smtp]` keys
+/// (the `.eml` folder's `outbox` key removed).
+pub fn with_smtp(config: &str, smtp: &str) -> String {
+    let outbox = config
+        .find("\noutbox = ")
+        .expect("the config has an outbox key");
+    let line_end = outbox + 1 + config[outbox + 1..].find('\n').unwrap();
+    format!("{}{}", &config[..outbox], &config[line_end..])
+        .replace("transport = \"file\"", "transport = \"smtp\"")
+        .replace("\n[alerts]", &format!("\n[email.smtp]\n{smtp}\n\n[alerts]"))
+}
+
 pub fn creditburn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_creditburn"))
         .args(args)
