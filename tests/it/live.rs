@@ -579,22 +579,7 @@ fn record(server: &FakeCostExplorer, config: &Path, out: &Path, scrub: bool) -> 
 fn replay_report(dir: &Path) -> Value {
     let config_dir = tempfile::tempdir().unwrap();
     let config = demo_config(config_dir.path(), dir);
-    let args = [
-        "report",
-        "--format",
-        "json",
-        "--as-of",
-        "2026-11-20",
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    let out = creditburn(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::report_json(&config, &["--as-of", "2026-11-20"])
 }
 
 #[test]

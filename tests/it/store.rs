@@ -18,19 +18,7 @@ fn user_version(store: &Path) -> i64 {
 }
 
 fn report(config: &Path) -> Value {
-    let out = creditburn(&[
-        "report",
-        "--format",
-        "json",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::report_json(config, &[])
 }
 
 #[test]

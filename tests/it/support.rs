@@ -44,6 +44,25 @@ pub fn with_smtp(config: &str, smtp: &str) -> String {
         .replace("\n[alerts]", &format!("\n[email.smtp]\n{smtp}\n\n[alerts]"))
 }
 
+/// `creditburn report --format json --config CONFIG EXTRA...`, which must succeed, parsed.
+pub fn report_json(config: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "report",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = creditburn(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub fn creditburn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_creditburn"))
         .args(args)
