@@ -204,3 +204,60 @@ pub fn health(
     }
     (status, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Waiting;
+
+    #[test]
+    fn health_names_what_holds_the_queue() {
+        let at: DateTime<Utc> = "2026-11-21T08:00:00Z".parse().unwrap();
+        let held = Deliveries {
+            pending: 6,
+            waiting: vec![Waiting {
+                error: "535 5.7.8 Authentication failed for [redacted]".into(),
+                messages: 6,
+            }],
+            ..Deliveries::default()
+        };
+        let failed = (at, "failed: 6 deliveries held, none lost".to_string());
+        let (status, body) = health(Some(&failed), &held);
+        assert_eq!(status, 503);
+        assert_eq!(
+            body,
+            "last run 2026-11-21 08:00:00 UTC failed: 6 deliveries held, none lost\n\
+             6 deliveries waiting: 535 5.7.8 Authentication failed for [redacted]\n"
+        );
+        let ok = (at, "ok".to_string());
+        assert_eq!(health(Some(&ok), &Deliveries::default()).0, 200);
+    }
+
+    #[test]
+    fn counters_keep_their_names_and_held_deliveries_are_a_gauge() {
+        let deliveries = Deliveries {
+            sent: 12,
+            failed_total: 3,
+            waiting: vec![Waiting {
+                error: "x".into(),
+                messages: 2,
+            }],
+            ..Deliveries::default()
+        };
+        let text = render(&Snapshot {
+            report: None,
+            last_run: None,
+            deliveries: &deliveries,
+            requests_total: 7,
+        });
+        for line in [
+            "creditburn_messages_sent_total 12",
+            "creditburn_messages_failed_total 3",
+            "creditburn_cost_explorer_requests_total 7",
+            "creditburn_messages_held 2.0",
+            "# EOF",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+    }
+}
