@@ -190,3 +190,28 @@ fn the_digest_table_pads_every_cell() {
         .html
         .contains("text-align:right;white-space:nowrap\">$100,000.00</td>"));
 }
+
+/// The demo's report, as `report --format json` and as the 80-column table: the JSON
+/// contract and the table finance reads, pinned so a reshaping of the code cannot move
+/// them (UPDATE_EXPECT=1 to refresh after a change meant to show).
+#[test]
+fn the_report_json_and_table_are_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        crate::support::demo_config(dir.path(), &crate::support::repo().join("fixtures/demo"));
+    let json = crate::support::report_json(&config, &[]);
+    let mut json = serde_json::to_string_pretty(&json).unwrap();
+    json.push('\n');
+    // The recording's path is the one thing that depends on where the test runs.
+    let json = json.replace(
+        &crate::support::repo()
+            .join("fixtures/demo")
+            .display()
+            .to_string(),
+        "<repo>/fixtures/demo",
+    );
+    expect_file!["snapshots/report.json"].assert_eq(&json);
+    let out = crate::support::creditburn(&["report", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success());
+    expect_file!["snapshots/report.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
+}
