@@ -16,7 +16,9 @@ mod aws_server;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use creditburn::{aws, cache, config, plan};
+use creditburn::config;
+use creditburn::source::{aws, plan};
+use creditburn::store::cache;
 
 /// A config with `workloads` workloads (tag rules on one key, every third by account)
 /// and `awards` awards over consecutive, non-overlapping 20-day windows from the first

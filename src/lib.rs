@@ -2,29 +2,15 @@
 //!
 //! See ARCHITECTURE.md for the map. The binary (`main.rs`) only calls [`cli::main`].
 
-pub mod alerts;
-pub mod analysis;
-pub mod aws;
-pub mod cache;
-pub mod chart;
+pub mod analyse;
 pub mod cli;
 pub mod config;
-pub mod credits;
 pub mod daemon;
 pub mod deliver;
-pub mod email;
-pub mod hints;
-pub mod integrity;
-pub mod metrics;
+pub mod model;
 pub mod notify;
-pub mod outbox;
-pub mod plan;
-pub mod recording;
-pub mod report;
-pub mod schedule;
-pub mod schema;
-pub mod table;
-pub mod usage_type;
+pub mod source;
+pub mod store;
 
 /// `name` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by
 /// `_`: safe as a file name on every platform.

@@ -13,6 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 mod keys;
+pub mod schedule;
 
 /// Every problem found in a configuration file, in file order.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +126,7 @@ pub const SERVICE_ALIASES: [(&str, &str); 12] = [
 impl ServiceSelector {
     pub fn matches(&self, service: &str) -> bool {
         match self {
-            ServiceSelector::Bedrock => crate::usage_type::is_bedrock_service(service),
+            ServiceSelector::Bedrock => crate::model::usage_type::is_bedrock_service(service),
             ServiceSelector::Exact(name) => name == service,
         }
     }
@@ -446,7 +447,7 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {
-    pub schedule: crate::schedule::Schedule,
+    pub schedule: crate::config::schedule::Schedule,
     pub jitter_seconds: u64,
 }
 
@@ -1045,7 +1046,7 @@ fn parse_services(
         SERVICE_ALIASES
             .iter()
             .map(|(_, name)| *name)
-            .chain(crate::usage_type::BEDROCK_SERVICES)
+            .chain(crate::model::usage_type::BEDROCK_SERVICES)
     };
     for (i, v) in values.iter().enumerate() {
         let entry_key = format!("{key}[{i}]");
@@ -1521,7 +1522,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     check_double_funding(&raw.awards, &awards, &mut p);
 
     let schedule = raw.schedule.as_ref().and_then(|s| {
-        match crate::schedule::parse(&s.cron, s.timezone.as_deref()) {
+        match crate::config::schedule::parse(&s.cron, s.timezone.as_deref()) {
             Ok(schedule) => Some(ScheduleConfig {
                 schedule,
                 jitter_seconds: s.jitter_seconds,

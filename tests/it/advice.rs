@@ -1,11 +1,11 @@
 //! Hints and alerts on hand-made figures, with the arithmetic worked out.
 
 use chrono::NaiveDate;
-use creditburn::alerts::{self, Severity};
-use creditburn::analysis::{AwardStatus, ModelSpend, Status, WorkloadSpend};
+use creditburn::analyse::alerts::{self, Severity};
+use creditburn::analyse::analysis::{AwardStatus, ModelSpend, Status, WorkloadSpend};
+use creditburn::analyse::hints::{self, HintKind};
 use creditburn::config::{AlertConfig, HintConfig, Program};
-use creditburn::hints::{self, HintKind};
-use creditburn::usage_type::TokenKind;
+use creditburn::model::usage_type::TokenKind;
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -9,9 +9,9 @@ use aws_sdk_costexplorer::types::{
     DateInterval, Group, GroupDefinition, GroupDefinitionType, MetricValue, ResultByTime,
 };
 use chrono::NaiveDate;
-use creditburn::analysis::{self, project, Inputs, Projection, Status};
-use creditburn::recording::{CostPage, RecordScope};
-use creditburn::table;
+use creditburn::analyse::analysis::{self, project, Inputs, Projection, Status};
+use creditburn::analyse::table;
+use creditburn::model::page::{CostPage, RecordScope};
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

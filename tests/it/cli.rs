@@ -401,12 +401,13 @@ fn recorded_request_the_sdk_would_not_send() {
 fn recorded_filter_is_rebuilt_for_the_sdk() {
     let usage = serde_json::json!({"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}});
     let nested = serde_json::json!({"And": [usage, {"Not": {"Tags": {"Key": "env", "Values": ["dev"], "MatchOptions": ["EQUALS"]}}}]});
-    let e = creditburn::recording::expression(&nested).unwrap();
+    let e = creditburn::source::recording::expression(&nested).unwrap();
     let and = e.and();
     assert_eq!(and.len(), 2);
     assert_eq!(and[0].dimensions().unwrap().values(), ["Usage"]);
     assert_eq!(and[1].not().unwrap().tags().unwrap().key(), Some("env"));
-    let err = creditburn::recording::expression(&serde_json::json!({"Xor": []})).unwrap_err();
+    let err =
+        creditburn::source::recording::expression(&serde_json::json!({"Xor": []})).unwrap_err();
     assert!(err.contains("Xor"), "{err}");
 }
 

@@ -177,7 +177,7 @@ fn kubernetes_manifests_hold_together() {
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
     // The schedule is a crontab line creditburn itself accepts.
     let line = cron["spec"]["schedule"].as_str().unwrap();
-    creditburn::schedule::parse(line, cron["spec"]["timeZone"].as_str()).unwrap();
+    creditburn::config::schedule::parse(line, cron["spec"]["timeZone"].as_str()).unwrap();
     check_pod(
         &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"],
         &docs,

@@ -2,12 +2,13 @@
 
 use expect_test::expect_file;
 
-fn demo_emails() -> Vec<creditburn::email::AlertEmail> {
+fn demo_emails() -> Vec<creditburn::notify::email::AlertEmail> {
     let (config, table) = crate::support::demo();
-    let report = creditburn::report::assess(&table, &config, table.last_day, None).unwrap();
+    let report =
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None).unwrap();
     // A first run: every alert is new.
     let now = "2026-11-21T08:00:00Z".parse().unwrap();
-    let decision = creditburn::notify::decide(
+    let decision = creditburn::notify::state::decide(
         &report.alerts,
         &[],
         &|_| None,
@@ -15,7 +16,7 @@ fn demo_emails() -> Vec<creditburn::email::AlertEmail> {
         now,
         chrono::Duration::hours(24),
     );
-    creditburn::email::render(&report, &decision.events, now)
+    creditburn::notify::email::render(&report, &decision.events, now)
 }
 
 #[test]
@@ -120,7 +121,7 @@ fn the_alert_email_looks_right_in_a_browser() {
     std::fs::write(dir.path().join("chart.png"), chart).unwrap();
     // As a mail client does: the cid: reference resolves to the inline part.
     let html = e.html.replace(
-        &format!("cid:{}", creditburn::email::CHART_CID),
+        &format!("cid:{}", creditburn::notify::email::CHART_CID),
         "chart.png",
     );
     let (w, h, rgb) = screenshot(dir.path(), &html);
@@ -132,9 +133,9 @@ fn the_alert_email_looks_right_in_a_browser() {
         "the page is blank: {white} of {total} pixels white"
     );
     // The chart is on screen: its balance line (blue) and projection (orange).
-    let c = creditburn::chart::ACTUAL;
+    let c = creditburn::notify::chart::ACTUAL;
     let blue = count_near(&rgb, (c.0, c.1, c.2));
-    let c = creditburn::chart::PROJECTION;
+    let c = creditburn::notify::chart::PROJECTION;
     let orange = count_near(&rgb, (c.0, c.1, c.2));
     assert!(
         blue > 300 && orange > 150,
@@ -142,11 +143,11 @@ fn the_alert_email_looks_right_in_a_browser() {
     );
     // The markers: the expiry line drawn whole (not clipped at the edge), today's
     // dashes, and the dot where the projection runs out.
-    let c = creditburn::chart::EXPIRY;
+    let c = creditburn::notify::chart::EXPIRY;
     let red = count_near(&rgb, (c.0, c.1, c.2));
-    let c = creditburn::chart::TODAY;
+    let c = creditburn::notify::chart::TODAY;
     let green = count_near(&rgb, (c.0, c.1, c.2));
-    let c = creditburn::chart::EXHAUSTION;
+    let c = creditburn::notify::chart::EXHAUSTION;
     let purple = count_near(&rgb, (c.0, c.1, c.2));
     assert!(
         red > 600 && green > 200 && purple > 100,
@@ -156,9 +157,9 @@ fn the_alert_email_looks_right_in_a_browser() {
     std::fs::remove_file(dir.path().join("chart.png")).unwrap();
     let (_, _, bare) = screenshot(dir.path(), &html);
     for c in [
-        creditburn::chart::PROJECTION,
-        creditburn::chart::EXHAUSTION,
-        creditburn::chart::TODAY,
+        creditburn::notify::chart::PROJECTION,
+        creditburn::notify::chart::EXHAUSTION,
+        creditburn::notify::chart::TODAY,
     ] {
         assert!(count_near(&bare, (c.0, c.1, c.2)) < 20);
     }
@@ -169,9 +170,10 @@ fn the_digest_table_pads_every_cell() {
     // Regression: the digest's cells had no padding, so figures ran together
     // ("$100,000.00$30,506.55").
     let (config, table) = crate::support::demo();
-    let report = creditburn::report::assess(&table, &config, table.last_day, None).unwrap();
+    let report =
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None).unwrap();
     let now = "2026-11-21T08:00:00Z".parse().unwrap();
-    let digest = creditburn::email::render_digest(&report, &Default::default(), now);
+    let digest = creditburn::notify::email::render_digest(&report, &Default::default(), now);
     let cells: Vec<&str> = digest.html.split("<td").skip(1).collect();
     assert!(
         cells.len() >= 21,

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
-use creditburn::analysis::{project, Inputs, Status};
-use creditburn::notify::{Event, EventKind};
-use creditburn::table::CostTable;
+use creditburn::analyse::analysis::{project, Inputs, Status};
+use creditburn::analyse::table::CostTable;
+use creditburn::notify::state::{Event, EventKind};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -40,7 +40,7 @@ fn whole_pipeline(
     config: &creditburn::config::Config,
     as_of: NaiveDate,
 ) -> (f64, f64, f64) {
-    let report = creditburn::report::assess(table, config, as_of, None).unwrap();
+    let report = creditburn::analyse::report::assess(table, config, as_of, None).unwrap();
     let events: Vec<Event> = report
         .alerts
         .iter()
@@ -50,10 +50,10 @@ fn whole_pipeline(
         })
         .collect();
     let now = as_of.and_hms_opt(8, 0, 0).unwrap().and_utc();
-    creditburn::email::render(&report, &events, now);
-    creditburn::email::render_digest(&report, &Default::default(), now);
+    creditburn::notify::email::render(&report, &events, now);
+    creditburn::notify::email::render_digest(&report, &Default::default(), now);
     for a in &report.awards {
-        creditburn::chart::burn_down(a, as_of);
+        creditburn::notify::chart::burn_down(a, as_of);
         assert!(a.projected_unused_at_expiry >= 0.0);
         assert!(a.projected_unused_at_expiry <= a.amount + 0.005, "{a:?}");
         if let Some(d) = a.projected_exhaustion_date {
@@ -317,9 +317,9 @@ proptest! {
         let mut body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         apply(&mut body, &m, day_pick, group_pick);
         std::fs::write(&path, body.to_string()).unwrap();
-        let pages = runtime().block_on(creditburn::recording::replay(&rec));
+        let pages = runtime().block_on(creditburn::source::recording::replay(&rec));
         let table = pages.map_err(|e| e.to_string()).and_then(|p| {
-            creditburn::table::normalise(&p).map_err(|e| e.to_string())
+            creditburn::analyse::table::normalise(&p).map_err(|e| e.to_string())
         });
         match table {
             Err(message) => {

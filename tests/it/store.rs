@@ -53,7 +53,7 @@ fn a_store_of_the_previous_schema_keeps_its_history_and_queue_after_the_upgrade(
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("events: none; queued 0, sent 6"), "{err}");
-    assert_eq!(user_version(&store), creditburn::schema::VERSION);
+    assert_eq!(user_version(&store), creditburn::store::schema::VERSION);
     let r = report(&config);
     assert_eq!(r["deliveries"]["sent"], 12, "{}", r["deliveries"]);
     assert_eq!(r["deliveries"]["pending"], 0);

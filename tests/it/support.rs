@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use creditburn::analyse::table::CostTable;
 use creditburn::config::Config;
-use creditburn::table::CostTable;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -136,7 +136,12 @@ pub fn demo() -> (Config, CostTable) {
         .build()
         .unwrap();
     let pages = runtime
-        .block_on(creditburn::recording::replay(&repo().join("fixtures/demo")))
+        .block_on(creditburn::source::recording::replay(
+            &repo().join("fixtures/demo"),
+        ))
         .unwrap();
-    (config, creditburn::table::normalise(&pages).unwrap())
+    (
+        config,
+        creditburn::analyse::table::normalise(&pages).unwrap(),
+    )
 }

@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 
-use crate::outbox::Deliveries;
+use crate::model::deliveries::Deliveries;
 
 /// Everything one scrape shows.
 pub struct Snapshot<'a> {
@@ -208,7 +208,7 @@ pub fn health(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::Waiting;
+    use crate::model::deliveries::Waiting;
 
     #[test]
     fn health_names_what_holds_the_queue() {

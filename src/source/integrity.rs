@@ -16,48 +16,9 @@ use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
 use aws_sdk_costexplorer::types::GroupDefinitionType;
 use chrono::NaiveDate;
 
-use crate::plan::METRICS;
-use crate::recording::RecordScope;
-
-/// The longest excerpt of a response an error may quote: bodies hold account ids and
-/// tag values, so a message carries only enough to find the spot.
-pub const EXCERPT_CHARS: usize = 160;
-
-/// `text` cut to [`EXCERPT_CHARS`] characters (with "…" when cut), on one line.
-pub fn excerpt(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= EXCERPT_CHARS {
-        line
-    } else {
-        let cut: String = line.chars().take(EXCERPT_CHARS).collect();
-        format!("{cut}…")
-    }
-}
-
-/// An error and its sources as one line of their Display texts, never their Debug dumps
-/// (the SDK's Debug of a response error carries the whole raw body), cut to a few
-/// hundred characters.
-pub fn error_line(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    let line = parts.join(": ");
-    let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= 3 * EXCERPT_CHARS {
-        line
-    } else {
-        format!(
-            "{}…",
-            line.chars().take(3 * EXCERPT_CHARS).collect::<String>()
-        )
-    }
-}
+use crate::model::page::RecordScope;
+use crate::model::text::excerpt;
+use crate::source::plan::METRICS;
 
 /// What a query asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,15 +292,5 @@ mod tests {
             }],
         );
         assert!(got.unwrap_err().message.contains("no UnblendedCost metric"));
-    }
-
-    #[test]
-    fn excerpts_are_short_and_on_one_line() {
-        let long = format!("a\nb {}", "x".repeat(10_000));
-        let e = excerpt(&long);
-        assert!(e.chars().count() <= EXCERPT_CHARS + 1);
-        assert!(!e.contains('\n'));
-        assert!(e.ends_with('…'));
-        assert_eq!(excerpt("short"), "short");
     }
 }

@@ -26,6 +26,8 @@ use ce::types::{
     GroupDefinition, GroupDefinitionType, MatchOption, TagValues,
 };
 use serde::Deserialize;
+
+use crate::model::page::{CostPage, RecordScope};
 use serde_json::Value;
 
 pub const MANIFEST: &str = "recording.json";
@@ -52,24 +54,6 @@ impl SourceError {
             message: message.into(),
         }
     }
-}
-
-/// Which record types a query was filtered to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordScope {
-    /// `RECORD_TYPE = Usage`.
-    Usage,
-    /// `NOT RECORD_TYPE = Usage`: credits, refunds, tax and the like.
-    NotUsage,
-}
-
-/// One decoded page of a GetCostAndUsage answer.
-#[derive(Debug, Clone)]
-pub struct CostPage {
-    pub query: String,
-    pub file: PathBuf,
-    pub scope: RecordScope,
-    pub output: GetCostAndUsageOutput,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,7 +115,7 @@ impl RecordedRequest {
         scope: RecordScope,
         manifest: &Path,
         at: &str,
-    ) -> Result<crate::integrity::Expected, SourceError> {
+    ) -> Result<crate::source::integrity::Expected, SourceError> {
         let day = |s: &str| {
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
                 SourceError::invalid(
@@ -140,7 +124,7 @@ impl RecordedRequest {
                 )
             })
         };
-        Ok(crate::integrity::Expected {
+        Ok(crate::source::integrity::Expected {
             scope,
             group_by: self
                 .group_by
@@ -198,7 +182,7 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
     // The token each query's next page must carry; None once a query is complete.
     let mut pending: std::collections::HashMap<String, Option<String>> = Default::default();
     let mut pages = Vec::with_capacity(manifest.exchanges.len());
-    let mut expected: BTreeMap<String, crate::integrity::Expected> = BTreeMap::new();
+    let mut expected: BTreeMap<String, crate::source::integrity::Expected> = BTreeMap::new();
     for (i, exchange) in manifest.exchanges.iter().enumerate() {
         let at = format!("exchanges[{i}] ({})", exchange.query);
         let request: RecordedRequest =
@@ -278,9 +262,9 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
 /// usage slices against one another.
 fn check(
     pages: &[CostPage],
-    expected: &BTreeMap<String, crate::integrity::Expected>,
-) -> Result<(), crate::integrity::IntegrityError> {
-    use crate::integrity::{check_query, check_slices, Page};
+    expected: &BTreeMap<String, crate::source::integrity::Expected>,
+) -> Result<(), crate::source::integrity::IntegrityError> {
+    use crate::source::integrity::{check_query, check_slices, Page};
     let mut slices = Vec::new();
     for (query, expected) in expected {
         let of_query: Vec<Page> = pages
@@ -365,11 +349,11 @@ async fn decode(
     call.send().await.map_err(|e| match e {
         ce::error::SdkError::DispatchFailure(_) => Decode::Request(format!(
             "replaying the recorded request failed: {}",
-            crate::integrity::error_line(&e)
+            crate::model::text::error_line(&e)
         )),
         _ => Decode::Response(format!(
             "not a valid GetCostAndUsage response: {}",
-            crate::integrity::error_line(&e)
+            crate::model::text::error_line(&e)
         )),
     })
 }
@@ -405,7 +389,7 @@ pub async fn decode_body(body: Vec<u8>) -> Result<GetCostAndUsageOutput, String>
         .map_err(|e| {
             format!(
                 "not a valid GetCostAndUsage response: {}",
-                crate::integrity::error_line(&e)
+                crate::model::text::error_line(&e)
             )
         })
 }

@@ -14,15 +14,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use crate::credits::AwsCredits;
-
-pub const FILE_NAME: &str = "creditburn.sqlite3";
-
-#[derive(Debug, thiserror::Error)]
-pub enum CacheError {
-    #[error("{}: {message}", path.display())]
-    Store { path: PathBuf, message: String },
-}
+use crate::model::credits::AwsCredits;
+use crate::store::{fail_path, open_read_only, open_store, StoreError, FILE_NAME};
 
 /// What the cache knows about one day of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,104 +88,6 @@ pub fn days_to_fetch(
     None
 }
 
-/// Opens the state store in `dir` (creating the folder and file on first use): WAL,
-/// synchronous=FULL so a committed transaction survives a crash, and the schema brought
-/// to the current version ([`crate::schema`]).
-pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), CacheError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| fail_path(dir, format!("cannot create the state folder: {e}")))?;
-    let path = dir.join(FILE_NAME);
-    refuse_empty(&path)?;
-    let mut conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
-    conn.execute_batch(
-        "PRAGMA busy_timeout = 5000;
-         PRAGMA foreign_keys = ON;",
-    )
-    .map_err(|e| fail_path(&path, e))?;
-    // Checked before the journal mode is set: a file that is not SQLite is named as such.
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|e| sqlite_error(&path, e))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;",
-    )
-    .map_err(|e| fail_path(&path, e))?;
-    crate::schema::migrate(&mut conn).map_err(|e| fail_path(&path, e))?;
-    Ok((path, conn))
-}
-
-/// SQLite takes an empty file for a new database: a store truncated to 0 bytes would
-/// silently forget every alert sent and send them all again, so it is refused.
-fn refuse_empty(path: &Path) -> Result<(), CacheError> {
-    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-        return Err(fail_path(
-            path,
-            "is empty (0 bytes), not a creditburn state store; restore it from a backup, or remove it to start afresh (every alert would then be sent again)",
-        ));
-    }
-    Ok(())
-}
-
-/// Opens the store at `path` for reading only: no table, pragma or file is written. A
-/// store on a read-only folder (a mounted snapshot, an auditor's copy) that SQLite cannot
-/// open for shared reading is opened as immutable.
-pub(crate) fn open_read_only(path: &Path) -> Result<Connection, CacheError> {
-    use rusqlite::OpenFlags;
-    refuse_empty(path)?;
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let readable = |conn: &Connection| {
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .is_ok()
-    };
-    if let Ok(conn) = Connection::open_with_flags(path, flags) {
-        if readable(&conn) {
-            return current_schema(path, conn);
-        }
-    }
-    let escaped: String = path
-        .display()
-        .to_string()
-        .chars()
-        .map(|c| match c {
-            '%' => "%25".to_string(),
-            '?' => "%3f".to_string(),
-            '#' => "%23".to_string(),
-            c => c.to_string(),
-        })
-        .collect();
-    let uri = format!("file:{escaped}?immutable=1");
-    let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
-        .map_err(|e| fail_path(path, e))?;
-    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    }) {
-        return Err(sqlite_error(path, e));
-    }
-    current_schema(path, conn)
-}
-
-/// A store opened read-only at the current schema: one written by an older creditburn is
-/// copied into memory and migrated there, the file left untouched.
-fn current_schema(path: &Path, conn: Connection) -> Result<Connection, CacheError> {
-    let version = crate::schema::version(&conn).map_err(|e| fail_path(path, e))?;
-    if version == crate::schema::VERSION {
-        return Ok(conn);
-    }
-    if version > crate::schema::VERSION {
-        return Err(fail_path(path, crate::schema::SchemaError::Newer(version)));
-    }
-    let mut copy = Connection::open_in_memory().map_err(|e| fail_path(path, e))?;
-    rusqlite::backup::Backup::new(&conn, &mut copy)
-        .and_then(|b| b.run_to_completion(256, std::time::Duration::ZERO, None))
-        .map_err(|e| fail_path(path, e))?;
-    crate::schema::migrate(&mut copy).map_err(|e| fail_path(path, e))?;
-    Ok(copy)
-}
-
 pub struct Cache {
     path: PathBuf,
     conn: Connection,
@@ -200,14 +95,14 @@ pub struct Cache {
 
 impl Cache {
     /// Opens (creating on first use) the cache in the state folder `dir`.
-    pub fn open(dir: &Path) -> Result<Cache, CacheError> {
+    pub fn open(dir: &Path) -> Result<Cache, StoreError> {
         let (path, conn) = open_store(dir)?;
         Ok(Cache { path, conn })
     }
 
     /// Opens an existing cache for reading only: no folder or table is created, no
     /// pragma is set, nothing is written (`check-config` reads it this way).
-    pub fn open_read_only(dir: &Path) -> Result<Cache, CacheError> {
+    pub fn open_read_only(dir: &Path) -> Result<Cache, StoreError> {
         let path = dir.join(FILE_NAME);
         let conn = open_read_only(&path)?;
         Ok(Cache { path, conn })
@@ -217,15 +112,15 @@ impl Cache {
         &self.path
     }
 
-    fn fail(&self, e: impl std::fmt::Display) -> CacheError {
-        CacheError::Store {
+    fn fail(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Store {
             path: self.path.clone(),
             message: e.to_string(),
         }
     }
 
     /// The days cached for `query`, with their state.
-    pub fn cached_days(&self, query: &str) -> Result<BTreeMap<NaiveDate, CachedDay>, CacheError> {
+    pub fn cached_days(&self, query: &str) -> Result<BTreeMap<NaiveDate, CachedDay>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT day, estimated, fetched_at FROM ce_day WHERE query = ?1")
@@ -265,7 +160,7 @@ impl Cache {
         query: &str,
         pages: &[Vec<u8>],
         fetched_at: DateTime<Utc>,
-    ) -> Result<usize, CacheError> {
+    ) -> Result<usize, StoreError> {
         // A day split over pages (AWS ends a page after a number of groups) is merged
         // here, so the later page adds to the day rather than overwriting it.
         let mut days: BTreeMap<String, (bool, Value)> = BTreeMap::new();
@@ -376,7 +271,7 @@ impl Cache {
         query: &str,
         start: NaiveDate,
         end: NaiveDate,
-    ) -> Result<Option<Vec<u8>>, CacheError> {
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let head: Option<(String, String)> = self
             .conn
             .query_row(
@@ -413,7 +308,7 @@ impl Cache {
     }
 
     /// Cost Explorer requests logged since the store was created.
-    pub fn requests_total(&self) -> Result<u64, CacheError> {
+    pub fn requests_total(&self) -> Result<u64, StoreError> {
         self.conn
             .query_row("SELECT coalesce(sum(pages), 0) FROM ce_request", [], |r| {
                 r.get::<_, i64>(0)
@@ -429,7 +324,7 @@ impl Cache {
         query: &str,
         pages: u64,
         outcome: &str,
-    ) -> Result<(), CacheError> {
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO ce_request (at, query, pages, outcome) VALUES (?1, ?2, ?3, ?4)",
@@ -443,7 +338,7 @@ impl Cache {
 impl Cache {
     /// Keeps one Billing snapshot (credits and their allocation history); earlier ones
     /// stay as history.
-    pub fn store_credits(&self, account_id: &str, snapshot: &AwsCredits) -> Result<(), CacheError> {
+    pub fn store_credits(&self, account_id: &str, snapshot: &AwsCredits) -> Result<(), StoreError> {
         let json = serde_json::to_string(snapshot).map_err(|e| self.fail(e))?;
         self.conn
             .execute(
@@ -455,7 +350,7 @@ impl Cache {
     }
 
     /// The newest Billing snapshot for `account_id`.
-    pub fn latest_credits(&self, account_id: &str) -> Result<Option<AwsCredits>, CacheError> {
+    pub fn latest_credits(&self, account_id: &str) -> Result<Option<AwsCredits>, StoreError> {
         let json: Option<String> = self
             .conn
             .query_row(
@@ -468,28 +363,6 @@ impl Cache {
             .map_err(|e| self.fail(e))?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| self.fail(e)))
             .transpose()
-    }
-}
-
-/// A store SQLite cannot read: "not a database" gets a sentence saying what to do.
-fn sqlite_error(path: &Path, e: rusqlite::Error) -> CacheError {
-    if matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::NotADatabase)
-    ) {
-        fail_path(
-            path,
-            "is not a creditburn state store (file is not a database); point state.path at a folder of its own, or restore the store from a backup",
-        )
-    } else {
-        fail_path(path, e)
-    }
-}
-
-fn fail_path(path: &Path, e: impl std::fmt::Display) -> CacheError {
-    CacheError::Store {
-        path: path.to_path_buf(),
-        message: e.to_string(),
     }
 }
 

@@ -12,6 +12,9 @@
 //!   run makes is a committed transaction, so abandoning it corrupts nothing.
 //! - Time comes from a [`Clock`], so tests drive it.
 
+pub mod http;
+pub mod metrics;
+
 use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -19,10 +22,10 @@ use std::pin::Pin;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::cache::{open_store, CacheError};
-use crate::schedule::Schedule;
+use crate::config::schedule::Schedule;
+use crate::store::daemon_state::DaemonState;
+use crate::store::StoreError;
 
 pub const LOCK_FILE: &str = "daemon.lock";
 
@@ -57,7 +60,7 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] CacheError),
+    Store(#[from] StoreError),
 }
 
 /// The state folder's lock, held while the value lives.
@@ -87,105 +90,6 @@ pub fn lock(state: &Path) -> Result<StateLock, DaemonError> {
         Ok(()) => Ok(StateLock { _file: file, path }),
         Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::Locked { path }),
         Err(std::fs::TryLockError::Error(source)) => Err(DaemonError::Lock { path, source }),
-    }
-}
-
-/// What the daemon remembers between starts.
-pub struct DaemonState {
-    conn: Connection,
-    path: PathBuf,
-}
-
-impl DaemonState {
-    pub fn open(state: &Path) -> Result<DaemonState, CacheError> {
-        let (path, conn) = open_store(state)?;
-        Ok(DaemonState { conn, path })
-    }
-
-    /// The slot of the last run, and how it ended.
-    pub fn last_run(&self) -> Result<Option<(DateTime<Utc>, String)>, CacheError> {
-        let row: Option<(String, String)> = self
-            .conn
-            .query_row(
-                "SELECT last_slot, last_outcome FROM daemon WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| fail(&self.path, e))?;
-        row.map(|(slot, outcome)| {
-            DateTime::parse_from_rfc3339(&slot)
-                .map(|t| (t.with_timezone(&Utc), outcome))
-                .map_err(|_| fail(&self.path, format!("bad slot {slot:?}")))
-        })
-        .transpose()
-    }
-
-    /// Keeps the report of the last run, for the metrics.
-    pub fn save_report(&self, report_json: &str, at: DateTime<Utc>) -> Result<(), CacheError> {
-        self.conn
-            .execute(
-                "INSERT INTO last_report (id, saved_at, report) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, report = excluded.report",
-                params![at.to_rfc3339(), report_json],
-            )
-            .map_err(|e| fail(&self.path, e))?;
-        Ok(())
-    }
-
-    pub fn last_report(&self) -> Result<Option<serde_json::Value>, CacheError> {
-        let text: Option<String> = self
-            .conn
-            .query_row("SELECT report FROM last_report WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| fail(&self.path, e))?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| fail(&self.path, e)))
-            .transpose()
-    }
-
-    /// When the last run finished and how.
-    pub fn last_finished(&self) -> Result<Option<(DateTime<Utc>, String)>, CacheError> {
-        let row: Option<(String, String)> = self
-            .conn
-            .query_row(
-                "SELECT finished_at, last_outcome FROM daemon WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| fail(&self.path, e))?;
-        row.map(|(at, outcome)| {
-            DateTime::parse_from_rfc3339(&at)
-                .map(|t| (t.with_timezone(&Utc), outcome))
-                .map_err(|_| fail(&self.path, format!("bad time {at:?}")))
-        })
-        .transpose()
-    }
-
-    fn record(
-        &self,
-        slot: DateTime<Utc>,
-        outcome: &str,
-        finished: DateTime<Utc>,
-    ) -> Result<(), CacheError> {
-        self.conn
-            .execute(
-                "INSERT INTO daemon (id, last_slot, last_outcome, finished_at) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET last_slot = excluded.last_slot,
-                     last_outcome = excluded.last_outcome, finished_at = excluded.finished_at",
-                params![slot.to_rfc3339(), outcome, finished.to_rfc3339()],
-            )
-            .map_err(|e| fail(&self.path, e))?;
-        Ok(())
-    }
-}
-
-fn fail(path: &Path, e: impl std::fmt::Display) -> CacheError {
-    CacheError::Store {
-        path: path.to_path_buf(),
-        message: e.to_string(),
     }
 }
 
@@ -324,142 +228,6 @@ fn jitter(max: StdDuration) -> Duration {
     Duration::milliseconds((nanos % max.as_millis().max(1) as u64) as i64)
 }
 
-/// Most connections the listener serves at once; more wait in the accept queue.
-pub const MAX_CONNECTIONS: usize = 256;
-/// A connection that has not sent its request head by then is closed.
-const HEADER_TIMEOUT: StdDuration = StdDuration::from_secs(2);
-/// Bound on one whole connection.
-const CONNECTION_TIMEOUT: StdDuration = StdDuration::from_secs(10);
-
-/// Serves `/health` and `/metrics` from the state store in `state` until the task is
-/// dropped, with hyper: one request per connection, at most [`MAX_CONNECTIONS`] at once,
-/// a slow or silent client cut off after [`HEADER_TIMEOUT`], GET and HEAD only. An
-/// accept error (out of file descriptors) backs off instead of spinning. Each request
-/// reads the store afresh; nothing is shared with the runs.
-pub async fn serve(listener: tokio::net::TcpListener, state: PathBuf) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut backoff = StdDuration::from_millis(10);
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => {
-                backoff = StdDuration::from_millis(10);
-                stream
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "daemon: cannot accept a connection: {e}; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(StdDuration::from_secs(1));
-                continue;
-            }
-        };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(request, state).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .keep_alive(false)
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
-            drop(permit);
-        });
-    }
-}
-
-async fn handle(
-    request: hyper::Request<hyper::body::Incoming>,
-    state: PathBuf,
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    use hyper::header::{ALLOW, CONTENT_TYPE};
-    use hyper::{Method, Response, StatusCode};
-    let text = |status: StatusCode, content_type: &str, body: String| {
-        Response::builder()
-            .status(status)
-            .header(CONTENT_TYPE, content_type)
-            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-            .unwrap_or_default()
-    };
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        let mut r = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            "only GET and HEAD\n".into(),
-        );
-        r.headers_mut()
-            .insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
-        return r;
-    }
-    let path = request.uri().path().to_string();
-    // The store is read on the blocking pool, never on the thread that serves.
-    let answer = tokio::task::spawn_blocking(move || respond(&path, &state)).await;
-    match answer {
-        Ok((status, content_type, body)) => text(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            content_type,
-            body,
-        ),
-        Err(_) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain; charset=utf-8",
-            "the scrape failed\n".into(),
-        ),
-    }
-}
-
-/// What one scrape reads from the state store.
-struct Scrape {
-    report: Option<serde_json::Value>,
-    last_run: Option<(DateTime<Utc>, String)>,
-    deliveries: crate::outbox::Deliveries,
-    requests_total: u64,
-}
-
-fn scrape(state: &Path) -> Result<Scrape, CacheError> {
-    let daemon = DaemonState::open(state)?;
-    Ok(Scrape {
-        report: daemon.last_report()?,
-        last_run: daemon.last_finished()?,
-        deliveries: crate::outbox::Outbox::open(state)?.deliveries()?,
-        requests_total: crate::cache::Cache::open(state)?.requests_total()?,
-    })
-}
-
-fn respond(path: &str, state: &Path) -> (u16, &'static str, String) {
-    match (path, scrape(state)) {
-        (_, Err(e)) => (
-            503,
-            "text/plain; charset=utf-8",
-            format!("state store: {e}\n"),
-        ),
-        ("/health", Ok(s)) => {
-            let (status, body) = crate::metrics::health(s.last_run.as_ref(), &s.deliveries);
-            (status, "text/plain; charset=utf-8", body)
-        }
-        ("/metrics", Ok(s)) => (
-            200,
-            crate::metrics::CONTENT_TYPE,
-            crate::metrics::render(&crate::metrics::Snapshot {
-                report: s.report.as_ref(),
-                last_run: s.last_run,
-                deliveries: &s.deliveries,
-                requests_total: s.requests_total,
-            }),
-        ),
-        _ => (
-            404,
-            "text/plain; charset=utf-8",
-            "try /health or /metrics\n".into(),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -504,7 +272,7 @@ mod tests {
         }
         let clock = Arc::new(FakeClock(Mutex::new(at(start))));
         let settings = Settings {
-            schedule: crate::schedule::parse(line, None).unwrap(),
+            schedule: crate::config::schedule::parse(line, None).unwrap(),
             jitter: StdDuration::ZERO,
             grace: StdDuration::from_secs(1),
             run_at_start: false,

@@ -16,7 +16,7 @@ use aws_sdk_costexplorer::types::{GroupDefinitionType, MetricValue};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::recording::{CostPage, RecordScope};
+use crate::model::page::{CostPage, RecordScope};
 
 pub const DATE: &str = "date";
 pub const ACCOUNT: &str = "account";

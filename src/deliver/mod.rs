@@ -15,10 +15,11 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cache::CacheError;
 use crate::config::{EmailConfig, PasswordSource, Security, SmtpConfig, TransportConfig};
-use crate::email::AlertEmail;
-use crate::outbox::{Outbox, Queued, Retry};
+use crate::model::text::cap;
+use crate::notify::email::AlertEmail;
+use crate::store::outbox::{Outbox, Queued, Retry};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -177,14 +178,6 @@ impl Redactor {
     }
 }
 
-/// `text` cut to at most `max` characters, marked when cut.
-pub fn cap(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((end, _)) => format!("{}… (cut)", &text[..end]),
-    }
-}
-
 /// The message id of a rendered email: stable, so a retried message is the same message.
 pub fn message_id(email: &AlertEmail) -> String {
     format!("<{}@creditburn>", email.key)
@@ -224,7 +217,7 @@ pub fn build(
                 MultiPart::related()
                     .singlepart(SinglePart::html(email.html.clone()))
                     .singlepart(
-                        Attachment::new_inline(crate::email::CHART_CID.to_string()).body(
+                        Attachment::new_inline(crate::notify::email::CHART_CID.to_string()).body(
                             png.clone(),
                             ContentType::parse("image/png")
                                 .expect("image/png is a valid content type"),
@@ -279,7 +272,8 @@ pub fn problems(config: &EmailConfig, recipients: &[String]) -> Vec<DeliverError
         }
     }
     if from.is_some() && out.is_empty() {
-        let probe = crate::email::render_test("the check", &good, DateTime::<Utc>::UNIX_EPOCH);
+        let probe =
+            crate::notify::email::render_test("the check", &good, DateTime::<Utc>::UNIX_EPOCH);
         if let Err(e) = build(&probe, &config.from, &good, SystemTime::UNIX_EPOCH) {
             out.push(e);
         }
@@ -587,7 +581,7 @@ pub async fn send_due(
     outbox: &Outbox,
     now: DateTime<Utc>,
     retry: &Retry,
-) -> Result<SendReport, CacheError> {
+) -> Result<SendReport, StoreError> {
     let mut report = SendReport::default();
     for due in outbox.due(now)? {
         crate::failpoint("before-send");

@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
-use crate::analysis::{AwardStatus, Status};
+use crate::analyse::analysis::{AwardStatus, Status};
 use crate::config::AlertConfig;
-use crate::report::money;
+use crate::model::money::money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,7 +104,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                     rule: "credit_drift".into(),
                     level: 0.0,
                     severity: Severity::Warning,
-                    subject: format!("{name}: {}", crate::report::drift_sentence(c)),
+                    subject: format!("{name}: {}", crate::analyse::report::drift_sentence(c)),
                 });
             }
         }

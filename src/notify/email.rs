@@ -3,13 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::alerts::Alert;
-use crate::analysis::AwardStatus;
-use crate::analysis::Status;
-use crate::hints::{Hint, HintKind};
-use crate::notify::{Event, EventKind};
-use crate::outbox::Deliveries;
-use crate::report::{money, projection_sentence, wrap, Report};
+use crate::analyse::alerts::Alert;
+use crate::analyse::analysis::AwardStatus;
+use crate::analyse::analysis::Status;
+use crate::analyse::hints::{Hint, HintKind};
+use crate::analyse::report::{projection_sentence, Report};
+use crate::model::deliveries::Deliveries;
+use crate::model::money::money;
+use crate::model::text::wrap;
+use crate::notify::state::{Event, EventKind};
 
 /// The Content-ID of the chart an email may carry inline.
 pub const CHART_CID: &str = "burn-down@creditburn";
@@ -92,7 +94,7 @@ pub fn render(report: &Report, events: &[Event], now: DateTime<Utc>) -> Vec<Aler
             subject: stale_subject(report, &lead.alert.subject),
             text: text(report, award, &alerts, &hints),
             html: html(report, award, &alerts, &hints),
-            chart: crate::chart::burn_down(award, report.as_of),
+            chart: crate::notify::chart::burn_down(award, report.as_of),
         });
     }
     for e in events.iter().filter(|e| e.kind == EventKind::Resolved) {
@@ -274,8 +276,8 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
     ));
     h.push_str(&format!(
         "<p><img src=\"cid:{CHART_CID}\" width=\"{}\" height=\"{}\" alt=\"Burn-down of {}: the balance so far (blue), the plan (grey), the projection at the current burn with its range (orange), where it runs out (purple dot), today (green dashes) and the expiry (red).\" style=\"border:1px solid #ddd\"></p>\n",
-        crate::chart::WIDTH,
-        crate::chart::HEIGHT,
+        crate::notify::chart::WIDTH,
+        crate::notify::chart::HEIGHT,
         escape(&a.id)
     ));
     h.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n");
@@ -335,7 +337,7 @@ const MONEY_CELL: &str =
     "padding:4px 12px 4px 0;border-bottom:1px solid #eee;text-align:right;white-space:nowrap";
 
 pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc>) -> AlertEmail {
-    use crate::analysis::Status;
+    use crate::analyse::analysis::Status;
     let at_risk = report
         .awards
         .iter()

@@ -4,10 +4,13 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::alerts::Alert;
-use crate::analysis::{Analysis, AwardStatus, DataSummary, WorkloadSpend};
-use crate::credits::{self, AwsCredits, Credit};
-use crate::hints::Hint;
+use crate::analyse::alerts::Alert;
+use crate::analyse::analysis::{Analysis, AwardStatus, DataSummary, WorkloadSpend};
+use crate::analyse::credits;
+use crate::analyse::hints::Hint;
+use crate::model::credits::{AwsCredits, Credit, Reconciliation};
+use crate::model::money::{dollars, money};
+use crate::model::text::wrap;
 
 /// Where the figures came from, and whether they are complete.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -16,7 +19,7 @@ pub struct SourceStatus {
     pub kind: String,
     /// Cost Explorer requests this run made (each page is one), and what they cost.
     pub requests: u64,
-    #[serde(serialize_with = "crate::analysis::cents")]
+    #[serde(serialize_with = "crate::model::money::cents")]
     pub request_cost: f64,
     /// True when a fetch failed and cached figures stood in for fresh ones.
     pub stale: bool,
@@ -41,18 +44,18 @@ pub struct Report {
     /// When the credits were read.
     pub credits_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The outbox: messages waiting, sent, and failed for good.
-    pub deliveries: crate::outbox::Deliveries,
+    pub deliveries: crate::model::deliveries::Deliveries,
 }
 
 /// The whole pure pipeline: analysis, reconciliation with AWS's credits when they were
 /// read, then alerts and hints, as one report.
 pub fn assess(
-    table: &crate::table::CostTable,
+    table: &crate::analyse::table::CostTable,
     config: &crate::config::Config,
     as_of: NaiveDate,
     aws: Option<&AwsCredits>,
 ) -> polars::prelude::PolarsResult<Report> {
-    let mut analysis = crate::analysis::analyse(table, config, as_of)?;
+    let mut analysis = crate::analyse::analysis::analyse(table, config, as_of)?;
     if let Some(aws) = aws {
         let mut views = credits::reconcile(
             &config.awards,
@@ -64,8 +67,8 @@ pub fn assess(
             award.credit = views.remove(&award.id);
         }
     }
-    let alerts = crate::alerts::decide(&analysis.awards, &config.alerts);
-    let hints = crate::hints::hints(&analysis.workloads, &analysis.awards, &config.hints);
+    let alerts = crate::analyse::alerts::decide(&analysis.awards, &config.alerts);
+    let hints = crate::analyse::hints::hints(&analysis.workloads, &analysis.awards, &config.hints);
     let mut report = Report::new(&analysis, alerts, hints);
     if let Some(aws) = aws {
         report.credits = aws.credits.clone();
@@ -227,7 +230,7 @@ impl Report {
 
 /// The projection of one award in words.
 pub fn projection_sentence(a: &AwardStatus) -> String {
-    use crate::analysis::Status::*;
+    use crate::analyse::analysis::Status::*;
     let burn = money(a.daily_burn);
     match a.status {
         NotStarted => format!("starts on {}; nothing is consumed yet.", a.start_date),
@@ -310,7 +313,7 @@ pub fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Award]) -> 
 }
 
 /// AWS's view of an award's credit, in words.
-pub fn drift_sentence(c: &credits::Reconciliation) -> String {
+pub fn drift_sentence(c: &Reconciliation) -> String {
     if !c.found {
         return format!("AWS lists no credit {} on the account.", c.credit_id);
     }
@@ -322,29 +325,6 @@ pub fn drift_sentence(c: &credits::Reconciliation) -> String {
         money(c.drift.abs()),
         c.drift_percent.abs()
     )
-}
-
-/// "$12,345.67".
-pub fn money(v: f64) -> String {
-    let cents = (v.abs() * 100.0).round() as u64;
-    let (whole, frac) = (cents / 100, cents % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let sign = if v < 0.0 && cents > 0 { "-" } else { "" };
-    format!("{sign}${grouped}.{frac:02}")
-}
-
-/// "$12,346": whole dollars, grouped as [`money`] groups them, for the table's narrow
-/// columns (the sentences under the table give the cents).
-pub fn dollars(v: f64) -> String {
-    let cents = money(v.round());
-    cents.trim_end_matches(".00").to_string()
 }
 
 /// A table row whose first cell is `label`, shown whole: padded to `width`, or, when
@@ -367,43 +347,9 @@ fn clip(s: &str, width: usize) -> String {
     }
 }
 
-/// Word-wraps `text` to `width`, continuation lines indented by two spaces.
-pub fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            out.push_str(&line);
-            out.push('\n');
-            line = "  ".to_string();
-        }
-        if !line.is_empty() && line != "  " {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.trim().is_empty() {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_formats() {
-        assert_eq!(money(0.0), "$0.00");
-        assert_eq!(money(1234567.891), "$1,234,567.89");
-        assert_eq!(money(-12.5), "-$12.50");
-        assert_eq!(money(999.999), "$1,000.00");
-        assert_eq!(dollars(6356.42), "$6,356");
-        assert_eq!(dollars(25_000.0), "$25,000");
-        assert_eq!(dollars(-0.004), "$0");
-        assert_eq!(dollars(-1234.5), "-$1,235");
-    }
 
     #[test]
     fn long_labels_get_a_line_of_their_own() {
@@ -412,13 +358,5 @@ mod tests {
             labelled_row("activate-portfolio-2026-renewal", 5, "x"),
             "activate-portfolio-2026-renewal\n      x\n"
         );
-    }
-
-    #[test]
-    fn wrap_fits_width() {
-        let text = "word ".repeat(40);
-        for line in wrap(&text, 20).lines() {
-            assert!(line.chars().count() <= 20, "{line:?}");
-        }
     }
 }

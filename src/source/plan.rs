@@ -13,7 +13,7 @@ use aws_sdk_costexplorer::types::{
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::config::Config;
-use crate::recording::RecordScope;
+use crate::model::page::RecordScope;
 
 /// The metrics every query asks for.
 pub const METRICS: [&str; 2] = ["UnblendedCost", "UsageQuantity"];
@@ -58,13 +58,13 @@ impl Query {
 
     /// What a request of this query over `[start, end)` asks for, for the integrity
     /// checks of its answer.
-    pub fn expected(&self, start: NaiveDate, end: NaiveDate) -> crate::integrity::Expected {
-        crate::integrity::Expected {
+    pub fn expected(&self, start: NaiveDate, end: NaiveDate) -> crate::source::integrity::Expected {
+        crate::source::integrity::Expected {
             scope: self.scope,
             group_by: self
                 .group_by
                 .iter()
-                .map(|(kind, key)| (crate::integrity::kind_name(Some(kind)), key.clone()))
+                .map(|(kind, key)| (crate::source::integrity::kind_name(Some(kind)), key.clone()))
                 .collect(),
             start,
             end,

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::{Alert, Severity};
+use crate::analyse::alerts::{Alert, Severity};
 
 /// What the store remembers of one alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -29,12 +29,13 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use ce::types::{DateInterval, Granularity};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::cache::{self, Cache, CacheError};
 use crate::config::{Award, AwsSource};
-use crate::credits::{Allocation, AwsCredits, Credit};
-use crate::integrity::{check_query, check_slices, Page};
-use crate::plan::{Query, METRICS};
-use crate::recording::RecordScope;
+use crate::model::credits::{Allocation, AwsCredits, Credit};
+use crate::model::page::RecordScope;
+use crate::source::integrity::{check_query, check_slices, Page};
+use crate::source::plan::{Query, METRICS};
+use crate::store::cache::{self, Cache};
+use crate::store::StoreError;
 
 /// What one Cost Explorer request costs: every page is one request.
 pub const COST_PER_REQUEST: f64 = 0.01;
@@ -79,7 +80,12 @@ pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), NoCredentials> {
         .provide_credentials()
         .await
         .map(|_| ())
-        .map_err(|e| NoCredentials(crate::deliver::cap(&crate::integrity::error_line(&e), 200)))
+        .map_err(|e| {
+            NoCredentials(crate::model::text::cap(
+                &crate::model::text::error_line(&e),
+                200,
+            ))
+        })
 }
 
 /// No usable cost data: the fetch failed and the cache could not stand in.
@@ -110,7 +116,7 @@ fn classify<E>(err: SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = crate::integrity::error_line(&err);
+    let detail = crate::model::text::error_line(&err);
     match &err {
         SdkError::TimeoutError(_) => FetchError::Timeout(detail),
         SdkError::DispatchFailure(d) if d.is_timeout() => FetchError::Timeout(detail),
@@ -269,7 +275,7 @@ pub async fn record(
     queries: &[Query],
     (start, end): (NaiveDate, NaiveDate),
     budget: &mut RequestBudget,
-) -> Result<Vec<crate::recording::RecordedQuery>, (String, FetchError)> {
+) -> Result<Vec<crate::source::recording::RecordedQuery>, (String, FetchError)> {
     let mut out = Vec::new();
     for query in queries {
         let pages = client
@@ -305,7 +311,7 @@ pub async fn refresh(
     now: DateTime<Utc>,
     freshness: &cache::Freshness,
     max_requests: Option<u64>,
-) -> Result<Refresh, CacheError> {
+) -> Result<Refresh, StoreError> {
     let mut out = Refresh {
         budget: RequestBudget {
             limit: max_requests,
@@ -352,7 +358,7 @@ pub async fn refresh(
     if usage.len() > 1 {
         let from = usage.iter().map(|&i| good[i].1).max().unwrap_or(start);
         let to = usage.iter().map(|&i| good[i].2).min().unwrap_or(end);
-        let within: Vec<crate::integrity::Totals> = usage
+        let within: Vec<crate::source::integrity::Totals> = usage
             .iter()
             .map(|&i| {
                 let totals = &good[i].5;
@@ -531,7 +537,7 @@ pub async fn refresh_credits(
     awards: &[Award],
     now: DateTime<Utc>,
     min_refresh: chrono::Duration,
-) -> Result<CreditRefresh, CacheError> {
+) -> Result<CreditRefresh, StoreError> {
     let latest = store.latest_credits(account_id)?;
     if let Some(snapshot) = &latest {
         if now - snapshot.fetched_at < min_refresh {
@@ -589,7 +595,7 @@ pub async fn refresh_source_credits(
     source: &AwsSource,
     awards: &[Award],
     now: DateTime<Utc>,
-) -> Result<Option<CreditRefresh>, CacheError> {
+) -> Result<Option<CreditRefresh>, StoreError> {
     let Some(account) = &source.account_id else {
         return Ok(None);
     };

@@ -14,12 +14,12 @@ use chrono::{Duration, NaiveDate};
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::analysis::AwardStatus;
+use crate::analyse::analysis::AwardStatus;
 
 pub const WIDTH: u32 = 720;
 pub const HEIGHT: u32 = 360;
 
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Colours, named for the legend in the email.
 pub const ACTUAL: RGBColor = RGBColor(31, 90, 170);
@@ -109,7 +109,7 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&label_day)
-            .y_label_formatter(&|v| crate::report::dollars(*v))
+            .y_label_formatter(&|v| crate::model::money::dollars(*v))
             .label_style(("sans-serif", 15))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()

@@ -17,20 +17,22 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use chrono::{DateTime, Utc};
 
-use crate::aws;
-use crate::cache::{Cache, CacheError, Freshness};
+use crate::analyse::report::Report;
+use crate::analyse::report::SourceStatus;
+use crate::analyse::table::{self, CostTable, TableError};
 use crate::config::{self, Config, ConfigError, SourceConfig};
-use crate::credits::AwsCredits;
 use crate::deliver::{self, DeliverError};
-use crate::email;
-use crate::notify;
-use crate::outbox::{Outbox, Retry};
-use crate::plan;
-use crate::recording::CostPage;
-use crate::recording::{self, SourceError};
-use crate::report::Report;
-use crate::report::SourceStatus;
-use crate::table::{self, CostTable, TableError};
+use crate::model::credits::AwsCredits;
+use crate::model::page::CostPage;
+use crate::notify::email;
+use crate::notify::state as notify;
+use crate::source::aws;
+use crate::source::plan;
+use crate::source::recording::{self, SourceError};
+use crate::store::cache::{Cache, Freshness};
+use crate::store::daemon_state::DaemonState;
+use crate::store::outbox::{Outbox, Retry};
+use crate::store::StoreError;
 
 /// Exit codes (also listed in the README), from sysexits.h where one fits.
 pub mod exit {
@@ -281,7 +283,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.is::<aws::Unavailable>() {
             return exit::UNAVAILABLE;
         }
-        if cause.is::<CacheError>() {
+        if cause.is::<StoreError>() {
             return exit::CANT_CREATE;
         }
         if let Some(e) = cause.downcast_ref::<DeliverError>() {
@@ -319,9 +321,9 @@ fn execute(command: Command) -> anyhow::Result<()> {
                         message: e.to_string(),
                     })
                     .collect();
-            let store = config.state_path.join(crate::cache::FILE_NAME);
+            let store = config.state_path.join(crate::store::FILE_NAME);
             if store.exists() {
-                if let Err(e) = crate::cache::open_read_only(&store) {
+                if let Err(e) = crate::store::open_read_only(&store) {
                     problems.push(config::Problem {
                         key: String::new(),
                         message: e.to_string(),
@@ -416,15 +418,16 @@ fn execute(command: Command) -> anyhow::Result<()> {
             let config = config::load(&common.config)?;
             let snapshot = read_credits(&config, &common)?;
             if adopt {
-                let unclaimed = crate::credits::unclaimed(&config.awards, &snapshot.credits);
+                let unclaimed =
+                    crate::analyse::credits::unclaimed(&config.awards, &snapshot.credits);
                 if unclaimed.is_empty() {
                     say!("every credit on the account is named by an award");
                 }
-                print!("{}", crate::credits::adoption_toml(&unclaimed));
+                print!("{}", crate::analyse::credits::adoption_toml(&unclaimed));
             } else {
                 print!(
                     "{}",
-                    crate::report::credits_table(&snapshot, &config.awards)
+                    crate::analyse::report::credits_table(&snapshot, &config.awards)
                 );
             }
             Ok(())
@@ -498,7 +501,7 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         )).into());
     };
     let lock = daemon::lock(&config.state_path)?;
-    let state = daemon::DaemonState::open(&config.state_path)?;
+    let state = DaemonState::open(&config.state_path)?;
     let settings = daemon::Settings {
         schedule: schedule.schedule,
         jitter: std::time::Duration::from_secs(schedule.jitter_seconds),
@@ -562,7 +565,7 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("daemon.listen: cannot listen on {addr}"))?;
             tracing::info!(listen = %addr, "daemon: serving /health and /metrics on http://{addr}");
-            tokio::spawn(daemon::serve(listener, config.state_path.clone()));
+            tokio::spawn(daemon::http::serve(listener, config.state_path.clone()));
         }
         let shutdown = async {
             let mut term =
@@ -641,7 +644,7 @@ fn run(common: &Common) -> anyhow::Result<()> {
         return Err(first.into());
     }
     let transport = deliver::Transport::from_config(&config.email)?;
-    crate::daemon::DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
+    DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
     let mut outbox = Outbox::open(&config.state_path)?;
     let previous = outbox.alert_states()?;
     let snoozes = |award: &str| {
@@ -702,8 +705,8 @@ fn run(common: &Common) -> anyhow::Result<()> {
         say!(
             "award {}: {} consumed of {}, {}",
             a.id,
-            crate::report::money(a.consumed),
-            crate::report::money(a.amount),
+            crate::model::money::money(a.consumed),
+            crate::model::money::money(a.amount),
             a.status.as_str()
         );
     }
@@ -816,7 +819,7 @@ fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> 
 fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
     let (table, as_of, source, aws_credits) = load_table(&config, common)?;
-    let mut report = crate::report::assess(&table, &config, as_of, aws_credits.as_ref())
+    let mut report = crate::analyse::report::assess(&table, &config, as_of, aws_credits.as_ref())
         .context("analysing the cost table")?;
     report.source = source;
     report.deliveries = Outbox::read_deliveries(&config.state_path)?;
@@ -872,7 +875,7 @@ fn cached_pages<'q>(
             rt.block_on(recording::decode_body(body))
                 .map_err(|m| SourceError::Invalid {
                     path: store.path().to_path_buf(),
-                    message: format!("cached {}: {}", query.name, crate::integrity::excerpt(&m)),
+                    message: format!("cached {}: {}", query.name, crate::model::text::excerpt(&m)),
                 })?;
         pages.push(CostPage {
             query: query.name.clone(),
@@ -899,7 +902,7 @@ fn data_check(
             )
         }
         SourceConfig::Aws(_) => {
-            let file = config.state_path.join(crate::cache::FILE_NAME);
+            let file = config.state_path.join(crate::store::FILE_NAME);
             if !file.exists() {
                 return Ok(Err(format!(
                     "no cached cost data yet in {} (check-config makes no AWS request; run `creditburn run` first)",
@@ -935,8 +938,8 @@ fn data_check(
         }
     };
     let as_of = common.as_of.unwrap_or(table.last_day);
-    let report =
-        crate::report::assess(&table, config, as_of, None).context("analysing the cost table")?;
+    let report = crate::analyse::report::assess(&table, config, as_of, None)
+        .context("analysing the cost table")?;
     Ok(Ok((
         format!(
             "{described}, {} to {}",

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
-use crate::cache::CacheError;
-use crate::notify::AlertState;
+use crate::model::deliveries::{Deliveries, Failed, Waiting};
+use crate::notify::state::AlertState;
+use crate::store::StoreError;
 
 /// A message ready to go: its bytes are final, so a retry sends the very same message.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,38 +45,6 @@ pub struct Due {
     /// The message's bytes, shared by its deliveries.
     pub eml: Arc<Vec<u8>>,
     pub attempts: u32,
-}
-
-/// A delivery that will not be retried, for the report and the digest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Failed {
-    pub message_id: String,
-    pub subject: String,
-    pub recipient: String,
-    pub error: String,
-    pub failed_at: DateTime<Utc>,
-}
-
-/// Deliveries still queued after an attempt, grouped by what stopped them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Waiting {
-    pub error: String,
-    pub messages: u64,
-}
-
-/// Delivery counts for the report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Deliveries {
-    pub pending: u64,
-    /// Delivered, all time (pruned deliveries included).
-    pub sent: u64,
-    /// The failed deliveries still kept (not yet pruned).
-    pub failed: Vec<Failed>,
-    /// Failed, all time (pruned deliveries included).
-    pub failed_total: u64,
-    /// Pending deliveries that met an error, by error (a login the server refused, a
-    /// server that did not answer, ...).
-    pub waiting: Vec<Waiting>,
 }
 
 /// Backoff between attempts: `base * 2^(attempts - 1)`, at most `max`; after
@@ -113,14 +81,14 @@ pub struct Outbox {
     conn: Connection,
 }
 
-fn fail(path: &Path, e: impl std::fmt::Display) -> CacheError {
-    CacheError::Store {
+fn fail(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Store {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
 }
 
-fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, CacheError> {
+fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| fail(path, format!("bad time {s:?} in the outbox")))
@@ -129,18 +97,18 @@ fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, CacheError> {
 impl Outbox {
     /// What the outbox in the state folder `dir` holds, read without writing anything
     /// (so `report` works on a read-only state folder); empty when there is no store.
-    pub fn read_deliveries(dir: &Path) -> Result<Deliveries, CacheError> {
-        let path = dir.join(crate::cache::FILE_NAME);
+    pub fn read_deliveries(dir: &Path) -> Result<Deliveries, StoreError> {
+        let path = dir.join(crate::store::FILE_NAME);
         if !path.exists() {
             return Ok(Deliveries::default());
         }
-        let conn = crate::cache::open_read_only(&path)?;
+        let conn = crate::store::open_read_only(&path)?;
         Outbox { path, conn }.deliveries()
     }
 
     /// Opens (creating on first use) the outbox in the state folder `dir`.
-    pub fn open(dir: &Path) -> Result<Outbox, CacheError> {
-        let (path, conn) = crate::cache::open_store(dir)?;
+    pub fn open(dir: &Path) -> Result<Outbox, StoreError> {
+        let (path, conn) = crate::store::open_store(dir)?;
         Ok(Outbox { path, conn })
     }
 
@@ -148,12 +116,12 @@ impl Outbox {
         &self.path
     }
 
-    fn fail(&self, e: impl std::fmt::Display) -> CacheError {
+    fn fail(&self, e: impl std::fmt::Display) -> StoreError {
         fail(&self.path, e)
     }
 
     /// Every alert state remembered.
-    pub fn alert_states(&self) -> Result<Vec<AlertState>, CacheError> {
+    pub fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT state FROM alert_state ORDER BY award, rule")
@@ -169,7 +137,7 @@ impl Outbox {
     }
 
     /// The day the last digest was queued.
-    pub fn last_digest(&self) -> Result<Option<NaiveDate>, CacheError> {
+    pub fn last_digest(&self) -> Result<Option<NaiveDate>, StoreError> {
         let day: Option<String> = self
             .conn
             .query_row("SELECT last_sent_on FROM digest WHERE id = 1", [], |r| {
@@ -193,7 +161,7 @@ impl Outbox {
         states: &[AlertState],
         digest_on: Option<NaiveDate>,
         now: DateTime<Utc>,
-    ) -> Result<usize, CacheError> {
+    ) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| fail(&path, e))?;
         let mut queued = 0;
@@ -246,7 +214,7 @@ impl Outbox {
 
     /// Pending deliveries whose next attempt is due at `now`, oldest first. Each message's
     /// bytes are read once and shared by its deliveries.
-    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, CacheError> {
+    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -299,7 +267,7 @@ impl Outbox {
         Ok(due)
     }
 
-    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), CacheError> {
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE delivery SET status = 'sent', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
@@ -317,7 +285,7 @@ impl Outbox {
         error: &str,
         now: DateTime<Utc>,
         retry: &Retry,
-    ) -> Result<bool, CacheError> {
+    ) -> Result<bool, StoreError> {
         let attempts = due.attempts + 1;
         if attempts >= retry.max_attempts {
             self.mark_failed(due.id, &format!("{error} (after {attempts} attempts)"), now)?;
@@ -338,7 +306,7 @@ impl Outbox {
     /// Notes why every pending delivery is held back (a refused login, a TLS setting):
     /// the operator's to fix, so no attempt is counted and none is given up; each is
     /// tried again by the next run.
-    pub fn mark_held(&self, error: &str) -> Result<u64, CacheError> {
+    pub fn mark_held(&self, error: &str) -> Result<u64, StoreError> {
         self.conn
             .execute(
                 "UPDATE delivery SET last_error = ?1 WHERE status = 'pending'",
@@ -348,7 +316,7 @@ impl Outbox {
             .map_err(|e| self.fail(e))
     }
 
-    pub fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), CacheError> {
+    pub fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE delivery SET status = 'failed', attempts = attempts + 1, last_error = ?2, done_at = ?3 WHERE id = ?1",
@@ -361,11 +329,11 @@ impl Outbox {
     /// Removes deliveries finished (sent or failed) before `before`, and the messages
     /// left with none; their counts are kept. Pending deliveries and the alert state are
     /// never pruned. Returns the deliveries removed.
-    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<u64, CacheError> {
+    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| fail(&path, e))?;
         let cutoff = before.to_rfc3339();
-        let count = |status: &str| -> Result<i64, CacheError> {
+        let count = |status: &str| -> Result<i64, StoreError> {
             tx.query_row(
                 "SELECT count(*) FROM delivery WHERE status = ?1 AND done_at < ?2",
                 params![status, cutoff],
@@ -396,8 +364,8 @@ impl Outbox {
 
     /// Counts, the failed deliveries and what holds the waiting ones, for the report,
     /// the digest and `/health`.
-    pub fn deliveries(&self) -> Result<Deliveries, CacheError> {
-        let count = |status: &str| -> Result<u64, CacheError> {
+    pub fn deliveries(&self) -> Result<Deliveries, StoreError> {
+        let count = |status: &str| -> Result<u64, StoreError> {
             self.conn
                 .query_row(
                     "SELECT count(*) FROM delivery WHERE status = ?1",
@@ -441,7 +409,7 @@ impl Outbox {
                     failed_at: parse_time(&self.path, &at)?,
                 })
             })
-            .collect::<Result<_, CacheError>>()?;
+            .collect::<Result<_, StoreError>>()?;
         let mut stmt = self
             .conn
             .prepare(

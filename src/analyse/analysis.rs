@@ -12,9 +12,10 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::analyse::table::{self, CostTable};
 use crate::config::{Award, Config, Program};
-use crate::table::{self, CostTable};
-use crate::usage_type::{self, TokenKind};
+use crate::model::money::{cents, cents_pair, round2};
+use crate::model::usage_type::{self, TokenKind};
 
 /// Columns the analysis adds to the cost table.
 pub const WORKLOAD: &str = "workload";
@@ -67,28 +68,6 @@ impl Status {
     }
 }
 
-/// Money serialised as a JSON number rounded to cents.
-pub fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(round2(*v))
-}
-
-fn cents_pair<S: serde::Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeTuple;
-    let mut t = s.serialize_tuple(2)?;
-    t.serialize_element(&round2(v.0))?;
-    t.serialize_element(&round2(v.1))?;
-    t.end()
-}
-
-pub fn round2(v: f64) -> f64 {
-    let r = (v * 100.0).round() / 100.0;
-    if r == 0.0 {
-        0.0 // never "-0.0"
-    } else {
-        r
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct AwardStatus {
     pub id: String,
@@ -131,7 +110,7 @@ pub struct AwardStatus {
     /// otherwise).
     pub no_data_reasons: Vec<String>,
     /// AWS's view of the credit the award names, when the Billing API was read.
-    pub credit: Option<crate::credits::Reconciliation>,
+    pub credit: Option<crate::model::credits::Reconciliation>,
     /// Covered spend per day from start to `as_of` (or expiry), for the burn-down chart.
     #[serde(skip)]
     pub daily: Vec<(NaiveDate, f64)>,
@@ -408,12 +387,12 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
                 .excluded_services
                 .iter()
                 .take(3)
-                .map(|s| format!("{} {}", s.service, crate::report::money(s.cost)))
+                .map(|s| format!("{} {}", s.service, crate::model::money::money(s.cost)))
                 .collect();
             warnings.push(format!(
                 "workload {:?}: its rules match {} that its services exclude ({}); list those services, or narrow the rules, if that spend is meant to count",
                 w.name,
-                crate::report::money(w.excluded_by_services),
+                crate::model::money::money(w.excluded_by_services),
                 services.join(", ")
             ));
         }
@@ -713,7 +692,7 @@ fn top_unattributed(
     let services: Vec<String> = by_service
         .iter()
         .take(3)
-        .map(|s| format!("{} {}", s.service, crate::report::money(s.cost)))
+        .map(|s| format!("{} {}", s.service, crate::model::money::money(s.cost)))
         .collect();
     if !services.is_empty() {
         parts.push(format!("services {}", services.join(", ")));
@@ -736,7 +715,7 @@ fn top_unattributed(
             .zip(floats(&df, table::COST)?)
             .map(|(v, cost)| {
                 let v = v.map_or("(no tag)".to_string(), |v| format!("{key}={v}"));
-                format!("{v} {}", crate::report::money(cost))
+                format!("{v} {}", crate::model::money::money(cost))
             })
             .collect();
         if !values.is_empty() {
@@ -966,14 +945,14 @@ pub fn no_data_reasons(s: &Suspicion, unattributed_top: &str) -> Vec<String> {
         out.push(format!(
             "its workloads ({names}) match no spend since {} while {} of usage is unattributed; check their rules and services",
             s.start,
-            crate::report::money(s.unattributed)
+            crate::model::money::money(s.unattributed)
         ));
     }
     let doubtful = matches!(s.status, Status::ForfeitRisk) || s.matched.abs() < 0.005;
     if doubtful && s.excluded >= 0.005 {
         out.push(format!(
             "its workloads' rules match {} that their services exclude, so the forfeit figure may be a configuration mistake",
-            crate::report::money(s.excluded)
+            crate::model::money::money(s.excluded)
         ));
     }
     if doubtful && !s.dead_keys.is_empty() {

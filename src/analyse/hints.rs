@@ -16,9 +16,10 @@
 
 use serde::Serialize;
 
-use crate::analysis::{cents, AwardStatus, ModelSpend, Status, WorkloadSpend, RECENT_DAYS};
+use crate::analyse::analysis::{AwardStatus, ModelSpend, Status, WorkloadSpend, RECENT_DAYS};
 use crate::config::HintConfig;
-use crate::usage_type::TokenKind;
+use crate::model::money::cents;
+use crate::model::usage_type::TokenKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,7 +78,7 @@ fn cached_read_ratio(model: &str) -> Option<f64> {
 }
 
 fn money(v: f64) -> String {
-    crate::report::money(v)
+    crate::model::money::money(v)
 }
 
 /// A lever for one workload before pricing: kind, model, monthly saving, sentence.

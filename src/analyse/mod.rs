@@ -1,0 +1,10 @@
+//! The analysis, pure: the cost table, attribution to workloads, each award's burn and
+//! projection, the hints, the alerts, the reconciliation with AWS's credits, and the
+//! report. No I/O, no clock: `as_of` is passed in.
+
+pub mod alerts;
+pub mod analysis;
+pub mod credits;
+pub mod hints;
+pub mod report;
+pub mod table;

@@ -1,0 +1,93 @@
+//! Text for people: word-wrapping, and the short one-line forms error messages take
+//! (responses and server replies hold account ids, tag values and worse, so a message
+//! quotes only enough to find the spot).
+
+/// The longest excerpt of a response an error may quote.
+pub const EXCERPT_CHARS: usize = 160;
+
+/// `text` with every run of white space (newlines included) folded to one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `text` cut to at most `max` characters, with "…" when cut.
+pub fn cap(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// `text` on one line, cut to [`EXCERPT_CHARS`] characters.
+pub fn excerpt(text: &str) -> String {
+    cap(&one_line(text), EXCERPT_CHARS)
+}
+
+/// An error and its sources as one line of their Display texts, never their Debug dumps
+/// (the SDK's Debug of a response error carries the whole raw body), cut to a few
+/// hundred characters.
+pub fn error_line(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    cap(&one_line(&parts.join(": ")), 3 * EXCERPT_CHARS)
+}
+
+/// Word-wraps `text` to `width`, continuation lines indented by two spaces.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = "  ".to_string();
+        }
+        if !line.is_empty() && line != "  " {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_fits_width() {
+        let text = "word ".repeat(40);
+        for line in wrap(&text, 20).lines() {
+            assert!(line.chars().count() <= 20, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_short_and_on_one_line() {
+        let long = format!("a\nb {}", "x".repeat(10_000));
+        let e = excerpt(&long);
+        assert!(e.chars().count() <= EXCERPT_CHARS + 1);
+        assert!(!e.contains('\n'));
+        assert!(e.ends_with('…'));
+        assert_eq!(excerpt("short"), "short");
+    }
+
+    #[test]
+    fn cut_text_is_marked_and_short_text_kept() {
+        assert_eq!(cap("abcdef", 3), "abc…");
+        assert_eq!(cap("abc", 3), "abc");
+        assert_eq!(excerpt("a\n  b"), "a b");
+        assert_eq!(excerpt(&"x".repeat(500)).chars().count(), EXCERPT_CHARS + 1);
+    }
+}

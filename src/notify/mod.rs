@@ -1,0 +1,6 @@
+//! What finance is told, pure: the alert state machine (which events to send), and the
+//! emails and the burn-down chart they carry.
+
+pub mod chart;
+pub mod email;
+pub mod state;

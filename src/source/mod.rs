@@ -1,0 +1,8 @@
+//! Where the cost data comes from: the query plan, a recording replayed through the SDK's
+//! own deserializer, or Cost Explorer itself (the only layer that talks to AWS), and the
+//! integrity checks every answer passes before it is cached or tabled.
+
+pub mod aws;
+pub mod integrity;
+pub mod plan;
+pub mod recording;
