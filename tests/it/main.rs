@@ -13,3 +13,4 @@ mod props;
 mod smtp;
 mod store;
 mod support;
+mod tidy;
