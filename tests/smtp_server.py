@@ -6,7 +6,7 @@ once it listens, then serves until killed.
 
     python3 tests/smtp_server.py --maildir DIR [--port N] [--starttls CERT KEY]
         [--implicit-tls CERT KEY] [--auth USER:PASS] [--reject ADDR]... [--tempfail N]
-        [--echo-auth plain|base64]
+        [--echo-auth plain|base64] [--reject-sender]
 
 --echo-auth makes a failed login answer as a careless server does, echoing what the
 client sent: the password itself (plain) or the AUTH PLAIN argument (base64).
@@ -24,11 +24,19 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Handler:
-    def __init__(self, maildir, reject, tempfail):
+    def __init__(self, maildir, reject, tempfail, reject_sender=False):
+        self.reject_sender = reject_sender
         self.maildir = maildir
         self.reject = set(reject)
         self.tempfail = tempfail
         self.counter = itertools.count(1)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.reject_sender:
+            return "550 sender not allowed to send here"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
@@ -65,6 +73,7 @@ def main():
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--tempfail", type=int, default=0)
     p.add_argument("--echo-auth", choices=["plain", "base64"])
+    p.add_argument("--reject-sender", action="store_true")
     a = p.parse_args()
     os.makedirs(a.maildir, exist_ok=True)
 
@@ -103,7 +112,7 @@ def main():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-    handler = Handler(a.maildir, a.reject, a.tempfail)
+    handler = Handler(a.maildir, a.reject, a.tempfail, a.reject_sender)
     controller = Controller(handler, hostname="127.0.0.1", port=port,
                             server_hostname="localhost", **kwargs)
     controller.start()

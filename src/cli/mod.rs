@@ -225,14 +225,31 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(exit::OK);
+        }
+        Err(e) => {
+            // One line: clap's first, then where to look.
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
+            let args: Vec<String> = std::env::args().collect();
+            let json = args
+                .windows(2)
+                .any(|w| w[0] == "--log-format" && w[1] == "json")
+                || args.iter().any(|a| a == "--log-format=json");
+            init_logging(if json {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            });
+            say!("error: {first} (see creditburn --help)");
+            return ExitCode::from(exit::USAGE);
         }
     };
     init_logging(match &cli.command {
@@ -251,11 +268,28 @@ pub fn main() -> ExitCode {
             if let Some(config_error) = err.downcast_ref::<ConfigError>() {
                 say!("error: {config_error}");
             } else {
-                say!("error: {err:#}");
+                say!("error: {}", chain_line(&err));
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: a cause whose text its error
+/// already shows (thiserror's `{source}` in a message) is not repeated.
+fn chain_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    crate::model::text::one_line(&line)
 }
 
 /// Maps the typed errors at the boundaries to documented exit codes.
@@ -337,6 +371,9 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 }
                 .into());
             }
+            // The data is checked before "ok" is said: a recording that cannot be read
+            // is the error, not a footnote to an "ok".
+            let checked = data_check(&config, &common)?;
             println!(
                 "{}: ok ({} award{}, {} workload{})",
                 common.config.display(),
@@ -345,7 +382,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 config.workloads.len(),
                 if config.workloads.len() == 1 { "" } else { "s" },
             );
-            match data_check(&config, &common)? {
+            match checked {
                 Err(why) => println!("rules not checked against cost data: {why}"),
                 Ok((against, report)) => {
                     let warnings = &report.data.warnings;
@@ -561,9 +598,17 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async {
         if let Some(addr) = config.listen {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("daemon.listen: cannot listen on {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                let what = match e.kind() {
+                    std::io::ErrorKind::AddrInUse => {
+                        "another process listens there; stop it or choose another port"
+                    }
+                    _ => "use an address and port of this machine creditburn may bind",
+                };
+                Misconfigured(format!(
+                    "daemon.listen: cannot listen on {addr} ({e}); {what}"
+                ))
+            })?;
             tracing::info!(listen = %addr, "daemon: serving /health and /metrics on http://{addr}");
             tokio::spawn(daemon::http::serve(listener, config.state_path.clone()));
         }

@@ -42,6 +42,9 @@ impl fmt::Display for Problem {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
+        if let [only] = self.problems.as_slice() {
+            return write!(f, "{}: {only}", self.path.display());
+        }
         write!(
             f,
             "{}: {} problem{}",
@@ -799,7 +802,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
             })
         })
-        .map_err(|e| fail("", format!("cannot read: {e}")))?;
+        .map_err(|e| {
+            fail(
+                "",
+                format!(
+                    "cannot read the config ({e}); pass --config PATH, or start from a copy of config/example.toml"
+                ),
+            )
+        })?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, base).map_err(|problems| ConfigError {
         path: path.to_path_buf(),
@@ -989,8 +999,22 @@ fn tidy(path: &Path) -> PathBuf {
     }
 }
 
+/// A serde or TOML message on one line, in words rather than Rust's type names.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut line = crate::model::text::one_line(s);
+    for (rust, words) in [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected i64", "expected a whole number"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        line = line.replace(rust, words);
+    }
+    line
 }
 
 struct Problems(Vec<Problem>);

@@ -83,23 +83,68 @@ pub fn parse(line: &str, zone: Option<&str>) -> Result<Schedule, String> {
             fields.len()
         ));
     }
+    for (field, (what, low, high)) in fields.iter().zip([
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+    ]) {
+        check_numbers(field, what, low, high)?;
+    }
     let dow = day_names(fields[4])?;
     let six = format!(
         "0 {} {} {} {} {dow}",
         fields[0], fields[1], fields[2], fields[3]
     );
-    let cron = cron::Schedule::from_str(&six).map_err(|e| format!("{line:?}: {e}"))?;
+    // The cron crate's own message shows its six-field form; only its gist is kept.
+    let cron = cron::Schedule::from_str(&six).map_err(|e| {
+        let gist = e.to_string();
+        let gist = gist.lines().last().unwrap_or_default().trim();
+        format!("{line:?} is not a crontab line ({gist}); write minute hour day-of-month month day-of-week, like \"15 7 * * *\"")
+    })?;
     let zone = match zone {
         None => Tz::UTC,
         Some(z) => z
             .parse::<Tz>()
             .map_err(|_| format!("{z:?} is not an IANA time zone (like \"Europe/Berlin\")"))?,
     };
-    Ok(Schedule {
+    let schedule = Schedule {
         line: line.to_string(),
         zone,
         cron,
-    })
+    };
+    // A line that names no real day (30 February) would leave the daemon nothing to do.
+    let from = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+    if schedule.next_after(from).is_none() {
+        return Err(format!(
+            "{line:?} never fires (no day matches it); check the day of month and the month"
+        ));
+    }
+    Ok(schedule)
+}
+
+/// Each number in a crontab field (`5`, `1-5`, `*/15`, `1,15`) within `low..=high`.
+fn check_numbers(field: &str, what: &str, low: u32, high: u32) -> Result<(), String> {
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (part, None),
+        };
+        if let Some(s) = step {
+            if !s.parse::<u32>().is_ok_and(|s| s > 0) {
+                return Err(format!("{what} step {s:?} is not a whole number above 0"));
+            }
+        }
+        for n in range.split('-').filter(|n| *n != "*" && !n.is_empty()) {
+            match n.parse::<u32>() {
+                Ok(v) if (low..=high).contains(&v) => {}
+                Ok(v) => return Err(format!("{what} {v} is outside {low}-{high}")),
+                // Names (JAN, MON) are the cron crate's to read.
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Schedule {

@@ -54,7 +54,7 @@ impl Clock for SystemClock {
 pub enum DaemonError {
     #[error("{}: another creditburn (daemon or run) is working on this state folder; it holds the lock", path.display())]
     Locked { path: PathBuf },
-    #[error("{}: cannot open the lock file: {source}", path.display())]
+    #[error("{}: cannot open the lock file ({source}); state.path must be a folder creditburn can write", path.display())]
     Lock {
         path: PathBuf,
         source: std::io::Error,

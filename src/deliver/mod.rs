@@ -311,6 +311,16 @@ fn read_ca(ca: &Path) -> Result<Certificate, DeliverError> {
         key: "email.smtp.ca_file",
         message: format!("{}: {e}", ca.display()),
     })?;
+    // rustls' PEM reader takes a file with no certificate in it as an empty list.
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(DeliverError::Setup {
+            key: "email.smtp.ca_file",
+            message: format!(
+                "{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA's certificate",
+                ca.display()
+            ),
+        });
+    }
     Certificate::from_pem(&pem).map_err(|e| DeliverError::Setup {
         key: "email.smtp.ca_file",
         message: format!("{}: not a PEM certificate: {e}", ca.display()),
@@ -326,6 +336,8 @@ pub enum Transport {
         limit: Duration,
         from: Address,
         redactor: Redactor,
+        /// `host:port`, for messages.
+        server: String,
     },
 }
 
@@ -401,6 +413,7 @@ fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
         ),
         from,
         redactor,
+        server: format!("{}:{}", config.host, config.port),
     })
 }
 
@@ -483,6 +496,7 @@ impl Transport {
                 limit,
                 from,
                 redactor,
+                server,
             } => {
                 let to = recipient
                     .parse::<Mailbox>()
@@ -498,13 +512,24 @@ impl Transport {
                 match tokio::time::timeout(*limit, transport.send_raw(&envelope, eml)).await {
                     Err(_) => Err(SendError {
                         failure: Failure::Unreachable,
-                        message: format!("no answer from the SMTP server within {limit:?}"),
+                        message: format!(
+                            "no answer from the SMTP server {server} within {limit:?}"
+                        ),
                     }),
                     Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(SendError {
-                        failure: classify(&e),
-                        message: redactor.clean(&smtp_error(&e)),
-                    }),
+                    Ok(Err(e)) => {
+                        let failure = classify(&e);
+                        let text = redactor.clean(&smtp_error(&e));
+                        Err(SendError {
+                            failure,
+                            message: match failure {
+                                Failure::Unreachable => format!(
+                                    "SMTP server {server}: {text}; check email.smtp.host and port, and that the server is up"
+                                ),
+                                _ => format!("SMTP server {server}: {text}"),
+                            },
+                        })
+                    }
                 }
             }
         }
@@ -539,15 +564,9 @@ fn classify(e: &lettre::transport::smtp::Error) -> Failure {
     }
 }
 
-/// A lettre error and its sources, one line.
+/// A lettre error and its sources, one line, each cause once.
 fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.join(": ")
+    crate::model::text::error_line(e)
 }
 
 /// One delivery: the message's subject and its recipient.
@@ -583,6 +602,8 @@ pub async fn send_due(
     retry: &Retry,
 ) -> Result<SendReport, StoreError> {
     let mut report = SendReport::default();
+    // This pass's refusals: (delivery, message, recipient, error).
+    let mut refusals: Vec<(i64, String, String, String)> = Vec::new();
     for due in outbox.due(now)? {
         crate::failpoint("before-send");
         let who = Sent {
@@ -601,6 +622,33 @@ pub async fn send_due(
             Err(e) => match e.failure {
                 Failure::Refused => {
                     outbox.mark_failed(due.id, &e.message, now)?;
+                    // The same refusal for another message and another recipient is
+                    // not about either: the server refuses the sender (or relaying).
+                    let senders = refusals.iter().any(|(_, m, r, text)| {
+                        *text == e.message && *m != due.message_id && *r != due.recipient
+                    });
+                    refusals.push((
+                        due.id,
+                        due.message_id.clone(),
+                        due.recipient.clone(),
+                        e.message.clone(),
+                    ));
+                    if senders {
+                        let same: Vec<i64> = refusals
+                            .iter()
+                            .filter(|r| r.3 == e.message)
+                            .map(|r| r.0)
+                            .collect();
+                        let message = format!(
+                            "{} (the same refusal for every message and recipient: the server refuses the sender email.from or relaying)",
+                            e.message
+                        );
+                        outbox.requeue(&same, &message)?;
+                        report.failed.retain(|(_, error)| *error != e.message);
+                        let held = outbox.mark_held(&message)?;
+                        report.held = Some((message, held));
+                        break;
+                    }
                     report.failed.push((who, e.message));
                 }
                 Failure::Held => {

@@ -187,6 +187,14 @@ pub fn check_query(
                         })?;
                     if metric == "UnblendedCost" {
                         cost = amount;
+                    } else if expected.scope == RecordScope::Usage && amount < 0.0 {
+                        return Err(fail(
+                            Some(day),
+                            format!(
+                                "usage group {} has a negative {metric} ({amount}); usage is never negative",
+                                excerpt(&keys.join(" / "))
+                            ),
+                        ));
                     }
                 }
                 if expected.scope == RecordScope::Usage && cost < -0.005 {

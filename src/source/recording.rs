@@ -36,7 +36,7 @@ pub const FORMAT: &str = "creditburn-recording/1";
 /// Why a recording could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{}: no such file or folder", path.display())]
+    #[error("{}: no such file or folder; check source.path, or record one with `creditburn record --out DIR`", path.display())]
     Missing { path: PathBuf },
     #[error("{}: cannot read: {source}", path.display())]
     Io {
@@ -157,7 +157,16 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
     let manifest: Manifest = {
         let bytes = read(&manifest_path)?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            SourceError::invalid(&manifest_path, format!("not a recording manifest: {e}"))
+            SourceError::invalid(
+                &manifest_path,
+                format!(
+                    "is not a creditburn recording manifest ({}); record one with `creditburn record --out DIR`",
+                    crate::model::text::excerpt(&e.to_string().replace(
+                        "struct Manifest",
+                        "an object with format, operation and exchanges"
+                    ))
+                ),
+            )
         })?
     };
     if manifest.format != FORMAT {

@@ -44,13 +44,19 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), StoreError
          PRAGMA synchronous = FULL;",
     )
     .map_err(|e| fail_path(&path, e))?;
-    schema::migrate(&mut conn).map_err(|e| fail_path(&path, e))?;
+    schema::migrate(&mut conn).map_err(|e| damaged(&path, e))?;
     Ok((path, conn))
 }
 
 /// SQLite takes an empty file for a new database: a store truncated to 0 bytes would
 /// silently forget every alert sent and send them all again, so it is refused.
 fn refuse_empty(path: &Path) -> Result<(), StoreError> {
+    if path.exists() && !path.is_file() {
+        return Err(fail_path(
+            path,
+            "is not a file, so not a creditburn state store; move it away, or point state.path at another folder",
+        ));
+    }
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
         return Err(fail_path(
             path,
@@ -103,7 +109,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 /// A store opened read-only at the current schema: one written by an older creditburn is
 /// copied into memory and migrated there, the file left untouched.
 fn current_schema(path: &Path, conn: Connection) -> Result<Connection, StoreError> {
-    let version = schema::version(&conn).map_err(|e| fail_path(path, e))?;
+    let version = schema::version(&conn).map_err(|e| damaged(path, e))?;
     if version == schema::VERSION {
         return Ok(conn);
     }
@@ -114,22 +120,35 @@ fn current_schema(path: &Path, conn: Connection) -> Result<Connection, StoreErro
     rusqlite::backup::Backup::new(&conn, &mut copy)
         .and_then(|b| b.run_to_completion(256, std::time::Duration::ZERO, None))
         .map_err(|e| fail_path(path, e))?;
-    schema::migrate(&mut copy).map_err(|e| fail_path(path, e))?;
+    schema::migrate(&mut copy).map_err(|e| damaged(path, e))?;
     Ok(copy)
+}
+
+/// A schema error, with what to do when SQLite found the file damaged.
+fn damaged(path: &Path, e: schema::SchemaError) -> StoreError {
+    let text = e.to_string();
+    if text.contains("malformed") {
+        fail_path(
+            path,
+            format!("is damaged ({text}); restore it from a backup, or move it away to start afresh (every alert would then be sent again)"),
+        )
+    } else {
+        fail_path(path, text)
+    }
 }
 
 /// A store SQLite cannot read: "not a database" gets a sentence saying what to do.
 fn sqlite_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    if matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::NotADatabase)
-    ) {
-        fail_path(
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => fail_path(
             path,
             "is not a creditburn state store (file is not a database); point state.path at a folder of its own, or restore the store from a backup",
-        )
-    } else {
-        fail_path(path, e)
+        ),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => fail_path(
+            path,
+            format!("is damaged ({e}); restore it from a backup, or move it away to start afresh (every alert would then be sent again)"),
+        ),
+        _ => fail_path(path, e),
     }
 }
 

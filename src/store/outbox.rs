@@ -316,6 +316,20 @@ impl Outbox {
             .map_err(|e| self.fail(e))
     }
 
+    /// Puts failed deliveries back in the queue with `error`, the attempt that failed
+    /// them not counted: a refusal that proved to be the sender's, not theirs.
+    pub fn requeue(&self, ids: &[i64], error: &str) -> Result<(), StoreError> {
+        for id in ids {
+            self.conn
+                .execute(
+                    "UPDATE delivery SET status = 'pending', attempts = max(attempts - 1, 0), done_at = NULL, last_error = ?2 WHERE id = ?1",
+                    params![id, error],
+                )
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
     pub fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn
             .execute(

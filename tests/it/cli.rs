@@ -335,7 +335,7 @@ fn malformed_manifest() {
         |rec| std::fs::write(rec.join("recording.json"), "{\"format\": ").unwrap(),
         65,
         "recording.json",
-        "not a recording manifest",
+        "is not a creditburn recording manifest",
     );
 }
 
@@ -681,6 +681,21 @@ fn negated_usage_is_refused() {
         },
         "usage-by-service/page-001.json",
         "negative cost",
+    );
+}
+
+#[test]
+fn a_negative_usage_quantity_is_refused() {
+    // Found by the error-path audit: a negative UsageQuantity passed every check.
+    bad_page(
+        "usage-by-service/page-001.json",
+        |body| {
+            let q = &mut first_groups(body)[0]["Metrics"]["UsageQuantity"]["Amount"];
+            let v: f64 = q.as_str().unwrap().parse().unwrap();
+            *q = Value::from(format!("{}", -v - 1.0));
+        },
+        "usage-by-service/page-001.json",
+        "negative UsageQuantity",
     );
 }
 

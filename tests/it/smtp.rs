@@ -687,3 +687,33 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
         }
     }
 }
+
+#[test]
+fn a_refused_sender_holds_every_message_until_it_is_fixed() {
+    // Found by the error-path audit: a server refusing MAIL FROM with a bare 550 failed
+    // every message for good.
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let refusing = SmtpServer::start(
+        &dir.path().join("mail"),
+        &["--port", &port.to_string(), "--reject-sender"],
+    );
+    let config = smtp_config(dir.path(), &plain(port));
+    let out = creditburn_run(&config, T0, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("6 deliveries held, none lost"), "{err}");
+    assert!(err.contains("refuses the sender"), "{err}");
+    drop(refusing);
+    let server = SmtpServer::start(&dir.path().join("mail"), &["--port", &port.to_string()]);
+    let out = creditburn_run(&config, "2026-11-21T08:05:00Z", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.messages().len(), 6);
+}
