@@ -306,6 +306,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 SourceError::Missing { .. } => exit::NO_INPUT,
                 SourceError::Io { .. } => exit::IO,
                 SourceError::Invalid { .. } => exit::DATA,
+                SourceError::Unwritable { .. } => exit::CANT_CREATE,
             };
         }
         if let Some(e) = cause.downcast_ref::<TableError>() {
@@ -407,6 +408,8 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 ))
                 .into());
             };
+            // Before any request is paid for.
+            recording::check_out(&out)?;
             let now = common.now.unwrap_or_else(Utc::now);
             let as_of = common.as_of.unwrap_or(now.date_naive());
             let queries = plan::queries(&config);
@@ -417,7 +420,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
             };
             let fetched = runtime()?.block_on(async {
                 let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-                aws::check_credentials(&sdk).await?;
+                aws::check_credentials(
+                    &sdk,
+                    common.profile.as_deref().or(source.profile.as_deref()),
+                )
+                .await?;
                 Ok::<_, anyhow::Error>(
                     aws::record(&aws::CostExplorer::new(&sdk), &queries, window, &mut budget).await,
                 )
@@ -836,7 +843,11 @@ fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> 
     let refresh = runtime()?
         .block_on(async {
             let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-            aws::check_credentials(&sdk).await?;
+            aws::check_credentials(
+                &sdk,
+                common.profile.as_deref().or(source.profile.as_deref()),
+            )
+            .await?;
             Ok::<_, anyhow::Error>(
                 aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?,
             )
@@ -1015,7 +1026,11 @@ fn load_live(
     let rt = runtime()?;
     let (refresh, credits) = rt.block_on(async {
         let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-        aws::check_credentials(&sdk).await?;
+        aws::check_credentials(
+            &sdk,
+            common.profile.as_deref().or(source.profile.as_deref()),
+        )
+        .await?;
         let client = aws::CostExplorer::new(&sdk);
         let refresh = aws::refresh(
             &client,
@@ -1064,20 +1079,31 @@ fn load_live(
 
     let (pages, missing) = cached_pages(&store, &queries, (start, end), &rt)?;
     if !missing.is_empty() {
-        let why: Vec<String> = refresh
-            .failures
-            .iter()
-            .map(|(q, e)| format!("{q}: {e}"))
-            .collect();
-        return Err(aws::Unavailable(format!(
-            "no cost data for {} from {start} in the cache {} and the fetch did not bring it ({})",
-            missing.join(", "),
-            store.path().display(),
-            if why.is_empty() {
-                "no request was allowed".to_string()
-            } else {
-                why.join("; ")
+        // Each cause once, with the queries it stopped.
+        let mut why: Vec<(String, Vec<&str>)> = Vec::new();
+        for (q, e) in &refresh.failures {
+            let text = e.to_string();
+            match why.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, queries)) => queries.push(q),
+                None => why.push((text, vec![q])),
             }
+        }
+        let why: Vec<String> = why
+            .iter()
+            .map(|(text, queries)| format!("{}: {text}", queries.join(", ")))
+            .collect();
+        return Err(aws::Unavailable(crate::model::text::cap(
+            &format!(
+                "no cost data for {} from {start} in the cache {} and the fetch did not bring it ({}); check the network, the endpoint and the credentials, the next run tries again",
+                missing.join(", "),
+                store.path().display(),
+                if why.is_empty() {
+                    "no request was allowed".to_string()
+                } else {
+                    why.join("; ")
+                }
+            ),
+            700,
         ))
         .into());
     }

@@ -71,7 +71,10 @@ pub struct NoCredentials(pub String);
 
 /// Resolves credentials once, before any request, so that their absence is one line
 /// rather than the same failure repeated for every query.
-pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), NoCredentials> {
+pub async fn check_credentials(
+    sdk: &SdkConfig,
+    profile: Option<&str>,
+) -> Result<(), NoCredentials> {
     use aws_credential_types::provider::ProvideCredentials as _;
     let Some(provider) = sdk.credentials_provider() else {
         return Err(NoCredentials("no credential provider is configured".into()));
@@ -81,10 +84,11 @@ pub async fn check_credentials(sdk: &SdkConfig) -> Result<(), NoCredentials> {
         .await
         .map(|_| ())
         .map_err(|e| {
-            NoCredentials(crate::model::text::cap(
-                &crate::model::text::error_line(&e),
-                200,
-            ))
+            let cause = crate::model::text::cap(&crate::model::text::error_line(&e), 200);
+            NoCredentials(match profile {
+                Some(p) => format!("profile {p:?}: {cause}"),
+                None => cause,
+            })
         })
 }
 

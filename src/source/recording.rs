@@ -45,6 +45,45 @@ pub enum SourceError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    /// Where a recording is to be written cannot take it.
+    #[error("{}: {message}", path.display())]
+    Unwritable { path: PathBuf, message: String },
+}
+
+/// Checks, before any request is paid for, that `dir` can take a new recording: it does
+/// not exist yet (its parent folder can be written) or is an empty folder.
+pub fn check_out(dir: &Path) -> Result<(), SourceError> {
+    let fail = |message: String| SourceError::Unwritable {
+        path: dir.to_path_buf(),
+        message,
+    };
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(fail(
+                "is not a folder; give --out a new or empty folder".into(),
+            ));
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| fail(format!("cannot be read ({e})")))?;
+        if entries.count() > 0 {
+            return Err(fail(
+                "is not empty (a recording may already be here); give --out a new or empty folder"
+                    .into(),
+            ));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        fail(format!(
+            "cannot be created ({e}); give --out a folder you can write"
+        ))
+    })?;
+    let probe = dir.join(".creditburn-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            fail(format!(
+                "cannot be written ({e}); give --out a folder you can write"
+            ))
+        })
 }
 
 impl SourceError {

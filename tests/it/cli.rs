@@ -1067,3 +1067,104 @@ fn the_report_table_has_one_money_format_and_shows_ids_whole() {
     "#]]
     .assert_eq(&awards);
 }
+
+/// The error-path audit's cases: each ends in one `error:` line naming the thing and
+/// what to do, with its cause once, and the documented exit code.
+#[test]
+fn error_paths_are_one_line_naming_the_thing_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&base).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap();
+    std::fs::create_dir_all(dir.path().join("full")).unwrap();
+    std::fs::write(dir.path().join("full/x"), "x").unwrap();
+    std::fs::write(dir.path().join("not-a-ca.pem"), "just text\n").unwrap();
+    let live = text.replace("kind = \"fixtures\"", "kind = \"aws\"");
+    let live = {
+        let start = live.find("\npath = ").unwrap();
+        let end = start + 1 + live[start + 1..].find('\n').unwrap();
+        format!("{}{}", &live[..start], &live[end..])
+    };
+    let cases: Vec<(Vec<String>, u8, Vec<&str>)> = vec![
+        (
+            vec!["run".into(), "--config".into(), "/nonexistent/creditburn.toml".into()],
+            78,
+            vec!["/nonexistent/creditburn.toml", "pass --config PATH"],
+        ),
+        (
+            vec!["run".into(), "--config".into(), write("one.toml", &text.replace("amount = 25000", "amount = 0"))],
+            78,
+            vec!["awards[\"poc-support\"].amount: 0 must be a positive"],
+        ),
+        (
+            vec!["daemon".into(), "--config".into(), write("cron.toml", &format!("{text}\n[schedule]\ncron = \"61 7 * * *\"\n"))],
+            78,
+            vec!["minute 61 is outside 0-59"],
+        ),
+        (
+            vec!["daemon".into(), "--config".into(), write("never.toml", &format!("{text}\n[schedule]\ncron = \"0 0 30 2 *\"\n"))],
+            78,
+            vec!["never fires"],
+        ),
+        (
+            vec!["daemon".into(), "--config".into(), write("busy.toml", &format!("{text}\n[schedule]\ncron = \"0 0 1 1 *\"\n\n[daemon]\nlisten = \"{busy_addr}\"\n"))],
+            78,
+            vec!["daemon.listen", "another process listens there"],
+        ),
+        (
+            vec!["run".into(), "--config".into(), write("file-state.toml", &text.replace(&format!("{:?}", dir.path().join("state").display().to_string()), &format!("{:?}", dir.path().join("one.toml").display().to_string())))],
+            73,
+            vec!["state.path must be a folder"],
+        ),
+        (
+            vec!["run".into(), "--as-of".into(), "yesterday".into()],
+            2,
+            vec!["\"yesterday\" is not a date", "creditburn --help"],
+        ),
+        (
+            vec!["check-config".into(), "--config".into(), write("ca.toml", &crate::support::with_smtp(&text, &format!("host = \"smtp.example.com\"\nca_file = {:?}", dir.path().join("not-a-ca.pem").display().to_string())))],
+            78,
+            vec!["email.smtp.ca_file", "holds no PEM certificate"],
+        ),
+        (
+            vec!["record".into(), "--out".into(), dir.path().join("full").display().to_string(), "--config".into(), write("live.toml", &live)],
+            73,
+            vec!["is not empty", "give --out a new or empty folder"],
+        ),
+    ];
+    for (args, code, says) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = creditburn(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code as i32), "{args:?}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {err}");
+        assert_eq!(err.lines().last(), Some(errors[0]), "{args:?}: {err}");
+        for s in says {
+            assert!(errors[0].contains(s), "{args:?}: {s:?} not in {err}");
+        }
+        // No cause said twice ("File exists (os error 17): File exists (os error 17)").
+        if let Some(os) = errors[0].find("(os error") {
+            let cause = &errors[0][os..];
+            let cause = &cause[..cause.find(')').unwrap() + 1];
+            assert_eq!(errors[0].matches(cause).count(), 1, "{err}");
+        }
+        assert!(
+            !errors[0].contains("Some(") && !errors[0].contains(" { "),
+            "{err}"
+        );
+    }
+    // With --log-format json, even a bad argument is a JSON line.
+    let out = creditburn(&["run", "--log-format", "json", "--as-of", "yesterday"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(v["level"], "ERROR");
+    drop(busy);
+}

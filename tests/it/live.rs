@@ -595,11 +595,14 @@ fn record_writes_a_recording_that_replays_to_the_same_story() {
     // Replayed as fixtures, the recording tells what the live run tells.
     let (live_report, _) = report(&server, &config, DAY1, &[]);
     assert_eq!(awards(&replay_report(&out_dir)), awards(&live_report));
-    // A second record into the same folder is refused rather than mixing recordings.
+    // A second record into the same folder is refused rather than mixing recordings,
+    // before any request is paid for (exit 73: --out cannot take it).
+    let before = server.requests().len();
     assert_eq!(
         record(&server, &config, &out_dir, false).status.code(),
-        Some(65)
+        Some(73)
     );
+    assert_eq!(server.requests().len(), before, "no request was made");
 }
 
 #[test]

@@ -67,7 +67,16 @@ fn a_store_of_the_previous_schema_keeps_its_history_and_queue_after_the_upgrade(
 #[test]
 fn a_newer_foreign_or_empty_store_is_refused_naming_the_file() {
     type Case = (&'static str, fn(&Path), &'static str);
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
+        (
+            "truncated",
+            |p| {
+                let bytes =
+                    std::fs::read(repo().join("fixtures/state-v1/creditburn.sqlite3")).unwrap();
+                std::fs::write(p, &bytes[..bytes.len() / 2]).unwrap();
+            },
+            "is damaged",
+        ),
         (
             "newer",
             |p| {
