@@ -24,6 +24,7 @@ use crate::config::{self, Config, ConfigError, SourceConfig};
 use crate::deliver::{self, DeliverError};
 use crate::model::credits::AwsCredits;
 use crate::model::page::CostPage;
+use crate::model::text::count;
 use crate::notify::email;
 use crate::notify::state as notify;
 use crate::source::aws;
@@ -376,21 +377,18 @@ fn execute(command: Command) -> anyhow::Result<()> {
             // is the error, not a footnote to an "ok".
             let checked = data_check(&config, &common)?;
             println!(
-                "{}: ok ({} award{}, {} workload{})",
+                "{}: ok ({}, {})",
                 common.config.display(),
-                config.awards.len(),
-                if config.awards.len() == 1 { "" } else { "s" },
-                config.workloads.len(),
-                if config.workloads.len() == 1 { "" } else { "s" },
+                count(config.awards.len() as u64, "award", "awards"),
+                count(config.workloads.len() as u64, "workload", "workloads"),
             );
             match checked {
                 Err(why) => println!("rules not checked against cost data: {why}"),
                 Ok((against, report)) => {
                     let warnings = &report.data.warnings;
                     println!(
-                        "rules checked against {against}: {} warning{}",
-                        warnings.len(),
-                        if warnings.len() == 1 { "" } else { "s" }
+                        "rules checked against {against}: {}",
+                        count(warnings.len() as u64, "warning", "warnings")
                     );
                     for w in warnings {
                         println!("warning: {w}");
@@ -430,9 +428,8 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 )
             })?;
             say!(
-                "cost explorer: {} request{} (${:.2})",
-                budget.made,
-                if budget.made == 1 { "" } else { "s" },
+                "cost explorer: {} (${:.2})",
+                count(budget.made, "request", "requests"),
                 budget.cost()
             );
             let fetched = fetched.map_err(|(query, e)| {
@@ -447,11 +444,9 @@ fn execute(command: Command) -> anyhow::Result<()> {
             }
             let pages: usize = fetched.iter().map(|(_, p)| p.len()).sum();
             say!(
-                "wrote {} page{} of {} quer{} ({} to {}) to {}",
-                pages,
-                if pages == 1 { "" } else { "s" },
-                fetched.len(),
-                if fetched.len() == 1 { "y" } else { "ies" },
+                "wrote {} of {} ({} to {}) to {}",
+                count(pages as u64, "page", "pages"),
+                count(fetched.len() as u64, "query", "queries"),
                 window.0,
                 window.1,
                 out.display()
@@ -747,8 +742,8 @@ fn run(common: &Common) -> anyhow::Result<()> {
     let pruned = outbox.prune(now - chrono::Duration::days(config.email.prune_after_days))?;
     if pruned > 0 {
         say!(
-            "pruned {pruned} {} finished more than {} days ago",
-            plural(pruned as usize, "delivery", "deliveries"),
+            "pruned {} finished more than {} days ago",
+            count(pruned, "delivery", "deliveries"),
             config.email.prune_after_days
         );
     }
@@ -768,10 +763,9 @@ fn run(common: &Common) -> anyhow::Result<()> {
         .map(|e| format!("{} {} {}", e.kind.as_str(), e.alert.award, e.alert.rule))
         .collect();
     say!(
-        "as of {}: {} alert{} in force; events: {}; queued {}, sent {} via {}",
+        "as of {}: {} in force; events: {}; queued {}, sent {} via {}",
         report.as_of,
-        report.alerts.len(),
-        if report.alerts.len() == 1 { "" } else { "s" },
+        count(report.alerts.len() as u64, "alert", "alerts"),
         if kinds.is_empty() {
             "none".to_string()
         } else {
@@ -794,32 +788,21 @@ fn run(common: &Common) -> anyhow::Result<()> {
     }
     if let Some((error, held)) = &sent.held {
         return Err(Misconfigured(format!(
-            "{} {} held, none lost: {error}; fix [email.smtp] (the login, TLS or sender address) and run again to send them",
-            held,
-            plural(*held as usize, "delivery", "deliveries"),
+            "{} held, none lost: {error}; fix [email.smtp] (the login, TLS or sender address) and run again to send them",
+            count(*held, "delivery", "deliveries"),
         ))
         .into());
     }
     if !sent.retrying.is_empty() || !sent.failed.is_empty() || sent.waiting > 0 {
         let waiting = sent.retrying.len() + sent.waiting;
         return Err(Undelivered(format!(
-            "{} message{} waiting to be retried, {} failed for good; see the report's deliveries",
-            waiting,
-            if waiting == 1 { "" } else { "s" },
+            "{} waiting to be retried, {} failed for good; see the report's deliveries",
+            count(waiting as u64, "message", "messages"),
             sent.failed.len()
         ))
         .into());
     }
     Ok(())
-}
-
-/// `singular` for one, `plural` otherwise.
-pub(crate) fn plural(n: usize, singular: &'static str, plural: &'static str) -> &'static str {
-    if n == 1 {
-        singular
-    } else {
-        plural
-    }
 }
 
 /// The account's credits for `creditburn credits`: fresh, or the newest stored snapshot
@@ -893,9 +876,8 @@ fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loaded> {
             let pages = runtime()?.block_on(recording::replay(path))?;
             let table = table::normalise(&pages)?;
             say!(
-                "read {} page{} from {}: {} to {}, {} rows",
-                pages.len(),
-                if pages.len() == 1 { "" } else { "s" },
+                "read {} from {}: {} to {}, {} rows",
+                count(pages.len() as u64, "page", "pages"),
                 path.display(),
                 table.first_day,
                 table.last_day,
@@ -1054,11 +1036,10 @@ fn load_live(
             ),
             (Some(e), None) => say!("warning: credits: {e}; no snapshot to fall back on"),
             (None, Some(s)) => say!(
-                "credits: {} on the account (read {}, {} billing request{})",
+                "credits: {} on the account (read {}, {})",
                 s.credits.len(),
                 s.fetched_at,
-                c.requests,
-                if c.requests == 1 { "" } else { "s" }
+                count(c.requests, "billing request", "billing requests")
             ),
             (None, None) => {}
         }
@@ -1070,9 +1051,8 @@ fn load_live(
         say!("warning: {query}: {e}; using cached days");
     }
     say!(
-        "cost explorer: {} request{} (${:.2}), cache {}",
-        refresh.budget.made,
-        if refresh.budget.made == 1 { "" } else { "s" },
+        "cost explorer: {} (${:.2}), cache {}",
+        count(refresh.budget.made, "request", "requests"),
         refresh.budget.cost(),
         store.path().display()
     );

@@ -47,10 +47,9 @@ impl fmt::Display for ConfigError {
         }
         write!(
             f,
-            "{}: {} problem{}",
+            "{}: {}",
             self.path.display(),
-            n,
-            if n == 1 { "" } else { "s" }
+            crate::model::text::count(n as u64, "problem", "problems")
         )?;
         for p in &self.problems {
             write!(f, "\n  {p}")?;

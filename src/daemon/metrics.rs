@@ -192,13 +192,8 @@ pub fn health(
     for w in &deliveries.waiting {
         let _ = writeln!(
             body,
-            "{} {} waiting: {}",
-            w.messages,
-            if w.messages == 1 {
-                "delivery"
-            } else {
-                "deliveries"
-            },
+            "{} waiting: {}",
+            crate::model::text::count(w.messages, "delivery", "deliveries"),
             w.error
         );
     }

@@ -10,6 +10,12 @@ pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `n` and its noun: "1 award", "3 awards" (`many` for every count but one).
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `text` cut to at most `max` characters, with "…" when cut.
 pub fn cap(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
@@ -81,6 +87,12 @@ mod tests {
         assert!(!e.contains('\n'));
         assert!(e.ends_with('…'));
         assert_eq!(excerpt("short"), "short");
+    }
+
+    #[test]
+    fn counts_name_their_noun() {
+        assert_eq!(count(1u64, "query", "queries"), "1 query");
+        assert_eq!(count(0u64, "award", "awards"), "0 awards");
     }
 
     #[test]

@@ -356,10 +356,9 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     let subject = stale_subject(
         report,
         &format!(
-            "Credits digest as of {}: {} award{}, {} at risk{}",
+            "Credits digest as of {}: {}, {} at risk{}",
             report.as_of,
-            report.awards.len(),
-            if report.awards.len() == 1 { "" } else { "s" },
+            crate::model::text::count(report.awards.len() as u64, "award", "awards"),
             at_risk,
             if no_data > 0 {
                 format!(", {no_data} without reliable data")

@@ -113,10 +113,7 @@ impl Cache {
     }
 
     fn fail(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Store {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+        fail_path(&self.path, e)
     }
 
     /// The days cached for `query`, with their state.

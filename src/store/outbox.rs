@@ -20,7 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::model::deliveries::{Deliveries, Failed, Waiting};
 use crate::notify::state::AlertState;
-use crate::store::StoreError;
+use crate::store::{fail_path as fail, StoreError};
 
 /// A message ready to go: its bytes are final, so a retry sends the very same message.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,13 +79,6 @@ impl Retry {
 pub struct Outbox {
     path: PathBuf,
     conn: Connection,
-}
-
-fn fail(path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Store {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
 }
 
 fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, StoreError> {
