@@ -29,11 +29,40 @@ impl Severity {
     }
 }
 
+/// Why an award alerts: with the award, the key an alert is remembered by. Serialised
+/// (report, alert state) and shown as the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    ExhaustionRisk,
+    ForfeitRisk,
+    Exhausted,
+    CreditDrift,
+    Consumed,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::ExhaustionRisk => "exhaustion_risk",
+            Rule::ForfeitRisk => "forfeit_risk",
+            Rule::Exhausted => "exhausted",
+            Rule::CreditDrift => "credit_drift",
+            Rule::Consumed => "consumed",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     pub award: String,
-    /// `exhaustion_risk`, `forfeit_risk`, `exhausted`, `credit_drift` or `consumed`.
-    pub rule: String,
+    pub rule: Rule,
     pub severity: Severity,
     /// For `consumed`, the highest threshold passed; 0 otherwise. A higher level is an
     /// escalation, like a higher severity.
@@ -53,7 +82,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                     let early = (a.expiry_date - date).num_days();
                     out.push(Alert {
                         award: a.id.clone(),
-                        rule: "exhaustion_risk".into(),
+                        rule: Rule::ExhaustionRisk,
                         level: 0.0,
                         severity: if early > 30 {
                             Severity::Critical
@@ -68,7 +97,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
             }
             Status::ForfeitRisk => out.push(Alert {
                 award: a.id.clone(),
-                rule: "forfeit_risk".into(),
+                rule: Rule::ForfeitRisk,
                 level: 0.0,
                 severity: Severity::Warning,
                 subject: format!(
@@ -79,7 +108,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
             }),
             Status::Exhausted => out.push(Alert {
                 award: a.id.clone(),
-                rule: "exhausted".into(),
+                rule: Rule::Exhausted,
                 level: 0.0,
                 severity: Severity::Critical,
                 subject: match a.projected_exhaustion_date {
@@ -101,7 +130,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
             if !c.found || c.drift_percent.abs() > config.drift_tolerance_percent {
                 out.push(Alert {
                     award: a.id.clone(),
-                    rule: "credit_drift".into(),
+                    rule: Rule::CreditDrift,
                     level: 0.0,
                     severity: Severity::Warning,
                     subject: format!("{name}: {}", crate::analyse::report::drift_sentence(c)),
@@ -116,7 +145,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
         if let Some(t) = passed {
             out.push(Alert {
                 award: a.id.clone(),
-                rule: "consumed".into(),
+                rule: Rule::Consumed,
                 severity: Severity::Info,
                 level: *t,
                 subject: format!(

@@ -631,7 +631,7 @@ fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
                 if *late { " (caught up after downtime)" } else { "" }
             ),
             Event::Finished { slot, outcome } => {
-                if outcome == "ok" {
+                if outcome.is_ok() {
                     tracing::info!(slot = %slot, outcome = %outcome, "daemon: run for {slot}: {outcome}")
                 } else {
                     tracing::error!(slot = %slot, outcome = %outcome, "daemon: run for {slot}: {outcome}")

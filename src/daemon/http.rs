@@ -101,7 +101,7 @@ async fn handle(
 /// What one scrape reads from the state store.
 struct Scrape {
     report: Option<serde_json::Value>,
-    last_run: Option<(DateTime<Utc>, String)>,
+    last_run: Option<(DateTime<Utc>, crate::model::outcome::Outcome)>,
     deliveries: crate::model::deliveries::Deliveries,
     requests_total: u64,
 }

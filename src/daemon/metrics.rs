@@ -13,13 +13,14 @@ use prometheus_client::registry::Registry;
 use serde_json::Value;
 
 use crate::model::deliveries::Deliveries;
+use crate::model::outcome::Outcome;
 
 /// Everything one scrape shows.
 pub struct Snapshot<'a> {
     /// The last run's report (`report --format json`), if a run finished.
     pub report: Option<&'a Value>,
-    /// When the last run finished, and how ("ok" or "failed: ...").
-    pub last_run: Option<(DateTime<Utc>, String)>,
+    /// When the last run finished, and how.
+    pub last_run: Option<(DateTime<Utc>, Outcome)>,
     pub deliveries: &'a Deliveries,
     /// Cost Explorer requests made since the state store was created.
     pub requests_total: u64,
@@ -117,7 +118,7 @@ pub fn render(s: &Snapshot) -> String {
             &mut registry,
             "creditburn_last_run_success",
             "1 when the last run succeeded.",
-            if outcome == "ok" { 1.0 } else { 0.0 },
+            if outcome.is_ok() { 1.0 } else { 0.0 },
         );
     }
     if let Some(r) = s.report {
@@ -181,12 +182,12 @@ pub fn render(s: &Snapshot) -> String {
 /// `/health`: 200 when the last run (if any) succeeded, 503 with the reason otherwise;
 /// then a line per error holding queued deliveries (a refused login, a server down).
 pub fn health(
-    last_run: Option<&(DateTime<Utc>, String)>,
+    last_run: Option<&(DateTime<Utc>, Outcome)>,
     deliveries: &Deliveries,
 ) -> (u16, String) {
     let (status, mut body) = match last_run {
         None => (200, "ok: no run yet\n".to_string()),
-        Some((at, outcome)) if outcome == "ok" => (200, format!("ok: last run {at}\n")),
+        Some((at, outcome)) if outcome.is_ok() => (200, format!("ok: last run {at}\n")),
         Some((at, outcome)) => (503, format!("last run {at} {outcome}\n")),
     };
     for w in &deliveries.waiting {
@@ -216,7 +217,10 @@ mod tests {
             }],
             ..Deliveries::default()
         };
-        let failed = (at, "failed: 6 deliveries held, none lost".to_string());
+        let failed = (
+            at,
+            Outcome::Failed("6 deliveries held, none lost".to_string()),
+        );
         let (status, body) = health(Some(&failed), &held);
         assert_eq!(status, 503);
         assert_eq!(
@@ -224,7 +228,7 @@ mod tests {
             "last run 2026-11-21 08:00:00 UTC failed: 6 deliveries held, none lost\n\
              6 deliveries waiting: 535 5.7.8 Authentication failed for [redacted]\n"
         );
-        let ok = (at, "ok".to_string());
+        let ok = (at, Outcome::Ok);
         assert_eq!(health(Some(&ok), &Deliveries::default()).0, 200);
     }
 

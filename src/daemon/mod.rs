@@ -24,6 +24,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::schedule::Schedule;
+use crate::model::outcome::Outcome;
 use crate::store::daemon_state::DaemonState;
 use crate::store::StoreError;
 
@@ -118,7 +119,7 @@ pub enum Event {
     },
     Finished {
         slot: DateTime<Utc>,
-        outcome: String,
+        outcome: Outcome,
     },
     /// Shutdown came during a run that did not finish within the grace period.
     Abandoned {
@@ -200,10 +201,10 @@ pub async fn run(
     }
 }
 
-fn describe(outcome: &Result<(), String>) -> String {
+fn describe(outcome: &Result<(), String>) -> Outcome {
     match outcome {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("failed: {e}"),
+        Ok(()) => Outcome::Ok,
+        Err(e) => Outcome::Failed(e.clone()),
     }
 }
 
@@ -268,7 +269,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = DaemonState::open(dir.path()).unwrap();
         if let Some(p) = previous {
-            state.record(at(p), "ok", at(p)).unwrap();
+            state.record(at(p), &Outcome::Ok, at(p)).unwrap();
         }
         let clock = Arc::new(FakeClock(Mutex::new(at(start))));
         let settings = Settings {

@@ -245,7 +245,7 @@ pub fn queue(
         .map(|e| {
             Ok(Queued {
                 message_id: message_id(e),
-                kind: e.kind.clone(),
+                kind: e.kind,
                 award: e.award.clone(),
                 subject: e.subject.clone(),
                 recipients: recipients.to_vec(),

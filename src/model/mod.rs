@@ -5,6 +5,7 @@
 pub mod credits;
 pub mod deliveries;
 pub mod money;
+pub mod outcome;
 pub mod page;
 pub mod text;
 pub mod usage_type;

@@ -16,11 +16,30 @@ use crate::notify::state::{Event, EventKind};
 /// The Content-ID of the chart an email may carry inline.
 pub const CHART_CID: &str = "burn-down@creditburn";
 
+/// What an email is for; stored in the outbox by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Alert,
+    Resolved,
+    Digest,
+    Test,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Alert => "alert",
+            MessageKind::Resolved => "resolved",
+            MessageKind::Digest => "digest",
+            MessageKind::Test => "test",
+        }
+    }
+}
+
 /// One email: an alert about one award, a resolution, the digest, or a test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEmail {
-    /// `alert`, `resolved`, `digest` or `test`.
-    pub kind: String,
+    pub kind: MessageKind,
     pub award: Option<String>,
     /// Unique per message: `<as_of>.<award>.<rule>.<event>.<time>`; the Message-ID is
     /// built from it, so a retried message keeps its id.
@@ -81,7 +100,7 @@ pub fn render(report: &Report, events: &[Event], now: DateTime<Utc>) -> Vec<Aler
             .collect();
         let lead = raised[0];
         out.push(AlertEmail {
-            kind: "alert".into(),
+            kind: MessageKind::Alert,
             award: Some(award.id.clone()),
             key: format!(
                 "{}.{}.{}.{}.{}",
@@ -117,7 +136,7 @@ pub fn render(report: &Report, events: &[Event], now: DateTime<Utc>) -> Vec<Aler
             title = escape(&subject),
         );
         out.push(AlertEmail {
-            kind: "resolved".into(),
+            kind: MessageKind::Resolved,
             award: Some(e.alert.award.clone()),
             key: format!(
                 "{}.{}.{}.resolved.{}",
@@ -477,7 +496,7 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         escape(footer(report).trim()).replace('\n', "<br>")
     ));
     AlertEmail {
-        kind: "digest".into(),
+        kind: MessageKind::Digest,
         award: None,
         key: format!("{}.digest.{}", report.as_of, stamp(now)),
         subject,
@@ -495,7 +514,7 @@ pub fn render_test(transport: &str, recipients: &[String], now: DateTime<Utc>) -
         recipients.join(", ")
     );
     AlertEmail {
-        kind: "test".into(),
+        kind: MessageKind::Test,
         award: None,
         key: format!("test.{}", stamp(now)),
         subject: "creditburn test message".into(),

@@ -10,13 +10,13 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::analyse::alerts::{Alert, Severity};
+use crate::analyse::alerts::{Alert, Rule, Severity};
 
 /// What the store remembers of one alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertState {
     pub award: String,
-    pub rule: String,
+    pub rule: Rule,
     pub severity: Severity,
     pub level: f64,
     pub subject: String,
@@ -102,7 +102,7 @@ pub fn decide(
         }
         states.push(AlertState {
             award: alert.award.clone(),
-            rule: alert.rule.clone(),
+            rule: alert.rule,
             severity: alert.severity,
             level: alert.level,
             subject: alert.subject.clone(),
@@ -125,7 +125,7 @@ pub fn decide(
             kind: EventKind::Resolved,
             alert: Alert {
                 award: s.award.clone(),
-                rule: s.rule.clone(),
+                rule: s.rule,
                 severity: s.severity,
                 level: s.level,
                 subject: s.subject.clone(),
@@ -144,10 +144,10 @@ pub fn decide(
 mod tests {
     use super::*;
 
-    fn alert(award: &str, rule: &str, severity: Severity, level: f64) -> Alert {
+    fn alert(award: &str, rule: Rule, severity: Severity, level: f64) -> Alert {
         Alert {
             award: award.into(),
-            rule: rule.into(),
+            rule,
             severity,
             level,
             subject: format!("{award} {rule} {level}"),
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn enter_repeat_escalate_resolve() {
         use Severity::*;
-        let risk = |s| alert("poc", "exhaustion_risk", s, 0.0);
+        let risk = |s| alert("poc", Rule::ExhaustionRisk, s, 0.0);
         let got = runs(
             &[
                 ("2026-11-20T08:00:00Z", vec![risk(Warning)]),
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn a_higher_threshold_escalates() {
-        let consumed = |level| alert("poc", "consumed", Severity::Info, level);
+        let consumed = |level| alert("poc", Rule::Consumed, Severity::Info, level);
         let got = runs(
             &[
                 ("2026-11-01T08:00:00Z", vec![consumed(50.0)]),
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_snoozed_award_waits_until_the_snooze_ends() {
-        let risk = alert("poc", "forfeit_risk", Severity::Warning, 0.0);
+        let risk = alert("poc", Rule::ForfeitRisk, Severity::Warning, 0.0);
         let got = runs(
             &[
                 ("2026-11-20T08:00:00Z", vec![risk.clone()]),

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
+use crate::model::outcome::Outcome;
 
 /// What the daemon remembers between starts.
 pub struct DaemonState {
@@ -21,22 +22,8 @@ impl DaemonState {
     }
 
     /// The slot of the last run, and how it ended.
-    pub fn last_run(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
-        let row: Option<(String, String)> = self
-            .conn
-            .query_row(
-                "SELECT last_slot, last_outcome FROM daemon WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| super::fail_path(&self.path, e))?;
-        row.map(|(slot, outcome)| {
-            DateTime::parse_from_rfc3339(&slot)
-                .map(|t| (t.with_timezone(&Utc), outcome))
-                .map_err(|_| super::fail_path(&self.path, format!("bad slot {slot:?}")))
-        })
-        .transpose()
+    pub fn last_run(&self) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
+        self.when_and_outcome("last_slot")
     }
 
     /// Keeps the report of the last run, for the metrics.
@@ -64,11 +51,19 @@ impl DaemonState {
     }
 
     /// When the last run finished and how.
-    pub fn last_finished(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
+    pub fn last_finished(&self) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
+        self.when_and_outcome("finished_at")
+    }
+
+    /// A time column of the daemon's row, with the outcome beside it.
+    fn when_and_outcome(
+        &self,
+        column: &str,
+    ) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
         let row: Option<(String, String)> = self
             .conn
             .query_row(
-                "SELECT finished_at, last_outcome FROM daemon WHERE id = 1",
+                &format!("SELECT {column}, last_outcome FROM daemon WHERE id = 1"),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -76,7 +71,7 @@ impl DaemonState {
             .map_err(|e| super::fail_path(&self.path, e))?;
         row.map(|(at, outcome)| {
             DateTime::parse_from_rfc3339(&at)
-                .map(|t| (t.with_timezone(&Utc), outcome))
+                .map(|t| (t.with_timezone(&Utc), Outcome::parse(&outcome)))
                 .map_err(|_| super::fail_path(&self.path, format!("bad time {at:?}")))
         })
         .transpose()
@@ -85,7 +80,7 @@ impl DaemonState {
     pub fn record(
         &self,
         slot: DateTime<Utc>,
-        outcome: &str,
+        outcome: &Outcome,
         finished: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
@@ -93,7 +88,7 @@ impl DaemonState {
                 "INSERT INTO daemon (id, last_slot, last_outcome, finished_at) VALUES (1, ?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET last_slot = excluded.last_slot,
                      last_outcome = excluded.last_outcome, finished_at = excluded.finished_at",
-                params![slot.to_rfc3339(), outcome, finished.to_rfc3339()],
+                params![slot.to_rfc3339(), outcome.to_string(), finished.to_rfc3339()],
             )
             .map_err(|e| super::fail_path(&self.path, e))?;
         Ok(())

@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::model::deliveries::{Deliveries, Failed, Waiting};
+use crate::notify::email::MessageKind;
 use crate::notify::state::AlertState;
 use crate::store::{fail_path as fail, StoreError};
 
@@ -26,8 +27,7 @@ use crate::store::{fail_path as fail, StoreError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queued {
     pub message_id: String,
-    /// `alert`, `resolved`, `digest` or `test`.
-    pub kind: String,
+    pub kind: MessageKind,
     pub award: Option<String>,
     pub subject: String,
     /// Each gets a delivery of its own, so an address the server refuses fails alone.
@@ -163,7 +163,7 @@ impl Outbox {
             tx.execute(
                 "INSERT OR IGNORE INTO message (message_id, kind, award, subject, eml, queued_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![m.message_id, m.kind, m.award, m.subject, m.eml, at],
+                params![m.message_id, m.kind.as_str(), m.award, m.subject, m.eml, at],
             )
             .map_err(|e| fail(&path, e))?;
             let id: i64 = tx
@@ -189,7 +189,7 @@ impl Outbox {
             let json = serde_json::to_string(s).map_err(|e| fail(&path, e))?;
             tx.execute(
                 "INSERT INTO alert_state (award, rule, state) VALUES (?1, ?2, ?3)",
-                params![s.award, s.rule, json],
+                params![s.award, s.rule.as_str(), json],
             )
             .map_err(|e| fail(&path, e))?;
         }
@@ -460,7 +460,7 @@ mod tests {
     fn message(id: &str) -> Queued {
         Queued {
             message_id: id.into(),
-            kind: "alert".into(),
+            kind: MessageKind::Alert,
             award: Some("poc".into()),
             subject: format!("subject {id}"),
             recipients: vec!["a@example.com".into(), "b@example.com".into()],
