@@ -180,24 +180,26 @@ pub async fn run(
             let _ = tx.send(runner(slot));
         });
         tokio::pin!(rx);
-        let outcome = tokio::select! {
-            done = &mut rx => done.unwrap_or_else(|_| Err("the run stopped without a result".into())),
+        // A run ends the same way whether it finished on its own or within the grace
+        // period after shutdown came: its outcome is remembered, then logged.
+        let mut finish = |done: Result<Result<(), String>, _>| -> Result<(), StoreError> {
+            let outcome =
+                describe(&done.unwrap_or_else(|_| Err("the run stopped without a result".into())));
+            state.record(slot, &outcome, clock.now())?;
+            log(&Event::Finished { slot, outcome });
+            Ok(())
+        };
+        tokio::select! {
+            done = &mut rx => finish(done)?,
             _ = &mut shutdown => {
                 match tokio::time::timeout(settings.grace, &mut rx).await {
-                    Ok(done) => {
-                        let outcome = describe(&done.unwrap_or_else(|_| Err("the run stopped".into())));
-                        state.record(slot, &outcome, clock.now())?;
-                        log(&Event::Finished { slot, outcome });
-                    }
+                    Ok(done) => finish(done)?,
                     Err(_) => log(&Event::Abandoned { slot }),
                 }
                 log(&Event::Stopped);
                 return Ok(());
             }
-        };
-        let outcome = describe(&outcome);
-        state.record(slot, &outcome, clock.now())?;
-        log(&Event::Finished { slot, outcome });
+        }
     }
 }
 

@@ -1,0 +1,122 @@
+//! `creditburn check-config`: the config, what a run needs beyond it, and the rules
+//! against the recording or the cached data, without sending or fetching.
+
+use super::load::cached_pages;
+use super::*;
+
+pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
+    let config = config::load(&common.config)?;
+    // What the file alone cannot tell, checked as `run` checks it before it
+    // commits: addresses as lettre reads them, the password, the CA file, the
+    // outbox folder, the state store.
+    let mut problems: Vec<config::Problem> =
+        deliver::problems(&config.email, &config.alerts.recipients)
+            .into_iter()
+            .map(|e| config::Problem {
+                key: String::new(),
+                message: e.to_string(),
+            })
+            .collect();
+    let store = config.state_path.join(crate::store::FILE_NAME);
+    if store.exists() {
+        if let Err(e) = crate::store::open_read_only(&store) {
+            problems.push(config::Problem {
+                key: String::new(),
+                message: e.to_string(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError {
+            path: common.config.clone(),
+            problems,
+        }
+        .into());
+    }
+    // The data is checked before "ok" is said: a recording that cannot be read
+    // is the error, not a footnote to an "ok".
+    let checked = data_check(&config, common)?;
+    println!(
+        "{}: ok ({}, {})",
+        common.config.display(),
+        count(config.awards.len() as u64, "award", "awards"),
+        count(config.workloads.len() as u64, "workload", "workloads"),
+    );
+    match checked {
+        Err(why) => println!("rules not checked against cost data: {why}"),
+        Ok((against, report)) => {
+            let warnings = &report.data.warnings;
+            println!(
+                "rules checked against {against}: {}",
+                count(warnings.len() as u64, "warning", "warnings")
+            );
+            for w in warnings {
+                println!("warning: {w}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `check-config` checked the rules against: a phrase naming the data, and the
+/// report built on it; None with why when there is no data to check against.
+pub(super) fn data_check(
+    config: &Config,
+    common: &Common,
+) -> anyhow::Result<Result<(String, Report), String>> {
+    let (table, described) = match &config.source {
+        SourceConfig::Fixtures { path } => {
+            let pages = runtime()?.block_on(recording::replay(path))?;
+            (
+                table::normalise(&pages)?,
+                format!("the recording {}", path.display()),
+            )
+        }
+        SourceConfig::Aws(_) => {
+            let file = config.state_path.join(crate::store::FILE_NAME);
+            if !file.exists() {
+                return Ok(Err(format!(
+                    "no cached cost data yet in {} (check-config makes no AWS request; run `creditburn run` first)",
+                    file.display()
+                )));
+            }
+            let now = common.now.unwrap_or_else(Utc::now);
+            let as_of = common.as_of.unwrap_or(now.date_naive());
+            let queries = plan::queries(config);
+            let window = plan::history(config, as_of, now.date_naive());
+            let store = match Cache::open_read_only(&config.state_path) {
+                Ok(store) => store,
+                Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
+            };
+            let (pages, missing) = match cached_pages(&store, &queries, window, &runtime()?) {
+                Ok(read) => read,
+                Err(e) => return Ok(Err(format!("the cache cannot be read: {e:#}"))),
+            };
+            if !missing.is_empty() {
+                return Ok(Err(format!(
+                    "the cache {} holds nothing for {} yet (check-config makes no AWS request)",
+                    file.display(),
+                    missing.join(", ")
+                )));
+            }
+            (
+                table::normalise(&pages)?,
+                format!(
+                    "the cached data in {} (no AWS request made)",
+                    file.display()
+                ),
+            )
+        }
+    };
+    let as_of = common.as_of.unwrap_or(table.last_day);
+    let report = crate::analyse::report::assess(&table, config, as_of, None)
+        .context("analysing the cost table")?;
+    Ok(Ok((
+        format!(
+            "{described}, {} to {}",
+            table.first_day,
+            table.last_day.min(as_of)
+        ),
+        report,
+    )))
+}

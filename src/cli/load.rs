@@ -1,0 +1,204 @@
+//! The data a command works on: the config, the cost table (from a recording, or the
+//! cache refreshed from Cost Explorer), the report.
+
+use super::*;
+
+/// What the source gave: the cost table, `as_of`, where the data came from, and AWS's
+/// credits when they were read.
+type Loaded = (CostTable, NaiveDate, SourceStatus, Option<AwsCredits>);
+
+/// Loads config and data and computes the report: everything but delivery.
+pub(super) fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
+    let config = config::load(&common.config)?;
+    let (table, as_of, source, aws_credits) = load_table(&config, common)?;
+    let mut report = crate::analyse::report::assess(&table, &config, as_of, aws_credits.as_ref())
+        .context("analysing the cost table")?;
+    report.source = source;
+    report.deliveries = Outbox::read_deliveries(&config.state_path)?;
+    Ok((config, report))
+}
+
+/// Reads the configured source.
+pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loaded> {
+    match &config.source {
+        SourceConfig::Fixtures { path } => {
+            let pages = runtime()?.block_on(recording::replay(path))?;
+            let table = table::normalise(&pages)?;
+            say!(
+                "read {} from {}: {} to {}, {} rows",
+                count(pages.len() as u64, "page", "pages"),
+                path.display(),
+                table.first_day,
+                table.last_day,
+                table.df.height()
+            );
+            let as_of = common.as_of.unwrap_or(table.last_day);
+            let status = SourceStatus {
+                kind: "fixtures".into(),
+                ..SourceStatus::default()
+            };
+            Ok((table, as_of, status, None))
+        }
+        SourceConfig::Aws(source) => load_live(config, source, common),
+    }
+}
+
+/// Every query's cached days in `[start, end)` as decoded pages, and the queries the
+/// cache holds nothing for.
+pub(super) fn cached_pages<'q>(
+    store: &Cache,
+    queries: &'q [plan::Query],
+    (start, end): (NaiveDate, NaiveDate),
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Vec<CostPage>, Vec<&'q str>)> {
+    let mut pages = Vec::new();
+    let mut missing = Vec::new();
+    for query in queries {
+        let Some(body) = store.response_body(&query.name, start, end)? else {
+            missing.push(query.name.as_str());
+            continue;
+        };
+        let output =
+            rt.block_on(recording::decode_body(body))
+                .map_err(|m| SourceError::Invalid {
+                    path: store.path().to_path_buf(),
+                    message: format!("cached {}: {}", query.name, crate::model::text::excerpt(&m)),
+                })?;
+        pages.push(CostPage {
+            query: query.name.clone(),
+            file: store.path().to_path_buf(),
+            scope: query.scope,
+            output,
+        });
+    }
+    Ok((pages, missing))
+}
+
+/// The live path: refresh the cache from Cost Explorer, then read every query back from
+/// the cache, so fresh and cached days take one road to the table.
+pub(super) fn load_live(
+    config: &Config,
+    source: &crate::config::AwsSource,
+    common: &Common,
+) -> anyhow::Result<Loaded> {
+    let now = common.now.unwrap_or_else(Utc::now);
+    let as_of = common.as_of.unwrap_or(now.date_naive());
+    let queries = plan::queries(config);
+    let (start, end) = plan::history(config, as_of, now.date_naive());
+    let mut store = Cache::open(&config.state_path)?;
+    let freshness = Freshness {
+        min_refresh: source.min_refresh(),
+        recent_days: source.recent_days,
+        ..Freshness::default()
+    };
+    let rt = runtime()?;
+    let (refresh, credits) = rt.block_on(async {
+        let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
+        aws::check_credentials(
+            &sdk,
+            common.profile.as_deref().or(source.profile.as_deref()),
+        )
+        .await?;
+        let client = aws::CostExplorer::new(&sdk);
+        let refresh = aws::refresh(
+            &client,
+            &mut store,
+            &queries,
+            (start, end),
+            now,
+            &freshness,
+            common.max_requests.or(source.max_requests),
+        )
+        .await?;
+        let credits =
+            aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?;
+        Ok::<_, anyhow::Error>((refresh, credits))
+    })?;
+    if let Some(c) = &credits {
+        match (&c.failure, &c.snapshot) {
+            (Some(e), Some(s)) => say!(
+                "warning: credits: {e}; using the snapshot of {}",
+                s.fetched_at
+            ),
+            (Some(e), None) => say!("warning: credits: {e}; no snapshot to fall back on"),
+            (None, Some(s)) => say!(
+                "credits: {} on the account (read {}, {})",
+                s.credits.len(),
+                s.fetched_at,
+                count(c.requests, "billing request", "billing requests")
+            ),
+            (None, None) => {}
+        }
+    }
+    for (query, from, to, days) in &refresh.fetched {
+        say!("fetched {query}: {from} to {to}, {days} days");
+    }
+    for (query, e) in &refresh.failures {
+        say!("warning: {query}: {e}; using cached days");
+    }
+    say!(
+        "cost explorer: {} (${:.2}), cache {}",
+        count(refresh.budget.made, "request", "requests"),
+        refresh.budget.cost(),
+        store.path().display()
+    );
+
+    let (pages, missing) = cached_pages(&store, &queries, (start, end), &rt)?;
+    if !missing.is_empty() {
+        // Each cause once, with the queries it stopped.
+        let mut why: Vec<(String, Vec<&str>)> = Vec::new();
+        for (q, e) in &refresh.failures {
+            let text = e.to_string();
+            match why.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, queries)) => queries.push(q),
+                None => why.push((text, vec![q])),
+            }
+        }
+        let why: Vec<String> = why
+            .iter()
+            .map(|(text, queries)| format!("{}: {text}", queries.join(", ")))
+            .collect();
+        return Err(aws::Unavailable(crate::model::text::cap(
+            &format!(
+                "no cost data for {} from {start} in the cache {} and the fetch did not bring it ({}); check the network, the endpoint and the credentials, the next run tries again",
+                missing.join(", "),
+                store.path().display(),
+                if why.is_empty() {
+                    "no request was allowed".to_string()
+                } else {
+                    why.join("; ")
+                }
+            ),
+            700,
+        ))
+        .into());
+    }
+    let table = table::normalise(&pages)?;
+    say!(
+        "cost table: {} rows, {} to {}",
+        table.df.height(),
+        table.first_day,
+        table.last_day
+    );
+    let mut stale_reasons: Vec<String> = refresh
+        .failures
+        .iter()
+        .map(|(q, e)| {
+            format!(
+                "{q}: {e}; its figures are from the cache, through {}",
+                table.last_day
+            )
+        })
+        .collect();
+    if let Some(e) = credits.as_ref().and_then(|c| c.failure.as_ref()) {
+        stale_reasons.push(format!("credits: {e}"));
+    }
+    let status = SourceStatus {
+        kind: "aws".into(),
+        requests: refresh.budget.made,
+        request_cost: refresh.budget.cost(),
+        stale: !stale_reasons.is_empty(),
+        stale_reasons,
+    };
+    Ok((table, as_of, status, credits.and_then(|c| c.snapshot)))
+}
