@@ -1,0 +1,807 @@
+//! The checks of a parsed config, one per section (vector's `check_*` style): each reads
+//! its raw section, adds every problem it finds (named by key) and returns the typed
+//! section, so one bad section never hides another's problems.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use chrono::Datelike;
+
+use super::*;
+
+pub(super) fn check_source(
+    raw: &RawSource,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> SourceConfig {
+    match raw.kind.as_str() {
+        "fixtures" => {
+            for key in raw.aws_keys() {
+                p.add(
+                    format!("source.{key}"),
+                    "is only read when source.kind is \"aws\"",
+                );
+            }
+            match &raw.path {
+                Some(path) if !path.trim().is_empty() => SourceConfig::Fixtures {
+                    path: resolve(path),
+                },
+                _ => {
+                    p.add(
+                        "source.path",
+                        "is required when source.kind is \"fixtures\" (the recording's folder)",
+                    );
+                    SourceConfig::Fixtures {
+                        path: PathBuf::new(),
+                    }
+                }
+            }
+        }
+        "aws" => {
+            if let Some(path) = &raw.path {
+                p.add(
+                    "source.path",
+                    format!("{path:?} is only read when source.kind is \"fixtures\""),
+                );
+            }
+            SourceConfig::Aws(check_aws(raw, p))
+        }
+        other => {
+            p.add(
+                "source.kind",
+                format!("{other:?} is not a source; use \"aws\" or \"fixtures\""),
+            );
+            SourceConfig::Fixtures {
+                path: PathBuf::new(),
+            }
+        }
+    }
+}
+
+pub(super) fn check_email(
+    raw: &RawEmail,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> EmailConfig {
+    let transport = check_transport(raw, resolve, p);
+    if !(0..=MAX_DIGEST_DAYS).contains(&raw.digest_every_days) {
+        p.add(
+            "email.digest_every_days",
+            format!(
+                "{} is outside 0..={MAX_DIGEST_DAYS}; use 0 to send no digest",
+                raw.digest_every_days
+            ),
+        );
+    }
+    for (key, v, unit, max) in [
+        (
+            "email.retry_base_minutes",
+            raw.retry_base_minutes,
+            "minutes",
+            MAX_RETRY_BASE_MINUTES,
+        ),
+        (
+            "email.retry_max_hours",
+            raw.retry_max_hours,
+            "hours",
+            MAX_RETRY_MAX_HOURS,
+        ),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v <= max) {
+            p.add(
+                key,
+                format!("{v} is not a number of {unit} above 0 and at most {max}"),
+            );
+        }
+    }
+    if !(1..=MAX_PRUNE_DAYS).contains(&raw.prune_after_days) {
+        p.add(
+            "email.prune_after_days",
+            format!(
+                "{} is outside 1..={MAX_PRUNE_DAYS} (days a delivered message is kept)",
+                raw.prune_after_days
+            ),
+        );
+    }
+    if !(1..=MAX_SEND_ATTEMPTS).contains(&raw.max_attempts) {
+        p.add(
+            "email.max_attempts",
+            format!(
+                "{} is outside 1..={MAX_SEND_ATTEMPTS} (0 would never send)",
+                raw.max_attempts
+            ),
+        );
+    }
+    if !looks_like_address(&raw.from) {
+        p.add(
+            "email.from",
+            format!("{:?} is not an email address", raw.from),
+        );
+    }
+    EmailConfig {
+        from: raw.from.clone(),
+        transport,
+        digest_every_days: raw.digest_every_days,
+        retry_base_minutes: raw.retry_base_minutes,
+        retry_max_hours: raw.retry_max_hours,
+        max_attempts: raw.max_attempts,
+        prune_after_days: raw.prune_after_days,
+    }
+}
+
+pub(super) fn check_alerts(raw: &RawAlerts, p: &mut Problems) -> AlertConfig {
+    if raw.recipients.is_empty() {
+        p.add(
+            "alerts.recipients",
+            "is empty; name at least one finance address",
+        );
+    }
+    for (i, r) in raw.recipients.iter().enumerate() {
+        if !looks_like_address(r) {
+            p.add(
+                format!("alerts.recipients[{i}]"),
+                format!("{r:?} is not an email address"),
+            );
+        }
+    }
+    for (i, t) in raw.thresholds.iter().enumerate() {
+        if !(t.is_finite() && *t > 0.0 && *t <= 1000.0) {
+            p.add(
+                format!("alerts.thresholds[{i}]"),
+                format!("{t} is not a percentage between 0 (exclusive) and 1000"),
+            );
+        }
+    }
+    let mut thresholds = raw.thresholds.clone();
+    thresholds.sort_by(|a, b| a.total_cmp(b));
+    thresholds.dedup();
+    if !(0..=MAX_SLACK_DAYS).contains(&raw.slack_days) {
+        p.add(
+            "alerts.slack_days",
+            format!("{} is outside 0..={MAX_SLACK_DAYS} days", raw.slack_days),
+        );
+    }
+    let repeat = raw.repeat_interval_hours;
+    if !(repeat.is_finite() && repeat > 0.0 && repeat <= MAX_REPEAT_HOURS) {
+        p.add(
+            "alerts.repeat_interval_hours",
+            format!(
+                "{repeat} is not a number of hours above 0 and at most {MAX_REPEAT_HOURS} (a year)"
+            ),
+        );
+    }
+    let drift = raw.drift_tolerance_percent;
+    if !(drift.is_finite() && (0.0..=100.0).contains(&drift)) {
+        p.add(
+            "alerts.drift_tolerance_percent",
+            format!("{drift} is not a percentage between 0 and 100"),
+        );
+    }
+    AlertConfig {
+        recipients: raw.recipients.clone(),
+        thresholds,
+        slack_days: raw.slack_days,
+        drift_tolerance_percent: raw.drift_tolerance_percent,
+        repeat_interval_hours: raw.repeat_interval_hours,
+    }
+}
+
+pub(super) fn check_analysis(raw: &RawAnalysis, p: &mut Problems) -> AnalysisConfig {
+    if !(1..=90).contains(&raw.burn_window_days) {
+        p.add(
+            "analysis.burn_window_days",
+            format!("{} is outside 1..=90", raw.burn_window_days),
+        );
+    }
+    AnalysisConfig {
+        burn_window_days: raw.burn_window_days,
+    }
+}
+
+pub(super) fn check_hints(raw: &RawHints, p: &mut Problems) -> HintConfig {
+    for (key, v) in [
+        ("hints.cacheable_input_share", raw.cacheable_input_share),
+        ("hints.downsize_share", raw.downsize_share),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            p.add(key, format!("{v} is not a share between 0 and 1"));
+        }
+    }
+    if raw.min_monthly_saving.is_nan() || raw.min_monthly_saving < 0.0 {
+        p.add(
+            "hints.min_monthly_saving",
+            format!("{} is negative", raw.min_monthly_saving),
+        );
+    }
+    HintConfig {
+        cacheable_input_share: raw.cacheable_input_share,
+        downsize_share: raw.downsize_share,
+        min_monthly_saving: raw.min_monthly_saving,
+    }
+}
+
+pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Workload> {
+    let mut workloads = Vec::new();
+    let mut names = HashSet::new();
+    for (i, w) in raw.iter().enumerate() {
+        let key = format!("workloads[{i}]");
+        if w.name.trim().is_empty() {
+            p.add(format!("{key}.name"), "is empty");
+        } else if !names.insert(w.name.clone()) {
+            p.add(
+                format!("{key}.name"),
+                format!("{:?} is already the name of another workload", w.name),
+            );
+        }
+        let (services, named_services) = match &w.services {
+            None => (ServiceSet::All, Vec::new()),
+            Some(list) => parse_services(list, &format!("{key}.services"), p),
+        };
+        if w.rules.is_empty() {
+            p.add(
+                format!("{key}.rules"),
+                format!(
+                    "workload {:?} has no rules, so no spend can reach it",
+                    w.name
+                ),
+            );
+        }
+        let mut rules = Vec::new();
+        for (j, r) in w.rules.iter().enumerate() {
+            let rkey = format!("{key}.rules[{j}]");
+            let tag = match &r.tag {
+                None => None,
+                Some(t) => match t.split_once('=') {
+                    Some((k, v))
+                        if [k, v]
+                            .iter()
+                            .any(|s| s.trim() != *s || s.chars().any(char::is_control)) =>
+                    {
+                        p.add(
+                            format!("{rkey}.tag"),
+                            format!("{t:?} has white space around its key or value, or a control character; Cost Explorer matches tags exactly"),
+                        );
+                        None
+                    }
+                    Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                        Some((k.to_string(), v.to_string()))
+                    }
+                    _ => {
+                        p.add(
+                            format!("{rkey}.tag"),
+                            format!("{t:?} is not of the form key=value"),
+                        );
+                        None
+                    }
+                },
+            };
+            if let Some(a) = &r.account {
+                if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+                    p.add(
+                        format!("{rkey}.account"),
+                        format!("{a:?} is not a 12-digit AWS account id"),
+                    );
+                }
+            }
+            if let Some(g) = &r.usage_type {
+                if g.trim().is_empty() {
+                    p.add(format!("{rkey}.usage_type"), "is empty");
+                }
+            }
+            if r.tag.is_none() && r.account.is_none() && r.usage_type.is_none() {
+                p.add(
+                    rkey.clone(),
+                    "states no condition; give tag, account or usage_type",
+                );
+            }
+            rules.push(Rule {
+                tag,
+                account: r.account.clone(),
+                usage_type: r.usage_type.clone().map(Glob),
+            });
+        }
+        workloads.push(Workload {
+            name: w.name.clone(),
+            priority: w.priority,
+            interactive: w.interactive,
+            services,
+            named_services,
+            rules,
+        });
+    }
+    check_overlaps(&workloads, p);
+    // Attribution order: stated priorities first (lowest wins), then file order.
+    workloads.sort_by_key(|w| w.priority.unwrap_or(i64::MAX));
+    workloads
+}
+
+pub(super) fn check_awards(
+    raw: &[RawAward],
+    raw_workloads: &[RawWorkload],
+    p: &mut Problems,
+) -> Vec<Award> {
+    let mut awards: Vec<Award> = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, a) in raw.iter().enumerate() {
+        let key = award_key(i, Some(&a.id));
+        if a.id.trim().is_empty() {
+            p.add(format!("{key}.id"), "is empty");
+        } else if !ids.insert(a.id.clone()) {
+            p.add(
+                format!("{key}.id"),
+                format!("{:?} is already the id of another award", a.id),
+            );
+        }
+        let program = match Program::ALL.iter().find(|(s, _)| *s == a.program) {
+            Some((_, prog)) => *prog,
+            None => {
+                let known: Vec<&str> = Program::ALL.iter().map(|(s, _)| *s).collect();
+                p.add(
+                    format!("{key}.program"),
+                    format!("{:?} is not one of {}", a.program, known.join(", ")),
+                );
+                Program::Other
+            }
+        };
+        if !(a.amount.is_finite() && a.amount > 0.0 && a.amount <= MAX_AMOUNT) {
+            p.add(
+                format!("{key}.amount"),
+                format!(
+                    "{} must be a positive amount of at most {MAX_AMOUNT:.0} (the largest AWS awards are about $1M)",
+                    a.amount
+                ),
+            );
+        }
+        if a.currency != "USD" {
+            p.add(
+                format!("{key}.currency"),
+                format!(
+                    "{:?} is not supported; Cost Explorer reports costs in USD",
+                    a.currency
+                ),
+            );
+        }
+        let start = parse_date(&a.start);
+        if start.is_none() {
+            p.add(
+                format!("{key}.start"),
+                format!("{:?} is not a date of the form YYYY-MM-DD", a.start),
+            );
+        }
+        let expiry = parse_date(&a.expiry);
+        if expiry.is_none() {
+            p.add(
+                format!("{key}.expiry"),
+                format!("{:?} is not a date of the form YYYY-MM-DD", a.expiry),
+            );
+        }
+        if let (Some(s), Some(e)) = (start, expiry) {
+            if e < s {
+                p.add(format!("{key}.expiry"), format!("{e} is before start {s}"));
+            } else if (e - s).num_days() > MAX_AWARD_DAYS {
+                p.add(
+                    format!("{key}.expiry"),
+                    format!("{e} is more than {MAX_AWARD_DAYS} days (ten years) after start {s}"),
+                );
+            }
+            for (what, d) in [("start", s), ("expiry", e)] {
+                if !(MIN_YEAR..=MAX_YEAR).contains(&d.year()) {
+                    p.add(
+                        format!("{key}.{what}"),
+                        format!("{d} is outside the years {MIN_YEAR} to {MAX_YEAR}"),
+                    );
+                }
+            }
+        }
+        if a.workloads.is_empty() {
+            p.add(
+                format!("{key}.workloads"),
+                format!("award {:?} funds no workload", a.id),
+            );
+        }
+        for (j, w) in a.workloads.iter().enumerate() {
+            if !raw_workloads.iter().any(|rw| &rw.name == w) {
+                p.add(
+                    format!("{key}.workloads[{j}]"),
+                    format!("{w:?} is not a workload defined under [[workloads]]"),
+                );
+            }
+        }
+        let (services, named_services) = match &a.services {
+            None => (ServiceSet::All, Vec::new()),
+            Some(list) => parse_services(list, &format!("{key}.services"), p),
+        };
+        let snooze_until = a.snooze_until.as_deref().and_then(|d| {
+            let parsed = parse_date(d);
+            if parsed.is_none() {
+                p.add(
+                    format!("{key}.snooze_until"),
+                    format!("{d:?} is not a date of the form YYYY-MM-DD"),
+                );
+            }
+            parsed
+        });
+        if let Some(id) = &a.credit_id {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+                p.add(
+                    format!("{key}.credit_id"),
+                    format!(
+                        "{id:?} is not a credit id (the numeric id `creditburn credits` lists)"
+                    ),
+                );
+            } else if raw[..i]
+                .iter()
+                .any(|other| other.credit_id.as_ref() == Some(id))
+            {
+                p.add(
+                    format!("{key}.credit_id"),
+                    format!("{id:?} is already named by another award"),
+                );
+            }
+        }
+        awards.push(Award {
+            id: a.id.clone(),
+            program,
+            amount: a.amount,
+            currency: a.currency.clone(),
+            start: start.unwrap_or_default(),
+            expiry: expiry.unwrap_or_default(),
+            workloads: a.workloads.clone(),
+            services,
+            named_services,
+            marketplace_covered: a.marketplace_covered,
+            credit_id: a.credit_id.clone(),
+            snooze_until,
+        });
+    }
+    check_double_funding(raw, &awards, p);
+    awards
+}
+
+pub(super) fn check_schedule(
+    schedule_raw: Option<&RawSchedule>,
+    daemon_raw: Option<&RawDaemon>,
+    p: &mut Problems,
+) -> (Option<ScheduleConfig>, Option<std::net::SocketAddr>) {
+    let schedule = schedule_raw.as_ref().and_then(|s| {
+        match crate::config::schedule::parse(&s.cron, s.timezone.as_deref()) {
+            Ok(schedule) => Some(ScheduleConfig {
+                schedule,
+                jitter_seconds: s.jitter_seconds,
+            }),
+            Err(e) => {
+                let key = if e.contains("IANA") {
+                    "schedule.timezone"
+                } else {
+                    "schedule.cron"
+                };
+                p.add(key, e);
+                None
+            }
+        }
+    });
+    let listen = daemon_raw
+        .as_ref()
+        .and_then(|d| d.listen.as_ref())
+        .and_then(|l| {
+            let parsed = l.parse::<std::net::SocketAddr>().ok();
+            if parsed.is_none() {
+                p.add(
+                    "daemon.listen",
+                    format!("{l:?} is not an address and port like \"127.0.0.1:9464\""),
+                );
+            }
+            parsed
+        });
+    if schedule_raw
+        .as_ref()
+        .is_some_and(|s| s.jitter_seconds > 3600)
+    {
+        p.add("schedule.jitter_seconds", "is more than an hour");
+    }
+    (schedule, listen)
+}
+pub(super) fn check_transport(
+    raw: &RawEmail,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> TransportConfig {
+    let file = |p: &mut Problems| match &raw.outbox {
+        Some(o) if !o.trim().is_empty() => TransportConfig::File { outbox: resolve(o) },
+        _ => {
+            p.add(
+                "email.outbox",
+                "is required with transport = \"file\": the folder for the .eml files",
+            );
+            TransportConfig::File {
+                outbox: PathBuf::new(),
+            }
+        }
+    };
+    match raw.transport.as_str() {
+        "file" => {
+            if raw.smtp.is_some() {
+                p.add(
+                    "email.smtp",
+                    "is only read when email.transport is \"smtp\"",
+                );
+            }
+            file(p)
+        }
+        "smtp" => {
+            if raw.outbox.is_some() {
+                p.add(
+                    "email.outbox",
+                    "is only read when email.transport is \"file\"",
+                );
+            }
+            let Some(smtp) = &raw.smtp else {
+                p.add(
+                    "email.smtp",
+                    "is required with transport = \"smtp\": host, port, security, ...",
+                );
+                return TransportConfig::File {
+                    outbox: PathBuf::new(),
+                };
+            };
+            TransportConfig::Smtp(check_smtp(smtp, resolve, p))
+        }
+        other => {
+            p.add(
+                "email.transport",
+                format!("{other:?} is not a transport; use \"smtp\" or \"file\""),
+            );
+            TransportConfig::File {
+                outbox: PathBuf::new(),
+            }
+        }
+    }
+}
+
+fn check_smtp(raw: &RawSmtp, resolve: &dyn Fn(&str) -> PathBuf, p: &mut Problems) -> SmtpConfig {
+    if raw.host.trim().is_empty() {
+        p.add("email.smtp.host", "is empty");
+    }
+    let security = match raw.security.as_str() {
+        "starttls" => Security::StartTls,
+        "tls" => Security::Tls,
+        "plain" => {
+            if !raw.allow_plaintext {
+                p.add(
+                    "email.smtp.security",
+                    "\"plain\" sends mail unencrypted; it needs allow_plaintext = true, and a loopback host",
+                );
+            }
+            if !is_loopback(&raw.host) {
+                p.add(
+                    "email.smtp.host",
+                    format!("{:?} is not a loopback address; unencrypted SMTP is only allowed to 127.0.0.1, ::1 or localhost", raw.host),
+                );
+            }
+            Security::Plain
+        }
+        other => {
+            p.add(
+                "email.smtp.security",
+                format!("{other:?} is not one of starttls (the default), tls, plain"),
+            );
+            Security::StartTls
+        }
+    };
+    if raw.allow_plaintext && security != Security::Plain {
+        p.add(
+            "email.smtp.allow_plaintext",
+            "is only read with security = \"plain\"",
+        );
+    }
+    if raw.password.is_some() {
+        p.add(
+            "email.smtp.password",
+            "passwords never live in the config file; use password_env (an environment variable) or password_file",
+        );
+    }
+    let password = match (&raw.password_env, &raw.password_file) {
+        (Some(_), Some(_)) => {
+            p.add(
+                "email.smtp.password_file",
+                "give password_env or password_file, not both",
+            );
+            None
+        }
+        (Some(var), None) if var.trim().is_empty() => {
+            p.add(
+                "email.smtp.password_env",
+                "is empty; name the environment variable",
+            );
+            None
+        }
+        (Some(var), None) => Some(PasswordSource::Env(var.clone())),
+        (None, Some(file)) => Some(PasswordSource::File(resolve(file))),
+        (None, None) => None,
+    };
+    if raw.username.is_some() != password.is_some() && raw.password.is_none() {
+        p.add(
+            "email.smtp.username",
+            "a username needs password_env or password_file, and a password needs a username",
+        );
+    }
+    for (key, v) in [
+        (
+            "email.smtp.connect_timeout_seconds",
+            raw.connect_timeout_seconds,
+        ),
+        (
+            "email.smtp.command_timeout_seconds",
+            raw.command_timeout_seconds,
+        ),
+    ] {
+        if !(v.is_finite() && v > 0.0 && v <= 600.0) {
+            p.add(
+                key,
+                format!("{v} is not a number of seconds between 0 and 600"),
+            );
+        }
+    }
+    let port = raw.port.unwrap_or(match security {
+        Security::Tls => 465,
+        _ => 587,
+    });
+    SmtpConfig {
+        host: raw.host.clone(),
+        port,
+        security,
+        ca_file: raw.ca_file.as_deref().map(resolve),
+        username: raw.username.clone(),
+        password,
+        connect_timeout_seconds: raw.connect_timeout_seconds,
+        command_timeout_seconds: raw.command_timeout_seconds,
+    }
+}
+
+fn check_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
+    let seconds = |key: &str, value: Option<f64>, default: f64, p: &mut Problems| {
+        let v = value.unwrap_or(default);
+        if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+            p.add(
+                format!("source.{key}"),
+                format!("{v} is not a number of seconds between 0 and 3600"),
+            );
+        }
+        v
+    };
+    let max_attempts = raw.max_attempts.unwrap_or(3);
+    if !(1..=10).contains(&max_attempts) {
+        p.add(
+            "source.max_attempts",
+            format!("{max_attempts} is outside 1..=10"),
+        );
+    }
+    let min_refresh_hours = raw.min_refresh_hours.unwrap_or(6.0);
+    if !(min_refresh_hours.is_finite() && (0.0..=168.0).contains(&min_refresh_hours)) {
+        p.add(
+            "source.min_refresh_hours",
+            format!("{min_refresh_hours} is outside 0..=168"),
+        );
+    }
+    let recent_days = raw.recent_days.unwrap_or(3);
+    if !(0..=31).contains(&recent_days) {
+        p.add(
+            "source.recent_days",
+            format!("{recent_days} is outside 0..=31"),
+        );
+    }
+    if let Some(a) = &raw.account_id {
+        if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+            p.add(
+                "source.account_id",
+                format!("{a:?} is not a 12-digit AWS account id"),
+            );
+        }
+    }
+    for (key, value) in [("profile", &raw.profile), ("region", &raw.region)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            p.add(
+                format!("source.{key}"),
+                "is empty; leave it out to use the default chain",
+            );
+        }
+    }
+    AwsSource {
+        profile: raw.profile.clone(),
+        region: raw.region.clone(),
+        max_attempts,
+        connect_timeout_seconds: seconds(
+            "connect_timeout_seconds",
+            raw.connect_timeout_seconds,
+            5.0,
+            p,
+        ),
+        attempt_timeout_seconds: seconds(
+            "attempt_timeout_seconds",
+            raw.attempt_timeout_seconds,
+            20.0,
+            p,
+        ),
+        operation_timeout_seconds: seconds(
+            "operation_timeout_seconds",
+            raw.operation_timeout_seconds,
+            60.0,
+            p,
+        ),
+        min_refresh_hours,
+        recent_days,
+        max_requests: raw.max_requests,
+        account_id: raw.account_id.clone(),
+    }
+}
+
+/// Two workloads whose rules could match the same line need distinct `priority` values,
+/// or "first matching rule wins" would depend on file order by accident.
+fn check_overlaps(workloads: &[Workload], p: &mut Problems) {
+    for (i, a) in workloads.iter().enumerate() {
+        for (j, b) in workloads.iter().enumerate().skip(i + 1) {
+            if !a.services.intersects(&b.services) {
+                continue;
+            }
+            let stated = matches!((a.priority, b.priority), (Some(x), Some(y)) if x != y);
+            if stated {
+                continue;
+            }
+            let clash = a.rules.iter().enumerate().find_map(|(ri, ra)| {
+                b.rules
+                    .iter()
+                    .position(|rb| ra.may_overlap(rb))
+                    .map(|rj| (ri, rj))
+            });
+            if let Some((ri, rj)) = clash {
+                p.add(
+                    format!("workloads[{j}].rules[{rj}]"),
+                    format!(
+                        "{:?} ({}) can match the same spend as workloads[{i}].rules[{ri}] {:?} ({}); give the two workloads different `priority` values to state which wins",
+                        b.name,
+                        b.rules[rj].describe(),
+                        a.name,
+                        a.rules[ri].describe()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The same workload funded by two awards over overlapping periods would count its spend
+/// twice.
+fn check_double_funding(raw: &[RawAward], awards: &[Award], p: &mut Problems) {
+    let mut by_workload: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, a) in awards.iter().enumerate() {
+        for w in &a.workloads {
+            by_workload.entry(w.as_str()).or_default().push(i);
+        }
+    }
+    for (w, list) in by_workload {
+        for (x, &i) in list.iter().enumerate() {
+            for &j in &list[x + 1..] {
+                let (a, b) = (&awards[i], &awards[j]);
+                if parse_date(&raw[i].start).is_none()
+                    || parse_date(&raw[i].expiry).is_none()
+                    || parse_date(&raw[j].start).is_none()
+                    || parse_date(&raw[j].expiry).is_none()
+                {
+                    continue;
+                }
+                if a.start <= b.expiry && b.start <= a.expiry {
+                    p.add(
+                        format!("{}.workloads", award_key(j, Some(&raw[j].id))),
+                        format!(
+                            "{:?} is also funded by award {:?} from {} to {}; a dollar of spend would count against both",
+                            w,
+                            a.id,
+                            a.start.max(b.start),
+                            a.expiry.min(b.expiry)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
