@@ -6,5 +6,6 @@ pub mod alerts;
 pub mod analysis;
 pub mod credits;
 pub mod hints;
+pub mod project;
 pub mod report;
 pub mod table;

@@ -9,7 +9,8 @@ use aws_sdk_costexplorer::types::{
     DateInterval, Group, GroupDefinition, GroupDefinitionType, MetricValue, ResultByTime,
 };
 use chrono::NaiveDate;
-use creditburn::analyse::analysis::{self, project, Inputs, Projection, Status};
+use creditburn::analyse::analysis::{self, Status};
+use creditburn::analyse::project::{project, Inputs, Projection};
 use creditburn::analyse::table;
 use creditburn::model::page::{CostPage, RecordScope};
 
@@ -364,7 +365,7 @@ fn burn_stops_at_the_last_day_of_data() {
 
 #[test]
 fn no_data_only_where_the_figures_look_like_a_configuration_mistake() {
-    use analysis::{no_data_reasons, Suspicion};
+    use creditburn::analyse::project::{no_data_reasons, Suspicion};
     let workloads = vec!["rag".to_string()];
     let base = Suspicion {
         status: Status::ForfeitRisk,
