@@ -6,35 +6,25 @@
 //! (the release-built binary; memory of a debug build says little). Target: idle
 //! resident memory under 30 MB.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+#[path = "../tests/it/harness.rs"]
+mod harness;
+
+use harness::{free_port, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_creditburn");
 
 /// The example config pointed at the demo recording, with its state and outbox in `dir`,
 /// a yearly schedule (so the daemon idles) and the HTTP listener on.
 fn config(dir: &Path, port: u16) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("config/example.toml"))
-        .unwrap()
-        .replace(
-            "\"../fixtures/demo\"",
-            &format!("{:?}", root.join("fixtures/demo").display().to_string()),
-        )
-        .replace(
-            "\"../outbox\"",
-            &format!("{:?}", dir.join("outbox").display().to_string()),
-        )
-        .replace(
-            "\"../state\"",
-            &format!("{:?}", dir.join("state").display().to_string()),
-        );
+    let path = harness::demo_config(dir, &harness::repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&path).unwrap();
     let text = format!(
         "{text}\n[schedule]\ncron = \"0 0 1 1 *\"\n\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n"
     );
-    let path = dir.join("creditburn.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -57,34 +47,6 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / 100.0
 }
 
-fn start(config: &Path, extra: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(["daemon", "--config", config.to_str().unwrap()])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-fn wait_for(rx: &std::sync::mpsc::Receiver<String>, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        if rx.recv_timeout(left).is_ok_and(|l| l.contains(text)) {
-            return;
-        }
-    }
-    panic!("no {text:?} from the daemon");
-}
-
 fn idle(child: &Child, seconds: u64) -> (u64, u64, f64) {
     let pid = child.id();
     let before = cpu_seconds(pid);
@@ -93,32 +55,17 @@ fn idle(child: &Child, seconds: u64) -> (u64, u64, f64) {
     (status_kb(pid, "VmRSS:"), status_kb(pid, "VmHWM:"), cpu)
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn main() {
     let idle_seconds = 10;
     println!("creditburn daemon ({BIN})");
 
     // Started and idle, no run yet.
     let dir = tempfile::tempdir().unwrap();
-    let (child, rx) = start(&config(dir.path(), free_port()), &[]);
-    wait_for(&rx, "daemon: schedule");
+    let mut daemon = Daemon::start(&config(dir.path(), free_port()), &[], &[]);
+    daemon.wait_for("daemon: schedule", Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(1));
-    let (rss, _, cpu) = idle(&child, idle_seconds);
-    stop(child);
+    let (rss, _, cpu) = idle(&daemon.child, idle_seconds);
+    daemon.terminate();
     println!(
         "idle, before any run:      RSS {:>6.1} MB, CPU {cpu:.2}% over {idle_seconds} s",
         rss as f64 / 1024.0
@@ -126,11 +73,11 @@ fn main() {
 
     // After one run on fixtures/demo, idle again.
     let dir = tempfile::tempdir().unwrap();
-    let (child, rx) = start(&config(dir.path(), free_port()), &["--run-at-start"]);
-    wait_for(&rx, ": ok");
+    let mut daemon = Daemon::start(&config(dir.path(), free_port()), &["--run-at-start"], &[]);
+    daemon.wait_for(": ok", Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(1));
-    let (rss, peak, cpu) = idle(&child, idle_seconds);
-    stop(child);
+    let (rss, peak, cpu) = idle(&daemon.child, idle_seconds);
+    daemon.terminate();
     println!(
         "idle, after one demo run:  RSS {:>6.1} MB, CPU {cpu:.2}% over {idle_seconds} s (peak during the run {:.1} MB)",
         rss as f64 / 1024.0,

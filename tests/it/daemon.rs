@@ -1,79 +1,13 @@
 //! The daemon as a process: one instance per state folder, and SIGTERM in the middle of
 //! a run (stopped within 10 seconds, state intact, lock released).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::aws_server::{FakeCostExplorer, Fault};
+use crate::harness::Daemon;
 use crate::support::{demo_config, repo};
-
-/// A daemon process whose stderr lines arrive on a channel.
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Daemon {
-    fn start(config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_creditburn"))
-            .args(["daemon", "--config", config.to_str().unwrap()])
-            .args(extra)
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Daemon { child, lines }
-    }
-
-    /// Waits up to `limit` for a line containing `text`; returns everything seen.
-    fn wait_for(&self, text: &str, limit: Duration) -> Vec<String> {
-        let deadline = Instant::now() + limit;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let hit = line.contains(text);
-                    seen.push(line);
-                    if hit {
-                        return seen;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no line with {text:?} within {limit:?}; saw {seen:#?}");
-    }
-
-    fn terminate(&mut self) -> (Option<i32>, Duration) {
-        let started = Instant::now();
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let status = self.child.wait().unwrap();
-        (status.code(), started.elapsed())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn with_schedule(config: &Path, line: &str) {
     let mut text = std::fs::read_to_string(config).unwrap();

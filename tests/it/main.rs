@@ -8,6 +8,7 @@ mod config;
 mod daemon;
 mod deploy;
 mod email;
+mod harness;
 mod live;
 mod props;
 mod smtp;

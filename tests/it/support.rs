@@ -7,30 +7,7 @@ use std::process::{Command, Output};
 use creditburn::analyse::table::CostTable;
 use creditburn::config::Config;
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The example config rewritten to read `recording` and write into `dir`.
-pub fn demo_config(dir: &Path, recording: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("config/example.toml")).unwrap();
-    let text = text
-        .replace(
-            "\"../fixtures/demo\"",
-            &format!("{:?}", recording.display().to_string()),
-        )
-        .replace(
-            "\"../outbox\"",
-            &format!("{:?}", dir.join("outbox").display().to_string()),
-        )
-        .replace(
-            "\"../state\"",
-            &format!("{:?}", dir.join("state").display().to_string()),
-        );
-    let path = dir.join("creditburn.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+pub use crate::harness::{demo_config, repo};
 
 /// `config` text switched to the SMTP transport, with `smtp` as its `[email.smtp]` keys
 /// (the `.eml` folder's `outbox` key removed).
