@@ -37,11 +37,11 @@ pub(crate) fn failpoint(step: &str) {
 }
 
 /// The most creditburn reads of one recorded page or manifest.
-pub const MAX_RECORDING_FILE: u64 = 64 << 20;
+pub(crate) const MAX_RECORDING_FILE: u64 = 64 << 20;
 /// The most creditburn reads of a config file.
-pub const MAX_CONFIG_FILE: u64 = 4 << 20;
+pub(crate) const MAX_CONFIG_FILE: u64 = 4 << 20;
 /// The most creditburn reads of a password or CA file.
-pub const MAX_SECRET_FILE: u64 = 1 << 20;
+pub(crate) const MAX_SECRET_FILE: u64 = 1 << 20;
 
 /// Reads `path`, at most `limit` bytes: a larger (or endless, like /dev/zero) file is an
 /// error naming the limit, never a hang.

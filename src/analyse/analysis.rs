@@ -19,17 +19,17 @@ use crate::model::money::{cents, cents_pair, round2};
 use crate::model::usage_type::{self, TokenKind};
 
 /// Columns the analysis adds to the cost table.
-pub const WORKLOAD: &str = "workload";
-pub const MARKETPLACE: &str = "marketplace";
-pub const MODEL: &str = "model";
-pub const TOKEN_KIND: &str = "token_kind";
-pub const BATCH: &str = "batch";
+pub(crate) const WORKLOAD: &str = "workload";
+pub(crate) const MARKETPLACE: &str = "marketplace";
+pub(crate) const MODEL: &str = "model";
+pub(crate) const TOKEN_KIND: &str = "token_kind";
+pub(crate) const BATCH: &str = "batch";
 /// The first workload whose rules matched a line that its `services` then excluded, for
 /// lines no workload took.
-pub const EXCLUDED_BY: &str = "excluded_by";
+pub(crate) const EXCLUDED_BY: &str = "excluded_by";
 
 /// How many trailing days the per-workload "recent" figures and the hints look at.
-pub const RECENT_DAYS: i64 = 30;
+pub(crate) const RECENT_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -569,7 +569,7 @@ fn sum_f64(df: &DataFrame, name: &str) -> PolarsResult<f64> {
 
 /// Adds the attribution columns: the workload (first match wins), and for Bedrock lines
 /// the model, token kind, batch and Marketplace flags.
-pub fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> {
+pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> {
     let df = &table.df;
     // Each column read once, in order (random access into a chunked array per row and
     // per workload was most of the analysis's time on large tables).

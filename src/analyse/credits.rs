@@ -13,7 +13,7 @@ use crate::config::Award;
 use crate::model::credits::{Allocation, Credit, Reconciliation};
 
 /// Reconciles each award that names a credit with AWS's figures.
-pub fn reconcile(
+pub(crate) fn reconcile(
     awards: &[Award],
     statuses: &[AwardStatus],
     credits: &[Credit],
@@ -58,7 +58,7 @@ pub fn reconcile(
 }
 
 /// Credits on the account that no award names.
-pub fn unclaimed<'a>(awards: &[Award], credits: &'a [Credit]) -> Vec<&'a Credit> {
+pub(crate) fn unclaimed<'a>(awards: &[Award], credits: &'a [Credit]) -> Vec<&'a Credit> {
     credits
         .iter()
         .filter(|c| {
@@ -71,7 +71,7 @@ pub fn unclaimed<'a>(awards: &[Award], credits: &'a [Credit]) -> Vec<&'a Credit>
 
 /// `[[awards]]` entries for `credits`, ready to paste into the config: amounts and dates
 /// from AWS; the workloads are left for a person to name.
-pub fn adoption_toml(credits: &[&Credit]) -> String {
+pub(crate) fn adoption_toml(credits: &[&Credit]) -> String {
     let mut out = String::new();
     for c in credits {
         out.push_str(&format!(

@@ -48,7 +48,7 @@ pub struct Hint {
 
 impl Hint {
     /// What the hint is worth, in its own terms.
-    pub fn worth(&self) -> String {
+    pub(crate) fn worth(&self) -> String {
         match self.kind {
             HintKind::PullWorkForward => format!("{} at stake", money(self.monthly_saving)),
             _ => format!("{} a month", money(self.monthly_saving)),

@@ -27,7 +27,7 @@ pub struct Suspicion<'a> {
 
 /// Unattributed spend below this (in the award's period) is too little to suspect the
 /// rules of missing it.
-pub const MIN_UNATTRIBUTED: f64 = 1.0;
+pub(crate) const MIN_UNATTRIBUTED: f64 = 1.0;
 
 /// Why an award's figures are probably a configuration mistake (empty when they are
 /// not): its workloads match nothing while spend goes unattributed, or a forfeit verdict

@@ -99,12 +99,12 @@ impl Report {
         }
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 
     /// The human view, at most 80 columns wide.
-    pub fn to_table(&self) -> String {
+    pub(crate) fn to_table(&self) -> String {
         let mut out = String::new();
         let d = &self.data;
         out.push_str(&format!("creditburn as of {}\n", self.as_of));
@@ -229,7 +229,7 @@ impl Report {
 }
 
 /// The projection of one award in words.
-pub fn projection_sentence(a: &AwardStatus) -> String {
+pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
     use crate::analyse::analysis::Status::*;
     let burn = money(a.daily_burn);
     match a.status {
@@ -281,7 +281,7 @@ pub fn projection_sentence(a: &AwardStatus) -> String {
 }
 
 /// `creditburn credits`: the account's credits, 80 columns.
-pub fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Award]) -> String {
+pub(crate) fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Award]) -> String {
     let mut out = format!(
         "credits read {}\n",
         snapshot.fetched_at.format("%Y-%m-%d %H:%M UTC")
@@ -313,7 +313,7 @@ pub fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Award]) -> 
 }
 
 /// AWS's view of an award's credit, in words.
-pub fn drift_sentence(c: &Reconciliation) -> String {
+pub(crate) fn drift_sentence(c: &Reconciliation) -> String {
     if !c.found {
         return format!("AWS lists no credit {} on the account.", c.credit_id);
     }

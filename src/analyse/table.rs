@@ -18,18 +18,18 @@ use polars::prelude::*;
 
 use crate::model::page::{CostPage, RecordScope};
 
-pub const DATE: &str = "date";
-pub const ACCOUNT: &str = "account";
+pub(crate) const DATE: &str = "date";
+pub(crate) const ACCOUNT: &str = "account";
 pub const SERVICE: &str = "service";
 pub const USAGE_TYPE: &str = "usage_type";
 pub const RECORD_TYPE: &str = "record_type";
 pub const COST: &str = "cost";
-pub const QUANTITY: &str = "quantity";
-pub const ESTIMATED: &str = "estimated";
-pub const APPROXIMATED: &str = "approximated";
+pub(crate) const QUANTITY: &str = "quantity";
+pub(crate) const ESTIMATED: &str = "estimated";
+pub(crate) const APPROXIMATED: &str = "approximated";
 
 /// The column holding tag `key` (null where the line has no such tag).
-pub fn tag_column(key: &str) -> String {
+pub(crate) fn tag_column(key: &str) -> String {
     format!("tag:{key}")
 }
 
@@ -57,11 +57,11 @@ pub enum TableError {
 }
 
 /// Days since 1970-01-01, polars' physical Date.
-pub fn epoch_days(d: NaiveDate) -> i32 {
+pub(crate) fn epoch_days(d: NaiveDate) -> i32 {
     (d - NaiveDate::default()).num_days() as i32
 }
 
-pub fn from_epoch_days(n: i32) -> NaiveDate {
+pub(crate) fn from_epoch_days(n: i32) -> NaiveDate {
     NaiveDate::default() + chrono::Duration::days(n as i64)
 }
 

@@ -49,21 +49,21 @@ use crate::store::StoreError;
 pub mod exit {
     pub const OK: u8 = 0;
     /// Something unexpected inside creditburn.
-    pub const FAILURE: u8 = 1;
+    pub(crate) const FAILURE: u8 = 1;
     /// Bad arguments (clap's own code).
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// The cost data is malformed, truncated or empty.
-    pub const DATA: u8 = 65;
+    pub(crate) const DATA: u8 = 65;
     /// A file the config names does not exist.
-    pub const NO_INPUT: u8 = 66;
+    pub(crate) const NO_INPUT: u8 = 66;
     /// The outbox could not be written.
-    pub const CANT_CREATE: u8 = 73;
+    pub(crate) const CANT_CREATE: u8 = 73;
     /// Some message could not be delivered yet; it stays queued and is retried.
-    pub const TEMPFAIL: u8 = 75;
+    pub(crate) const TEMPFAIL: u8 = 75;
     /// A file could not be read.
-    pub const IO: u8 = 74;
+    pub(crate) const IO: u8 = 74;
     /// No usable cost data: the fetch failed and the cache holds nothing to fall back on.
-    pub const UNAVAILABLE: u8 = 69;
+    pub(crate) const UNAVAILABLE: u8 = 69;
     /// The configuration is invalid.
     pub const CONFIG: u8 = 78;
 }
@@ -75,7 +75,7 @@ pub mod exit {
     about = "How your AWS credit awards are burning: consumed, runway, projected exhaustion or forfeit, and alerts for finance",
     after_help = "Exit codes: 0 ok, 1 internal error, 2 bad arguments, 65 malformed or empty cost data, 66 missing input file, 69 no usable cost data (fetch failed, cache empty), 73 outbox or state store not writable, 75 a message not delivered yet (queued for retry), 74 read error, 78 invalid configuration."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
@@ -304,7 +304,7 @@ fn chain_line(err: &anyhow::Error) -> String {
 }
 
 /// Maps the typed errors at the boundaries to documented exit codes.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.is::<ConfigError>()
             || cause.is::<Misconfigured>()
@@ -386,12 +386,12 @@ fn execute(command: Command) -> anyhow::Result<()> {
 /// `daemon` without `[schedule]`): exit 78, like any configuration problem.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Misconfigured(String);
+pub(crate) struct Misconfigured(String);
 
 /// Some message could not be delivered (yet); it stays queued for a later run.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Undelivered(String);
+pub(crate) struct Undelivered(String);
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

@@ -82,7 +82,7 @@ impl Program {
     ];
 
     /// How finance names the program in a sentence.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Program::BedrockPoc => "POC",
             Program::ActivateFounders => "Activate Founders",
@@ -111,7 +111,7 @@ pub enum ServiceSelector {
 }
 
 /// Short names accepted in `services = [...]`, with the Cost Explorer SERVICE they stand for.
-pub const SERVICE_ALIASES: [(&str, &str); 12] = [
+pub(crate) const SERVICE_ALIASES: [(&str, &str); 12] = [
     ("opensearch", "Amazon OpenSearch Service"),
     ("s3", "Amazon Simple Storage Service"),
     ("lambda", "AWS Lambda"),
@@ -234,7 +234,7 @@ impl Rule {
         true
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some((k, v)) = &self.tag {
             parts.push(format!("tag {k}={v}"));
@@ -302,26 +302,26 @@ pub fn seconds(s: f64) -> chrono::Duration {
 
 impl AwsSource {
     /// `min_refresh_hours` as a duration.
-    pub fn min_refresh(&self) -> chrono::Duration {
+    pub(crate) fn min_refresh(&self) -> chrono::Duration {
         seconds(self.min_refresh_hours * 3600.0)
     }
 }
 
 impl AlertConfig {
     /// `repeat_interval_hours` as a duration.
-    pub fn repeat_interval(&self) -> chrono::Duration {
+    pub(crate) fn repeat_interval(&self) -> chrono::Duration {
         seconds(self.repeat_interval_hours * 3600.0)
     }
 }
 
 impl EmailConfig {
     /// `retry_base_minutes` as a duration.
-    pub fn retry_base(&self) -> chrono::Duration {
+    pub(crate) fn retry_base(&self) -> chrono::Duration {
         seconds(self.retry_base_minutes * 60.0)
     }
 
     /// `retry_max_hours` as a duration.
-    pub fn retry_max(&self) -> chrono::Duration {
+    pub(crate) fn retry_max(&self) -> chrono::Duration {
         seconds(self.retry_max_hours * 3600.0)
     }
 }
@@ -471,19 +471,19 @@ impl Config {
 // ---- bounds: every number a run computes with stays far from overflow --------------------
 
 /// The largest award amount accepted, in USD.
-pub const MAX_AMOUNT: f64 = 1e9;
+pub(crate) const MAX_AMOUNT: f64 = 1e9;
 /// The longest award, start to expiry.
-pub const MAX_AWARD_DAYS: i64 = 3660;
+pub(crate) const MAX_AWARD_DAYS: i64 = 3660;
 /// Award dates must fall in these years.
-pub const MIN_YEAR: i32 = 2000;
-pub const MAX_YEAR: i32 = 2200;
-pub const MAX_SLACK_DAYS: i64 = 365;
-pub const MAX_REPEAT_HOURS: f64 = 8760.0;
-pub const MAX_RETRY_BASE_MINUTES: f64 = 1440.0;
-pub const MAX_RETRY_MAX_HOURS: f64 = 720.0;
-pub const MAX_SEND_ATTEMPTS: u32 = 1000;
-pub const MAX_DIGEST_DAYS: i64 = 365;
-pub const MAX_PRUNE_DAYS: i64 = 3660;
+pub(crate) const MIN_YEAR: i32 = 2000;
+pub(crate) const MAX_YEAR: i32 = 2200;
+pub(crate) const MAX_SLACK_DAYS: i64 = 365;
+pub(crate) const MAX_REPEAT_HOURS: f64 = 8760.0;
+pub(crate) const MAX_RETRY_BASE_MINUTES: f64 = 1440.0;
+pub(crate) const MAX_RETRY_MAX_HOURS: f64 = 720.0;
+pub(crate) const MAX_SEND_ATTEMPTS: u32 = 1000;
+pub(crate) const MAX_DIGEST_DAYS: i64 = 365;
+pub(crate) const MAX_PRUNE_DAYS: i64 = 3660;
 
 // ---- the file as written -------------------------------------------------------------
 

@@ -161,7 +161,7 @@ impl Schedule {
     }
 
     /// The first run strictly after `after`.
-    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Start a little before, in wall-clock time, so a slot in a repeated hour is seen.
         let local = after.with_timezone(&self.zone).naive_local() - Duration::hours(3);
         self.cron
@@ -172,7 +172,7 @@ impl Schedule {
     }
 
     /// Whether a run was due in `(since, now]`: the catch-up after downtime.
-    pub fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    pub(crate) fn missed(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         self.next_after(since).is_some_and(|t| t <= now)
     }
 }

@@ -10,7 +10,7 @@ use crate::store::daemon_state::DaemonState;
 use crate::store::StoreError;
 
 /// Most connections the listener serves at once; more wait in the accept queue.
-pub const MAX_CONNECTIONS: usize = 256;
+pub(crate) const MAX_CONNECTIONS: usize = 256;
 /// A connection that has not sent its request head by then is closed.
 const HEADER_TIMEOUT: StdDuration = StdDuration::from_secs(2);
 /// Bound on one whole connection.

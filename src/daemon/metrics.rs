@@ -27,7 +27,7 @@ pub struct Snapshot<'a> {
 }
 
 /// The content type of [`render`]'s exposition.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 type Labels = Vec<(String, String)>;
 type GaugeF = Gauge<f64, AtomicU64>;

@@ -28,7 +28,7 @@ use crate::model::outcome::Outcome;
 use crate::store::daemon_state::DaemonState;
 use crate::store::StoreError;
 
-pub const LOCK_FILE: &str = "daemon.lock";
+pub(crate) const LOCK_FILE: &str = "daemon.lock";
 
 /// Where time comes from.
 pub trait Clock: Send + Sync {
@@ -38,7 +38,7 @@ pub trait Clock: Send + Sync {
 }
 
 /// The real clock.
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
@@ -107,7 +107,7 @@ pub struct Settings {
 }
 
 /// One run: given its slot, runs the pipeline to the end and says how it went.
-pub type Job = Box<dyn Fn(DateTime<Utc>) -> Result<(), String> + Send + Sync>;
+pub(crate) type Job = Box<dyn Fn(DateTime<Utc>) -> Result<(), String> + Send + Sync>;
 
 /// What happened, for the log and for tests.
 #[derive(Debug, Clone, PartialEq)]

@@ -46,7 +46,7 @@ pub enum DeliverError {
 
 /// What a failed send means for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Refused for this message or recipient (a 5xx about it): failed for good.
     Refused,
     /// A 4xx about this message: retried after the backoff.
@@ -62,7 +62,7 @@ pub enum Failure {
 /// Why one send failed. `message` is safe to log, store and email: server text is
 /// redacted of the credentials and cut short.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SendError {
+pub(crate) struct SendError {
     pub failure: Failure,
     pub message: String,
 }
@@ -72,13 +72,13 @@ pub struct SendError {
 /// recognise (plain, base64 in any alignment it appears as a token, AUTH PLAIN and LOGIN
 /// encodings), folds control characters and caps the length.
 #[derive(Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     password: Vec<u8>,
     forms: Vec<String>,
 }
 
 /// The longest server text kept in an error.
-pub const MAX_SERVER_TEXT: usize = 300;
+pub(crate) const MAX_SERVER_TEXT: usize = 300;
 
 impl Redactor {
     pub fn new(username: &str, password: &str) -> Redactor {
@@ -112,7 +112,7 @@ impl Redactor {
 
     /// `text` with the credentials replaced by `[redacted]`, on one line, at most
     /// [`MAX_SERVER_TEXT`] characters.
-    pub fn clean(&self, text: &str) -> String {
+    pub(crate) fn clean(&self, text: &str) -> String {
         // Scanned whole (up to a bound far past the cap), so a cut never leaves part of an
         // encoding behind.
         let mut out: String = text
@@ -179,7 +179,7 @@ impl Redactor {
 }
 
 /// The message id of a rendered email: stable, so a retried message is the same message.
-pub fn message_id(email: &AlertEmail) -> String {
+pub(crate) fn message_id(email: &AlertEmail) -> String {
     format!("<{}@creditburn>", email.key)
 }
 
@@ -234,7 +234,7 @@ pub fn build(
 /// Builds every email into a queued message (one body, a delivery per recipient, so an
 /// address the server refuses fails alone). Nothing is queued if one email cannot be
 /// built.
-pub fn queue(
+pub(crate) fn queue(
     emails: &[AlertEmail],
     config: &EmailConfig,
     recipients: &[String],
@@ -328,7 +328,7 @@ fn read_ca(ca: &Path) -> Result<Certificate, DeliverError> {
 }
 
 /// Where messages go.
-pub enum Transport {
+pub(crate) enum Transport {
     File(PathBuf),
     Smtp {
         transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
@@ -418,7 +418,7 @@ fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
 }
 
 impl Transport {
-    pub fn from_config(config: &EmailConfig) -> Result<Transport, DeliverError> {
+    pub(crate) fn from_config(config: &EmailConfig) -> Result<Transport, DeliverError> {
         match &config.transport {
             TransportConfig::File { outbox } => Ok(Transport::File(outbox.clone())),
             TransportConfig::Smtp(s) => smtp(s, &config.from),
@@ -457,7 +457,7 @@ impl Transport {
     }
 
     /// Where messages go, for people.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Transport::File(dir) => dir.display().to_string(),
             Transport::Smtp { .. } => "SMTP".to_string(),
@@ -571,14 +571,14 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
 
 /// One delivery: the message's subject and its recipient.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sent {
+pub(crate) struct Sent {
     pub subject: String,
     pub recipient: String,
 }
 
 /// What one pass over the outbox did.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SendReport {
+pub(crate) struct SendReport {
     pub sent: Vec<Sent>,
     /// Deliveries that will be tried again in a later run, with the error.
     pub retrying: Vec<(Sent, String)>,
@@ -595,7 +595,7 @@ pub struct SendReport {
 /// server cannot be reached at all, the pass stops there: the rest stay due and are tried
 /// by the next run. When the problem is the operator's (a refused login), every queued
 /// delivery is held, with no attempt counted.
-pub async fn send_due(
+pub(crate) async fn send_due(
     transport: &Transport,
     outbox: &Outbox,
     now: DateTime<Utc>,

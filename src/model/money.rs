@@ -6,7 +6,7 @@ pub fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round2(*v))
 }
 
-pub fn cents_pair<S: serde::Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn cents_pair<S: serde::Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeTuple;
     let mut t = s.serialize_tuple(2)?;
     t.serialize_element(&round2(v.0))?;
@@ -14,7 +14,7 @@ pub fn cents_pair<S: serde::Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S
     t.end()
 }
 
-pub fn round2(v: f64) -> f64 {
+pub(crate) fn round2(v: f64) -> f64 {
     let r = (v * 100.0).round() / 100.0;
     if r == 0.0 {
         0.0 // never "-0.0"

@@ -16,7 +16,7 @@ impl Outcome {
         }
     }
 
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }
 }

@@ -3,10 +3,10 @@
 //! quotes only enough to find the spot).
 
 /// The longest excerpt of a response an error may quote.
-pub const EXCERPT_CHARS: usize = 160;
+pub(crate) const EXCERPT_CHARS: usize = 160;
 
 /// `text` with every run of white space (newlines included) folded to one space.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -25,14 +25,14 @@ pub fn cap(text: &str, max: usize) -> String {
 }
 
 /// `text` on one line, cut to [`EXCERPT_CHARS`] characters.
-pub fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     cap(&one_line(text), EXCERPT_CHARS)
 }
 
 /// An error and its sources as one line of their Display texts, never their Debug dumps
 /// (the SDK's Debug of a response error carries the whole raw body), cut to a few
 /// hundred characters.
-pub fn error_line(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_line(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(e) = source {
@@ -46,7 +46,7 @@ pub fn error_line(err: &dyn std::error::Error) -> String {
 }
 
 /// Word-wraps `text` to `width`, continuation lines indented by two spaces.
-pub fn wrap(text: &str, width: usize) -> String {
+pub(crate) fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -9,13 +9,13 @@
 /// The Cost Explorer SERVICE names Bedrock usage is billed under: Amazon's own models
 /// (Nova, Titan) as "Amazon Bedrock", Anthropic's Claude as "Amazon Bedrock Service"
 /// (DOMAIN.md). Third-party Marketplace listings carry [`BEDROCK_EDITION_SUFFIX`].
-pub const BEDROCK_SERVICES: [&str; 2] = ["Amazon Bedrock", "Amazon Bedrock Service"];
+pub(crate) const BEDROCK_SERVICES: [&str; 2] = ["Amazon Bedrock", "Amazon Bedrock Service"];
 
 /// The suffix AWS gives third-party models sold through Marketplace on Bedrock.
-pub const BEDROCK_EDITION_SUFFIX: &str = "(Amazon Bedrock Edition)";
+pub(crate) const BEDROCK_EDITION_SUFFIX: &str = "(Amazon Bedrock Edition)";
 
 /// Whether `service` is one Bedrock is billed under, Marketplace listings included.
-pub fn is_bedrock_service(service: &str) -> bool {
+pub(crate) fn is_bedrock_service(service: &str) -> bool {
     BEDROCK_SERVICES.contains(&service) || service.ends_with(BEDROCK_EDITION_SUFFIX)
 }
 
@@ -50,7 +50,7 @@ pub struct BedrockUsage {
 }
 
 /// Whether a service line is a Bedrock model billed through AWS Marketplace.
-pub fn is_marketplace(service: &str, usage_type: &str) -> bool {
+pub(crate) fn is_marketplace(service: &str, usage_type: &str) -> bool {
     service.ends_with(BEDROCK_EDITION_SUFFIX) || usage_type.contains("MP:")
 }
 

@@ -16,14 +16,14 @@ use plotters::style::{register_font, FontStyle};
 
 use crate::analyse::analysis::AwardStatus;
 
-pub const WIDTH: u32 = 720;
-pub const HEIGHT: u32 = 360;
+pub(crate) const WIDTH: u32 = 720;
+pub(crate) const HEIGHT: u32 = 360;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Colours, named for the legend in the email.
 pub const ACTUAL: RGBColor = RGBColor(31, 90, 170);
-pub const PLAN: RGBColor = RGBColor(140, 140, 140);
+pub(crate) const PLAN: RGBColor = RGBColor(140, 140, 140);
 pub const PROJECTION: RGBColor = RGBColor(230, 120, 20);
 pub const EXPIRY: RGBColor = RGBColor(200, 30, 30);
 /// The projected exhaustion marker.

@@ -507,7 +507,11 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
 }
 
 /// `creditburn send-test-email`: proves the configuration delivers.
-pub fn render_test(transport: &str, recipients: &[String], now: DateTime<Utc>) -> AlertEmail {
+pub(crate) fn render_test(
+    transport: &str,
+    recipients: &[String],
+    now: DateTime<Utc>,
+) -> AlertEmail {
     let body = format!(
         "This is a test message from creditburn, sent {} through {transport} to {}. If you can read it, alerts and digests will reach you the same way.",
         now.format("%Y-%m-%d %H:%M:%S UTC"),

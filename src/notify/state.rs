@@ -61,7 +61,7 @@ pub struct Decision {
 }
 
 /// When each award's alerts are snoozed until (inclusive), if they are.
-pub type Snoozes<'a> = &'a dyn Fn(&str) -> Option<NaiveDate>;
+pub(crate) type Snoozes<'a> = &'a dyn Fn(&str) -> Option<NaiveDate>;
 
 pub fn decide(
     current: &[Alert],

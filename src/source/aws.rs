@@ -67,11 +67,11 @@ pub async fn sdk_config(source: &AwsSource, profile: Option<&str>) -> SdkConfig 
 /// The credential chain found nothing to sign requests with.
 #[derive(Debug, thiserror::Error)]
 #[error("no AWS credentials were found ({0}); give them with AWS_PROFILE or --profile (a profile in ~/.aws/config), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role (an EC2 instance profile, IRSA on EKS); see deploy/README.md")]
-pub struct NoCredentials(pub String);
+pub(crate) struct NoCredentials(pub String);
 
 /// Resolves credentials once, before any request, so that their absence is one line
 /// rather than the same failure repeated for every query.
-pub async fn check_credentials(
+pub(crate) async fn check_credentials(
     sdk: &SdkConfig,
     profile: Option<&str>,
 ) -> Result<(), NoCredentials> {
@@ -95,7 +95,7 @@ pub async fn check_credentials(
 /// No usable cost data: the fetch failed and the cache could not stand in.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Unavailable(pub String);
+pub(crate) struct Unavailable(pub String);
 
 /// Why a fetch stopped. Each names what happened in one line.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -476,7 +476,7 @@ impl Billing {
 
     /// How much of credit `credit_id` AWS applied, per service and month, over
     /// `[start, end)`, following nextToken.
-    pub async fn allocations(
+    pub(crate) async fn allocations(
         &self,
         account_id: &str,
         credit_id: &str,
@@ -523,7 +523,7 @@ impl Billing {
 
 /// What a credits refresh produced.
 #[derive(Debug, Clone, Default)]
-pub struct CreditRefresh {
+pub(crate) struct CreditRefresh {
     /// The snapshot to use: fresh, or the last one stored when the fetch failed.
     pub snapshot: Option<AwsCredits>,
     pub failure: Option<FetchError>,
@@ -534,7 +534,7 @@ pub struct CreditRefresh {
 /// Reads the account's credits and, for each credit an award names, its allocation
 /// history since the award's start (at most 24 months back). A snapshot younger than
 /// `min_refresh` is reused; a failed fetch falls back to the newest stored one.
-pub async fn refresh_credits(
+pub(crate) async fn refresh_credits(
     client: &Billing,
     store: &Cache,
     account_id: &str,
@@ -593,7 +593,7 @@ pub async fn refresh_credits(
 }
 
 /// [`refresh_credits`] for the account `source.account_id` names; None when it names none.
-pub async fn refresh_source_credits(
+pub(crate) async fn refresh_source_credits(
     sdk: &SdkConfig,
     store: &Cache,
     source: &AwsSource,

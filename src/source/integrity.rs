@@ -35,7 +35,7 @@ pub struct Expected {
 /// and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{query}{}: {message}", day.map(|d| format!(", {d}")).unwrap_or_default())]
-pub struct IntegrityError {
+pub(crate) struct IntegrityError {
     pub query: String,
     pub file: Option<PathBuf>,
     pub day: Option<NaiveDate>,
@@ -43,13 +43,13 @@ pub struct IntegrityError {
 }
 
 /// One page of a query's answer, with the file it came from (None when live).
-pub struct Page<'a> {
+pub(crate) struct Page<'a> {
     pub file: Option<&'a Path>,
     pub output: &'a GetCostAndUsageOutput,
 }
 
 /// The kind of a group definition as the wire spells it.
-pub fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
+pub(crate) fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
     match kind {
         Some(GroupDefinitionType::Tag) => "TAG".into(),
         Some(GroupDefinitionType::Dimension) => "DIMENSION".into(),
@@ -61,11 +61,11 @@ pub fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
 
 /// Cost per (day, the group's last key): for the usage slices, which all group by
 /// USAGE_TYPE second, the cost of each usage type each day.
-pub type Totals = BTreeMap<(NaiveDate, String), f64>;
+pub(crate) type Totals = BTreeMap<(NaiveDate, String), f64>;
 
 /// Checks one query's pages against its request and returns its cost per day and usage
 /// type (all groups of the day, merged across pages).
-pub fn check_query(
+pub(crate) fn check_query(
     query: &str,
     expected: &Expected,
     pages: &[Page],
@@ -233,7 +233,9 @@ fn agree(a: f64, b: f64) -> bool {
 /// of them covers (they all group by USAGE_TYPE, so a slice whose amounts were scaled,
 /// dropped or relabelled on the way disagrees). `slices` are (query, page file to name,
 /// totals); the first is the reference.
-pub fn check_slices(slices: &[(&str, Option<&Path>, &Totals)]) -> Result<(), IntegrityError> {
+pub(crate) fn check_slices(
+    slices: &[(&str, Option<&Path>, &Totals)],
+) -> Result<(), IntegrityError> {
     let Some((reference, _, base)) = slices.first() else {
         return Ok(());
     };

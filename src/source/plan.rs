@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::model::page::RecordScope;
 
 /// The metrics every query asks for.
-pub const METRICS: [&str; 2] = ["UnblendedCost", "UsageQuantity"];
+pub(crate) const METRICS: [&str; 2] = ["UnblendedCost", "UsageQuantity"];
 
 /// One query of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub fn queries(config: &Config) -> Vec<Query> {
 }
 
 /// How far back Cost Explorer answers: 13 months plus the current one.
-pub const LOOKBACK_MONTHS: i32 = 13;
+pub(crate) const LOOKBACK_MONTHS: i32 = 13;
 
 /// The days `[start, end)` a live run needs: from the earliest award start (or 90 days
 /// before `as_of` without awards), no further back than Cost Explorer's lookback, up to

@@ -30,8 +30,8 @@ use serde::Deserialize;
 use crate::model::page::{CostPage, RecordScope};
 use serde_json::Value;
 
-pub const MANIFEST: &str = "recording.json";
-pub const FORMAT: &str = "creditburn-recording/1";
+pub(crate) const MANIFEST: &str = "recording.json";
+pub(crate) const FORMAT: &str = "creditburn-recording/1";
 
 /// Why a recording could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ pub enum SourceError {
 
 /// Checks, before any request is paid for, that `dir` can take a new recording: it does
 /// not exist yet (its parent folder can be written) or is an empty folder.
-pub fn check_out(dir: &Path) -> Result<(), SourceError> {
+pub(crate) fn check_out(dir: &Path) -> Result<(), SourceError> {
     let fail = |message: String| SourceError::Unwritable {
         path: dir.to_path_buf(),
         message,
@@ -121,7 +121,7 @@ struct Exchange {
 /// A GetCostAndUsage request in its wire (awsJson1_1) form.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RecordedRequest {
+pub(crate) struct RecordedRequest {
     pub time_period: WirePeriod,
     pub granularity: String,
     pub metrics: Vec<String>,
@@ -135,14 +135,14 @@ pub struct RecordedRequest {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct WirePeriod {
+pub(crate) struct WirePeriod {
     pub start: String,
     pub end: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct WireGroup {
+pub(crate) struct WireGroup {
     pub r#type: String,
     pub key: String,
 }
@@ -423,7 +423,7 @@ fn replay_config() -> ce::config::Builder {
 
 /// Decodes one GetCostAndUsage response body with the SDK's deserializer (the cache's
 /// way back from stored JSON to SDK types).
-pub async fn decode_body(body: Vec<u8>) -> Result<GetCostAndUsageOutput, String> {
+pub(crate) async fn decode_body(body: Vec<u8>) -> Result<GetCostAndUsageOutput, String> {
     let config = replay_config()
         .http_client(ReplayClient {
             expected_request: None,
@@ -569,7 +569,7 @@ impl HttpClient for ReplayClient {
 }
 
 /// One query's exchanges, as fetched live: (query name, [(request body, response body)]).
-pub type RecordedQuery = (String, Vec<(Vec<u8>, Vec<u8>)>);
+pub(crate) type RecordedQuery = (String, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// What scrubbing replaced, for the person who must adjust their config to match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use crate::store::{fail_path, open_read_only, open_store, StoreError, FILE_NAME}
 
 /// What the cache knows about one day of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachedDay {
+pub(crate) struct CachedDay {
     pub estimated: bool,
     pub fetched_at: DateTime<Utc>,
 }
@@ -53,7 +53,7 @@ impl Default for Freshness {
 /// estimated, it is within `recent_days` of today, it is in the open month, or in the
 /// previous month before that month closes) and it was fetched longer ago than
 /// `min_refresh`. One request covers from the first such day to `end`.
-pub fn days_to_fetch(
+pub(crate) fn days_to_fetch(
     cached: &BTreeMap<NaiveDate, CachedDay>,
     start: NaiveDate,
     end: NaiveDate,
@@ -102,7 +102,7 @@ impl Cache {
 
     /// Opens an existing cache for reading only: no folder or table is created, no
     /// pragma is set, nothing is written (`check-config` reads it this way).
-    pub fn open_read_only(dir: &Path) -> Result<Cache, StoreError> {
+    pub(crate) fn open_read_only(dir: &Path) -> Result<Cache, StoreError> {
         let path = dir.join(FILE_NAME);
         let conn = open_read_only(&path)?;
         Ok(Cache { path, conn })
@@ -117,7 +117,10 @@ impl Cache {
     }
 
     /// The days cached for `query`, with their state.
-    pub fn cached_days(&self, query: &str) -> Result<BTreeMap<NaiveDate, CachedDay>, StoreError> {
+    pub(crate) fn cached_days(
+        &self,
+        query: &str,
+    ) -> Result<BTreeMap<NaiveDate, CachedDay>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT day, estimated, fetched_at FROM ce_day WHERE query = ?1")
@@ -263,7 +266,7 @@ impl Cache {
 
     /// A GetCostAndUsage response body holding every cached day of `query` in
     /// `[start, end)`, or None when none is cached.
-    pub fn response_body(
+    pub(crate) fn response_body(
         &self,
         query: &str,
         start: NaiveDate,
@@ -305,7 +308,7 @@ impl Cache {
     }
 
     /// Cost Explorer requests logged since the store was created.
-    pub fn requests_total(&self) -> Result<u64, StoreError> {
+    pub(crate) fn requests_total(&self) -> Result<u64, StoreError> {
         self.conn
             .query_row("SELECT coalesce(sum(pages), 0) FROM ce_request", [], |r| {
                 r.get::<_, i64>(0)
@@ -315,7 +318,7 @@ impl Cache {
     }
 
     /// Notes one query's requests (successful pages are what AWS charges for).
-    pub fn log_request(
+    pub(crate) fn log_request(
         &self,
         at: DateTime<Utc>,
         query: &str,
@@ -335,7 +338,11 @@ impl Cache {
 impl Cache {
     /// Keeps one Billing snapshot (credits and their allocation history); earlier ones
     /// stay as history.
-    pub fn store_credits(&self, account_id: &str, snapshot: &AwsCredits) -> Result<(), StoreError> {
+    pub(crate) fn store_credits(
+        &self,
+        account_id: &str,
+        snapshot: &AwsCredits,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(snapshot).map_err(|e| self.fail(e))?;
         self.conn
             .execute(
@@ -347,7 +354,10 @@ impl Cache {
     }
 
     /// The newest Billing snapshot for `account_id`.
-    pub fn latest_credits(&self, account_id: &str) -> Result<Option<AwsCredits>, StoreError> {
+    pub(crate) fn latest_credits(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<AwsCredits>, StoreError> {
         let json: Option<String> = self
             .conn
             .query_row(

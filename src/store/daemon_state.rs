@@ -22,12 +22,16 @@ impl DaemonState {
     }
 
     /// The slot of the last run, and how it ended.
-    pub fn last_run(&self) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
+    pub(crate) fn last_run(&self) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
         self.when_and_outcome("last_slot")
     }
 
     /// Keeps the report of the last run, for the metrics.
-    pub fn save_report(&self, report_json: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(crate) fn save_report(
+        &self,
+        report_json: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO last_report (id, saved_at, report) VALUES (1, ?1, ?2)
@@ -38,7 +42,7 @@ impl DaemonState {
         Ok(())
     }
 
-    pub fn last_report(&self) -> Result<Option<serde_json::Value>, StoreError> {
+    pub(crate) fn last_report(&self) -> Result<Option<serde_json::Value>, StoreError> {
         let text: Option<String> = self
             .conn
             .query_row("SELECT report FROM last_report WHERE id = 1", [], |r| {
@@ -51,7 +55,7 @@ impl DaemonState {
     }
 
     /// When the last run finished and how.
-    pub fn last_finished(&self) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
+    pub(crate) fn last_finished(&self) -> Result<Option<(DateTime<Utc>, Outcome)>, StoreError> {
         self.when_and_outcome("finished_at")
     }
 

@@ -12,7 +12,7 @@ pub mod daemon_state;
 pub mod outbox;
 pub mod schema;
 
-pub const FILE_NAME: &str = "creditburn.sqlite3";
+pub(crate) const FILE_NAME: &str = "creditburn.sqlite3";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

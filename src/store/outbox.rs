@@ -25,7 +25,7 @@ use crate::store::{fail_path as fail, StoreError};
 
 /// A message ready to go: its bytes are final, so a retry sends the very same message.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Queued {
+pub(crate) struct Queued {
     pub message_id: String,
     pub kind: MessageKind,
     pub award: Option<String>,
@@ -37,7 +37,7 @@ pub struct Queued {
 
 /// One delivery the sender should try now: a message to one recipient.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Due {
+pub(crate) struct Due {
     pub id: i64,
     pub message_id: String,
     pub subject: String,
@@ -50,7 +50,7 @@ pub struct Due {
 /// Backoff between attempts: `base * 2^(attempts - 1)`, at most `max`; after
 /// `max_attempts` a transient failure becomes a failure.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Retry {
+pub(crate) struct Retry {
     pub base: Duration,
     pub max: Duration,
     pub max_attempts: u32,
@@ -67,7 +67,7 @@ impl Default for Retry {
 }
 
 impl Retry {
-    pub fn delay(&self, attempts: u32) -> Duration {
+    pub(crate) fn delay(&self, attempts: u32) -> Duration {
         let factor = 2i32.saturating_pow(attempts.saturating_sub(1).min(20));
         self.base
             .checked_mul(factor)
@@ -76,7 +76,7 @@ impl Retry {
     }
 }
 
-pub struct Outbox {
+pub(crate) struct Outbox {
     path: PathBuf,
     conn: Connection,
 }
@@ -90,7 +90,7 @@ fn parse_time(path: &Path, s: &str) -> Result<DateTime<Utc>, StoreError> {
 impl Outbox {
     /// What the outbox in the state folder `dir` holds, read without writing anything
     /// (so `report` works on a read-only state folder); empty when there is no store.
-    pub fn read_deliveries(dir: &Path) -> Result<Deliveries, StoreError> {
+    pub(crate) fn read_deliveries(dir: &Path) -> Result<Deliveries, StoreError> {
         let path = dir.join(crate::store::FILE_NAME);
         if !path.exists() {
             return Ok(Deliveries::default());
@@ -105,16 +105,12 @@ impl Outbox {
         Ok(Outbox { path, conn })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn fail(&self, e: impl std::fmt::Display) -> StoreError {
         fail(&self.path, e)
     }
 
     /// Every alert state remembered.
-    pub fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
+    pub(crate) fn alert_states(&self) -> Result<Vec<AlertState>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT state FROM alert_state ORDER BY award, rule")
@@ -130,7 +126,7 @@ impl Outbox {
     }
 
     /// The day the last digest was queued.
-    pub fn last_digest(&self) -> Result<Option<NaiveDate>, StoreError> {
+    pub(crate) fn last_digest(&self) -> Result<Option<NaiveDate>, StoreError> {
         let day: Option<String> = self
             .conn
             .query_row("SELECT last_sent_on FROM digest WHERE id = 1", [], |r| {
@@ -207,7 +203,7 @@ impl Outbox {
 
     /// Pending deliveries whose next attempt is due at `now`, oldest first. Each message's
     /// bytes are read once and shared by its deliveries.
-    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
+    pub(crate) fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -260,7 +256,7 @@ impl Outbox {
         Ok(due)
     }
 
-    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(crate) fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE delivery SET status = 'sent', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
@@ -272,7 +268,7 @@ impl Outbox {
 
     /// Notes a transient failure: retried after the backoff, or failed for good once
     /// `retry.max_attempts` is reached. Returns whether it will be retried.
-    pub fn mark_retry(
+    pub(crate) fn mark_retry(
         &self,
         due: &Due,
         error: &str,
@@ -299,7 +295,7 @@ impl Outbox {
     /// Notes why every pending delivery is held back (a refused login, a TLS setting):
     /// the operator's to fix, so no attempt is counted and none is given up; each is
     /// tried again by the next run.
-    pub fn mark_held(&self, error: &str) -> Result<u64, StoreError> {
+    pub(crate) fn mark_held(&self, error: &str) -> Result<u64, StoreError> {
         self.conn
             .execute(
                 "UPDATE delivery SET last_error = ?1 WHERE status = 'pending'",
@@ -311,7 +307,7 @@ impl Outbox {
 
     /// Puts failed deliveries back in the queue with `error`, the attempt that failed
     /// them not counted: a refusal that proved to be the sender's, not theirs.
-    pub fn requeue(&self, ids: &[i64], error: &str) -> Result<(), StoreError> {
+    pub(crate) fn requeue(&self, ids: &[i64], error: &str) -> Result<(), StoreError> {
         for id in ids {
             self.conn
                 .execute(
@@ -323,7 +319,12 @@ impl Outbox {
         Ok(())
     }
 
-    pub fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(crate) fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE delivery SET status = 'failed', attempts = attempts + 1, last_error = ?2, done_at = ?3 WHERE id = ?1",
@@ -336,7 +337,7 @@ impl Outbox {
     /// Removes deliveries finished (sent or failed) before `before`, and the messages
     /// left with none; their counts are kept. Pending deliveries and the alert state are
     /// never pruned. Returns the deliveries removed.
-    pub fn prune(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub(crate) fn prune(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| fail(&path, e))?;
         let cutoff = before.to_rfc3339();

@@ -194,7 +194,7 @@ pub fn version(conn: &Connection) -> Result<i64, SchemaError> {
 
 /// Brings the store to [`VERSION`], one migration per transaction. Returns the version
 /// it was at.
-pub fn migrate(conn: &mut Connection) -> Result<i64, SchemaError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, SchemaError> {
     let found = version(conn)?;
     if found > VERSION {
         return Err(SchemaError::Newer(found));
