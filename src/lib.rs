@@ -36,6 +36,28 @@ pub(crate) fn failpoint(step: &str) {
     }
 }
 
+/// Why a folder cannot take files.
+#[derive(Debug)]
+pub(crate) enum Unwritable {
+    NotAFolder,
+    Create(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Makes sure `dir` is a folder creditburn can write (creating it when missing), by
+/// writing and removing a probe file: checked before a run commits anything or pays for
+/// a request.
+pub(crate) fn writable_folder(dir: &std::path::Path) -> Result<(), Unwritable> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Unwritable::NotAFolder);
+    }
+    std::fs::create_dir_all(dir).map_err(Unwritable::Create)?;
+    let probe = dir.join(".creditburn-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(Unwritable::Write)
+}
+
 /// The most creditburn reads of one recorded page or manifest.
 pub(crate) const MAX_RECORDING_FILE: u64 = 64 << 20;
 /// The most creditburn reads of a config file.

@@ -40,12 +40,7 @@ pub(super) fn read_credits(config: &Config, common: &Common) -> anyhow::Result<A
     let store = Cache::open(&config.state_path)?;
     let refresh = runtime()?
         .block_on(async {
-            let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-            aws::check_credentials(
-                &sdk,
-                common.profile.as_deref().or(source.profile.as_deref()),
-            )
-            .await?;
+            let sdk = aws::connect(source, common.profile.as_deref()).await?;
             Ok::<_, anyhow::Error>(
                 aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?,
             )

@@ -93,12 +93,7 @@ pub(super) fn load_live(
     };
     let rt = runtime()?;
     let (refresh, credits) = rt.block_on(async {
-        let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-        aws::check_credentials(
-            &sdk,
-            common.profile.as_deref().or(source.profile.as_deref()),
-        )
-        .await?;
+        let sdk = aws::connect(source, common.profile.as_deref()).await?;
         let client = aws::CostExplorer::new(&sdk);
         let refresh = aws::refresh(
             &client,

@@ -22,12 +22,7 @@ pub(super) fn record(common: &Common, out: &std::path::Path, scrub: bool) -> any
         made: 0,
     };
     let fetched = runtime()?.block_on(async {
-        let sdk = aws::sdk_config(source, common.profile.as_deref()).await;
-        aws::check_credentials(
-            &sdk,
-            common.profile.as_deref().or(source.profile.as_deref()),
-        )
-        .await?;
+        let sdk = aws::connect(source, common.profile.as_deref()).await?;
         Ok::<_, anyhow::Error>(
             aws::record(&aws::CostExplorer::new(&sdk), &queries, window, &mut budget).await,
         )

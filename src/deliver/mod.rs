@@ -436,24 +436,19 @@ impl Transport {
             path: dir.clone(),
             message,
         };
-        if dir.exists() && !dir.is_dir() {
-            return Err(fail(
-                "it exists and is not a folder; set email.outbox to a folder".to_string(),
-            ));
-        }
-        std::fs::create_dir_all(dir).map_err(|e| {
-            fail(format!(
-                "the folder cannot be created ({e}); set email.outbox to a writable folder"
-            ))
-        })?;
-        let probe = dir.join(".creditburn-write-check");
-        std::fs::write(&probe, b"")
-            .and_then(|()| std::fs::remove_file(&probe))
-            .map_err(|e| {
-                fail(format!(
+        crate::writable_folder(dir).map_err(|e| {
+            fail(match e {
+                crate::Unwritable::NotAFolder => {
+                    "it exists and is not a folder; set email.outbox to a folder".to_string()
+                }
+                crate::Unwritable::Create(e) => format!(
+                    "the folder cannot be created ({e}); set email.outbox to a writable folder"
+                ),
+                crate::Unwritable::Write(e) => format!(
                     "the folder cannot be written ({e}); give creditburn write access to it"
-                ))
+                ),
             })
+        })
     }
 
     /// Where messages go, for people.

@@ -64,6 +64,17 @@ pub async fn sdk_config(source: &AwsSource, profile: Option<&str>) -> SdkConfig 
     loader.region(region).load().await
 }
 
+/// The SDK config for `source` (with `--profile` if given), its credentials resolved
+/// once: what every command that talks to AWS starts from.
+pub(crate) async fn connect(
+    source: &AwsSource,
+    profile: Option<&str>,
+) -> Result<SdkConfig, NoCredentials> {
+    let sdk = sdk_config(source, profile).await;
+    check_credentials(&sdk, profile.or(source.profile.as_deref())).await?;
+    Ok(sdk)
+}
+
 /// The credential chain found nothing to sign requests with.
 #[derive(Debug, thiserror::Error)]
 #[error("no AWS credentials were found ({0}); give them with AWS_PROFILE or --profile (a profile in ~/.aws/config), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a role (an EC2 instance profile, IRSA on EKS); see deploy/README.md")]

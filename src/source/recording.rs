@@ -71,19 +71,16 @@ pub(crate) fn check_out(dir: &Path) -> Result<(), SourceError> {
             ));
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        fail(format!(
-            "cannot be created ({e}); give --out a folder you can write"
-        ))
-    })?;
-    let probe = dir.join(".creditburn-write-check");
-    std::fs::write(&probe, b"")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| {
-            fail(format!(
-                "cannot be written ({e}); give --out a folder you can write"
-            ))
+    crate::writable_folder(dir).map_err(|e| {
+        fail(match e {
+            crate::Unwritable::NotAFolder => {
+                "is not a folder; give --out a new or empty folder".to_string()
+            }
+            crate::Unwritable::Create(e) | crate::Unwritable::Write(e) => {
+                format!("cannot be written ({e}); give --out a folder you can write")
+            }
         })
+    })
 }
 
 impl SourceError {
