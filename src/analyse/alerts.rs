@@ -7,7 +7,8 @@
 
 use serde::Serialize;
 
-use crate::analyse::analysis::{AwardStatus, Status};
+use crate::analyse::analysis::AwardStatus;
+use crate::analyse::project::Status;
 use crate::config::AlertConfig;
 use crate::model::money::money;
 
@@ -133,7 +134,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                     rule: Rule::CreditDrift,
                     level: 0.0,
                     severity: Severity::Warning,
-                    subject: format!("{name}: {}", crate::analyse::report::drift_sentence(c)),
+                    subject: format!("{name}: {}", crate::analyse::credits::drift_sentence(c)),
                 });
             }
         }

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::analyse::project::{no_data_reasons, project, Inputs, Suspicion};
+use crate::analyse::project::{no_data_reasons, project, Inputs, Status, Suspicion};
 use crate::analyse::table::{self, CostTable};
 use crate::config::{Award, Config, Program};
 use crate::model::money::{cents, cents_pair, round2};
@@ -30,44 +30,6 @@ pub(crate) const EXCLUDED_BY: &str = "excluded_by";
 
 /// How many trailing days the per-workload "recent" figures and the hints look at.
 pub(crate) const RECENT_DAYS: i64 = 30;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// `as_of` is before the award's start.
-    NotStarted,
-    OnTrack,
-    /// At the current burn the award runs out more than `slack_days` before expiry; the
-    /// spend after that is paid out of pocket.
-    ExhaustionRisk,
-    /// At the current burn, money that would last more than `slack_days` is left at
-    /// expiry and forfeited.
-    ForfeitRisk,
-    /// Consumed has reached the amount before expiry.
-    Exhausted,
-    /// `as_of` is after the expiry date.
-    Expired,
-    /// The award's figures probably come from a configuration mistake, not from its
-    /// spend: its workloads match no spend while other spend is unattributed, or the
-    /// verdict would be a forfeit while their `services` exclude spend their rules
-    /// match, or a rule names a tag key the data has no values for. No forfeit alert is
-    /// sent on such a number; `no_data_reasons` says why.
-    NoData,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotStarted => "not_started",
-            Status::OnTrack => "on_track",
-            Status::ExhaustionRisk => "exhaustion_risk",
-            Status::ForfeitRisk => "forfeit_risk",
-            Status::Exhausted => "exhausted",
-            Status::Expired => "expired",
-            Status::NoData => "no_data",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AwardStatus {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use crate::analyse::analysis::AwardStatus;
 use crate::config::Award;
 use crate::model::credits::{Allocation, Credit, Reconciliation};
+use crate::model::money::money;
 
 /// Reconciles each award that names a credit with AWS's figures.
 pub(crate) fn reconcile(
@@ -98,4 +99,19 @@ pub(crate) fn adoption_toml(credits: &[&Credit]) -> String {
         out.push_str("workloads = []  # name the workloads this credit funds\n\n");
     }
     out
+}
+
+/// AWS's view of an award's credit, in words.
+pub(crate) fn drift_sentence(c: &Reconciliation) -> String {
+    if !c.found {
+        return format!("AWS lists no credit {} on the account.", c.credit_id);
+    }
+    let direction = if c.drift >= 0.0 { "less" } else { "more" };
+    format!(
+        "AWS shows {} left on credit {}, {} ({}%) {direction} than the award's own workloads explain.",
+        money(c.aws_remaining),
+        c.credit_id,
+        money(c.drift.abs()),
+        c.drift_percent.abs()
+    )
 }

@@ -16,7 +16,8 @@
 
 use serde::Serialize;
 
-use crate::analyse::analysis::{AwardStatus, ModelSpend, Status, WorkloadSpend, RECENT_DAYS};
+use crate::analyse::analysis::{AwardStatus, ModelSpend, WorkloadSpend, RECENT_DAYS};
+use crate::analyse::project::Status;
 use crate::config::HintConfig;
 use crate::model::money::cents;
 use crate::model::usage_type::TokenKind;

@@ -7,7 +7,45 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use crate::analyse::analysis::Status;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// `as_of` is before the award's start.
+    NotStarted,
+    OnTrack,
+    /// At the current burn the award runs out more than `slack_days` before expiry; the
+    /// spend after that is paid out of pocket.
+    ExhaustionRisk,
+    /// At the current burn, money that would last more than `slack_days` is left at
+    /// expiry and forfeited.
+    ForfeitRisk,
+    /// Consumed has reached the amount before expiry.
+    Exhausted,
+    /// `as_of` is after the expiry date.
+    Expired,
+    /// The award's figures probably come from a configuration mistake, not from its
+    /// spend: its workloads match no spend while other spend is unattributed, or the
+    /// verdict would be a forfeit while their `services` exclude spend their rules
+    /// match, or a rule names a tag key the data has no values for. No forfeit alert is
+    /// sent on such a number; `no_data_reasons` says why.
+    NoData,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not_started",
+            Status::OnTrack => "on_track",
+            Status::ExhaustionRisk => "exhaustion_risk",
+            Status::ForfeitRisk => "forfeit_risk",
+            Status::Exhausted => "exhausted",
+            Status::Expired => "expired",
+            Status::NoData => "no_data",
+        }
+    }
+}
 
 /// What hints that an award's figures come from a configuration mistake.
 pub struct Suspicion<'a> {

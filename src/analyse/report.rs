@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use crate::analyse::alerts::Alert;
 use crate::analyse::analysis::{Analysis, AwardStatus, DataSummary, WorkloadSpend};
-use crate::analyse::credits;
+use crate::analyse::credits::{self, drift_sentence};
 use crate::analyse::hints::Hint;
-use crate::model::credits::{AwsCredits, Credit, Reconciliation};
+use crate::model::credits::{AwsCredits, Credit};
 use crate::model::money::{dollars, money};
 use crate::model::text::wrap;
 
@@ -230,7 +230,7 @@ impl Report {
 
 /// The projection of one award in words.
 pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
-    use crate::analyse::analysis::Status::*;
+    use crate::analyse::project::Status::*;
     let burn = money(a.daily_burn);
     match a.status {
         NotStarted => format!("starts on {}; nothing is consumed yet.", a.start_date),
@@ -310,21 +310,6 @@ pub(crate) fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Awar
         ));
     }
     out
-}
-
-/// AWS's view of an award's credit, in words.
-pub(crate) fn drift_sentence(c: &Reconciliation) -> String {
-    if !c.found {
-        return format!("AWS lists no credit {} on the account.", c.credit_id);
-    }
-    let direction = if c.drift >= 0.0 { "less" } else { "more" };
-    format!(
-        "AWS shows {} left on credit {}, {} ({}%) {direction} than the award's own workloads explain.",
-        money(c.aws_remaining),
-        c.credit_id,
-        money(c.drift.abs()),
-        c.drift_percent.abs()
-    )
 }
 
 /// A table row whose first cell is `label`, shown whole: padded to `width`, or, when

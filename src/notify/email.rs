@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::analyse::alerts::Alert;
 use crate::analyse::analysis::AwardStatus;
-use crate::analyse::analysis::Status;
 use crate::analyse::hints::{Hint, HintKind};
+use crate::analyse::project::Status;
 use crate::analyse::report::{projection_sentence, Report};
 use crate::model::deliveries::Deliveries;
 use crate::model::money::money;
@@ -356,7 +356,7 @@ const MONEY_CELL: &str =
     "padding:4px 12px 4px 0;border-bottom:1px solid #eee;text-align:right;white-space:nowrap";
 
 pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc>) -> AlertEmail {
-    use crate::analyse::analysis::Status;
+    use crate::analyse::project::Status;
     let at_risk = report
         .awards
         .iter()

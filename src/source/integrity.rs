@@ -13,23 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
-use aws_sdk_costexplorer::types::GroupDefinitionType;
 use chrono::NaiveDate;
 
 use crate::model::page::RecordScope;
 use crate::model::text::excerpt;
-use crate::source::plan::METRICS;
-
-/// What a query asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected {
-    pub scope: RecordScope,
-    /// The group-bys as (`DIMENSION` or `TAG`, key).
-    pub group_by: Vec<(String, String)>,
-    /// The requested period, `[start, end)`.
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
+use crate::source::plan::{kind_name, Expected, METRICS};
 
 /// Why an answer cannot be used: the query, the page file (when there is one), the day
 /// and what is wrong.
@@ -46,17 +34,6 @@ pub(crate) struct IntegrityError {
 pub(crate) struct Page<'a> {
     pub file: Option<&'a Path>,
     pub output: &'a GetCostAndUsageOutput,
-}
-
-/// The kind of a group definition as the wire spells it.
-pub(crate) fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
-    match kind {
-        Some(GroupDefinitionType::Tag) => "TAG".into(),
-        Some(GroupDefinitionType::Dimension) => "DIMENSION".into(),
-        Some(GroupDefinitionType::CostCategory) => "COST_CATEGORY".into(),
-        Some(other) => other.as_str().to_string(),
-        None => "NONE".into(),
-    }
 }
 
 /// Cost per (day, the group's last key): for the usage slices, which all group by

@@ -58,13 +58,13 @@ impl Query {
 
     /// What a request of this query over `[start, end)` asks for, for the integrity
     /// checks of its answer.
-    pub fn expected(&self, start: NaiveDate, end: NaiveDate) -> crate::source::integrity::Expected {
-        crate::source::integrity::Expected {
+    pub fn expected(&self, start: NaiveDate, end: NaiveDate) -> Expected {
+        Expected {
             scope: self.scope,
             group_by: self
                 .group_by
                 .iter()
-                .map(|(kind, key)| (crate::source::integrity::kind_name(Some(kind)), key.clone()))
+                .map(|(kind, key)| (kind_name(Some(kind)), key.clone()))
                 .collect(),
             start,
             end,
@@ -141,4 +141,26 @@ pub fn history(config: &Config, as_of: NaiveDate, today: NaiveDate) -> (NaiveDat
         .unwrap_or(as_of - Duration::days(90));
     let end = (as_of + Duration::days(1)).min(today);
     (wanted.max(earliest).min(end), end)
+}
+
+/// What a query asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub scope: RecordScope,
+    /// The group-bys as (`DIMENSION` or `TAG`, key).
+    pub group_by: Vec<(String, String)>,
+    /// The requested period, `[start, end)`.
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// The kind of a group definition as the wire spells it.
+pub(crate) fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
+    match kind {
+        Some(GroupDefinitionType::Tag) => "TAG".into(),
+        Some(GroupDefinitionType::Dimension) => "DIMENSION".into(),
+        Some(GroupDefinitionType::CostCategory) => "COST_CATEGORY".into(),
+        Some(other) => other.as_str().to_string(),
+        None => "NONE".into(),
+    }
 }

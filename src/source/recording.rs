@@ -151,7 +151,7 @@ impl RecordedRequest {
         scope: RecordScope,
         manifest: &Path,
         at: &str,
-    ) -> Result<crate::source::integrity::Expected, SourceError> {
+    ) -> Result<crate::source::plan::Expected, SourceError> {
         let day = |s: &str| {
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
                 SourceError::invalid(
@@ -160,7 +160,7 @@ impl RecordedRequest {
                 )
             })
         };
-        Ok(crate::source::integrity::Expected {
+        Ok(crate::source::plan::Expected {
             scope,
             group_by: self
                 .group_by
@@ -227,7 +227,7 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
     // The token each query's next page must carry; None once a query is complete.
     let mut pending: std::collections::HashMap<String, Option<String>> = Default::default();
     let mut pages = Vec::with_capacity(manifest.exchanges.len());
-    let mut expected: BTreeMap<String, crate::source::integrity::Expected> = BTreeMap::new();
+    let mut expected: BTreeMap<String, crate::source::plan::Expected> = BTreeMap::new();
     for (i, exchange) in manifest.exchanges.iter().enumerate() {
         let at = format!("exchanges[{i}] ({})", exchange.query);
         let request: RecordedRequest =
@@ -307,7 +307,7 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
 /// usage slices against one another.
 fn check(
     pages: &[CostPage],
-    expected: &BTreeMap<String, crate::source::integrity::Expected>,
+    expected: &BTreeMap<String, crate::source::plan::Expected>,
 ) -> Result<(), crate::source::integrity::IntegrityError> {
     use crate::source::integrity::{check_query, check_slices, Page};
     let mut slices = Vec::new();

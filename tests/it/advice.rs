@@ -2,8 +2,9 @@
 
 use chrono::NaiveDate;
 use creditburn::analyse::alerts::{self, Severity};
-use creditburn::analyse::analysis::{AwardStatus, ModelSpend, Status, WorkloadSpend};
+use creditburn::analyse::analysis::{AwardStatus, ModelSpend, WorkloadSpend};
 use creditburn::analyse::hints::{self, HintKind};
+use creditburn::analyse::project::Status;
 use creditburn::config::{AlertConfig, HintConfig, Program};
 use creditburn::model::usage_type::TokenKind;
 

@@ -9,7 +9,8 @@ use aws_sdk_costexplorer::types::{
     DateInterval, Group, GroupDefinition, GroupDefinitionType, MetricValue, ResultByTime,
 };
 use chrono::NaiveDate;
-use creditburn::analyse::analysis::{self, Status};
+use creditburn::analyse::analysis::{self};
+use creditburn::analyse::project::Status;
 use creditburn::analyse::project::{project, Inputs, Projection};
 use creditburn::analyse::table;
 use creditburn::model::page::{CostPage, RecordScope};

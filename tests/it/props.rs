@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
-use creditburn::analyse::analysis::Status;
+use creditburn::analyse::project::Status;
 use creditburn::analyse::project::{project, Inputs};
 use creditburn::analyse::table::CostTable;
 use creditburn::notify::state::{Event, EventKind};

@@ -246,3 +246,118 @@ fn the_checker_sees_a_violation() {
     assert!(found[0].starts_with("src/analyse/bad.rs:1: analyse uses crate::store"));
     assert!(found[1].contains("Utc::now") || found[2].contains("Utc::now"));
 }
+
+/// The module (`analyse::report`) of a file under `src/`.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_str().unwrap().to_string())
+        .collect();
+    if parts
+        .last()
+        .is_some_and(|p| p == "mod" || p == "lib" || p == "main")
+    {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// Each module and the modules of this crate it names (tests excluded).
+fn module_graph(src: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let files = files(src);
+    let modules: Vec<String> = files.iter().map(|f| module_of(src, f)).collect();
+    let mut graph = std::collections::BTreeMap::new();
+    for (file, module) in files.iter().zip(&modules) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let text = text.split("\n#[cfg(test)]").next().unwrap();
+        let parent = module.rsplit_once("::").map_or("", |(p, _)| p);
+        let mut deps = Vec::new();
+        for line in text.lines() {
+            let code = code(line);
+            let mut refs: Vec<String> = Vec::new();
+            for (prefix, base) in [("crate::", String::new()), ("super::", parent.to_string())] {
+                for (i, _) in code.match_indices(prefix) {
+                    let path: String = code[i + prefix.len()..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                        .collect();
+                    let full = if base.is_empty() {
+                        path
+                    } else {
+                        format!("{base}::{path}")
+                    };
+                    refs.push(full);
+                }
+            }
+            for r in refs {
+                // The longest module the path starts with.
+                let hit = modules
+                    .iter()
+                    .filter(|m| !m.is_empty())
+                    .filter(|m| r == **m || r.starts_with(&format!("{m}::")))
+                    .max_by_key(|m| m.len());
+                if let Some(m) = hit {
+                    if m != module && !module.starts_with(&format!("{m}::")) && !deps.contains(m) {
+                        deps.push(m.clone());
+                    }
+                }
+            }
+        }
+        graph.insert(module.clone(), deps);
+    }
+    graph
+}
+
+/// A cycle of modules, if there is one.
+fn cycle(graph: &std::collections::BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(
+        m: &str,
+        graph: &std::collections::BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == m) {
+            let mut c = path[i..].to_vec();
+            c.push(m.to_string());
+            return Some(c);
+        }
+        if done.contains(m) {
+            return None;
+        }
+        path.push(m.to_string());
+        for d in graph.get(m).into_iter().flatten() {
+            if let Some(c) = visit(d, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(m.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|m| visit(m, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_imports_itself_through_others() {
+    let graph = module_graph(&repo().join("src"));
+    assert!(graph.len() > 30, "{} modules read", graph.len());
+    if let Some(c) = cycle(&graph) {
+        panic!("modules import each other in a circle: {}", c.join(" -> "));
+    }
+}
+
+#[test]
+fn the_cycle_check_sees_a_circle() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("analyse")).unwrap();
+    std::fs::write(src.join("analyse/a.rs"), "use crate::analyse::b::B;\n").unwrap();
+    std::fs::write(src.join("analyse/b.rs"), "use super::a::A;\n").unwrap();
+    std::fs::write(src.join("analyse/c.rs"), "use super::a::A;\n").unwrap();
+    let c = cycle(&module_graph(&src)).expect("a circle");
+    assert_eq!(c, ["analyse::a", "analyse::b", "analyse::a"]);
+}
