@@ -8,21 +8,7 @@ use serde_json::Value;
 use crate::support::{copy_recording, creditburn, demo_config, repo};
 
 fn json_report(config: &Path, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "report",
-        "--format",
-        "json",
-        "--config",
-        config.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let out = creditburn(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("report --format json prints JSON")
+    crate::support::report_json(config, extra)
 }
 
 #[test]
