@@ -10,6 +10,16 @@ pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The innermost cause of `err`, on one line and cut short: what actually went wrong,
+/// without the wrappers' generic words ("service error: unhandled error: ...").
+pub fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut deepest = err;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    cap(&one_line(&deepest.to_string()), 3 * EXCERPT_CHARS)
+}
+
 /// `n` and its noun: "1 award", "3 awards" (`many` for every count but one).
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();

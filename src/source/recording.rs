@@ -397,8 +397,8 @@ async fn decode(
             crate::model::text::error_line(&e)
         )),
         _ => Decode::Response(format!(
-            "not a valid GetCostAndUsage response: {}",
-            crate::model::text::error_line(&e)
+            "not a valid GetCostAndUsage response ({}); record it again, or restore the file",
+            crate::model::text::root_cause(&e)
         )),
     })
 }
@@ -433,8 +433,8 @@ pub(crate) async fn decode_body(body: Vec<u8>) -> Result<GetCostAndUsageOutput, 
         .await
         .map_err(|e| {
             format!(
-                "not a valid GetCostAndUsage response: {}",
-                crate::model::text::error_line(&e)
+                "not a valid GetCostAndUsage response ({})",
+                crate::model::text::root_cause(&e)
             )
         })
 }
