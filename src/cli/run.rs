@@ -65,7 +65,7 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         max: config.email.retry_max(),
         max_attempts: config.email.max_attempts,
     };
-    let sent = runtime()?.block_on(deliver::send_due(&transport, &outbox, now, &retry))?;
+    let sent = runtime()?.block_on(deliver::send_due(&transport, &mut outbox, now, &retry))?;
     let pruned = outbox.prune(now - chrono::Duration::days(config.email.prune_after_days))?;
     if pruned > 0 {
         say!(

@@ -205,8 +205,14 @@ pub fn build(
         .subject(email.subject.clone())
         .message_id(Some(message_id(email)))
         .date(date);
+    // The To header set once: lettre's `to()` rebuilds the header for every address it
+    // adds, so a thousand recipients took seconds.
+    let mut to = lettre::message::Mailboxes::new();
     for r in recipients {
-        builder = builder.to(mailbox("alerts.recipients", r)?);
+        to.push(mailbox("alerts.recipients", r)?);
+    }
+    if !recipients.is_empty() {
+        builder = builder.header(lettre::message::header::To::from(to));
     }
     let body = match &email.chart {
         None => MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()),
@@ -592,10 +598,13 @@ pub(crate) struct SendReport {
 /// delivery is held, with no attempt counted.
 pub(crate) async fn send_due(
     transport: &Transport,
-    outbox: &Outbox,
+    outbox: &mut Outbox,
     now: DateTime<Utc>,
     retry: &Retry,
 ) -> Result<SendReport, StoreError> {
+    if let Transport::File(_) = transport {
+        return write_due(transport, outbox, now, retry).await;
+    }
     let mut report = SendReport::default();
     // This pass's refusals: (delivery, message, recipient, error).
     let mut refusals: Vec<(i64, String, String, String)> = Vec::new();
@@ -663,6 +672,51 @@ pub(crate) async fn send_due(
                     }
                 }
             },
+        }
+    }
+    Ok(report)
+}
+
+/// The `.eml` folder's pass: one file holds a message for all its recipients, so each
+/// message is written once and its deliveries are marked sent in one commit (a thousand
+/// recipients cost one write and one commit, not a thousand of each).
+async fn write_due(
+    transport: &Transport,
+    outbox: &mut Outbox,
+    now: DateTime<Utc>,
+    retry: &Retry,
+) -> Result<SendReport, StoreError> {
+    let mut report = SendReport::default();
+    let due = outbox.due(now)?;
+    for group in due.chunk_by(|a, b| a.message_id == b.message_id) {
+        let first = &group[0];
+        crate::failpoint("before-send");
+        match transport
+            .send(&first.message_id, &first.recipient, &first.eml)
+            .await
+        {
+            Ok(()) => {
+                crate::failpoint("after-send");
+                let ids: Vec<i64> = group.iter().map(|d| d.id).collect();
+                outbox.mark_all_sent(&ids, now)?;
+                report.sent.extend(group.iter().map(|d| Sent {
+                    subject: d.subject.clone(),
+                    recipient: d.recipient.clone(),
+                }));
+            }
+            Err(e) => {
+                let who = Sent {
+                    subject: first.subject.clone(),
+                    recipient: first.recipient.clone(),
+                };
+                if outbox.mark_retry(first, &e.message, now, retry)? {
+                    report.retrying.push((who, e.message));
+                } else {
+                    report.failed.push((who, e.message));
+                }
+                report.waiting = outbox.due(now)?.len();
+                break;
+            }
         }
     }
     Ok(report)

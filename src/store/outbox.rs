@@ -266,6 +266,25 @@ impl Outbox {
         Ok(())
     }
 
+    /// Marks every delivery in `ids` sent, in one commit (the `.eml` folder holds one file
+    /// for all the recipients of a message).
+    pub(crate) fn mark_all_sent(
+        &mut self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| fail(&path, e))?;
+        for id in ids {
+            tx.execute(
+                "UPDATE delivery SET status = 'sent', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, now.to_rfc3339()],
+            )
+            .map_err(|e| fail(&path, e))?;
+        }
+        tx.commit().map_err(|e| fail(&path, e))
+    }
+
     /// Notes a transient failure: retried after the backoff, or failed for good once
     /// `retry.max_attempts` is reached. Returns whether it will be retried.
     pub(crate) fn mark_retry(
