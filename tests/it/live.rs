@@ -28,22 +28,31 @@ fn live_config(dir: &Path) -> PathBuf {
 fn live(server: &FakeCostExplorer, args: &[&str], now: &str) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--now", now]);
-    Command::new(env!("CARGO_BIN_EXE_creditburn"))
-        .args(&all)
+    against(server, &all, true)
+}
+
+/// Runs the binary against `server` with nothing from the environment but its
+/// endpoints (and, with `credentials`, test credentials and a region).
+fn against(server: &FakeCostExplorer, args: &[&str], credentials: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_creditburn"));
+    command
+        .args(args)
         .env_clear()
         .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
         .env("AWS_ENDPOINT_URL_BILLING", &server.url)
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/aws-credentials",
-        )
-        .output()
-        .unwrap()
+        );
+    if credentials {
+        command
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "us-east-1");
+    }
+    command.output().unwrap()
 }
 
 const DAY1: &str = "2026-11-21T08:00:00Z";
@@ -920,18 +929,7 @@ fn no_credentials_is_one_line_saying_how_to_give_them() {
         if command == "record" {
             args.extend(["--out", rec.to_str().unwrap()]);
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_creditburn"))
-            .args(&args)
-            .env_clear()
-            .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws-credentials",
-            )
-            .output()
-            .unwrap();
+        let out = against(&server, &args, false);
         let err = String::from_utf8_lossy(&out.stderr);
         if command == "credits" {
             // The demo config names no account: that is said first.
