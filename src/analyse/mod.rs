@@ -5,6 +5,8 @@
 pub mod alerts;
 pub mod analysis;
 pub mod credits;
+pub mod drawdown;
+pub mod forecast;
 pub mod hints;
 pub mod project;
 pub mod report;

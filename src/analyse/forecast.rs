@@ -1,0 +1,372 @@
+//! The forecast of one workload's daily spend, with a range. Pure.
+//!
+//! Several methods are fitted to the history and the series' own rolling-origin
+//! backtest picks one: each method forecasts the last 7, 14, 21 and 28 days from the
+//! days before them, and the one whose cumulative forecasts erred least (in log ratio)
+//! wins. Its errors on those same backtests give the range: the 10th and 90th
+//! percentiles of the log ratio of actual to forecast cumulative spend, per square root
+//! of the horizon, scale the cumulative forecast into the P10 and P90 paths.
+//!
+//! The methods:
+//! - `ets`: grafana's augurs AutoETS (additive or multiplicative error, trend none,
+//!   additive or damped), on a weekly MSTL decomposition once there are four weeks;
+//! - `ets_log`: the same on the logarithm of spend, so a ramp that compounds is a trend;
+//! - `linear_cumulative`: a straight line through cumulative spend (the mean rate);
+//! - `trailing_mean`: the mean of the last 14 days.
+//!
+//! Before fitting, a day far above its neighbours (a Hampel filter over a centred week)
+//! is brought down to their median, so that a one-day evaluation run does not move the
+//! forecast for weeks; the actual spend of that day still counts where it is paid.
+
+use augurs::ets::AutoETS;
+use augurs::mstl::MSTLModel;
+use augurs::{Fit, Predict};
+use serde::Serialize;
+
+/// How a workload's spend was forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// No spend in the history: none is forecast.
+    NoSpend,
+    Ets,
+    EtsLog,
+    LinearCumulative,
+    TrailingMean,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::NoSpend => "no_spend",
+            Method::Ets => "ets",
+            Method::EtsLog => "ets_log",
+            Method::LinearCumulative => "linear_cumulative",
+            Method::TrailingMean => "trailing_mean",
+        }
+    }
+}
+
+/// The methods the backtest chooses among, simplest last (a tie goes to the simpler).
+const CANDIDATES: [Method; 4] = [
+    Method::Ets,
+    Method::EtsLog,
+    Method::LinearCumulative,
+    Method::TrailingMean,
+];
+
+/// The held-out spans of the series' own backtest, in days.
+const HOLDOUTS: [usize; 4] = [7, 14, 21, 28];
+/// The fewest days a backtest may train on.
+const MIN_TRAIN: usize = 14;
+/// The trailing mean's window, and the shortest history the other methods are fitted to.
+pub const TRAILING_DAYS: usize = 14;
+/// The spread (log ratio per square root of a day) assumed when the history is too short
+/// to measure one, and the least ever used.
+const DEFAULT_SPREAD: f64 = 0.12;
+const MIN_SPREAD: f64 = 0.02;
+
+/// A forecast of daily spend over the days after the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    pub method: Method,
+    /// Daily spend on the P10, P50 and P90 paths: index 0 is the first day after the
+    /// history. The paths' cumulative sums are the quantiles of cumulative spend.
+    pub p10: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p90: Vec<f64>,
+    /// The log-ratio quantiles per square root of a day behind the range (0.1 and 0.9).
+    pub spread: (f64, f64),
+}
+
+impl Forecast {
+    fn zero(horizon: usize) -> Forecast {
+        Forecast {
+            method: Method::NoSpend,
+            p10: vec![0.0; horizon],
+            p50: vec![0.0; horizon],
+            p90: vec![0.0; horizon],
+            spread: (0.0, 0.0),
+        }
+    }
+
+    /// The path of quantile `q` (0: P10, 1: P50, 2: P90).
+    pub fn path(&self, q: usize) -> &[f64] {
+        match q {
+            0 => &self.p10,
+            1 => &self.p50,
+            _ => &self.p90,
+        }
+    }
+}
+
+/// Forecasts `horizon` days after `history` (daily spend, oldest first, the last element
+/// the last day of data). Leading days without spend are ignored.
+pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
+    let first = history.iter().position(|v| *v > 0.0);
+    let Some(first) = first else {
+        return Forecast::zero(horizon);
+    };
+    let y: Vec<f64> = history[first..].iter().map(|v| v.max(0.0)).collect();
+    let n = y.len();
+
+    // The series' own backtest: each candidate's cumulative log-ratio errors.
+    let holdouts: Vec<usize> = HOLDOUTS
+        .iter()
+        .copied()
+        .filter(|k| n >= k + MIN_TRAIN)
+        .collect();
+    let mut best: Option<(Method, f64, Vec<f64>)> = None;
+    for method in CANDIDATES {
+        if n < TRAILING_DAYS && method != Method::TrailingMean {
+            continue;
+        }
+        let mut score = 0.0;
+        let mut residuals = Vec::new();
+        let mut failed = false;
+        for &k in &holdouts {
+            let (train, test) = y.split_at(n - k);
+            let Some(point) = point(method, train, k) else {
+                failed = true;
+                break;
+            };
+            let (mut actual, mut predicted) = (0.0, 0.0);
+            for (j, (a, p)) in test.iter().zip(&point).enumerate() {
+                actual += a;
+                predicted += p;
+                if let Some(r) = log_ratio(actual, predicted) {
+                    residuals.push(r / ((j + 1) as f64).sqrt());
+                }
+            }
+            score += log_ratio(actual, predicted).map_or(10.0, f64::abs);
+        }
+        if failed {
+            continue;
+        }
+        let better = best.as_ref().is_none_or(|(_, s, _)| score < *s - 1e-12);
+        if better {
+            best = Some((method, score, residuals));
+        }
+    }
+    let (method, _, residuals) = best.unwrap_or((Method::TrailingMean, 0.0, Vec::new()));
+    let Some(p50) = point(method, &y, horizon).or_else(|| point(Method::TrailingMean, &y, horizon))
+    else {
+        return Forecast::zero(horizon);
+    };
+    let spread = if residuals.len() >= 7 {
+        let mut r = residuals;
+        r.sort_by(f64::total_cmp);
+        (
+            quantile(&r, 0.1).min(-MIN_SPREAD),
+            quantile(&r, 0.9).max(MIN_SPREAD),
+        )
+    } else {
+        (-DEFAULT_SPREAD, DEFAULT_SPREAD)
+    };
+    let scaled = |z: f64| -> Vec<f64> {
+        let mut out = Vec::with_capacity(horizon);
+        let (mut cum, mut last) = (0.0, 0.0);
+        for (j, p) in p50.iter().enumerate() {
+            cum += p;
+            let target = (cum * (z * ((j + 1) as f64).sqrt()).exp()).max(last);
+            out.push(target - last);
+            last = target;
+        }
+        out
+    };
+    Forecast {
+        method,
+        p10: scaled(spread.0),
+        p90: scaled(spread.1),
+        p50,
+        spread,
+    }
+}
+
+/// ln(actual / predicted), when both are positive.
+fn log_ratio(actual: f64, predicted: f64) -> Option<f64> {
+    (actual > 0.0 && predicted > 0.0).then(|| (actual / predicted).ln())
+}
+
+/// The `q` quantile of sorted values (linear between ranks).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// The point forecast of one method, `h` days after `y`; None when it cannot be fitted.
+pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
+    if y.is_empty() {
+        return None;
+    }
+    let n = y.len();
+    let out = match method {
+        Method::NoSpend => vec![0.0; h],
+        Method::TrailingMean => {
+            let tail = &y[n.saturating_sub(TRAILING_DAYS)..];
+            vec![tail.iter().sum::<f64>() / tail.len() as f64; h]
+        }
+        Method::LinearCumulative => {
+            // Least squares of cumulative spend on the day number: the slope is the rate.
+            let mut cum = 0.0;
+            let (mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0);
+            for (i, v) in y.iter().enumerate() {
+                cum += v;
+                let x = (i + 1) as f64;
+                sx += x;
+                sy += cum;
+                sxx += x * x;
+                sxy += x * cum;
+            }
+            let m = n as f64;
+            let den = m * sxx - sx * sx;
+            let slope = if den.abs() < 1e-12 {
+                cum / m
+            } else {
+                (m * sxy - sx * sy) / den
+            };
+            vec![slope.max(0.0); h]
+        }
+        Method::Ets | Method::EtsLog => {
+            let clean = despike(y);
+            let log = method == Method::EtsLog;
+            // A floor keeps the logarithm finite on days without spend.
+            let floor = (clean.iter().sum::<f64>() / n as f64 * 0.01).max(1e-6);
+            let series: Vec<f64> = if log {
+                clean.iter().map(|v| (v + floor).ln()).collect()
+            } else {
+                clean
+            };
+            let predicted = ets(&series, h)?;
+            predicted
+                .into_iter()
+                .map(|v| if log { v.exp() - floor } else { v })
+                .map(|v| if v.is_finite() { v.max(0.0) } else { f64::NAN })
+                .collect()
+        }
+    };
+    out.iter().all(|v| v.is_finite()).then_some(out)
+}
+
+/// AutoETS (trend none, additive or damped) on `y`, on a weekly MSTL decomposition once
+/// there are four weeks of it.
+fn ets(y: &[f64], h: usize) -> Option<Vec<f64>> {
+    let auto = AutoETS::non_seasonal();
+    let point = if y.len() >= 28 {
+        let model = MSTLModel::new(vec![7], auto.into_trend_model());
+        model.fit(y).ok()?.predict(h, None).ok()?.point
+    } else {
+        auto.fit(y).ok()?.predict(h, None).ok()?.point
+    };
+    (point.len() == h).then_some(point)
+}
+
+/// Brings a day far above the median of its centred week (more than 4 scaled median
+/// absolute deviations, and more than half again the median) down to that median.
+pub fn despike(y: &[f64]) -> Vec<f64> {
+    let n = y.len();
+    let mut out = y.to_vec();
+    for i in 0..n {
+        let window: Vec<f64> = y[i.saturating_sub(3)..(i + 4).min(n)].to_vec();
+        if window.len() < 4 {
+            continue;
+        }
+        let med = median(window.clone());
+        let mad = median(window.iter().map(|v| (v - med).abs()).collect()) * 1.4826;
+        if y[i] > med + 4.0 * mad && y[i] > med * 1.5 {
+            out[i] = med;
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    quantile(&v, 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn total(v: &[f64]) -> f64 {
+        v.iter().sum()
+    }
+
+    #[test]
+    fn no_spend_forecasts_none() {
+        let f = forecast(&[0.0; 30], 10);
+        assert_eq!(f.method, Method::NoSpend);
+        assert_eq!(total(&f.p90), 0.0);
+        let f = forecast(&[], 5);
+        assert_eq!(f.p50, vec![0.0; 5]);
+    }
+
+    #[test]
+    fn a_steady_series_forecasts_its_level_and_a_narrow_range() {
+        let y = vec![100.0; 60];
+        let f = forecast(&y, 30);
+        let t = total(&f.p50);
+        assert!((t - 3000.0).abs() < 30.0, "{t} by {:?}", f.method);
+        assert!(total(&f.p10) <= t && t <= total(&f.p90));
+        assert!(total(&f.p90) / t < 1.2, "{:?}", f.spread);
+    }
+
+    #[test]
+    fn a_linear_ramp_is_followed_not_averaged() {
+        // 10, 20, .. 600 a day: the next 30 days at 610..900 sum to 22,650.
+        let y: Vec<f64> = (1..=60).map(|i| i as f64 * 10.0).collect();
+        let f = forecast(&y, 30);
+        let t = total(&f.p50);
+        assert!(
+            (t - 22_650.0).abs() / 22_650.0 < 0.1,
+            "{t} by {:?}",
+            f.method
+        );
+        // The trailing mean (535 a day) would say 16,050.
+        assert!(total(&f.p90) >= 22_650.0 * 0.95);
+    }
+
+    #[test]
+    fn a_one_day_spike_does_not_move_the_forecast() {
+        let mut y = vec![100.0; 60];
+        y[50] = 5000.0;
+        let f = forecast(&y, 30);
+        let t = total(&f.p50);
+        assert!((t - 3000.0).abs() < 150.0, "{t} by {:?}", f.method);
+    }
+
+    #[test]
+    fn a_step_launch_is_followed_at_its_new_level() {
+        let mut y = vec![100.0; 40];
+        y.extend(vec![400.0; 20]);
+        let f = forecast(&y, 30);
+        let t = total(&f.p50);
+        assert!(
+            (t - 12_000.0).abs() / 12_000.0 < 0.1,
+            "{t} by {:?}",
+            f.method
+        );
+    }
+
+    #[test]
+    fn a_weekly_pattern_keeps_its_weekly_total() {
+        let y: Vec<f64> = (0..56)
+            .map(|i| if i % 7 >= 5 { 20.0 } else { 120.0 })
+            .collect();
+        let f = forecast(&y, 28);
+        let t = total(&f.p50);
+        // Four weeks of 5 x 120 + 2 x 20 = 2,560.
+        assert!((t - 2560.0).abs() / 2560.0 < 0.05, "{t} by {:?}", f.method);
+    }
+
+    #[test]
+    fn despike_flattens_an_isolated_day_but_not_a_step() {
+        let mut y = vec![10.0; 20];
+        y[10] = 100.0;
+        assert_eq!(despike(&y)[10], 10.0);
+        let step: Vec<f64> = (0..20).map(|i| if i < 10 { 10.0 } else { 50.0 }).collect();
+        assert_eq!(despike(&step), step);
+    }
+}
