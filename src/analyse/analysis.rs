@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::analyse::burn;
 use crate::analyse::project::{no_data_reasons, project, Inputs, Status, Suspicion};
 use crate::analyse::table::{self, CostTable};
 use crate::config::{Award, Config, Program};
@@ -74,9 +75,29 @@ pub struct AwardStatus {
     pub no_data_reasons: Vec<String>,
     /// AWS's view of the credit the award names, when the Billing API was read.
     pub credit: Option<crate::model::credits::Reconciliation>,
+    /// What is granted and when (one tranche on the start date unless configured).
+    pub tranches: Vec<Tranche>,
+    /// The forecast's P10/P50/P90 exhaustion date and unused balance at expiry, and the
+    /// method per workload; `projected_exhaustion_date`, `projected_unused_at_expiry`
+    /// and `status` are its P50.
+    pub forecast: burn::AwardForecast,
+    /// Consumption against the straight plan line from start to expiry.
+    pub pace: burn::Pace,
+    /// The award as AWS draws it: by every eligible dollar of the account, in AWS's
+    /// order, whichever workload spends it.
+    pub account_view: burn::AccountView,
     /// Covered spend per day from start to `as_of` (or expiry), for the burn-down chart.
     #[serde(skip)]
     pub daily: Vec<(NaiveDate, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tranche {
+    pub date: NaiveDate,
+    #[serde(serialize_with = "cents")]
+    pub amount: f64,
+    /// Whether it is granted by `as_of`.
+    pub granted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +126,8 @@ pub struct ModelSpend {
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadSpend {
     pub name: String,
+    /// How its daily spend is forecast (see `analyse::forecast`).
+    pub forecast_method: crate::analyse::forecast::Method,
     /// The award funding this workload at `as_of`, if any.
     pub award: Option<String>,
     pub interactive: bool,
@@ -155,6 +178,8 @@ pub struct Analysis {
     pub data: DataSummary,
     pub awards: Vec<AwardStatus>,
     pub workloads: Vec<WorkloadSpend>,
+    /// When the account starts paying, in the account view.
+    pub out_of_pocket: burn::OutOfPocket,
 }
 
 /// Analyses `table` as of the end of day `as_of`.
@@ -302,10 +327,17 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         unattributed_top: &unattributed_top,
     };
     let daily = Daily::of(&usage)?;
+    let model = burn::model(
+        &daily.spend,
+        &config.awards,
+        config.analysis.drawdown_order,
+        as_of.min(table.last_day),
+    );
     let awards = config
         .awards
         .iter()
-        .map(|a| award_status(&daily, a, config, &context))
+        .zip(&model.awards)
+        .map(|(a, b)| award_status(&daily, a, b, config, &context))
         .collect::<PolarsResult<Vec<_>>>()?;
     for a in &awards {
         for reason in &a.no_data_reasons {
@@ -333,6 +365,11 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             .map(|a| a.id.clone());
         workloads.push(WorkloadSpend {
             name: w.name.clone(),
+            forecast_method: model
+                .methods
+                .get(&w.name)
+                .copied()
+                .unwrap_or(crate::analyse::forecast::Method::NoSpend),
             award,
             interactive: w.interactive,
             cost,
@@ -380,6 +417,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         },
         awards,
         workloads,
+        out_of_pocket: model.out_of_pocket,
     })
 }
 
@@ -694,6 +732,8 @@ fn top_unattributed(
 struct Daily {
     /// Workload -> (day, service, Marketplace, cost).
     funded: HashMap<String, Vec<(NaiveDate, String, bool, f64)>>,
+    /// Every usage line by day, unattributed included: what the burn model draws.
+    spend: burn::Spend,
     unattributed: BTreeMap<NaiveDate, f64>,
     /// Workload whose services excluded the spend -> day -> cost.
     excluded: HashMap<String, BTreeMap<NaiveDate, f64>>,
@@ -705,11 +745,19 @@ impl Daily {
         let df = usage
             .clone()
             .lazy()
-            .filter(col(WORKLOAD).is_not_null())
             .group_by([col(WORKLOAD), day(), col(table::SERVICE), col(MARKETPLACE)])
             .agg([col(table::COST).sum()])
+            .sort(
+                ["day", WORKLOAD, table::SERVICE, MARKETPLACE],
+                Default::default(),
+            )
             .collect()?;
         let mut funded: HashMap<String, Vec<(NaiveDate, String, bool, f64)>> = HashMap::new();
+        let mut kinds: HashMap<burn::Kind, usize> = HashMap::new();
+        let mut spend = burn::Spend {
+            kinds: Vec::new(),
+            days: BTreeMap::new(),
+        };
         let days = df.column("day")?.i32()?;
         let marketplace = df.column(MARKETPLACE)?.bool()?;
         for (i, ((workload, service), cost)) in strings(&df, WORKLOAD)?
@@ -719,15 +767,28 @@ impl Daily {
             .enumerate()
         {
             let Some(d) = days.get(i) else { continue };
-            funded
-                .entry(workload.unwrap_or_default())
-                .or_default()
-                .push((
-                    table::from_epoch_days(d),
-                    service.unwrap_or_default(),
-                    marketplace.get(i).unwrap_or(false),
-                    cost,
-                ));
+            let (day, service, marketplace) = (
+                table::from_epoch_days(d),
+                service.unwrap_or_default(),
+                marketplace.get(i).unwrap_or(false),
+            );
+            let kind = burn::Kind {
+                workload: workload.clone(),
+                service: service.clone(),
+                marketplace,
+            };
+            let next = kinds.len();
+            let k = *kinds.entry(kind.clone()).or_insert_with(|| {
+                spend.kinds.push(kind);
+                next
+            });
+            spend.days.entry(day).or_default().push((k, cost));
+            if let Some(workload) = workload {
+                funded
+                    .entry(workload)
+                    .or_default()
+                    .push((day, service, marketplace, cost));
+            }
         }
         let by_day =
             |filter: Expr, key: Option<&str>| -> PolarsResult<Vec<(String, NaiveDate, f64)>> {
@@ -765,6 +826,7 @@ impl Daily {
         }
         Ok(Daily {
             funded,
+            spend,
             unattributed,
             excluded,
         })
@@ -774,29 +836,29 @@ impl Daily {
 fn award_status(
     daily: &Daily,
     award: &Award,
+    burn: &burn::AwardBurn,
     config: &Config,
     context: &Context,
 ) -> PolarsResult<AwardStatus> {
     let (as_of, data_through) = (context.as_of, context.data_through);
     let period = award.start..=award.expiry;
-    // Covered spend per day (every day with spend of the funded workloads, even if none
-    // of it is covered), and the spend the award does not pay for.
-    let mut by_day: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    // What the award paid per day (the drawdown), and the spend of its workloads it may
+    // not pay for.
+    let mut by_day: BTreeMap<NaiveDate, f64> = burn.daily.iter().copied().collect();
     let mut not_covered = 0.0;
+    let mut matched = 0.0;
     for w in &award.workloads {
         for (day, service, marketplace, cost) in daily.funded.get(w).into_iter().flatten() {
             if !period.contains(day) {
                 continue;
             }
-            let covered = by_day.entry(*day).or_insert(0.0);
-            if award.services.matches(service) && (award.marketplace_covered || !marketplace) {
-                *covered += cost;
-            } else {
+            matched += cost;
+            by_day.entry(*day).or_insert(0.0);
+            if !(award.services.matches(service) && (award.marketplace_covered || !marketplace)) {
                 not_covered += cost;
             }
         }
     }
-    let matched: f64 = by_day.values().sum::<f64>() + not_covered;
     let unattributed: f64 = daily
         .unattributed
         .range(period.clone())
@@ -816,6 +878,7 @@ fn award_status(
         .filter_map(|r| r.tag.as_ref().map(|(k, _)| k.as_str()))
         .filter(|k| context.keys_without_values.contains(*k))
         .collect();
+    // The trailing-mean figures (consumed, burn, runway) and the dated statuses.
     let projection = project(
         &Inputs {
             amount: award.amount,
@@ -828,9 +891,41 @@ fn award_status(
         config.analysis.burn_window_days,
         config.alerts.slack_days,
     );
+    let slack = config.alerts.slack_days;
+    let f = &burn.forecast;
+    let in_period = as_of >= award.start && as_of <= award.expiry;
+    let (status, exhaustion_date, unused_at_expiry) = match projection.status {
+        Status::NotStarted | Status::Expired => (
+            projection.status,
+            projection.exhaustion_date.or(f.exhaustion_date.p50),
+            if projection.status == Status::Expired {
+                projection.unused_at_expiry
+            } else {
+                f.unused_at_expiry.p50
+            },
+        ),
+        _ if in_period && burn.remaining < 0.005 => (
+            Status::Exhausted,
+            burn.exhausted_on.or(f.exhaustion_date.p50),
+            0.0,
+        ),
+        _ => {
+            let status = match f.exhaustion_date.p50 {
+                Some(d) if (award.expiry - d).num_days() > slack => Status::ExhaustionRisk,
+                Some(_) => Status::OnTrack,
+                None if f.unused_at_expiry.p50 >= 0.005
+                    && f.unused_at_expiry.p50 > burn.projected_daily * slack as f64 =>
+                {
+                    Status::ForfeitRisk
+                }
+                None => Status::OnTrack,
+            };
+            (status, f.exhaustion_date.p50, f.unused_at_expiry.p50)
+        }
+    };
     let no_data_reasons = no_data_reasons(
         &Suspicion {
-            status: projection.status,
+            status,
             matched,
             unattributed,
             excluded,
@@ -841,19 +936,20 @@ fn award_status(
         context.unattributed_top,
     );
     let status = if no_data_reasons.is_empty() {
-        projection.status
+        status
     } else {
         Status::NoData
     };
+    let consumed = projection.consumed;
     Ok(AwardStatus {
         id: award.id.clone(),
         program: award.program,
         amount: award.amount,
         currency: award.currency.clone(),
-        consumed: projection.consumed,
-        remaining: (award.amount - projection.consumed).max(0.0),
-        out_of_pocket: (projection.consumed - award.amount).max(0.0),
-        consumed_percent: (projection.consumed / award.amount * 1000.0).round() / 10.0,
+        consumed,
+        remaining: (award.amount - consumed).max(0.0),
+        out_of_pocket: burn.out_of_pocket,
+        consumed_percent: (consumed / award.amount * 1000.0).round() / 10.0,
         start_date: award.start,
         expiry_date: award.expiry,
         daily_burn: projection.daily_burn,
@@ -861,13 +957,25 @@ fn award_status(
         burn_window_days: projection.burn_window_days,
         days_left: projection.days_left,
         runway_days: projection.runway_days.map(|r| (r * 10.0).round() / 10.0),
-        projected_exhaustion_date: projection.exhaustion_date,
-        projected_unused_at_expiry: projection.unused_at_expiry,
+        projected_exhaustion_date: exhaustion_date,
+        projected_unused_at_expiry: unused_at_expiry,
         status,
         not_covered,
         workloads: award.workloads.clone(),
         no_data_reasons,
         credit: None,
+        tranches: award
+            .tranches
+            .iter()
+            .map(|(date, amount)| Tranche {
+                date: *date,
+                amount: *amount,
+                granted: *date <= as_of,
+            })
+            .collect(),
+        forecast: burn.forecast.clone(),
+        pace: burn::pace(award, consumed, as_of, slack),
+        account_view: burn.account_view.clone(),
         daily: by_day
             .range(award.start..=as_of.min(award.expiry))
             .map(|(d, v)| (*d, *v))

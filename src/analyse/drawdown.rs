@@ -15,6 +15,8 @@
 
 use chrono::NaiveDate;
 
+use crate::config::DrawdownOrder;
+
 /// One credit as the drawdown sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Credit {
@@ -47,33 +49,16 @@ impl Credit {
     }
 }
 
-/// The order credits are drawn in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Order {
-    /// AWS's: the soonest expiry first, then the fewest eligible services, then the
-    /// oldest; the order they are listed in breaks a remaining tie.
-    Aws,
-    /// The order they are listed in the configuration.
-    Listed,
-}
-
 /// The credits' indices in the order they are drawn.
-pub fn order(credits: &[Credit], order: Order) -> Vec<usize> {
+pub fn order(credits: &[Credit], order: DrawdownOrder) -> Vec<usize> {
     let mut ix: Vec<usize> = (0..credits.len()).collect();
-    if order == Order::Aws {
+    if order == DrawdownOrder::Aws {
         ix.sort_by_key(|&i| {
             let c = &credits[i];
             (c.expiry, c.breadth.unwrap_or(usize::MAX), c.start, i)
         });
     }
     ix
-}
-
-/// Whether AWS's order cannot tell two credits apart (same expiry, breadth and start):
-/// then which pays first is a guess.
-pub fn tied(a: &Credit, b: &Credit) -> bool {
-    a.expiry == b.expiry && a.breadth == b.breadth && a.start == b.start
 }
 
 /// The credits, the order, and who may pay what.
@@ -272,7 +257,7 @@ mod tests {
         ];
         let setup = Setup {
             credits: &credits,
-            order: order(&credits, Order::Aws),
+            order: order(&credits, DrawdownOrder::Aws),
             eligible: vec![vec![true], vec![true]],
         };
         assert_eq!(setup.order, vec![1, 0]);
@@ -297,7 +282,7 @@ mod tests {
         ];
         let setup = Setup {
             credits: &credits,
-            order: order(&credits, Order::Aws),
+            order: order(&credits, DrawdownOrder::Aws),
             eligible: vec![vec![true, false], vec![true, true]],
         };
         let mut l = Ledger::new(2, 2);

@@ -4,8 +4,8 @@
 //! backtest picks one: each method forecasts the last 7, 14, 21 and 28 days from the
 //! days before them, and the one whose cumulative forecasts erred least (in log ratio)
 //! wins. Its errors on those same backtests give the range: the 10th and 90th
-//! percentiles of the log ratio of actual to forecast cumulative spend, per square root
-//! of the horizon, scale the cumulative forecast into the P10 and P90 paths.
+//! percentiles of the log ratio of actual to forecast cumulative spend, per fourth root
+//! of the horizon (`GROWTH_EXPONENT`), scale the cumulative forecast into the P10 and P90 paths.
 //!
 //! The methods:
 //! - `ets`: grafana's augurs AutoETS (additive or multiplicative error, trend none,
@@ -61,7 +61,7 @@ const HOLDOUTS: [usize; 4] = [7, 14, 21, 28];
 const MIN_TRAIN: usize = 14;
 /// The trailing mean's window, and the shortest history the other methods are fitted to.
 pub const TRAILING_DAYS: usize = 14;
-/// The spread (log ratio per square root of a day) assumed when the history is too short
+/// The spread (log ratio per unit of `growth`) assumed when the history is too short
 /// to measure one, and the least ever used.
 const DEFAULT_SPREAD: f64 = 0.12;
 const MIN_SPREAD: f64 = 0.02;
@@ -75,7 +75,7 @@ pub struct Forecast {
     pub p10: Vec<f64>,
     pub p50: Vec<f64>,
     pub p90: Vec<f64>,
-    /// The log-ratio quantiles per square root of a day behind the range (0.1 and 0.9).
+    /// The log-ratio quantiles (0.1 and 0.9) behind the range, per unit of `growth`.
     pub spread: (f64, f64),
 }
 
@@ -134,8 +134,11 @@ pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
             for (j, (a, p)) in test.iter().zip(&point).enumerate() {
                 actual += a;
                 predicted += p;
-                if let Some(r) = log_ratio(actual, predicted) {
-                    residuals.push(r / ((j + 1) as f64).sqrt());
+                // Single days are noise the cumulative path does not carry: from a week.
+                if j + 1 >= 7 {
+                    if let Some(r) = log_ratio(actual, predicted) {
+                        residuals.push(r / growth(j + 1));
+                    }
                 }
             }
             score += log_ratio(actual, predicted).map_or(10.0, f64::abs);
@@ -168,7 +171,7 @@ pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
         let (mut cum, mut last) = (0.0, 0.0);
         for (j, p) in p50.iter().enumerate() {
             cum += p;
-            let target = (cum * (z * ((j + 1) as f64).sqrt()).exp()).max(last);
+            let target = (cum * (z * growth(j + 1)).exp()).max(last);
             out.push(target - last);
             last = target;
         }
@@ -181,6 +184,15 @@ pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
         p50,
         spread,
     }
+}
+
+/// How the log-ratio error of cumulative spend grows with the horizon in days: measured
+/// per unit of this on the series' own backtests and applied by it. The backtest bench
+/// (`cargo bench --bench backtest`) chose the exponent for the range's coverage.
+pub const GROWTH_EXPONENT: f64 = 0.25;
+
+fn growth(days: usize) -> f64 {
+    (days as f64).powf(GROWTH_EXPONENT)
 }
 
 /// ln(actual / predicted), when both are positive.

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod analysis;
+pub mod burn;
 pub mod credits;
 pub mod drawdown;
 pub mod forecast;

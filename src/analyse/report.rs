@@ -33,6 +33,8 @@ pub struct Report {
     pub currency: String,
     pub awards: Vec<AwardStatus>,
     pub workloads: Vec<WorkloadSpend>,
+    /// When the account starts paying out of pocket (the account view).
+    pub out_of_pocket: crate::analyse::burn::OutOfPocket,
     pub alerts: Vec<Alert>,
     pub hints: Vec<Hint>,
     pub data: DataSummary,
@@ -88,6 +90,7 @@ impl Report {
             currency: analysis.currency.clone(),
             awards: analysis.awards.clone(),
             workloads: analysis.workloads.clone(),
+            out_of_pocket: analysis.out_of_pocket.clone(),
             alerts,
             hints,
             data: analysis.data.clone(),
@@ -151,6 +154,9 @@ impl Report {
             if let Some(c) = &a.credit {
                 out.push_str(&wrap(&format!("  {}", drift_sentence(c)), 80));
             }
+        }
+        if !self.awards.is_empty() {
+            out.push_str(&wrap(&out_of_pocket_sentence(&self.out_of_pocket), 80));
         }
         if !self.unclaimed_credits.is_empty() {
             out.push_str(&wrap(
@@ -254,30 +260,124 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
         ),
         ExhaustionRisk | OnTrack | ForfeitRisk => {
             let mut s = format!(
-                "{} of {} consumed ({}%); at {burn} a day (last {} days) ",
+                "{} of {} consumed ({}%), {burn} a day over the last {} days; ",
                 money(a.consumed),
                 money(a.amount),
                 a.consumed_percent,
                 a.burn_window_days
             );
+            let how = forecast_phrase(a);
             match a.projected_exhaustion_date {
                 Some(d) => s.push_str(&format!(
-                    "the remaining {} runs out on {d}, {} days before it expires on {}.",
+                    "the forecast{how} says the remaining {} runs out {}, {} days before it expires on {}.",
                     money(a.remaining),
+                    exhaustion_range(a).unwrap_or_else(|| format!("on {d}")),
                     (a.expiry_date - d).num_days(),
                     a.expiry_date
                 )),
                 None => s.push_str(&format!(
-                    "{} of the remaining {} will be left unused when it expires on {} ({} days from now).",
+                    "the forecast{how} says {} of the remaining {} will be left unused when it expires on {} ({} days from now){}.",
                     money(a.projected_unused_at_expiry),
                     money(a.remaining),
                     a.expiry_date,
-                    a.days_left
+                    a.days_left,
+                    unused_range(a)
                 )),
+            }
+            if let Some(drawn) = drawn_by_others(a) {
+                s.push(' ');
+                s.push_str(&drawn);
             }
             s
         }
     }
+}
+
+/// When the account starts paying, as AWS draws the credits.
+pub(crate) fn out_of_pocket_sentence(o: &crate::analyse::burn::OutOfPocket) -> String {
+    let when = match (o.begins.p10, o.begins.p50, o.begins.p90) {
+        (_, Some(p50), _) => format!(
+            "eligible spend starts going unpaid {} (P10 to P90: {} to {})",
+            p50,
+            o.begins.p10.map_or("-".to_string(), |d| d.to_string()),
+            o.begins.p90.map_or("later".to_string(), |d| d.to_string())
+        ),
+        (Some(p10), None, _) => {
+            format!("the credits most likely last the horizon, but could run short from {p10}")
+        }
+        (None, None, _) => "the credits cover eligible spend over the whole horizon".to_string(),
+    };
+    format!(
+        "out of pocket (as AWS draws the credits): {} so far; {when}; next 30 days {} (P90 {}), next 90 days {} (P90 {}).",
+        money(o.to_date),
+        money(o.next_30_days.p50),
+        money(o.next_30_days.p90),
+        money(o.next_90_days.p50),
+        money(o.next_90_days.p90)
+    )
+}
+
+/// " (ets for support-assistant)": the forecast method per workload.
+fn forecast_phrase(a: &AwardStatus) -> String {
+    let methods: Vec<String> = a
+        .forecast
+        .method
+        .iter()
+        .map(|(w, m)| format!("{} for {w}", m.as_str()))
+        .collect();
+    if methods.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", methods.join(", "))
+    }
+}
+
+/// How sure the projected exhaustion is: "between 2026-12-01 and 2026-12-15, most likely
+/// 2026-12-07" (P10, P90, P50); None when the award is not projected to run out.
+pub(crate) fn exhaustion_range(a: &AwardStatus) -> Option<String> {
+    let p50 = a.projected_exhaustion_date?;
+    let q = &a.forecast.exhaustion_date;
+    let lo = q.p10.unwrap_or(p50).min(p50);
+    Some(match q.p90 {
+        Some(hi) if lo == hi => format!("on {p50}"),
+        Some(hi) => format!("between {lo} and {}, most likely {p50}", hi.max(p50)),
+        None => format!("between {lo} and not before expiry, most likely {p50}"),
+    })
+}
+
+/// ", between $X and $Y (P10 to P90)" for the unused balance, when the range is known.
+fn unused_range(a: &AwardStatus) -> String {
+    let q = &a.forecast.unused_at_expiry;
+    if (q.p90 - q.p10).abs() < 0.005 {
+        return String::new();
+    }
+    format!(", between {} and {}", money(q.p10), money(q.p90))
+}
+
+/// "In AWS's order, platform's spend drew $12,110.98 of it ...": the account view, when
+/// other workloads consume the award's credit.
+pub(crate) fn drawn_by_others(a: &AwardStatus) -> Option<String> {
+    let v = &a.account_view;
+    let total: f64 = v.drawn_by_others.iter().map(|d| d.amount).sum();
+    if total < 0.005 {
+        return None;
+    }
+    let who: Vec<String> = v
+        .drawn_by_others
+        .iter()
+        .take(3)
+        .map(|d| format!("{} {}", d.workload, money(d.amount)))
+        .collect();
+    Some(format!(
+        "AWS applies the credit to the whole account, soonest expiry first: other workloads have drawn {} of it ({}), so AWS's balance is {}{}.",
+        money(total),
+        who.join(", "),
+        money(v.remaining),
+        match v.exhaustion_date {
+            Some(d) => format!(" and runs out on {d}"),
+            None => String::new(),
+        }
+    ))
 }
 
 /// `creditburn credits`: the account's credits, 80 columns.

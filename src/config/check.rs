@@ -187,6 +187,17 @@ pub(super) fn check_alerts(raw: &RawAlerts, p: &mut Problems) -> AlertConfig {
 }
 
 pub(super) fn check_analysis(raw: &RawAnalysis, p: &mut Problems) -> AnalysisConfig {
+    let drawdown_order = match raw.drawdown_order.as_deref() {
+        None | Some("aws") => DrawdownOrder::Aws,
+        Some("listed") => DrawdownOrder::Listed,
+        Some(other) => {
+            p.add(
+                "analysis.drawdown_order",
+                format!("{other:?} is not \"aws\" (soonest expiry first, the default) or \"listed\" (the order of [[awards]] in this file)"),
+            );
+            DrawdownOrder::Aws
+        }
+    };
     if !(1..=90).contains(&raw.burn_window_days) {
         p.add(
             "analysis.burn_window_days",
@@ -195,6 +206,7 @@ pub(super) fn check_analysis(raw: &RawAnalysis, p: &mut Problems) -> AnalysisCon
     }
     AnalysisConfig {
         burn_window_days: raw.burn_window_days,
+        drawdown_order,
     }
 }
 
@@ -318,6 +330,7 @@ pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Work
 pub(super) fn check_awards(
     raw: &[RawAward],
     raw_workloads: &[RawWorkload],
+    order: DrawdownOrder,
     p: &mut Problems,
 ) -> Vec<Award> {
     let mut awards: Vec<Award> = Vec::new();
@@ -343,12 +356,32 @@ pub(super) fn check_awards(
                 Program::Other
             }
         };
-        if !(a.amount.is_finite() && a.amount > 0.0 && a.amount <= MAX_AMOUNT) {
-            p.add(
+        let amount_ok = |v: f64| v.is_finite() && v > 0.0 && v <= MAX_AMOUNT;
+        let tranche_total: f64 = a.tranches.iter().map(|t| t.amount).sum();
+        match (a.amount, a.tranches.is_empty()) {
+            (None, true) => p.add(
+                format!("{key}.amount"),
+                "is missing; give the award's amount, or its tranches = [{ date = \"YYYY-MM-DD\", amount = ... }]",
+            ),
+            (Some(v), _) if !amount_ok(v) => p.add(
                 format!("{key}.amount"),
                 format!(
-                    "{} must be a positive amount of at most {MAX_AMOUNT:.0} (the largest AWS awards are about $1M)",
-                    a.amount
+                    "{v} must be a positive amount of at most {MAX_AMOUNT:.0} (the largest AWS awards are about $1M)"
+                ),
+            ),
+            (Some(v), false) if (v - tranche_total).abs() >= 0.005 => p.add(
+                format!("{key}.amount"),
+                format!(
+                    "{v} is not the sum of its tranches ({tranche_total}); give one or the other, or make them agree"
+                ),
+            ),
+            _ => {}
+        }
+        if !a.tranches.is_empty() && !amount_ok(tranche_total) {
+            p.add(
+                format!("{key}.tranches"),
+                format!(
+                    "add up to {tranche_total}, which must be positive and at most {MAX_AMOUNT:.0}"
                 ),
             );
         }
@@ -393,6 +426,37 @@ pub(super) fn check_awards(
                 }
             }
         }
+        let mut tranches = Vec::new();
+        for (j, t) in a.tranches.iter().enumerate() {
+            let tkey = format!("{key}.tranches[{j}]");
+            if !(t.amount.is_finite() && t.amount > 0.0) {
+                p.add(
+                    format!("{tkey}.amount"),
+                    format!("{} must be a positive amount", t.amount),
+                );
+            }
+            match parse_date(&t.date) {
+                None => p.add(
+                    format!("{tkey}.date"),
+                    format!("{:?} is not a date of the form YYYY-MM-DD", t.date),
+                ),
+                Some(d) => {
+                    if let (Some(s), Some(e)) = (start, expiry) {
+                        if d < s || d > e {
+                            p.add(
+                                format!("{tkey}.date"),
+                                format!("{d} is outside the award's period, {s} to {e}"),
+                            );
+                        }
+                    }
+                    tranches.push((d, t.amount));
+                }
+            }
+        }
+        if a.tranches.is_empty() {
+            tranches.push((start.unwrap_or_default(), a.amount.unwrap_or(0.0)));
+        }
+        tranches.sort_by_key(|(d, _)| *d);
         if a.workloads.is_empty() {
             p.add(
                 format!("{key}.workloads"),
@@ -442,7 +506,8 @@ pub(super) fn check_awards(
         awards.push(Award {
             id: a.id.clone(),
             program,
-            amount: a.amount,
+            amount: tranches.iter().map(|(_, v)| v).sum(),
+            tranches,
             currency: a.currency.clone(),
             start: start.unwrap_or_default(),
             expiry: expiry.unwrap_or_default(),
@@ -454,7 +519,7 @@ pub(super) fn check_awards(
             snooze_until,
         });
     }
-    check_double_funding(raw, &awards, p);
+    check_stacks(raw, &awards, order, p);
     awards
 }
 
@@ -769,35 +834,39 @@ fn check_overlaps(workloads: &[Workload], p: &mut Problems) {
     }
 }
 
-/// The same workload funded by two awards over overlapping periods would count its spend
-/// twice.
-fn check_double_funding(raw: &[RawAward], awards: &[Award], p: &mut Problems) {
+/// Awards that fund the same workload over overlapping periods are drawn in order
+/// (`analysis.drawdown_order`), so a dollar counts against one of them only. What stays
+/// ambiguous is two such awards that AWS's order cannot tell apart (the same expiry, the
+/// same number of services, the same start): which pays first would be a guess.
+fn check_stacks(raw: &[RawAward], awards: &[Award], order: DrawdownOrder, p: &mut Problems) {
+    if order == DrawdownOrder::Listed {
+        return;
+    }
+    let dated =
+        |i: usize| parse_date(&raw[i].start).is_some() && parse_date(&raw[i].expiry).is_some();
     let mut by_workload: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, a) in awards.iter().enumerate() {
         for w in &a.workloads {
             by_workload.entry(w.as_str()).or_default().push(i);
         }
     }
+    let mut named = HashSet::new();
     for (w, list) in by_workload {
         for (x, &i) in list.iter().enumerate() {
             for &j in &list[x + 1..] {
                 let (a, b) = (&awards[i], &awards[j]);
-                if parse_date(&raw[i].start).is_none()
-                    || parse_date(&raw[i].expiry).is_none()
-                    || parse_date(&raw[j].start).is_none()
-                    || parse_date(&raw[j].expiry).is_none()
-                {
+                if !dated(i) || !dated(j) || !named.insert((i, j)) {
                     continue;
                 }
-                if a.start <= b.expiry && b.start <= a.expiry {
+                if a.start == b.start
+                    && a.expiry == b.expiry
+                    && a.services.breadth() == b.services.breadth()
+                {
                     p.add(
                         format!("{}.workloads", award_key(j, Some(&raw[j].id))),
                         format!(
-                            "{:?} is also funded by award {:?} from {} to {}; a dollar of spend would count against both",
-                            w,
-                            a.id,
-                            a.start.max(b.start),
-                            a.expiry.min(b.expiry)
+                            "{w:?} is also funded by award {:?} with the same start, expiry and number of services, so AWS's order cannot say which pays first; set analysis.drawdown_order = \"listed\" and list the awards in the order they are drawn",
+                            a.id
                         ),
                     );
                 }

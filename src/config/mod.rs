@@ -102,6 +102,24 @@ pub enum ServiceSet {
     Only(Vec<ServiceSelector>),
 }
 
+impl ServiceSet {
+    /// How many Cost Explorer services it admits (None: all), AWS's second key for the
+    /// order credits are drawn in. "bedrock" counts as the three services it stands for.
+    pub fn breadth(&self) -> Option<usize> {
+        match self {
+            ServiceSet::All => None,
+            ServiceSet::Only(list) => Some(
+                list.iter()
+                    .map(|s| match s {
+                        ServiceSelector::Bedrock => 3,
+                        ServiceSelector::Exact(_) => 1,
+                    })
+                    .sum(),
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceSelector {
     /// Every service Bedrock is billed under: "Amazon Bedrock" (Amazon's models),
@@ -266,7 +284,11 @@ pub struct Workload {
 pub struct Award {
     pub id: String,
     pub program: Program,
+    /// Everything granted: the sum of the tranches.
     pub amount: f64,
+    /// What is granted and when, sorted by date: one tranche on `start` unless
+    /// `tranches` is configured (top-ups are tranches too).
+    pub tranches: Vec<(NaiveDate, f64)>,
     pub currency: String,
     pub start: NaiveDate,
     /// The last day the credit applies (inclusive).
@@ -419,6 +441,19 @@ pub struct AlertConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisConfig {
     pub burn_window_days: i64,
+    /// The order awards that may pay the same spend are drawn in.
+    pub drawdown_order: DrawdownOrder,
+}
+
+/// The order credits are drawn in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrawdownOrder {
+    /// AWS's: the soonest expiry first, then the fewest eligible services, then the
+    /// oldest; the order they are listed in breaks a remaining tie.
+    Aws,
+    /// The order the awards are listed in the file (where an award's terms differ).
+    Listed,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -599,7 +634,16 @@ fn shape() -> keys::Shape {
                 "awards",
                 Child::Array {
                     name: Some("id"),
-                    shape: leaf(fields_of::<RawAward>()),
+                    shape: Shape {
+                        fields: fields_of::<RawAward>(),
+                        children: vec![(
+                            "tranches",
+                            Child::Array {
+                                name: None,
+                                shape: leaf(fields_of::<RawTranche>()),
+                            },
+                        )],
+                    },
                 },
             ),
         ],
@@ -850,7 +894,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let analysis = check_analysis(&raw.analysis, &mut p);
     let hints = check_hints(&raw.hints, &mut p);
     let workloads = check_workloads(&raw.workloads, &mut p);
-    let awards = check_awards(&raw.awards, &raw.workloads, &mut p);
+    let awards = check_awards(&raw.awards, &raw.workloads, analysis.drawdown_order, &mut p);
     let (schedule, listen) = check_schedule(raw.schedule.as_ref(), raw.daemon.as_ref(), &mut p);
     if !p.0.is_empty() {
         return Err(p.0);

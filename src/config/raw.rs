@@ -208,12 +208,14 @@ pub(super) fn default_slack_days() -> i64 {
 pub(super) struct RawAnalysis {
     #[serde(default = "default_burn_window")]
     pub(super) burn_window_days: i64,
+    pub(super) drawdown_order: Option<String>,
 }
 
 impl Default for RawAnalysis {
     fn default() -> Self {
         RawAnalysis {
             burn_window_days: default_burn_window(),
+            drawdown_order: None,
         }
     }
 }
@@ -282,7 +284,9 @@ pub(super) struct RawRule {
 pub(super) struct RawAward {
     pub(super) id: String,
     pub(super) program: String,
-    pub(super) amount: f64,
+    pub(super) amount: Option<f64>,
+    #[serde(default)]
+    pub(super) tranches: Vec<RawTranche>,
     #[serde(default = "default_currency")]
     pub(super) currency: String,
     pub(super) start: String,
@@ -294,6 +298,13 @@ pub(super) struct RawAward {
     pub(super) marketplace_covered: bool,
     pub(super) credit_id: Option<String>,
     pub(super) snooze_until: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTranche {
+    pub(super) date: String,
+    pub(super) amount: f64,
 }
 
 pub(super) fn default_currency() -> String {

@@ -177,13 +177,42 @@ fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
         ),
         (
             "Projected exhaustion",
-            a.projected_exhaustion_date
-                .map(|d| d.to_string())
+            crate::analyse::report::exhaustion_range(a)
                 .unwrap_or_else(|| "not before expiry".to_string()),
         ),
         (
             "Projected unused at expiry",
-            money(a.projected_unused_at_expiry),
+            format!(
+                "{} (P10 {}, P90 {})",
+                money(a.projected_unused_at_expiry),
+                money(a.forecast.unused_at_expiry.p10),
+                money(a.forecast.unused_at_expiry.p90)
+            ),
+        ),
+        (
+            "Pace against plan",
+            format!(
+                "{} {} ({:+.1} days; plan {} by now)",
+                money(a.pace.ahead.abs()),
+                if a.pace.ahead >= 0.0 {
+                    "ahead"
+                } else {
+                    "behind"
+                },
+                a.pace.ahead_days,
+                money(a.pace.planned)
+            ),
+        ),
+        (
+            "As AWS draws it",
+            format!(
+                "{} left{}",
+                money(a.account_view.remaining),
+                a.account_view
+                    .exhaustion_date
+                    .map(|d| format!(", runs out on {d}"))
+                    .unwrap_or_default()
+            ),
         ),
         ("Status", a.status.as_str().replace('_', " ")),
         ("Workloads", a.workloads.join(", ")),

@@ -36,6 +36,10 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         workloads: vec!["eval".into()],
         no_data_reasons: vec![],
         credit: None,
+        tranches: vec![],
+        forecast: Default::default(),
+        pace: Default::default(),
+        account_view: Default::default(),
         daily: vec![],
     }
 }
@@ -64,6 +68,7 @@ fn hint_arithmetic() {
     use TokenKind::*;
     let workload = WorkloadSpend {
         name: "eval".into(),
+        forecast_method: creditburn::analyse::forecast::Method::Ets,
         award: Some("poc".into()),
         interactive: false,
         cost: 1050.0,
@@ -113,6 +118,7 @@ fn hint_arithmetic() {
 fn interactive_workloads_get_no_batch_hint_and_small_savings_are_dropped() {
     let workload = WorkloadSpend {
         name: "chat".into(),
+        forecast_method: creditburn::analyse::forecast::Method::Ets,
         award: None,
         interactive: true,
         cost: 20.0,

@@ -29,6 +29,47 @@ fn check(edit: (&str, &str), expect: &[&str]) {
 }
 
 #[test]
+fn stacked_awards_and_tranches_are_accepted() {
+    // A POC on top of Portfolio on the same workload, Founders beside it, and an
+    // accelerator award in tranches: all valid, drawn in AWS's order.
+    let text = SMALL_CONFIG.replacen(
+        "workloads = [\"rag\"]\n",
+        "workloads = [\"rag\"]\n[[awards]]\nid = \"portfolio\"\nprogram = \"activate_portfolio\"\namount = 100000\nstart = \"2026-01-01\"\nexpiry = \"2027-12-31\"\nworkloads = [\"rag\"]\n[[awards]]\nid = \"accelerator\"\nprogram = \"genai_accelerator\"\nstart = \"2026-03-01\"\nexpiry = \"2027-02-28\"\nworkloads = [\"rag\"]\ntranches = [{ date = \"2026-05-01\", amount = 200000 }, { date = \"2026-03-01\", amount = 100000 }]\n",
+        1,
+    );
+    let c = config::parse(&text, Path::new(".")).unwrap();
+    assert_eq!(c.awards.len(), 3);
+    let acc = &c.awards[2];
+    assert_eq!(acc.amount, 300_000.0);
+    assert_eq!(
+        acc.tranches,
+        vec![
+            ("2026-03-01".parse().unwrap(), 100_000.0),
+            ("2026-05-01".parse().unwrap(), 200_000.0)
+        ]
+    );
+    assert_eq!(
+        c.awards[0].tranches,
+        vec![("2026-03-01".parse().unwrap(), 25_000.0)]
+    );
+    assert_eq!(c.analysis.drawdown_order, config::DrawdownOrder::Aws);
+    // The same tie that AWS's order refuses is accepted in the listed order.
+    let tie = SMALL_CONFIG.replacen(
+        "workloads = [\"rag\"]\n",
+        "workloads = [\"rag\"]\n[[awards]]\nid = \"poc2\"\nprogram = \"other\"\namount = 5\nstart = \"2026-03-01\"\nexpiry = \"2026-05-29\"\nworkloads = [\"rag\"]\n",
+        1,
+    );
+    assert!(config::parse(&tie, Path::new(".")).is_err());
+    let listed = tie.replacen(
+        "[alerts]",
+        "[analysis]\ndrawdown_order = \"listed\"\n[alerts]",
+        1,
+    );
+    let c = config::parse(&listed, Path::new(".")).unwrap();
+    assert_eq!(c.analysis.drawdown_order, config::DrawdownOrder::Listed);
+}
+
+#[test]
 fn the_valid_config_is_valid() {
     let c = config::parse(SMALL_CONFIG, Path::new("/etc/cb")).unwrap();
     assert_eq!(c.awards.len(), 1);
@@ -219,9 +260,54 @@ fn bad_configs() {
         ("slack_days = 7", "slack_days = 7\nsnooze = 1"),
         &["alerts.snooze: is not a key creditburn knows"],
     );
+    // A stack AWS's order cannot tell apart (same start, expiry and services).
     check(
-        ("workloads = [\"rag\"]\n", "workloads = [\"rag\"]\n[[awards]]\nid = \"poc2\"\nprogram = \"other\"\namount = 5\nstart = \"2026-05-01\"\nexpiry = \"2026-06-01\"\nworkloads = [\"rag\"]\n"),
-        &["awards[\"poc2\"].workloads", "\"rag\"", "\"poc\""],
+        ("workloads = [\"rag\"]\n", "workloads = [\"rag\"]\n[[awards]]\nid = \"poc2\"\nprogram = \"other\"\namount = 5\nstart = \"2026-03-01\"\nexpiry = \"2026-05-29\"\nworkloads = [\"rag\"]\n"),
+        &["awards[\"poc2\"].workloads", "\"rag\"", "\"poc\"", "drawdown_order = \"listed\""],
+    );
+    check(
+        (
+            "[alerts]",
+            "[analysis]\ndrawdown_order = \"newest\"\n[alerts]",
+        ),
+        &["analysis.drawdown_order", "\"newest\"", "\"listed\""],
+    );
+    // Tranches: outside the period, not adding up to the amount, not positive, no date.
+    check(
+        ("amount = 25000\n", "amount = 25000\ntranches = [{ date = \"2026-03-01\", amount = 20000 }, { date = \"2026-06-01\", amount = 5000 }]\n"),
+        &["awards[\"poc\"].tranches[1].date", "2026-06-01", "outside the award's period"],
+    );
+    check(
+        (
+            "amount = 25000\n",
+            "amount = 25000\ntranches = [{ date = \"2026-03-01\", amount = 20000 }]\n",
+        ),
+        &[
+            "awards[\"poc\"].amount",
+            "not the sum of its tranches (20000)",
+        ],
+    );
+    check(
+        ("amount = 25000\n", "tranches = [{ date = \"2026-03-01\", amount = -5 }, { date = \"2026-13-01\", amount = 5 }]\n"),
+        &["awards[\"poc\"].tranches[0].amount", "-5"],
+    );
+    check(
+        (
+            "amount = 25000\n",
+            "tranches = [{ date = \"2026-13-01\", amount = 5 }]\n",
+        ),
+        &["awards[\"poc\"].tranches[0].date", "\"2026-13-01\""],
+    );
+    check(
+        ("amount = 25000\n", ""),
+        &["awards[\"poc\"].amount", "is missing", "tranches"],
+    );
+    check(
+        (
+            "amount = 25000\n",
+            "amount = 25000\ntranches = [{ date = \"2026-03-01\", amont = 5 }]\n",
+        ),
+        &["awards[\"poc\"].tranches[0].amont", "did you mean"],
     );
     check(("id = \"poc\"", "id = \"\""), &["awards[0].id", "empty"]);
     check(
