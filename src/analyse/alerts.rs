@@ -40,6 +40,8 @@ pub enum Rule {
     Exhausted,
     CreditDrift,
     Consumed,
+    /// A workload's last day of spend above the forecast's P99.
+    Spike,
 }
 
 impl Rule {
@@ -50,6 +52,7 @@ impl Rule {
             Rule::Exhausted => "exhausted",
             Rule::CreditDrift => "credit_drift",
             Rule::Consumed => "consumed",
+            Rule::Spike => "spike",
         }
     }
 }
@@ -70,6 +73,42 @@ pub struct Alert {
     pub level: f64,
     /// One sentence with the risk and its date, used as the email subject.
     pub subject: String,
+}
+
+/// A `spike` alert for each funded workload whose last day is above the forecast's P99,
+/// on the award funding it, naming the usage types that moved most.
+pub fn spikes(workloads: &[crate::analyse::analysis::WorkloadSpend]) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for w in workloads {
+        let (Some(s), Some(award)) = (&w.spike, &w.award) else {
+            continue;
+        };
+        let movers: Vec<String> = s
+            .movers
+            .iter()
+            .map(|m| format!("{} +{}", m.usage_type, money(m.change)))
+            .collect();
+        out.push(Alert {
+            award: award.clone(),
+            rule: Rule::Spike,
+            severity: Severity::Warning,
+            level: 0.0,
+            subject: format!(
+                "{} spent {} on {}, above the forecast's P99 of {} (expected {}){}",
+                w.name,
+                money(s.spend),
+                s.date,
+                money(s.p99),
+                money(s.expected),
+                if movers.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", movers.join(", "))
+                }
+            ),
+        });
+    }
+    out
 }
 
 /// The alerts for every award, most severe first within an award.

@@ -128,6 +128,8 @@ pub struct WorkloadSpend {
     pub name: String,
     /// How its daily spend is forecast (see `analyse::forecast`).
     pub forecast_method: crate::analyse::forecast::Method,
+    /// Its last day of data, when above the forecast's P99 for it.
+    pub spike: Option<burn::Spike>,
     /// The award funding this workload at `as_of`, if any.
     pub award: Option<String>,
     pub interactive: bool,
@@ -332,6 +334,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         &config.awards,
         config.analysis.drawdown_order,
         as_of.min(table.last_day),
+        None,
     );
     let awards = config
         .awards
@@ -363,8 +366,16 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
             .find(|a| a.workloads.contains(&w.name) && a.start <= as_of && as_of <= a.expiry)
             .or_else(|| config.awards.iter().find(|a| a.workloads.contains(&w.name)))
             .map(|a| a.id.clone());
+        let spike = match model.spikes.iter().find(|s| s.workload == w.name) {
+            Some(s) => Some(burn::Spike {
+                movers: movers(&usage, &w.name, s.date)?,
+                ..s.clone()
+            }),
+            None => None,
+        };
         workloads.push(WorkloadSpend {
             name: w.name.clone(),
+            spike,
             forecast_method: model
                 .methods
                 .get(&w.name)
@@ -419,6 +430,53 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         workloads,
         out_of_pocket: model.out_of_pocket,
     })
+}
+
+/// The usage types of `workload` whose spend on `day` rose most above their mean of the
+/// 14 days before, largest first (at most three).
+fn movers(usage: &DataFrame, workload: &str, day: NaiveDate) -> PolarsResult<Vec<burn::Mover>> {
+    let d = table::epoch_days(day);
+    let date = || col(table::DATE).cast(DataType::Int32);
+    let df = usage
+        .clone()
+        .lazy()
+        .filter(
+            col(WORKLOAD)
+                .eq(lit(workload))
+                .and(date().gt_eq(lit(d - 14)))
+                .and(date().lt_eq(lit(d))),
+        )
+        .group_by([col(table::USAGE_TYPE)])
+        .agg([
+            when(date().eq(lit(d)))
+                .then(col(table::COST))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("today"),
+            when(date().lt(lit(d)))
+                .then(col(table::COST))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("before"),
+        ])
+        .collect()?;
+    let mut out: Vec<burn::Mover> = strings(&df, table::USAGE_TYPE)?
+        .into_iter()
+        .zip(floats(&df, "today")?)
+        .zip(floats(&df, "before")?)
+        .map(|((usage_type, today), before)| burn::Mover {
+            usage_type: usage_type.unwrap_or_default(),
+            change: today - before / 14.0,
+        })
+        .filter(|m| m.change >= 0.005)
+        .collect();
+    out.sort_by(|a, b| {
+        b.change
+            .total_cmp(&a.change)
+            .then(a.usage_type.cmp(&b.usage_type))
+    });
+    out.truncate(3);
+    Ok(out)
 }
 
 fn token_kind_from(s: Option<&str>) -> TokenKind {
@@ -910,16 +968,13 @@ fn award_status(
             0.0,
         ),
         _ => {
-            let status = match f.exhaustion_date.p50 {
-                Some(d) if (award.expiry - d).num_days() > slack => Status::ExhaustionRisk,
-                Some(_) => Status::OnTrack,
-                None if f.unused_at_expiry.p50 >= 0.005
-                    && f.unused_at_expiry.p50 > burn.projected_daily * slack as f64 =>
-                {
-                    Status::ForfeitRisk
-                }
-                None => Status::OnTrack,
-            };
+            let status = burn::verdict(
+                f.exhaustion_date.p50,
+                f.unused_at_expiry.p50,
+                burn.projected_daily,
+                award.expiry,
+                slack,
+            );
             (status, f.exhaustion_date.p50, f.unused_at_expiry.p50)
         }
     };

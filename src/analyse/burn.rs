@@ -142,12 +142,42 @@ pub struct AwardBurn {
     pub account_view: AccountView,
 }
 
+/// A day of a workload's spend above the forecast's P99 for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spike {
+    pub workload: String,
+    pub date: NaiveDate,
+    #[serde(serialize_with = "cents")]
+    pub spend: f64,
+    /// The forecast for the day (P50) and its P99, from the days before.
+    #[serde(serialize_with = "cents")]
+    pub expected: f64,
+    #[serde(serialize_with = "cents")]
+    pub p99: f64,
+    /// The usage types that moved most against their mean of the 14 days before, in
+    /// dollars (filled in by the analysis).
+    pub movers: Vec<Mover>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mover {
+    pub usage_type: String,
+    #[serde(serialize_with = "cents")]
+    pub change: f64,
+}
+
 pub struct Model {
     pub awards: Vec<AwardBurn>,
+    /// Workloads whose last day of data is above the forecast's P99 (unattributed
+    /// spend is not checked).
+    pub spikes: Vec<Spike>,
     pub out_of_pocket: OutOfPocket,
     /// Each workload's forecast method (the key "" is unattributed spend).
     pub methods: BTreeMap<String, Method>,
 }
+
+/// A spike smaller than this many dollars above the forecast is not one.
+pub const MIN_SPIKE: f64 = 10.0;
 
 /// The days the forecast reaches past the last day of data: to the last expiry, and at
 /// least far enough for the 90-day out-of-pocket figure.
@@ -158,7 +188,16 @@ fn horizon(awards: &[Award], end: NaiveDate) -> usize {
 
 /// Runs the model on the account's spend up to `end` (the last day of data that counts,
 /// at most `as_of`).
-pub fn model(spend: &Spend, awards: &[Award], order: DrawdownOrder, end: NaiveDate) -> Model {
+///
+/// `only` forces one forecast method on every workload (the backtest's baselines); None
+/// lets each series' own backtest choose.
+pub fn model(
+    spend: &Spend,
+    awards: &[Award],
+    order: DrawdownOrder,
+    end: NaiveDate,
+    only: Option<Method>,
+) -> Model {
     let credits: Vec<Credit> = awards
         .iter()
         .map(|a| Credit {
@@ -225,10 +264,26 @@ pub fn model(spend: &Spend, awards: &[Award], order: DrawdownOrder, end: NaiveDa
     // Per workload: its forecast and the shares of its spend by kind.
     let mut forecasts: Vec<(forecast::Forecast, Vec<(usize, f64)>)> = Vec::new();
     let mut methods = BTreeMap::new();
+    let mut spikes = Vec::new();
     let mut names: Vec<&Option<String>> = series.keys().collect();
     names.sort();
     for w in names {
-        let f = forecast::forecast(&series[w], h);
+        let f = forecast::forecast_by(&series[w], h, only);
+        if let (Some(name), Some((expected, p99))) =
+            (w, forecast::one_day_ahead(&series[w], f.method))
+        {
+            let spent = series[w].last().copied().unwrap_or(0.0);
+            if spent > p99 && spent - expected >= MIN_SPIKE {
+                spikes.push(Spike {
+                    workload: name.clone(),
+                    date: end,
+                    spend: spent,
+                    expected,
+                    p99,
+                    movers: Vec::new(),
+                });
+            }
+        }
         methods.insert(w.clone().unwrap_or_default(), f.method);
         let weights = mix.get(w).cloned().unwrap_or_default();
         let total: f64 = weights.values().sum();
@@ -393,8 +448,31 @@ pub fn model(spend: &Spend, awards: &[Award], order: DrawdownOrder, end: NaiveDa
     };
     Model {
         awards: out_awards,
+        spikes,
         out_of_pocket,
         methods,
+    }
+}
+
+/// The verdict on an award within its period with a balance left, from its P50
+/// projection: an exhaustion more than `slack` days before expiry is a risk; a balance
+/// left at expiry worth more than `slack` days of its projected daily draw is a forfeit
+/// risk (any balance, when nothing is drawn); otherwise on track.
+pub fn verdict(
+    exhaustion: Option<NaiveDate>,
+    unused_at_expiry: f64,
+    projected_daily: f64,
+    expiry: NaiveDate,
+    slack: i64,
+) -> crate::analyse::project::Status {
+    use crate::analyse::project::Status;
+    match exhaustion {
+        Some(d) if (expiry - d).num_days() > slack => Status::ExhaustionRisk,
+        Some(_) => Status::OnTrack,
+        None if unused_at_expiry >= 0.005 && unused_at_expiry > projected_daily * slack as f64 => {
+            Status::ForfeitRisk
+        }
+        None => Status::OnTrack,
     }
 }
 
@@ -418,5 +496,229 @@ pub fn pace(award: &Award, consumed: f64, as_of: NaiveDate, slack_days: i64) -> 
         ahead,
         ahead_days: (ahead_days * 10.0).round() / 10.0,
         verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::project::Status;
+    use crate::config::{Program, ServiceSet};
+
+    fn day(i: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i as u64)
+    }
+
+    fn award(id: &str, start: i64, expiry: i64, amount: f64, workloads: &[&str]) -> Award {
+        Award {
+            id: id.into(),
+            program: Program::Other,
+            amount,
+            tranches: vec![(day(start), amount)],
+            currency: "USD".into(),
+            start: day(start),
+            expiry: day(expiry),
+            workloads: workloads.iter().map(|w| w.to_string()).collect(),
+            services: ServiceSet::All,
+            named_services: vec![],
+            marketplace_covered: false,
+            credit_id: None,
+            snooze_until: None,
+        }
+    }
+
+    /// Steady spend per workload per day over days 0..days.
+    fn spend(per_day: &[(&str, f64)], days: i64) -> Spend {
+        Spend {
+            kinds: per_day
+                .iter()
+                .map(|(w, _)| Kind {
+                    workload: Some(w.to_string()),
+                    service: "Amazon Bedrock".into(),
+                    marketplace: false,
+                })
+                .collect(),
+            days: (0..days)
+                .map(|t| {
+                    (
+                        day(t),
+                        per_day
+                            .iter()
+                            .enumerate()
+                            .map(|(k, (_, v))| (k, *v))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn two_awards_on_one_workload_are_drawn_one_after_the_other() {
+        // $100 a day from day 0. The POC ($5,000, expires day 120) is drawn first: days
+        // 0-49 empty it; Portfolio ($10,000, expires day 364) pays from day 50, so by day
+        // 59 it has paid 10 x $100.
+        let awards = [
+            award("portfolio", 0, 364, 10_000.0, &["w"]),
+            award("poc", 0, 120, 5_000.0, &["w"]),
+        ];
+        let m = model(
+            &spend(&[("w", 100.0)], 60),
+            &awards,
+            DrawdownOrder::Aws,
+            day(59),
+            None,
+        );
+        let (portfolio, poc) = (&m.awards[0], &m.awards[1]);
+        assert_eq!(poc.consumed, 5_000.0);
+        assert_eq!(poc.exhausted_on, Some(day(49)));
+        assert_eq!(poc.remaining, 0.0);
+        assert_eq!(portfolio.consumed, 1_000.0);
+        assert_eq!(portfolio.remaining, 9_000.0);
+        // Forecast at $100 a day: the $9,000 left lasts 90 days, to day 149.
+        let p50 = portfolio.forecast.exhaustion_date.p50.unwrap();
+        assert!((p50 - day(149)).num_days().abs() <= 1, "{p50}");
+        // Listed order: Portfolio first, the POC untouched until it is empty.
+        let m = model(
+            &spend(&[("w", 100.0)], 60),
+            &awards,
+            DrawdownOrder::Listed,
+            day(59),
+            None,
+        );
+        assert_eq!((m.awards[0].consumed, m.awards[1].consumed), (6_000.0, 0.0));
+    }
+
+    #[test]
+    fn in_the_account_view_the_platform_eats_the_poc_that_expires_first() {
+        // GenAI $100 a day, platform $200 a day, 30 days. The POC ($6,000 to day 100)
+        // funds GenAI; Portfolio ($100,000 to day 300) the platform.
+        let awards = [
+            award("poc", 0, 100, 6_000.0, &["genai"]),
+            award("portfolio", 0, 300, 100_000.0, &["platform"]),
+        ];
+        let s = spend(&[("genai", 100.0), ("platform", 200.0)], 30);
+        let m = model(&s, &awards, DrawdownOrder::Aws, day(29), None);
+        let poc = &m.awards[0];
+        // Workload view: 30 x $100.
+        assert_eq!(poc.consumed, 3_000.0);
+        // As AWS draws it: $300 a day empties it in 20 days; the platform drew 20 x $200.
+        assert_eq!(poc.account_view.consumed, 6_000.0);
+        assert_eq!(poc.account_view.remaining, 0.0);
+        assert_eq!(
+            poc.account_view.drawn_by_others,
+            vec![DrawnBy {
+                workload: "platform".into(),
+                amount: 4_000.0
+            }]
+        );
+        // Portfolio then paid the last 10 days of both: 10 x $300.
+        assert_eq!(m.awards[1].account_view.consumed, 3_000.0);
+        assert_eq!(
+            m.awards[1].account_view.drawn_by_others[0].workload,
+            "genai"
+        );
+        // Nothing unpaid yet, and Portfolio's $97,000 lasts past the 90-day horizon.
+        assert_eq!(m.out_of_pocket.to_date, 0.0);
+        assert_eq!(m.out_of_pocket.next_90_days.p50, 0.0);
+    }
+
+    #[test]
+    fn when_the_credits_run_out_the_out_of_pocket_spend_is_dated_and_summed() {
+        // $100 a day, one award of $4,000 to day 364: 30 days paid, $1,000 left at day 29
+        // lasts 10 more days; from day 40 every day is out of pocket.
+        let awards = [award("a", 0, 364, 4_000.0, &["w"])];
+        let m = model(
+            &spend(&[("w", 100.0)], 30),
+            &awards,
+            DrawdownOrder::Aws,
+            day(29),
+            None,
+        );
+        let begins = m.out_of_pocket.begins.p50.unwrap();
+        assert!((begins - day(40)).num_days().abs() <= 1, "{begins}");
+        // Next 30 days: about 20 days x $100 unpaid; next 90: about 80 days.
+        assert!((m.out_of_pocket.next_30_days.p50 - 2_000.0).abs() <= 100.0);
+        assert!((m.out_of_pocket.next_90_days.p50 - 8_000.0).abs() <= 100.0);
+        assert!(m.out_of_pocket.next_90_days.p10 <= m.out_of_pocket.next_90_days.p50);
+        assert!(m.out_of_pocket.next_90_days.p50 <= m.out_of_pocket.next_90_days.p90);
+    }
+
+    #[test]
+    fn edge_dates_no_spend_yet_a_future_start_and_an_exhausted_award() {
+        // No spend at all: nothing is forecast, the whole amount is left at expiry.
+        let awards = [award("a", 0, 100, 1_000.0, &["w"])];
+        let m = model(
+            &spend(&[("w", 0.0)], 30),
+            &awards,
+            DrawdownOrder::Aws,
+            day(29),
+            None,
+        );
+        assert_eq!(m.methods["w"], Method::NoSpend);
+        assert_eq!(m.awards[0].forecast.unused_at_expiry.p50, 1_000.0);
+        assert_eq!(
+            verdict(None, 1_000.0, m.awards[0].projected_daily, day(100), 7),
+            Status::ForfeitRisk
+        );
+        // An award starting tomorrow (day 30): the forecast ($100 a day) draws it from
+        // then, so the $1,000 runs out on day 39.
+        let awards = [award("a", 30, 100, 1_000.0, &["w"])];
+        let m = model(
+            &spend(&[("w", 100.0)], 30),
+            &awards,
+            DrawdownOrder::Aws,
+            day(29),
+            None,
+        );
+        assert_eq!(m.awards[0].consumed, 0.0);
+        let p50 = m.awards[0].forecast.exhaustion_date.p50.unwrap();
+        assert!((p50 - day(39)).num_days().abs() <= 1, "{p50}");
+        // Exhausted on day 9: $1,000 at $100 a day, the rest of its spend out of pocket.
+        let awards = [award("a", 0, 100, 1_000.0, &["w"])];
+        let m = model(
+            &spend(&[("w", 100.0)], 30),
+            &awards,
+            DrawdownOrder::Aws,
+            day(29),
+            None,
+        );
+        assert_eq!(m.awards[0].exhausted_on, Some(day(9)));
+        assert_eq!(m.awards[0].out_of_pocket, 2_000.0);
+        assert_eq!(m.awards[0].forecast.exhaustion_date.p50, None);
+    }
+
+    #[test]
+    fn a_tranche_refills_the_balance_on_its_date() {
+        // $100 a day; $2,000 on day 0 and $3,000 on day 40, to day 200. Empty on day 19,
+        // out of pocket days 20-39, refilled on day 40: empty again on day 69.
+        let mut a = award("acc", 0, 200, 5_000.0, &["w"]);
+        a.tranches = vec![(day(0), 2_000.0), (day(40), 3_000.0)];
+        let m = model(
+            &spend(&[("w", 100.0)], 30),
+            &[a],
+            DrawdownOrder::Aws,
+            day(29),
+            None,
+        );
+        let b = &m.awards[0];
+        assert_eq!(b.exhausted_on, Some(day(19)));
+        assert_eq!(b.out_of_pocket, 1_000.0);
+        let p50 = b.forecast.exhaustion_date.p50.unwrap();
+        assert!((p50 - day(69)).num_days().abs() <= 1, "{p50}");
+    }
+
+    #[test]
+    fn pace_against_the_straight_plan_line() {
+        // $10,000 over 100 days is $100 a day; by day 49 the plan has used $5,000.
+        let a = award("a", 0, 99, 10_000.0, &["w"]);
+        let p = pace(&a, 6_000.0, day(49), 7);
+        assert_eq!(
+            (p.planned, p.ahead, p.ahead_days, p.verdict),
+            (5_000.0, 1_000.0, 10.0, "ahead")
+        );
+        let p = pace(&a, 4_500.0, day(49), 7);
+        assert_eq!((p.ahead_days, p.verdict), (-5.0, "on_plan"));
+        assert_eq!(pace(&a, 3_000.0, day(49), 7).verdict, "behind");
     }
 }

@@ -103,6 +103,12 @@ impl Forecast {
 /// Forecasts `horizon` days after `history` (daily spend, oldest first, the last element
 /// the last day of data). Leading days without spend are ignored.
 pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
+    forecast_by(history, horizon, None)
+}
+
+/// `forecast`, by one method only when `only` is given (the backtest's baselines), its
+/// range still measured on the series' own backtest.
+pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> Forecast {
     let first = history.iter().position(|v| *v > 0.0);
     let Some(first) = first else {
         return Forecast::zero(horizon);
@@ -117,8 +123,12 @@ pub fn forecast(history: &[f64], horizon: usize) -> Forecast {
         .filter(|k| n >= k + MIN_TRAIN)
         .collect();
     let mut best: Option<(Method, f64, Vec<f64>)> = None;
-    for method in CANDIDATES {
-        if n < TRAILING_DAYS && method != Method::TrailingMean {
+    let candidates: Vec<Method> = match only {
+        Some(m) => vec![m],
+        None => CANDIDATES.to_vec(),
+    };
+    for method in candidates {
+        if only.is_none() && n < TRAILING_DAYS && method != Method::TrailingMean {
             continue;
         }
         let mut score = 0.0;
@@ -193,6 +203,30 @@ pub const GROWTH_EXPONENT: f64 = 0.25;
 
 fn growth(days: usize) -> f64 {
     (days as f64).powf(GROWTH_EXPONENT)
+}
+
+/// The last day of `y` against what `method` forecast for it from the days before:
+/// (the P50, the P99). The P99 lifts the P50 by 2.33 robust standard deviations of the
+/// day-to-day log ratio against the median of the week before, over the last eight
+/// weeks (at least 5%). None with fewer than 15 days.
+pub fn one_day_ahead(y: &[f64], method: Method) -> Option<(f64, f64)> {
+    let n = y.len();
+    if n < 15 || method == Method::NoSpend {
+        return None;
+    }
+    let history = &y[..n - 1];
+    let p50 = point(method, history, 1)?.first().copied()?;
+    let floor = (history.iter().sum::<f64>() / history.len() as f64 * 0.01).max(1e-6);
+    let from = 7.max(n.saturating_sub(57));
+    let ratios: Vec<f64> = (from..n - 1)
+        .map(|t| ((y[t] + floor) / (median(y[t - 7..t].to_vec()) + floor)).ln())
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    let center = median(ratios.clone());
+    let sigma = (median(ratios.iter().map(|r| (r - center).abs()).collect()) * 1.4826).max(0.05);
+    Some((p50, (p50 + floor) * (2.326 * sigma).exp() - floor))
 }
 
 /// ln(actual / predicted), when both are positive.
@@ -371,6 +405,21 @@ mod tests {
         let t = total(&f.p50);
         // Four weeks of 5 x 120 + 2 x 20 = 2,560.
         assert!((t - 2560.0).abs() / 2560.0 < 0.05, "{t} by {:?}", f.method);
+    }
+
+    #[test]
+    fn a_day_far_above_its_forecast_is_beyond_the_p99_and_an_ordinary_day_is_not() {
+        // Noisy around 100 (+-10%), then 400 on the last day.
+        let mut y: Vec<f64> = (0..60)
+            .map(|i| 100.0 + ((i * 37) % 21) as f64 - 10.0)
+            .collect();
+        let (p50, p99) = one_day_ahead(&y, Method::Ets).unwrap();
+        assert!((p50 - 100.0).abs() < 15.0, "{p50}");
+        assert!(p99 > y[59] && p99 < 160.0, "{p99}");
+        y[59] = 400.0;
+        let (_, p99) = one_day_ahead(&y, Method::Ets).unwrap();
+        assert!(y[59] > p99);
+        assert_eq!(one_day_ahead(&y[..10], Method::Ets), None);
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub fn assess(
             award.credit = views.remove(&award.id);
         }
     }
-    let alerts = crate::analyse::alerts::decide(&analysis.awards, &config.alerts);
+    let mut alerts = crate::analyse::alerts::decide(&analysis.awards, &config.alerts);
+    alerts.extend(crate::analyse::alerts::spikes(&analysis.workloads));
     let hints = crate::analyse::hints::hints(&analysis.workloads, &analysis.awards, &config.hints);
     let mut report = Report::new(&analysis, alerts, hints);
     if let Some(aws) = aws {

@@ -69,6 +69,7 @@ fn hint_arithmetic() {
     let workload = WorkloadSpend {
         name: "eval".into(),
         forecast_method: creditburn::analyse::forecast::Method::Ets,
+        spike: None,
         award: Some("poc".into()),
         interactive: false,
         cost: 1050.0,
@@ -119,6 +120,7 @@ fn interactive_workloads_get_no_batch_hint_and_small_savings_are_dropped() {
     let workload = WorkloadSpend {
         name: "chat".into(),
         forecast_method: creditburn::analyse::forecast::Method::Ets,
+        spike: None,
         award: None,
         interactive: true,
         cost: 20.0,

@@ -1,0 +1,557 @@
+//! Backtest of the burn model: replay made-up burn histories of known shape, forecast as
+//! of many days, and compare with what happened.
+//!
+//!     cargo bench --bench backtest
+//!
+//! Each scenario is one or more workloads' daily spend over 300 days and the awards that
+//! fund them. The truth is the drawdown on the whole series. For each award and horizon
+//! H (14, 30 and 60 days before the true exhaustion, or before expiry for an award that
+//! lasts), the model is run as of each of the seven days around that point, on the data
+//! up to it, by the forecast creditburn uses and by two baselines: the 14-day trailing
+//! mean and a straight line through cumulative spend. Printed per horizon and method:
+//! the median and P90 of the absolute error of the exhaustion date in days (an award
+//! that lasts counts as running out the day after expiry), the median error of the
+//! balance unused at expiry as a share of the award, how often the verdict (status) is
+//! right, and how often the P10-P90 range holds the truth (the date for an award that
+//! runs out, the unused balance for one that lasts). Then the 30-day median error per
+//! scenario, and the targets.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{Days, NaiveDate};
+use creditburn::analyse::burn::{self, Kind, Spend};
+use creditburn::analyse::drawdown::{self, Credit, Ledger, Setup};
+use creditburn::analyse::forecast::Method;
+use creditburn::analyse::project::Status;
+use creditburn::config::{Award, DrawdownOrder, Program, ServiceSet};
+
+const DAYS: usize = 300;
+const SLACK: i64 = 7;
+const HORIZONS: [i64; 3] = [14, 30, 60];
+const OFFSETS: [i64; 7] = [-3, -2, -1, 0, 1, 2, 3];
+const SEEDS: u64 = 3;
+
+fn day0() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+}
+
+fn day(i: i64) -> NaiveDate {
+    day0() + Days::new(i as u64)
+}
+
+/// A small deterministic generator (xorshift), so every run replays the same series.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A multiplicative noise factor with the given spread (about lognormal).
+    fn noise(&mut self, spread: f64) -> f64 {
+        let z = (0..4).map(|_| self.next()).sum::<f64>() - 2.0; // about N(0, 1/3)
+        (z * spread * 1.7).exp()
+    }
+}
+
+/// The shape of a workload's daily spend before noise, on day t.
+fn shape(name: &str, t: f64) -> f64 {
+    match name {
+        "steady" | "noisy_steady" | "stacked" | "tranches_steady" => 300.0,
+        "weekly" => {
+            if (t as i64) % 7 >= 5 {
+                80.0
+            } else {
+                400.0
+            }
+        }
+        "linear_ramp" | "tranches" => 40.0 + 3.0 * t,
+        "exponential_ramp" => 30.0 * (0.012 * t).exp(),
+        "adoption" => 20.0 + 700.0 / (1.0 + (-(t - 120.0) / 15.0).exp()),
+        "step_launch" => {
+            if t < 110.0 {
+                80.0
+            } else {
+                450.0
+            }
+        }
+        "launch_plateau" => {
+            if t < 90.0 {
+                60.0
+            } else {
+                60.0 + 440.0 * ((t - 90.0) / 30.0).min(1.0)
+            }
+        }
+        "spike" => 300.0,
+        "decline" => (600.0 - 1.6 * t).max(60.0),
+        "decline_relaunch" => {
+            if t < 130.0 {
+                (500.0 - 2.5 * t).max(80.0)
+            } else {
+                500.0
+            }
+        }
+        "platform" => 250.0 + 0.3 * t,
+        _ => unreachable!("{name}"),
+    }
+}
+
+fn series(name: &str, seed: u64) -> Vec<f64> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) + 1));
+    let spread = match name {
+        "noisy_steady" => 0.35,
+        "weekly" => 0.08,
+        _ => 0.12,
+    };
+    (0..DAYS)
+        .map(|t| {
+            let mut v = shape(name, t as f64) * rng.noise(spread);
+            // An evaluation run: one day at 15x.
+            if name == "spike" && t == 150 {
+                v *= 15.0;
+            }
+            v
+        })
+        .collect()
+}
+
+struct Scenario {
+    name: String,
+    /// Workload name and its daily spend.
+    workloads: Vec<(String, Vec<f64>)>,
+    awards: Vec<Award>,
+    /// Which award the scenario is about (index), and in which view.
+    subject: usize,
+    account_view: bool,
+}
+
+fn award(
+    id: &str,
+    start: i64,
+    expiry: i64,
+    tranches: Vec<(i64, f64)>,
+    workloads: &[&str],
+) -> Award {
+    let tranches: Vec<(NaiveDate, f64)> = tranches.into_iter().map(|(d, a)| (day(d), a)).collect();
+    Award {
+        id: id.into(),
+        program: Program::Other,
+        amount: tranches.iter().map(|(_, a)| a).sum(),
+        tranches,
+        currency: "USD".into(),
+        start: day(start),
+        expiry: day(expiry),
+        workloads: workloads.iter().map(|w| w.to_string()).collect(),
+        services: ServiceSet::All,
+        named_services: vec![],
+        marketplace_covered: false,
+        credit_id: None,
+        snooze_until: None,
+    }
+}
+
+/// Cumulative spend of `y` over days start..=end.
+fn spent(y: &[f64], start: i64, end: i64) -> f64 {
+    y[start as usize..=end as usize].iter().sum()
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let single = [
+        "steady",
+        "noisy_steady",
+        "weekly",
+        "linear_ramp",
+        "exponential_ramp",
+        "adoption",
+        "step_launch",
+        "launch_plateau",
+        "spike",
+        "decline",
+        "decline_relaunch",
+    ];
+    // Award from day 60 to day 269; sized to run out 40 days early, to last exactly,
+    // or to leave a quarter unused.
+    let (start, expiry) = (60, 269);
+    for name in single {
+        for seed in 0..SEEDS {
+            let y = series(name, seed);
+            let total = spent(&y, start, expiry);
+            let early = spent(&y, start, expiry - 40);
+            for (sizing, amount) in [
+                ("early", early),
+                ("exact", total),
+                ("forfeit", total * 1.33),
+            ] {
+                out.push(Scenario {
+                    name: format!("{name}/{sizing}"),
+                    workloads: vec![("w".into(), y.clone())],
+                    awards: vec![award("a", start, expiry, vec![(start, amount)], &["w"])],
+                    subject: 0,
+                    account_view: false,
+                });
+            }
+        }
+    }
+    for seed in 0..SEEDS {
+        // Tranches: an accelerator award on a ramping workload, a third at the start and
+        // the rest 60 and 120 days in; sized to run out early or to leave some unused.
+        for name in ["tranches", "tranches_steady"] {
+            let y = series(name, seed);
+            let total = spent(&y, start, expiry);
+            for (sizing, amount) in [("early", total * 0.8), ("forfeit", total * 1.3)] {
+                let third = amount / 3.0;
+                out.push(Scenario {
+                    name: format!("{name}/{sizing}"),
+                    workloads: vec![("w".into(), y.clone())],
+                    awards: vec![award(
+                        "acc",
+                        start,
+                        expiry,
+                        vec![(start, third), (start + 60, third), (start + 120, third)],
+                        &["w"],
+                    )],
+                    subject: 0,
+                    account_view: false,
+                });
+            }
+        }
+        // Two awards on one workload: a POC expiring on day 200 drawn first, Portfolio
+        // behind it. About Portfolio, whose draw starts when the POC runs out or expires.
+        let y = series("stacked", seed);
+        for (sizing, poc, portfolio) in [
+            ("early", 20_000.0, 40_000.0),
+            ("forfeit", 40_000.0, 50_000.0),
+        ] {
+            out.push(Scenario {
+                name: format!("stacked/{sizing}"),
+                workloads: vec![("w".into(), y.clone())],
+                awards: vec![
+                    award("portfolio", 30, 289, vec![(30, portfolio)], &["w"]),
+                    award("poc", 60, 200, vec![(60, poc)], &["w"]),
+                ],
+                subject: 0,
+                account_view: false,
+            });
+        }
+        // A POC for the GenAI workload, eaten in the account view by the platform (it
+        // expires first and covers every service); about the POC as AWS draws it.
+        let genai = series("adoption", seed);
+        let platform = series("platform", seed);
+        for (sizing, poc) in [("early", 60_000.0), ("late", 95_000.0)] {
+            out.push(Scenario {
+                name: format!("poc_eaten/{sizing}"),
+                workloads: vec![
+                    ("genai".into(), genai.clone()),
+                    ("platform".into(), platform.clone()),
+                ],
+                awards: vec![
+                    award("poc", 60, 239, vec![(60, poc)], &["genai"]),
+                    award("portfolio", 0, 299, vec![(0, 200_000.0)], &["platform"]),
+                ],
+                subject: 0,
+                account_view: true,
+            });
+        }
+    }
+    out
+}
+
+fn spend_of(s: &Scenario, end: usize) -> Spend {
+    let kinds = s
+        .workloads
+        .iter()
+        .map(|(w, _)| Kind {
+            workload: Some(w.clone()),
+            service: "Amazon Bedrock".into(),
+            marketplace: false,
+        })
+        .collect();
+    let mut days = BTreeMap::new();
+    for t in 0..end.min(DAYS) {
+        days.insert(
+            day(t as i64),
+            s.workloads
+                .iter()
+                .enumerate()
+                .map(|(k, (_, y))| (k, y[t]))
+                .collect(),
+        );
+    }
+    Spend { kinds, days }
+}
+
+/// What actually happened to the subject award: exhaustion, unused at expiry, and its
+/// mean daily draw from `from` to expiry (for the verdict).
+fn truth(s: &Scenario) -> (Option<NaiveDate>, f64, Ledger) {
+    let credits: Vec<Credit> = s
+        .awards
+        .iter()
+        .map(|a| Credit {
+            start: a.start,
+            expiry: a.expiry,
+            tranches: a.tranches.clone(),
+            breadth: None,
+        })
+        .collect();
+    let eligible = s
+        .awards
+        .iter()
+        .map(|a| {
+            s.workloads
+                .iter()
+                .map(|(w, _)| s.account_view || a.workloads.contains(w))
+                .collect()
+        })
+        .collect();
+    let setup = Setup {
+        credits: &credits,
+        order: drawdown::order(&credits, DrawdownOrder::Aws),
+        eligible,
+    };
+    let mut ledger = Ledger::new(credits.len(), s.workloads.len());
+    let spend = spend_of(s, DAYS);
+    let a = &s.awards[s.subject];
+    let mut exhaustion = None;
+    let mut unused = 0.0;
+    for (d, lines) in &spend.days {
+        let ran_out = ledger.day(&setup, *d, lines);
+        if ran_out.contains(&s.subject) && exhaustion.is_none() && *d <= a.expiry {
+            exhaustion = Some(*d);
+        }
+        if *d == a.expiry {
+            unused = ledger.balance(&setup, s.subject, *d);
+        }
+    }
+    (exhaustion, unused, ledger)
+}
+
+#[derive(Default)]
+struct Tally {
+    errors: Vec<f64>,
+    unused_errors: Vec<f64>,
+    verdicts: (usize, usize),
+    covered: (usize, usize),
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+fn main() {
+    let methods: [(&str, Option<Method>); 3] = [
+        ("creditburn", None),
+        ("trailing_14", Some(Method::TrailingMean)),
+        ("linear_cum", Some(Method::LinearCumulative)),
+    ];
+    let scenarios = scenarios();
+    let started = Instant::now();
+    let mut tallies: BTreeMap<(i64, usize), Tally> = BTreeMap::new();
+    // (scenario family, method) -> 30-day errors.
+    // (scenario family, method) -> 30-day day errors, unused errors (%), verdicts right.
+    type Family = (Vec<f64>, Vec<f64>, (usize, usize));
+    let mut families: BTreeMap<(String, usize), Family> = BTreeMap::new();
+    let mut runs = 0;
+    for s in &scenarios {
+        let a = &s.awards[s.subject];
+        let (true_exhaustion, true_unused, ledger) = truth(s);
+        let lasts = a.expiry + Days::new(1);
+        let event = true_exhaustion.unwrap_or(a.expiry);
+        for h in HORIZONS {
+            for off in OFFSETS {
+                let as_of = event - Days::new((h + off) as u64);
+                let t_end = (as_of - day0()).num_days();
+                if as_of < a.start || t_end < 30 {
+                    continue;
+                }
+                // The true verdict as of this day: the same rule on what happened.
+                let true_draw: f64 = ledger.daily[s.subject]
+                    .iter()
+                    .filter(|(d, _)| *d > as_of && *d <= a.expiry)
+                    .map(|(_, v)| v)
+                    .sum::<f64>()
+                    / (a.expiry - as_of).num_days().max(1) as f64;
+                let true_status =
+                    burn::verdict(true_exhaustion, true_unused, true_draw, a.expiry, SLACK);
+                let spend = spend_of(s, t_end as usize + 1);
+                for (m, (_, only)) in methods.iter().enumerate() {
+                    let model = burn::model(&spend, &s.awards, DrawdownOrder::Aws, as_of, *only);
+                    runs += 1;
+                    let b = &model.awards[s.subject];
+                    let (exhaustion, unused, range, unused_range) = if s.account_view {
+                        let v = &b.account_view;
+                        (v.exhaustion_date, v.unused_at_expiry, None, None)
+                    } else {
+                        let f = &b.forecast;
+                        (
+                            f.exhaustion_date.p50,
+                            f.unused_at_expiry.p50,
+                            Some(f.exhaustion_date),
+                            Some(f.unused_at_expiry),
+                        )
+                    };
+                    let predicted = if b.remaining <= 0.0 {
+                        Some(as_of)
+                    } else {
+                        exhaustion
+                    };
+                    let status = if b.remaining <= 0.0 {
+                        Status::Exhausted
+                    } else {
+                        burn::verdict(exhaustion, unused, b.projected_daily, a.expiry, SLACK)
+                    };
+                    let err = (predicted.unwrap_or(lasts) - true_exhaustion.unwrap_or(lasts))
+                        .num_days()
+                        .abs() as f64;
+                    let t = tallies.entry((h, m)).or_default();
+                    // Days for an award that runs out; the unused share for one that lasts.
+                    if true_exhaustion.is_some() {
+                        t.errors.push(err);
+                    } else {
+                        t.unused_errors
+                            .push((unused - true_unused).abs() / a.amount);
+                    }
+                    t.verdicts.1 += 1;
+                    if status == true_status {
+                        t.verdicts.0 += 1;
+                    }
+                    if let (Some(r), Some(u)) = (range, unused_range) {
+                        t.covered.1 += 1;
+                        let hit = match true_exhaustion {
+                            Some(d) => r.p10.unwrap_or(lasts) <= d && d <= r.p90.unwrap_or(lasts),
+                            None => u.p10 - 0.005 <= true_unused && true_unused <= u.p90 + 0.005,
+                        };
+                        if hit {
+                            t.covered.0 += 1;
+                        }
+                    }
+                    if h == 30 {
+                        let family = if std::env::var_os("BACKTEST_BY_SIZING").is_some() {
+                            s.name.clone()
+                        } else {
+                            s.name.split('/').next().unwrap_or("").to_string()
+                        };
+                        let f = families.entry((family, m)).or_default();
+                        if true_exhaustion.is_some() {
+                            f.0.push(err);
+                        } else {
+                            f.1.push((unused - true_unused).abs() / a.amount * 100.0);
+                        }
+                        f.2 .1 += 1;
+                        if status == true_status {
+                            f.2 .0 += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "backtest: {} scenarios, {runs} model runs in {:.1} s",
+        scenarios.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!(
+        "days: error of the exhaustion date, awards that run out; unused: error of the balance at"
+    );
+    println!("expiry as a share of the award, awards that last (median, P90)");
+    println!("horizon  method        median_days  p90_days  unused_med  unused_p90  verdict  p10_p90_covers");
+    let mut at30 = BTreeMap::new();
+    for ((h, m), t) in &mut tallies {
+        let median = percentile(&mut t.errors, 0.5);
+        let p90 = percentile(&mut t.errors, 0.9);
+        let unused = percentile(&mut t.unused_errors, 0.5);
+        let unused90 = percentile(&mut t.unused_errors, 0.9);
+        let verdict = t.verdicts.0 as f64 / t.verdicts.1.max(1) as f64 * 100.0;
+        let covers = t.covered.0 as f64 / t.covered.1.max(1) as f64 * 100.0;
+        println!(
+            "{h:>4}d    {:<12}  {median:>11.1}  {p90:>8.1}  {:>9.1}%  {:>9.1}%  {verdict:>6.1}%  {covers:>13.1}%",
+            methods[*m].0,
+            unused * 100.0,
+            unused90 * 100.0,
+        );
+        if *h == 30 && *m == 0 {
+            at30.insert("median", median);
+            at30.insert("verdict", verdict);
+            at30.insert("covers", covers);
+        }
+    }
+    println!();
+    println!(
+        "At 30 days, per scenario: median error in days (awards that run out), median unused error"
+    );
+    println!("(% of the award, awards that last), verdict right (%):");
+    println!("scenario          creditburn          trailing_14         linear_cum");
+    let mut names: Vec<&String> = families.keys().map(|(f, _)| f).collect();
+    names.dedup();
+    let mut beaten = Vec::new();
+    for name in names {
+        let cell = |m: usize| {
+            let (mut days, mut unused, (right, all)) = families
+                .get(&(name.clone(), m))
+                .cloned()
+                .unwrap_or_default();
+            (
+                percentile(&mut days, 0.5),
+                percentile(&mut unused, 0.5),
+                right as f64 / all.max(1) as f64 * 100.0,
+            )
+        };
+        let show = |(d, u, v): (f64, f64, f64)| {
+            let d = if d.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{d:.1}d")
+            };
+            let u = if u.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{u:.1}%")
+            };
+            format!("{d:>5} {u:>5} {v:>5.0}%")
+        };
+        let (c, t, l) = (cell(0), cell(1), cell(2));
+        println!("{name:<16}  {}  {}  {}", show(c), show(t), show(l));
+        let shaped = [
+            "linear_ramp",
+            "exponential_ramp",
+            "adoption",
+            "step_launch",
+            "launch_plateau",
+            "decline_relaunch",
+            "tranches",
+        ];
+        // Better: a smaller day error (or unused error when none runs out), and a verdict
+        // at least as often right.
+        let score = |x: (f64, f64, f64)| if x.0.is_nan() { x.1 } else { x.0 };
+        let better = |x: (f64, f64, f64), y: (f64, f64, f64)| {
+            (score(x) < score(y) || score(x) == score(y) && x.2 > y.2) && x.2 >= y.2
+        };
+        if shaped.contains(&name.as_str()) && !(better(c, t) && better(c, l)) {
+            beaten.push(name.clone());
+        }
+    }
+    println!();
+    let ok = |b: bool| if b { "met" } else { "MISSED" };
+    println!(
+        "targets: 30-day median error {:.1} days (at most 2): {}; verdict right {:.1}% (at least 95): {}; P10-P90 covers {:.1}% (75-90): {}; ramp, launch and tranche series better than both baselines: {}",
+        at30["median"],
+        ok(at30["median"] <= 2.0),
+        at30["verdict"],
+        ok(at30["verdict"] >= 95.0),
+        at30["covers"],
+        ok((75.0..=90.0).contains(&at30["covers"])),
+        if beaten.is_empty() { "met".to_string() } else { format!("MISSED on {}", beaten.join(", ")) }
+    );
+}
