@@ -367,3 +367,95 @@ proptest! {
         }
     }
 }
+
+/// A credit for the drawdown properties: start offset, length, tranches, breadth.
+fn credit_strategy() -> impl Strategy<Value = creditburn::analyse::drawdown::Credit> {
+    (
+        0i64..60,
+        0i64..120,
+        prop::collection::vec((0i64..120, prop_oneof![0.01f64..100.0, 1.0f64..1e6]), 1..4),
+        prop::option::of(1usize..5),
+    )
+        .prop_map(|(start, len, tranches, breadth)| {
+            let day0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            let start_day = day0 + chrono::Days::new(start as u64);
+            let mut t: Vec<(NaiveDate, f64)> = tranches
+                .into_iter()
+                .map(|(d, a)| (start_day + chrono::Days::new(d.min(len) as u64), a))
+                .collect();
+            t.sort_by_key(|(d, _)| *d);
+            creditburn::analyse::drawdown::Credit {
+                start: start_day,
+                expiry: start_day + chrono::Days::new(len as u64),
+                tranches: t,
+                breadth,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any credits, eligibility and spend: no dollar paid twice or lost (paid plus unpaid
+    /// is the positive spend), no credit pays more than it was granted, and the balance
+    /// never goes negative.
+    #[test]
+    fn the_drawdown_pays_each_dollar_once_and_never_beyond_a_grant(
+        credits in prop::collection::vec(credit_strategy(), 1..5),
+        eligible_bits in prop::collection::vec(any::<bool>(), 20),
+        listed in any::<bool>(),
+        days in prop::collection::vec(
+            prop::collection::vec((0usize..4, prop_oneof![Just(0.0), -5.0f64..0.0, 0.0f64..1e5]), 0..6),
+            0..200,
+        ),
+    ) {
+        use creditburn::analyse::drawdown::{order, Ledger, Setup};
+        let kinds = 4;
+        let eligible: Vec<Vec<bool>> = (0..credits.len())
+            .map(|c| (0..kinds).map(|k| eligible_bits[(c * kinds + k) % 20]).collect())
+            .collect();
+        let order_kind = if listed {
+            creditburn::config::DrawdownOrder::Listed
+        } else {
+            creditburn::config::DrawdownOrder::Aws
+        };
+        let setup = Setup { credits: &credits, order: order(&credits, order_kind), eligible };
+        let mut l = Ledger::new(credits.len(), kinds);
+        let day0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut positive = 0.0;
+        for (i, lines) in days.iter().enumerate() {
+            let day = day0 + chrono::Days::new(i as u64);
+            l.day(&setup, day, lines);
+            positive += lines.iter().map(|(_, c)| c.max(0.0)).sum::<f64>();
+            for (c, credit) in credits.iter().enumerate() {
+                prop_assert!(l.drawn[c] <= credit.granted_by(day) + 1e-6 * credit.total().max(1.0));
+                prop_assert!(l.balance(&setup, c, day) >= 0.0);
+            }
+        }
+        let paid: f64 = l.drawn.iter().sum();
+        let unpaid: f64 = l.unpaid.iter().sum();
+        prop_assert!((paid + unpaid - positive).abs() <= 1e-6 * positive.max(1.0), "{paid} + {unpaid} != {positive}");
+        let by_kind: f64 = l.by_kind.iter().flatten().sum();
+        prop_assert!((by_kind - paid).abs() <= 1e-6 * paid.max(1.0));
+    }
+
+    /// Any history: the forecast's paths are finite, not negative, and ordered
+    /// cumulatively (P10 <= P50 <= P90).
+    #[test]
+    fn the_forecast_paths_are_finite_and_ordered(
+        history in prop::collection::vec(prop_oneof![Just(0.0), 0.0f64..1e-3, 0.0f64..1e6], 0..120),
+        horizon in 1usize..200,
+    ) {
+        let f = creditburn::analyse::forecast::forecast(&history, horizon);
+        let (mut c10, mut c50, mut c90) = (0.0, 0.0, 0.0);
+        for i in 0..horizon {
+            for v in [f.p10[i], f.p50[i], f.p90[i]] {
+                prop_assert!(v.is_finite() && v >= 0.0, "{v} in {f:?}");
+            }
+            c10 += f.p10[i];
+            c50 += f.p50[i];
+            c90 += f.p90[i];
+            prop_assert!(c10 <= c50 * (1.0 + 1e-9) + 1e-9 && c50 <= c90 * (1.0 + 1e-9) + 1e-9);
+        }
+    }
+}
