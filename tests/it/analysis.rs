@@ -451,3 +451,200 @@ fn slices_that_disagree_keep_the_service_total_and_are_flagged() {
     assert!((total - 100.0).abs() < 1e-9, "{total}");
     assert!((t.approximated_cost - 100.0).abs() < 1e-9);
 }
+
+// ---- the burn model end to end: stacks, the account view, spikes ------------------------
+
+/// A table of `days` days from 2026-03-01, each with the lines (service, usage type,
+/// account, tag value or "", cost) that `lines(day index)` gives, in all three usage
+/// slices so that they agree.
+fn days_table(
+    days: i64,
+    lines: impl Fn(i64) -> Vec<(&'static str, &'static str, &'static str, &'static str, f64)>,
+) -> table::CostTable {
+    use RecordScope::*;
+    let first = day("2026-03-01");
+    let period = |i: i64| {
+        DateInterval::builder()
+            .start((first + chrono::Days::new(i as u64)).to_string())
+            .end((first + chrono::Days::new(i as u64 + 1)).to_string())
+            .build()
+            .unwrap()
+    };
+    let slice = |scope: RecordScope,
+                 defs: [(&str, &str); 2],
+                 key: &dyn Fn(&(&str, &str, &str, &str, f64)) -> (String, String)| {
+        let mut output = GetCostAndUsageOutput::builder();
+        for i in 0..days {
+            let mut result = ResultByTime::builder()
+                .time_period(period(i))
+                .estimated(false);
+            let mut merged: BTreeMap<(String, String), f64> = BTreeMap::new();
+            for l in lines(i) {
+                *merged.entry(key(&l)).or_default() += l.4;
+            }
+            for ((a, b), cost) in merged {
+                result = result.groups(
+                    Group::builder()
+                        .keys(a)
+                        .keys(b)
+                        .set_metrics(Some(metric(cost)))
+                        .build(),
+                );
+            }
+            output = output.results_by_time(result.build());
+        }
+        for (kind, k) in defs {
+            output = output.group_definitions(
+                GroupDefinition::builder()
+                    .r#type(GroupDefinitionType::from(kind))
+                    .key(k)
+                    .build(),
+            );
+        }
+        CostPage {
+            query: "test".into(),
+            file: PathBuf::from("test.json"),
+            scope,
+            output: output.build(),
+        }
+    };
+    let ut = ("DIMENSION", "USAGE_TYPE");
+    let pages = vec![
+        slice(Usage, [("DIMENSION", "SERVICE"), ut], &|l| {
+            (l.0.to_string(), l.1.to_string())
+        }),
+        slice(Usage, [("DIMENSION", "LINKED_ACCOUNT"), ut], &|l| {
+            (l.2.to_string(), l.1.to_string())
+        }),
+        slice(Usage, [("TAG", "workload"), ut], &|l| {
+            (format!("workload${}", l.3), l.1.to_string())
+        }),
+    ];
+    table::normalise(&pages).unwrap()
+}
+
+const INPUT: &str = "USE1-Claude4.6Sonnet-input-tokens";
+const OUTPUT: &str = "USE1-Claude4.6Sonnet-output-tokens";
+const EC2: &str = "USE1-BoxUsage:c7g.large";
+
+#[test]
+fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_account_view() {
+    // 40 days from 1 March: rag $100 a day on Bedrock (tagged), the platform $200 a day
+    // on EC2 in its own account. The POC ($3,000, to 29 May) funds rag; Portfolio
+    // ($50,000, to the end of 2027) funds rag and the platform.
+    let t = days_table(40, |_| {
+        vec![
+            (
+                "Amazon Bedrock Service",
+                INPUT,
+                "111111111111",
+                "rag",
+                100.0,
+            ),
+            (
+                "Amazon Elastic Compute Cloud - Compute",
+                EC2,
+                "222222222222",
+                "",
+                200.0,
+            ),
+        ]
+    });
+    let text = crate::support::SMALL_CONFIG.replacen(
+        "amount = 25000",
+        "amount = 3000",
+        1,
+    ) + "[[awards]]\nid = \"portfolio\"\nprogram = \"activate_portfolio\"\namount = 50000\nstart = \"2026-03-01\"\nexpiry = \"2027-12-31\"\nworkloads = [\"rag\", \"platform\"]\n";
+    let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-04-09")).unwrap();
+    let (poc, portfolio) = (&a.awards[0], &a.awards[1]);
+    // Workload view: the POC expires first, so it pays rag's first 30 days ($3,000);
+    // Portfolio pays the platform's 40 days and rag's last 10: $8,000 + $1,000.
+    assert_eq!(
+        (poc.consumed, poc.remaining, poc.status),
+        (3_000.0, 0.0, Status::Exhausted)
+    );
+    assert_eq!(poc.projected_exhaustion_date, Some(day("2026-03-30")));
+    assert_eq!(portfolio.consumed, 9_000.0);
+    // Account view: the POC pays $300 a day of both and is empty after 10 days, $2,000
+    // of it drawn by the platform.
+    assert_eq!(poc.account_view.consumed, 3_000.0);
+    assert_eq!(poc.account_view.drawn_by_others[0].workload, "platform");
+    assert_eq!(poc.account_view.drawn_by_others[0].amount, 2_000.0);
+    // Portfolio: $41,000 left at $300 a day lasts about 137 days, to about 24 August.
+    let p50 = portfolio.projected_exhaustion_date.unwrap();
+    assert!((p50 - day("2026-08-24")).num_days().abs() <= 2, "{p50}");
+    let q = &portfolio.forecast.exhaustion_date;
+    assert!(q.p10.unwrap() <= p50 && q.p90.is_none_or(|d| d >= p50));
+    assert_eq!(portfolio.status, Status::ExhaustionRisk);
+    // Nothing unpaid: the account starts paying when Portfolio runs out.
+    assert_eq!(a.out_of_pocket.to_date, 0.0);
+    let begins = a.out_of_pocket.begins.p50.unwrap();
+    assert!((begins - p50).num_days().abs() <= 2, "{begins} vs {p50}");
+}
+
+#[test]
+fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_forecast() {
+    // rag: $100 a day of input and $20 of output tokens for 60 days; on the last day an
+    // evaluation run adds $900 of input tokens.
+    let lines = |spike: bool| {
+        move |i: i64| {
+            let extra = if spike && i == 59 { 900.0 } else { 0.0 };
+            // A little weekly wobble, so the series is not constant.
+            let wobble = [0.0, 4.0, -3.0, 2.0, -5.0, 1.0, 1.0][(i % 7) as usize];
+            vec![
+                (
+                    "Amazon Bedrock Service",
+                    INPUT,
+                    "111111111111",
+                    "rag",
+                    100.0 + wobble + extra,
+                ),
+                (
+                    "Amazon Bedrock Service",
+                    OUTPUT,
+                    "111111111111",
+                    "rag",
+                    20.0,
+                ),
+            ]
+        }
+    };
+    let config =
+        creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
+    let as_of = day("2026-04-29");
+    let calm =
+        creditburn::analyse::report::assess(&days_table(60, lines(false)), &config, as_of, None)
+            .unwrap();
+    let spiked =
+        creditburn::analyse::report::assess(&days_table(60, lines(true)), &config, as_of, None)
+            .unwrap();
+    assert!(calm
+        .alerts
+        .iter()
+        .all(|a| a.rule != creditburn::analyse::alerts::Rule::Spike));
+    let spike = spiked
+        .alerts
+        .iter()
+        .find(|a| a.rule == creditburn::analyse::alerts::Rule::Spike)
+        .expect("a spike alert");
+    assert_eq!(spike.award, "poc");
+    assert!(
+        spike
+            .subject
+            .starts_with("rag spent $1,022.00 on 2026-04-29"),
+        "{}",
+        spike.subject
+    );
+    // The input tokens moved by $900 plus the day's wobble against their 14-day mean.
+    let w = &spiked.workloads[0];
+    let movers = &w.spike.as_ref().unwrap().movers;
+    assert_eq!(movers.len(), 1, "{movers:?}");
+    assert_eq!(movers[0].usage_type, INPUT);
+    assert!((movers[0].change - 900.0).abs() < 10.0, "{movers:?}");
+    // The forecast is not moved by the one day: the projected unused balance differs by
+    // about the $900 spent, not by weeks of a higher burn.
+    let (c, s) = (&calm.awards[0], &spiked.awards[0]);
+    let moved = c.projected_unused_at_expiry - s.projected_unused_at_expiry;
+    assert!((moved - 900.0).abs() < 300.0, "moved by {moved}");
+}
