@@ -96,6 +96,21 @@ fn shape(name: &str, t: f64) -> f64 {
             }
         }
         "platform" => 250.0 + 0.3 * t,
+        // A launch 20 to 40 days before the 30-day horizon of an award running out early.
+        "recent_launch" => {
+            if t < 185.0 {
+                120.0
+            } else {
+                420.0
+            }
+        }
+        "recent_ramp" => {
+            if t < 170.0 {
+                100.0
+            } else {
+                100.0 + 6.0 * (t - 170.0)
+            }
+        }
         _ => unreachable!("{name}"),
     }
 }
@@ -173,6 +188,8 @@ fn scenarios() -> Vec<Scenario> {
         "spike",
         "decline",
         "decline_relaunch",
+        "recent_launch",
+        "recent_ramp",
     ];
     // Award from day 60 to day 269; sized to run out 40 days early, to last exactly,
     // or to leave a quarter unused.
@@ -502,24 +519,33 @@ fn main() {
                 .get(&(name.clone(), m))
                 .cloned()
                 .unwrap_or_default();
+            let mean = |v: &[f64]| {
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    v.iter().sum::<f64>() / v.len() as f64
+                }
+            };
             (
                 percentile(&mut days, 0.5),
                 percentile(&mut unused, 0.5),
                 right as f64 / all.max(1) as f64 * 100.0,
+                mean(&days),
+                mean(&unused),
             )
         };
-        let show = |(d, u, v): (f64, f64, f64)| {
+        let show = |(d, u, v, md, mu): (f64, f64, f64, f64, f64)| {
             let d = if d.is_nan() {
                 "-".to_string()
             } else {
-                format!("{d:.1}d")
+                format!("{d:.1}d/{md:.1}")
             };
             let u = if u.is_nan() {
                 "-".to_string()
             } else {
-                format!("{u:.1}%")
+                format!("{u:.1}%/{mu:.1}")
             };
-            format!("{d:>5} {u:>5} {v:>5.0}%")
+            format!("{d:>10} {u:>10} {v:>4.0}%")
         };
         let (c, t, l) = (cell(0), cell(1), cell(2));
         println!("{name:<16}  {}  {}  {}", show(c), show(t), show(l));
@@ -531,13 +557,14 @@ fn main() {
             "launch_plateau",
             "decline_relaunch",
             "tranches",
+            "recent_launch",
+            "recent_ramp",
         ];
-        // Better: a smaller day error (or unused error when none runs out), and a verdict
-        // at least as often right.
-        let score = |x: (f64, f64, f64)| if x.0.is_nan() { x.1 } else { x.0 };
-        let better = |x: (f64, f64, f64), y: (f64, f64, f64)| {
-            (score(x) < score(y) || score(x) == score(y) && x.2 > y.2) && x.2 >= y.2
-        };
+        // Better: a smaller mean error in days (the unused share when none runs out) and
+        // a verdict at least as often right.
+        type Cell = (f64, f64, f64, f64, f64);
+        let score = |x: Cell| if x.3.is_nan() { x.4 } else { x.3 };
+        let better = |x: Cell, y: Cell| score(x) < score(y) && x.2 >= y.2;
         if shaped.contains(&name.as_str()) && !(better(c, t) && better(c, l)) {
             beaten.push(name.clone());
         }

@@ -146,17 +146,26 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                     a.expiry_date
                 ),
             }),
+            // Used up with nothing paid out of pocket: a stacked award behind it took
+            // over, which is news but not an emergency.
             Status::Exhausted => out.push(Alert {
                 award: a.id.clone(),
                 rule: Rule::Exhausted,
                 level: 0.0,
-                severity: Severity::Critical,
-                subject: match a.projected_exhaustion_date {
-                    Some(d) => format!(
+                severity: if a.out_of_pocket >= 0.005 {
+                    Severity::Critical
+                } else {
+                    Severity::Info
+                },
+                subject: match (a.projected_exhaustion_date, a.out_of_pocket >= 0.005) {
+                    (Some(d), true) => format!(
                         "{name} ran out on {d}; {} since is paid out of pocket",
                         money(a.out_of_pocket)
                     ),
-                    None => format!("{name} is used up"),
+                    (Some(d), false) => format!(
+                        "{name} ran out on {d}; the awards stacked behind it pay its workloads since"
+                    ),
+                    (None, _) => format!("{name} is used up"),
                 },
             }),
             // No forfeit or exhaustion alert on figures that look like a configuration

@@ -89,6 +89,10 @@ pub struct AwardStatus {
     /// Covered spend per day from start to `as_of` (or expiry), for the burn-down chart.
     #[serde(skip)]
     pub daily: Vec<(NaiveDate, f64)>,
+    /// What the forecast has it pay after the data, cumulatively per day, on the P10,
+    /// P50 and P90 spend paths, for the chart's projection and band.
+    #[serde(skip)]
+    pub projected_draw: [Vec<(NaiveDate, f64)>; 3],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -360,10 +364,19 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         let last_30_days = by_service.iter().map(|s| s.last_30_days).sum();
         let excluded_services = excluded.remove(&w.name).unwrap_or_default();
         let excluded_by_services = excluded_services.iter().map(|s| s.cost).sum();
-        let award = config
-            .awards
+        // The award paying the workload now: of those funding it and active, the first
+        // in the drawdown order with a balance left (else the first active, else any).
+        let active: Vec<(usize, &Award)> = model
+            .order
             .iter()
-            .find(|a| a.workloads.contains(&w.name) && a.start <= as_of && as_of <= a.expiry)
+            .map(|&i| (i, &config.awards[i]))
+            .filter(|(_, a)| a.workloads.contains(&w.name) && a.start <= as_of && as_of <= a.expiry)
+            .collect();
+        let award = active
+            .iter()
+            .find(|(i, _)| model.awards[*i].remaining >= 0.005)
+            .or(active.first())
+            .map(|(_, a)| *a)
             .or_else(|| config.awards.iter().find(|a| a.workloads.contains(&w.name)))
             .map(|a| a.id.clone());
         let spike = match model.spikes.iter().find(|s| s.workload == w.name) {
@@ -1031,6 +1044,7 @@ fn award_status(
         forecast: burn.forecast.clone(),
         pace: burn::pace(award, consumed, as_of, slack),
         account_view: burn.account_view.clone(),
+        projected_draw: burn.paths.clone(),
         daily: by_day
             .range(award.start..=as_of.min(award.expiry))
             .map(|(d, v)| (*d, *v))

@@ -140,6 +140,9 @@ pub struct AwardBurn {
     /// expiry (0 when that span is empty).
     pub projected_daily: f64,
     pub account_view: AccountView,
+    /// What it pays after the last day of data, cumulatively, per day to expiry, on the
+    /// P10, P50 and P90 spend paths (for the chart).
+    pub paths: [Vec<(NaiveDate, f64)>; 3],
 }
 
 /// A day of a workload's spend above the forecast's P99 for it.
@@ -168,6 +171,8 @@ pub struct Mover {
 
 pub struct Model {
     pub awards: Vec<AwardBurn>,
+    /// The awards' indices in the order they are drawn.
+    pub order: Vec<usize>,
     /// Workloads whose last day of data is above the forecast's P99 (unattributed
     /// spend is not checked).
     pub spikes: Vec<Spike>,
@@ -379,7 +384,19 @@ pub fn model(
                 .map(|(workload, amount)| DrawnBy { workload, amount })
                 .collect();
             drawn_by_others.sort_by(|x, y| y.amount.total_cmp(&x.amount));
+            let path = |q: usize| -> Vec<(NaiveDate, f64)> {
+                let mut total = 0.0;
+                workload_ledgers[q].daily[c]
+                    .iter()
+                    .filter(|(d, _)| *d > end && *d <= a.expiry)
+                    .map(|(d, v)| {
+                        total += v;
+                        (*d, total)
+                    })
+                    .collect()
+            };
             AwardBurn {
+                paths: [path(0), path(1), path(2)],
                 consumed: past.drawn[c],
                 remaining: past.balance(&workload_view, c, end.max(a.start).min(a.expiry)),
                 daily: past.daily[c].clone(),
@@ -447,6 +464,7 @@ pub fn model(
         },
     };
     Model {
+        order: workload_view.order.clone(),
         awards: out_awards,
         spikes,
         out_of_pocket,

@@ -254,6 +254,10 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
             money(a.amount),
             money(a.projected_unused_at_expiry)
         ),
+        Exhausted if a.out_of_pocket < 0.005 => format!(
+            "used up{}; the awards stacked behind it have paid its workloads since, and nothing is out of pocket.",
+            a.projected_exhaustion_date.map(|d| format!(" on {d}")).unwrap_or_default(),
+        ),
         Exhausted => format!(
             "used up{}; {} has been paid out of pocket since, and spend is running at {burn} a day.",
             a.projected_exhaustion_date.map(|d| format!(" on {d}")).unwrap_or_default(),

@@ -3,8 +3,8 @@
 //!
 //! The y axis is the balance left. It shows the balance so far (from the daily covered
 //! spend), the plan line (the whole amount spent evenly from start to expiry), the
-//! projection at the current daily burn with a band between the lowest and highest recent
-//! burns, a marker where the projection runs out, a dashed line at today, and the expiry
+//! forecast's P50 balance path with its P10-P90 band (from the burn model's quantile
+//! paths), a tick at each later tranche, a marker where the P50 runs out, a dashed line at today, and the expiry
 //! (drawn inside the plot: the x axis runs a little past it). The font is DejaVu Sans, shipped in `assets/` (its licence
 //! beside it), so the chart looks the same on every machine.
 
@@ -28,6 +28,8 @@ pub const PROJECTION: RGBColor = RGBColor(230, 120, 20);
 pub const EXPIRY: RGBColor = RGBColor(200, 30, 30);
 /// The projected exhaustion marker.
 pub const EXHAUSTION: RGBColor = RGBColor(120, 40, 160);
+/// A tranche granted after the start.
+pub const TRANCHE: RGBColor = RGBColor(20, 150, 160);
 /// The dashed line at today.
 pub const TODAY: RGBColor = RGBColor(40, 150, 90);
 
@@ -50,32 +52,20 @@ fn balance(award: &AwardStatus) -> Vec<(i64, f64)> {
     out
 }
 
-/// The projected balance from `(x0, left)` at `burn` a day, down to zero or the end.
-fn projection(x0: i64, left: f64, burn: f64, end: i64) -> Vec<(i64, f64)> {
-    let mut out = vec![(x0, left)];
-    if burn <= 0.0 {
-        out.push((end, left));
-        return out;
+/// The value of a path (points sorted by x) at `x`: linear between its points, held at
+/// its last value after its end.
+fn step_at(line: &[(i64, f64)], x: i64) -> f64 {
+    let mut prev = line[0];
+    for &(px, py) in line {
+        if px >= x {
+            if px == prev.0 {
+                return py;
+            }
+            return prev.1 + (py - prev.1) * (x - prev.0) as f64 / (px - prev.0) as f64;
+        }
+        prev = (px, py);
     }
-    // A tiny burn lasts past any chart (and any i64): stop the line at the end.
-    let runway = (left / burn).ceil();
-    let x1 = if runway < (end - x0) as f64 {
-        x0 + runway as i64
-    } else {
-        end
-    };
-    out.push((x1, (left - burn * (x1 - x0) as f64).max(0.0)));
-    out
-}
-
-/// The value of a two-point line at `x`, holding its last value after its end.
-fn value_at(line: &[(i64, f64)], x: i64) -> f64 {
-    let (a, b) = (line[0], line[line.len() - 1]);
-    if x >= b.0 {
-        b.1
-    } else {
-        a.1 + (b.1 - a.1) * (x - a.0) as f64 / (b.0 - a.0).max(1) as f64
-    }
+    prev.1
 }
 
 /// Draws the burn-down of `award` as of `as_of`; None when there is nothing to draw.
@@ -88,7 +78,6 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
     let actual = balance(award);
     let (x0, left) = *actual.last()?;
     let lowest = actual.iter().map(|p| p.1).fold(0.0, f64::min);
-    let (lo, hi) = award.daily_burn_range;
     // Room past the expiry, so its line is drawn whole rather than on the plot's edge.
     let right = span + (span / 25).max(2);
     let (bottom, top) = (lowest * 1.05 - award.amount * 0.02, award.amount * 1.08);
@@ -114,28 +103,70 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok()?;
-        // The projection's range, then the lines over it.
+        // The forecast: its P10-P90 band, then its P50 path over it. Each path is the
+        // balance left as the forecast has the award pay, from the last day of data.
         if x0 < span && left > 0.0 {
-            let fast = projection(x0, left, hi, span);
-            let slow = projection(x0, left, lo, span);
-            // Between the slowest and the fastest recent burn.
-            let mut band: Vec<(i64, f64)> = (x0..=span).map(|x| (x, value_at(&slow, x))).collect();
-            band.extend((x0..=span).rev().map(|x| (x, value_at(&fast, x))));
+            let x_of = |d: NaiveDate| (d - start).num_days() + 1;
+            let path = |q: usize| -> Vec<(i64, f64)> {
+                let mut out = vec![(x0, left)];
+                out.extend(
+                    award.projected_draw[q]
+                        .iter()
+                        .map(|(d, paid)| (x_of(*d), left - paid))
+                        .filter(|(x, _)| *x > x0 && *x <= span),
+                );
+                // Held flat to expiry once it pays no more.
+                if let Some(&(x, v)) = out.last() {
+                    if x < span {
+                        out.push((span, v));
+                    }
+                }
+                out
+            };
+            let (slow, middle, fast) = (path(0), path(1), path(2));
+            let mut band: Vec<(i64, f64)> = (x0..=span).map(|x| (x, step_at(&slow, x))).collect();
+            band.extend((x0..=span).rev().map(|x| (x, step_at(&fast, x))));
             chart
                 .draw_series(std::iter::once(Polygon::new(
                     band,
                     PROJECTION.mix(0.18).filled(),
                 )))
-                .ok()?;
-            chart
-                .draw_series(LineSeries::new(
-                    projection(x0, left, award.daily_burn, span),
-                    PROJECTION.stroke_width(3),
-                ))
                 .ok()?
-                .label("projection")
+                .label("P10-P90")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], PROJECTION.mix(0.18).filled())
+                });
+            chart
+                .draw_series(LineSeries::new(middle, PROJECTION.stroke_width(3)))
+                .ok()?
+                .label("forecast (P50)")
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], PROJECTION.stroke_width(3))
+                });
+        }
+        // Each tranche after the first: a tick down from the top on its date.
+        let ticks: Vec<PathElement<(i64, f64)>> = award
+            .tranches
+            .iter()
+            .skip(1)
+            .map(|t| {
+                let x = (t.date - award.start_date).num_days();
+                PathElement::new(
+                    vec![(x, top), (x, top - (top - bottom) * 0.12)],
+                    TRANCHE.stroke_width(3),
+                )
+            })
+            .collect();
+        if !ticks.is_empty() {
+            chart
+                .draw_series(ticks)
+                .ok()?
+                .label("tranche granted")
+                .legend(|(x, y)| {
+                    PathElement::new(
+                        vec![(x + 9, y - 6), (x + 9, y + 6)],
+                        TRANCHE.stroke_width(3),
+                    )
                 });
         }
         chart

@@ -389,11 +389,11 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     let at_risk = report
         .awards
         .iter()
-        .filter(|a| {
-            matches!(
-                a.status,
-                Status::ExhaustionRisk | Status::ForfeitRisk | Status::Exhausted
-            )
+        // An award used up while the awards stacked behind it pay is not at risk.
+        .filter(|a| match a.status {
+            Status::ExhaustionRisk | Status::ForfeitRisk => true,
+            Status::Exhausted => a.out_of_pocket >= 0.005,
+            _ => false,
         })
         .count();
     let no_data = report

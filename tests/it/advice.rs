@@ -40,6 +40,7 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         forecast: Default::default(),
         pace: Default::default(),
         account_view: Default::default(),
+        projected_draw: Default::default(),
         daily: vec![],
     }
 }

@@ -454,13 +454,13 @@ fn slices_that_disagree_keep_the_service_total_and_are_flagged() {
 
 // ---- the burn model end to end: stacks, the account view, spikes ------------------------
 
+/// One usage line: service, usage type, account, tag value ("" for none), cost.
+type Line = (&'static str, &'static str, &'static str, &'static str, f64);
+
 /// A table of `days` days from 2026-03-01, each with the lines (service, usage type,
 /// account, tag value or "", cost) that `lines(day index)` gives, in all three usage
 /// slices so that they agree.
-fn days_table(
-    days: i64,
-    lines: impl Fn(i64) -> Vec<(&'static str, &'static str, &'static str, &'static str, f64)>,
-) -> table::CostTable {
+fn days_table(days: i64, lines: impl Fn(i64) -> Vec<Line>) -> table::CostTable {
     use RecordScope::*;
     let first = day("2026-03-01");
     let period = |i: i64| {
@@ -470,44 +470,43 @@ fn days_table(
             .build()
             .unwrap()
     };
-    let slice = |scope: RecordScope,
-                 defs: [(&str, &str); 2],
-                 key: &dyn Fn(&(&str, &str, &str, &str, f64)) -> (String, String)| {
-        let mut output = GetCostAndUsageOutput::builder();
-        for i in 0..days {
-            let mut result = ResultByTime::builder()
-                .time_period(period(i))
-                .estimated(false);
-            let mut merged: BTreeMap<(String, String), f64> = BTreeMap::new();
-            for l in lines(i) {
-                *merged.entry(key(&l)).or_default() += l.4;
+    let slice =
+        |scope: RecordScope, defs: [(&str, &str); 2], key: &dyn Fn(&Line) -> (String, String)| {
+            let mut output = GetCostAndUsageOutput::builder();
+            for i in 0..days {
+                let mut result = ResultByTime::builder()
+                    .time_period(period(i))
+                    .estimated(false);
+                let mut merged: BTreeMap<(String, String), f64> = BTreeMap::new();
+                for l in lines(i) {
+                    *merged.entry(key(&l)).or_default() += l.4;
+                }
+                for ((a, b), cost) in merged {
+                    result = result.groups(
+                        Group::builder()
+                            .keys(a)
+                            .keys(b)
+                            .set_metrics(Some(metric(cost)))
+                            .build(),
+                    );
+                }
+                output = output.results_by_time(result.build());
             }
-            for ((a, b), cost) in merged {
-                result = result.groups(
-                    Group::builder()
-                        .keys(a)
-                        .keys(b)
-                        .set_metrics(Some(metric(cost)))
+            for (kind, k) in defs {
+                output = output.group_definitions(
+                    GroupDefinition::builder()
+                        .r#type(GroupDefinitionType::from(kind))
+                        .key(k)
                         .build(),
                 );
             }
-            output = output.results_by_time(result.build());
-        }
-        for (kind, k) in defs {
-            output = output.group_definitions(
-                GroupDefinition::builder()
-                    .r#type(GroupDefinitionType::from(kind))
-                    .key(k)
-                    .build(),
-            );
-        }
-        CostPage {
-            query: "test".into(),
-            file: PathBuf::from("test.json"),
-            scope,
-            output: output.build(),
-        }
-    };
+            CostPage {
+                query: "test".into(),
+                file: PathBuf::from("test.json"),
+                scope,
+                output: output.build(),
+            }
+        };
     let ut = ("DIMENSION", "USAGE_TYPE");
     let pages = vec![
         slice(Usage, [("DIMENSION", "SERVICE"), ut], &|l| {

@@ -23,7 +23,7 @@ fn report_json_contract_on_the_demo() {
         assert!(r[key].is_array(), "{key} is an array");
     }
     let awards = r["awards"].as_array().unwrap();
-    assert_eq!(awards.len(), 3);
+    assert_eq!(awards.len(), 5);
     for a in awards {
         for key in [
             "amount",
@@ -124,16 +124,19 @@ fn run_writes_multipart_alerts_to_the_outbox() {
         String::from_utf8_lossy(&out.stderr)
     );
     let files = outbox_files(dir.path());
-    // Two awards at risk, each new; and the first digest.
+    // Three awards at risk and Founders used up (Portfolio behind it), each new; and
+    // the first digest.
     assert_eq!(
         files,
         [
+            "2026-11-20.accelerator.forfeit_risk.new.20261121T080000Z.eml",
             "2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.eml",
             "2026-11-20.digest.20261121T080000Z.eml",
+            "2026-11-20.founders.consumed.new.20261121T080000Z.eml",
             "2026-11-20.poc-support.exhaustion_risk.new.20261121T080000Z.eml",
         ]
     );
-    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[2])).unwrap();
+    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[4])).unwrap();
     assert!(eml.contains("Content-Type: multipart/alternative"));
     assert!(eml.contains("Content-Type: text/plain"));
     assert!(eml.contains("Content-Type: text/html"));
@@ -152,7 +155,7 @@ fn run_writes_multipart_alerts_to_the_outbox() {
         config.to_str().unwrap(),
     ]);
     assert!(again.status.success());
-    assert_eq!(outbox_files(dir.path()).len(), 3);
+    assert_eq!(outbox_files(dir.path()).len(), 5);
     // A day later the alerts still in force are sent again, once; the digest waits a week.
     let next_day = creditburn(&[
         "run",
@@ -163,7 +166,7 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     ]);
     assert!(next_day.status.success());
     let files = outbox_files(dir.path());
-    assert_eq!(files.len(), 5, "{files:?}");
+    assert_eq!(files.len(), 9, "{files:?}");
     assert!(files.contains(
         &"2026-11-20.poc-support.exhaustion_risk.repeat.20261122T080000Z.eml".to_string()
     ));
@@ -186,7 +189,8 @@ fn check_config_exits_78_naming_every_problem() {
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("amount = 25000", "amount = 0")
-        .replace("expiry = \"2027-01-31\"", "expiry = \"2026-01-31\"");
+        // bfs-docs's expiry (Founders, listed after it, has the same).
+        .replacen("expiry = \"2027-01-31\"", "expiry = \"2026-01-31\"", 1);
     std::fs::write(&config, text).unwrap();
     let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(78));
@@ -502,7 +506,7 @@ fn an_unwritable_outbox_folder_is_refused_before_anything_is_committed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(outbox_files(dir.path()).len(), 3);
+    assert_eq!(outbox_files(dir.path()).len(), 5);
 }
 
 #[test]
@@ -829,8 +833,8 @@ fn a_brand_new_award_with_a_tiny_burn_does_not_panic() {
     // A workload of $0.14 a day funded by the largest award accepted: a runway of
     // billions of days.
     let (dir, config) = edited_demo(&[(
-        "workloads = [\"platform\"]",
-        "workloads = [\"platform\"]\n\n[[workloads]]\nname = \"tiny\"\npriority = 0\nrules = [{ usage_type = \"USE1-ServerlessStorage\" }]\n\n[[awards]]\nid = \"tiny\"\nprogram = \"other\"\namount = 1000000000\nstart = \"2026-11-01\"\nexpiry = \"2036-09-01\"\nworkloads = [\"tiny\"]",
+        "expiry = \"2027-08-11\"\nworkloads = [\"platform\"]",
+        "expiry = \"2027-08-11\"\nworkloads = [\"platform\"]\n\n[[workloads]]\nname = \"tiny\"\npriority = 0\nrules = [{ usage_type = \"USE1-ServerlessStorage\" }]\n\n[[awards]]\nid = \"tiny\"\nprogram = \"other\"\namount = 1000000000\nstart = \"2026-11-01\"\nexpiry = \"2036-09-01\"\nworkloads = [\"tiny\"]",
     )]);
     let r = json_report(&config, &[]);
     let tiny = award(&r, "tiny");
@@ -911,7 +915,7 @@ fn report_reads_the_state_store_without_writing_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["deliveries"]["sent"], 6, "{}", r["deliveries"]);
+    assert_eq!(r["deliveries"]["sent"], 10, "{}", r["deliveries"]);
     assert!(
         std::fs::read(&db).unwrap() == before,
         "report changed the store"
@@ -1046,10 +1050,12 @@ fn the_report_table_has_one_money_format_and_shows_ids_whole() {
     expect_test::expect![[r#"
         AWARD            AMOUNT  CONSUMED    REMAIN  BURN/DAY    EXPIRES STATUS
         poc-support     $25,000   $14,108   $10,892      $619 2026-12-29 exhaustion_risk
+        accelerator    $300,000        $0  $300,000        $0 2027-11-14 forfeit_risk
         activate-portfolio-2026-h1
                         $15,000    $6,356    $8,644       $57 2027-01-31 forfeit_risk
+        founders         $5,000    $5,000        $0        $0 2027-01-31 exhausted
         activate-portfolio-2026-h2
-                       $100,000   $30,507   $69,493      $279 2027-07-31 on_track
+                       $100,000   $25,507   $74,493      $279 2027-08-11 on_track
     "#]]
     .assert_eq(&awards);
 }

@@ -403,7 +403,11 @@ fn s3_alias_with_a_digit_is_an_alias() {
 fn the_example_config_is_valid() {
     let path = crate::support::repo().join("config/example.toml");
     let c = config::load(&path).unwrap();
-    assert_eq!(c.awards.len(), 3);
+    assert_eq!(c.awards.len(), 5);
+    // The accelerator comes in three tranches of $100K.
+    let acc = c.awards.iter().find(|a| a.id == "accelerator").unwrap();
+    assert_eq!(acc.amount, 300_000.0);
+    assert_eq!(acc.tranches.len(), 3);
 }
 
 #[test]

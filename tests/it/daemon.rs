@@ -160,7 +160,7 @@ fn health_and_metrics_over_http() {
         "creditburn_award_days_to_exhaustion{award=\"poc-support\",currency=\"USD\"} 17.6",
         "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
         "creditburn_last_run_success 1",
-        "creditburn_messages_sent_total 6",
+        "creditburn_messages_sent_total 10",
         "# TYPE creditburn_cost_explorer_requests counter",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
@@ -168,8 +168,8 @@ fn health_and_metrics_over_http() {
     // The Prometheus project's own parser reads the exposition.
     let parsed = parse_exposition(body(&metrics));
     for family in [
-        "creditburn_award_remaining gauge 3",
-        "creditburn_award_status gauge 3",
+        "creditburn_award_remaining gauge 5",
+        "creditburn_award_status gauge 5",
         "creditburn_messages_sent counter 1",
         "creditburn_cost_explorer_requests counter 1",
         "creditburn_last_run_success gauge 1",

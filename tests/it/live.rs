@@ -411,9 +411,11 @@ fn billing_setup(server: &FakeCostExplorer, dir: &Path) -> PathBuf {
             "kind = \"aws\"\n",
             "kind = \"aws\"\naccount_id = \"111111111111\"\n",
         )
-        .replace(
+        // The POC's (the first award of the assistant), not the accelerator's.
+        .replacen(
             "workloads = [\"support-assistant\"]",
             "workloads = [\"support-assistant\"]\ncredit_id = \"1001\"",
+            1,
         );
     std::fs::write(&config, text).unwrap();
     server.set_billing(

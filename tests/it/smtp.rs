@@ -213,28 +213,28 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     // twice per message, naming no one).
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut sent: Vec<&str> = stdout.lines().filter(|l| l.starts_with("sent: ")).collect();
-    assert_eq!(sent.len(), 6, "{stdout}");
+    assert_eq!(sent.len(), 10, "{stdout}");
     assert_eq!(
         sent.iter()
             .filter(|l| l.ends_with(" to finance@example.com"))
             .count(),
-        3,
+        5,
         "{stdout}"
     );
     assert_eq!(
         sent.iter()
             .filter(|l| l.ends_with(" to cfo@example.com"))
             .count(),
-        3,
+        5,
         "{stdout}"
     );
     sent.sort();
     sent.dedup();
-    assert_eq!(sent.len(), 6, "each line once: {stdout}");
-    // Three messages (two alerts and the digest), one copy to each recipient.
+    assert_eq!(sent.len(), 10, "each line once: {stdout}");
+    // Five messages (four alerts and the digest), one copy to each recipient.
     let got = server.messages();
     let subjects: Vec<&str> = got.iter().filter_map(|m| header(m, "Subject")).collect();
-    assert_eq!(got.len(), 6, "{subjects:?}");
+    assert_eq!(got.len(), 10, "{subjects:?}");
     assert!(subjects
         .iter()
         .any(|s| s.starts_with("POC award poc-support runs out on 2026-12-07")));
@@ -245,7 +245,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
         .iter()
         .filter(|m| header(m, "X-Envelope-To") == Some("finance@example.com"))
         .count();
-    assert_eq!(to_finance, 3);
+    assert_eq!(to_finance, 5);
     for m in &got {
         assert_eq!(
             header(m, "To"),
@@ -256,7 +256,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     // Run again, then restart and run again: nothing repeats.
     creditburn_run(&config, "2026-11-21T09:00:00Z", &[]);
     creditburn_run(&config, "2026-11-21T10:00:00Z", &[]);
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
 }
 
 #[test]
@@ -294,10 +294,10 @@ fn starttls_needs_the_ca_then_delivers() {
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("6 deliveries held, none lost"), "{err}");
+    assert!(err.contains("10 deliveries held, none lost"), "{err}");
     assert!(err.contains("certificate"), "{err}");
     assert!(server.messages().is_empty());
-    // With it, the next run delivers all three over TLS.
+    // With it, the next run delivers all five over TLS.
     let with = format!("{without}\nca_file = {:?}", pki.ca.to_str().unwrap());
     let config = smtp_config(dir.path(), &with);
     let out = creditburn_run(&config, "2026-11-21T08:02:00Z", &[]);
@@ -306,7 +306,7 @@ fn starttls_needs_the_ca_then_delivers() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
 }
 
 #[test]
@@ -353,7 +353,7 @@ fn implicit_tls_with_auth_reads_the_password_from_the_environment() {
     );
     assert!(out.status.success(), "{all}");
     assert!(!all.contains(secret));
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
 }
 
 #[test]
@@ -377,9 +377,9 @@ fn server_down_then_back_delivers_what_waited() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
     creditburn_run(&config, "2026-11-21T08:30:00Z", &[]);
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
 }
 
 #[test]
@@ -393,13 +393,13 @@ fn a_4xx_is_retried_and_a_5xx_recipient_fails_alone() {
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     // The first message to finance meets a 451 and waits; cfo@example.com is refused with
-    // 550, each copy failing for good; finance's other two arrive.
+    // 550, each copy failing for good; finance's other four arrive.
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert!(
-        err.contains("1 message waiting to be retried, 3 failed for good"),
+        err.contains("1 message waiting to be retried, 5 failed for good"),
         "{err}"
     );
-    assert_eq!(server.messages().len(), 2);
+    assert_eq!(server.messages().len(), 4);
     // After the backoff the waiting one goes out; the refused ones stay failed.
     let out = creditburn_run(&config, "2026-11-21T08:02:00Z", &[]);
     assert!(
@@ -407,7 +407,7 @@ fn a_4xx_is_retried_and_a_5xx_recipient_fails_alone() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 3);
+    assert_eq!(server.messages().len(), 5);
     let report = Command::new(env!("CARGO_BIN_EXE_creditburn"))
         .args([
             "report",
@@ -420,7 +420,7 @@ fn a_4xx_is_retried_and_a_5xx_recipient_fails_alone() {
         .unwrap();
     let report: Value = serde_json::from_slice(&report.stdout).unwrap();
     let failed = report["deliveries"]["failed"].as_array().unwrap();
-    assert_eq!(failed.len(), 3);
+    assert_eq!(failed.len(), 5);
     assert!(
         failed[0]["error"].as_str().unwrap().contains("550"),
         "{failed:?}"
@@ -487,8 +487,8 @@ fn a_kill_at_any_step_loses_nothing_and_duplicates_at_most_the_message_in_flight
     expected.sort();
     assert_eq!(
         expected.len(),
-        6,
-        "three messages, a copy to each of two recipients"
+        10,
+        "five messages, a copy to each of two recipients"
     );
 
     for step in ["after-commit", "before-send", "after-send"] {
@@ -543,7 +543,7 @@ fn a_server_that_never_greets_times_out_and_keeps_the_messages() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert!(err.contains("will retry"), "{err}");
-    assert!(err.contains("6 messages waiting to be retried"), "{err}");
+    assert!(err.contains("10 messages waiting to be retried"), "{err}");
     // One bounded wait (2 s to connect + 3 x 5 s of commands), then the pass stops: the
     // other copies are not each made to wait for a server that does not answer.
     assert!(
@@ -582,7 +582,7 @@ fn the_password_can_come_from_a_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
 }
 
 /// Every byte creditburn wrote or said: its output, the state folder's files (the
@@ -636,7 +636,7 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
         // The login is the operator's to fix: exit 78, every delivery held, none failed.
         assert_eq!(text.status.code(), Some(78), "{echo}: {err}");
         assert!(
-            err.contains("6 deliveries held, none lost"),
+            err.contains("10 deliveries held, none lost"),
             "{echo}: {err}"
         );
         assert!(err.contains("535"), "{echo}: {err}");
@@ -661,7 +661,7 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
             .unwrap();
         let parsed: Value = serde_json::from_slice(&report.stdout).unwrap();
         let deliveries = &parsed["deliveries"];
-        assert_eq!(deliveries["pending"], 6, "{echo}: {deliveries}");
+        assert_eq!(deliveries["pending"], 10, "{echo}: {deliveries}");
         assert_eq!(deliveries["failed"].as_array().unwrap().len(), 0);
         let waiting = deliveries["waiting"][0]["error"].as_str().unwrap();
         assert!(waiting.contains("535") && waiting.len() < 400, "{waiting}");
@@ -676,7 +676,7 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
             "{echo}: {}",
             String::from_utf8_lossy(&fixed.stderr)
         );
-        assert_eq!(server.messages().len(), 6, "{echo}");
+        assert_eq!(server.messages().len(), 10, "{echo}");
         let all = everything(&[&text, &json, &report, &fixed], dir.path(), &server);
         for form in [
             wrong.to_string(),
@@ -705,7 +705,7 @@ fn a_refused_sender_holds_every_message_until_it_is_fixed() {
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("6 deliveries held, none lost"), "{err}");
+    assert!(err.contains("10 deliveries held, none lost"), "{err}");
     assert!(err.contains("refuses the sender"), "{err}");
     drop(refusing);
     let server = SmtpServer::start(&dir.path().join("mail"), &["--port", &port.to_string()]);
@@ -715,5 +715,5 @@ fn a_refused_sender_holds_every_message_until_it_is_fixed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 6);
+    assert_eq!(server.messages().len(), 10);
 }

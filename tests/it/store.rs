@@ -21,10 +21,27 @@ fn report(config: &Path) -> Value {
     crate::support::report_json(config, &[])
 }
 
+/// The demo config as it was when the fixture was written: three awards (no accelerator,
+/// no Founders), Portfolio to 31 July 2027.
+fn v1_demo_config(dir: &Path) -> std::path::PathBuf {
+    let config = demo_config(dir, &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let blocks: Vec<&str> = text
+        .split("\n[[awards]]\n")
+        .filter(|b| !b.starts_with("id = \"accelerator\"") && !b.starts_with("id = \"founders\""))
+        .collect();
+    let text = blocks
+        .join("\n[[awards]]\n")
+        .replace("expiry = \"2027-08-11\"", "expiry = \"2027-07-31\"");
+    assert_eq!(text.matches("\n[[awards]]\n").count(), 3, "{text}");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 #[test]
 fn a_store_of_the_previous_schema_keeps_its_history_and_queue_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
-    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let config = v1_demo_config(dir.path());
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     let store = dir.path().join("state/creditburn.sqlite3");
     std::fs::copy(repo().join("fixtures/state-v1/creditburn.sqlite3"), &store).unwrap();
