@@ -326,6 +326,24 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         }
     }
 
+    // Awards AWS's order cannot tell apart draw the same spend of the account in the
+    // order they are listed: a guess, in the account view (the config check refuses it
+    // when they share a workload).
+    if config.analysis.drawdown_order == crate::config::DrawdownOrder::Aws {
+        for (i, a) in config.awards.iter().enumerate() {
+            for b in &config.awards[i + 1..] {
+                if a.start == b.start
+                    && a.expiry == b.expiry
+                    && a.services.breadth() == b.services.breadth()
+                {
+                    warnings.push(format!(
+                        "awards {:?} and {:?} have the same start, expiry and number of services, so AWS's order cannot say which pays first; the account view draws {:?} first (the order listed)",
+                        a.id, b.id, a.id
+                    ));
+                }
+            }
+        }
+    }
     let context = Context {
         as_of,
         data_through: table.last_day,
