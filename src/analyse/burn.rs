@@ -272,12 +272,38 @@ pub fn model(
     let mut spikes = Vec::new();
     let mut names: Vec<&Option<String>> = series.keys().collect();
     names.sort();
-    for w in names {
-        let f = forecast::forecast_by(&series[w], h, only);
-        if let (Some(name), Some((expected, p99))) =
-            (w, forecast::one_day_ahead(&series[w], f.method))
-        {
-            let spent = series[w].last().copied().unwrap_or(0.0);
+    // The fits are independent: shared out over the machine's cores.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = names.len().div_ceil(threads).max(1);
+    let fitted: Vec<(forecast::Forecast, Option<(f64, f64)>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                let series = &series;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|w| {
+                            let f = forecast::forecast_by(&series[*w], h, only);
+                            let spike = w
+                                .as_ref()
+                                .and_then(|_| forecast::one_day_ahead(&series[*w], f.method));
+                            (f, spike)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for (w, (f, spike)) in names.iter().zip(fitted) {
+        methods.insert((*w).clone().unwrap_or_default(), f.method);
+        if let (Some(name), Some((expected, p99))) = (w, spike) {
+            let spent = series[*w].last().copied().unwrap_or(0.0);
             if spent > p99 && spent - expected >= MIN_SPIKE {
                 spikes.push(Spike {
                     workload: name.clone(),
@@ -289,8 +315,7 @@ pub fn model(
                 });
             }
         }
-        methods.insert(w.clone().unwrap_or_default(), f.method);
-        let weights = mix.get(w).cloned().unwrap_or_default();
+        let weights = mix.get(*w).cloned().unwrap_or_default();
         let total: f64 = weights.values().sum();
         let mut shares: Vec<(usize, f64)> = weights
             .into_iter()

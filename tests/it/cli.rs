@@ -1053,7 +1053,7 @@ fn the_report_table_has_one_money_format_and_shows_ids_whole() {
         accelerator    $300,000        $0  $300,000        $0 2027-11-14 forfeit_risk
         activate-portfolio-2026-h1
                         $15,000    $6,356    $8,644       $57 2027-01-31 forfeit_risk
-        founders         $5,000    $5,000        $0        $0 2027-01-31 exhausted
+        founders         $5,000    $5,000        $0        $0 2027-07-31 exhausted
         activate-portfolio-2026-h2
                        $100,000   $25,507   $74,493      $279 2027-08-11 on_track
     "#]]
