@@ -24,7 +24,7 @@ use creditburn::analyse::burn::{self, Kind, Spend};
 use creditburn::analyse::drawdown::{self, Credit, Ledger, Setup};
 use creditburn::analyse::forecast::Method;
 use creditburn::analyse::project::Status;
-use creditburn::config::{Award, DrawdownOrder, Program, ServiceSet};
+use creditburn::config::{Award, DrawdownOrder};
 
 const DAYS: usize = 300;
 const SLACK: i64 = 7;
@@ -151,22 +151,8 @@ fn award(
     tranches: Vec<(i64, f64)>,
     workloads: &[&str],
 ) -> Award {
-    let tranches: Vec<(NaiveDate, f64)> = tranches.into_iter().map(|(d, a)| (day(d), a)).collect();
-    Award {
-        id: id.into(),
-        program: Program::Other,
-        amount: tranches.iter().map(|(_, a)| a).sum(),
-        tranches,
-        currency: "USD".into(),
-        start: day(start),
-        expiry: day(expiry),
-        workloads: workloads.iter().map(|w| w.to_string()).collect(),
-        services: ServiceSet::All,
-        named_services: vec![],
-        marketplace_covered: false,
-        credit_id: None,
-        snooze_until: None,
-    }
+    let tranches = tranches.into_iter().map(|(d, a)| (day(d), a)).collect();
+    Award::granted(id, day(start), day(expiry), tranches, workloads)
 }
 
 /// Cumulative spend of `y` over days start..=end.

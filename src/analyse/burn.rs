@@ -546,28 +546,24 @@ pub fn pace(award: &Award, consumed: f64, as_of: NaiveDate, slack_days: i64) -> 
 mod tests {
     use super::*;
     use crate::analyse::project::Status;
-    use crate::config::{Program, ServiceSet};
 
     fn day(i: i64) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i as u64)
     }
 
     fn award(id: &str, start: i64, expiry: i64, amount: f64, workloads: &[&str]) -> Award {
-        Award {
-            id: id.into(),
-            program: Program::Other,
-            amount,
-            tranches: vec![(day(start), amount)],
-            currency: "USD".into(),
-            start: day(start),
-            expiry: day(expiry),
-            workloads: workloads.iter().map(|w| w.to_string()).collect(),
-            services: ServiceSet::All,
-            named_services: vec![],
-            marketplace_covered: false,
-            credit_id: None,
-            snooze_until: None,
-        }
+        Award::granted(
+            id,
+            day(start),
+            day(expiry),
+            vec![(day(start), amount)],
+            workloads,
+        )
+    }
+
+    /// The model as of day `end`, in AWS's order, each series' own method.
+    fn run(spend: &Spend, awards: &[Award], end: i64) -> Model {
+        model(spend, awards, DrawdownOrder::Aws, day(end), None)
     }
 
     /// Steady spend per workload per day over days 0..days.
@@ -605,13 +601,7 @@ mod tests {
             award("portfolio", 0, 364, 10_000.0, &["w"]),
             award("poc", 0, 120, 5_000.0, &["w"]),
         ];
-        let m = model(
-            &spend(&[("w", 100.0)], 60),
-            &awards,
-            DrawdownOrder::Aws,
-            day(59),
-            None,
-        );
+        let m = run(&spend(&[("w", 100.0)], 60), &awards, 59);
         let (portfolio, poc) = (&m.awards[0], &m.awards[1]);
         assert_eq!(poc.consumed, 5_000.0);
         assert_eq!(poc.exhausted_on, Some(day(49)));
@@ -671,13 +661,7 @@ mod tests {
         // $100 a day, one award of $4,000 to day 364: 30 days paid, $1,000 left at day 29
         // lasts 10 more days; from day 40 every day is out of pocket.
         let awards = [award("a", 0, 364, 4_000.0, &["w"])];
-        let m = model(
-            &spend(&[("w", 100.0)], 30),
-            &awards,
-            DrawdownOrder::Aws,
-            day(29),
-            None,
-        );
+        let m = run(&spend(&[("w", 100.0)], 30), &awards, 29);
         let begins = m.out_of_pocket.begins.p50.unwrap();
         assert!((begins - day(40)).num_days().abs() <= 1, "{begins}");
         // Next 30 days: about 20 days x $100 unpaid; next 90: about 80 days.
@@ -691,13 +675,7 @@ mod tests {
     fn edge_dates_no_spend_yet_a_future_start_and_an_exhausted_award() {
         // No spend at all: nothing is forecast, the whole amount is left at expiry.
         let awards = [award("a", 0, 100, 1_000.0, &["w"])];
-        let m = model(
-            &spend(&[("w", 0.0)], 30),
-            &awards,
-            DrawdownOrder::Aws,
-            day(29),
-            None,
-        );
+        let m = run(&spend(&[("w", 0.0)], 30), &awards, 29);
         assert_eq!(m.methods["w"], Method::NoSpend);
         assert_eq!(m.awards[0].forecast.unused_at_expiry.p50, 1_000.0);
         assert_eq!(
@@ -707,25 +685,13 @@ mod tests {
         // An award starting tomorrow (day 30): the forecast ($100 a day) draws it from
         // then, so the $1,000 runs out on day 39.
         let awards = [award("a", 30, 100, 1_000.0, &["w"])];
-        let m = model(
-            &spend(&[("w", 100.0)], 30),
-            &awards,
-            DrawdownOrder::Aws,
-            day(29),
-            None,
-        );
+        let m = run(&spend(&[("w", 100.0)], 30), &awards, 29);
         assert_eq!(m.awards[0].consumed, 0.0);
         let p50 = m.awards[0].forecast.exhaustion_date.p50.unwrap();
         assert!((p50 - day(39)).num_days().abs() <= 1, "{p50}");
         // Exhausted on day 9: $1,000 at $100 a day, the rest of its spend out of pocket.
         let awards = [award("a", 0, 100, 1_000.0, &["w"])];
-        let m = model(
-            &spend(&[("w", 100.0)], 30),
-            &awards,
-            DrawdownOrder::Aws,
-            day(29),
-            None,
-        );
+        let m = run(&spend(&[("w", 100.0)], 30), &awards, 29);
         assert_eq!(m.awards[0].exhausted_on, Some(day(9)));
         assert_eq!(m.awards[0].out_of_pocket, 2_000.0);
         assert_eq!(m.awards[0].forecast.exhaustion_date.p50, None);
@@ -737,13 +703,7 @@ mod tests {
         // out of pocket days 20-39, refilled on day 40: empty again on day 69.
         let mut a = award("acc", 0, 200, 5_000.0, &["w"]);
         a.tranches = vec![(day(0), 2_000.0), (day(40), 3_000.0)];
-        let m = model(
-            &spend(&[("w", 100.0)], 30),
-            &[a],
-            DrawdownOrder::Aws,
-            day(29),
-            None,
-        );
+        let m = run(&spend(&[("w", 100.0)], 30), &[a], 29);
         let b = &m.awards[0];
         assert_eq!(b.exhausted_on, Some(day(19)));
         assert_eq!(b.out_of_pocket, 1_000.0);

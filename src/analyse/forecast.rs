@@ -57,7 +57,7 @@ const CANDIDATES: [Method; 4] = [
 
 /// The held-out spans of the series' own backtest, in days.
 const HOLDOUTS: [usize; 4] = [7, 14, 21, 28];
-/// The most days of history a forecast is fitted to.
+/// The most days of history the ETS methods are fitted to.
 pub const MAX_HISTORY: usize = 120;
 /// The fewest days a backtest may train on.
 const MIN_TRAIN: usize = 14;
@@ -115,9 +115,6 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     let Some(first) = first else {
         return Forecast::zero(horizon);
     };
-    // The last MAX_HISTORY days at most: older spend says little about the next months,
-    // and the fits cost in proportion to the days.
-    let first = first.max(history.len().saturating_sub(MAX_HISTORY));
     let y: Vec<f64> = history[first..].iter().map(|v| v.max(0.0)).collect();
     let n = y.len();
 
@@ -280,6 +277,10 @@ pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
             vec![slope.max(0.0); h]
         }
         Method::Ets | Method::EtsLog => {
+            // The last MAX_HISTORY days at most: older spend says little about the next
+            // months, and the fits cost in proportion to the days.
+            let y = &y[n.saturating_sub(MAX_HISTORY)..];
+            let n = y.len();
             let clean = despike(y);
             let log = method == Method::EtsLog;
             // A floor keeps the logarithm finite on days without spend.

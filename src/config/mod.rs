@@ -305,6 +305,36 @@ pub struct Award {
     pub snooze_until: Option<NaiveDate>,
 }
 
+impl Award {
+    /// An award of program `other` paying every service (Marketplace not covered) for
+    /// `workloads`, granted in `tranches` (sorted here); for the model's tests and the
+    /// backtest.
+    pub fn granted(
+        id: &str,
+        start: NaiveDate,
+        expiry: NaiveDate,
+        mut tranches: Vec<(NaiveDate, f64)>,
+        workloads: &[&str],
+    ) -> Award {
+        tranches.sort_by_key(|(d, _)| *d);
+        Award {
+            id: id.into(),
+            program: Program::Other,
+            amount: tranches.iter().map(|(_, a)| a).sum(),
+            tranches,
+            currency: "USD".into(),
+            start,
+            expiry,
+            workloads: workloads.iter().map(|w| w.to_string()).collect(),
+            services: ServiceSet::All,
+            named_services: vec![],
+            marketplace_covered: false,
+            credit_id: None,
+            snooze_until: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceConfig {
     /// A recording of Cost Explorer responses (see fixtures/README.md).
