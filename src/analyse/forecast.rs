@@ -66,7 +66,7 @@ pub const TRAILING_DAYS: usize = 14;
 /// The spread (log ratio per unit of `growth`) assumed when the history is too short
 /// to measure one, and the least ever used.
 const DEFAULT_SPREAD: f64 = 0.12;
-const MIN_SPREAD: f64 = 0.02;
+const MIN_SPREAD: f64 = 0.035;
 
 /// A forecast of daily spend over the days after the history.
 #[derive(Debug, Clone, PartialEq)]
