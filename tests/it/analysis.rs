@@ -647,3 +647,44 @@ fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_for
     let moved = c.projected_unused_at_expiry - s.projected_unused_at_expiry;
     assert!((moved - 900.0).abs() < 300.0, "moved by {moved}");
 }
+
+#[test]
+fn awards_aws_order_cannot_tell_apart_are_named_in_the_warnings() {
+    // Two awards with the same start, expiry and services on different workloads: the
+    // config accepts them (no workload is shared), but in the account view which pays
+    // first is a guess, and the report says so.
+    let t = days_table(10, |_| {
+        vec![
+            (
+                "Amazon Bedrock Service",
+                INPUT,
+                "111111111111",
+                "rag",
+                100.0,
+            ),
+            (
+                "Amazon Elastic Compute Cloud - Compute",
+                EC2,
+                "222222222222",
+                "",
+                200.0,
+            ),
+        ]
+    });
+    let text = crate::support::SMALL_CONFIG.to_string()
+        + "[[awards]]\nid = \"platform-credit\"\nprogram = \"other\"\namount = 1000\nstart = \"2026-03-01\"\nexpiry = \"2026-05-29\"\nworkloads = [\"platform\"]\n";
+    let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-03-10")).unwrap();
+    assert!(
+        a.data
+            .warnings
+            .iter()
+            .any(|w| w.contains("\"poc\" and \"platform-credit\"")
+                && w.contains("the account view draws \"poc\" first")),
+        "{:?}",
+        a.data.warnings
+    );
+    // In the file's order, as warned: the POC pays all $3,000 of both workloads.
+    assert_eq!(a.awards[0].account_view.consumed, 3_000.0);
+    assert_eq!(a.awards[1].account_view.consumed, 0.0);
+}
