@@ -332,10 +332,7 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
     if config.analysis.drawdown_order == crate::config::DrawdownOrder::Aws {
         for (i, a) in config.awards.iter().enumerate() {
             for b in &config.awards[i + 1..] {
-                if a.start == b.start
-                    && a.expiry == b.expiry
-                    && a.services.breadth() == b.services.breadth()
-                {
+                if a.ties_with(b) {
                     warnings.push(format!(
                         "awards {:?} and {:?} have the same start, expiry and number of services, so AWS's order cannot say which pays first; the account view draws {:?} first (the order listed)",
                         a.id, b.id, a.id

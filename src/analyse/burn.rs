@@ -45,6 +45,28 @@ pub struct Quantiles<T> {
     pub p90: T,
 }
 
+impl<T> Quantiles<T> {
+    /// From a figure per spend path (0: P10 spend, 1: P50, 2: P90) that rises with
+    /// spend (amounts paid out of pocket): P10 from the P10 spend path.
+    fn rising(f: impl Fn(usize) -> T) -> Quantiles<T> {
+        Quantiles {
+            p10: f(0),
+            p50: f(1),
+            p90: f(2),
+        }
+    }
+
+    /// From a figure that falls as spend rises (a date something runs out, a balance
+    /// left): P10 from the P90 spend path.
+    fn falling(f: impl Fn(usize) -> T) -> Quantiles<T> {
+        Quantiles {
+            p10: f(2),
+            p50: f(1),
+            p90: f(0),
+        }
+    }
+}
+
 fn money_quantiles<S: serde::Serializer>(q: &Quantiles<f64>, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeStruct;
     let mut st = s.serialize_struct("Quantiles", 3)?;
@@ -215,9 +237,10 @@ pub fn model(
     let covers = |a: &Award, k: &Kind| {
         a.services.matches(&k.service) && (a.marketplace_covered || !k.marketplace)
     };
+    let order = drawdown::order(&credits, order);
     let workload_view = Setup {
         credits: &credits,
-        order: drawdown::order(&credits, order),
+        order: order.clone(),
         eligible: awards
             .iter()
             .map(|a| {
@@ -233,7 +256,7 @@ pub fn model(
     };
     let account_view = Setup {
         credits: &credits,
-        order: drawdown::order(&credits, order),
+        order: order.clone(),
         eligible: awards
             .iter()
             .map(|a| spend.kinds.iter().map(|k| covers(a, k)).collect())
@@ -381,19 +404,6 @@ pub fn model(
                     )
                 })
                 .collect();
-            // The days from the day after the data (or the award's start) to expiry.
-            let from = end.max(a.start.pred_opt().unwrap_or(a.start));
-            let projected_days = (a.expiry - from).num_days();
-            let projected_daily = if projected_days > 0 {
-                let paid: f64 = workload_ledgers[1].daily[c]
-                    .iter()
-                    .filter(|(d, _)| *d > end && *d <= a.expiry)
-                    .map(|(_, v)| v)
-                    .sum();
-                paid / projected_days as f64
-            } else {
-                0.0
-            };
             let mut drawn_by: BTreeMap<String, f64> = BTreeMap::new();
             for (k, amount) in past_account.by_kind[c].iter().enumerate() {
                 let w = &spend.kinds[k].workload;
@@ -420,8 +430,17 @@ pub fn model(
                     })
                     .collect()
             };
+            let paths = [path(0), path(1), path(2)];
+            // The mean it pays a day on the P50 path, from the day after the data (or
+            // its start) to expiry.
+            let from = end.max(a.start.pred_opt().unwrap_or(a.start));
+            let projected_days = (a.expiry - from).num_days();
+            let projected_daily = match paths[1].last() {
+                Some((_, paid)) if projected_days > 0 => paid / projected_days as f64,
+                _ => 0.0,
+            };
             AwardBurn {
-                paths: [path(0), path(1), path(2)],
+                paths,
                 consumed: past.drawn[c],
                 remaining: past.balance(&workload_view, c, end.max(a.start).min(a.expiry)),
                 daily: past.daily[c].clone(),
@@ -429,16 +448,8 @@ pub fn model(
                 exhausted_on: past.exhausted_on[c],
                 forecast: AwardForecast {
                     method,
-                    exhaustion_date: Quantiles {
-                        p10: o(2).exhaustion,
-                        p50: o(1).exhaustion,
-                        p90: o(0).exhaustion,
-                    },
-                    unused_at_expiry: Quantiles {
-                        p10: o(2).unused_at_expiry,
-                        p50: o(1).unused_at_expiry,
-                        p90: o(0).unused_at_expiry,
-                    },
+                    exhaustion_date: Quantiles::falling(|q| o(q).exhaustion),
+                    unused_at_expiry: Quantiles::falling(|q| o(q).unused_at_expiry),
                 },
                 projected_daily,
                 account_view: AccountView {
@@ -472,24 +483,12 @@ pub fn model(
     };
     let out_of_pocket = OutOfPocket {
         to_date: past_account.unpaid_daily.iter().map(|(_, v)| v).sum(),
-        begins: Quantiles {
-            p10: begins(&account_ledgers[2]),
-            p50: begins(&account_ledgers[1]),
-            p90: begins(&account_ledgers[0]),
-        },
-        next_30_days: Quantiles {
-            p10: unpaid_after(&account_ledgers[0], 30),
-            p50: unpaid_after(&account_ledgers[1], 30),
-            p90: unpaid_after(&account_ledgers[2], 30),
-        },
-        next_90_days: Quantiles {
-            p10: unpaid_after(&account_ledgers[0], 90),
-            p50: unpaid_after(&account_ledgers[1], 90),
-            p90: unpaid_after(&account_ledgers[2], 90),
-        },
+        begins: Quantiles::falling(|q| begins(&account_ledgers[q])),
+        next_30_days: Quantiles::rising(|q| unpaid_after(&account_ledgers[q], 30)),
+        next_90_days: Quantiles::rising(|q| unpaid_after(&account_ledgers[q], 90)),
     };
     Model {
-        order: workload_view.order.clone(),
+        order,
         awards: out_awards,
         spikes,
         out_of_pocket,

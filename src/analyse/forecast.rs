@@ -218,7 +218,7 @@ pub fn one_day_ahead(y: &[f64], method: Method) -> Option<(f64, f64)> {
     }
     let history = &y[..n - 1];
     let p50 = point(method, history, 1)?.first().copied()?;
-    let floor = (history.iter().sum::<f64>() / history.len() as f64 * 0.01).max(1e-6);
+    let floor = log_floor(history);
     let from = 7.max(n.saturating_sub(57));
     let ratios: Vec<f64> = (from..n - 1)
         .map(|t| ((y[t] + floor) / (median(y[t - 7..t].to_vec()) + floor)).ln())
@@ -229,6 +229,12 @@ pub fn one_day_ahead(y: &[f64], method: Method) -> Option<(f64, f64)> {
     let center = median(ratios.clone());
     let sigma = (median(ratios.iter().map(|r| (r - center).abs()).collect()) * 1.4826).max(0.05);
     Some((p50, (p50 + floor) * (2.326 * sigma).exp() - floor))
+}
+
+/// What is added to spend before taking its logarithm, so that days without spend stay
+/// finite: 1% of the mean day.
+fn log_floor(y: &[f64]) -> f64 {
+    (y.iter().sum::<f64>() / y.len().max(1) as f64 * 0.01).max(1e-6)
 }
 
 /// ln(actual / predicted), when both are positive.
@@ -280,11 +286,9 @@ pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
             // The last MAX_HISTORY days at most: older spend says little about the next
             // months, and the fits cost in proportion to the days.
             let y = &y[n.saturating_sub(MAX_HISTORY)..];
-            let n = y.len();
             let clean = despike(y);
             let log = method == Method::EtsLog;
-            // A floor keeps the logarithm finite on days without spend.
-            let floor = (clean.iter().sum::<f64>() / n as f64 * 0.01).max(1e-6);
+            let floor = log_floor(&clean);
             let series: Vec<f64> = if log {
                 clean.iter().map(|v| (v + floor).ln()).collect()
             } else {

@@ -858,10 +858,7 @@ fn check_stacks(raw: &[RawAward], awards: &[Award], order: DrawdownOrder, p: &mu
                 if !dated(i) || !dated(j) || !named.insert((i, j)) {
                     continue;
                 }
-                if a.start == b.start
-                    && a.expiry == b.expiry
-                    && a.services.breadth() == b.services.breadth()
-                {
+                if a.ties_with(b) {
                     p.add(
                         format!("{}.workloads", award_key(j, Some(&raw[j].id))),
                         format!(

@@ -306,6 +306,14 @@ pub struct Award {
 }
 
 impl Award {
+    /// Whether AWS's order cannot tell the two apart (the same start, expiry and number
+    /// of services), so which pays first is a guess.
+    pub fn ties_with(&self, other: &Award) -> bool {
+        self.start == other.start
+            && self.expiry == other.expiry
+            && self.services.breadth() == other.services.breadth()
+    }
+
     /// An award of program `other` paying every service (Marketplace not covered) for
     /// `workloads`, granted in `tranches` (sorted here); for the model's tests and the
     /// backtest.
