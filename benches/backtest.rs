@@ -2,6 +2,7 @@
 //! of many days, and compare with what happened.
 //!
 //!     cargo bench --bench backtest
+//!     BACKTEST_ONLY=step_launch,adoption cargo bench --bench backtest   # some families
 //!
 //! Each scenario is one or more workloads' daily spend over 300 days and the awards that
 //! fund them. The truth is the drawdown on the whole series. For each award and horizon
@@ -357,7 +358,17 @@ fn main() {
         ("trailing_14", Some(Method::TrailingMean)),
         ("linear_cum", Some(Method::LinearCumulative)),
     ];
-    let scenarios = scenarios();
+    // BACKTEST_ONLY=step_launch,adoption runs those scenario families only.
+    let only: Option<Vec<String>> = std::env::var("BACKTEST_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let scenarios: Vec<Scenario> = scenarios()
+        .into_iter()
+        .filter(|s| {
+            only.as_ref()
+                .is_none_or(|o| o.iter().any(|f| s.name.split('/').next() == Some(f)))
+        })
+        .collect();
     let started = Instant::now();
     let mut tallies: BTreeMap<(i64, usize), Tally> = BTreeMap::new();
     // (scenario family, method) -> 30-day errors.
@@ -524,12 +535,12 @@ fn main() {
             let d = if d.is_nan() {
                 "-".to_string()
             } else {
-                format!("{d:.1}d/{md:.1}")
+                format!("{d:.1}d/{md:.2}")
             };
             let u = if u.is_nan() {
                 "-".to_string()
             } else {
-                format!("{u:.1}%/{mu:.1}")
+                format!("{u:.1}%/{mu:.2}")
             };
             format!("{d:>10} {u:>10} {v:>4.0}%")
         };

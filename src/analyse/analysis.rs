@@ -131,7 +131,8 @@ pub struct ModelSpend {
 pub struct WorkloadSpend {
     pub name: String,
     /// How its daily spend is forecast (see `analyse::forecast`).
-    pub forecast_method: crate::analyse::forecast::Method,
+    /// The methods blended, most weight first ("ets_log+level").
+    pub forecast_method: crate::analyse::forecast::Blend,
     /// Its last day of data, when above the forecast's P99 for it.
     pub spike: Option<burn::Spike>,
     /// The award funding this workload at `as_of`, if any.
@@ -404,11 +405,9 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         workloads.push(WorkloadSpend {
             name: w.name.clone(),
             spike,
-            forecast_method: model
-                .methods
-                .get(&w.name)
-                .copied()
-                .unwrap_or(crate::analyse::forecast::Method::NoSpend),
+            forecast_method: model.methods.get(&w.name).cloned().unwrap_or_else(|| {
+                crate::analyse::forecast::Blend::of(crate::analyse::forecast::Method::NoSpend)
+            }),
             award,
             interactive: w.interactive,
             cost,

@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::analyse::drawdown::{self, Credit, Ledger, Outlook, Setup};
-use crate::analyse::forecast::{self, Method};
+use crate::analyse::forecast::{self, Blend, Method};
 use crate::config::{Award, DrawdownOrder};
 use crate::model::money::cents;
 
@@ -80,7 +80,7 @@ fn money_quantiles<S: serde::Serializer>(q: &Quantiles<f64>, s: S) -> Result<S::
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AwardForecast {
     /// The forecast method of each funded workload, by name.
-    pub method: BTreeMap<String, Method>,
+    pub method: BTreeMap<String, Blend>,
     /// The day the balance runs out, if before expiry (null: it lasts).
     pub exhaustion_date: Quantiles<Option<NaiveDate>>,
     #[serde(serialize_with = "money_quantiles")]
@@ -200,7 +200,7 @@ pub struct Model {
     pub spikes: Vec<Spike>,
     pub out_of_pocket: OutOfPocket,
     /// Each workload's forecast method (the key "" is unattributed spend).
-    pub methods: BTreeMap<String, Method>,
+    pub methods: BTreeMap<String, Blend>,
 }
 
 /// A spike smaller than this many dollars above the forecast is not one.
@@ -324,7 +324,7 @@ pub fn model(
             .collect()
     });
     for (w, (f, spike)) in names.iter().zip(fitted) {
-        methods.insert((*w).clone().unwrap_or_default(), f.method);
+        methods.insert((*w).clone().unwrap_or_default(), f.blend.clone());
         if let (Some(name), Some((expected, p99))) = (w, spike) {
             let spent = series[*w].last().copied().unwrap_or(0.0);
             if spent > p99 && spent - expected >= MIN_SPIKE {
@@ -400,7 +400,10 @@ pub fn model(
                 .map(|w| {
                     (
                         w.clone(),
-                        methods.get(w).copied().unwrap_or(Method::NoSpend),
+                        methods
+                            .get(w)
+                            .cloned()
+                            .unwrap_or_else(|| Blend::of(Method::NoSpend)),
                     )
                 })
                 .collect();
@@ -675,7 +678,7 @@ mod tests {
         // No spend at all: nothing is forecast, the whole amount is left at expiry.
         let awards = [award("a", 0, 100, 1_000.0, &["w"])];
         let m = run(&spend(&[("w", 0.0)], 30), &awards, 29);
-        assert_eq!(m.methods["w"], Method::NoSpend);
+        assert_eq!(m.methods["w"], Blend::of(Method::NoSpend));
         assert_eq!(m.awards[0].forecast.unused_at_expiry.p50, 1_000.0);
         assert_eq!(
             verdict(None, 1_000.0, m.awards[0].projected_daily, day(100), 7),

@@ -1,22 +1,28 @@
 //! The forecast of one workload's daily spend, with a range. Pure.
 //!
-//! Several methods are fitted to the history and the series' own rolling-origin
-//! backtest picks one: each method forecasts the last 7, 14, 21 and 28 days from the
-//! days before them, and the one whose cumulative forecasts erred least (in log ratio)
-//! wins. Its errors on those same backtests give the range: the 10th and 90th
-//! percentiles of the log ratio of actual to forecast cumulative spend, per fourth root
-//! of the horizon (`GROWTH_EXPONENT`), scale the cumulative forecast into the P10 and P90 paths.
+//! Several methods are fitted to the history and scored on the series' own
+//! rolling-origin backtest: each forecasts the last 7, 14, 21 and 28 days from the days
+//! before them, and its error is the sum of the absolute log ratios of actual to
+//! forecast cumulative spend. The methods within twice the best's error are blended,
+//! weighted by the inverse square of their errors. The blend's errors on those same
+//! backtests give the range: the 10th and 90th percentiles of the log ratio, per fourth
+//! root of the horizon (`GROWTH_EXPONENT`), scale the cumulative forecast into the P10
+//! and P90 paths.
 //!
 //! The methods:
 //! - `ets`: grafana's augurs AutoETS (additive or multiplicative error, trend none,
 //!   additive or damped), on a weekly MSTL decomposition once there are four weeks;
 //! - `ets_log`: the same on the logarithm of spend, so a ramp that compounds is a trend;
 //! - `linear_cumulative`: a straight line through cumulative spend (the mean rate);
+//! - `level`: the mean since the last level shift, in whole weeks, at most eight;
 //! - `trailing_mean`: the mean of the last 14 days.
 //!
 //! Before fitting, a day far above its neighbours (a Hampel filter over a centred week)
 //! is brought down to their median, so that a one-day evaluation run does not move the
 //! forecast for weeks; the actual spend of that day still counts where it is paid.
+//! After a level shift (augurs' changepoint detection on log spend, where the week after
+//! is at least e^0.5 times above or below the week before) only the days since it are
+//! fitted and backtested.
 
 use augurs::ets::AutoETS;
 use augurs::mstl::MSTLModel;
@@ -32,6 +38,8 @@ pub enum Method {
     Ets,
     EtsLog,
     LinearCumulative,
+    /// The mean since the last level shift (a launch, a relaunch), at most 8 weeks.
+    Level,
     TrailingMean,
 }
 
@@ -42,18 +50,50 @@ impl Method {
             Method::Ets => "ets",
             Method::EtsLog => "ets_log",
             Method::LinearCumulative => "linear_cumulative",
+            Method::Level => "level",
             Method::TrailingMean => "trailing_mean",
         }
     }
 }
 
+/// The methods blended into a forecast, the one with most weight first; named as one
+/// string, "ets_log+level".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Blend(pub Vec<Method>);
+
+impl Blend {
+    pub fn of(method: Method) -> Blend {
+        Blend(vec![method])
+    }
+
+    pub fn label(&self) -> String {
+        if self.0.is_empty() {
+            return Method::NoSpend.as_str().to_string();
+        }
+        self.0
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+}
+
+impl Serialize for Blend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.label())
+    }
+}
+
 /// The methods the backtest chooses among, simplest last (a tie goes to the simpler).
-const CANDIDATES: [Method; 4] = [
+const CANDIDATES: [Method; 5] = [
     Method::Ets,
     Method::EtsLog,
     Method::LinearCumulative,
+    Method::Level,
     Method::TrailingMean,
 ];
+/// The most days the level method averages.
+const LEVEL_DAYS: usize = 56;
 
 /// The held-out spans of the series' own backtest, in days.
 const HOLDOUTS: [usize; 4] = [7, 14, 21, 28];
@@ -71,7 +111,11 @@ const MIN_SPREAD: f64 = 0.035;
 /// A forecast of daily spend over the days after the history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forecast {
+    /// The method with the most weight in the blend.
     pub method: Method,
+    /// Every method blended into the P50 (the backtest's best, and those within twice its
+    /// error), most weight first.
+    pub blend: Blend,
     /// Daily spend on the P10, P50 and P90 paths: index 0 is the first day after the
     /// history. The paths' cumulative sums are the quantiles of cumulative spend.
     pub p10: Vec<f64>,
@@ -85,6 +129,7 @@ impl Forecast {
     fn zero(horizon: usize) -> Forecast {
         Forecast {
             method: Method::NoSpend,
+            blend: Blend::of(Method::NoSpend),
             p10: vec![0.0; horizon],
             p50: vec![0.0; horizon],
             p90: vec![0.0; horizon],
@@ -118,55 +163,131 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     let y: Vec<f64> = history[first..].iter().map(|v| v.max(0.0)).collect();
     let n = y.len();
 
-    // The series' own backtest: each candidate's cumulative log-ratio errors.
+    // The series' own backtest: each candidate's forecasts of the held-out days.
+    // After a level shift (a launch, a relaunch) the days before it say nothing of the
+    // days to come: the methods are fitted, and backtested, on the days since it. With
+    // under three weeks of those, the level since the shift is the forecast.
+    //
+    // A one-day spike is flattened first (the baselines keep their definitions), so that
+    // neither a fit nor a holdout's score is moved by it.
+    let y = match only {
+        Some(_) => y,
+        None => despike(&y),
+    };
+    let shift = match only {
+        Some(_) => 0,
+        None => {
+            let from = n.saturating_sub(MAX_HISTORY);
+            match level_start(&y[from..]) {
+                0 => 0,
+                s => from + s,
+            }
+        }
+    };
+    let y = y[shift..].to_vec();
+    let n = y.len();
     let holdouts: Vec<usize> = HOLDOUTS
         .iter()
         .copied()
         .filter(|k| n >= k + MIN_TRAIN)
         .collect();
-    let mut best: Option<(Method, f64, Vec<f64>)> = None;
     let candidates: Vec<Method> = match only {
         Some(m) => vec![m],
+        None if shift > 0 && holdouts.is_empty() => vec![Method::Level],
         None => CANDIDATES.to_vec(),
     };
+    // (method, its error: the sum over holdouts of |log ratio| of cumulative spend, its
+    // forecast of each holdout).
+    let mut tried: Vec<(Method, f64, Vec<Vec<f64>>)> = Vec::new();
     for method in candidates {
-        if only.is_none() && n < TRAILING_DAYS && method != Method::TrailingMean {
+        if only.is_none()
+            && n < TRAILING_DAYS
+            && !matches!(method, Method::TrailingMean | Method::Level)
+        {
             continue;
         }
         let mut score = 0.0;
-        let mut residuals = Vec::new();
-        let mut failed = false;
+        let mut points = Vec::new();
         for &k in &holdouts {
             let (train, test) = y.split_at(n - k);
-            let Some(point) = point(method, train, k) else {
-                failed = true;
+            let Some(p) = point(method, train, k) else {
                 break;
             };
-            let (mut actual, mut predicted) = (0.0, 0.0);
-            for (j, (a, p)) in test.iter().zip(&point).enumerate() {
-                actual += a;
-                predicted += p;
-                // Single days are noise the cumulative path does not carry: from a week.
-                if j + 1 >= 7 {
-                    if let Some(r) = log_ratio(actual, predicted) {
-                        residuals.push(r / growth(j + 1));
-                    }
-                }
-            }
-            score += log_ratio(actual, predicted).map_or(10.0, f64::abs);
+            score += log_ratio(test.iter().sum(), p.iter().sum()).map_or(10.0, f64::abs);
+            points.push(p);
         }
-        if failed {
-            continue;
-        }
-        let better = best.as_ref().is_none_or(|(_, s, _)| score < *s - 1e-12);
-        if better {
-            best = Some((method, score, residuals));
+        if points.len() == holdouts.len() {
+            tried.push((method, score, points));
         }
     }
-    let (method, _, residuals) = best.unwrap_or((Method::TrailingMean, 0.0, Vec::new()));
-    let Some(p50) = point(method, &y, horizon).or_else(|| point(Method::TrailingMean, &y, horizon))
-    else {
-        return Forecast::zero(horizon);
+    // The methods within twice the best's error are blended, weighted by the inverse
+    // square of their errors: on a series where several do about as well, their mean
+    // errs less than any one pick (a steady level after a launch), and a method that
+    // misses a ramp gets no say.
+    let best = tried.iter().map(|t| t.1).fold(f64::INFINITY, f64::min);
+    let weights: Vec<(Method, f64)> = tried
+        .iter()
+        .filter(|t| t.1 <= 2.0 * best + 1e-9)
+        .map(|t| (t.0, 1.0 / (t.1 + 0.01).powi(2)))
+        .collect();
+    let blend = |forecasts: &[(f64, Vec<f64>)]| -> Vec<f64> {
+        let total: f64 = forecasts.iter().map(|(w, _)| w).sum();
+        let len = forecasts.first().map_or(0, |(_, p)| p.len());
+        (0..len)
+            .map(|j| forecasts.iter().map(|(w, p)| w * p[j]).sum::<f64>() / total)
+            .collect()
+    };
+    let mut residuals = Vec::new();
+    for (i, &k) in holdouts.iter().enumerate() {
+        let parts: Vec<(f64, Vec<f64>)> = weights
+            .iter()
+            .filter_map(|(m, w)| {
+                let t = tried.iter().find(|t| t.0 == *m)?;
+                Some((*w, t.2[i].clone()))
+            })
+            .collect();
+        if parts.is_empty() {
+            break;
+        }
+        let predicted = blend(&parts);
+        let test = &y[n - k..];
+        let (mut actual, mut cum) = (0.0, 0.0);
+        for (j, (a, p)) in test.iter().zip(&predicted).enumerate() {
+            actual += a;
+            cum += p;
+            // Single days are noise the cumulative path does not carry: from a week.
+            if j + 1 >= 7 {
+                if let Some(r) = log_ratio(actual, cum) {
+                    residuals.push(r / growth(j + 1));
+                }
+            }
+        }
+    }
+    let parts: Vec<(Method, f64, Vec<f64>)> = weights
+        .iter()
+        .filter_map(|(m, w)| Some((*m, *w, point(*m, &y, horizon)?)))
+        .collect();
+    let (method, p50) = match parts.as_slice() {
+        [] => match point(Method::TrailingMean, &y, horizon) {
+            Some(p) => (Method::TrailingMean, p),
+            None => return Forecast::zero(horizon),
+        },
+        [(m, _, p)] => (*m, p.clone()),
+        many => {
+            let primary = many
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(Method::TrailingMean, |t| t.0);
+            let forecasts: Vec<(f64, Vec<f64>)> =
+                many.iter().map(|(_, w, p)| (*w, p.clone())).collect();
+            (primary, blend(&forecasts))
+        }
+    };
+    let mut ranked: Vec<(Method, f64)> = parts.iter().map(|t| (t.0, t.1)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let blend = match ranked.is_empty() {
+        true => Blend::of(method),
+        false => Blend(ranked.into_iter().map(|t| t.0).collect()),
     };
     let spread = if residuals.len() >= 7 {
         let mut r = residuals;
@@ -191,6 +312,7 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     };
     Forecast {
         method,
+        blend,
         p10: scaled(spread.0),
         p90: scaled(spread.1),
         p50,
@@ -282,6 +404,19 @@ pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
             };
             vec![slope.max(0.0); h]
         }
+        Method::Level => {
+            let clean = despike(&y[n.saturating_sub(MAX_HISTORY)..]);
+            let from = level_start(&clean).max(clean.len().saturating_sub(LEVEL_DAYS));
+            let tail = &clean[from..];
+            // Whole weeks once there is one, so a weekly pattern averages out.
+            let days = if tail.len() >= 7 {
+                tail.len() / 7 * 7
+            } else {
+                tail.len()
+            };
+            let tail = &tail[tail.len() - days..];
+            vec![tail.iter().sum::<f64>() / days.max(1) as f64; h]
+        }
         Method::Ets | Method::EtsLog => {
             // The last MAX_HISTORY days at most: older spend says little about the next
             // months, and the fits cost in proportion to the days.
@@ -317,6 +452,54 @@ fn ets(y: &[f64], h: usize) -> Option<Vec<f64>> {
     };
     (point.len() == h).then_some(point)
 }
+
+/// Where the current level of `y` begins: the day after the last changepoint that
+/// Bayesian online changepoint detection (augurs, a Normal-Gamma prior) finds in log
+/// spend, with the weekday pattern taken out and the day-to-day noise scaled to one.
+/// 0 when it finds none.
+pub fn level_start(y: &[f64]) -> usize {
+    use augurs::changepoint::{Detector, NormalGammaDetector};
+    let n = y.len();
+    if n < 7 {
+        return 0;
+    }
+    let floor = log_floor(y);
+    let mut x: Vec<f64> = y.iter().map(|v| (v.max(0.0) + floor).ln()).collect();
+    if n >= 28 {
+        // Each weekday's median gap to its centred week's mean.
+        let mut gaps: [Vec<f64>; 7] = Default::default();
+        for t in 3..n - 3 {
+            let mean = x[t - 3..=t + 3].iter().sum::<f64>() / 7.0;
+            gaps[t % 7].push(x[t] - mean);
+        }
+        let effect: Vec<f64> = gaps.into_iter().map(median).collect();
+        for (t, v) in x.iter_mut().enumerate() {
+            *v -= effect[t % 7];
+        }
+    }
+    // The robust standard deviation of one day's noise, from day-to-day changes.
+    let diffs: Vec<f64> = x.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    let scale = (median(diffs) * 1.4826 / std::f64::consts::SQRT_2).max(0.01);
+    let center = median(x.clone());
+    let z: Vec<f64> = x.iter().map(|v| (v - center) / scale).collect();
+    let points = NormalGammaDetector::default().detect_changepoints(&z);
+    // A step, not a bend in a ramp: the week after it at least STEP (in log) above or
+    // below the week before.
+    points
+        .iter()
+        .rev()
+        .map(|p| p + 1)
+        .filter(|&p| p >= 3 && p + 3 <= n)
+        .find(|&p| {
+            let before = median(x[p.saturating_sub(7)..p].to_vec());
+            let after = median(x[p..(p + 7).min(n)].to_vec());
+            (after - before).abs() >= STEP
+        })
+        .unwrap_or(0)
+}
+
+/// The least change in log spend (about 1.6 times up, or 0.6 down) that is a level shift.
+const STEP: f64 = 0.5;
 
 /// Brings a day far above the median of its centred week (more than 4 scaled median
 /// absolute deviations, and more than half again the median) down to that median.
@@ -430,6 +613,23 @@ mod tests {
         let (_, p99) = one_day_ahead(&y, Method::Ets).unwrap();
         assert!(y[59] > p99);
         assert_eq!(one_day_ahead(&y[..10], Method::Ets), None);
+    }
+
+    #[test]
+    fn the_level_starts_after_a_launch_and_not_inside_a_steady_or_weekly_series() {
+        let noisy = |i: usize| 1.0 + (((i * 37) % 21) as f64 - 10.0) / 100.0;
+        let mut y: Vec<f64> = (0..60).map(|i| 100.0 * noisy(i)).collect();
+        assert_eq!(level_start(&y), 0);
+        let weekly: Vec<f64> = (0..84)
+            .map(|i| if i % 7 >= 5 { 20.0 } else { 120.0 } * noisy(i))
+            .collect();
+        assert_eq!(level_start(&weekly), 0);
+        y.extend((60..80).map(|i| 400.0 * noisy(i)));
+        assert_eq!(level_start(&y), 60);
+        // The level method then averages the 14 whole days since the launch.
+        let f = point(Method::Level, &y, 3).unwrap();
+        let since: f64 = y[66..80].iter().sum::<f64>() / 14.0;
+        assert!((f[0] - since).abs() < 1e-9, "{f:?} against {since}");
     }
 
     #[test]

@@ -328,7 +328,7 @@ fn forecast_phrase(a: &AwardStatus) -> String {
         .forecast
         .method
         .iter()
-        .map(|(w, m)| format!("{} for {w}", m.as_str()))
+        .map(|(w, m)| format!("{} for {w}", m.label()))
         .collect();
     if methods.is_empty() {
         String::new()

@@ -69,7 +69,9 @@ fn hint_arithmetic() {
     use TokenKind::*;
     let workload = WorkloadSpend {
         name: "eval".into(),
-        forecast_method: creditburn::analyse::forecast::Method::Ets,
+        forecast_method: creditburn::analyse::forecast::Blend::of(
+            creditburn::analyse::forecast::Method::Ets,
+        ),
         spike: None,
         award: Some("poc".into()),
         interactive: false,
@@ -120,7 +122,9 @@ fn hint_arithmetic() {
 fn interactive_workloads_get_no_batch_hint_and_small_savings_are_dropped() {
     let workload = WorkloadSpend {
         name: "chat".into(),
-        forecast_method: creditburn::analyse::forecast::Method::Ets,
+        forecast_method: creditburn::analyse::forecast::Blend::of(
+            creditburn::analyse::forecast::Method::Ets,
+        ),
         spike: None,
         award: None,
         interactive: true,

@@ -47,7 +47,7 @@ fn report_json_contract_on_the_demo() {
     assert_eq!(status("bfs-docs"), "forfeit_risk");
     assert_eq!(status("portfolio"), "on_track");
     let poc = award(&r, "poc-support");
-    assert_eq!(poc["projected_exhaustion_date"], "2026-12-07");
+    assert_eq!(poc["projected_exhaustion_date"], "2026-12-06");
     assert_eq!(poc["program"], "bedrock_poc");
     let bfs = award(&r, "bfs-docs");
     assert!(bfs["projected_exhaustion_date"].is_null());
@@ -144,7 +144,7 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     assert!(eml.contains(
         "Message-ID: <2026-11-20.poc-support.exhaustion_risk.new.20261121T080000Z@creditburn>"
     ));
-    assert!(eml.contains("Subject: POC award poc-support runs out on 2026-12-07, 22 days before"));
+    assert!(eml.contains("Subject: POC award poc-support runs out on 2026-12-06, 23 days before"));
 
     // A second run, later the same day or after a restart, repeats nothing.
     let again = creditburn(&[

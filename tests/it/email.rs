@@ -28,7 +28,7 @@ fn poc_exhaustion_email() {
         .unwrap();
     assert_eq!(
         e.subject,
-        "POC award poc-support runs out on 2026-12-07, 22 days before it expires"
+        "POC award poc-support runs out on 2026-12-06, 23 days before it expires"
     );
     expect_file!["snapshots/poc-support.txt"].assert_eq(&e.text);
     expect_file!["snapshots/poc-support.html"].assert_eq(&e.html);

@@ -237,7 +237,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     assert_eq!(got.len(), 10, "{subjects:?}");
     assert!(subjects
         .iter()
-        .any(|s| s.starts_with("POC award poc-support runs out on 2026-12-07")));
+        .any(|s| s.starts_with("POC award poc-support runs out on 2026-12-06")));
     assert!(subjects
         .iter()
         .any(|s| s.starts_with("Credits digest as of 2026-11-20")));
