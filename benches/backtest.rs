@@ -399,7 +399,14 @@ fn main() {
                     burn::verdict(true_exhaustion, true_unused, true_draw, a.expiry, SLACK);
                 let spend = spend_of(s, t_end as usize + 1);
                 for (m, (_, only)) in methods.iter().enumerate() {
-                    let model = burn::model(&spend, &s.awards, DrawdownOrder::Aws, as_of, *only);
+                    let model = burn::model(
+                        &spend,
+                        &s.awards,
+                        &burn::Billing::default(),
+                        DrawdownOrder::Aws,
+                        as_of,
+                        *only,
+                    );
                     runs += 1;
                     let b = &model.awards[s.subject];
                     let (exhaustion, unused, range, unused_range) = if s.account_view {

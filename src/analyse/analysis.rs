@@ -187,10 +187,20 @@ pub struct Analysis {
     pub workloads: Vec<WorkloadSpend>,
     /// When the account starts paying, in the account view.
     pub out_of_pocket: burn::OutOfPocket,
+    /// The Billing API's credits that no award names, as AWS draws them.
+    pub other_credits: Vec<burn::OtherCreditView>,
 }
 
 /// Analyses `table` as of the end of day `as_of`.
-pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsResult<Analysis> {
+///
+/// `aws`, the Billing API's credits when they were read, decides eligibility in the
+/// account view (`applicableProductNames`) and adds the credits no award names to it.
+pub fn analyse(
+    table: &CostTable,
+    config: &Config,
+    as_of: NaiveDate,
+    aws: Option<&crate::model::credits::AwsCredits>,
+) -> PolarsResult<Analysis> {
     let attributed = attribute(table, config)?;
     let as_of_day = table::epoch_days(as_of);
     // Lazy, so only the usage rows are materialised once; the other record types and the
@@ -349,9 +359,17 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         unattributed_top: &unattributed_top,
     };
     let daily = Daily::of(&usage)?;
+    let billing = billing(
+        config,
+        aws,
+        table.first_day,
+        as_of.min(table.last_day),
+        &mut warnings,
+    );
     let model = burn::model(
         &daily.spend,
         &config.awards,
+        &billing,
         config.analysis.drawdown_order,
         as_of.min(table.last_day),
         None,
@@ -456,7 +474,87 @@ pub fn analyse(table: &CostTable, config: &Config, as_of: NaiveDate) -> PolarsRe
         awards,
         workloads,
         out_of_pocket: model.out_of_pocket,
+        other_credits: model.others,
     })
+}
+
+/// Credits on the account that no award names.
+pub(crate) fn unclaimed<'a>(
+    awards: &[Award],
+    credits: &'a [crate::model::credits::Credit],
+) -> Vec<&'a crate::model::credits::Credit> {
+    credits
+        .iter()
+        .filter(|c| {
+            !awards
+                .iter()
+                .any(|a| a.credit_id.as_deref() == Some(c.credit_id.as_str()))
+        })
+        .collect()
+}
+
+/// What the account view takes from the Billing API: the products of each award's
+/// credit, and the credits no award names. A credit that started before the data is
+/// counted from the balance AWS reported when it was read (from the day after the data
+/// at the latest; its draws before that are not replayed); one without an expiry is
+/// left out. Both are warned about.
+fn billing(
+    config: &Config,
+    aws: Option<&crate::model::credits::AwsCredits>,
+    first_day: NaiveDate,
+    end: NaiveDate,
+    warnings: &mut Vec<String>,
+) -> burn::Billing {
+    let Some(aws) = aws else {
+        return burn::Billing::default();
+    };
+    let products = config
+        .awards
+        .iter()
+        .map(|a| {
+            let id = a.credit_id.as_deref()?;
+            let c = aws.credits.iter().find(|c| c.credit_id == id)?;
+            (!c.applicable_products.is_empty()).then(|| c.applicable_products.clone())
+        })
+        .collect();
+    let read_on = aws.fetched_at.date_naive();
+    let mut others = Vec::new();
+    for c in unclaimed(&config.awards, &aws.credits) {
+        let Some(expiry) = c.end_date else {
+            warnings.push(format!(
+                "credit {} (no award names it) has no expiry in AWS's records; the account view leaves it out",
+                c.credit_id
+            ));
+            continue;
+        };
+        // Expired before the data, or switched off: it pays nothing here.
+        if expiry < first_day || c.status.eq_ignore_ascii_case("DISABLED") {
+            continue;
+        }
+        let tranches = if c.start_date >= first_day {
+            vec![(c.start_date, c.initial_amount)]
+        } else {
+            // From the day it was read, or the day after the data if that is sooner.
+            let from = read_on
+                .min(end + chrono::Days::new(1))
+                .clamp(c.start_date, expiry);
+            warnings.push(format!(
+                "credit {} (no award names it) started on {}, before the data; the account view counts it from the {} AWS reported left on {from}",
+                c.credit_id,
+                c.start_date,
+                crate::model::money::money(c.remaining_amount)
+            ));
+            vec![(from, c.remaining_amount)]
+        };
+        others.push(burn::OtherCredit {
+            credit_id: c.credit_id.clone(),
+            start: c.start_date,
+            expiry,
+            tranches,
+            products: c.applicable_products.clone(),
+        });
+    }
+    burn::Billing { products, others }
 }
 
 /// The usage types of `workload` whose spend on `day` rose most above their mean of the

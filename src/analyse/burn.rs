@@ -37,6 +37,67 @@ pub struct Spend {
     pub days: BTreeMap<NaiveDate, Vec<(usize, f64)>>,
 }
 
+/// What the Billing API says of the account's credits, for the account view.
+#[derive(Debug, Clone, Default)]
+pub struct Billing {
+    /// Per award (by index, may be shorter): the products its credit applies to, when
+    /// the award names a credit AWS lists with products (None: the award's `services`).
+    pub products: Vec<Option<Vec<String>>>,
+    /// Credits on the account that no award names: drawn in the account view only.
+    pub others: Vec<OtherCredit>,
+}
+
+/// A credit on the account that no award names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherCredit {
+    pub credit_id: String,
+    pub start: NaiveDate,
+    pub expiry: NaiveDate,
+    /// What it holds from which day.
+    pub tranches: Vec<(NaiveDate, f64)>,
+    /// `applicableProductNames`.
+    pub products: Vec<String>,
+}
+
+/// A credit no award names, as AWS draws it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OtherCreditView {
+    pub credit_id: String,
+    #[serde(serialize_with = "cents")]
+    pub consumed: f64,
+    #[serde(serialize_with = "cents")]
+    pub remaining: f64,
+    /// Projected (P50) exhaustion, if before expiry.
+    pub exhaustion_date: Option<NaiveDate>,
+    #[serde(serialize_with = "cents")]
+    pub unused_at_expiry: f64,
+}
+
+/// Whether a credit whose `applicableProductNames` are `products` pays for a Cost
+/// Explorer service: "All AWS services" (or no list) covers every one; otherwise a name
+/// covers the service of that name, the services named after it ("Amazon Elastic
+/// Compute Cloud" covers "Amazon Elastic Compute Cloud - Compute"), and "Amazon
+/// Bedrock" every service Bedrock is billed under.
+pub fn products_cover(products: &[String], service: &str) -> bool {
+    products_breadth(products).is_none()
+        || products.iter().any(|p| {
+            service == p
+                || service
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with(" - "))
+                || (p == "Amazon Bedrock" && crate::model::usage_type::is_bedrock_service(service))
+        })
+}
+
+/// How many products a list names (None: all), AWS's second key for the drawdown order.
+pub fn products_breadth(products: &[String]) -> Option<usize> {
+    let all = products.is_empty()
+        || products
+            .iter()
+            .any(|p| p.trim().eq_ignore_ascii_case("All AWS services"));
+    (!all).then_some(products.len())
+}
+
 /// Low, middle and high: for dates and amounts, P10, P50 and P90.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Quantiles<T> {
@@ -201,6 +262,8 @@ pub struct Model {
     pub out_of_pocket: OutOfPocket,
     /// Each workload's forecast method (the key "" is unattributed spend).
     pub methods: BTreeMap<String, Blend>,
+    /// The credits no award names, in the account view.
+    pub others: Vec<OtherCreditView>,
 }
 
 /// A spike smaller than this many dollars above the forecast is not one.
@@ -221,6 +284,7 @@ fn horizon(awards: &[Award], end: NaiveDate) -> usize {
 pub fn model(
     spend: &Spend,
     awards: &[Award],
+    billing: &Billing,
     order: DrawdownOrder,
     end: NaiveDate,
     only: Option<Method>,
@@ -237,6 +301,7 @@ pub fn model(
     let covers = |a: &Award, k: &Kind| {
         a.services.matches(&k.service) && (a.marketplace_covered || !k.marketplace)
     };
+    let order_rule = order;
     let order = drawdown::order(&credits, order);
     let workload_view = Setup {
         credits: &credits,
@@ -254,19 +319,56 @@ pub fn model(
             })
             .collect(),
     };
+    // The account view: the awards, with AWS's products where it lists them, then the
+    // credits no award names.
+    let products = |c: usize| billing.products.get(c).and_then(|p| p.as_deref());
+    let account_credits: Vec<Credit> = credits
+        .iter()
+        .enumerate()
+        .map(|(c, credit)| Credit {
+            breadth: products(c).map_or(credit.breadth, products_breadth),
+            ..credit.clone()
+        })
+        .chain(billing.others.iter().map(|o| Credit {
+            start: o.start,
+            expiry: o.expiry,
+            tranches: o.tranches.clone(),
+            breadth: products_breadth(&o.products),
+        }))
+        .collect();
     let account_view = Setup {
-        credits: &credits,
-        order: order.clone(),
+        credits: &account_credits,
+        order: drawdown::order(&account_credits, order_rule),
         eligible: awards
             .iter()
-            .map(|a| spend.kinds.iter().map(|k| covers(a, k)).collect())
+            .enumerate()
+            .map(|(c, a)| {
+                spend
+                    .kinds
+                    .iter()
+                    .map(|k| match products(c) {
+                        Some(p) => {
+                            products_cover(p, &k.service)
+                                && (a.marketplace_covered || !k.marketplace)
+                        }
+                        None => covers(a, k),
+                    })
+                    .collect()
+            })
+            .chain(billing.others.iter().map(|o| {
+                spend
+                    .kinds
+                    .iter()
+                    .map(|k| !k.marketplace && products_cover(&o.products, &k.service))
+                    .collect()
+            }))
             .collect(),
     };
 
     // The past.
     let (n, kinds) = (credits.len(), spend.kinds.len());
     let mut past = Ledger::new(n, kinds);
-    let mut past_account = Ledger::new(n, kinds);
+    let mut past_account = Ledger::new(account_credits.len(), kinds);
     for (day, lines) in spend.days.range(..=end) {
         past.day(&workload_view, *day, lines);
         past_account.day(&account_view, *day, lines);
@@ -490,8 +592,29 @@ pub fn model(
         next_30_days: Quantiles::rising(|q| unpaid_after(&account_ledgers[q], 30)),
         next_90_days: Quantiles::rising(|q| unpaid_after(&account_ledgers[q], 90)),
     };
+    let others = billing
+        .others
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let c = n + i;
+            OtherCreditView {
+                credit_id: o.credit_id.clone(),
+                consumed: past_account.drawn[c],
+                // The day after the data: a balance AWS reported is granted from then.
+                remaining: past_account.balance(
+                    &account_view,
+                    c,
+                    (end + chrono::Days::new(1)).max(o.start).min(o.expiry),
+                ),
+                exhaustion_date: account_outlooks[1][c].exhaustion,
+                unused_at_expiry: account_outlooks[1][c].unused_at_expiry,
+            }
+        })
+        .collect();
     Model {
         order,
+        others,
         awards: out_awards,
         spikes,
         out_of_pocket,
@@ -565,7 +688,14 @@ mod tests {
 
     /// The model as of day `end`, in AWS's order, each series' own method.
     fn run(spend: &Spend, awards: &[Award], end: i64) -> Model {
-        model(spend, awards, DrawdownOrder::Aws, day(end), None)
+        model(
+            spend,
+            awards,
+            &Billing::default(),
+            DrawdownOrder::Aws,
+            day(end),
+            None,
+        )
     }
 
     /// Steady spend per workload per day over days 0..days.
@@ -617,6 +747,7 @@ mod tests {
         let m = model(
             &spend(&[("w", 100.0)], 60),
             &awards,
+            &Billing::default(),
             DrawdownOrder::Listed,
             day(59),
             None,
@@ -633,7 +764,7 @@ mod tests {
             award("portfolio", 0, 300, 100_000.0, &["platform"]),
         ];
         let s = spend(&[("genai", 100.0), ("platform", 200.0)], 30);
-        let m = model(&s, &awards, DrawdownOrder::Aws, day(29), None);
+        let m = run(&s, &awards, 29);
         let poc = &m.awards[0];
         // Workload view: 30 x $100.
         assert_eq!(poc.consumed, 3_000.0);
@@ -656,6 +787,86 @@ mod tests {
         // Nothing unpaid yet, and Portfolio's $97,000 lasts past the 90-day horizon.
         assert_eq!(m.out_of_pocket.to_date, 0.0);
         assert_eq!(m.out_of_pocket.next_90_days.p50, 0.0);
+    }
+
+    #[test]
+    fn in_the_account_view_aws_products_decide_eligibility_and_unnamed_credits_draw_first() {
+        // GenAI $100 a day on Bedrock, the platform $200 a day on EC2, days 0..29.
+        let kinds = vec![
+            Kind {
+                workload: Some("genai".into()),
+                service: "Amazon Bedrock Service".into(),
+                marketplace: false,
+            },
+            Kind {
+                workload: Some("platform".into()),
+                service: "Amazon Elastic Compute Cloud - Compute".into(),
+                marketplace: false,
+            },
+        ];
+        let s = Spend {
+            kinds,
+            days: (0..30)
+                .map(|t| (day(t), vec![(0, 100.0), (1, 200.0)]))
+                .collect(),
+        };
+        let awards = [
+            award("poc", 0, 100, 6_000.0, &["genai"]),
+            award("portfolio", 0, 300, 100_000.0, &["platform"]),
+        ];
+        // AWS lists the POC's credit for Amazon Bedrock only, and a $2,000 credit no
+        // award names, for EC2, expiring on day 50 (so drawn first).
+        let billing = Billing {
+            products: vec![Some(vec!["Amazon Bedrock".into()]), None],
+            others: vec![OtherCredit {
+                credit_id: "9001".into(),
+                start: day(0),
+                expiry: day(50),
+                tranches: vec![(day(0), 2_000.0)],
+                products: vec!["Amazon Elastic Compute Cloud".into()],
+            }],
+        };
+        let m = model(&s, &awards, &billing, DrawdownOrder::Aws, day(29), None);
+        // The POC pays only the Bedrock spend: 30 x $100, as in its workload view.
+        let poc = &m.awards[0].account_view;
+        assert_eq!((poc.consumed, poc.remaining), (3_000.0, 3_000.0));
+        assert!(poc.drawn_by_others.is_empty());
+        // The unnamed credit pays the EC2 spend for 10 days ($2,000); Portfolio the
+        // other 20 days ($4,000).
+        assert_eq!(m.others[0].credit_id, "9001");
+        assert_eq!(
+            (m.others[0].consumed, m.others[0].remaining),
+            (2_000.0, 0.0)
+        );
+        assert_eq!(m.awards[1].account_view.consumed, 4_000.0);
+        // Without the Billing API, the POC (all services, soonest expiry) pays both.
+        let m = run(&s, &awards, 29);
+        assert_eq!(m.awards[0].account_view.consumed, 6_000.0);
+        assert!(m.others.is_empty());
+    }
+
+    #[test]
+    fn aws_product_names_cover_their_services() {
+        let p = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(products_cover(&p(&["All AWS services"]), "AWS Lambda"));
+        assert!(products_cover(&[], "AWS Lambda"));
+        let ec2 = p(&["Amazon Elastic Compute Cloud"]);
+        assert!(products_cover(
+            &ec2,
+            "Amazon Elastic Compute Cloud - Compute"
+        ));
+        assert!(!products_cover(&ec2, "Amazon Elastic Compute Cloud Extra"));
+        assert!(!products_cover(&ec2, "AWS Lambda"));
+        let bedrock = p(&["Amazon Bedrock"]);
+        for s in [
+            "Amazon Bedrock",
+            "Amazon Bedrock Service",
+            "Claude 3 Haiku (Amazon Bedrock Edition)",
+        ] {
+            assert!(products_cover(&bedrock, s), "{s}");
+        }
+        assert_eq!(products_breadth(&ec2), Some(1));
+        assert_eq!(products_breadth(&p(&["all aws services"])), None);
     }
 
     #[test]

@@ -58,18 +58,6 @@ pub(crate) fn reconcile(
     out
 }
 
-/// Credits on the account that no award names.
-pub(crate) fn unclaimed<'a>(awards: &[Award], credits: &'a [Credit]) -> Vec<&'a Credit> {
-    credits
-        .iter()
-        .filter(|c| {
-            !awards
-                .iter()
-                .any(|a| a.credit_id.as_deref() == Some(c.credit_id.as_str()))
-        })
-        .collect()
-}
-
 /// `[[awards]]` entries for `credits`, ready to paste into the config: amounts and dates
 /// from AWS; the workloads are left for a person to name.
 pub(crate) fn adoption_toml(credits: &[&Credit]) -> String {

@@ -35,6 +35,8 @@ pub struct Report {
     pub workloads: Vec<WorkloadSpend>,
     /// When the account starts paying out of pocket (the account view).
     pub out_of_pocket: crate::analyse::burn::OutOfPocket,
+    /// Credits on the account no award names, as AWS draws them (the account view).
+    pub other_credits: Vec<crate::analyse::burn::OtherCreditView>,
     pub alerts: Vec<Alert>,
     pub hints: Vec<Hint>,
     pub data: DataSummary,
@@ -57,7 +59,7 @@ pub fn assess(
     as_of: NaiveDate,
     aws: Option<&AwsCredits>,
 ) -> polars::prelude::PolarsResult<Report> {
-    let mut analysis = crate::analyse::analysis::analyse(table, config, as_of)?;
+    let mut analysis = crate::analyse::analysis::analyse(table, config, as_of, aws)?;
     if let Some(aws) = aws {
         let mut views = credits::reconcile(
             &config.awards,
@@ -75,10 +77,11 @@ pub fn assess(
     let mut report = Report::new(&analysis, alerts, hints);
     if let Some(aws) = aws {
         report.credits = aws.credits.clone();
-        report.unclaimed_credits = credits::unclaimed(&config.awards, &aws.credits)
-            .into_iter()
-            .map(|c| c.credit_id.clone())
-            .collect();
+        report.unclaimed_credits =
+            crate::analyse::analysis::unclaimed(&config.awards, &aws.credits)
+                .into_iter()
+                .map(|c| c.credit_id.clone())
+                .collect();
         report.credits_fetched_at = Some(aws.fetched_at);
     }
     Ok(report)
@@ -92,6 +95,7 @@ impl Report {
             awards: analysis.awards.clone(),
             workloads: analysis.workloads.clone(),
             out_of_pocket: analysis.out_of_pocket.clone(),
+            other_credits: analysis.other_credits.clone(),
             alerts,
             hints,
             data: analysis.data.clone(),
@@ -167,6 +171,9 @@ impl Report {
                 ),
                 80,
             ));
+        }
+        for c in &self.other_credits {
+            out.push_str(&wrap(&format!("  {}", other_credit_sentence(c)), 80));
         }
         out.push_str(&format!(
             "\n{:<24} {:>12} {:>12}  {}\n",
@@ -299,6 +306,21 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
 }
 
 /// When the account starts paying, as AWS draws the credits.
+/// A credit no award names, as AWS draws it.
+pub(crate) fn other_credit_sentence(c: &crate::analyse::burn::OtherCreditView) -> String {
+    let outlook = match c.exhaustion_date {
+        Some(d) => format!("runs out on {d} (P50)"),
+        None if c.remaining < 0.005 => "used up".to_string(),
+        None => format!("{} left at expiry (P50)", money(c.unused_at_expiry)),
+    };
+    format!(
+        "credit {} as AWS draws it: {} paid, {} left; {outlook}.",
+        c.credit_id,
+        money(c.consumed),
+        money(c.remaining)
+    )
+}
+
 pub(crate) fn out_of_pocket_sentence(o: &crate::analyse::burn::OutOfPocket) -> String {
     let when = match (o.begins.p10, o.begins.p50, o.begins.p90) {
         (_, Some(p50), _) => format!(

@@ -6,7 +6,7 @@ pub(super) fn credits(common: &Common, adopt: bool) -> anyhow::Result<()> {
     let config = config::load(&common.config)?;
     let snapshot = read_credits(&config, common)?;
     if adopt {
-        let unclaimed = crate::analyse::credits::unclaimed(&config.awards, &snapshot.credits);
+        let unclaimed = crate::analyse::analysis::unclaimed(&config.awards, &snapshot.credits);
         if unclaimed.is_empty() {
             say!("every credit on the account is named by an award");
         }

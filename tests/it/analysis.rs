@@ -303,7 +303,7 @@ fn attribution_first_match_wins_and_adds_up() {
     let config =
         creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
     let table = small_table();
-    let a = analysis::analyse(&table, &config, day("2026-03-01")).unwrap();
+    let a = analysis::analyse(&table, &config, day("2026-03-01"), None).unwrap();
     let spend = |name: &str| a.workloads.iter().find(|w| w.name == name).unwrap().cost;
     // Bedrock: 24 tagged rag. S3: tag and account both vary, so each of the four
     // (account, tag) cells gets 10 * (account share) * (tag share):
@@ -332,7 +332,7 @@ fn attribution_first_match_wins_and_adds_up() {
 #[test]
 fn demo_attributed_plus_unattributed_is_total() {
     let (config, table) = crate::support::demo();
-    let a = analysis::analyse(&table, &config, table.last_day).unwrap();
+    let a = analysis::analyse(&table, &config, table.last_day, None).unwrap();
     let by_workload: f64 = a.workloads.iter().map(|w| w.cost).sum();
     assert!((by_workload - a.data.attributed).abs() < 1e-6);
     assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-6);
@@ -555,7 +555,7 @@ fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_ac
         1,
     ) + "[[awards]]\nid = \"portfolio\"\nprogram = \"activate_portfolio\"\namount = 50000\nstart = \"2026-03-01\"\nexpiry = \"2027-12-31\"\nworkloads = [\"rag\", \"platform\"]\n";
     let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
-    let a = analysis::analyse(&t, &config, day("2026-04-09")).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-04-09"), None).unwrap();
     let (poc, portfolio) = (&a.awards[0], &a.awards[1]);
     // Workload view: the POC expires first, so it pays rag's first 30 days ($3,000);
     // Portfolio pays the platform's 40 days and rag's last 10: $8,000 + $1,000.
@@ -674,7 +674,7 @@ fn awards_aws_order_cannot_tell_apart_are_named_in_the_warnings() {
     let text = crate::support::SMALL_CONFIG.to_string()
         + "[[awards]]\nid = \"platform-credit\"\nprogram = \"other\"\namount = 1000\nstart = \"2026-03-01\"\nexpiry = \"2026-05-29\"\nworkloads = [\"platform\"]\n";
     let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
-    let a = analysis::analyse(&t, &config, day("2026-03-10")).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-03-10"), None).unwrap();
     assert!(
         a.data
             .warnings

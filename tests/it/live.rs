@@ -402,8 +402,16 @@ fn applied(id: &str, service: &str, month: &str, amount: &str) -> Value {
     })
 }
 
-/// The live config with an account and the POC award linked to credit 1001.
+/// The live config with an account and the POC award linked to credit 1001, the
+/// credits and their history as in `set_demo_billing`.
 fn billing_setup(server: &FakeCostExplorer, dir: &Path) -> PathBuf {
+    let config = billing_config(dir);
+    set_demo_billing(server);
+    config
+}
+
+/// The live config of `billing_setup`, the server's Billing answers left as they are.
+fn billing_config(dir: &Path) -> PathBuf {
     let config = live_config(dir);
     let text = std::fs::read_to_string(&config)
         .unwrap()
@@ -418,6 +426,10 @@ fn billing_setup(server: &FakeCostExplorer, dir: &Path) -> PathBuf {
             1,
         );
     std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn set_demo_billing(server: &FakeCostExplorer) {
     server.set_billing(
         serde_json::json!({"credits": [
             credit("1001", "Promotion", "25000", "9000.00", "2026-10-01", "2026-12-29"),
@@ -434,7 +446,6 @@ fn billing_setup(server: &FakeCostExplorer, dir: &Path) -> PathBuf {
             ]}),
         ],
     );
-    config
 }
 
 #[test]
@@ -476,6 +487,20 @@ fn credits_are_reconciled_and_drift_alerts() {
     );
     assert_eq!(r["unclaimed_credits"], serde_json::json!(["2002"]));
     assert_eq!(r["credits"].as_array().unwrap().len(), 2);
+    // Credit 2002 started (2026-06-01) before the data: the account view counts it from
+    // the $4,200.50 AWS reported, from the day after the data (it was read later), and
+    // says so.
+    let other = &r["other_credits"][0];
+    assert_eq!(other["credit_id"], "2002", "{}", r["other_credits"]);
+    assert_eq!(
+        (other["consumed"].as_f64(), other["remaining"].as_f64()),
+        (Some(0.0), Some(4200.5))
+    );
+    let warnings = r["data"]["warnings"].to_string();
+    assert!(
+        warnings.contains("credit 2002 (no award names it) started on 2026-06-01, before the data; the account view counts it from the $4,200.50 AWS reported left on 2026-11-21"),
+        "{warnings}"
+    );
     // GetCredits once, the allocation history in two pages.
     let ops: Vec<String> = server
         .billing_requests()
@@ -497,6 +522,47 @@ fn credits_are_reconciled_and_drift_alerts() {
     server.clear_log();
     report(&server, &config, DAY1, &[]);
     assert!(server.billing_requests().is_empty());
+}
+
+#[test]
+fn in_the_account_view_the_products_aws_lists_decide_what_a_credit_pays() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_setup(&server, dir.path());
+    let poc_view = |r: &Value| {
+        r["awards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == "poc-support")
+            .unwrap()["account_view"]
+            .clone()
+    };
+    let (r, _) = report(&server, &config, DAY1, &[]);
+    let drawn = poc_view(&r)["drawn_by_others"].to_string();
+    assert!(drawn.contains("platform"), "{drawn}");
+    // The same credit listed for Amazon Bedrock only: the platform's EC2 and RDS no
+    // longer draw it, and the document pipeline's Nova and Haiku still do.
+    let mut bedrock_only = credit(
+        "1001",
+        "Promotion",
+        "25000",
+        "9000.00",
+        "2026-10-01",
+        "2026-12-29",
+    );
+    bedrock_only["applicableProductNames"] = serde_json::json!(["Amazon Bedrock"]);
+    server.set_billing(
+        serde_json::json!({"credits": [bedrock_only]}),
+        vec![serde_json::json!({"creditAllocationHistoryList": []})],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_config(dir.path());
+    let (r, err) = report(&server, &config, DAY1, &[]);
+    let view = poc_view(&r);
+    let drawn = view["drawn_by_others"].to_string();
+    assert!(!drawn.contains("platform"), "{drawn} {err}");
+    assert!(drawn.contains("document-pipeline"), "{drawn}");
 }
 
 #[test]
