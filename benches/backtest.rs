@@ -286,7 +286,11 @@ fn spend_of(s: &Scenario, end: usize) -> Spend {
                 .collect(),
         );
     }
-    Spend { kinds, days }
+    Spend {
+        kinds,
+        days,
+        estimated_from: None,
+    }
 }
 
 /// What actually happened to the subject award: exhaustion, unused at expiry, and its

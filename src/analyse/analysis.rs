@@ -358,7 +358,8 @@ pub fn analyse(
         keys_without_values: &keys_without_values,
         unattributed_top: &unattributed_top,
     };
-    let daily = Daily::of(&usage)?;
+    let mut daily = Daily::of(&usage)?;
+    daily.spend.estimated_from = estimated_from;
     let billing = billing(
         config,
         aws,
@@ -374,6 +375,18 @@ pub fn analyse(
         as_of.min(table.last_day),
         None,
     );
+    for late in &model.still_arriving {
+        warnings.push(format!(
+            "{}'s last {} of data (from {}) {} estimated by AWS and under half the week before; the forecast takes {} as still arriving and counts {} more spend for {} (its P50 less what AWS shows)",
+            late.workload,
+            if late.days == 1 { "day".to_string() } else { format!("{} days", late.days) },
+            late.from,
+            if late.days == 1 { "is" } else { "are" },
+            if late.days == 1 { "it" } else { "them" },
+            crate::model::money::money(late.expected_more),
+            if late.days == 1 { "it" } else { "them" },
+        ));
+    }
     let awards = config
         .awards
         .iter()
@@ -940,6 +953,7 @@ impl Daily {
         let mut spend = burn::Spend {
             kinds: Vec::new(),
             days: BTreeMap::new(),
+            estimated_from: None,
         };
         let days = df.column("day")?.i32()?;
         let marketplace = df.column(MARKETPLACE)?.bool()?;

@@ -35,6 +35,43 @@ pub struct Kind {
 pub struct Spend {
     pub kinds: Vec<Kind>,
     pub days: BTreeMap<NaiveDate, Vec<(usize, f64)>>,
+    /// The first day AWS marks estimated, if any (its figures may still grow).
+    pub estimated_from: Option<NaiveDate>,
+}
+
+/// A workload whose last days of data look still arriving (see `LATE_DAYS`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StillArriving {
+    pub workload: String,
+    /// The first of those days.
+    pub from: NaiveDate,
+    pub days: usize,
+    /// What the forecast (P50) expects of those days beyond what AWS shows so far,
+    /// counted as spend on the day after the data.
+    #[serde(serialize_with = "cents")]
+    pub expected_more: f64,
+}
+
+/// How many of the last days of data may be still arriving: estimated by AWS and under
+/// `LATE_SHARE` of the median of the week before. The forecast is fitted to the days
+/// before them, and what it expects of them beyond what AWS shows is spent the day after
+/// the data, so that an exhaustion is not put off by figures AWS has yet to fill in.
+pub const LATE_DAYS: usize = 2;
+pub const LATE_SHARE: f64 = 0.5;
+
+/// The trailing days of `y` (the last `estimated` of which AWS marks estimated) that
+/// look still arriving: from the first of the last `LATE_DAYS` under `LATE_SHARE` of the
+/// median of the seven days before it.
+pub fn still_arriving(y: &[f64], estimated: usize) -> usize {
+    let n = y.len();
+    let from = n.saturating_sub(LATE_DAYS.min(estimated));
+    (from.max(7)..n)
+        .find(|&i| {
+            let mut week = y[i - 7..i].to_vec();
+            week.sort_by(f64::total_cmp);
+            week[3] > 0.0 && y[i] < LATE_SHARE * week[3]
+        })
+        .map_or(0, |i| n - i)
 }
 
 /// What the Billing API says of the account's credits, for the account view.
@@ -264,6 +301,8 @@ pub struct Model {
     pub methods: BTreeMap<String, Blend>,
     /// The credits no award names, in the account view.
     pub others: Vec<OtherCreditView>,
+    /// Workloads whose last days of data look still arriving.
+    pub still_arriving: Vec<StillArriving>,
 }
 
 /// A spike smaller than this many dollars above the forecast is not one.
@@ -392,7 +431,10 @@ pub fn model(
         }
     }
     // Per workload: its forecast and the shares of its spend by kind.
-    let mut forecasts: Vec<(forecast::Forecast, Vec<(usize, f64)>)> = Vec::new();
+    // Per workload: its forecast, the shares of its spend by kind, the days still
+    // arriving (the forecast starts at the first of them) and what they add per path.
+    type Fit = (forecast::Forecast, Vec<(usize, f64)>, usize, [f64; 3]);
+    let mut forecasts: Vec<Fit> = Vec::new();
     let mut methods = BTreeMap::new();
     let mut spikes = Vec::new();
     let mut names: Vec<&Option<String>> = series.keys().collect();
@@ -402,7 +444,11 @@ pub fn model(
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = names.len().div_ceil(threads).max(1);
-    let fitted: Vec<(forecast::Forecast, Option<(f64, f64)>)> = std::thread::scope(|scope| {
+    let estimated = spend.estimated_from.map_or(0, |e| {
+        ((end - e).num_days() + 1).clamp(0, len as i64) as usize
+    });
+    type Fitted = (forecast::Forecast, Option<(f64, f64)>, usize);
+    let fitted: Vec<Fitted> = std::thread::scope(|scope| {
         let handles: Vec<_> = names
             .chunks(chunk)
             .map(|part| {
@@ -410,11 +456,15 @@ pub fn model(
                 scope.spawn(move || {
                     part.iter()
                         .map(|w| {
-                            let f = forecast::forecast_by(&series[*w], h, only);
+                            let y = &series[*w];
+                            let late = still_arriving(y, estimated);
+                            let f = forecast::forecast_by(&y[..y.len() - late], h + late, only);
+                            // A day still arriving is a dip, not a spike.
                             let spike = w
                                 .as_ref()
-                                .and_then(|_| forecast::one_day_ahead(&series[*w], f.method));
-                            (f, spike)
+                                .filter(|_| late == 0)
+                                .and_then(|_| forecast::one_day_ahead(y, f.method));
+                            (f, spike, late)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -425,8 +475,26 @@ pub fn model(
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    for (w, (f, spike)) in names.iter().zip(fitted) {
+    let mut arriving = Vec::new();
+    for (w, (f, spike, late)) in names.iter().zip(fitted) {
         methods.insert((*w).clone().unwrap_or_default(), f.blend.clone());
+        // What the forecast expects of the days still arriving, beyond what AWS shows,
+        // on each path.
+        let y = &series[*w];
+        let more = |q: usize| -> f64 {
+            (0..late)
+                .map(|i| (f.path(q)[i] - y[y.len() - late + i]).max(0.0))
+                .sum()
+        };
+        let topped_up = [more(0), more(1), more(2)];
+        if late > 0 {
+            arriving.push(StillArriving {
+                workload: (*w).clone().unwrap_or_else(|| "unattributed".into()),
+                from: end - chrono::Days::new(late as u64 - 1),
+                days: late,
+                expected_more: topped_up[1],
+            });
+        }
         if let (Some(name), Some((expected, p99))) = (w, spike) {
             let spent = series[*w].last().copied().unwrap_or(0.0);
             if spent > p99 && spent - expected >= MIN_SPIKE {
@@ -448,15 +516,18 @@ pub fn model(
             .map(|(k, v)| (k, v / total))
             .collect();
         shares.sort_by_key(|(k, _)| *k);
-        forecasts.push((f, shares));
+        forecasts.push((f, shares, late, topped_up));
     }
     let lines_on = |q: usize| {
         let forecasts = &forecasts;
         move |day: NaiveDate| -> Vec<(usize, f64)> {
             let t = (day - end).num_days() as usize - 1;
             let mut out = Vec::new();
-            for (f, shares) in forecasts {
-                let v = f.path(q).get(t).copied().unwrap_or(0.0);
+            for (f, shares, late, more) in forecasts {
+                let mut v = f.path(q).get(t + late).copied().unwrap_or(0.0);
+                if t == 0 {
+                    v += more[q];
+                }
                 if v > 0.0 {
                     out.extend(shares.iter().map(|(k, s)| (*k, v * s)));
                 }
@@ -615,6 +686,7 @@ pub fn model(
     Model {
         order,
         others,
+        still_arriving: arriving,
         awards: out_awards,
         spikes,
         out_of_pocket,
@@ -721,6 +793,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            estimated_from: None,
         }
     }
 
@@ -809,6 +882,7 @@ mod tests {
             days: (0..30)
                 .map(|t| (day(t), vec![(0, 100.0), (1, 200.0)]))
                 .collect(),
+            estimated_from: None,
         };
         let awards = [
             award("poc", 0, 100, 6_000.0, &["genai"]),
@@ -843,6 +917,51 @@ mod tests {
         let m = run(&s, &awards, 29);
         assert_eq!(m.awards[0].account_view.consumed, 6_000.0);
         assert!(m.others.is_empty());
+    }
+
+    #[test]
+    fn a_last_day_still_arriving_is_forecast_not_taken_as_a_drop() {
+        // $100 a day for 59 days, then $20 on the last day (day 59), which AWS marks
+        // estimated: most of it has not arrived. An award of $7,000 to day 364 has $1,080
+        // left after day 59; at $100 a day (the $80 still to come counted on day 60) it
+        // runs out on day 69, where a forecast taking the $20 as news would put it off.
+        let mut s = spend(&[("w", 100.0)], 60);
+        s.days.insert(day(59), vec![(0, 20.0)]);
+        s.estimated_from = Some(day(45));
+        let awards = [award("a", 0, 364, 7_000.0, &["w"])];
+        let m = run(&s, &awards, 59);
+        assert_eq!(m.awards[0].remaining, 1_080.0);
+        let late = &m.still_arriving[0];
+        assert_eq!(
+            (late.workload.as_str(), late.from, late.days),
+            ("w", day(59), 1)
+        );
+        assert!((late.expected_more - 80.0).abs() < 2.0, "{late:?}");
+        let p50 = m.awards[0].forecast.exhaustion_date.p50.unwrap();
+        assert!((p50 - day(69)).num_days().abs() <= 1, "{p50}");
+        // Not estimated, the same day is a real drop: nothing is added.
+        s.estimated_from = None;
+        assert!(run(&s, &awards, 59).still_arriving.is_empty());
+        // A day estimated but at its usual level is not still arriving.
+        let mut s = spend(&[("w", 100.0)], 60);
+        s.estimated_from = Some(day(45));
+        assert!(run(&s, &awards, 59).still_arriving.is_empty());
+        assert_eq!(still_arriving(&[100.0; 10], 2), 0);
+        assert_eq!(
+            still_arriving(
+                &[100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 10.0, 5.0],
+                2
+            ),
+            2
+        );
+        assert_eq!(
+            still_arriving(
+                &[100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 10.0, 5.0],
+                1
+            ),
+            1
+        );
+        assert_eq!(still_arriving(&[10.0, 5.0], 2), 0);
     }
 
     #[test]
