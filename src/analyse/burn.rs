@@ -718,10 +718,7 @@ pub fn verdict(
 
 /// The plan line's position at `as_of` and the consumption against it.
 pub fn pace(award: &Award, consumed: f64, as_of: NaiveDate, slack_days: i64) -> Pace {
-    let period = ((award.expiry - award.start).num_days() + 1).max(1) as f64;
-    let elapsed = ((as_of.min(award.expiry) - award.start).num_days() + 1).max(0) as f64;
-    let rate = award.amount / period;
-    let planned = rate * elapsed;
+    let (planned, rate) = award.planned(as_of);
     let ahead = consumed - planned;
     let ahead_days = if rate > 0.0 { ahead / rate } else { 0.0 };
     let verdict = if ahead_days > slack_days as f64 {
@@ -1055,5 +1052,29 @@ mod tests {
         let p = pace(&a, 4_500.0, day(49), 7);
         assert_eq!((p.ahead_days, p.verdict), (-5.0, "on_plan"));
         assert_eq!(pace(&a, 3_000.0, day(49), 7).verdict, "behind");
+        // Before the start nothing is planned; from expiry on, everything.
+        assert_eq!(pace(&a, 0.0, day(0) - chrono::Days::new(5), 7).planned, 0.0);
+        assert_eq!(pace(&a, 10_000.0, day(120), 7).planned, 10_000.0);
+    }
+
+    #[test]
+    fn pace_against_a_configured_plan() {
+        // $10,000 over days 0..99, planned slow then fast: $2,000 by day 49 ($40 a day),
+        // the other $8,000 by day 99 ($160 a day).
+        let mut a = award("a", 0, 99, 10_000.0, &["w"]);
+        a.plan = vec![(day(49), 2_000.0)];
+        let p = pace(&a, 3_000.0, day(49), 7);
+        assert_eq!((p.planned, p.ahead, p.ahead_days), (2_000.0, 1_000.0, 25.0));
+        assert_eq!(p.verdict, "ahead");
+        // Day 74: $2,000 + 25 x $160 = $6,000 planned; $5,200 consumed is 5 days behind.
+        let p = pace(&a, 5_200.0, day(74), 7);
+        assert_eq!(
+            (p.planned, p.ahead_days, p.verdict),
+            (6_000.0, -5.0, "on_plan")
+        );
+        // A flat stretch of plan measures days at the mean rate ($100 a day).
+        a.plan = vec![(day(19), 1_000.0), (day(49), 1_000.0)];
+        let p = pace(&a, 2_000.0, day(30), 7);
+        assert_eq!((p.planned, p.ahead_days), (1_000.0, 10.0));
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 
 use super::*;
 
@@ -457,6 +457,46 @@ pub(super) fn check_awards(
             tranches.push((start.unwrap_or_default(), a.amount.unwrap_or(0.0)));
         }
         tranches.sort_by_key(|(d, _)| *d);
+        let granted: f64 = tranches.iter().map(|(_, v)| v).sum();
+        let mut plan: Vec<(NaiveDate, f64)> = Vec::new();
+        for (j, t) in a.plan.iter().enumerate() {
+            let pkey = format!("{key}.plan[{j}]");
+            let Some(d) = parse_date(&t.date) else {
+                p.add(
+                    format!("{pkey}.date"),
+                    format!("{:?} is not a date of the form YYYY-MM-DD", t.date),
+                );
+                continue;
+            };
+            if let (Some(s), Some(e)) = (start, expiry) {
+                if d < s || d > e {
+                    p.add(
+                        format!("{pkey}.date"),
+                        format!("{d} is outside the award's period, {s} to {e}"),
+                    );
+                }
+            }
+            if !(t.amount.is_finite() && t.amount >= 0.0 && t.amount <= granted + 0.005) {
+                p.add(
+                    format!("{pkey}.amount"),
+                    format!(
+                        "{} must be what is planned to be consumed by {d}: from 0 to the award's {granted}",
+                        t.amount
+                    ),
+                );
+            }
+            if let Some((pd, pv)) = plan.last() {
+                if d <= *pd || t.amount < *pv {
+                    p.add(
+                        pkey.clone(),
+                        format!(
+                            "comes after {pd} ({pv}): the plan's dates must rise and its amounts (consumed by each date) never fall"
+                        ),
+                    );
+                }
+            }
+            plan.push((d, t.amount));
+        }
         if a.workloads.is_empty() {
             p.add(
                 format!("{key}.workloads"),
@@ -506,8 +546,9 @@ pub(super) fn check_awards(
         awards.push(Award {
             id: a.id.clone(),
             program,
-            amount: tranches.iter().map(|(_, v)| v).sum(),
+            amount: granted,
             tranches,
+            plan,
             currency: a.currency.clone(),
             start: start.unwrap_or_default(),
             expiry: expiry.unwrap_or_default(),

@@ -289,6 +289,9 @@ pub struct Award {
     /// What is granted and when, sorted by date: one tranche on `start` unless
     /// `tranches` is configured (top-ups are tranches too).
     pub tranches: Vec<(NaiveDate, f64)>,
+    /// The plan line's points, (date, consumed by the end of it), dates and amounts
+    /// rising; empty: the straight line from start to expiry.
+    pub plan: Vec<(NaiveDate, f64)>,
     pub currency: String,
     pub start: NaiveDate,
     /// The last day the credit applies (inclusive).
@@ -314,6 +317,40 @@ impl Award {
             && self.services.breadth() == other.services.breadth()
     }
 
+    /// What the plan line says should be consumed by the end of `day`, and its rate a
+    /// day then: through `plan`'s points, from nothing the day before `start` to
+    /// `amount` at `expiry` (a straight line when no plan is configured). The rate is
+    /// the mean over the period where the plan is flat.
+    pub fn planned(&self, day: NaiveDate) -> (f64, f64) {
+        let before = self.start.pred_opt().unwrap_or(self.start);
+        let mut points = vec![(before, 0.0)];
+        points.extend(self.plan.iter().copied());
+        if points.last().is_some_and(|(d, _)| *d < self.expiry) {
+            points.push((self.expiry, self.amount));
+        }
+        let mean = self.amount / ((self.expiry - before).num_days().max(1) as f64);
+        let rate = |a: (NaiveDate, f64), b: (NaiveDate, f64)| {
+            let r = (b.1 - a.1) / ((b.0 - a.0).num_days().max(1) as f64);
+            if r > 0.0 {
+                r
+            } else {
+                mean
+            }
+        };
+        if day <= before {
+            return (0.0, rate(points[0], points[1.min(points.len() - 1)]));
+        }
+        for w in points.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if day <= b.0 {
+                let r = (b.1 - a.1) / ((b.0 - a.0).num_days().max(1) as f64);
+                return (a.1 + r * (day - a.0).num_days() as f64, rate(a, b));
+            }
+        }
+        let last = points[points.len() - 1];
+        (last.1, mean)
+    }
+
     /// An award of program `other` paying every service (Marketplace not covered) for
     /// `workloads`, granted in `tranches` (sorted here); for the model's tests and the
     /// backtest.
@@ -330,6 +367,7 @@ impl Award {
             program: Program::Other,
             amount: tranches.iter().map(|(_, a)| a).sum(),
             tranches,
+            plan: Vec::new(),
             currency: "USD".into(),
             start,
             expiry,
@@ -674,13 +712,22 @@ fn shape() -> keys::Shape {
                     name: Some("id"),
                     shape: Shape {
                         fields: fields_of::<RawAward>(),
-                        children: vec![(
-                            "tranches",
-                            Child::Array {
-                                name: None,
-                                shape: leaf(fields_of::<RawTranche>()),
-                            },
-                        )],
+                        children: vec![
+                            (
+                                "tranches",
+                                Child::Array {
+                                    name: None,
+                                    shape: leaf(fields_of::<RawTranche>()),
+                                },
+                            ),
+                            (
+                                "plan",
+                                Child::Array {
+                                    name: None,
+                                    shape: leaf(fields_of::<RawTranche>()),
+                                },
+                            ),
+                        ],
                     },
                 },
             ),

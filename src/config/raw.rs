@@ -287,6 +287,9 @@ pub(super) struct RawAward {
     pub(super) amount: Option<f64>,
     #[serde(default)]
     pub(super) tranches: Vec<RawTranche>,
+    /// The plan line's points: what should be consumed by each date.
+    #[serde(default)]
+    pub(super) plan: Vec<RawTranche>,
     #[serde(default = "default_currency")]
     pub(super) currency: String,
     pub(super) start: String,
@@ -300,6 +303,7 @@ pub(super) struct RawAward {
     pub(super) snooze_until: Option<String>,
 }
 
+/// A dated amount: a tranche (granted that day) or a plan point (consumed by that day).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTranche {

@@ -77,6 +77,15 @@ pub(crate) fn wrap(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` with its first letter in upper case, to open a sentence.
+pub(crate) fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::analyse::project::Status;
 use crate::analyse::report::{projection_sentence, Report};
 use crate::model::deliveries::Deliveries;
 use crate::model::money::money;
-use crate::model::text::wrap;
+use crate::model::text::{capitalised, wrap};
 use crate::notify::state::{Event, EventKind};
 
 /// The Content-ID of the chart an email may carry inline.
@@ -471,6 +471,24 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         ));
     }
     html.push_str("</ul>\n");
+    // When the account starts paying, and the credits no award names, as AWS draws them.
+    let mut account = Vec::new();
+    if !report.awards.is_empty() {
+        account.push(crate::analyse::report::out_of_pocket_sentence(
+            &report.out_of_pocket,
+        ));
+    }
+    account.extend(
+        report
+            .other_credits
+            .iter()
+            .map(crate::analyse::report::other_credit_sentence),
+    );
+    for line in &account {
+        text.push('\n');
+        text.push_str(&wrap(&capitalised(line), 72));
+        html.push_str(&format!("<p>{}</p>\n", escape(&capitalised(line))));
+    }
     if !report.alerts.is_empty() {
         text.push_str("\nAlerts in force\n");
         html.push_str("<h3>Alerts in force</h3>\n<ul>\n");

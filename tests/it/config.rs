@@ -309,6 +309,36 @@ fn bad_configs() {
         ),
         &["awards[\"poc\"].tranches[0].amont", "did you mean"],
     );
+    // A plan line: points in the period, amounts within the award, rising.
+    check(
+        (
+            "amount = 25000\n",
+            "amount = 25000\nplan = [{ date = \"2026-04-01\", amount = 30000 }]\n",
+        ),
+        &[
+            "awards[\"poc\"].plan[0].amount",
+            "30000",
+            "from 0 to the award's 25000",
+        ],
+    );
+    check(
+        ("amount = 25000\n", "amount = 25000\nplan = [{ date = \"2026-04-01\", amount = 9000 }, { date = \"2026-03-15\", amount = 10000 }]\n"),
+        &["awards[\"poc\"].plan[1]", "comes after 2026-04-01 (9000)", "must rise"],
+    );
+    check(
+        (
+            "amount = 25000\n",
+            "amount = 25000\nplan = [{ date = \"2027-01-01\", amount = 9000 }]\n",
+        ),
+        &["awards[\"poc\"].plan[0].date", "outside the award's period"],
+    );
+    check(
+        (
+            "amount = 25000\n",
+            "amount = 25000\nplan = [{ date = \"2026-04-01\", amont = 9000 }]\n",
+        ),
+        &["awards[\"poc\"].plan[0].amont", "did you mean"],
+    );
     check(("id = \"poc\"", "id = \"\""), &["awards[0].id", "empty"]);
     check(
         (

@@ -191,6 +191,17 @@ fn the_digest_table_pads_every_cell() {
     assert!(digest
         .html
         .contains("text-align:right;white-space:nowrap\">$100,000.00</td>"));
+    // It says when the account starts paying, as AWS draws the credits (the demo's
+    // figures: fixtures/README.md).
+    let text = digest.text.replace("\n", " ");
+    assert!(
+        text.contains("Out of pocket (as AWS draws the credits): $2,247.65 so far"),
+        "{}",
+        digest.text
+    );
+    assert!(digest
+        .html
+        .contains("<p>Out of pocket (as AWS draws the credits)"));
 }
 
 /// The demo's report, as `report --format json` and as the 80-column table: the JSON
