@@ -185,8 +185,8 @@ pub struct AwardForecast {
     pub unused_at_expiry: Quantiles<f64>,
 }
 
-/// The plan line (straight from start to expiry) and where consumption stands against
-/// it.
+/// The plan line (straight from start to expiry, or through `Award::plan`) and where
+/// consumption stands against it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Pace {
     /// What the plan has consumed by `as_of`.
