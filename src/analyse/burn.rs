@@ -96,18 +96,13 @@ pub struct OtherCredit {
     pub products: Vec<String>,
 }
 
-/// A credit no award names, as AWS draws it.
+/// A credit no award names, as AWS draws it (`drawn_by_others`: every workload that
+/// drew it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OtherCreditView {
     pub credit_id: String,
-    #[serde(serialize_with = "cents")]
-    pub consumed: f64,
-    #[serde(serialize_with = "cents")]
-    pub remaining: f64,
-    /// Projected (P50) exhaustion, if before expiry.
-    pub exhaustion_date: Option<NaiveDate>,
-    #[serde(serialize_with = "cents")]
-    pub unused_at_expiry: f64,
+    #[serde(flatten)]
+    pub account_view: AccountView,
 }
 
 /// Whether a credit whose `applicableProductNames` are `products` pays for a Cost
@@ -562,6 +557,32 @@ pub fn model(
         account_ledgers.push(l);
     }
 
+    // Credit c as AWS draws it: paid to date, its balance on `on`, the P50 outlook, and
+    // the spend of workloads other than `own` it paid, largest first.
+    let view_of = |c: usize, own: &[String], on: NaiveDate| -> AccountView {
+        let mut drawn_by: BTreeMap<String, f64> = BTreeMap::new();
+        for (k, amount) in past_account.by_kind[c].iter().enumerate() {
+            let w = &spend.kinds[k].workload;
+            if *amount > 0.0 && !w.as_ref().is_some_and(|w| own.contains(w)) {
+                *drawn_by
+                    .entry(w.clone().unwrap_or_else(|| "unattributed".into()))
+                    .or_default() += amount;
+            }
+        }
+        let mut drawn_by_others: Vec<DrawnBy> = drawn_by
+            .into_iter()
+            .filter(|(_, v)| *v >= 0.005)
+            .map(|(workload, amount)| DrawnBy { workload, amount })
+            .collect();
+        drawn_by_others.sort_by(|x, y| y.amount.total_cmp(&x.amount));
+        AccountView {
+            consumed: past_account.drawn[c],
+            remaining: past_account.balance(&account_view, c, on),
+            exhaustion_date: account_outlooks[1][c].exhaustion,
+            unused_at_expiry: account_outlooks[1][c].unused_at_expiry,
+            drawn_by_others,
+        }
+    };
     let out_awards = awards
         .iter()
         .enumerate()
@@ -580,21 +601,6 @@ pub fn model(
                     )
                 })
                 .collect();
-            let mut drawn_by: BTreeMap<String, f64> = BTreeMap::new();
-            for (k, amount) in past_account.by_kind[c].iter().enumerate() {
-                let w = &spend.kinds[k].workload;
-                if *amount > 0.0 && !w.as_ref().is_some_and(|w| a.workloads.contains(w)) {
-                    *drawn_by
-                        .entry(w.clone().unwrap_or_else(|| "unattributed".into()))
-                        .or_default() += amount;
-                }
-            }
-            let mut drawn_by_others: Vec<DrawnBy> = drawn_by
-                .into_iter()
-                .filter(|(_, v)| *v >= 0.005)
-                .map(|(workload, amount)| DrawnBy { workload, amount })
-                .collect();
-            drawn_by_others.sort_by(|x, y| y.amount.total_cmp(&x.amount));
             let path = |q: usize| -> Vec<(NaiveDate, f64)> {
                 let mut total = 0.0;
                 workload_ledgers[q].daily[c]
@@ -628,17 +634,7 @@ pub fn model(
                     unused_at_expiry: Quantiles::falling(|q| o(q).unused_at_expiry),
                 },
                 projected_daily,
-                account_view: AccountView {
-                    consumed: past_account.drawn[c],
-                    remaining: past_account.balance(
-                        &account_view,
-                        c,
-                        end.max(a.start).min(a.expiry),
-                    ),
-                    exhaustion_date: account_outlooks[1][c].exhaustion,
-                    unused_at_expiry: account_outlooks[1][c].unused_at_expiry,
-                    drawn_by_others,
-                },
+                account_view: view_of(c, &a.workloads, end.max(a.start).min(a.expiry)),
             }
         })
         .collect();
@@ -671,15 +667,12 @@ pub fn model(
             let c = n + i;
             OtherCreditView {
                 credit_id: o.credit_id.clone(),
-                consumed: past_account.drawn[c],
-                // The day after the data: a balance AWS reported is granted from then.
-                remaining: past_account.balance(
-                    &account_view,
+                // Its balance the day after the data: one AWS reported is granted then.
+                account_view: view_of(
                     c,
+                    &[],
                     (end + chrono::Days::new(1)).max(o.start).min(o.expiry),
                 ),
-                exhaustion_date: account_outlooks[1][c].exhaustion,
-                unused_at_expiry: account_outlooks[1][c].unused_at_expiry,
             }
         })
         .collect();
@@ -905,10 +898,9 @@ mod tests {
         // The unnamed credit pays the EC2 spend for 10 days ($2,000); Portfolio the
         // other 20 days ($4,000).
         assert_eq!(m.others[0].credit_id, "9001");
-        assert_eq!(
-            (m.others[0].consumed, m.others[0].remaining),
-            (2_000.0, 0.0)
-        );
+        let other = &m.others[0].account_view;
+        assert_eq!((other.consumed, other.remaining), (2_000.0, 0.0));
+        assert_eq!(other.drawn_by_others[0].workload, "platform");
         assert_eq!(m.awards[1].account_view.consumed, 4_000.0);
         // Without the Billing API, the POC (all services, soonest expiry) pays both.
         let m = run(&s, &awards, 29);

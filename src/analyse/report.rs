@@ -307,7 +307,8 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
 
 /// When the account starts paying, as AWS draws the credits.
 /// A credit no award names, as AWS draws it.
-pub(crate) fn other_credit_sentence(c: &crate::analyse::burn::OtherCreditView) -> String {
+pub(crate) fn other_credit_sentence(other: &crate::analyse::burn::OtherCreditView) -> String {
+    let c = &other.account_view;
     let outlook = match c.exhaustion_date {
         Some(d) => format!("runs out on {d} (P50)"),
         None if c.remaining < 0.005 => "used up".to_string(),
@@ -315,7 +316,7 @@ pub(crate) fn other_credit_sentence(c: &crate::analyse::burn::OtherCreditView) -
     };
     format!(
         "credit {} as AWS draws it: {} paid, {} left; {outlook}.",
-        c.credit_id,
+        other.credit_id,
         money(c.consumed),
         money(c.remaining)
     )
