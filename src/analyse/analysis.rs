@@ -532,7 +532,26 @@ fn billing(
         .collect();
     let read_on = aws.fetched_at.date_naive();
     let mut others = Vec::new();
-    for c in unclaimed(&config.awards, &aws.credits) {
+    let unnamed = unclaimed(&config.awards, &aws.credits);
+    // An award without a credit_id may be one of those credits: drawing both would
+    // count its dollars twice, so the unnamed credits stay out until every award names
+    // its credit.
+    let without: Vec<&str> = config
+        .awards
+        .iter()
+        .filter(|a| a.credit_id.is_none())
+        .map(|a| a.id.as_str())
+        .collect();
+    if !unnamed.is_empty() && !without.is_empty() {
+        warnings.push(format!(
+            "the account view leaves out the {} AWS lists that no award names ({}), since award(s) {} name no credit_id and may be one of them; set each award's credit_id (creditburn credits lists them) to count them",
+            crate::model::text::count(unnamed.len() as u64, "credit", "credits"),
+            unnamed.iter().map(|c| c.credit_id.as_str()).collect::<Vec<_>>().join(", "),
+            without.join(", ")
+        ));
+        return burn::Billing { products, others };
+    }
+    for c in unnamed {
         let Some(expiry) = c.end_date else {
             warnings.push(format!(
                 "credit {} (no award names it) has no expiry in AWS's records; the account view leaves it out",
@@ -548,9 +567,13 @@ fn billing(
             vec![(c.start_date, c.initial_amount)]
         } else {
             // From the day it was read, or the day after the data if that is sooner.
-            let from = read_on
-                .min(end + chrono::Days::new(1))
-                .clamp(c.start_date, expiry);
+            let from = read_on.min(end + chrono::Days::new(1));
+            if from > expiry {
+                // Expired by then: what AWS shows left was forfeited, and its draws
+                // before are not replayed.
+                continue;
+            }
+            let from = from.max(c.start_date);
             warnings.push(format!(
                 "credit {} (no award names it) started on {}, before the data; the account view counts it from the {} AWS reported left on {from}",
                 c.credit_id,

@@ -108,8 +108,8 @@ pub struct OtherCreditView {
 /// Whether a credit whose `applicableProductNames` are `products` pays for a Cost
 /// Explorer service: "All AWS services" (or no list) covers every one; otherwise a name
 /// covers the service of that name, the services named after it ("Amazon Elastic
-/// Compute Cloud" covers "Amazon Elastic Compute Cloud - Compute"), and "Amazon
-/// Bedrock" every service Bedrock is billed under.
+/// Compute Cloud" covers "Amazon Elastic Compute Cloud - Compute", and "EC2 - Other"
+/// too), and "Amazon Bedrock" every service Bedrock is billed under.
 pub fn products_cover(products: &[String], service: &str) -> bool {
     products_breadth(products).is_none()
         || products.iter().any(|p| {
@@ -118,6 +118,8 @@ pub fn products_cover(products: &[String], service: &str) -> bool {
                     .strip_prefix(p.as_str())
                     .is_some_and(|rest| rest.starts_with(" - "))
                 || (p == "Amazon Bedrock" && crate::model::usage_type::is_bedrock_service(service))
+                // EBS, NAT gateways and Elastic IPs: billed by Cost Explorer apart.
+                || (p == "Amazon Elastic Compute Cloud" && service == "EC2 - Other")
         })
 }
 

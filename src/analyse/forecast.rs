@@ -274,9 +274,13 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         },
         [(m, _, p)] => (*m, p.clone()),
         many => {
+            // The most weight; a tie goes to the first candidate, as in the blend's name.
             let primary = many
                 .iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .fold(None::<&(Method, f64, Vec<f64>)>, |best, t| match best {
+                    Some(b) if b.1 >= t.1 => Some(b),
+                    _ => Some(t),
+                })
                 .map_or(Method::TrailingMean, |t| t.0);
             let forecasts: Vec<(f64, Vec<f64>)> =
                 many.iter().map(|(_, w, p)| (*w, p.clone())).collect();
@@ -455,8 +459,9 @@ fn ets(y: &[f64], h: usize) -> Option<Vec<f64>> {
 
 /// Where the current level of `y` begins: the day after the last changepoint that
 /// Bayesian online changepoint detection (augurs, a Normal-Gamma prior) finds in log
-/// spend, with the weekday pattern taken out and the day-to-day noise scaled to one.
-/// 0 when it finds none.
+/// spend (the weekday pattern taken out from four weeks, the day-to-day noise scaled to
+/// one) with a whole week after it, that week's median at least `STEP` above or below
+/// the week before's. 0 when there is none.
 pub fn level_start(y: &[f64]) -> usize {
     use augurs::changepoint::{Detector, NormalGammaDetector};
     let n = y.len();
@@ -489,10 +494,11 @@ pub fn level_start(y: &[f64]) -> usize {
         .iter()
         .rev()
         .map(|p| p + 1)
-        .filter(|&p| p >= 3 && p + 3 <= n)
+        // A whole week after it, or a weekend in a short series reads as a step.
+        .filter(|&p| p >= 3 && p + 7 <= n)
         .find(|&p| {
             let before = median(x[p.saturating_sub(7)..p].to_vec());
-            let after = median(x[p..(p + 7).min(n)].to_vec());
+            let after = median(x[p..p + 7].to_vec());
             (after - before).abs() >= STEP
         })
         .unwrap_or(0)
@@ -624,6 +630,18 @@ mod tests {
             .map(|i| if i % 7 >= 5 { 20.0 } else { 120.0 } * noisy(i))
             .collect();
         assert_eq!(level_start(&weekly), 0);
+        // Under four weeks the weekday pattern stays in: a weekend at the end of the
+        // data is not a step down (ending on a Monday, 20 days).
+        let short: Vec<f64> = (0..20)
+            .map(|i| {
+                if i % 7 == 4 || i % 7 == 5 {
+                    20.0
+                } else {
+                    120.0
+                }
+            })
+            .collect();
+        assert_eq!(level_start(&short), 0);
         y.extend((60..80).map(|i| 400.0 * noisy(i)));
         assert_eq!(level_start(&y), 60);
         // The level method then averages the 14 whole days since the launch.

@@ -485,6 +485,15 @@ pub(super) fn check_awards(
                     ),
                 );
             }
+            if expiry == Some(d) && (t.amount - granted).abs() >= 0.005 {
+                p.add(
+                    format!("{pkey}.amount"),
+                    format!(
+                        "{} on the expiry day: the plan ends at the whole award, {granted}; give that, or leave the expiry day out",
+                        t.amount
+                    ),
+                );
+            }
             if let Some((pd, pv)) = plan.last() {
                 if d <= *pd || t.amount < *pv {
                     p.add(

@@ -309,7 +309,19 @@ fn bad_configs() {
         ),
         &["awards[\"poc\"].tranches[0].amont", "did you mean"],
     );
-    // A plan line: points in the period, amounts within the award, rising.
+    // A plan line: points in the period, amounts within the award, rising, the whole
+    // award on the expiry day.
+    check(
+        (
+            "amount = 25000\n",
+            "amount = 25000\nplan = [{ date = \"2026-05-29\", amount = 9000 }]\n",
+        ),
+        &[
+            "awards[\"poc\"].plan[0].amount",
+            "on the expiry day",
+            "25000",
+        ],
+    );
     check(
         (
             "amount = 25000\n",
