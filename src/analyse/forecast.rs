@@ -267,31 +267,24 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         .iter()
         .filter_map(|(m, w)| Some((*m, *w, point(*m, &y, horizon)?)))
         .collect();
-    let (method, p50) = match parts.as_slice() {
+    // Most weight first; the sort is stable, so a tie keeps the candidates' order.
+    let mut ranked: Vec<&(Method, f64, Vec<f64>)> = parts.iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (method, p50, blend) = match ranked.as_slice() {
         [] => match point(Method::TrailingMean, &y, horizon) {
-            Some(p) => (Method::TrailingMean, p),
+            Some(p) => (Method::TrailingMean, p, Blend::of(Method::TrailingMean)),
             None => return Forecast::zero(horizon),
         },
-        [(m, _, p)] => (*m, p.clone()),
+        [(m, _, p)] => (*m, p.clone(), Blend::of(*m)),
         many => {
-            // The most weight; a tie goes to the first candidate, as in the blend's name.
-            let primary = many
-                .iter()
-                .fold(None::<&(Method, f64, Vec<f64>)>, |best, t| match best {
-                    Some(b) if b.1 >= t.1 => Some(b),
-                    _ => Some(t),
-                })
-                .map_or(Method::TrailingMean, |t| t.0);
             let forecasts: Vec<(f64, Vec<f64>)> =
                 many.iter().map(|(_, w, p)| (*w, p.clone())).collect();
-            (primary, blend(&forecasts))
+            (
+                many[0].0,
+                blend(&forecasts),
+                Blend(many.iter().map(|t| t.0).collect()),
+            )
         }
-    };
-    let mut ranked: Vec<(Method, f64)> = parts.iter().map(|t| (t.0, t.1)).collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let blend = match ranked.is_empty() {
-        true => Blend::of(method),
-        false => Blend(ranked.into_iter().map(|t| t.0).collect()),
     };
     let spread = if residuals.len() >= 7 {
         let mut r = residuals;

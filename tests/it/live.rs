@@ -394,6 +394,18 @@ fn credit(id: &str, kind: &str, initial: &str, left: &str, start: &str, end: &st
     })
 }
 
+/// The POC's credit: $25,000, $9,000 left, 2026-10-01 to 2026-12-29.
+fn poc_credit() -> Value {
+    credit(
+        "1001",
+        "Promotion",
+        "25000",
+        "9000.00",
+        "2026-10-01",
+        "2026-12-29",
+    )
+}
+
 fn applied(id: &str, service: &str, month: &str, amount: &str) -> Value {
     serde_json::json!({
         "creditId": id, "accountId": "111111111111", "appliedServiceName": service,
@@ -432,7 +444,7 @@ fn billing_config(dir: &Path) -> PathBuf {
 fn set_demo_billing(server: &FakeCostExplorer) {
     server.set_billing(
         serde_json::json!({"credits": [
-            credit("1001", "Promotion", "25000", "9000.00", "2026-10-01", "2026-12-29"),
+            poc_credit(),
             credit("2002", "Promotion", "5000", "4200.50", "2026-06-01", "2027-05-31"),
         ]}),
         vec![
@@ -537,14 +549,7 @@ fn in_the_account_view_the_products_aws_lists_decide_what_a_credit_pays() {
     assert!(drawn.contains("platform"), "{drawn}");
     // The same credit listed for Amazon Bedrock only: the platform's EC2 and RDS no
     // longer draw it, and the document pipeline's Nova and Haiku still do.
-    let mut bedrock_only = credit(
-        "1001",
-        "Promotion",
-        "25000",
-        "9000.00",
-        "2026-10-01",
-        "2026-12-29",
-    );
+    let mut bedrock_only = poc_credit();
     bedrock_only["applicableProductNames"] = serde_json::json!(["Amazon Bedrock"]);
     server.set_billing(
         serde_json::json!({"credits": [bedrock_only]}),
@@ -563,14 +568,7 @@ fn in_the_account_view_the_products_aws_lists_decide_what_a_credit_pays() {
     // reported, from the day after the data (it was read later); 2003 expired
     // (2026-11-10) before it was read, so what AWS shows left was forfeited.
     let mut credits = vec![
-        credit(
-            "1001",
-            "Promotion",
-            "25000",
-            "9000.00",
-            "2026-10-01",
-            "2026-12-29",
-        ),
+        poc_credit(),
         credit(
             "2002",
             "Promotion",
