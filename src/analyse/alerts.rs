@@ -92,7 +92,8 @@ pub fn spikes(workloads: &[crate::analyse::analysis::WorkloadSpend]) -> Vec<Aler
             award: award.clone(),
             rule: Rule::Spike,
             severity: Severity::Warning,
-            level: 0.0,
+            // The day: a later spike is news, the same one seen again is not.
+            level: crate::analyse::table::epoch_days(s.date) as f64,
             subject: format!(
                 "{} spent {} on {}, above the forecast's P99 of {} (expected {}){}",
                 w.name,

@@ -290,8 +290,8 @@ pub struct Model {
     pub awards: Vec<AwardBurn>,
     /// The awards' indices in the order they are drawn.
     pub order: Vec<usize>,
-    /// Workloads whose last day of data is above the forecast's P99 (unattributed
-    /// spend is not checked).
+    /// Per workload, the latest of its last `SPIKE_DAYS` days of data above the
+    /// forecast's P99 for it (unattributed spend is not checked).
     pub spikes: Vec<Spike>,
     pub out_of_pocket: OutOfPocket,
     /// Each workload's forecast method (the key "" is unattributed spend).
@@ -301,6 +301,10 @@ pub struct Model {
     /// Workloads whose last days of data look still arriving.
     pub still_arriving: Vec<StillArriving>,
 }
+
+/// How many of the last days of data are checked for a spike: a day's figures can
+/// still rise after the run that first saw it, and a run can be missed.
+pub const SPIKE_DAYS: usize = 3;
 
 /// A spike smaller than this many dollars above the forecast is not one.
 pub const MIN_SPIKE: f64 = 10.0;
@@ -444,7 +448,9 @@ pub fn model(
     let estimated = spend.estimated_from.map_or(0, |e| {
         ((end - e).num_days() + 1).clamp(0, len as i64) as usize
     });
-    type Fitted = (forecast::Forecast, Option<(f64, f64)>, usize);
+    // A workload's forecast, its latest spike (days before the end, spend, P50, P99)
+    // and its days still arriving.
+    type Fitted = (forecast::Forecast, Option<(usize, f64, f64, f64)>, usize);
     let fitted: Vec<Fitted> = std::thread::scope(|scope| {
         let handles: Vec<_> = names
             .chunks(chunk)
@@ -456,11 +462,21 @@ pub fn model(
                             let y = &series[*w];
                             let late = still_arriving(y, estimated);
                             let f = forecast::forecast_by(&y[..y.len() - late], h + late, only);
-                            // A day still arriving is a dip, not a spike.
-                            let spike = w
-                                .as_ref()
-                                .filter(|_| late == 0)
-                                .and_then(|_| forecast::one_day_ahead(y, f.method));
+                            // The latest of the last SPIKE_DAYS days (not still
+                            // arriving: a dip, not a spike) above its P99, if any.
+                            let spike = w.as_ref().and_then(|_| {
+                                let last = y.len() - late;
+                                (last.saturating_sub(SPIKE_DAYS)..last).rev().find_map(|i| {
+                                    let (expected, p99) =
+                                        forecast::one_day_ahead(&y[..=i], f.method)?;
+                                    (y[i] > p99 && y[i] - expected >= MIN_SPIKE).then_some((
+                                        y.len() - 1 - i,
+                                        y[i],
+                                        expected,
+                                        p99,
+                                    ))
+                                })
+                            });
                             (f, spike, late)
                         })
                         .collect::<Vec<_>>()
@@ -492,18 +508,15 @@ pub fn model(
                 expected_more: topped_up[1],
             });
         }
-        if let (Some(name), Some((expected, p99))) = (w, spike) {
-            let spent = series[*w].last().copied().unwrap_or(0.0);
-            if spent > p99 && spent - expected >= MIN_SPIKE {
-                spikes.push(Spike {
-                    workload: name.clone(),
-                    date: end,
-                    spend: spent,
-                    expected,
-                    p99,
-                    movers: Vec::new(),
-                });
-            }
+        if let (Some(name), Some((back, spend, expected, p99))) = (w, spike) {
+            spikes.push(Spike {
+                workload: name.clone(),
+                date: end - chrono::Days::new(back as u64),
+                spend,
+                expected,
+                p99,
+                movers: Vec::new(),
+            });
         }
         let weights = mix.get(*w).cloned().unwrap_or_default();
         let total: f64 = weights.values().sum();

@@ -586,9 +586,9 @@ fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_ac
 fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_forecast() {
     // rag: $100 a day of input and $20 of output tokens for 60 days; on the last day an
     // evaluation run adds $900 of input tokens.
-    let lines = |spike: bool| {
+    let lines = |spike: Option<i64>| {
         move |i: i64| {
-            let extra = if spike && i == 59 { 900.0 } else { 0.0 };
+            let extra = if spike == Some(i) { 900.0 } else { 0.0 };
             // A little weekly wobble, so the series is not constant.
             let wobble = [0.0, 4.0, -3.0, 2.0, -5.0, 1.0, 1.0][(i % 7) as usize];
             vec![
@@ -613,10 +613,10 @@ fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_for
         creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
     let as_of = day("2026-04-29");
     let calm =
-        creditburn::analyse::report::assess(&days_table(60, lines(false)), &config, as_of, None)
+        creditburn::analyse::report::assess(&days_table(60, lines(None)), &config, as_of, None)
             .unwrap();
     let spiked =
-        creditburn::analyse::report::assess(&days_table(60, lines(true)), &config, as_of, None)
+        creditburn::analyse::report::assess(&days_table(60, lines(Some(59))), &config, as_of, None)
             .unwrap();
     assert!(calm
         .alerts
@@ -646,6 +646,23 @@ fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_for
     let (c, s) = (&calm.awards[0], &spiked.awards[0]);
     let moved = c.projected_unused_at_expiry - s.projected_unused_at_expiry;
     assert!((moved - 900.0).abs() < 300.0, "moved by {moved}");
+    // A spike two days before the last day of data (a missed run, or figures that
+    // filled in late) is still caught, with its own date; the alert's level is the day,
+    // so the same spike seen again is not news and a later one is.
+    let earlier =
+        creditburn::analyse::report::assess(&days_table(60, lines(Some(57))), &config, as_of, None)
+            .unwrap();
+    let old = earlier
+        .alerts
+        .iter()
+        .find(|a| a.rule == creditburn::analyse::alerts::Rule::Spike)
+        .expect("a spike alert for 2026-04-27");
+    assert!(
+        old.subject.starts_with("rag spent $1,024.00 on 2026-04-27"),
+        "{}",
+        old.subject
+    );
+    assert!(spike.level > old.level);
 }
 
 #[test]
