@@ -228,7 +228,19 @@ fn page(scope: RecordScope, defs: [(&str, &str); 2], groups: &[(&str, &str, f64)
                 .build(),
         );
     }
-    let mut output = GetCostAndUsageOutput::builder().results_by_time(result.build());
+    finish_page(
+        GetCostAndUsageOutput::builder().results_by_time(result.build()),
+        scope,
+        defs,
+    )
+}
+
+/// A test page from its results: the group definitions added, in `scope`.
+fn finish_page(
+    mut output: aws_sdk_costexplorer::operation::get_cost_and_usage::builders::GetCostAndUsageOutputBuilder,
+    scope: RecordScope,
+    defs: [(&str, &str); 2],
+) -> CostPage {
     for (kind, key) in defs {
         output = output.group_definitions(
             GroupDefinition::builder()
@@ -492,20 +504,7 @@ fn days_table(days: i64, lines: impl Fn(i64) -> Vec<Line>) -> table::CostTable {
                 }
                 output = output.results_by_time(result.build());
             }
-            for (kind, k) in defs {
-                output = output.group_definitions(
-                    GroupDefinition::builder()
-                        .r#type(GroupDefinitionType::from(kind))
-                        .key(k)
-                        .build(),
-                );
-            }
-            CostPage {
-                query: "test".into(),
-                file: PathBuf::from("test.json"),
-                scope,
-                output: output.build(),
-            }
+            finish_page(output, scope, defs)
         };
     let ut = ("DIMENSION", "USAGE_TYPE");
     let pages = vec![
@@ -526,12 +525,10 @@ const INPUT: &str = "USE1-Claude4.6Sonnet-input-tokens";
 const OUTPUT: &str = "USE1-Claude4.6Sonnet-output-tokens";
 const EC2: &str = "USE1-BoxUsage:c7g.large";
 
-#[test]
-fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_account_view() {
-    // 40 days from 1 March: rag $100 a day on Bedrock (tagged), the platform $200 a day
-    // on EC2 in its own account. The POC ($3,000, to 29 May) funds rag; Portfolio
-    // ($50,000, to the end of 2027) funds rag and the platform.
-    let t = days_table(40, |_| {
+/// `days` days from 1 March: rag $100 a day on Bedrock (tagged), the platform $200 a day
+/// on EC2 in its own account, untagged.
+fn rag_and_platform(days: i64) -> table::CostTable {
+    days_table(days, |_| {
         vec![
             (
                 "Amazon Bedrock Service",
@@ -548,7 +545,15 @@ fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_ac
                 200.0,
             ),
         ]
-    });
+    })
+}
+
+#[test]
+fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_account_view() {
+    // 40 days from 1 March: rag $100 a day on Bedrock (tagged), the platform $200 a day
+    // on EC2 in its own account. The POC ($3,000, to 29 May) funds rag; Portfolio
+    // ($50,000, to the end of 2027) funds rag and the platform.
+    let t = rag_and_platform(40);
     let text = crate::support::SMALL_CONFIG.replacen(
         "amount = 25000",
         "amount = 3000",
@@ -670,24 +675,7 @@ fn awards_aws_order_cannot_tell_apart_are_named_in_the_warnings() {
     // Two awards with the same start, expiry and services on different workloads: the
     // config accepts them (no workload is shared), but in the account view which pays
     // first is a guess, and the report says so.
-    let t = days_table(10, |_| {
-        vec![
-            (
-                "Amazon Bedrock Service",
-                INPUT,
-                "111111111111",
-                "rag",
-                100.0,
-            ),
-            (
-                "Amazon Elastic Compute Cloud - Compute",
-                EC2,
-                "222222222222",
-                "",
-                200.0,
-            ),
-        ]
-    });
+    let t = rag_and_platform(10);
     let text = crate::support::SMALL_CONFIG.to_string()
         + "[[awards]]\nid = \"platform-credit\"\nprogram = \"other\"\namount = 1000\nstart = \"2026-03-01\"\nexpiry = \"2026-05-29\"\nworkloads = [\"platform\"]\n";
     let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
