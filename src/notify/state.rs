@@ -2,8 +2,8 @@
 //! from earlier runs. Pure: the state comes in and goes out; `outbox` stores it.
 //!
 //! An alert is keyed by (award, rule). It is sent when the state is entered, again when it
-//! escalates (a higher severity, or for `consumed` a higher threshold) or when
-//! `repeat_interval` has passed since it was last sent, and a short "resolved" message
+//! escalates (a higher severity, or for `consumed` a higher threshold) or, unless it is
+//! only info, when `repeat_interval` has passed since it was last sent, and a short "resolved" message
 //! goes out when it clears. A snoozed award sends nothing until its snooze ends; its state
 //! is left as it was so the alert fires when the snooze is over.
 
@@ -87,7 +87,11 @@ pub fn decide(
             Some(s) if alert.severity > s.severity || alert.level > s.level => {
                 Some(EventKind::Escalated)
             }
-            Some(s) if now - s.last_sent >= repeat_interval => Some(EventKind::Repeat),
+            // An info alert (a consumed threshold, an award used up that a stacked one
+            // took over from) is a milestone: news once, never repeated.
+            Some(s) if alert.severity > Severity::Info && now - s.last_sent >= repeat_interval => {
+                Some(EventKind::Repeat)
+            }
             Some(_) => None,
         };
         let last_sent = match (kind, before) {
@@ -234,6 +238,10 @@ mod tests {
                 ("2026-11-01T08:00:00Z", vec![consumed(50.0)]),
                 ("2026-11-01T09:00:00Z", vec![consumed(75.0)]),
                 ("2026-11-01T10:00:00Z", vec![consumed(75.0)]),
+                // Days later, still at 75%: a milestone is news once, never repeated.
+                ("2026-11-03T10:00:00Z", vec![consumed(75.0)]),
+                ("2026-11-04T10:00:00Z", vec![consumed(100.0)]),
+                ("2026-11-09T10:00:00Z", vec![consumed(100.0)]),
             ],
             None,
         );
@@ -242,7 +250,10 @@ mod tests {
             [
                 vec!["new poc consumed"],
                 vec!["escalated poc consumed"],
-                vec![]
+                vec![],
+                vec![],
+                vec!["escalated poc consumed"],
+                vec![],
             ]
         );
     }

@@ -156,7 +156,8 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     ]);
     assert!(again.status.success());
     assert_eq!(outbox_files(dir.path()).len(), 5);
-    // A day later the alerts still in force are sent again, once; the digest waits a week.
+    // A day later the warnings still in force are sent again, once (not the info
+    // alerts: a consumed threshold is news once); the digest waits a week.
     let next_day = creditburn(&[
         "run",
         "--now",
@@ -166,10 +167,21 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     ]);
     assert!(next_day.status.success());
     let files = outbox_files(dir.path());
-    assert_eq!(files.len(), 9, "{files:?}");
+    assert_eq!(files.len(), 8, "{files:?}");
     assert!(files.contains(
         &"2026-11-20.poc-support.exhaustion_risk.repeat.20261122T080000Z.eml".to_string()
     ));
+    // Founders at 100% consumed (info: Portfolio pays behind it) was sent once only.
+    assert!(
+        files.iter().any(|f| f.contains(".founders.consumed.new.")),
+        "{files:?}"
+    );
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains(".founders.consumed.repeat.")),
+        "{files:?}"
+    );
 }
 
 /// The names in the file transport's outbox folder, sorted.
