@@ -3,6 +3,8 @@
 //!
 //!     cargo bench --bench backtest
 //!     BACKTEST_ONLY=step_launch,adoption cargo bench --bench backtest   # some families
+//!     BACKTEST_SEEDS=10 ...  # more noise draws per family (3 by default)
+//!     BACKTEST_TRACE=1 ...   # also prints each 30-day run: its signed error and blend
 //!
 //! Each scenario is one or more workloads' daily spend over 300 days and the awards that
 //! fund them. The truth is the drawdown on the whole series. For each award and horizon
@@ -31,7 +33,15 @@ const DAYS: usize = 300;
 const SLACK: i64 = 7;
 const HORIZONS: [i64; 3] = [14, 30, 60];
 const OFFSETS: [i64; 7] = [-3, -2, -1, 0, 1, 2, 3];
+/// Noise draws per scenario family; `BACKTEST_SEEDS=N` overrides.
 const SEEDS: u64 = 3;
+
+fn seeds() -> u64 {
+    std::env::var("BACKTEST_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEEDS)
+}
 
 fn day0() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
@@ -182,7 +192,7 @@ fn scenarios() -> Vec<Scenario> {
     // or to leave a quarter unused.
     let (start, expiry) = (60, 269);
     for name in single {
-        for seed in 0..SEEDS {
+        for seed in 0..seeds() {
             let y = series(name, seed);
             let total = spent(&y, start, expiry);
             let early = spent(&y, start, expiry - 40);
@@ -201,7 +211,7 @@ fn scenarios() -> Vec<Scenario> {
             }
         }
     }
-    for seed in 0..SEEDS {
+    for seed in 0..seeds() {
         // Tranches: an accelerator award on a ramping workload, a third at the start and
         // the rest 60 and 120 days in; sized to run out early or to leave some unused.
         for name in ["tranches", "tranches_steady"] {
@@ -373,6 +383,7 @@ fn main() {
                 .is_none_or(|o| o.iter().any(|f| s.name.split('/').next() == Some(f)))
         })
         .collect();
+    let trace = std::env::var_os("BACKTEST_TRACE").is_some();
     let started = Instant::now();
     let mut tallies: BTreeMap<(i64, usize), Tally> = BTreeMap::new();
     // (scenario family, method) -> 30-day errors.
@@ -459,6 +470,21 @@ fn main() {
                         if hit {
                             t.covered.0 += 1;
                         }
+                    }
+                    // BACKTEST_TRACE=1 prints each 30-day run that runs out: the error
+                    // in days (signed: early is negative) and the blend behind it.
+                    if h == 30 && trace && true_exhaustion.is_some() {
+                        let signed = (predicted.unwrap_or(lasts)
+                            - true_exhaustion.unwrap_or(lasts))
+                        .num_days();
+                        let blend = b
+                            .forecast
+                            .method
+                            .values()
+                            .map(|m| m.label())
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        println!("trace {} {} as_of {as_of} {} {signed:+} {blend} daily {:.1} true {true_draw:.1}", s.name, methods[m].0, predicted.map_or("-".into(), |d| d.to_string()), b.projected_daily);
                     }
                     if h == 30 {
                         let family = if std::env::var_os("BACKTEST_BY_SIZING").is_some() {

@@ -426,7 +426,7 @@ pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
             } else {
                 clean
             };
-            let predicted = ets(&series, h)?;
+            let predicted = ets(&series, h, log)?;
             predicted
                 .into_iter()
                 .map(|v| if log { v.exp() - floor } else { v })
@@ -438,9 +438,15 @@ pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
 }
 
 /// AutoETS (trend none, additive or damped) on `y`, on a weekly MSTL decomposition once
-/// there are four weeks of it.
-fn ets(y: &[f64], h: usize) -> Option<Vec<f64>> {
-    let auto = AutoETS::non_seasonal();
+/// there are four weeks of it; with `log`, `y` is log spend and the error additive.
+fn ets(y: &[f64], h: usize, log: bool) -> Option<Vec<f64>> {
+    // On log spend an additive error is already a multiplicative one on spend: the
+    // multiplicative-error models would only double the fits.
+    let auto = if log {
+        AutoETS::new(1, "AZN").ok()?
+    } else {
+        AutoETS::non_seasonal()
+    };
     let point = if y.len() >= 28 {
         let model = MSTLModel::new(vec![7], auto.into_trend_model());
         model.fit(y).ok()?.predict(h, None).ok()?.point
