@@ -421,6 +421,7 @@ fn main() {
                         DrawdownOrder::Aws,
                         as_of,
                         *only,
+                        burn::SPIKE_DAYS,
                     );
                     runs += 1;
                     let b = &model.awards[s.subject];

@@ -195,11 +195,14 @@ pub struct Analysis {
 ///
 /// `aws`, the Billing API's credits when they were read, decides eligibility in the
 /// account view (`applicableProductNames`) and adds the credits no award names to it.
+/// `last_run`, the `as_of` of the last `run` when the state remembers one, widens the
+/// spike check to the days since it (`burn::spike_days`).
 pub fn analyse(
     table: &CostTable,
     config: &Config,
     as_of: NaiveDate,
     aws: Option<&crate::model::credits::AwsCredits>,
+    last_run: Option<NaiveDate>,
 ) -> PolarsResult<Analysis> {
     let attributed = attribute(table, config)?;
     let as_of_day = table::epoch_days(as_of);
@@ -374,6 +377,7 @@ pub fn analyse(
         config.analysis.drawdown_order,
         as_of.min(table.last_day),
         None,
+        burn::spike_days(as_of, last_run),
     );
     for late in &model.still_arriving {
         warnings.push(format!(

@@ -290,7 +290,7 @@ pub struct Model {
     pub awards: Vec<AwardBurn>,
     /// The awards' indices in the order they are drawn.
     pub order: Vec<usize>,
-    /// Per workload, the latest of its last `SPIKE_DAYS` days of data above the
+    /// Per workload, the latest of its last `spike_days` days of data above the
     /// forecast's P99 for it (unattributed spend is not checked).
     pub spikes: Vec<Spike>,
     pub out_of_pocket: OutOfPocket,
@@ -302,9 +302,22 @@ pub struct Model {
     pub still_arriving: Vec<StillArriving>,
 }
 
-/// How many of the last days of data are checked for a spike: a day's figures can
-/// still rise after the run that first saw it, and a run can be missed.
+/// How many of the last days of data are checked for a spike at least: a day's figures
+/// can still rise after the run that first saw it.
 pub const SPIKE_DAYS: usize = 3;
+/// The most days checked for a spike: the days since the last run, when runs were
+/// missed (a runaway job that began while none ran is caught on its first day), up to
+/// two weeks.
+pub const MAX_SPIKE_DAYS: usize = 14;
+
+/// How many of the last days of data a run as of `as_of` checks for a spike, given the
+/// `as_of` of the last run, if one is known: the days since it, within
+/// `SPIKE_DAYS..=MAX_SPIKE_DAYS`.
+pub fn spike_days(as_of: NaiveDate, last_run: Option<NaiveDate>) -> usize {
+    last_run.map_or(SPIKE_DAYS, |last| {
+        ((as_of - last).num_days().max(0) as usize).clamp(SPIKE_DAYS, MAX_SPIKE_DAYS)
+    })
+}
 
 /// A spike smaller than this many dollars above the forecast is not one.
 pub const MIN_SPIKE: f64 = 10.0;
@@ -320,7 +333,8 @@ fn horizon(awards: &[Award], end: NaiveDate) -> usize {
 /// at most `as_of`).
 ///
 /// `only` forces one forecast method on every workload (the backtest's baselines); None
-/// lets each series' own backtest choose.
+/// lets each series' own backtest choose. `spike_days` of the last days of data are
+/// checked for a spike (`spike_days`).
 pub fn model(
     spend: &Spend,
     awards: &[Award],
@@ -328,6 +342,7 @@ pub fn model(
     order: DrawdownOrder,
     end: NaiveDate,
     only: Option<Method>,
+    spike_days: usize,
 ) -> Model {
     let credits: Vec<Credit> = awards
         .iter()
@@ -462,11 +477,11 @@ pub fn model(
                             let y = &series[*w];
                             let late = still_arriving(y, estimated);
                             let f = forecast::forecast_by(&y[..y.len() - late], h + late, only);
-                            // The latest of the last SPIKE_DAYS days (not still
+                            // The latest of the last spike_days days (not still
                             // arriving: a dip, not a spike) above its P99, if any.
                             let spike = w.as_ref().and_then(|_| {
                                 let last = y.len() - late;
-                                (last.saturating_sub(SPIKE_DAYS)..last).rev().find_map(|i| {
+                                (last.saturating_sub(spike_days)..last).rev().find_map(|i| {
                                     let (expected, p99) =
                                         forecast::one_day_ahead(&y[..=i], f.method)?;
                                     (y[i] > p99 && y[i] - expected >= MIN_SPIKE).then_some((
@@ -763,6 +778,19 @@ mod tests {
         )
     }
 
+    #[test]
+    fn the_spike_check_covers_the_days_since_the_last_run_within_its_bounds() {
+        let as_of = day(100);
+        assert_eq!(spike_days(as_of, None), SPIKE_DAYS);
+        // Daily runs, a rerun, or a last run "after" this one (an older --as-of).
+        assert_eq!(spike_days(as_of, Some(day(99))), SPIKE_DAYS);
+        assert_eq!(spike_days(as_of, Some(day(100))), SPIKE_DAYS);
+        assert_eq!(spike_days(as_of, Some(day(105))), SPIKE_DAYS);
+        // Six days missed: six days checked; a month missed: two weeks.
+        assert_eq!(spike_days(as_of, Some(day(94))), 6);
+        assert_eq!(spike_days(as_of, Some(day(70))), MAX_SPIKE_DAYS);
+    }
+
     /// The model as of day `end`, in AWS's order, each series' own method.
     fn run(spend: &Spend, awards: &[Award], end: i64) -> Model {
         model(
@@ -772,6 +800,7 @@ mod tests {
             DrawdownOrder::Aws,
             day(end),
             None,
+            SPIKE_DAYS,
         )
     }
 
@@ -829,6 +858,7 @@ mod tests {
             DrawdownOrder::Listed,
             day(59),
             None,
+            SPIKE_DAYS,
         );
         assert_eq!((m.awards[0].consumed, m.awards[1].consumed), (6_000.0, 0.0));
     }
@@ -905,7 +935,15 @@ mod tests {
                 products: vec!["Amazon Elastic Compute Cloud".into()],
             }],
         };
-        let m = model(&s, &awards, &billing, DrawdownOrder::Aws, day(29), None);
+        let m = model(
+            &s,
+            &awards,
+            &billing,
+            DrawdownOrder::Aws,
+            day(29),
+            None,
+            SPIKE_DAYS,
+        );
         // The POC pays only the Bedrock spend: 30 x $100, as in its workload view.
         let poc = &m.awards[0].account_view;
         assert_eq!((poc.consumed, poc.remaining), (3_000.0, 3_000.0));

@@ -52,14 +52,15 @@ pub struct Report {
 }
 
 /// The whole pure pipeline: analysis, reconciliation with AWS's credits when they were
-/// read, then alerts and hints, as one report.
+/// read, then alerts and hints, as one report. `last_run` as in `analysis::analyse`.
 pub fn assess(
     table: &crate::analyse::table::CostTable,
     config: &crate::config::Config,
     as_of: NaiveDate,
     aws: Option<&AwsCredits>,
+    last_run: Option<NaiveDate>,
 ) -> polars::prelude::PolarsResult<Report> {
-    let mut analysis = crate::analyse::analysis::analyse(table, config, as_of, aws)?;
+    let mut analysis = crate::analyse::analysis::analyse(table, config, as_of, aws, last_run)?;
     if let Some(aws) = aws {
         let mut views = credits::reconcile(
             &config.awards,

@@ -109,7 +109,7 @@ pub(super) fn data_check(
         }
     };
     let as_of = common.as_of.unwrap_or(table.last_day);
-    let report = crate::analyse::report::assess(&table, config, as_of, None)
+    let report = crate::analyse::report::assess(&table, config, as_of, None, None)
         .context("analysing the cost table")?;
     Ok(Ok((
         format!(

@@ -11,8 +11,11 @@ type Loaded = (CostTable, NaiveDate, SourceStatus, Option<AwsCredits>);
 pub(super) fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
     let (table, as_of, source, aws_credits) = load_table(&config, common)?;
-    let mut report = crate::analyse::report::assess(&table, &config, as_of, aws_credits.as_ref())
-        .context("analysing the cost table")?;
+    // The last run's as_of: the spike check looks back over the days since it.
+    let last_run = DaemonState::last_as_of(&config.state_path)?;
+    let mut report =
+        crate::analyse::report::assess(&table, &config, as_of, aws_credits.as_ref(), last_run)
+            .context("analysing the cost table")?;
     report.source = source;
     report.deliveries = Outbox::read_deliveries(&config.state_path)?;
     Ok((config, report))

@@ -1,9 +1,9 @@
 //! What the daemon remembers between starts: the last slot run and how it ended, and the
-//! last report (for `/metrics`).
+//! last report (for `/metrics`, and its `as_of` for the spike check's look-back).
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
@@ -40,6 +40,34 @@ impl DaemonState {
             )
             .map_err(|e| super::fail_path(&self.path, e))?;
         Ok(())
+    }
+
+    /// The `as_of` of the last run's report in the state folder `dir`, read only; None
+    /// when no run has saved one (or the folder holds no store yet).
+    pub(crate) fn last_as_of(dir: &Path) -> Result<Option<NaiveDate>, StoreError> {
+        let path = dir.join(super::FILE_NAME);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = super::open_read_only(&path)?;
+        let text: Option<Option<String>> = conn
+            .query_row(
+                "SELECT json_extract(report, '$.as_of') FROM last_report WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| super::fail_path(&path, e))?;
+        text.flatten()
+            .map(|t| {
+                NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|_| {
+                    super::fail_path(
+                        &path,
+                        format!("the last report's as_of {t:?} is not a date"),
+                    )
+                })
+            })
+            .transpose()
     }
 
     pub(crate) fn last_report(&self) -> Result<Option<serde_json::Value>, StoreError> {
@@ -96,5 +124,29 @@ impl DaemonState {
             )
             .map_err(|e| super::fail_path(&self.path, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_runs_as_of_is_read_back_and_absent_before_any_run() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(DaemonState::last_as_of(dir.path()).unwrap(), None);
+        let state = DaemonState::open(dir.path()).unwrap();
+        // A store without a report yet (a daemon that has not run).
+        assert_eq!(DaemonState::last_as_of(dir.path()).unwrap(), None);
+        let at = DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        state
+            .save_report(r#"{"as_of": "2026-11-20", "awards": []}"#, at)
+            .unwrap();
+        assert_eq!(
+            DaemonState::last_as_of(dir.path()).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 20)
+        );
     }
 }

@@ -315,7 +315,7 @@ fn attribution_first_match_wins_and_adds_up() {
     let config =
         creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
     let table = small_table();
-    let a = analysis::analyse(&table, &config, day("2026-03-01"), None).unwrap();
+    let a = analysis::analyse(&table, &config, day("2026-03-01"), None, None).unwrap();
     let spend = |name: &str| a.workloads.iter().find(|w| w.name == name).unwrap().cost;
     // Bedrock: 24 tagged rag. S3: tag and account both vary, so each of the four
     // (account, tag) cells gets 10 * (account share) * (tag share):
@@ -344,7 +344,7 @@ fn attribution_first_match_wins_and_adds_up() {
 #[test]
 fn demo_attributed_plus_unattributed_is_total() {
     let (config, table) = crate::support::demo();
-    let a = analysis::analyse(&table, &config, table.last_day, None).unwrap();
+    let a = analysis::analyse(&table, &config, table.last_day, None, None).unwrap();
     let by_workload: f64 = a.workloads.iter().map(|w| w.cost).sum();
     assert!((by_workload - a.data.attributed).abs() < 1e-6);
     assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-6);
@@ -560,7 +560,7 @@ fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_ac
         1,
     ) + "[[awards]]\nid = \"portfolio\"\nprogram = \"activate_portfolio\"\namount = 50000\nstart = \"2026-03-01\"\nexpiry = \"2027-12-31\"\nworkloads = [\"rag\", \"platform\"]\n";
     let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
-    let a = analysis::analyse(&t, &config, day("2026-04-09"), None).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-04-09"), None, None).unwrap();
     let (poc, portfolio) = (&a.awards[0], &a.awards[1]);
     // Workload view: the POC expires first, so it pays rag's first 30 days ($3,000);
     // Portfolio pays the platform's 40 days and rag's last 10: $8,000 + $1,000.
@@ -617,12 +617,22 @@ fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_for
     let config =
         creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
     let as_of = day("2026-04-29");
-    let calm =
-        creditburn::analyse::report::assess(&days_table(60, lines(None)), &config, as_of, None)
-            .unwrap();
-    let spiked =
-        creditburn::analyse::report::assess(&days_table(60, lines(Some(59))), &config, as_of, None)
-            .unwrap();
+    let calm = creditburn::analyse::report::assess(
+        &days_table(60, lines(None)),
+        &config,
+        as_of,
+        None,
+        None,
+    )
+    .unwrap();
+    let spiked = creditburn::analyse::report::assess(
+        &days_table(60, lines(Some(59))),
+        &config,
+        as_of,
+        None,
+        None,
+    )
+    .unwrap();
     assert!(calm
         .alerts
         .iter()
@@ -654,9 +664,14 @@ fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_for
     // A spike two days before the last day of data (a missed run, or figures that
     // filled in late) is still caught, with its own date; the alert's level is the day,
     // so the same spike seen again is not news and a later one is.
-    let earlier =
-        creditburn::analyse::report::assess(&days_table(60, lines(Some(57))), &config, as_of, None)
-            .unwrap();
+    let earlier = creditburn::analyse::report::assess(
+        &days_table(60, lines(Some(57))),
+        &config,
+        as_of,
+        None,
+        None,
+    )
+    .unwrap();
     let old = earlier
         .alerts
         .iter()
@@ -668,6 +683,26 @@ fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_for
         old.subject
     );
     assert!(spike.level > old.level);
+    // A spike five days back is past the usual look-back; when the last run was six
+    // days ago (runs were missed) the days since it are all checked, and it is caught.
+    let missed = days_table(60, lines(Some(54)));
+    let spike_alert = |last_run| {
+        creditburn::analyse::report::assess(&missed, &config, as_of, None, last_run)
+            .unwrap()
+            .alerts
+            .into_iter()
+            .find(|a| a.rule == creditburn::analyse::alerts::Rule::Spike)
+    };
+    assert_eq!(spike_alert(None), None);
+    assert_eq!(spike_alert(Some(day("2026-04-28"))), None);
+    let caught = spike_alert(Some(day("2026-04-23"))).expect("a spike alert for 2026-04-24");
+    assert!(
+        caught
+            .subject
+            .starts_with("rag spent $1,021.00 on 2026-04-24"),
+        "{}",
+        caught.subject
+    );
 }
 
 #[test]
@@ -679,7 +714,7 @@ fn awards_aws_order_cannot_tell_apart_are_named_in_the_warnings() {
     let text = crate::support::SMALL_CONFIG.to_string()
         + "[[awards]]\nid = \"platform-credit\"\nprogram = \"other\"\namount = 1000\nstart = \"2026-03-01\"\nexpiry = \"2026-05-29\"\nworkloads = [\"platform\"]\n";
     let config = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap();
-    let a = analysis::analyse(&t, &config, day("2026-03-10"), None).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-03-10"), None, None).unwrap();
     assert!(
         a.data
             .warnings

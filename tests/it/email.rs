@@ -5,7 +5,7 @@ use expect_test::expect_file;
 fn demo_emails() -> Vec<creditburn::notify::email::AlertEmail> {
     let (config, table) = crate::support::demo();
     let report =
-        creditburn::analyse::report::assess(&table, &config, table.last_day, None).unwrap();
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
     // A first run: every alert is new.
     let now = "2026-11-21T08:00:00Z".parse().unwrap();
     let decision = creditburn::notify::state::decide(
@@ -171,7 +171,7 @@ fn the_digest_table_pads_every_cell() {
     // ("$100,000.00$30,506.55").
     let (config, table) = crate::support::demo();
     let report =
-        creditburn::analyse::report::assess(&table, &config, table.last_day, None).unwrap();
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
     let now = "2026-11-21T08:00:00Z".parse().unwrap();
     let digest = creditburn::notify::email::render_digest(&report, &Default::default(), now);
     let cells: Vec<&str> = digest.html.split("<td").skip(1).collect();

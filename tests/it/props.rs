@@ -41,7 +41,7 @@ fn whole_pipeline(
     config: &creditburn::config::Config,
     as_of: NaiveDate,
 ) -> (f64, f64, f64) {
-    let report = creditburn::analyse::report::assess(table, config, as_of, None).unwrap();
+    let report = creditburn::analyse::report::assess(table, config, as_of, None, None).unwrap();
     let events: Vec<Event> = report
         .alerts
         .iter()
