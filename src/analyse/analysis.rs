@@ -1,4 +1,5 @@
-//! The analysis: a pure function of the cost table, the configuration and `as_of`.
+//! The analysis: a pure function of the cost table, the configuration and `as_of` (and
+//! of what the shell read for it: AWS's credits, the last run's last day of data).
 //!
 //! It attributes every usage line to at most one workload (the first, in attribution
 //! order, whose services and one of whose rules match), then measures each award against
@@ -195,8 +196,8 @@ pub struct Analysis {
 ///
 /// `aws`, the Billing API's credits when they were read, decides eligibility in the
 /// account view (`applicableProductNames`) and adds the credits no award names to it.
-/// `last_run`, the `as_of` of the last `run` when the state remembers one, widens the
-/// spike check to the days since it (`burn::spike_days`).
+/// `last_run`, the last day of data the last `run` analysed when the state remembers
+/// it, widens the spike check to the days since (`burn::spike_days`).
 pub fn analyse(
     table: &CostTable,
     config: &Config,
@@ -377,7 +378,7 @@ pub fn analyse(
         config.analysis.drawdown_order,
         as_of.min(table.last_day),
         None,
-        burn::spike_days(as_of, last_run),
+        burn::spike_days(as_of.min(table.last_day), last_run),
     );
     for late in &model.still_arriving {
         warnings.push(format!(

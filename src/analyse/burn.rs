@@ -305,17 +305,19 @@ pub struct Model {
 /// How many of the last days of data are checked for a spike at least: a day's figures
 /// can still rise after the run that first saw it.
 pub const SPIKE_DAYS: usize = 3;
-/// The most days checked for a spike: the days since the last run, when runs were
-/// missed (a runaway job that began while none ran is caught on its first day), up to
-/// two weeks.
+/// The most days checked for a spike: the days since the last run's data, when runs
+/// were missed or its data was stale (a runaway job that began while none ran is caught
+/// on its first day), up to two weeks.
 pub const MAX_SPIKE_DAYS: usize = 14;
 
-/// How many of the last days of data a run as of `as_of` checks for a spike, given the
-/// `as_of` of the last run, if one is known: the days since it, within
-/// `SPIKE_DAYS..=MAX_SPIKE_DAYS`.
-pub fn spike_days(as_of: NaiveDate, last_run: Option<NaiveDate>) -> usize {
+/// How many of the last days of data up to `end` are checked for a spike, given the
+/// last day of data the last run analysed, if one is known: the days since it and the
+/// `SPIKE_DAYS - 1` before them that it saw (their figures may have risen since), within
+/// `SPIKE_DAYS..=MAX_SPIKE_DAYS`. Daily runs check `SPIKE_DAYS`.
+pub fn spike_days(end: NaiveDate, last_run: Option<NaiveDate>) -> usize {
     last_run.map_or(SPIKE_DAYS, |last| {
-        ((as_of - last).num_days().max(0) as usize).clamp(SPIKE_DAYS, MAX_SPIKE_DAYS)
+        let new = (end - last).num_days().max(0) as usize;
+        (new + SPIKE_DAYS - 1).clamp(SPIKE_DAYS, MAX_SPIKE_DAYS)
     })
 }
 
@@ -780,15 +782,16 @@ mod tests {
 
     #[test]
     fn the_spike_check_covers_the_days_since_the_last_run_within_its_bounds() {
-        let as_of = day(100);
-        assert_eq!(spike_days(as_of, None), SPIKE_DAYS);
+        let end = day(100);
+        assert_eq!(spike_days(end, None), SPIKE_DAYS);
         // Daily runs, a rerun, or a last run "after" this one (an older --as-of).
-        assert_eq!(spike_days(as_of, Some(day(99))), SPIKE_DAYS);
-        assert_eq!(spike_days(as_of, Some(day(100))), SPIKE_DAYS);
-        assert_eq!(spike_days(as_of, Some(day(105))), SPIKE_DAYS);
-        // Six days missed: six days checked; a month missed: two weeks.
-        assert_eq!(spike_days(as_of, Some(day(94))), 6);
-        assert_eq!(spike_days(as_of, Some(day(70))), MAX_SPIKE_DAYS);
+        assert_eq!(spike_days(end, Some(day(99))), SPIKE_DAYS);
+        assert_eq!(spike_days(end, Some(day(100))), SPIKE_DAYS);
+        assert_eq!(spike_days(end, Some(day(105))), SPIKE_DAYS);
+        // Six new days (runs missed, or data stuck): those six and the two before them
+        // that the last run saw early; a month: two weeks.
+        assert_eq!(spike_days(end, Some(day(94))), 8);
+        assert_eq!(spike_days(end, Some(day(70))), MAX_SPIKE_DAYS);
     }
 
     /// The model as of day `end`, in AWS's order, each series' own method.

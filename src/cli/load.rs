@@ -11,8 +11,12 @@ type Loaded = (CostTable, NaiveDate, SourceStatus, Option<AwsCredits>);
 pub(super) fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
     let config = config::load(&common.config)?;
     let (table, as_of, source, aws_credits) = load_table(&config, common)?;
-    // The last run's as_of: the spike check looks back over the days since it.
-    let last_run = DaemonState::last_as_of(&config.state_path)?;
+    // The last day of data the last run analysed: the spike check looks back over the
+    // days since. A saved report that cannot be read only costs the wider look-back.
+    let last_run = DaemonState::last_analysed_day(&config.state_path).unwrap_or_else(|e| {
+        say!("warning: the last run's report: {e}; checking the last days for spikes only");
+        None
+    });
     let mut report =
         crate::analyse::report::assess(&table, &config, as_of, aws_credits.as_ref(), last_run)
             .context("analysing the cost table")?;

@@ -18,7 +18,6 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         return Err(first.into());
     }
     let transport = deliver::Transport::from_config(&config.email)?;
-    DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
     let mut outbox = Outbox::open(&config.state_path)?;
     let previous = outbox.alert_states()?;
     let snoozes = |award: &str| {
@@ -52,12 +51,16 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         &config.alerts.recipients,
         SystemTime::from(now),
     )?;
+    crate::failpoint("before-commit");
     let fresh = outbox.commit(
         &queued,
         &decision.states,
         digest_due.then(|| now.date_naive()),
         now,
     )?;
+    // Saved once the alerts are committed: the next run's spike check looks back to this
+    // report's last day, so a run that dies before its commit must not move it on.
+    DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
     crate::failpoint("after-commit");
 
     let retry = Retry {

@@ -1,5 +1,5 @@
 //! What the daemon remembers between starts: the last slot run and how it ended, and the
-//! last report (for `/metrics`, and its `as_of` for the spike check's look-back).
+//! last report (for `/metrics`, and its last day of data for the spike check's look-back).
 
 use std::path::{Path, PathBuf};
 
@@ -42,32 +42,33 @@ impl DaemonState {
         Ok(())
     }
 
-    /// The `as_of` of the last run's report in the state folder `dir`, read only; None
-    /// when no run has saved one (or the folder holds no store yet).
-    pub(crate) fn last_as_of(dir: &Path) -> Result<Option<NaiveDate>, StoreError> {
+    /// The last day of data the last run's report analysed (the sooner of its `as_of`
+    /// and its data's last day), from the state folder `dir`, read only; None when no
+    /// run has saved one (or the folder holds no store yet).
+    pub(crate) fn last_analysed_day(dir: &Path) -> Result<Option<NaiveDate>, StoreError> {
         let path = dir.join(super::FILE_NAME);
         if !path.exists() {
             return Ok(None);
         }
         let conn = super::open_read_only(&path)?;
-        let text: Option<Option<String>> = conn
+        let days: Option<(Option<String>, Option<String>)> = conn
             .query_row(
-                "SELECT json_extract(report, '$.as_of') FROM last_report WHERE id = 1",
+                "SELECT json_extract(report, '$.as_of'), json_extract(report, '$.data.last_day')
+                 FROM last_report WHERE id = 1",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(|e| super::fail_path(&path, e))?;
-        text.flatten()
-            .map(|t| {
-                NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|_| {
-                    super::fail_path(
-                        &path,
-                        format!("the last report's as_of {t:?} is not a date"),
-                    )
-                })
+        let Some((Some(as_of), Some(last_day))) = days else {
+            return Ok(None);
+        };
+        let date = |t: &str| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+                super::fail_path(&path, format!("the last report's day {t:?} is not a date"))
             })
-            .transpose()
+        };
+        Ok(Some(date(&as_of)?.min(date(&last_day)?)))
     }
 
     pub(crate) fn last_report(&self) -> Result<Option<serde_json::Value>, StoreError> {
@@ -132,21 +133,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_last_runs_as_of_is_read_back_and_absent_before_any_run() {
+    fn the_last_runs_last_day_is_read_back_and_absent_before_any_run() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(DaemonState::last_as_of(dir.path()).unwrap(), None);
+        assert_eq!(DaemonState::last_analysed_day(dir.path()).unwrap(), None);
         let state = DaemonState::open(dir.path()).unwrap();
         // A store without a report yet (a daemon that has not run).
-        assert_eq!(DaemonState::last_as_of(dir.path()).unwrap(), None);
+        assert_eq!(DaemonState::last_analysed_day(dir.path()).unwrap(), None);
         let at = DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
         state
-            .save_report(r#"{"as_of": "2026-11-20", "awards": []}"#, at)
+            .save_report(
+                r#"{"as_of": "2026-11-20", "data": {"last_day": "2026-11-19"}}"#,
+                at,
+            )
             .unwrap();
         assert_eq!(
-            DaemonState::last_as_of(dir.path()).unwrap(),
-            NaiveDate::from_ymd_opt(2026, 11, 20)
+            DaemonState::last_analysed_day(dir.path()).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 19)
         );
+        // An --as-of before the data's end: the as_of.
+        state
+            .save_report(
+                r#"{"as_of": "2026-11-10", "data": {"last_day": "2026-11-19"}}"#,
+                at,
+            )
+            .unwrap();
+        assert_eq!(
+            DaemonState::last_analysed_day(dir.path()).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 10)
+        );
+        // A saved report that is not one: an error the shell warns about.
+        state.save_report("not json", at).unwrap();
+        assert!(DaemonState::last_analysed_day(dir.path()).is_err());
     }
 }

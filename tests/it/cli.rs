@@ -184,6 +184,38 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     );
 }
 
+#[test]
+fn a_run_killed_before_its_commit_saves_no_report_for_the_next_spike_check() {
+    // The next run's spike check looks back to the saved report's last day: a run that
+    // committed no alerts must not move it on.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let run = |failpoint: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_creditburn"));
+        cmd.args(["run", "--now", "2026-11-21T08:00:00Z", "--config"])
+            .arg(&config);
+        if let Some(step) = failpoint {
+            cmd.env("CREDITBURN_FAILPOINT", step);
+        }
+        cmd.output().unwrap()
+    };
+    let saved = || -> i64 {
+        let conn = rusqlite::Connection::open(dir.path().join("state/creditburn.sqlite3")).unwrap();
+        conn.query_row("SELECT count(*) FROM last_report", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(!run(Some("before-commit")).status.success());
+    assert_eq!(saved(), 0);
+    assert!(outbox_files(dir.path()).is_empty());
+    let out = run(None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(saved(), 1);
+}
+
 /// The names in the file transport's outbox folder, sorted.
 fn outbox_files(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(dir.join("outbox"))
