@@ -142,29 +142,21 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        state
-            .save_report(
-                r#"{"as_of": "2026-11-20", "data": {"last_day": "2026-11-19"}}"#,
-                at,
-            )
-            .unwrap();
+        // The day the last run analysed, after saving `report`.
+        let after = |report: &str| {
+            state.save_report(report, at).unwrap();
+            DaemonState::last_analysed_day(dir.path())
+        };
         assert_eq!(
-            DaemonState::last_analysed_day(dir.path()).unwrap(),
+            after(r#"{"as_of": "2026-11-20", "data": {"last_day": "2026-11-19"}}"#).unwrap(),
             NaiveDate::from_ymd_opt(2026, 11, 19)
         );
         // An --as-of before the data's end: the as_of.
-        state
-            .save_report(
-                r#"{"as_of": "2026-11-10", "data": {"last_day": "2026-11-19"}}"#,
-                at,
-            )
-            .unwrap();
         assert_eq!(
-            DaemonState::last_analysed_day(dir.path()).unwrap(),
+            after(r#"{"as_of": "2026-11-10", "data": {"last_day": "2026-11-19"}}"#).unwrap(),
             NaiveDate::from_ymd_opt(2026, 11, 10)
         );
         // A saved report that is not one: an error the shell warns about.
-        state.save_report("not json", at).unwrap();
-        assert!(DaemonState::last_analysed_day(dir.path()).is_err());
+        assert!(after("not json").is_err());
     }
 }
