@@ -389,6 +389,8 @@ fn main() {
     // (scenario family, method) -> 30-day errors.
     // (scenario family, method) -> 30-day day errors, unused errors (%), verdicts right.
     type Family = (Vec<f64>, Vec<f64>, (usize, usize));
+    // Scenario family -> (creditburn's P10-P90 ranges holding the truth, runs) at 30 days.
+    let mut covered30: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut families: BTreeMap<(String, usize), Family> = BTreeMap::new();
     let mut runs = 0;
     for s in &scenarios {
@@ -470,6 +472,13 @@ fn main() {
                         };
                         if hit {
                             t.covered.0 += 1;
+                        }
+                        if h == 30 && m == 0 {
+                            let c = covered30
+                                .entry(s.name.split('/').next().unwrap_or("").to_string())
+                                .or_default();
+                            c.1 += 1;
+                            c.0 += usize::from(hit);
                         }
                     }
                     // BACKTEST_TRACE=1 prints each 30-day run that runs out: the error
@@ -604,6 +613,15 @@ fn main() {
             beaten.push(name.clone());
         }
     }
+    println!();
+    let covers: Vec<String> = covered30
+        .iter()
+        .map(|(f, (hit, all))| format!("{f} {:.0}%", *hit as f64 / (*all).max(1) as f64 * 100.0))
+        .collect();
+    println!(
+        "P10-P90 covers at 30 days, creditburn, per scenario: {}",
+        covers.join(", ")
+    );
     println!();
     let ok = |b: bool| if b { "met" } else { "MISSED" };
     println!(
