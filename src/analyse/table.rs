@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use aws_sdk_costexplorer::types::{GroupDefinitionType, MetricValue};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 
-use crate::model::page::{CostPage, RecordScope};
+use crate::model::page::{CostPage, RecordScope, MAX_YEAR, MIN_YEAR};
 
 pub(crate) const DATE: &str = "date";
 pub(crate) const ACCOUNT: &str = "account";
@@ -195,6 +195,11 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
             let start = result.time_period().map(|p| p.start()).unwrap_or_default();
             let date = NaiveDate::parse_from_str(start, "%Y-%m-%d")
                 .map_err(|_| fail(format!("TimePeriod Start {start:?} is not a date")))?;
+            if !(MIN_YEAR..=MAX_YEAR).contains(&date.year()) {
+                return Err(fail(format!(
+                    "TimePeriod Start {date} is outside the years {MIN_YEAR} to {MAX_YEAR}"
+                )));
+            }
             first = first.min(date);
             last = last.max(date);
             let estimated = result.estimated();

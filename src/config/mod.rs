@@ -586,9 +586,7 @@ impl Config {
 pub(crate) const MAX_AMOUNT: f64 = 1e9;
 /// The longest award, start to expiry.
 pub(crate) const MAX_AWARD_DAYS: i64 = 3660;
-/// Award dates must fall in these years.
-pub(crate) const MIN_YEAR: i32 = 2000;
-pub(crate) const MAX_YEAR: i32 = 2200;
+pub(crate) use crate::model::page::{MAX_YEAR, MIN_YEAR};
 pub(crate) const MAX_SLACK_DAYS: i64 = 365;
 pub(crate) const MAX_REPEAT_HOURS: f64 = 8760.0;
 pub(crate) const MAX_RETRY_BASE_MINUTES: f64 = 1440.0;

@@ -6,6 +6,12 @@ use std::path::PathBuf;
 
 use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
 
+/// The years a day of the bill, or an award's date, may fall in: far enough apart for any
+/// real bill, near enough that a day's arithmetic (the day after, a year of forecast)
+/// cannot leave the calendar.
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 2200;
+
 /// Which record types a query was filtered to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordScope {

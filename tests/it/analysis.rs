@@ -210,11 +210,22 @@ fn metric(cost: f64) -> std::collections::HashMap<String, MetricValue> {
 }
 
 fn page(scope: RecordScope, defs: [(&str, &str); 2], groups: &[(&str, &str, f64)]) -> CostPage {
+    page_on("2026-03-01", "2026-03-02", scope, defs, groups)
+}
+
+/// `page`, of the day from `start` to `end`.
+fn page_on(
+    start: &str,
+    end: &str,
+    scope: RecordScope,
+    defs: [(&str, &str); 2],
+    groups: &[(&str, &str, f64)],
+) -> CostPage {
     let mut result = ResultByTime::builder()
         .time_period(
             DateInterval::builder()
-                .start("2026-03-01")
-                .end("2026-03-02")
+                .start(start)
+                .end(end)
                 .build()
                 .unwrap(),
         )
@@ -308,6 +319,44 @@ fn small_table() -> table::CostTable {
         ),
     ];
     table::normalise(&pages).unwrap()
+}
+
+#[test]
+fn a_day_of_the_bill_outside_the_years_2000_to_2200_is_refused_naming_its_file() {
+    // A hand-made recording dated near the calendar's end would otherwise overflow the
+    // day after its last day; one from 1999 is no AWS bill either.
+    let ut = ("DIMENSION", "USAGE_TYPE");
+    let pages = |start: &str, end: &str| {
+        let line = |key| [(key, "USE1-Nova2Lite-input-tokens", 1.0)];
+        vec![
+            page_on(
+                start,
+                end,
+                RecordScope::Usage,
+                [("DIMENSION", "SERVICE"), ut],
+                &line("Amazon Bedrock"),
+            ),
+            page_on(
+                start,
+                end,
+                RecordScope::Usage,
+                [("DIMENSION", "LINKED_ACCOUNT"), ut],
+                &line("111111111111"),
+            ),
+        ]
+    };
+    for (start, end) in [("9999-12-30", "9999-12-31"), ("1999-12-31", "2000-01-01")] {
+        let message = table::normalise(&pages(start, end))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("{start} is outside the years 2000 to 2200"))
+                && message.contains("test.json"),
+            "{message}"
+        );
+    }
+    let last = table::normalise(&pages("2200-12-31", "2201-01-01")).unwrap();
+    assert_eq!(last.last_day.to_string(), "2200-12-31");
 }
 
 #[test]
