@@ -6,8 +6,10 @@
 //! forecast cumulative spend. The methods within twice the best's error are blended,
 //! weighted by the inverse square of their errors. The blend's errors on those same
 //! backtests give the range: the 10th and 90th percentiles of the log ratio, per fourth
-//! root of the horizon (`GROWTH_EXPONENT`), scale the cumulative forecast into the P10
-//! and P90 paths.
+//! root of the horizon (`GROWTH_EXPONENT`) and widened twice (`RESIDUAL_WIDEN`), scale
+//! the cumulative forecast into the P10 and P90 paths; never narrower than the series'
+//! own daily noise allows (`noise_floor`), so a calm series gets a narrow range and a
+//! noisy one a wide range, whatever its few holdouts happened to show.
 //!
 //! The methods:
 //! - `ets`: grafana's augurs AutoETS (additive or multiplicative error, trend none,
@@ -104,9 +106,15 @@ const MIN_TRAIN: usize = 14;
 /// The trailing mean's window, and the shortest history the other methods are fitted to.
 pub const TRAILING_DAYS: usize = 14;
 /// The spread (log ratio per unit of `growth`) assumed when the history is too short
-/// to measure one, and the least ever used.
+/// to measure one.
 const DEFAULT_SPREAD: f64 = 0.12;
-const MIN_SPREAD: f64 = 0.035;
+/// How much wider than the backtest's own residual quantiles the range is drawn. The
+/// four holdouts overlap (each holds the last seven days), so their residuals are a few
+/// independent draws, and the 10th to 90th percentile of a few draws understates the
+/// spread of the next one. The backtest bench chose the factor for the range's coverage.
+const RESIDUAL_WIDEN: f64 = 2.0;
+/// The standard normal's 90th percentile.
+const Z_90: f64 = 1.2816;
 
 /// A forecast of daily spend over the days after the history.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +129,8 @@ pub struct Forecast {
     pub p10: Vec<f64>,
     pub p50: Vec<f64>,
     pub p90: Vec<f64>,
-    /// The log-ratio quantiles (0.1 and 0.9) behind the range, per unit of `growth`.
+    /// The log-ratio quantiles (0.1 and 0.9) behind the range, per unit of `growth`,
+    /// widened; the range is at least the series' noise floor besides.
     pub spread: (f64, f64),
 }
 
@@ -286,22 +295,35 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
             )
         }
     };
+    // The range: the backtest's residual quantiles, widened (few of the holdouts are
+    // independent draws), and at least what the series' own daily noise alone gives.
     let spread = if residuals.len() >= 7 {
         let mut r = residuals;
         r.sort_by(f64::total_cmp);
         (
-            quantile(&r, 0.1).min(-MIN_SPREAD),
-            quantile(&r, 0.9).max(MIN_SPREAD),
+            quantile(&r, 0.1) * RESIDUAL_WIDEN,
+            quantile(&r, 0.9) * RESIDUAL_WIDEN,
         )
     } else {
         (-DEFAULT_SPREAD, DEFAULT_SPREAD)
     };
-    let scaled = |z: f64| -> Vec<f64> {
+    let noise = day_noise(&weekday_adjusted_log(&y[n.saturating_sub(LEVEL_DAYS)..]));
+    let scaled = |z: f64, upper: bool| -> Vec<f64> {
         let mut out = Vec::with_capacity(horizon);
         let (mut cum, mut last) = (0.0, 0.0);
         for (j, p) in p50.iter().enumerate() {
             cum += p;
-            let target = (cum * (z * growth(j + 1)).exp()).max(last);
+            let f = noise_floor(noise, j + 1);
+            let z = z * growth(j + 1);
+            let z = if upper { z.max(f) } else { z.min(-f) };
+            if z == 0.0 {
+                // No range (a series with neither noise nor backtest error): the P50's
+                // own day, so that no rounding puts the P90 below it.
+                out.push(*p);
+                last = cum;
+                continue;
+            }
+            let target = (cum * z.exp()).max(last);
             out.push(target - last);
             last = target;
         }
@@ -310,8 +332,8 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     Forecast {
         method,
         blend,
-        p10: scaled(spread.0),
-        p90: scaled(spread.1),
+        p10: scaled(spread.0, false),
+        p90: scaled(spread.1, true),
         p50,
         spread,
     }
@@ -321,6 +343,14 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
 /// per unit of this on the series' own backtests and applied by it. The backtest bench
 /// (`cargo bench --bench backtest`) chose the exponent for the range's coverage.
 pub const GROWTH_EXPONENT: f64 = 0.25;
+
+/// The least the log ratio of cumulative spend can err, `days` days ahead, on a series
+/// whose days vary by `noise` (the standard deviation of log spend) about a level
+/// estimated from `LEVEL_DAYS` of them: the P90 of the noise of those days' sum and of
+/// the level's own error. A calm series gets a narrow range, a noisy one a wide one.
+fn noise_floor(noise: f64, days: usize) -> f64 {
+    Z_90 * noise * (1.0 / days.max(1) as f64 + 1.0 / LEVEL_DAYS as f64).sqrt()
+}
 
 fn growth(days: usize) -> f64 {
     (days as f64).powf(GROWTH_EXPONENT)
@@ -467,23 +497,8 @@ pub fn level_start(y: &[f64]) -> usize {
     if n < 7 {
         return 0;
     }
-    let floor = log_floor(y);
-    let mut x: Vec<f64> = y.iter().map(|v| (v.max(0.0) + floor).ln()).collect();
-    if n >= 28 {
-        // Each weekday's median gap to its centred week's mean.
-        let mut gaps: [Vec<f64>; 7] = Default::default();
-        for t in 3..n - 3 {
-            let mean = x[t - 3..=t + 3].iter().sum::<f64>() / 7.0;
-            gaps[t % 7].push(x[t] - mean);
-        }
-        let effect: Vec<f64> = gaps.into_iter().map(median).collect();
-        for (t, v) in x.iter_mut().enumerate() {
-            *v -= effect[t % 7];
-        }
-    }
-    // The robust standard deviation of one day's noise, from day-to-day changes.
-    let diffs: Vec<f64> = x.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
-    let scale = (median(diffs) * 1.4826 / std::f64::consts::SQRT_2).max(0.01);
+    let x = weekday_adjusted_log(y);
+    let scale = day_noise(&x).max(0.01);
     let center = median(x.clone());
     let z: Vec<f64> = x.iter().map(|v| (v - center) / scale).collect();
     let points = NormalGammaDetector::default().detect_changepoints(&z);
@@ -501,6 +516,36 @@ pub fn level_start(y: &[f64]) -> usize {
             (after - before).abs() >= STEP
         })
         .unwrap_or(0)
+}
+
+/// Log spend, the weekday pattern taken out once there are four weeks: each weekday's
+/// median gap to its centred week's mean.
+fn weekday_adjusted_log(y: &[f64]) -> Vec<f64> {
+    let n = y.len();
+    let floor = log_floor(y);
+    let mut x: Vec<f64> = y.iter().map(|v| (v.max(0.0) + floor).ln()).collect();
+    if n >= 28 {
+        let mut gaps: [Vec<f64>; 7] = Default::default();
+        for t in 3..n - 3 {
+            let mean = x[t - 3..=t + 3].iter().sum::<f64>() / 7.0;
+            gaps[t % 7].push(x[t] - mean);
+        }
+        let effect: Vec<f64> = gaps.into_iter().map(median).collect();
+        for (t, v) in x.iter_mut().enumerate() {
+            *v -= effect[t % 7];
+        }
+    }
+    x
+}
+
+/// The robust standard deviation of one day's noise in `x` (log spend), from day-to-day
+/// changes: a trend or a level shift moves few of them.
+fn day_noise(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return 0.0;
+    }
+    let diffs: Vec<f64> = x.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    median(diffs) * 1.4826 / std::f64::consts::SQRT_2
 }
 
 /// The least change in log spend (about 1.6 times up, or 0.6 down) that is a level shift.
@@ -555,6 +600,38 @@ mod tests {
         assert!((t - 3000.0).abs() < 30.0, "{t} by {:?}", f.method);
         assert!(total(&f.p10) <= t && t <= total(&f.p90));
         assert!(total(&f.p90) / t < 1.2, "{:?}", f.spread);
+    }
+
+    #[test]
+    fn the_range_is_at_least_what_the_series_daily_noise_gives_and_no_wider_on_a_calm_one() {
+        // Days alternating 10% above and below $100: every day-to-day change of log
+        // spend (1% of the mean day added) is ln(111/91) = 0.19867, a noise of
+        // 0.19867 * 1.4826 / sqrt(2) = 0.2083 (under four weeks, no weekday pattern
+        // is taken out). 30 days ahead the floor is then
+        // 1.2816 * 0.2083 * sqrt(1/30 + 1/56) = 0.0603 of cumulative spend.
+        let y: Vec<f64> = (0..84)
+            .map(|t| if t % 2 == 0 { 110.0 } else { 90.0 })
+            .collect();
+        let noise = day_noise(&weekday_adjusted_log(&y[..27]));
+        assert!((noise - 0.2083).abs() < 0.0005, "{noise}");
+        assert!((noise_floor(noise, 30) - 0.0603).abs() < 0.0005);
+        // The forecast measures the noise on its last eight weeks, the weekday pattern
+        // taken out (part of the alternation is in it).
+        let noise = day_noise(&weekday_adjusted_log(&y[y.len() - LEVEL_DAYS..]));
+        let floor = noise_floor(noise, 30);
+        assert!(floor > 0.02, "{floor}");
+        let f = forecast(&y, 30);
+        let (p10, p50, p90) = (total(&f.p10), total(&f.p50), total(&f.p90));
+        assert!((p50 - 3000.0).abs() < 30.0, "{p50}");
+        assert!((p90 / p50).ln() >= floor - 1e-9, "{p90} / {p50}");
+        assert!((p10 / p50).ln() <= -floor + 1e-9, "{p10} / {p50}");
+        // The same level with no noise: no wider than its (empty) residuals and noise.
+        let calm = forecast(&[100.0; 84], 30);
+        assert!(
+            total(&calm.p90) - total(&calm.p10) < 1e-6,
+            "{:?}",
+            calm.spread
+        );
     }
 
     #[test]
