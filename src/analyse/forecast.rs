@@ -315,17 +315,29 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
             cum += p;
             let f = noise_floor(noise, j + 1);
             let z = z * growth(j + 1);
-            let z = if upper { z.max(f) } else { z.min(-f) };
-            if z == 0.0 {
-                // No range (a series with neither noise nor backtest error): the P50's
-                // own day, so that no rounding puts the P90 below it.
-                out.push(*p);
-                last = cum;
-                continue;
-            }
-            let target = (cum * z.exp()).max(last);
-            out.push(target - last);
-            last = target;
+            // The P10 never above the P50 and the P90 never below, whatever the sign of
+            // the residuals (a series whose every holdout was under-forecast).
+            let z = if upper {
+                z.max(f).max(0.0)
+            } else {
+                z.min(-f).min(0.0)
+            };
+            // Day by day too: the noise floor narrows with the days ahead, and a window
+            // of days (a tranche, an expiry) must see the paths in order. With no range
+            // (neither noise nor backtest error), the P50's own day, so that no rounding
+            // puts the P90 below it.
+            let day = if z == 0.0 {
+                *p
+            } else {
+                let gap = cum * z.exp() - last;
+                if upper {
+                    gap.max(*p)
+                } else {
+                    gap.clamp(0.0, *p)
+                }
+            };
+            out.push(day);
+            last += day;
         }
         out
     };
@@ -346,11 +358,18 @@ pub const GROWTH_EXPONENT: f64 = 0.25;
 
 /// The least the log ratio of cumulative spend can err, `days` days ahead, on a series
 /// whose days vary by `noise` (the standard deviation of log spend) about a level
-/// estimated from `LEVEL_DAYS` of them: the P90 of the noise of those days' sum and of
+/// estimated from up to `LEVEL_DAYS` of them: the P90 of the noise of those days' sum and of
 /// the level's own error. A calm series gets a narrow range, a noisy one a wide one.
 fn noise_floor(noise: f64, days: usize) -> f64 {
-    Z_90 * noise * (1.0 / days.max(1) as f64 + 1.0 / LEVEL_DAYS as f64).sqrt()
+    Z_90 * noise.min(MAX_NOISE) * (1.0 / days.max(1) as f64 + 1.0 / LEVEL_DAYS as f64).sqrt()
 }
+
+/// The most day-to-day noise of log spend the floor takes at its word. Beyond it the
+/// spend switches on and off (a day without spend is 1% of the mean day, a change of
+/// about 4.6), where the noise of a sum no longer shrinks as a small one's does: a
+/// regular two days on, one day off would otherwise read as a P90 nine hundred times
+/// the P50 tomorrow.
+const MAX_NOISE: f64 = 1.0;
 
 fn growth(days: usize) -> f64 {
     (days as f64).powf(GROWTH_EXPONENT)
@@ -632,6 +651,40 @@ mod tests {
             "{:?}",
             calm.spread
         );
+    }
+
+    #[test]
+    fn the_range_is_in_order_day_by_day_on_one_sided_residuals_and_intermittent_spend() {
+        let in_order = |f: &Forecast| {
+            for i in 0..f.p50.len() {
+                assert!(
+                    f.p10[i] <= f.p50[i] && f.p50[i] <= f.p90[i],
+                    "day {i}: {f:?}"
+                );
+            }
+        };
+        // A 30% rise (under a level shift's step) 24 days ago: no day-to-day noise at
+        // all, and every holdout under-forecast, so every residual is positive.
+        let mut y = vec![100.0; 60];
+        y.extend([130.0; 24]);
+        let f = forecast(&y, 30);
+        in_order(&f);
+        assert!(f.spread.0 > 0.0, "{:?}", f.spread);
+        // Two days on, one off: the noise read is large (ln 101 a change), but taken at
+        // MAX_NOISE, so tomorrow's P90 is at most e^(1.2816 * sqrt(1 + 1/56)) = 3.65
+        // times the P50, and 30 days out the floor is 1.2816 * 0.2260 = 0.290.
+        let y: Vec<f64> = (0..84)
+            .map(|t| if t % 3 == 2 { 0.0 } else { 100.0 })
+            .collect();
+        let f = forecast(&y, 30);
+        in_order(&f);
+        assert!(
+            f.p90[0] <= 3.66 * f.p50[0] + 1e-9,
+            "{} {}",
+            f.p90[0],
+            f.p50[0]
+        );
+        assert!((noise_floor(10.0, 30) - 0.290).abs() < 0.001);
     }
 
     #[test]

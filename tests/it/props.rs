@@ -439,8 +439,8 @@ proptest! {
         prop_assert!((by_kind - paid).abs() <= 1e-6 * paid.max(1.0));
     }
 
-    /// Any history: the forecast's paths are finite, not negative, and ordered
-    /// cumulatively (P10 <= P50 <= P90).
+    /// Any history: the forecast's paths are finite, not negative, and ordered day by
+    /// day and cumulatively (P10 <= P50 <= P90).
     #[test]
     fn the_forecast_paths_are_finite_and_ordered(
         history in prop::collection::vec(prop_oneof![Just(0.0), 0.0f64..1e-3, 0.0f64..1e6], 0..120),
@@ -452,6 +452,7 @@ proptest! {
             for v in [f.p10[i], f.p50[i], f.p90[i]] {
                 prop_assert!(v.is_finite() && v >= 0.0, "{v} in {f:?}");
             }
+            prop_assert!(f.p10[i] <= f.p50[i] && f.p50[i] <= f.p90[i], "day {i} in {f:?}");
             c10 += f.p10[i];
             c50 += f.p50[i];
             c90 += f.p90[i];
