@@ -323,18 +323,13 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
                 z.min(-f).min(0.0)
             };
             // Day by day too: the noise floor narrows with the days ahead, and a window
-            // of days (a tranche, an expiry) must see the paths in order. With no range
-            // (neither noise nor backtest error), the P50's own day, so that no rounding
-            // puts the P90 below it.
-            let day = if z == 0.0 {
-                *p
+            // of days (a tranche, an expiry) must see the paths in order. This also keeps
+            // rounding from putting a zero-width range's P90 below its P50.
+            let gap = cum * z.exp() - last;
+            let day = if upper {
+                gap.max(*p)
             } else {
-                let gap = cum * z.exp() - last;
-                if upper {
-                    gap.max(*p)
-                } else {
-                    gap.clamp(0.0, *p)
-                }
+                gap.clamp(0.0, *p)
             };
             out.push(day);
             last += day;
