@@ -24,7 +24,9 @@
 //! forecast for weeks; the actual spend of that day still counts where it is paid.
 //! After a level shift (augurs' changepoint detection on log spend, where the week after
 //! is at least e^0.5 times above or below the week before) only the days since it are
-//! fitted and backtested.
+//! fitted and backtested. The trend methods (`ets`, `ets_log`) are candidates only when
+//! the last six weeks show a trend (`trend_shows`): the slope of log spend at least 1.5
+//! standard errors from zero.
 
 use augurs::ets::AutoETS;
 use augurs::mstl::MSTLModel;
@@ -208,7 +210,14 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     // (method, its error: the sum over holdouts of |log ratio| of cumulative spend, its
     // forecast of each holdout).
     let mut tried: Vec<(Method, f64, Vec<Vec<f64>>)> = Vec::new();
+    // A trend method extrapolates the slope it fitted: on a curve that has flattened (an
+    // adoption curve saturated) the ramp earlier in the history still moves it, and no
+    // holdout can tell. With no trend to show over the last six weeks, it is no candidate.
+    let trend_shows = only.is_some() || trend_shows(&y);
     for method in candidates {
+        if !trend_shows && matches!(method, Method::Ets | Method::EtsLog) {
+            continue;
+        }
         if only.is_none()
             && n < TRAILING_DAYS
             && !matches!(method, Method::TrailingMean | Method::Level)
@@ -532,6 +541,35 @@ pub fn level_start(y: &[f64]) -> usize {
         .unwrap_or(0)
 }
 
+/// The days over which a trend must show for the trend methods to be candidates.
+const TREND_DAYS: usize = 42;
+/// The least t statistic of the slope of log spend over `TREND_DAYS` that shows a
+/// trend. The backtest bench chose it: on a saturated adoption curve it takes the trend
+/// methods out about two runs in three, on the linear ramps one in twenty.
+const TREND_T: f64 = 1.5;
+
+/// Whether the last `TREND_DAYS` of `y` (all of it when shorter) show a trend: the least
+/// squares slope of weekday-adjusted log spend is at least `TREND_T` of its standard
+/// errors from zero, the day's noise measured from day-to-day changes (`day_noise`).
+fn trend_shows(y: &[f64]) -> bool {
+    let x = weekday_adjusted_log(&y[y.len().saturating_sub(TREND_DAYS)..]);
+    if x.len() < 3 {
+        return false;
+    }
+    let m = x.len() as f64;
+    let (xm, ym) = ((m - 1.0) / 2.0, x.iter().sum::<f64>() / m);
+    let sxx: f64 = (0..x.len()).map(|i| (i as f64 - xm).powi(2)).sum();
+    let sxy: f64 = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64 - xm) * (v - ym))
+        .sum();
+    let slope = sxy / sxx;
+    // A series without noise shows a trend when it moves at all.
+    let error = day_noise(&x).max(1e-9) / sxx.sqrt();
+    slope.abs() >= TREND_T * error
+}
+
 /// Log spend, the weekday pattern taken out once there are four weeks: each weekday's
 /// median gap to its centred week's mean.
 fn weekday_adjusted_log(y: &[f64]) -> Vec<f64> {
@@ -604,6 +642,61 @@ mod tests {
         assert_eq!(total(&f.p90), 0.0);
         let f = forecast(&[], 5);
         assert_eq!(f.p50, vec![0.0; 5]);
+    }
+
+    #[test]
+    fn a_trend_shows_when_its_slope_stands_out_of_the_days_noise() {
+        // 27 days alternating $110/$90 (a noise of 0.2083 in log spend, as below; under
+        // four weeks, no weekday pattern is taken out) on a ramp of r a day in log spend.
+        // The alternation adds nothing to the slope (as many highs as lows either side
+        // of the middle day), nor the ramp to the median day-to-day change. The slope's
+        // standard error is 0.2083 / sqrt(sum (i - 13)^2 = 1638) = 0.005147, so the trend
+        // shows from 1.5 * 0.005147 = 0.0077 a day.
+        let ramp = |r: f64| -> Vec<f64> {
+            (0..27)
+                .map(|t| (if t % 2 == 0 { 110.0 } else { 90.0 }) * (r * t as f64).exp())
+                .collect()
+        };
+        assert!(!trend_shows(&ramp(0.0)));
+        assert!(!trend_shows(&ramp(0.0075)));
+        assert!(trend_shows(&ramp(0.0080)));
+        // Down as well as up: a decline is a trend.
+        assert!(!trend_shows(&ramp(-0.0075)));
+        assert!(trend_shows(&ramp(-0.0080)));
+        // Only the last six weeks count: a ramp that has flattened shows none.
+        let mut flattened: Vec<f64> = (0..60).map(|t| 100.0 + 10.0 * t as f64).collect();
+        flattened.extend((0..42).map(|t| if t % 2 == 0 { 770.0 } else { 630.0 }));
+        assert!(!trend_shows(&flattened));
+        // No noise at all: any move shows, none does not.
+        assert!(trend_shows(
+            &(0..42).map(|t| 100.0 + t as f64).collect::<Vec<_>>()
+        ));
+        assert!(!trend_shows(&[100.0; 42]));
+        assert!(!trend_shows(&[100.0, 200.0]));
+    }
+
+    #[test]
+    fn a_saturated_curve_is_forecast_without_the_trend_methods() {
+        // An adoption curve: a ramp from $100 to $700 over 60 days, then six weeks flat
+        // (about $700, alternating $770/$630). The trend methods fitted to the ramp would
+        // carry it on; the forecast is the level.
+        let mut y: Vec<f64> = (0..60).map(|t| 100.0 + 10.0 * t as f64).collect();
+        y.extend((0..42).map(|t| if t % 2 == 0 { 770.0 } else { 630.0 }));
+        let f = forecast(&y, 30);
+        assert!(
+            !f.blend
+                .0
+                .iter()
+                .any(|m| matches!(m, Method::Ets | Method::EtsLog)),
+            "{}",
+            f.blend.label()
+        );
+        let p50 = total(&f.p50);
+        assert!(
+            (p50 - 21_000.0).abs() < 21_000.0 * 0.05,
+            "{p50} by {}",
+            f.blend.label()
+        );
     }
 
     #[test]
