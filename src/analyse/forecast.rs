@@ -213,9 +213,9 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     // A trend method extrapolates the slope it fitted: on a curve that has flattened (an
     // adoption curve saturated) the ramp earlier in the history still moves it, and no
     // holdout can tell. With no trend to show over the last six weeks, it is no candidate.
-    let trend_shows = only.is_some() || trend_shows(&y);
+    let trending = only.is_some() || trend_shows(&y);
     for method in candidates {
-        if !trend_shows && matches!(method, Method::Ets | Method::EtsLog) {
+        if !trending && matches!(method, Method::Ets | Method::EtsLog) {
             continue;
         }
         if only.is_none()
