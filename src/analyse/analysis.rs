@@ -207,15 +207,21 @@ pub fn analyse(
 ) -> PolarsResult<Analysis> {
     let attributed = attribute(table, config)?;
     let as_of_day = table::epoch_days(as_of);
-    // Lazy, so only the usage rows are materialised once; the other record types and the
-    // estimated days are read from the same plan.
+    // The usage lines are the table's first rows: a slice, not a copy, unless days after
+    // `as_of` must be cut off. The other record types and the estimated days are read
+    // from a lazy plan.
+    let usage = attributed.slice(0, table.usage_rows);
+    let usage = if as_of >= table.last_day {
+        usage
+    } else {
+        usage
+            .lazy()
+            .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)))
+            .collect()?
+    };
     let upto = attributed
         .lazy()
         .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)));
-    let usage = upto
-        .clone()
-        .filter(col(table::RECORD_TYPE).eq(lit("Usage")))
-        .collect()?;
     let recent = col(table::DATE)
         .cast(DataType::Int32)
         .gt(lit(as_of_day - RECENT_DAYS as i32));
@@ -223,18 +229,22 @@ pub fn analyse(
 
     // Totals and the unattributed remainder.
     let usage_total = sum_f64(&usage, table::COST)?;
-    let unattributed_df = usage
-        .clone()
-        .lazy()
-        .filter(col(WORKLOAD).is_null())
-        .collect()?;
-    let unattributed = sum_f64(&unattributed_df, table::COST)?;
-    let unattributed_by_service = by_service_of(unattributed_df.clone().lazy(), &recent_sum)?;
+    // Only the columns a sum or a breakdown needs are filtered: no copy of the rows.
+    let unattributed_rows = usage.clone().lazy().filter(col(WORKLOAD).is_null());
+    let unattributed = sum_f64(
+        &unattributed_rows
+            .clone()
+            .select([col(table::COST)])
+            .collect()?,
+        table::COST,
+    )?;
+    let unattributed_by_service = by_service_of(unattributed_rows.clone(), &recent_sum)?;
     let approximated = sum_f64(
         &usage
             .clone()
             .lazy()
             .filter(col(table::APPROXIMATED))
+            .select([col(table::COST)])
             .collect()?,
         table::COST,
     )?;
@@ -319,7 +329,7 @@ pub fn analyse(
             }
         }
     }
-    let unattributed_top = top_unattributed(&unattributed_df, &unattributed_by_service, table)?;
+    let unattributed_top = top_unattributed(&unattributed_rows, &unattributed_by_service, table)?;
 
     let services_seen: std::collections::BTreeSet<&str> = table
         .df
@@ -909,7 +919,7 @@ struct Context<'a> {
 
 /// A phrase naming the largest unattributed services and, per tag key, tag values.
 fn top_unattributed(
-    unattributed: &DataFrame,
+    unattributed: &LazyFrame,
     by_service: &[ServiceSpend],
     table: &CostTable,
 ) -> PolarsResult<String> {
@@ -926,7 +936,6 @@ fn top_unattributed(
         let column = table::tag_column(key);
         let df = unattributed
             .clone()
-            .lazy()
             .group_by([col(column.as_str())])
             .agg([col(table::COST).sum()])
             .sort(

@@ -36,7 +36,11 @@ pub(crate) fn tag_column(key: &str) -> String {
 /// The normalised table and what was learnt building it.
 #[derive(Debug, Clone)]
 pub struct CostTable {
+    /// The usage lines first (`usage_rows` of them), then the other record types.
     pub df: DataFrame,
+    /// How many of the first rows are usage lines (record type Usage): the analysis
+    /// takes them as a slice of the table rather than a filtered copy.
+    pub usage_rows: usize,
     pub tag_keys: Vec<String>,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
@@ -161,147 +165,233 @@ fn amount(
 
 /// Builds the cost table from every page of a recording or a live fetch.
 pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
-    let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
-    let mut cols = Columns::default();
-    let mut seen_service = false;
-    let mut seen_account = false;
-    let mut tag_keys = BTreeSet::new();
-    let mut account_names = BTreeMap::new();
-    let (mut first, mut last) = (NaiveDate::MAX, NaiveDate::MIN);
+    let mut table = TableBuilder::default();
+    table.add(pages)?;
+    table.finish()
+}
 
-    for page in pages {
-        let fail = |message: String| TableError::Page {
-            file: page.file.clone(),
-            message,
-        };
-        let slice = classify(page).map_err(fail)?;
-        match &slice {
-            Slice::Service => seen_service = true,
-            Slice::Account => seen_account = true,
-            Slice::Tag(k) => {
-                tag_keys.insert(k.to_string());
+/// The cost table built from pages a range of days at a time, so that only one range's
+/// decoded pages need be held (a year of a large organisation's pages is several times
+/// the table). Each `add` must hold every query's pages of its days: a day's slices are
+/// rejoined within one `add`.
+#[derive(Default)]
+pub struct TableBuilder {
+    usage: Vec<DataFrame>,
+    others: Vec<DataFrame>,
+    seen_service: bool,
+    seen_account: bool,
+    any_usage: bool,
+    tag_keys: BTreeSet<String>,
+    account_names: BTreeMap<String, String>,
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+    approximated_cost: f64,
+}
+
+impl TableBuilder {
+    /// Adds the rows of `pages`: every query's pages of some whole days.
+    pub fn add(&mut self, pages: &[CostPage]) -> Result<(), TableError> {
+        let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
+        let mut cols = Columns::default();
+        let mut others = Columns::default();
+        let mut tag_keys = BTreeSet::new();
+
+        for page in pages {
+            let fail = |message: String| TableError::Page {
+                file: page.file.clone(),
+                message,
+            };
+            let slice = classify(page).map_err(fail)?;
+            match &slice {
+                Slice::Service => self.seen_service = true,
+                Slice::Account => self.seen_account = true,
+                Slice::Tag(k) => {
+                    tag_keys.insert(k.to_string());
+                }
+                Slice::Other => {}
             }
-            Slice::Other => {}
-        }
-        for attr in page.output.dimension_value_attributes() {
-            if let (Some(value), Some(name)) = (
-                attr.value(),
-                attr.attributes().and_then(|a| a.get("description")),
-            ) {
-                account_names.insert(value.to_string(), name.clone());
+            for attr in page.output.dimension_value_attributes() {
+                if let (Some(value), Some(name)) = (
+                    attr.value(),
+                    attr.attributes().and_then(|a| a.get("description")),
+                ) {
+                    self.account_names.insert(value.to_string(), name.clone());
+                }
             }
-        }
-        for result in page.output.results_by_time() {
-            let start = result.time_period().map(|p| p.start()).unwrap_or_default();
-            let date = NaiveDate::parse_from_str(start, "%Y-%m-%d")
-                .map_err(|_| fail(format!("TimePeriod Start {start:?} is not a date")))?;
-            if !(MIN_YEAR..=MAX_YEAR).contains(&date.year()) {
-                return Err(fail(format!(
-                    "TimePeriod Start {date} is outside the years {MIN_YEAR} to {MAX_YEAR}"
-                )));
-            }
-            first = first.min(date);
-            last = last.max(date);
-            let estimated = result.estimated();
-            for group in result.groups() {
-                let keys = group.keys();
-                if keys.len() != 2 {
+            for result in page.output.results_by_time() {
+                let start = result.time_period().map(|p| p.start()).unwrap_or_default();
+                let date = NaiveDate::parse_from_str(start, "%Y-%m-%d")
+                    .map_err(|_| fail(format!("TimePeriod Start {start:?} is not a date")))?;
+                if !(MIN_YEAR..=MAX_YEAR).contains(&date.year()) {
                     return Err(fail(format!(
-                        "a group on {date} has {} keys, not 2",
-                        keys.len()
+                        "TimePeriod Start {date} is outside the years {MIN_YEAR} to {MAX_YEAR}"
                     )));
                 }
-                let (cost, unit) = amount(group.metrics(), "UnblendedCost").map_err(&fail)?;
-                if !unit.is_empty() && unit != "USD" {
-                    return Err(fail(format!(
-                        "UnblendedCost on {date} is in {unit}, not USD"
-                    )));
-                }
-                let (quantity, _) = amount(group.metrics(), "UsageQuantity").map_err(&fail)?;
-                if let Slice::Other = slice {
-                    cols.push_row(date, None, Some(&keys[1]), None, &keys[0], &BTreeMap::new());
-                    cols.cost.push(cost);
-                    cols.quantity.push(quantity);
-                    cols.estimated.push(estimated);
-                    cols.approximated.push(false);
-                    continue;
-                }
-                let cell = cells.entry((date, keys[1].as_str())).or_default();
-                cell.estimated |= estimated;
-                match &slice {
-                    Slice::Service => cell.services.push((Some(&keys[0]), cost, quantity)),
-                    Slice::Account => cell.accounts.push((Some(&keys[0]), cost, quantity)),
-                    Slice::Tag(k) => {
-                        // Tag keys come back as "key$value", or "key$" when the tag is absent.
-                        let value = keys[0]
-                            .split_once('$')
-                            .map(|(_, v)| v)
-                            .filter(|v| !v.is_empty());
-                        cell.tags
-                            .entry(*k)
-                            .or_default()
-                            .push((value, cost, quantity));
+                self.first = Some(self.first.map_or(date, |d| d.min(date)));
+                self.last = Some(self.last.map_or(date, |d| d.max(date)));
+                let estimated = result.estimated();
+                for group in result.groups() {
+                    let keys = group.keys();
+                    if keys.len() != 2 {
+                        return Err(fail(format!(
+                            "a group on {date} has {} keys, not 2",
+                            keys.len()
+                        )));
                     }
-                    Slice::Other => {}
+                    let (cost, unit) = amount(group.metrics(), "UnblendedCost").map_err(&fail)?;
+                    if !unit.is_empty() && unit != "USD" {
+                        return Err(fail(format!(
+                            "UnblendedCost on {date} is in {unit}, not USD"
+                        )));
+                    }
+                    let (quantity, _) = amount(group.metrics(), "UsageQuantity").map_err(&fail)?;
+                    if let Slice::Other = slice {
+                        others.push_row(
+                            date,
+                            None,
+                            Some(&keys[1]),
+                            None,
+                            &keys[0],
+                            &BTreeMap::new(),
+                        );
+                        others.cost.push(cost);
+                        others.quantity.push(quantity);
+                        others.estimated.push(estimated);
+                        others.approximated.push(false);
+                        continue;
+                    }
+                    let cell = cells.entry((date, keys[1].as_str())).or_default();
+                    cell.estimated |= estimated;
+                    match &slice {
+                        Slice::Service => cell.services.push((Some(&keys[0]), cost, quantity)),
+                        Slice::Account => cell.accounts.push((Some(&keys[0]), cost, quantity)),
+                        Slice::Tag(k) => {
+                            // Tag keys come back as "key$value", or "key$" when the tag is
+                            // absent.
+                            let value = keys[0]
+                                .split_once('$')
+                                .map(|(_, v)| v)
+                                .filter(|v| !v.is_empty());
+                            cell.tags
+                                .entry(*k)
+                                .or_default()
+                                .push((value, cost, quantity));
+                        }
+                        Slice::Other => {}
+                    }
                 }
             }
         }
+        self.any_usage |= !cells.is_empty();
+        // A key without pages in these days has no value on their lines: the column is
+        // added, all null, when the parts are put together.
+        let tag_keys: Vec<String> = tag_keys.into_iter().collect();
+        for ((date, usage_type), cell) in &cells {
+            self.approximated_cost += cols.push_cell(*date, usage_type, cell, &tag_keys);
+        }
+        drop(cells);
+        self.usage.extend(cols.frame(&tag_keys)?);
+        self.others.extend(others.frame(&tag_keys)?);
+        self.tag_keys.extend(tag_keys);
+        Ok(())
     }
-    if cells.is_empty() {
-        return Err(TableError::Recording(
-            "the recording holds no usage: no day has any cost group".to_string(),
-        ));
-    }
-    if !seen_service || !seen_account {
-        return Err(TableError::Recording(format!(
-            "the recording lacks the {} query; see the query plan in ARCHITECTURE.md",
-            if seen_service {
-                "usage-by-account (LINKED_ACCOUNT, USAGE_TYPE)"
-            } else {
-                "usage-by-service (SERVICE, USAGE_TYPE)"
+
+    /// The table of every part added.
+    pub fn finish(self) -> Result<CostTable, TableError> {
+        let (Some(first), Some(last)) = (self.first, self.last) else {
+            return Err(no_usage());
+        };
+        if !self.any_usage {
+            return Err(no_usage());
+        }
+        if !self.seen_service || !self.seen_account {
+            return Err(TableError::Recording(format!(
+                "the recording lacks the {} query; see the query plan in ARCHITECTURE.md",
+                if self.seen_service {
+                    "usage-by-account (LINKED_ACCOUNT, USAGE_TYPE)"
+                } else {
+                    "usage-by-service (SERVICE, USAGE_TYPE)"
+                }
+            )));
+        }
+        let tag_keys: Vec<String> = self.tag_keys.into_iter().collect();
+        let mut order: Vec<String> = [DATE, ACCOUNT, SERVICE, USAGE_TYPE, RECORD_TYPE]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        order.extend(tag_keys.iter().map(|k| tag_column(k)));
+        order.extend(
+            [COST, QUANTITY, ESTIMATED, APPROXIMATED]
+                .iter()
+                .map(|c| c.to_string()),
+        );
+        let usage_rows = self.usage.iter().map(|p| p.height()).sum();
+        let mut df: Option<DataFrame> = None;
+        for mut part in self.usage.into_iter().chain(self.others) {
+            for key in &tag_keys {
+                let name = tag_column(key);
+                if part.column(&name).is_err() {
+                    let nulls: Vec<Option<&str>> = vec![None; part.height()];
+                    part.with_column(Column::new(name.as_str().into(), nulls))?;
+                }
             }
-        )));
-    }
+            let part = part.select(order.iter().map(|c| c.as_str()))?;
+            match &mut df {
+                None => df = Some(part),
+                Some(df) => {
+                    df.vstack_mut_owned(part)?;
+                }
+            }
+        }
+        let df = df.ok_or_else(no_usage)?;
 
-    let tag_keys: Vec<String> = tag_keys.into_iter().collect();
-    let mut approximated_cost = 0.0;
-    for ((date, usage_type), cell) in &cells {
-        approximated_cost += cols.push_cell(*date, usage_type, cell, &tag_keys);
+        Ok(CostTable {
+            df,
+            usage_rows,
+            tag_keys,
+            first_day: first,
+            last_day: last,
+            approximated_cost: self.approximated_cost,
+            account_names: self.account_names,
+        })
     }
-    drop(cells);
+}
 
-    let height = cols.date.len();
-    let mut columns = vec![
-        Column::new(DATE.into(), cols.date).cast(&DataType::Date)?,
-        Column::new(ACCOUNT.into(), cols.account),
-        Column::new(SERVICE.into(), cols.service),
-        Column::new(USAGE_TYPE.into(), cols.usage_type),
-        Column::new(RECORD_TYPE.into(), cols.record_type),
-    ];
-    for key in &tag_keys {
-        let values = cols
-            .tags
-            .remove(key.as_str())
-            .unwrap_or_else(|| vec![None; height]);
-        columns.push(Column::new(tag_column(key).as_str().into(), values));
-    }
-    columns.extend([
-        Column::new(COST.into(), cols.cost),
-        Column::new(QUANTITY.into(), cols.quantity),
-        Column::new(ESTIMATED.into(), cols.estimated),
-        Column::new(APPROXIMATED.into(), cols.approximated),
-    ]);
-    Ok(CostTable {
-        df: DataFrame::new(height, columns)?,
-        tag_keys,
-        first_day: first,
-        last_day: last,
-        approximated_cost,
-        account_names,
-    })
+fn no_usage() -> TableError {
+    TableError::Recording("the recording holds no usage: no day has any cost group".to_string())
 }
 
 impl<'a> Columns<'a> {
+    /// The rows as a DataFrame, a column per tag key in `tag_keys`; None without rows.
+    fn frame(self, tag_keys: &[String]) -> PolarsResult<Option<DataFrame>> {
+        let mut cols = self;
+        let height = cols.date.len();
+        if height == 0 {
+            return Ok(None);
+        }
+        let mut columns = vec![
+            Column::new(DATE.into(), cols.date).cast(&DataType::Date)?,
+            Column::new(ACCOUNT.into(), cols.account),
+            Column::new(SERVICE.into(), cols.service),
+            Column::new(USAGE_TYPE.into(), cols.usage_type),
+            Column::new(RECORD_TYPE.into(), cols.record_type),
+        ];
+        for key in tag_keys {
+            let values = cols
+                .tags
+                .remove(key.as_str())
+                .unwrap_or_else(|| vec![None; height]);
+            columns.push(Column::new(tag_column(key).as_str().into(), values));
+        }
+        columns.extend([
+            Column::new(COST.into(), cols.cost),
+            Column::new(QUANTITY.into(), cols.quantity),
+            Column::new(ESTIMATED.into(), cols.estimated),
+            Column::new(APPROXIMATED.into(), cols.approximated),
+        ]);
+        Ok(Some(DataFrame::new(height, columns)?))
+    }
+
     fn push_row(
         &mut self,
         date: NaiveDate,

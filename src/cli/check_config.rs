@@ -1,7 +1,7 @@
 //! `creditburn check-config`: the config, what a run needs beyond it, and the rules
 //! against the recording or the cached data, without sending or fetching.
 
-use super::load::cached_pages;
+use super::load::cached_table;
 use super::*;
 
 pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
@@ -88,19 +88,21 @@ pub(super) fn data_check(
                 Ok(store) => store,
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
             };
-            let (pages, missing) = match cached_pages(&store, &queries, window, &runtime()?) {
+            let (table, missing) = match cached_table(&store, &queries, window, &runtime()?) {
                 Ok(read) => read,
+                // Data that cannot be tabled is the data's problem, as from a recording.
+                Err(e) if e.is::<table::TableError>() => return Err(e),
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e:#}"))),
             };
-            if !missing.is_empty() {
+            let Some(table) = table else {
                 return Ok(Err(format!(
                     "the cache {} holds nothing for {} yet (check-config makes no AWS request)",
                     file.display(),
                     missing.join(", ")
                 )));
-            }
+            };
             (
-                table::normalise(&pages)?,
+                table,
                 format!(
                     "the cached data in {} (no AWS request made)",
                     file.display()

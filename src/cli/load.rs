@@ -50,35 +50,54 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
     }
 }
 
-/// Every query's cached days in `[start, end)` as decoded pages, and the queries the
-/// cache holds nothing for.
-pub(super) fn cached_pages<'q>(
+/// The cost table of every query's cached days in `[start, end)`, and the queries the
+/// cache holds nothing for (the table is None when there are any). Read, decoded and
+/// tabled a calendar month at a time: a month's decoded pages are dropped before the
+/// next month's are read, so the pages of a year are never all in memory at once.
+pub(super) fn cached_table<'q>(
     store: &Cache,
     queries: &'q [plan::Query],
     (start, end): (NaiveDate, NaiveDate),
     rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<(Vec<CostPage>, Vec<&'q str>)> {
-    let mut pages = Vec::new();
-    let mut missing = Vec::new();
-    for query in queries {
-        let Some(body) = store.response_body(&query.name, start, end)? else {
-            missing.push(query.name.as_str());
-            continue;
-        };
-        let output =
-            rt.block_on(recording::decode_body(body))
-                .map_err(|m| SourceError::Invalid {
-                    path: store.path().to_path_buf(),
-                    message: format!("cached {}: {}", query.name, crate::model::text::excerpt(&m)),
-                })?;
-        pages.push(CostPage {
-            query: query.name.clone(),
-            file: store.path().to_path_buf(),
-            scope: query.scope,
-            output,
-        });
+) -> anyhow::Result<(Option<CostTable>, Vec<&'q str>)> {
+    let mut table = table::TableBuilder::default();
+    let mut held = vec![false; queries.len()];
+    for (from, next) in plan::months(start, end) {
+        let mut pages = Vec::new();
+        for (query, held) in queries.iter().zip(held.iter_mut()) {
+            let Some(body) = store.response_body(&query.name, from, next)? else {
+                continue;
+            };
+            *held = true;
+            let output =
+                rt.block_on(recording::decode_body(body))
+                    .map_err(|m| SourceError::Invalid {
+                        path: store.path().to_path_buf(),
+                        message: format!(
+                            "cached {}: {}",
+                            query.name,
+                            crate::model::text::excerpt(&m)
+                        ),
+                    })?;
+            pages.push(CostPage {
+                query: query.name.clone(),
+                file: store.path().to_path_buf(),
+                scope: query.scope,
+                output,
+            });
+        }
+        table.add(&pages)?;
     }
-    Ok((pages, missing))
+    let missing: Vec<&str> = queries
+        .iter()
+        .zip(&held)
+        .filter(|(_, held)| !**held)
+        .map(|(q, _)| q.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Ok((None, missing));
+    }
+    Ok((Some(table.finish()?), missing))
 }
 
 /// The live path: refresh the cache from Cost Explorer, then read every query back from
@@ -145,8 +164,8 @@ pub(super) fn load_live(
         store.path().display()
     );
 
-    let (pages, missing) = cached_pages(&store, &queries, (start, end), &rt)?;
-    if !missing.is_empty() {
+    let (table, missing) = cached_table(&store, &queries, (start, end), &rt)?;
+    let Some(table) = table else {
         // Each cause once, with the queries it stopped.
         let mut why: Vec<(String, Vec<&str>)> = Vec::new();
         for (q, e) in &refresh.failures {
@@ -174,8 +193,7 @@ pub(super) fn load_live(
             700,
         ))
         .into());
-    }
-    let table = table::normalise(&pages)?;
+    };
     say!(
         "cost table: {} rows, {} to {}",
         table.df.height(),

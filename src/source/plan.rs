@@ -143,6 +143,22 @@ pub fn history(config: &Config, as_of: NaiveDate, today: NaiveDate) -> (NaiveDat
     (wanted.max(earliest).min(end), end)
 }
 
+/// `[start, end)` cut at the first of each month: the ranges a live run reads from the
+/// cache one at a time.
+pub fn months(start: NaiveDate, end: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut from = start;
+    while from < end {
+        let next = from
+            .checked_add_months(chrono::Months::new(1))
+            .and_then(|d| d.with_day(1))
+            .map_or(end, |d| d.min(end));
+        out.push((from, next));
+        from = next;
+    }
+    out
+}
+
 /// What a query asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
@@ -162,5 +178,43 @@ pub(crate) fn kind_name(kind: Option<&GroupDefinitionType>) -> String {
         Some(GroupDefinitionType::CostCategory) => "COST_CATEGORY".into(),
         Some(other) => other.as_str().to_string(),
         None => "NONE".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_range_is_cut_at_the_first_of_each_month() {
+        let cut = |a: &str, b: &str| -> Vec<(String, String)> {
+            months(day(a), day(b))
+                .into_iter()
+                .map(|(f, t)| (f.to_string(), t.to_string()))
+                .collect()
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            cut("2026-01-31", "2026-03-15"),
+            vec![
+                pair("2026-01-31", "2026-02-01"),
+                pair("2026-02-01", "2026-03-01"),
+                pair("2026-03-01", "2026-03-15"),
+            ]
+        );
+        assert_eq!(
+            cut("2025-12-01", "2026-01-01"),
+            vec![pair("2025-12-01", "2026-01-01")]
+        );
+        assert_eq!(
+            cut("2026-11-12", "2026-11-13"),
+            vec![pair("2026-11-12", "2026-11-13")]
+        );
+        assert!(cut("2026-11-12", "2026-11-12").is_empty());
+        assert!(cut("2026-11-13", "2026-11-12").is_empty());
     }
 }

@@ -522,6 +522,11 @@ type Line = (&'static str, &'static str, &'static str, &'static str, f64);
 /// account, tag value or "", cost) that `lines(day index)` gives, in all three usage
 /// slices so that they agree.
 fn days_table(days: i64, lines: impl Fn(i64) -> Vec<Line>) -> table::CostTable {
+    table::normalise(&days_pages(days, lines)).unwrap()
+}
+
+/// The pages of `days_table`: the service, account and tag slices.
+fn days_pages(days: i64, lines: impl Fn(i64) -> Vec<Line>) -> Vec<CostPage> {
     use RecordScope::*;
     let first = day("2026-03-01");
     let period = |i: i64| {
@@ -567,7 +572,162 @@ fn days_table(days: i64, lines: impl Fn(i64) -> Vec<Line>) -> table::CostTable {
             (format!("workload${}", l.3), l.1.to_string())
         }),
     ];
-    table::normalise(&pages).unwrap()
+    pages
+}
+
+/// `page` with only its days in `[from, to)`.
+fn days_within(page: &CostPage, from: NaiveDate, to: NaiveDate) -> CostPage {
+    let results: Vec<ResultByTime> = page
+        .output
+        .results_by_time()
+        .iter()
+        .filter(|r| {
+            let d = day(r.time_period().unwrap().start());
+            from <= d && d < to
+        })
+        .cloned()
+        .collect();
+    CostPage {
+        query: page.query.clone(),
+        file: page.file.clone(),
+        scope: page.scope,
+        output: GetCostAndUsageOutput::builder()
+            .set_results_by_time(Some(results))
+            .set_group_definitions(Some(page.output.group_definitions().to_vec()))
+            .build(),
+    }
+}
+
+/// Every row of a table as text, sorted: the same rows in any order compare equal.
+fn rows(t: &table::CostTable) -> Vec<String> {
+    let df = &t.df;
+    let mut out: Vec<String> = (0..df.height())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| match c.get(i).unwrap() {
+                    polars::prelude::AnyValue::Float64(v) => format!("{v:.9}"),
+                    v => v.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_table_built_a_month_at_a_time_is_the_table_built_at_once() {
+    // 75 days from 1 March over three months: Bedrock tagged `rag`, S3 split between two
+    // accounts and two tags (approximated), EC2 untagged; and a credit each day.
+    let mut pages = days_pages(75, |i| {
+        vec![
+            (
+                "Amazon Bedrock Service",
+                INPUT,
+                "111111111111",
+                "rag",
+                100.0 + i as f64,
+            ),
+            (
+                "Amazon Simple Storage Service",
+                "TimedStorage-ByteHrs",
+                "111111111111",
+                "rag",
+                6.0,
+            ),
+            (
+                "Amazon Simple Storage Service",
+                "TimedStorage-ByteHrs",
+                "222222222222",
+                "docs",
+                4.0,
+            ),
+            (
+                "Amazon Elastic Compute Cloud - Compute",
+                EC2,
+                "222222222222",
+                "",
+                200.0,
+            ),
+        ]
+    });
+    let mut credits = GetCostAndUsageOutput::builder();
+    for i in 0..75u64 {
+        let d = day("2026-03-01") + chrono::Days::new(i);
+        credits = credits.results_by_time(
+            ResultByTime::builder()
+                .time_period(
+                    DateInterval::builder()
+                        .start(d.to_string())
+                        .end(d.succ_opt().unwrap().to_string())
+                        .build()
+                        .unwrap(),
+                )
+                .estimated(i >= 70)
+                .groups(
+                    Group::builder()
+                        .keys("Credit")
+                        .keys("Amazon Bedrock Service")
+                        .set_metrics(Some(metric(-50.0)))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    // Listed first, so that the whole table's rows are not in record-type order by luck.
+    pages.insert(
+        0,
+        finish_page(
+            credits,
+            RecordScope::NotUsage,
+            [("DIMENSION", "RECORD_TYPE"), ("DIMENSION", "SERVICE")],
+        ),
+    );
+    let whole = table::normalise(&pages).unwrap();
+    let mut builder = table::TableBuilder::default();
+    for (from, to) in [
+        ("2026-03-01", "2026-04-01"),
+        ("2026-04-01", "2026-05-01"),
+        ("2026-05-01", "2026-05-15"),
+    ] {
+        let month: Vec<CostPage> = pages
+            .iter()
+            .map(|p| days_within(p, day(from), day(to)))
+            .collect();
+        builder.add(&month).unwrap();
+    }
+    let monthly = builder.finish().unwrap();
+    // A day: Bedrock, EC2, S3 in each of two accounts times two tags, and a credit.
+    assert_eq!(monthly.df.height(), 75 * 7);
+    assert_eq!(rows(&monthly), rows(&whole));
+    assert_eq!(
+        (monthly.first_day, monthly.last_day),
+        (day("2026-03-01"), day("2026-05-14"))
+    );
+    assert_eq!(monthly.tag_keys, whole.tag_keys);
+    // S3's $10 a day is split between two accounts and two tags.
+    assert!(
+        (whole.approximated_cost - 750.0).abs() < 1e-6,
+        "{}",
+        whole.approximated_cost
+    );
+    assert!((monthly.approximated_cost - whole.approximated_cost).abs() < 1e-6);
+    // The usage lines come first, whatever order the pages came in: the analysis takes
+    // them as a slice.
+    for t in [&whole, &monthly] {
+        assert_eq!(t.usage_rows, 75 * 6);
+        let kinds: Vec<Option<&str>> =
+            t.df.column(table::RECORD_TYPE)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .collect();
+        assert!(kinds[..t.usage_rows].iter().all(|k| *k == Some("Usage")));
+        assert!(kinds[t.usage_rows..].iter().all(|k| *k == Some("Credit")));
+    }
 }
 
 const INPUT: &str = "USE1-Claude4.6Sonnet-input-tokens";
