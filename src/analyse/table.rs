@@ -298,12 +298,9 @@ impl TableBuilder {
 
     /// The table of every part added.
     pub fn finish(self) -> Result<CostTable, TableError> {
-        let (Some(first), Some(last)) = (self.first, self.last) else {
+        let (Some(first), Some(last), true) = (self.first, self.last, self.any_usage) else {
             return Err(no_usage());
         };
-        if !self.any_usage {
-            return Err(no_usage());
-        }
         if !self.seen_service || !self.seen_account {
             return Err(TableError::Recording(format!(
                 "the recording lacks the {} query; see the query plan in ARCHITECTURE.md",

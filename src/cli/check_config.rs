@@ -88,18 +88,21 @@ pub(super) fn data_check(
                 Ok(store) => store,
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
             };
-            let (table, missing) = match cached_table(&store, &queries, window, &runtime()?) {
+            let table = match cached_table(&store, &queries, window, &runtime()?) {
                 Ok(read) => read,
                 // Data that cannot be tabled is the data's problem, as from a recording.
                 Err(e) if e.is::<table::TableError>() => return Err(e),
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e:#}"))),
             };
-            let Some(table) = table else {
-                return Ok(Err(format!(
-                    "the cache {} holds nothing for {} yet (check-config makes no AWS request)",
-                    file.display(),
-                    missing.join(", ")
-                )));
+            let table = match table {
+                Ok(table) => table,
+                Err(missing) => {
+                    return Ok(Err(format!(
+                        "the cache {} holds nothing for {} yet (check-config makes no AWS request)",
+                        file.display(),
+                        missing.join(", ")
+                    )))
+                }
             };
             (
                 table,

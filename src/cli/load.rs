@@ -50,8 +50,8 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
     }
 }
 
-/// The cost table of every query's cached days in `[start, end)`, and the queries the
-/// cache holds nothing for (the table is None when there are any). Read, decoded and
+/// The cost table of every query's cached days in `[start, end)`, or the queries the
+/// cache holds nothing for. Read, decoded and
 /// tabled a calendar month at a time: a month's decoded pages are dropped before the
 /// next month's are read, so the pages of a year are never all in memory at once.
 pub(super) fn cached_table<'q>(
@@ -59,7 +59,7 @@ pub(super) fn cached_table<'q>(
     queries: &'q [plan::Query],
     (start, end): (NaiveDate, NaiveDate),
     rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<(Option<CostTable>, Vec<&'q str>)> {
+) -> anyhow::Result<Result<CostTable, Vec<&'q str>>> {
     let mut table = table::TableBuilder::default();
     let mut held = vec![false; queries.len()];
     for (from, next) in plan::months(start, end) {
@@ -95,9 +95,9 @@ pub(super) fn cached_table<'q>(
         .map(|(q, _)| q.name.as_str())
         .collect();
     if !missing.is_empty() {
-        return Ok((None, missing));
+        return Ok(Err(missing));
     }
-    Ok((Some(table.finish()?), missing))
+    Ok(Ok(table.finish()?))
 }
 
 /// The live path: refresh the cache from Cost Explorer, then read every query back from
@@ -164,35 +164,37 @@ pub(super) fn load_live(
         store.path().display()
     );
 
-    let (table, missing) = cached_table(&store, &queries, (start, end), &rt)?;
-    let Some(table) = table else {
-        // Each cause once, with the queries it stopped.
-        let mut why: Vec<(String, Vec<&str>)> = Vec::new();
-        for (q, e) in &refresh.failures {
-            let text = e.to_string();
-            match why.iter_mut().find(|(t, _)| *t == text) {
-                Some((_, queries)) => queries.push(q),
-                None => why.push((text, vec![q])),
-            }
-        }
-        let why: Vec<String> = why
-            .iter()
-            .map(|(text, queries)| format!("{}: {text}", queries.join(", ")))
-            .collect();
-        return Err(aws::Unavailable(crate::model::text::cap(
-            &format!(
-                "no cost data for {} from {start} in the cache {} and the fetch did not bring it ({}); check the network, the endpoint and the credentials, the next run tries again",
-                missing.join(", "),
-                store.path().display(),
-                if why.is_empty() {
-                    "no request was allowed".to_string()
-                } else {
-                    why.join("; ")
+    let table = match cached_table(&store, &queries, (start, end), &rt)? {
+        Ok(table) => table,
+        Err(missing) => {
+            // Each cause once, with the queries it stopped.
+            let mut why: Vec<(String, Vec<&str>)> = Vec::new();
+            for (q, e) in &refresh.failures {
+                let text = e.to_string();
+                match why.iter_mut().find(|(t, _)| *t == text) {
+                    Some((_, queries)) => queries.push(q),
+                    None => why.push((text, vec![q])),
                 }
-            ),
-            700,
-        ))
-        .into());
+            }
+            let why: Vec<String> = why
+                .iter()
+                .map(|(text, queries)| format!("{}: {text}", queries.join(", ")))
+                .collect();
+            return Err(aws::Unavailable(crate::model::text::cap(
+                &format!(
+                    "no cost data for {} from {start} in the cache {} and the fetch did not bring it ({}); check the network, the endpoint and the credentials, the next run tries again",
+                    missing.join(", "),
+                    store.path().display(),
+                    if why.is_empty() {
+                        "no request was allowed".to_string()
+                    } else {
+                        why.join("; ")
+                    }
+                ),
+                700,
+            ))
+            .into());
+        }
     };
     say!(
         "cost table: {} rows, {} to {}",
