@@ -840,17 +840,16 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Data
                 .collect()
         })
         .collect();
-    // Usage types repeat on every day: read each (service, usage type) once.
-    let mut parsed_types: HashMap<(&str, &str), Option<usage_type::BedrockUsage>> = HashMap::new();
-
-    let n = df.height();
-    let mut workload: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut excluded_by: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut marketplace = Vec::with_capacity(n);
-    let mut model: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut token_kind = Vec::with_capacity(n);
-    let mut batch = Vec::with_capacity(n);
-    for i in 0..n {
+    // The lines of a large table repeat the same account, service, usage type and tags
+    // on every day: each distinct line is decided once (the rules' matching, the usage
+    // type's parse), and every row takes the decision of its line.
+    struct Decision {
+        workload: Option<usize>,
+        excluded_by: Option<usize>,
+        marketplace: bool,
+        parsed: Option<usage_type::BedrockUsage>,
+    }
+    let decide = |i: usize| -> Decision {
         let service = services[i].unwrap_or_default();
         let usage_type = usage_types[i].unwrap_or_default();
         let is_usage = record_types[i] == Some("Usage");
@@ -865,47 +864,101 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Data
             };
         let (mut matched, mut excluded) = (None, None);
         if is_usage {
-            for (w, _) in config
+            for (k, (w, _)) in config
                 .workloads
                 .iter()
                 .zip(conditions.iter())
-                .filter(rules_match)
+                .enumerate()
+                .filter(|(_, pair)| rules_match(pair))
             {
                 if w.services.matches(service) {
-                    matched = Some(w);
+                    matched = Some(k);
                     break;
                 }
-                excluded.get_or_insert(w);
+                excluded.get_or_insert(k);
             }
         }
-        workload.push(matched.map(|w| w.name.as_str()));
-        // Only spend that no workload took is "lost" to a services list.
-        excluded_by.push(
-            excluded
-                .filter(|_| matched.is_none())
-                .map(|w| w.name.as_str()),
-        );
-        let parsed = if is_usage {
-            parsed_types
-                .entry((service, usage_type))
-                .or_insert_with(|| usage_type::parse(service, usage_type))
-                .as_ref()
-        } else {
-            None
+        Decision {
+            workload: matched,
+            // Only spend that no workload took is "lost" to a services list.
+            excluded_by: excluded.filter(|_| matched.is_none()),
+            marketplace: is_usage && usage_type::is_marketplace(service, usage_type),
+            parsed: if is_usage {
+                usage_type::parse(service, usage_type)
+            } else {
+                None
+            },
+        }
+    };
+
+    let n = df.height();
+    let mut decisions: Vec<Decision> = Vec::new();
+    let mut lines: PlHashMap<Vec<Option<&str>>, usize> = PlHashMap::new();
+    let mut line_of: Vec<IdxSize> = Vec::with_capacity(n);
+    let mut key: Vec<Option<&str>> = Vec::with_capacity(4 + tags.len());
+    for i in 0..n {
+        key.clear();
+        key.extend([accounts[i], services[i], usage_types[i], record_types[i]]);
+        key.extend(tags.iter().map(|t| t[i]));
+        let line = match lines.get(key.as_slice()) {
+            Some(&line) => line,
+            None => {
+                decisions.push(decide(i));
+                lines.insert(key.clone(), decisions.len() - 1);
+                decisions.len() - 1
+            }
         };
-        marketplace.push(is_usage && usage_type::is_marketplace(service, usage_type));
-        model.push(parsed.map(|p| p.model.clone()));
-        token_kind.push(parsed.map(|p| p.token_kind.as_str()));
-        batch.push(parsed.is_some_and(|p| p.batch));
+        line_of.push(line as IdxSize);
     }
-    let mut out = df.clone();
-    out.with_column(Column::new(WORKLOAD.into(), workload))?;
-    out.with_column(Column::new(EXCLUDED_BY.into(), excluded_by))?;
-    out.with_column(Column::new(MARKETPLACE.into(), marketplace))?;
-    out.with_column(Column::new(MODEL.into(), model))?;
-    out.with_column(Column::new(TOKEN_KIND.into(), token_kind))?;
-    out.with_column(Column::new(BATCH.into(), batch))?;
-    Ok(out)
+    // The columns are built a value per distinct line and gathered to the rows: each
+    // row holds a view of its line's text, not a copy of it.
+    let name = |k: Option<usize>| k.map(|k| config.workloads[k].name.as_str());
+    let by_line = DataFrame::new(
+        decisions.len(),
+        vec![
+            Column::new(
+                WORKLOAD.into(),
+                decisions
+                    .iter()
+                    .map(|d| name(d.workload))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                EXCLUDED_BY.into(),
+                decisions
+                    .iter()
+                    .map(|d| name(d.excluded_by))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                MARKETPLACE.into(),
+                decisions.iter().map(|d| d.marketplace).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                MODEL.into(),
+                decisions
+                    .iter()
+                    .map(|d| d.parsed.as_ref().map(|p| p.model.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                TOKEN_KIND.into(),
+                decisions
+                    .iter()
+                    .map(|d| d.parsed.as_ref().map(|p| p.token_kind.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                BATCH.into(),
+                decisions
+                    .iter()
+                    .map(|d| d.parsed.as_ref().is_some_and(|p| p.batch))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    let rows = by_line.take(&IdxCa::from_vec("line".into(), line_of))?;
+    df.hstack(rows.columns())
 }
 
 /// What every award's status needs besides its own rows.

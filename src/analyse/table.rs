@@ -358,6 +358,28 @@ fn no_usage() -> TableError {
     TableError::Recording("the recording holds no usage: no day has any cost group".to_string())
 }
 
+/// A text column whose rows share one copy of each distinct value's text: a day's lines
+/// repeat a few services and usage types thousands of times, and a row's own copy of a
+/// long name would cost its length again. The distinct values are put in a column once
+/// and gathered to the rows, each row a view of its value.
+pub(crate) fn shared_text(name: &str, values: &[Option<&str>]) -> PolarsResult<Column> {
+    let mut index: PlHashMap<Option<&str>, IdxSize> = PlHashMap::new();
+    let mut distinct: Vec<Option<&str>> = Vec::new();
+    let rows: Vec<IdxSize> = values
+        .iter()
+        .map(|v| {
+            *index.entry(*v).or_insert_with(|| {
+                distinct.push(*v);
+                (distinct.len() - 1) as IdxSize
+            })
+        })
+        .collect();
+    let distinct = Series::new(name.into(), distinct);
+    Ok(distinct
+        .take(&IdxCa::from_vec(name.into(), rows))?
+        .into_column())
+}
+
 impl<'a> Columns<'a> {
     /// The rows as a DataFrame, a column per tag key in `tag_keys`; None without rows.
     fn frame(self, tag_keys: &[String]) -> PolarsResult<Option<DataFrame>> {
@@ -368,17 +390,24 @@ impl<'a> Columns<'a> {
         }
         let mut columns = vec![
             Column::new(DATE.into(), cols.date).cast(&DataType::Date)?,
-            Column::new(ACCOUNT.into(), cols.account),
-            Column::new(SERVICE.into(), cols.service),
-            Column::new(USAGE_TYPE.into(), cols.usage_type),
-            Column::new(RECORD_TYPE.into(), cols.record_type),
+            shared_text(ACCOUNT, &cols.account)?,
+            shared_text(SERVICE, &cols.service)?,
+            shared_text(USAGE_TYPE, &cols.usage_type)?,
+            shared_text(
+                RECORD_TYPE,
+                &cols
+                    .record_type
+                    .iter()
+                    .map(|r| Some(*r))
+                    .collect::<Vec<_>>(),
+            )?,
         ];
         for key in tag_keys {
             let values = cols
                 .tags
                 .remove(key.as_str())
                 .unwrap_or_else(|| vec![None; height]);
-            columns.push(Column::new(tag_column(key).as_str().into(), values));
+            columns.push(shared_text(&tag_column(key), &values)?);
         }
         columns.extend([
             Column::new(COST.into(), cols.cost),
@@ -512,6 +541,34 @@ impl<'a> Columns<'a> {
             total_cost
         } else {
             0.0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A shared text column holds the values it was given, row for row, nulls
+        /// included, whatever their repeats.
+        #[test]
+        fn a_shared_text_column_holds_its_values(
+            values in proptest::collection::vec(
+                proptest::option::of(prop_oneof![
+                    Just("Amazon Bedrock Service".to_string()),
+                    Just("Usage".to_string()),
+                    "[a-zA-Z0-9-]{0,40}",
+                ]),
+                0..200,
+            )
+        ) {
+            let borrowed: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+            let column = shared_text("c", &borrowed).unwrap();
+            prop_assert_eq!(column.name().as_str(), "c");
+            let back: Vec<Option<&str>> = column.str().unwrap().iter().collect();
+            prop_assert_eq!(back, borrowed);
         }
     }
 }
