@@ -146,12 +146,13 @@ fn classify(page: &CostPage) -> Result<Slice<'_>, String> {
     Ok(slice)
 }
 
-fn amount(
-    metrics: Option<&HashMap<String, MetricValue>>,
+/// A metric's amount and unit ("" when absent).
+fn amount<'m>(
+    metrics: Option<&'m HashMap<String, MetricValue>>,
     name: &str,
-) -> Result<(f64, String), String> {
+) -> Result<(f64, &'m str), String> {
     let Some(m) = metrics.and_then(|m| m.get(name)) else {
-        return Ok((0.0, String::new()));
+        return Ok((0.0, ""));
     };
     let text = m.amount().unwrap_or("0");
     let value: f64 = text
@@ -160,7 +161,7 @@ fn amount(
     if !value.is_finite() {
         return Err(format!("{name} amount {text:?} is not finite"));
     }
-    Ok((value, m.unit().unwrap_or_default().to_string()))
+    Ok((value, m.unit().unwrap_or_default()))
 }
 
 /// Builds the cost table from every page of a recording or a live fetch.
