@@ -355,6 +355,274 @@ impl TableBuilder {
     }
 }
 
+/// The version of how the table is built from pages and laid out: a table part kept by
+/// an earlier layout is not read. Raise it with any change to what `TableBuilder::add`
+/// makes of a page.
+pub const TABLE_LAYOUT: u32 = 1;
+
+/// The first bytes of an encoded part: a part of another layout is not read.
+const PART_MAGIC: &[u8; 8] = b"CBTABLE1";
+
+impl TableBuilder {
+    /// Adds every part of `other` (built from other days).
+    pub fn merge(&mut self, other: TableBuilder) {
+        self.usage.extend(other.usage);
+        self.others.extend(other.others);
+        self.seen_service |= other.seen_service;
+        self.seen_account |= other.seen_account;
+        self.any_usage |= other.any_usage;
+        self.tag_keys.extend(other.tag_keys);
+        self.account_names.extend(other.account_names);
+        let pick = |a: Option<NaiveDate>,
+                    b: Option<NaiveDate>,
+                    f: fn(NaiveDate, NaiveDate) -> NaiveDate| {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(f(a, b)),
+                (a, b) => a.or(b),
+            }
+        };
+        self.first = pick(self.first, other.first, NaiveDate::min);
+        self.last = pick(self.last, other.last, NaiveDate::max);
+        self.approximated_cost += other.approximated_cost;
+    }
+
+    /// The parts added, as bytes `decode` reads back: each text column as its distinct
+    /// values and a code per row. None when a column is of a type a part does not hold.
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        let mut out = Writer(PART_MAGIC.to_vec());
+        for flag in [self.seen_service, self.seen_account, self.any_usage] {
+            out.u8(flag as u8);
+        }
+        out.strings(self.tag_keys.iter().map(|k| Some(k.as_str())));
+        out.u32(self.account_names.len());
+        for (id, name) in &self.account_names {
+            out.text(Some(id));
+            out.text(Some(name));
+        }
+        for day in [self.first, self.last] {
+            out.u8(day.is_some() as u8);
+            out.i32(day.map_or(0, epoch_days));
+        }
+        out.0.extend(self.approximated_cost.to_le_bytes());
+        for frames in [&self.usage, &self.others] {
+            out.u32(frames.len());
+            for df in frames {
+                out.frame(df)?;
+            }
+        }
+        Some(out.0)
+    }
+
+    /// A part `encode` wrote; None for any other bytes.
+    pub fn decode(bytes: &[u8]) -> Option<TableBuilder> {
+        let mut r = Reader(bytes.strip_prefix(PART_MAGIC.as_slice())?);
+        let mut b = TableBuilder {
+            seen_service: r.u8()? == 1,
+            seen_account: r.u8()? == 1,
+            any_usage: r.u8()? == 1,
+            ..TableBuilder::default()
+        };
+        for key in r.strings()? {
+            b.tag_keys.insert(key?.to_string());
+        }
+        for _ in 0..r.u32()? {
+            let (id, name) = (r.text()??, r.text()??);
+            b.account_names.insert(id.to_string(), name.to_string());
+        }
+        let mut day = || -> Option<Option<NaiveDate>> {
+            let some = r.u8()? == 1;
+            let n = r.i32()?;
+            Some(some.then(|| from_epoch_days(n)))
+        };
+        (b.first, b.last) = (day()?, day()?);
+        b.approximated_cost = f64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        for i in 0..2 {
+            for _ in 0..r.u32()? {
+                let df = r.frame()?;
+                if i == 0 {
+                    b.usage.push(df)
+                } else {
+                    b.others.push(df)
+                }
+            }
+        }
+        r.0.is_empty().then_some(b)
+    }
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: usize) {
+        self.0.extend((v as u32).to_le_bytes());
+    }
+    fn i32(&mut self, v: i32) {
+        self.0.extend(v.to_le_bytes());
+    }
+    fn text(&mut self, v: Option<&str>) {
+        match v {
+            None => self.u8(0),
+            Some(v) => {
+                self.u8(1);
+                self.u32(v.len());
+                self.0.extend(v.as_bytes());
+            }
+        }
+    }
+    fn strings<'a>(&mut self, values: impl ExactSizeIterator<Item = Option<&'a str>>) {
+        self.u32(values.len());
+        for v in values {
+            self.text(v);
+        }
+    }
+    fn frame(&mut self, df: &DataFrame) -> Option<()> {
+        let height = df.height();
+        if height > u32::MAX as usize {
+            return None;
+        }
+        self.u32(height);
+        self.u32(df.width());
+        for c in df.columns() {
+            self.text(Some(c.name().as_str()));
+            match c.dtype() {
+                DataType::Date => {
+                    self.u8(0);
+                    let days = c.cast(&DataType::Int32).ok()?;
+                    for d in days.i32().ok()?.iter() {
+                        self.i32(d?);
+                    }
+                }
+                DataType::String => {
+                    self.u8(1);
+                    let mut index: PlHashMap<Option<&str>, usize> = PlHashMap::new();
+                    let mut distinct = Vec::new();
+                    let codes: Vec<usize> = c
+                        .str()
+                        .ok()?
+                        .iter()
+                        .map(|v| {
+                            *index.entry(v).or_insert_with(|| {
+                                distinct.push(v);
+                                distinct.len() - 1
+                            })
+                        })
+                        .collect();
+                    self.strings(distinct.into_iter());
+                    for code in codes {
+                        self.u32(code);
+                    }
+                }
+                DataType::Float64 => {
+                    self.u8(2);
+                    for v in c.f64().ok()?.iter() {
+                        self.0.extend(v?.to_le_bytes());
+                    }
+                }
+                DataType::Boolean => {
+                    self.u8(3);
+                    for v in c.bool().ok()?.iter() {
+                        self.u8(v? as u8);
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<usize> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    /// A text value: Some(None) for a null.
+    fn text(&mut self) -> Option<Option<&'a str>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => {
+                let n = self.u32()?;
+                Some(Some(std::str::from_utf8(self.take(n)?).ok()?))
+            }
+            _ => None,
+        }
+    }
+    fn strings(&mut self) -> Option<Vec<Option<&'a str>>> {
+        let n = self.u32()?;
+        if n > self.0.len() {
+            return None;
+        }
+        (0..n).map(|_| self.text()).collect()
+    }
+    fn frame(&mut self) -> Option<DataFrame> {
+        let height = self.u32()?;
+        let width = self.u32()?;
+        let mut columns = Vec::with_capacity(width.min(64));
+        for _ in 0..width {
+            let name = self.text()??;
+            let column = match self.u8()? {
+                0 => {
+                    let bytes = self.take(height.checked_mul(4)?)?;
+                    let days: Vec<i32> = bytes
+                        .chunks_exact(4)
+                        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                    Column::new(name.into(), days).cast(&DataType::Date).ok()?
+                }
+                1 => {
+                    let distinct = self.strings()?;
+                    let bytes = self.take(height.checked_mul(4)?)?;
+                    let codes: Vec<IdxSize> = bytes
+                        .chunks_exact(4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as IdxSize)
+                        .collect();
+                    if codes.iter().any(|c| *c as usize >= distinct.len()) {
+                        return None;
+                    }
+                    Series::new(name.into(), distinct)
+                        .take(&IdxCa::from_vec(name.into(), codes))
+                        .ok()?
+                        .into_column()
+                }
+                2 => {
+                    let bytes = self.take(height.checked_mul(8)?)?;
+                    let values: Vec<f64> = bytes
+                        .chunks_exact(8)
+                        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                        .collect();
+                    Column::new(name.into(), values)
+                }
+                3 => {
+                    let bytes = self.take(height)?;
+                    let values: Vec<bool> = bytes.iter().map(|b| *b == 1).collect();
+                    Column::new(name.into(), values)
+                }
+                _ => return None,
+            };
+            columns.push(column);
+        }
+        DataFrame::new(height, columns).ok()
+    }
+}
+
 fn no_usage() -> TableError {
     TableError::Recording("the recording holds no usage: no day has any cost group".to_string())
 }
@@ -570,6 +838,81 @@ mod tests {
             prop_assert_eq!(column.name().as_str(), "c");
             let back: Vec<Option<&str>> = column.str().unwrap().iter().collect();
             prop_assert_eq!(back, borrowed);
+        }
+    }
+
+    fn a_part() -> TableBuilder {
+        let df = DataFrame::new(
+            3,
+            vec![
+                Column::new(DATE.into(), vec![20_000, 20_001, 20_001])
+                    .cast(&DataType::Date)
+                    .unwrap(),
+                shared_text(
+                    SERVICE,
+                    &[
+                        Some("Amazon Bedrock Service"),
+                        None,
+                        Some("Amazon Bedrock Service"),
+                    ],
+                )
+                .unwrap(),
+                shared_text(&tag_column("team"), &[None, Some("w01"), Some("")]).unwrap(),
+                Column::new(COST.into(), vec![1.25, -0.5, 1e-9]),
+                Column::new(ESTIMATED.into(), vec![true, false, true]),
+            ],
+        )
+        .unwrap();
+        let mut part = TableBuilder {
+            seen_service: true,
+            any_usage: true,
+            first: Some(from_epoch_days(20_000)),
+            last: Some(from_epoch_days(20_001)),
+            approximated_cost: 0.1 + 0.2,
+            ..TableBuilder::default()
+        };
+        part.usage.push(df.clone());
+        part.others.push(df.slice(1, 1));
+        part.tag_keys.insert("team".into());
+        part.account_names
+            .insert("111122223333".into(), "prod".into());
+        part
+    }
+
+    #[test]
+    fn a_part_reads_back_as_it_was_encoded() {
+        let part = a_part();
+        let back = TableBuilder::decode(&part.encode().unwrap()).unwrap();
+        assert_eq!(back.usage.len(), 1);
+        assert!(back.usage[0].equals_missing(&part.usage[0]));
+        assert!(back.others[0].equals_missing(&part.others[0]));
+        assert_eq!(
+            (back.seen_service, back.seen_account, back.any_usage),
+            (true, false, true)
+        );
+        assert_eq!((back.first, back.last), (part.first, part.last));
+        assert_eq!(
+            back.approximated_cost.to_bits(),
+            part.approximated_cost.to_bits()
+        );
+        assert_eq!(back.tag_keys, part.tag_keys);
+        assert_eq!(back.account_names, part.account_names);
+    }
+
+    proptest! {
+        /// Damaged bytes (cut short, a byte changed, another layout) are refused or read
+        /// as some part: never a panic.
+        #[test]
+        fn damaged_part_bytes_never_panic(cut in 0usize..2000, at in 0usize..2000, byte: u8) {
+            let bytes = a_part().encode().unwrap();
+            let cut = cut.min(bytes.len());
+            prop_assert!(cut == bytes.len() || TableBuilder::decode(&bytes[..cut]).is_none());
+            let mut changed = bytes.clone();
+            let at = at % changed.len();
+            changed[at] = byte;
+            let _ = TableBuilder::decode(&changed);
+            changed[..8].copy_from_slice(b"CBTABLE0");
+            prop_assert!(TableBuilder::decode(&changed).is_none());
         }
     }
 }

@@ -84,11 +84,11 @@ pub(super) fn data_check(
             let as_of = common.as_of.unwrap_or(now.date_naive());
             let queries = plan::queries(config);
             let window = plan::history(config, as_of, now.date_naive());
-            let store = match Cache::open_read_only(&config.state_path) {
+            let mut store = match Cache::open_read_only(&config.state_path) {
                 Ok(store) => store,
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
             };
-            let table = match cached_table(&store, &queries, window, &runtime()?) {
+            let table = match cached_table(&mut store, &queries, window, &runtime()?) {
                 Ok(read) => read,
                 // Data that cannot be tabled is the data's problem, as from a recording.
                 Err(e) if e.is::<table::TableError>() => return Err(e),

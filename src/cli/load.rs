@@ -51,24 +51,52 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
 }
 
 /// The cost table of every query's cached days in `[start, end)`, or the queries the
-/// cache holds nothing for. Read, decoded and
-/// tabled a calendar month at a time: a month's decoded pages are dropped before the
-/// next month's are read, so the pages of a year are never all in memory at once.
+/// cache holds nothing for. Built a calendar month at a time: a month's decoded pages are
+/// dropped before the next month's are read, so the pages of a year are never all in
+/// memory at once. A month's table is kept in the store once built, and read back on the
+/// next run instead of decoding its pages again while none of its days is fetched anew
+/// (`Cache::store` deletes the parts whose days it changes).
 pub(super) fn cached_table<'q>(
-    store: &Cache,
+    store: &mut Cache,
     queries: &'q [plan::Query],
     (start, end): (NaiveDate, NaiveDate),
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Result<CostTable, Vec<&'q str>>> {
+    let mut missing = Vec::new();
+    for query in queries {
+        if !store.holds_days(&query.name, start, end)? {
+            missing.push(query.name.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(Err(missing));
+    }
+    // What a part was built from besides its days: the layout of the table and the query
+    // plan.
+    let plan_key = format!(
+        "creditburn {} table {}; {}",
+        env!("CARGO_PKG_VERSION"),
+        table::TABLE_LAYOUT,
+        queries
+            .iter()
+            .map(|q| format!("{}:{:?}", q.name, q.scope))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let mut table = table::TableBuilder::default();
-    let mut held = vec![false; queries.len()];
     for (from, next) in plan::months(start, end) {
+        if let Some(part) = store
+            .table_part(from, next, &plan_key)
+            .and_then(|bytes| table::TableBuilder::decode(&bytes))
+        {
+            table.merge(part);
+            continue;
+        }
         let mut pages = Vec::new();
-        for (query, held) in queries.iter().zip(held.iter_mut()) {
+        for query in queries {
             let Some(body) = store.response_body(&query.name, from, next)? else {
                 continue;
             };
-            *held = true;
             let output =
                 rt.block_on(recording::decode_body(body))
                     .map_err(|m| SourceError::Invalid {
@@ -86,16 +114,16 @@ pub(super) fn cached_table<'q>(
                 output,
             });
         }
-        table.add(&pages)?;
-    }
-    let missing: Vec<&str> = queries
-        .iter()
-        .zip(&held)
-        .filter(|(_, held)| !**held)
-        .map(|(q, _)| q.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Ok(Err(missing));
+        let mut part = table::TableBuilder::default();
+        part.add(&pages)?;
+        drop(pages);
+        if let Some(bytes) = part.encode() {
+            // Only a shortcut for the next run: a part not kept costs that run the decoding.
+            if let Err(e) = store.keep_table_part(from, next, &plan_key, &bytes) {
+                say!("warning: keeping the cost table of {from} to {next}: {e}");
+            }
+        }
+        table.merge(part);
     }
     Ok(Ok(table.finish()?))
 }
@@ -164,7 +192,7 @@ pub(super) fn load_live(
         store.path().display()
     );
 
-    let table = match cached_table(&store, &queries, (start, end), &rt)? {
+    let table = match cached_table(&mut store, &queries, (start, end), &rt)? {
         Ok(table) => table,
         Err(missing) => {
             // Each cause once, with the queries it stopped.

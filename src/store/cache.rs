@@ -91,13 +91,19 @@ pub(crate) fn days_to_fetch(
 pub struct Cache {
     path: PathBuf,
     conn: Connection,
+    /// Opened for reading only: a table part built is not kept.
+    read_only: bool,
 }
 
 impl Cache {
     /// Opens (creating on first use) the cache in the state folder `dir`.
     pub fn open(dir: &Path) -> Result<Cache, StoreError> {
         let (path, conn) = open_store(dir)?;
-        Ok(Cache { path, conn })
+        Ok(Cache {
+            path,
+            conn,
+            read_only: false,
+        })
     }
 
     /// Opens an existing cache for reading only: no folder or table is created, no
@@ -105,7 +111,11 @@ impl Cache {
     pub(crate) fn open_read_only(dir: &Path) -> Result<Cache, StoreError> {
         let path = dir.join(FILE_NAME);
         let conn = open_read_only(&path)?;
-        Ok(Cache { path, conn })
+        Ok(Cache {
+            path,
+            conn,
+            read_only: true,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -234,6 +244,14 @@ impl Cache {
             )
             .map_err(|e| fail_path(&self.path, e))?;
         }
+        // The table parts built from days this changes are out of date.
+        if let (Some(first), Some(last)) = (days.keys().next(), days.keys().next_back()) {
+            tx.execute(
+                "DELETE FROM ce_table WHERE start <= ?1 AND end_before > ?2",
+                params![last, first],
+            )
+            .map_err(|e| fail_path(&self.path, e))?;
+        }
         // Account names accumulate: an answer only names the accounts it mentions.
         let previous: Option<String> = tx
             .query_row(
@@ -250,14 +268,29 @@ impl Cache {
                 }
             }
         }
-        let attributes = Value::Array(attributes.into_values().collect());
+        let attributes = Value::Array(attributes.into_values().collect()).to_string();
+        let group_definitions = group_definitions.to_string();
+        // Every part holds the query's group definitions and account names: when they
+        // change, no part is up to date.
+        let head: Option<(String, String)> = tx
+            .query_row(
+                "SELECT group_definitions, dimension_value_attributes FROM ce_query WHERE query = ?1",
+                params![query],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| fail_path(&self.path, e))?;
+        if head.as_ref() != Some(&(group_definitions.clone(), attributes.clone())) {
+            tx.execute("DELETE FROM ce_table", [])
+                .map_err(|e| fail_path(&self.path, e))?;
+        }
         tx.execute(
             "INSERT INTO ce_query (query, group_definitions, dimension_value_attributes)
              VALUES (?1, ?2, ?3)
              ON CONFLICT (query) DO UPDATE SET
                  group_definitions = excluded.group_definitions,
                  dimension_value_attributes = excluded.dimension_value_attributes",
-            params![query, group_definitions.to_string(), attributes.to_string()],
+            params![query, group_definitions, attributes],
         )
         .map_err(|e| fail_path(&self.path, e))?;
         tx.commit().map_err(|e| fail_path(&self.path, e))?;
@@ -305,6 +338,72 @@ impl Cache {
             results.join(",")
         );
         Ok(Some(body.into_bytes()))
+    }
+
+    /// Whether any day of `query` in `[start, end)` is cached.
+    pub(crate) fn holds_days(
+        &self,
+        query: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM ce_day WHERE query = ?1 AND day >= ?2 AND day < ?3)",
+                params![query, start.to_string(), end.to_string()],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The table part kept for the cached days in `[start, end)` under `plan`, if any.
+    /// A part is only a shortcut: a store that cannot give one gives None.
+    pub(crate) fn table_part(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        plan: &str,
+    ) -> Option<Vec<u8>> {
+        self.conn
+            .query_row(
+                "SELECT part FROM ce_table WHERE start = ?1 AND end_before = ?2 AND plan = ?3",
+                params![start.to_string(), end.to_string(), plan],
+                |row| row.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `part`, the table built from the cached days in `[start, end)` under `plan`,
+    /// in place of any part overlapping those days. Nothing is kept in a store opened
+    /// read-only.
+    pub(crate) fn keep_table_part(
+        &mut self,
+        start: NaiveDate,
+        end: NaiveDate,
+        plan: &str,
+        part: &[u8],
+    ) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let (start, end) = (start.to_string(), end.to_string());
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| fail_path(&self.path, e))?;
+        tx.execute(
+            "DELETE FROM ce_table WHERE start < ?2 AND end_before > ?1",
+            params![start, end],
+        )
+        .map_err(|e| fail_path(&self.path, e))?;
+        tx.execute(
+            "INSERT INTO ce_table (start, end_before, plan, part) VALUES (?1, ?2, ?3, ?4)",
+            params![start, end, plan, part],
+        )
+        .map_err(|e| fail_path(&self.path, e))?;
+        tx.commit().map_err(|e| fail_path(&self.path, e))
     }
 
     /// Cost Explorer requests logged since the store was created.
@@ -532,5 +631,56 @@ mod tests {
             .response_body("other", day("2026-11-01"), day("2026-11-04"))
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn a_table_part_is_kept_until_a_day_it_was_built_from_is_stored_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(dir.path()).unwrap();
+        let page = |d: &str, attributes: &str| {
+            format!(
+                r#"{{"GroupDefinitions": [{{"Type": "DIMENSION", "Key": "SERVICE"}}], "ResultsByTime": [{{"TimePeriod": {{"Start": "{d}", "End": "{d}"}}, "Groups": [], "Estimated": false}}], "DimensionValueAttributes": [{attributes}]}}"#
+            )
+            .into_bytes()
+        };
+        let t = at("2026-11-22T08:00:00Z");
+        cache.store("q", &[page("2026-10-10", "")], t).unwrap();
+        let (oct, nov, dec) = (day("2026-10-01"), day("2026-11-01"), day("2026-12-01"));
+        cache.keep_table_part(oct, nov, "p", b"october").unwrap();
+        cache.keep_table_part(nov, dec, "p", b"november").unwrap();
+        assert_eq!(
+            cache.table_part(oct, nov, "p").as_deref(),
+            Some(&b"october"[..])
+        );
+        // Another plan, or other days, have no part.
+        assert_eq!(cache.table_part(oct, nov, "other plan"), None);
+        assert_eq!(cache.table_part(oct, day("2026-10-31"), "p"), None);
+        // A part of days overlapping a kept one replaces it.
+        cache
+            .keep_table_part(nov, day("2026-11-20"), "p", b"to the 20th")
+            .unwrap();
+        assert_eq!(cache.table_part(nov, dec, "p"), None);
+        cache.keep_table_part(nov, dec, "p", b"november").unwrap();
+        // Storing a November day drops November's part, not October's.
+        cache.store("q", &[page("2026-11-30", "")], t).unwrap();
+        assert_eq!(cache.table_part(nov, dec, "p"), None);
+        assert_eq!(
+            cache.table_part(oct, nov, "p").as_deref(),
+            Some(&b"october"[..])
+        );
+        // New account names are in every part: none is kept.
+        cache.keep_table_part(nov, dec, "p", b"november").unwrap();
+        let named = r#"{"Value": "111122223333", "Attributes": {"description": "prod"}}"#;
+        cache.store("q", &[page("2026-11-30", named)], t).unwrap();
+        assert_eq!(cache.table_part(oct, nov, "p"), None);
+        // A store opened read-only keeps nothing.
+        drop(cache);
+        let mut read_only = Cache::open_read_only(dir.path()).unwrap();
+        read_only
+            .keep_table_part(oct, nov, "p", b"october")
+            .unwrap();
+        assert_eq!(read_only.table_part(oct, nov, "p"), None);
+        assert!(read_only.holds_days("q", oct, dec).unwrap());
+        assert!(!read_only.holds_days("q", dec, day("2027-01-01")).unwrap());
     }
 }

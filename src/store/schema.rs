@@ -13,7 +13,7 @@
 use rusqlite::Connection;
 
 /// The version this creditburn writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Tables a store written before versioning can hold.
 const VERSION_1_TABLES: [&str; 9] = [
@@ -132,6 +132,18 @@ const VERSION_2: &str = "
         ORDER BY o.id;
     DROP TABLE outbox;";
 
+/// Version 3: the cost table of each range of cached days, as built from them, so a run
+/// reads a settled month's table instead of decoding its pages again. A part is derived
+/// data: `Cache::store` deletes every part whose days it changes.
+const VERSION_3: &str = "
+    CREATE TABLE ce_table (
+        start TEXT NOT NULL,
+        end_before TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        part BLOB NOT NULL,
+        PRIMARY KEY (start, end_before)
+    );";
+
 /// The migrations: `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
 const MIGRATIONS: [fn(&rusqlite::Transaction) -> rusqlite::Result<()>; VERSION as usize] = [
     |tx| tx.execute_batch(VERSION_1),
@@ -154,6 +166,7 @@ const MIGRATIONS: [fn(&rusqlite::Transaction) -> rusqlite::Result<()>; VERSION a
         }
         Ok(())
     },
+    |tx| tx.execute_batch(VERSION_3),
 ];
 
 /// Why a store cannot be brought to [`VERSION`].
