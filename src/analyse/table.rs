@@ -432,7 +432,13 @@ impl TableBuilder {
         let mut day = || -> Option<Option<NaiveDate>> {
             let some = r.u8()? == 1;
             let n = r.i32()?;
-            Some(some.then(|| from_epoch_days(n)))
+            if !some {
+                return Some(None);
+            }
+            let day = NaiveDate::default().checked_add_signed(chrono::Duration::days(n as i64))?;
+            (MIN_YEAR..=MAX_YEAR)
+                .contains(&day.year())
+                .then_some(Some(day))
         };
         (b.first, b.last) = (day()?, day()?);
         b.approximated_cost = f64::from_le_bytes(r.take(8)?.try_into().ok()?);
@@ -585,6 +591,12 @@ impl<'a> Reader<'a> {
                         .chunks_exact(4)
                         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect();
+                    // Days of the years a page may hold, as `add` checked them.
+                    let year = |y| NaiveDate::from_ymd_opt(y, 1, 1).map(epoch_days);
+                    let (lo, hi) = (year(MIN_YEAR)?, year(MAX_YEAR + 1)?);
+                    if days.iter().any(|d| !(lo..hi).contains(d)) {
+                        return None;
+                    }
                     Column::new(name.into(), days).cast(&DataType::Date).ok()?
                 }
                 1 => {

@@ -92,6 +92,7 @@ pub(super) fn cached_table<'q>(
             table.merge(part);
             continue;
         }
+        let read_at = store.data_version()?;
         let mut pages = Vec::new();
         for query in queries {
             let Some(body) = store.response_body(&query.name, from, next)? else {
@@ -119,7 +120,7 @@ pub(super) fn cached_table<'q>(
         drop(pages);
         if let Some(bytes) = part.encode() {
             // Only a shortcut for the next run: a part not kept costs that run the decoding.
-            if let Err(e) = store.keep_table_part(from, next, &plan_key, &bytes) {
+            if let Err(e) = store.keep_table_part(from, next, &plan_key, &bytes, read_at) {
                 say!("warning: keeping the cost table of {from} to {next}: {e}");
             }
         }

@@ -375,24 +375,40 @@ impl Cache {
             .flatten()
     }
 
+    /// What changes when another connection (another creditburn process) commits to the
+    /// store: a part built from days read before a change is not kept after it.
+    pub(crate) fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|e| self.fail(e))
+    }
+
     /// Keeps `part`, the table built from the cached days in `[start, end)` under `plan`,
-    /// in place of any part overlapping those days. Nothing is kept in a store opened
-    /// read-only.
+    /// in place of any part overlapping those days, unless another process committed to
+    /// the store since `read_at` (its `data_version` when the days were read): those days
+    /// may have changed. Nothing is kept in a store opened read-only. Whether it was kept.
     pub(crate) fn keep_table_part(
         &mut self,
         start: NaiveDate,
         end: NaiveDate,
         plan: &str,
         part: &[u8],
-    ) -> Result<(), StoreError> {
+        read_at: i64,
+    ) -> Result<bool, StoreError> {
         if self.read_only {
-            return Ok(());
+            return Ok(false);
         }
         let (start, end) = (start.to_string(), end.to_string());
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| fail_path(&self.path, e))?;
+        let now: i64 = tx
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|e| fail_path(&self.path, e))?;
+        if now != read_at {
+            return Ok(false);
+        }
         tx.execute(
             "DELETE FROM ce_table WHERE start < ?2 AND end_before > ?1",
             params![start, end],
@@ -403,7 +419,8 @@ impl Cache {
             params![start, end, plan, part],
         )
         .map_err(|e| fail_path(&self.path, e))?;
-        tx.commit().map_err(|e| fail_path(&self.path, e))
+        tx.commit().map_err(|e| fail_path(&self.path, e))?;
+        Ok(true)
     }
 
     /// Cost Explorer requests logged since the store was created.
@@ -645,9 +662,12 @@ mod tests {
         };
         let t = at("2026-11-22T08:00:00Z");
         cache.store("q", &[page("2026-10-10", "")], t).unwrap();
+        let v = cache.data_version().unwrap();
         let (oct, nov, dec) = (day("2026-10-01"), day("2026-11-01"), day("2026-12-01"));
-        cache.keep_table_part(oct, nov, "p", b"october").unwrap();
-        cache.keep_table_part(nov, dec, "p", b"november").unwrap();
+        cache.keep_table_part(oct, nov, "p", b"october", v).unwrap();
+        cache
+            .keep_table_part(nov, dec, "p", b"november", v)
+            .unwrap();
         assert_eq!(
             cache.table_part(oct, nov, "p").as_deref(),
             Some(&b"october"[..])
@@ -656,11 +676,13 @@ mod tests {
         assert_eq!(cache.table_part(oct, nov, "other plan"), None);
         assert_eq!(cache.table_part(oct, day("2026-10-31"), "p"), None);
         // A part of days overlapping a kept one replaces it.
-        cache
-            .keep_table_part(nov, day("2026-11-20"), "p", b"to the 20th")
-            .unwrap();
+        assert!(cache
+            .keep_table_part(nov, day("2026-11-20"), "p", b"to the 20th", v)
+            .unwrap());
         assert_eq!(cache.table_part(nov, dec, "p"), None);
-        cache.keep_table_part(nov, dec, "p", b"november").unwrap();
+        cache
+            .keep_table_part(nov, dec, "p", b"november", v)
+            .unwrap();
         // Storing a November day drops November's part, not October's.
         cache.store("q", &[page("2026-11-30", "")], t).unwrap();
         assert_eq!(cache.table_part(nov, dec, "p"), None);
@@ -668,19 +690,32 @@ mod tests {
             cache.table_part(oct, nov, "p").as_deref(),
             Some(&b"october"[..])
         );
-        // New account names are in every part: none is kept.
-        cache.keep_table_part(nov, dec, "p", b"november").unwrap();
+        // New account names are in every part: none is kept. (This connection's own
+        // commits leave its data_version as it was.)
+        assert!(cache
+            .keep_table_part(nov, dec, "p", b"november", v)
+            .unwrap());
         let named = r#"{"Value": "111122223333", "Attributes": {"description": "prod"}}"#;
         cache.store("q", &[page("2026-11-30", named)], t).unwrap();
         assert_eq!(cache.table_part(oct, nov, "p"), None);
         // A store opened read-only keeps nothing.
         drop(cache);
         let mut read_only = Cache::open_read_only(dir.path()).unwrap();
-        read_only
-            .keep_table_part(oct, nov, "p", b"october")
-            .unwrap();
+        let v = read_only.data_version().unwrap();
+        assert!(!read_only
+            .keep_table_part(oct, nov, "p", b"october", v)
+            .unwrap());
         assert_eq!(read_only.table_part(oct, nov, "p"), None);
         assert!(read_only.holds_days("q", oct, dec).unwrap());
         assert!(!read_only.holds_days("q", dec, day("2027-01-01")).unwrap());
+        // Another process storing days between the read and the keep: nothing is kept.
+        let mut cache = Cache::open(dir.path()).unwrap();
+        let v = cache.data_version().unwrap();
+        let mut other = Cache::open(dir.path()).unwrap();
+        other.store("q", &[page("2026-10-11", named)], t).unwrap();
+        assert!(!cache.keep_table_part(oct, nov, "p", b"october", v).unwrap());
+        assert_eq!(cache.table_part(oct, nov, "p"), None);
+        let v = cache.data_version().unwrap();
+        assert!(cache.keep_table_part(oct, nov, "p", b"october", v).unwrap());
     }
 }
