@@ -503,22 +503,10 @@ impl Writer {
                 }
                 DataType::String => {
                     self.u8(1);
-                    let mut index: PlHashMap<Option<&str>, usize> = PlHashMap::new();
-                    let mut distinct = Vec::new();
-                    let codes: Vec<usize> = c
-                        .str()
-                        .ok()?
-                        .iter()
-                        .map(|v| {
-                            *index.entry(v).or_insert_with(|| {
-                                distinct.push(v);
-                                distinct.len() - 1
-                            })
-                        })
-                        .collect();
+                    let (distinct, codes) = distinct_codes(c.str().ok()?.iter());
                     self.strings(distinct.into_iter());
                     for code in codes {
-                        self.u32(code);
+                        self.u32(code as usize);
                     }
                 }
                 DataType::Float64 => {
@@ -609,10 +597,7 @@ impl<'a> Reader<'a> {
                     if codes.iter().any(|c| *c as usize >= distinct.len()) {
                         return None;
                     }
-                    Series::new(name.into(), distinct)
-                        .take(&IdxCa::from_vec(name.into(), codes))
-                        .ok()?
-                        .into_column()
+                    gathered(name, distinct, codes).ok()?
                 }
                 2 => {
                     let bytes = self.take(height.checked_mul(8)?)?;
@@ -644,20 +629,31 @@ fn no_usage() -> TableError {
 /// long name would cost its length again. The distinct values are put in a column once
 /// and gathered to the rows, each row a view of its value.
 pub(crate) fn shared_text(name: &str, values: &[Option<&str>]) -> PolarsResult<Column> {
+    let (distinct, codes) = distinct_codes(values.iter().copied());
+    gathered(name, distinct, codes)
+}
+
+/// The distinct values, in order of first appearance, and each value's index among them.
+fn distinct_codes<'v>(
+    values: impl Iterator<Item = Option<&'v str>>,
+) -> (Vec<Option<&'v str>>, Vec<IdxSize>) {
     let mut index: PlHashMap<Option<&str>, IdxSize> = PlHashMap::new();
-    let mut distinct: Vec<Option<&str>> = Vec::new();
-    let rows: Vec<IdxSize> = values
-        .iter()
+    let mut distinct = Vec::new();
+    let codes = values
         .map(|v| {
-            *index.entry(*v).or_insert_with(|| {
-                distinct.push(*v);
+            *index.entry(v).or_insert_with(|| {
+                distinct.push(v);
                 (distinct.len() - 1) as IdxSize
             })
         })
         .collect();
-    let distinct = Series::new(name.into(), distinct);
-    Ok(distinct
-        .take(&IdxCa::from_vec(name.into(), rows))?
+    (distinct, codes)
+}
+
+/// The column of `distinct[code]` for each code: each row a view of its value's text.
+fn gathered(name: &str, distinct: Vec<Option<&str>>, codes: Vec<IdxSize>) -> PolarsResult<Column> {
+    Ok(Series::new(name.into(), distinct)
+        .take(&IdxCa::from_vec(name.into(), codes))?
         .into_column())
 }
 
