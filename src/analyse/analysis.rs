@@ -29,6 +29,11 @@ pub(crate) const BATCH: &str = "batch";
 /// The first workload whose rules matched a line that its `services` then excluded, for
 /// lines no workload took.
 pub(crate) const EXCLUDED_BY: &str = "excluded_by";
+/// Each row's line: its index among the rows of `Attributed::lines`.
+pub(crate) const LINE: &str = "line";
+/// A line's cost and quantity over the last `RECENT_DAYS` (`line_sums`).
+const RECENT_COST: &str = "recent_cost";
+const RECENT_QUANTITY: &str = "recent_quantity";
 
 /// How many trailing days the per-workload "recent" figures and the hints look at.
 pub(crate) const RECENT_DAYS: i64 = 30;
@@ -205,7 +210,10 @@ pub fn analyse(
     aws: Option<&crate::model::credits::AwsCredits>,
     last_run: Option<NaiveDate>,
 ) -> PolarsResult<Analysis> {
-    let attributed = attribute(table, config)?;
+    let Attributed {
+        rows: attributed,
+        lines,
+    } = attribute(table, config)?;
     let as_of_day = table::epoch_days(as_of);
     // The usage lines are the table's first rows: a slice, not a copy, unless days after
     // `as_of` must be cut off. The other record types and the estimated days are read
@@ -226,11 +234,13 @@ pub fn analyse(
         .cast(DataType::Int32)
         .gt(lit(as_of_day - RECENT_DAYS as i32));
     let recent_sum = |c: &str| when(recent.clone()).then(col(c)).otherwise(lit(0.0)).sum();
+    // The usage summed by line: every breakdown that needs no day is an aggregation of
+    // these few thousand rows rather than of the table's.
+    let by_line = line_sums(&usage, &lines, &recent_sum)?;
 
     // Totals and the unattributed remainder.
     let usage_total = sum_f64(&usage, table::COST)?;
-    // Only the columns a sum or a breakdown needs are filtered: no copy of the rows.
-    let unattributed_rows = usage.clone().lazy().filter(col(WORKLOAD).is_null());
+    let unattributed_rows = by_line.clone().lazy().filter(col(WORKLOAD).is_null());
     let unattributed = sum_f64(
         &unattributed_rows
             .clone()
@@ -238,7 +248,7 @@ pub fn analyse(
             .collect()?,
         table::COST,
     )?;
-    let unattributed_by_service = by_service_of(unattributed_rows.clone(), &recent_sum)?;
+    let unattributed_by_service = by_service_of(unattributed_rows.clone())?;
     let approximated = sum_f64(
         &usage
             .clone()
@@ -280,7 +290,7 @@ pub fn analyse(
         .get(0)
         .map(table::from_epoch_days);
 
-    let unrecognised = usage
+    let unrecognised = by_line
         .clone()
         .lazy()
         .filter(col(TOKEN_KIND).eq(lit(TokenKind::Other.as_str())))
@@ -372,7 +382,7 @@ pub fn analyse(
         keys_without_values: &keys_without_values,
         unattributed_top: &unattributed_top,
     };
-    let mut daily = Daily::of(&usage)?;
+    let mut daily = Daily::of(&usage, &lines)?;
     daily.spend.estimated_from = estimated_from;
     let billing = billing(
         config,
@@ -416,9 +426,9 @@ pub fn analyse(
 
     // One aggregation per breakdown, shared out to the workloads: a scan of the table
     // each, whatever the number of workloads.
-    let mut by_service = grouped_by_service(&usage, WORKLOAD, &recent_sum)?;
-    let mut excluded = grouped_by_service(&usage, EXCLUDED_BY, &recent_sum)?;
-    let mut models = models_by_workload(&usage, &recent_sum)?;
+    let mut by_service = grouped_by_service(&by_line, WORKLOAD)?;
+    let mut excluded = grouped_by_service(&by_line, EXCLUDED_BY)?;
+    let mut models = models_by_workload(&by_line)?;
     let mut workloads = Vec::new();
     for w in &config.workloads {
         let by_service = by_service.remove(&w.name).unwrap_or_default();
@@ -443,7 +453,7 @@ pub fn analyse(
             .map(|a| a.id.clone());
         let spike = match model.spikes.iter().find(|s| s.workload == w.name) {
             Some(s) => Some(burn::Spike {
-                movers: movers(&usage, &w.name, s.date)?,
+                movers: movers(&usage, &lines, &w.name, s.date)?,
                 ..s.clone()
             }),
             None => None,
@@ -610,38 +620,54 @@ fn billing(
 
 /// The usage types of `workload` whose spend on `day` rose most above their mean of the
 /// 14 days before, largest first (at most three).
-fn movers(usage: &DataFrame, workload: &str, day: NaiveDate) -> PolarsResult<Vec<burn::Mover>> {
+fn movers(
+    usage: &DataFrame,
+    lines: &DataFrame,
+    workload: &str,
+    day: NaiveDate,
+) -> PolarsResult<Vec<burn::Mover>> {
     let d = table::epoch_days(day);
     let date = || col(table::DATE).cast(DataType::Int32);
-    let df = usage
+    // The rows of the 14 days before and the day itself; the workload's by their line.
+    let rows = usage
         .clone()
         .lazy()
-        .filter(
-            col(WORKLOAD)
-                .eq(lit(workload))
-                .and(date().gt_eq(lit(d - 14)))
-                .and(date().lt_eq(lit(d))),
-        )
-        .group_by([col(table::USAGE_TYPE)])
-        .agg([
-            when(date().eq(lit(d)))
-                .then(col(table::COST))
-                .otherwise(lit(0.0))
-                .sum()
-                .alias("today"),
-            when(date().lt(lit(d)))
-                .then(col(table::COST))
-                .otherwise(lit(0.0))
-                .sum()
-                .alias("before"),
-        ])
+        .filter(date().gt_eq(lit(d - 14)).and(date().lt_eq(lit(d))))
+        .select([col(LINE), date().alias("day"), col(table::COST)])
         .collect()?;
-    let mut out: Vec<burn::Mover> = strings(&df, table::USAGE_TYPE)?
+    let of_workload: Vec<bool> = lines
+        .column(WORKLOAD)?
+        .str()?
+        .iter()
+        .map(|w| w == Some(workload))
+        .collect();
+    let usage_types: Vec<Option<&str>> = lines.column(table::USAGE_TYPE)?.str()?.iter().collect();
+    // Usage type -> (the day's spend, the 14 days before's).
+    let mut moved: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    let (line, days, cost) = (
+        rows.column(LINE)?.idx()?,
+        rows.column("day")?.i32()?,
+        rows.column(table::COST)?.f64()?,
+    );
+    for ((line, day), cost) in line.iter().zip(days.iter()).zip(cost.iter()) {
+        let (Some(line), Some(day)) = (line, day) else {
+            continue;
+        };
+        if !of_workload.get(line as usize).copied().unwrap_or(false) {
+            continue;
+        }
+        let usage_type = usage_types[line as usize].unwrap_or_default();
+        let entry = moved.entry(usage_type).or_default();
+        if day == d {
+            entry.0 += cost.unwrap_or(0.0);
+        } else {
+            entry.1 += cost.unwrap_or(0.0);
+        }
+    }
+    let mut out: Vec<burn::Mover> = moved
         .into_iter()
-        .zip(floats(&df, "today")?)
-        .zip(floats(&df, "before")?)
-        .map(|((usage_type, today), before)| burn::Mover {
-            usage_type: usage_type.unwrap_or_default(),
+        .map(|(usage_type, (today, before))| burn::Mover {
+            usage_type: usage_type.to_string(),
             change: today - before / 14.0,
         })
         .filter(|m| m.change >= 0.005)
@@ -665,41 +691,56 @@ fn token_kind_from(s: Option<&str>) -> TokenKind {
     }
 }
 
-/// Spend by service of `rows`, largest first.
-fn by_service_of(
-    rows: LazyFrame,
-    recent_sum: &dyn Fn(&str) -> Expr,
-) -> PolarsResult<Vec<ServiceSpend>> {
-    let all = rows.with_column(lit("").alias("all"));
-    Ok(services_by(all, "all", recent_sum)?
-        .remove("")
-        .unwrap_or_default())
-}
-
-/// Spend by service for every value of the column `by` (a workload column), each list
-/// largest first.
-fn grouped_by_service(
+/// The usage rows summed by line: the line's columns (`Attributed::lines`), with
+/// `COST`, `QUANTITY` and their sums over the recent days (`RECENT_COST`,
+/// `RECENT_QUANTITY`). Lines without a usage row are left out.
+fn line_sums(
     usage: &DataFrame,
-    by: &str,
+    lines: &DataFrame,
     recent_sum: &dyn Fn(&str) -> Expr,
-) -> PolarsResult<HashMap<String, Vec<ServiceSpend>>> {
-    services_by(
-        usage.clone().lazy().filter(col(by).is_not_null()),
-        by,
-        recent_sum,
-    )
+) -> PolarsResult<DataFrame> {
+    let sums = usage
+        .clone()
+        .lazy()
+        .group_by([col(LINE)])
+        .agg([
+            col(table::COST).sum(),
+            col(table::QUANTITY).sum(),
+            recent_sum(table::COST).alias(RECENT_COST),
+            recent_sum(table::QUANTITY).alias(RECENT_QUANTITY),
+        ])
+        .collect()?;
+    let mut out = lines.take(sums.column(LINE)?.idx()?)?;
+    out.hstack_mut(&[
+        sums.column(table::COST)?.clone(),
+        sums.column(table::QUANTITY)?.clone(),
+        sums.column(RECENT_COST)?.clone(),
+        sums.column(RECENT_QUANTITY)?.clone(),
+    ])?;
+    Ok(out)
 }
 
-fn services_by(
-    rows: LazyFrame,
+/// Spend by service of `lines` (summed by `line_sums`), largest first.
+fn by_service_of(lines: LazyFrame) -> PolarsResult<Vec<ServiceSpend>> {
+    let all = lines.with_column(lit("").alias("all"));
+    Ok(services_by(all, "all")?.remove("").unwrap_or_default())
+}
+
+/// Spend by service for every value of the column `by` (a workload column) of `lines`
+/// (summed by `line_sums`), each list largest first.
+fn grouped_by_service(
+    lines: &DataFrame,
     by: &str,
-    recent_sum: &dyn Fn(&str) -> Expr,
 ) -> PolarsResult<HashMap<String, Vec<ServiceSpend>>> {
-    let df = rows
+    services_by(lines.clone().lazy().filter(col(by).is_not_null()), by)
+}
+
+fn services_by(lines: LazyFrame, by: &str) -> PolarsResult<HashMap<String, Vec<ServiceSpend>>> {
+    let df = lines
         .group_by([col(by), col(table::SERVICE)])
         .agg([
             col(table::COST).sum(),
-            recent_sum(table::COST).alias("recent"),
+            col(RECENT_COST).sum().alias("recent"),
         ])
         .sort(
             [table::COST],
@@ -724,13 +765,10 @@ fn services_by(
     Ok(out)
 }
 
-/// Bedrock spend by model, token kind, batch and Marketplace for every workload, each
-/// list largest first.
-fn models_by_workload(
-    usage: &DataFrame,
-    recent_sum: &dyn Fn(&str) -> Expr,
-) -> PolarsResult<HashMap<String, Vec<ModelSpend>>> {
-    let models = usage
+/// Bedrock spend per workload by model, token kind, batch and Marketplace, of `lines`
+/// (summed by `line_sums`), largest first.
+fn models_by_workload(lines: &DataFrame) -> PolarsResult<HashMap<String, Vec<ModelSpend>>> {
+    let models = lines
         .clone()
         .lazy()
         .filter(col(WORKLOAD).is_not_null().and(col(MODEL).is_not_null()))
@@ -744,8 +782,8 @@ fn models_by_workload(
         .agg([
             col(table::COST).sum(),
             col(table::QUANTITY).sum(),
-            recent_sum(table::COST).alias("recent_cost"),
-            recent_sum(table::QUANTITY).alias("recent_quantity"),
+            col(RECENT_COST).sum(),
+            col(RECENT_QUANTITY).sum(),
         ])
         .sort(
             [table::COST],
@@ -759,8 +797,8 @@ fn models_by_workload(
     let marketplace = models.column(MARKETPLACE)?.bool()?;
     let cost = models.column(table::COST)?.f64()?;
     let quantity = models.column(table::QUANTITY)?.f64()?;
-    let recent_cost = models.column("recent_cost")?.f64()?;
-    let recent_quantity = models.column("recent_quantity")?.f64()?;
+    let recent_cost = models.column(RECENT_COST)?.f64()?;
+    let recent_quantity = models.column(RECENT_QUANTITY)?.f64()?;
     let mut out: HashMap<String, Vec<ModelSpend>> = HashMap::new();
     for i in 0..models.height() {
         out.entry(workload.get(i).unwrap_or_default().to_string())
@@ -803,7 +841,16 @@ fn sum_f64(df: &DataFrame, name: &str) -> PolarsResult<f64> {
 
 /// Adds the attribution columns: the workload (first match wins), and for Bedrock lines
 /// the model, token kind, batch and Marketplace flags.
-pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<DataFrame> {
+/// The cost table attributed: its rows with the index of their line (`LINE`), and a row
+/// per distinct line (account, service, usage type, record type, tags) with the
+/// attribution's columns (`WORKLOAD`, `EXCLUDED_BY`, `MARKETPLACE`, `MODEL`,
+/// `TOKEN_KIND`, `BATCH`).
+pub(crate) struct Attributed {
+    pub rows: DataFrame,
+    pub lines: DataFrame,
+}
+
+pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attributed> {
     let df = &table.df;
     // Each column read once, in order (random access into a chunked array per row and
     // per workload was most of the analysis's time on large tables).
@@ -895,6 +942,9 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Data
     let mut decisions: Vec<Decision> = Vec::new();
     let mut lines: PlHashMap<Vec<Option<&str>>, usize> = PlHashMap::new();
     let mut line_of: Vec<IdxSize> = Vec::with_capacity(n);
+    // The first row of each line, whose account, service, usage type, record type and
+    // tags are the line's.
+    let mut first_row: Vec<IdxSize> = Vec::new();
     let mut key: Vec<Option<&str>> = Vec::with_capacity(4 + tags.len());
     for i in 0..n {
         key.clear();
@@ -904,61 +954,73 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Data
             Some(&line) => line,
             None => {
                 decisions.push(decide(i));
+                first_row.push(i as IdxSize);
                 lines.insert(key.clone(), decisions.len() - 1);
                 decisions.len() - 1
             }
         };
         line_of.push(line as IdxSize);
     }
-    // The columns are built a value per distinct line and gathered to the rows: each
-    // row holds a view of its line's text, not a copy of it.
+    // The attribution's columns are a value per line: every aggregation sums the rows
+    // by line first and reads the rest from the line (the rows hold no copy of a
+    // workload's name, model or token kind).
     let name = |k: Option<usize>| k.map(|k| config.workloads[k].name.as_str());
-    let by_line = DataFrame::new(
-        decisions.len(),
-        vec![
-            Column::new(
-                WORKLOAD.into(),
-                decisions
-                    .iter()
-                    .map(|d| name(d.workload))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                EXCLUDED_BY.into(),
-                decisions
-                    .iter()
-                    .map(|d| name(d.excluded_by))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                MARKETPLACE.into(),
-                decisions.iter().map(|d| d.marketplace).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                MODEL.into(),
-                decisions
-                    .iter()
-                    .map(|d| d.parsed.as_ref().map(|p| p.model.as_str()))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                TOKEN_KIND.into(),
-                decisions
-                    .iter()
-                    .map(|d| d.parsed.as_ref().map(|p| p.token_kind.as_str()))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                BATCH.into(),
-                decisions
-                    .iter()
-                    .map(|d| d.parsed.as_ref().is_some_and(|p| p.batch))
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )?;
-    let rows = by_line.take(&IdxCa::from_vec("line".into(), line_of))?;
-    df.hstack(rows.columns())
+    let mut key_columns = vec![
+        table::ACCOUNT.to_string(),
+        table::SERVICE.to_string(),
+        table::USAGE_TYPE.to_string(),
+        table::RECORD_TYPE.to_string(),
+    ];
+    key_columns.extend(table.tag_keys.iter().map(|k| table::tag_column(k)));
+    let mut by_line = df
+        .select(key_columns.iter().map(|c| c.as_str()))?
+        .take(&IdxCa::from_vec(LINE.into(), first_row))?;
+    by_line.hstack_mut(&[
+        Column::new(
+            WORKLOAD.into(),
+            decisions
+                .iter()
+                .map(|d| name(d.workload))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            EXCLUDED_BY.into(),
+            decisions
+                .iter()
+                .map(|d| name(d.excluded_by))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            MARKETPLACE.into(),
+            decisions.iter().map(|d| d.marketplace).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            MODEL.into(),
+            decisions
+                .iter()
+                .map(|d| d.parsed.as_ref().map(|p| p.model.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            TOKEN_KIND.into(),
+            decisions
+                .iter()
+                .map(|d| d.parsed.as_ref().map(|p| p.token_kind.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            BATCH.into(),
+            decisions
+                .iter()
+                .map(|d| d.parsed.as_ref().is_some_and(|p| p.batch))
+                .collect::<Vec<_>>(),
+        ),
+    ])?;
+    let rows = df.hstack(&[IdxCa::from_vec(LINE.into(), line_of).into_column()])?;
+    Ok(Attributed {
+        rows,
+        lines: by_line,
+    })
 }
 
 /// What every award's status needs besides its own rows.
@@ -1026,18 +1088,59 @@ struct Daily {
 }
 
 impl Daily {
-    fn of(usage: &DataFrame) -> PolarsResult<Daily> {
-        let day = || col(table::DATE).cast(DataType::Int32).alias("day");
-        let df = usage
-            .clone()
-            .lazy()
-            .group_by([col(WORKLOAD), day(), col(table::SERVICE), col(MARKETPLACE)])
-            .agg([col(table::COST).sum()])
-            .sort(
-                ["day", WORKLOAD, table::SERVICE, MARKETPLACE],
-                Default::default(),
-            )
-            .collect()?;
+    fn of(usage: &DataFrame, lines: &DataFrame) -> PolarsResult<Daily> {
+        // What each line is to the burn: its kind (workload, service, Marketplace) and
+        // the workload whose services excluded it.
+        let workloads = strings(lines, WORKLOAD)?;
+        let services = strings(lines, table::SERVICE)?;
+        let marketplace = lines.column(MARKETPLACE)?.bool()?;
+        let excluded_by = strings(lines, EXCLUDED_BY)?;
+        // (workload, service, Marketplace)
+        type LineKind = (Option<String>, String, bool);
+        let line_kind: Vec<LineKind> = workloads
+            .into_iter()
+            .zip(services)
+            .enumerate()
+            .map(|(i, (w, s))| {
+                (
+                    w,
+                    s.unwrap_or_default(),
+                    marketplace.get(i).unwrap_or(false),
+                )
+            })
+            .collect();
+        // One pass over the rows: cost per (day, line), unattributed per day, excluded
+        // per workload and day.
+        let days = usage.column(table::DATE)?.cast(&DataType::Int32)?;
+        let (days, line, cost) = (
+            days.i32()?,
+            usage.column(LINE)?.idx()?,
+            usage.column(table::COST)?.f64()?,
+        );
+        let mut by_day_kind: HashMap<(i32, &LineKind), f64> = HashMap::new();
+        let mut unattributed: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+        let mut excluded: HashMap<String, BTreeMap<NaiveDate, f64>> = HashMap::new();
+        for ((day, line), cost) in days.iter().zip(line.iter()).zip(cost.iter()) {
+            let (Some(day), Some(line)) = (day, line) else {
+                continue;
+            };
+            let cost = cost.unwrap_or(0.0);
+            let kind = &line_kind[line as usize];
+            *by_day_kind.entry((day, kind)).or_default() += cost;
+            if kind.0.is_none() {
+                *unattributed.entry(table::from_epoch_days(day)).or_default() += cost;
+            }
+            if let Some(w) = &excluded_by[line as usize] {
+                *excluded
+                    .entry(w.clone())
+                    .or_default()
+                    .entry(table::from_epoch_days(day))
+                    .or_default() += cost;
+            }
+        }
+        // By day, then workload (unattributed first), service and Marketplace.
+        let mut sums: Vec<((i32, &LineKind), f64)> = by_day_kind.into_iter().collect();
+        sums.sort_by(|a, b| a.0.cmp(&b.0));
         let mut funded: HashMap<String, Vec<(NaiveDate, String, bool, f64)>> = HashMap::new();
         let mut kinds: HashMap<burn::Kind, usize> = HashMap::new();
         let mut spend = burn::Spend {
@@ -1045,24 +1148,12 @@ impl Daily {
             days: BTreeMap::new(),
             estimated_from: None,
         };
-        let days = df.column("day")?.i32()?;
-        let marketplace = df.column(MARKETPLACE)?.bool()?;
-        for (i, ((workload, service), cost)) in strings(&df, WORKLOAD)?
-            .into_iter()
-            .zip(strings(&df, table::SERVICE)?)
-            .zip(floats(&df, table::COST)?)
-            .enumerate()
-        {
-            let Some(d) = days.get(i) else { continue };
-            let (day, service, marketplace) = (
-                table::from_epoch_days(d),
-                service.unwrap_or_default(),
-                marketplace.get(i).unwrap_or(false),
-            );
+        for ((d, (workload, service, marketplace)), cost) in sums {
+            let day = table::from_epoch_days(d);
             let kind = burn::Kind {
                 workload: workload.clone(),
                 service: service.clone(),
-                marketplace,
+                marketplace: *marketplace,
             };
             let next = kinds.len();
             let k = *kinds.entry(kind.clone()).or_insert_with(|| {
@@ -1071,45 +1162,13 @@ impl Daily {
             });
             spend.days.entry(day).or_default().push((k, cost));
             if let Some(workload) = workload {
-                funded
-                    .entry(workload)
-                    .or_default()
-                    .push((day, service, marketplace, cost));
+                funded.entry(workload.clone()).or_default().push((
+                    day,
+                    service.clone(),
+                    *marketplace,
+                    cost,
+                ));
             }
-        }
-        let by_day =
-            |filter: Expr, key: Option<&str>| -> PolarsResult<Vec<(String, NaiveDate, f64)>> {
-                let mut keys = vec![day()];
-                keys.extend(key.map(col));
-                let df = usage
-                    .clone()
-                    .lazy()
-                    .filter(filter)
-                    .group_by(keys)
-                    .agg([col(table::COST).sum()])
-                    .collect()?;
-                let days = df.column("day")?.i32()?;
-                let names = match key {
-                    Some(k) => strings(&df, k)?,
-                    None => vec![None; df.height()],
-                };
-                Ok(names
-                    .into_iter()
-                    .zip(floats(&df, table::COST)?)
-                    .enumerate()
-                    .filter_map(|(i, (name, cost))| {
-                        days.get(i)
-                            .map(|d| (name.unwrap_or_default(), table::from_epoch_days(d), cost))
-                    })
-                    .collect())
-            };
-        let unattributed = by_day(col(WORKLOAD).is_null(), None)?
-            .into_iter()
-            .map(|(_, d, c)| (d, c))
-            .collect();
-        let mut excluded: HashMap<String, BTreeMap<NaiveDate, f64>> = HashMap::new();
-        for (w, d, c) in by_day(col(EXCLUDED_BY).is_not_null(), Some(EXCLUDED_BY))? {
-            excluded.entry(w).or_default().insert(d, c);
         }
         Ok(Daily {
             funded,

@@ -457,46 +457,52 @@ pub fn model(
     let mut spikes = Vec::new();
     let mut names: Vec<&Option<String>> = series.keys().collect();
     names.sort();
-    // The fits are independent: shared out over the machine's cores.
+    // The fits are independent: shared out over the machine's cores, each thread taking
+    // the next workload when it is done with one (a trending series costs several times
+    // a steady one, so equal shares would leave a core idle).
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = names.len().div_ceil(threads).max(1);
+        .clamp(1, 8)
+        .min(names.len().max(1));
     let estimated = spend.estimated_from.map_or(0, |e| {
         ((end - e).num_days() + 1).clamp(0, len as i64) as usize
     });
     // A workload's forecast, its latest spike (days before the end, spend, P50, P99)
     // and its days still arriving.
     type Fitted = (forecast::Forecast, Option<(usize, f64, f64, f64)>, usize);
-    let fitted: Vec<Fitted> = std::thread::scope(|scope| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|part| {
-                let series = &series;
+    let fit = |w: &Option<String>| -> Fitted {
+        let y = &series[w];
+        let late = still_arriving(y, estimated);
+        let f = forecast::forecast_by(&y[..y.len() - late], h + late, only);
+        // The latest of the last spike_days days (not still arriving: a dip, not a
+        // spike) above its P99, if any.
+        let spike = w.as_ref().and_then(|_| {
+            let last = y.len() - late;
+            (last.saturating_sub(spike_days)..last).rev().find_map(|i| {
+                let (expected, p99) = forecast::one_day_ahead(&y[..=i], f.method)?;
+                (y[i] > p99 && y[i] - expected >= MIN_SPIKE).then_some((
+                    y.len() - 1 - i,
+                    y[i],
+                    expected,
+                    p99,
+                ))
+            })
+        });
+        (f, spike, late)
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut fitted: Vec<(usize, Fitted)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (names, next, fit) = (&names, &next, &fit);
                 scope.spawn(move || {
-                    part.iter()
-                        .map(|w| {
-                            let y = &series[*w];
-                            let late = still_arriving(y, estimated);
-                            let f = forecast::forecast_by(&y[..y.len() - late], h + late, only);
-                            // The latest of the last spike_days days (not still
-                            // arriving: a dip, not a spike) above its P99, if any.
-                            let spike = w.as_ref().and_then(|_| {
-                                let last = y.len() - late;
-                                (last.saturating_sub(spike_days)..last).rev().find_map(|i| {
-                                    let (expected, p99) =
-                                        forecast::one_day_ahead(&y[..=i], f.method)?;
-                                    (y[i] > p99 && y[i] - expected >= MIN_SPIKE).then_some((
-                                        y.len() - 1 - i,
-                                        y[i],
-                                        expected,
-                                        p99,
-                                    ))
-                                })
-                            });
-                            (f, spike, late)
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(w) = names.get(i) else { break };
+                        done.push((i, fit(w)));
+                    }
+                    done
                 })
             })
             .collect();
@@ -505,6 +511,8 @@ pub fn model(
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
+    fitted.sort_by_key(|(i, _)| *i);
+    let fitted = fitted.into_iter().map(|(_, f)| f);
     let mut arriving = Vec::new();
     for (w, (f, spike, late)) in names.iter().zip(fitted) {
         methods.insert((*w).clone().unwrap_or_default(), f.blend.clone());

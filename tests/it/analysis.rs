@@ -758,6 +758,81 @@ fn rag_and_platform(days: i64) -> table::CostTable {
 }
 
 #[test]
+fn breakdowns_summed_by_line_match_the_days_they_come_from() {
+    // 40 days from 1 March, as of 9 April (the last 30 days: from 11 March, day 10).
+    // rag: Sonnet input $100 a day, output $50 a day from day 20, and EC2 tagged rag
+    // ($10 a day), which rag's services exclude. The platform: EC2 $200 a day.
+    const EC2_SERVICE: &str = "Amazon Elastic Compute Cloud - Compute";
+    let t = days_table(40, |d| {
+        let mut lines = vec![
+            (
+                "Amazon Bedrock Service",
+                INPUT,
+                "111111111111",
+                "rag",
+                100.0,
+            ),
+            // Another usage type than the platform's, or the slices would be split in
+            // proportion between them.
+            (
+                EC2_SERVICE,
+                "USE1-BoxUsage:m7g.large",
+                "111111111111",
+                "rag",
+                10.0,
+            ),
+            (EC2_SERVICE, EC2, "222222222222", "", 200.0),
+        ];
+        if d >= 20 {
+            lines.push((
+                "Amazon Bedrock Service",
+                OUTPUT,
+                "111111111111",
+                "rag",
+                50.0,
+            ));
+        }
+        lines
+    });
+    let config =
+        creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
+    let a = analysis::analyse(&t, &config, day("2026-04-09"), None, None).unwrap();
+    let rag = a.workloads.iter().find(|w| w.name == "rag").unwrap();
+    let platform = a.workloads.iter().find(|w| w.name == "platform").unwrap();
+    // rag: 40 * 100 + 20 * 50 = 5,000; in the last 30 days 30 * 100 + 20 * 50 = 4,000.
+    assert_eq!((rag.cost, rag.last_30_days), (5_000.0, 4_000.0));
+    assert_eq!(rag.by_service.len(), 1);
+    assert_eq!(
+        (rag.by_service[0].cost, rag.by_service[0].last_30_days),
+        (5_000.0, 4_000.0)
+    );
+    let kind = |k: &str| {
+        rag.bedrock
+            .iter()
+            .find(|m| m.token_kind.as_str() == k)
+            .unwrap()
+    };
+    assert_eq!(
+        (kind("input").cost, kind("input").last_30_days),
+        (4_000.0, 3_000.0)
+    );
+    assert_eq!(
+        (kind("output").cost, kind("output").last_30_days),
+        (1_000.0, 1_000.0)
+    );
+    // The EC2 tagged rag: excluded by rag's services, $400, $300 of it recent.
+    assert_eq!(rag.excluded_by_services, 400.0);
+    assert_eq!(rag.excluded_services[0].service, EC2_SERVICE);
+    assert_eq!(rag.excluded_services[0].last_30_days, 300.0);
+    assert_eq!((platform.cost, platform.last_30_days), (8_000.0, 6_000.0));
+    assert_eq!((a.data.unattributed, a.data.usage_total), (400.0, 13_400.0));
+    // The award draws rag's two Bedrock lines day by day: all 5,000 of them, and the
+    // trailing burn is the last 14 days' $150 a day.
+    assert_eq!(a.awards[0].consumed, 5_000.0);
+    assert_eq!(a.awards[0].daily_burn, 150.0);
+}
+
+#[test]
 fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_account_view() {
     // 40 days from 1 March: rag $100 a day on Bedrock (tagged), the platform $200 a day
     // on EC2 in its own account. The POC ($3,000, to 29 May) funds rag; Portfolio

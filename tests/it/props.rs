@@ -62,6 +62,14 @@ fn whole_pipeline(
         }
     }
     let d = &report.data;
+    // The workloads' spend is summed by line, the total and the unattributed by row: the
+    // two roads agree.
+    let by_workload: f64 = report.workloads.iter().map(|w| w.cost).sum();
+    assert!(
+        (by_workload - d.attributed).abs() <= 1e-6 * d.usage_total.abs().max(1.0),
+        "workloads {by_workload} against attributed {}",
+        d.attributed
+    );
     (d.usage_total, d.attributed, d.unattributed)
 }
 
