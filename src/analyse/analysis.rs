@@ -1095,7 +1095,7 @@ impl Daily {
         let services = strings(lines, table::SERVICE)?;
         let marketplace = lines.column(MARKETPLACE)?.bool()?;
         let excluded_by = strings(lines, EXCLUDED_BY)?;
-        // (workload, service, Marketplace)
+        // (workload, service, Marketplace), in order: a kind's rank sorts as it does.
         type LineKind = (Option<String>, String, bool);
         let line_kind: Vec<LineKind> = workloads
             .into_iter()
@@ -1109,38 +1109,55 @@ impl Daily {
                 )
             })
             .collect();
-        // One pass over the rows: cost per (day, line), unattributed per day, excluded
-        // per workload and day.
+        let mut ranked: Vec<&LineKind> = line_kind.iter().collect();
+        ranked.sort();
+        ranked.dedup();
+        let rank_of: Vec<u32> = line_kind
+            .iter()
+            .map(|k| ranked.binary_search(&k).unwrap_or_default() as u32)
+            .collect();
+        let mut excluders: Vec<&String> = excluded_by.iter().flatten().collect();
+        excluders.sort();
+        excluders.dedup();
+        let excluder_of: Vec<Option<u32>> = excluded_by
+            .iter()
+            .map(|w| {
+                w.as_ref()
+                    .map(|w| excluders.binary_search(&w).unwrap_or_default() as u32)
+            })
+            .collect();
+        // One pass over the rows: cost per (day, kind), excluded per (day, workload).
         let days = usage.column(table::DATE)?.cast(&DataType::Int32)?;
         let (days, line, cost) = (
             days.i32()?,
             usage.column(LINE)?.idx()?,
             usage.column(table::COST)?.f64()?,
         );
-        let mut by_day_kind: HashMap<(i32, &LineKind), f64> = HashMap::new();
-        let mut unattributed: BTreeMap<NaiveDate, f64> = BTreeMap::new();
-        let mut excluded: HashMap<String, BTreeMap<NaiveDate, f64>> = HashMap::new();
+        let mut by_day_kind: PlHashMap<(i32, u32), f64> = PlHashMap::new();
+        let mut by_day_excluder: PlHashMap<(i32, u32), f64> = PlHashMap::new();
         for ((day, line), cost) in days.iter().zip(line.iter()).zip(cost.iter()) {
             let (Some(day), Some(line)) = (day, line) else {
                 continue;
             };
             let cost = cost.unwrap_or(0.0);
-            let kind = &line_kind[line as usize];
-            *by_day_kind.entry((day, kind)).or_default() += cost;
-            if kind.0.is_none() {
-                *unattributed.entry(table::from_epoch_days(day)).or_default() += cost;
-            }
-            if let Some(w) = &excluded_by[line as usize] {
-                *excluded
-                    .entry(w.clone())
-                    .or_default()
-                    .entry(table::from_epoch_days(day))
-                    .or_default() += cost;
+            *by_day_kind
+                .entry((day, rank_of[line as usize]))
+                .or_default() += cost;
+            if let Some(w) = excluder_of[line as usize] {
+                *by_day_excluder.entry((day, w)).or_default() += cost;
             }
         }
+        let mut excluded: HashMap<String, BTreeMap<NaiveDate, f64>> = HashMap::new();
+        for ((day, w), cost) in by_day_excluder {
+            excluded
+                .entry(excluders[w as usize].clone())
+                .or_default()
+                .insert(table::from_epoch_days(day), cost);
+        }
         // By day, then workload (unattributed first), service and Marketplace.
-        let mut sums: Vec<((i32, &LineKind), f64)> = by_day_kind.into_iter().collect();
-        sums.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut sums: Vec<((i32, u32), f64)> = by_day_kind.into_iter().collect();
+        sums.sort_by_key(|s| s.0);
+        let mut unattributed: BTreeMap<NaiveDate, f64> = BTreeMap::new();
         let mut funded: HashMap<String, Vec<(NaiveDate, String, bool, f64)>> = HashMap::new();
         let mut kinds: HashMap<burn::Kind, usize> = HashMap::new();
         let mut spend = burn::Spend {
@@ -1148,8 +1165,12 @@ impl Daily {
             days: BTreeMap::new(),
             estimated_from: None,
         };
-        for ((d, (workload, service, marketplace)), cost) in sums {
+        for ((d, rank), cost) in sums {
+            let (workload, service, marketplace) = ranked[rank as usize];
             let day = table::from_epoch_days(d);
+            if workload.is_none() {
+                *unattributed.entry(day).or_default() += cost;
+            }
             let kind = burn::Kind {
                 workload: workload.clone(),
                 service: service.clone(),
