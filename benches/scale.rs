@@ -20,7 +20,6 @@ mod aws_server;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -233,13 +232,17 @@ fn config_text(state: &Path, first: NaiveDate, workloads: usize) -> String {
     t
 }
 
-/// Starts `program` from a small Python process and reports its own peak memory: a child
-/// forked straight from this benchmark would inherit the benchmark's peak (Linux keeps
-/// the largest RSS the process ever had, across exec), which holds the whole organisation.
-const PEAK_WRAPPER: &str = "import os, sys\n\
+/// Starts `program` from a small Python process and reports its own wall time and peak
+/// memory: a child forked straight from this benchmark would inherit the benchmark's
+/// peak (Linux keeps the largest RSS the process ever had, across exec), which holds the
+/// whole organisation. The time runs from the fork to the exit, so the interpreter's own
+/// start (tens of milliseconds) is not counted as creditburn's.
+const PEAK_WRAPPER: &str = "import os, sys, time\n\
+started = time.monotonic()\n\
 pid = os.fork()\n\
 if pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n\
 _, status, usage = os.wait4(pid, 0)\n\
+sys.stderr.write('wall-s %.6f\\n' % (time.monotonic() - started))\n\
 sys.stderr.write('peak-kb %d\\n' % usage.ru_maxrss)\n\
 sys.exit(os.waitstatus_to_exitcode(status))\n";
 
@@ -250,7 +253,6 @@ fn report(
     config: &Path,
     now: &str,
 ) -> (Value, String, f64, f64) {
-    let started = Instant::now();
     let out = Command::new("python3")
         .args(["-c", PEAK_WRAPPER, env!("CARGO_BIN_EXE_creditburn")])
         .args([
@@ -274,9 +276,14 @@ fn report(
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .output()
         .expect("python3 runs creditburn");
-    let seconds = started.elapsed().as_secs_f64();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "creditburn failed: {err}");
+    // The binary's own wall time, from its fork to its exit: not the wrapper's start.
+    let seconds: f64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("wall-s "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the wrapper reports the wall time");
     let peak_kb: f64 = err
         .lines()
         .find_map(|l| l.strip_prefix("peak-kb "))

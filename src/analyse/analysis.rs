@@ -852,20 +852,15 @@ pub(crate) struct Attributed {
 
 pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attributed> {
     let df = &table.df;
-    // Each column read once, in order (random access into a chunked array per row and
-    // per workload was most of the analysis's time on large tables).
-    let column = |name: &str| -> PolarsResult<Vec<Option<&str>>> {
-        Ok(df.column(name)?.str()?.iter().collect())
-    };
-    let accounts = column(table::ACCOUNT)?;
-    let services = column(table::SERVICE)?;
-    let usage_types = column(table::USAGE_TYPE)?;
-    let record_types = column(table::RECORD_TYPE)?;
-    let tags: Vec<Vec<Option<&str>>> = table
-        .tag_keys
-        .iter()
-        .map(|k| column(&table::tag_column(k)))
-        .collect::<PolarsResult<_>>()?;
+    // A line's key: its account, service, usage type, record type and tags, in that order.
+    let mut key_columns = vec![
+        table::ACCOUNT.to_string(),
+        table::SERVICE.to_string(),
+        table::USAGE_TYPE.to_string(),
+        table::RECORD_TYPE.to_string(),
+    ];
+    key_columns.extend(table.tag_keys.iter().map(|k| table::tag_column(k)));
+    const TAGS: usize = 4;
     // Each rule's tag condition as (tag column, value); None where the data has no such
     // tag key, so the rule matches nothing.
     type Condition<'c> = Option<(usize, &'c str)>;
@@ -896,17 +891,17 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attr
         marketplace: bool,
         parsed: Option<usage_type::BedrockUsage>,
     }
-    let decide = |i: usize| -> Decision {
-        let service = services[i].unwrap_or_default();
-        let usage_type = usage_types[i].unwrap_or_default();
-        let is_usage = record_types[i] == Some("Usage");
-        let account = accounts[i];
+    let decide = |key: &[Option<&str>]| -> Decision {
+        let account = key[0];
+        let service = key[1].unwrap_or_default();
+        let usage_type = key[2].unwrap_or_default();
+        let is_usage = key[3] == Some("Usage");
         let rules_match =
             |(w, conditions): &(&crate::config::Workload, &Vec<Option<Condition>>)| {
                 w.rules.iter().zip(conditions.iter()).any(|(r, tag)| {
                     r.account.as_deref().is_none_or(|a| account == Some(a))
                         && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
-                        && tag.is_none_or(|c| c.is_some_and(|(t, v)| tags[t][i] == Some(v)))
+                        && tag.is_none_or(|c| c.is_some_and(|(t, v)| key[TAGS + t] == Some(v)))
                 })
             };
         let (mut matched, mut excluded) = (None, None);
@@ -942,18 +937,23 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attr
     let mut decisions: Vec<Decision> = Vec::new();
     let mut lines: PlHashMap<Vec<Option<&str>>, usize> = PlHashMap::new();
     let mut line_of: Vec<IdxSize> = Vec::with_capacity(n);
-    // The first row of each line, whose account, service, usage type, record type and
-    // tags are the line's.
+    // The first row of each line, whose key columns are the line's.
     let mut first_row: Vec<IdxSize> = Vec::new();
-    let mut key: Vec<Option<&str>> = Vec::with_capacity(4 + tags.len());
+    // Each column read once, in order, in step (random access into a chunked array per
+    // row and per workload was most of the analysis's time on large tables).
+    let columns: Vec<&StringChunked> = key_columns
+        .iter()
+        .map(|c| df.column(c)?.str())
+        .collect::<PolarsResult<_>>()?;
+    let mut values: Vec<_> = columns.iter().map(|c| c.iter()).collect();
+    let mut key: Vec<Option<&str>> = Vec::with_capacity(key_columns.len());
     for i in 0..n {
         key.clear();
-        key.extend([accounts[i], services[i], usage_types[i], record_types[i]]);
-        key.extend(tags.iter().map(|t| t[i]));
+        key.extend(values.iter_mut().map(|v| v.next().flatten()));
         let line = match lines.get(key.as_slice()) {
             Some(&line) => line,
             None => {
-                decisions.push(decide(i));
+                decisions.push(decide(&key));
                 first_row.push(i as IdxSize);
                 lines.insert(key.clone(), decisions.len() - 1);
                 decisions.len() - 1
@@ -965,13 +965,6 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attr
     // by line first and reads the rest from the line (the rows hold no copy of a
     // workload's name, model or token kind).
     let name = |k: Option<usize>| k.map(|k| config.workloads[k].name.as_str());
-    let mut key_columns = vec![
-        table::ACCOUNT.to_string(),
-        table::SERVICE.to_string(),
-        table::USAGE_TYPE.to_string(),
-        table::RECORD_TYPE.to_string(),
-    ];
-    key_columns.extend(table.tag_keys.iter().map(|k| table::tag_column(k)));
     let mut by_line = df
         .select(key_columns.iter().map(|c| c.as_str()))?
         .take(&IdxCa::from_vec(LINE.into(), first_row))?;
