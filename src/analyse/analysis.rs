@@ -424,8 +424,8 @@ pub fn analyse(
         }
     }
 
-    // One aggregation per breakdown, shared out to the workloads: a scan of the table
-    // each, whatever the number of workloads.
+    // One aggregation per breakdown, shared out to the workloads: a group-by of the
+    // lines each, whatever the number of workloads.
     let mut by_service = grouped_by_service(&by_line, WORKLOAD)?;
     let mut excluded = grouped_by_service(&by_line, EXCLUDED_BY)?;
     let mut models = models_by_workload(&by_line)?;
@@ -839,8 +839,6 @@ fn sum_f64(df: &DataFrame, name: &str) -> PolarsResult<f64> {
     Ok(df.column(name)?.f64()?.sum().unwrap_or(0.0))
 }
 
-/// Adds the attribution columns: the workload (first match wins), and for Bedrock lines
-/// the model, token kind, batch and Marketplace flags.
 /// The cost table attributed: its rows with the index of their line (`LINE`), and a row
 /// per distinct line (account, service, usage type, record type, tags) with the
 /// attribution's columns (`WORKLOAD`, `EXCLUDED_BY`, `MARKETPLACE`, `MODEL`,
@@ -850,6 +848,9 @@ pub(crate) struct Attributed {
     pub lines: DataFrame,
 }
 
+/// Attributes each distinct line once: the workload (first match wins), the workload
+/// whose services excluded it, and for Bedrock lines the model, token kind, batch and
+/// Marketplace flags.
 pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attributed> {
     let df = &table.df;
     // A line's key: its account, service, usage type, record type and tags, in that order.
