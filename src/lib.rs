@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod model;
 pub mod notify;
+pub mod pricing;
 pub mod source;
 pub mod store;
 

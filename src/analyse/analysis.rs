@@ -682,13 +682,7 @@ fn movers(
 }
 
 fn token_kind_from(s: Option<&str>) -> TokenKind {
-    match s {
-        Some("input") => TokenKind::Input,
-        Some("output") => TokenKind::Output,
-        Some("cache_read") => TokenKind::CacheRead,
-        Some("cache_write") => TokenKind::CacheWrite,
-        _ => TokenKind::Other,
-    }
+    s.and_then(TokenKind::from_name).unwrap_or(TokenKind::Other)
 }
 
 /// The usage rows summed by line: the line's columns (`Attributed::lines`), with

@@ -11,8 +11,9 @@ use crate::support::repo;
 /// config, analyse, notify), never the other way round.
 const LAYERS: &[(&str, &[&str])] = &[
     ("model", &[]),
-    ("config", &["model"]),
-    ("analyse", &["model", "config"]),
+    ("pricing", &["model"]),
+    ("config", &["model", "pricing"]),
+    ("analyse", &["model", "config", "pricing"]),
     ("notify", &["model", "config", "analyse"]),
     ("store", &["model", "config", "notify"]),
     ("source", &["model", "config", "store"]),
@@ -21,13 +22,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "model", "config", "analyse", "notify", "store", "source", "deliver", "daemon",
+            "model", "pricing", "config", "analyse", "notify", "store", "source", "deliver",
+            "daemon",
         ],
     ),
 ];
 
 /// The layers that are pure: no I/O crates, no clock.
-const PURE: &[&str] = &["model", "config", "analyse", "notify"];
+const PURE: &[&str] = &["model", "pricing", "config", "analyse", "notify"];
 
 /// Crates (or paths) only the named layers may use.
 const OWNERS: &[(&str, &[&str])] = &[
