@@ -12,7 +12,7 @@
 //! paths of every workload at once: the P90 spend path gives the earliest exhaustion
 //! (the P10 date) and the least left unused (the P10 amount).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -300,6 +300,9 @@ pub struct Model {
     pub others: Vec<OtherCreditView>,
     /// Workloads whose last days of data look still arriving.
     pub still_arriving: Vec<StillArriving>,
+    /// What the future was drawn from: a changed input (a lever on a workload's spend)
+    /// is drawn again through the same steps, without fitting the forecasts again.
+    pub projector: std::sync::Arc<Projector>,
 }
 
 /// How many of the last days of data are checked for a spike at least: a day's figures
@@ -332,7 +335,9 @@ fn horizon(awards: &[Award], end: NaiveDate) -> usize {
 }
 
 /// Runs the model on the account's spend up to `end` (the last day of data that counts,
-/// at most `as_of`).
+/// at most `as_of`), as named steps: who may pay what (`views`), the past (`replay`),
+/// each workload's series and forecast (`series`, `fit`), the future on each quantile
+/// path (`Projector::project`), and what that says of each award and of the account.
 ///
 /// `only` forces one forecast method on every workload (the backtest's baselines); None
 /// lets each series' own backtest choose. `spike_days` of the last days of data are
@@ -346,6 +351,103 @@ pub fn model(
     only: Option<Method>,
     spike_days: usize,
 ) -> Model {
+    let views = views(&spend.kinds, awards, billing, order);
+    let (past, past_account) = replay(spend, &views, end);
+    let series = series(spend, end);
+    let h = horizon(awards, end);
+    let estimated = spend.estimated_from.map_or(0, |e| {
+        ((end - e).num_days() + 1).clamp(0, series.len as i64) as usize
+    });
+    let fitted = fit(&series, h, only, spike_days, estimated);
+    let (methods, spikes, still_arriving) = fit_findings(&series, &fitted, end);
+    let projector = Projector {
+        views,
+        past,
+        past_account,
+        fits: series
+            .names
+            .iter()
+            .zip(series.shares)
+            .zip(fitted)
+            .map(|((workload, shares), f)| Fit {
+                workload: workload.clone(),
+                forecast: f.forecast,
+                shares,
+                late: f.late,
+                more: f.more,
+            })
+            .collect(),
+        kinds: spend.kinds.clone(),
+        awards: awards.to_vec(),
+        end,
+        until: end + chrono::Days::new(h as u64),
+    };
+    let projection = projector.project(&[]);
+    let out_awards = awards
+        .iter()
+        .enumerate()
+        .map(|(c, a)| award_burn(&projector, &projection, c, a, &methods))
+        .collect();
+    let others = billing
+        .others
+        .iter()
+        .enumerate()
+        .map(|(i, o)| OtherCreditView {
+            credit_id: o.credit_id.clone(),
+            // Its balance the day after the data: one AWS reported is granted then.
+            account_view: projector.account_view_of(
+                &projection,
+                awards.len() + i,
+                &[],
+                (end + chrono::Days::new(1)).max(o.start).min(o.expiry),
+            ),
+        })
+        .collect();
+    Model {
+        order: projector.views.workload_order.clone(),
+        others,
+        still_arriving,
+        out_of_pocket: projector.out_of_pocket(&projection),
+        awards: out_awards,
+        spikes,
+        methods,
+        projector: std::sync::Arc::new(projector),
+    }
+}
+
+/// Who may pay what: the awards in the workload view (an award pays only its
+/// workloads' spend), and in the account view (any eligible spend, with AWS's products
+/// where the Billing API lists them, then the credits no award names).
+#[derive(Debug, Clone)]
+pub struct Views {
+    credits: Vec<Credit>,
+    workload_order: Vec<usize>,
+    workload_eligible: Vec<Vec<bool>>,
+    account_credits: Vec<Credit>,
+    account_order: Vec<usize>,
+    account_eligible: Vec<Vec<bool>>,
+}
+
+impl Views {
+    fn workload(&self) -> Setup<'_> {
+        Setup {
+            credits: &self.credits,
+            order: self.workload_order.clone(),
+            eligible: &self.workload_eligible,
+        }
+    }
+
+    fn account(&self) -> Setup<'_> {
+        Setup {
+            credits: &self.account_credits,
+            order: self.account_order.clone(),
+            eligible: &self.account_eligible,
+        }
+    }
+}
+
+/// Step 1: who may pay which kind of spend, in both views.
+fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrder) -> Views {
     let credits: Vec<Credit> = awards
         .iter()
         .map(|a| Credit {
@@ -358,26 +460,15 @@ pub fn model(
     let covers = |a: &Award, k: &Kind| {
         a.services.matches(&k.service) && (a.marketplace_covered || !k.marketplace)
     };
-    let order_rule = order;
-    let order = drawdown::order(&credits, order);
-    let workload_view = Setup {
-        credits: &credits,
-        order: order.clone(),
-        eligible: awards
-            .iter()
-            .map(|a| {
-                spend
-                    .kinds
-                    .iter()
-                    .map(|k| {
-                        k.workload.as_ref().is_some_and(|w| a.workloads.contains(w)) && covers(a, k)
-                    })
-                    .collect()
-            })
-            .collect(),
-    };
-    // The account view: the awards, with AWS's products where it lists them, then the
-    // credits no award names.
+    let workload_eligible = awards
+        .iter()
+        .map(|a| {
+            kinds
+                .iter()
+                .map(|k| k.workload.as_ref().is_some_and(|w| a.workloads.contains(w)) && covers(a, k))
+                .collect()
+        })
+        .collect();
     let products = |c: usize| billing.products.get(c).and_then(|p| p.as_deref());
     let account_credits: Vec<Credit> = credits
         .iter()
@@ -393,90 +484,129 @@ pub fn model(
             breadth: products_breadth(&o.products),
         }))
         .collect();
-    let account_view = Setup {
-        credits: &account_credits,
-        order: drawdown::order(&account_credits, order_rule),
-        eligible: awards
-            .iter()
-            .enumerate()
-            .map(|(c, a)| {
-                spend
-                    .kinds
-                    .iter()
-                    .map(|k| match products(c) {
-                        Some(p) => {
-                            products_cover(p, &k.service)
-                                && (a.marketplace_covered || !k.marketplace)
-                        }
-                        None => covers(a, k),
-                    })
-                    .collect()
-            })
-            .chain(billing.others.iter().map(|o| {
-                spend
-                    .kinds
-                    .iter()
-                    .map(|k| !k.marketplace && products_cover(&o.products, &k.service))
-                    .collect()
-            }))
-            .collect(),
-    };
-
-    // The past.
-    let (n, kinds) = (credits.len(), spend.kinds.len());
-    let mut past = Ledger::new(n, kinds);
-    let mut past_account = Ledger::new(account_credits.len(), kinds);
-    for (day, lines) in spend.days.range(..=end) {
-        past.day(&workload_view, *day, lines);
-        past_account.day(&account_view, *day, lines);
+    let account_eligible = awards
+        .iter()
+        .enumerate()
+        .map(|(c, a)| {
+            kinds
+                .iter()
+                .map(|k| match products(c) {
+                    Some(p) => products_cover(p, &k.service) && (a.marketplace_covered || !k.marketplace),
+                    None => covers(a, k),
+                })
+                .collect()
+        })
+        .chain(billing.others.iter().map(|o| {
+            kinds
+                .iter()
+                .map(|k| !k.marketplace && products_cover(&o.products, &k.service))
+                .collect()
+        }))
+        .collect();
+    Views {
+        workload_order: drawdown::order(&credits, order),
+        account_order: drawdown::order(&account_credits, order),
+        credits,
+        workload_eligible,
+        account_credits,
+        account_eligible,
     }
+}
 
-    // Each workload's daily series, forecast, and the mix of kinds its spend is split by.
-    let h = horizon(awards, end);
+/// Step 2: the actual spend up to `end`, paid in both views.
+fn replay(spend: &Spend, views: &Views, end: NaiveDate) -> (Ledger, Ledger) {
+    let kinds = spend.kinds.len();
+    let (workload, account) = (views.workload(), views.account());
+    let mut past = Ledger::new(views.credits.len(), kinds);
+    let mut past_account = Ledger::new(views.account_credits.len(), kinds);
+    for (day, lines) in spend.days.range(..=end) {
+        past.day(&workload, *day, lines);
+        past_account.day(&account, *day, lines);
+    }
+    (past, past_account)
+}
+
+/// Each workload's daily spend (None: unattributed), and the shares of its last four
+/// weeks' spend by kind that its forecast is split by.
+struct Series {
+    len: usize,
+    /// In name order.
+    names: Vec<Option<String>>,
+    y: Vec<Vec<f64>>,
+    shares: Vec<Vec<(usize, f64)>>,
+}
+
+/// Step 3: the series the forecasts are fitted to.
+fn series(spend: &Spend, end: NaiveDate) -> Series {
     let first = spend.days.keys().next().copied().unwrap_or(end);
     let len = ((end - first).num_days().max(-1) + 1) as usize;
-    let mut series: HashMap<Option<String>, Vec<f64>> = HashMap::new();
-    let mut mix: HashMap<Option<String>, HashMap<usize, f64>> = HashMap::new();
+    let mut by_name: BTreeMap<Option<String>, (Vec<f64>, BTreeMap<usize, f64>)> = BTreeMap::new();
     let recent_from = end - chrono::Days::new(27);
     for (day, lines) in spend.days.range(..=end) {
         let i = (*day - first).num_days() as usize;
         for &(k, cost) in lines {
-            let w = &spend.kinds[k].workload;
-            series.entry(w.clone()).or_insert_with(|| vec![0.0; len])[i] += cost;
+            let (y, mix) = by_name
+                .entry(spend.kinds[k].workload.clone())
+                .or_insert_with(|| (vec![0.0; len], BTreeMap::new()));
+            y[i] += cost;
             if *day >= recent_from && cost > 0.0 {
-                *mix.entry(w.clone()).or_default().entry(k).or_default() += cost;
+                *mix.entry(k).or_default() += cost;
             }
         }
     }
-    // Per workload: its forecast and the shares of its spend by kind.
-    // Per workload: its forecast, the shares of its spend by kind, the days still
-    // arriving (the forecast starts at the first of them) and what they add per path.
-    type Fit = (forecast::Forecast, Vec<(usize, f64)>, usize, [f64; 3]);
-    let mut forecasts: Vec<Fit> = Vec::new();
-    let mut methods = BTreeMap::new();
-    let mut spikes = Vec::new();
-    let mut names: Vec<&Option<String>> = series.keys().collect();
-    names.sort();
-    // The fits are independent: shared out over the machine's cores, each thread taking
-    // the next workload when it is done with one (a trending series costs several times
-    // a steady one, so equal shares would leave a core idle).
+    let mut out = Series {
+        len,
+        names: Vec::new(),
+        y: Vec::new(),
+        shares: Vec::new(),
+    };
+    for (name, (y, mix)) in by_name {
+        let total: f64 = mix.values().sum();
+        out.names.push(name);
+        out.y.push(y);
+        out.shares.push(
+            mix.into_iter()
+                .filter(|(_, v)| *v > 0.0)
+                .map(|(k, v)| (k, v / total))
+                .collect(),
+        );
+    }
+    out
+}
+
+/// A workload's forecast and what it says of the last days of data.
+struct Fitted {
+    forecast: forecast::Forecast,
+    /// The latest spike: (days before the end, spend, P50, P99).
+    spike: Option<(usize, f64, f64, f64)>,
+    /// Its last days still arriving (the forecast starts at the first of them).
+    late: usize,
+    /// What the forecast expects of those days beyond what AWS shows, per path.
+    more: [f64; 3],
+}
+
+/// Step 4: every workload's forecast, the expensive step. The fits are independent:
+/// shared out over the machine's cores, each thread taking the next workload when it is
+/// done with one (a trending series costs several times a steady one, so equal shares
+/// would leave a core idle).
+fn fit(
+    series: &Series,
+    horizon: usize,
+    only: Option<Method>,
+    spike_days: usize,
+    estimated: usize,
+) -> Vec<Fitted> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
-        .min(names.len().max(1));
-    let estimated = spend.estimated_from.map_or(0, |e| {
-        ((end - e).num_days() + 1).clamp(0, len as i64) as usize
-    });
-    // A workload's forecast, its latest spike (days before the end, spend, P50, P99)
-    // and its days still arriving.
-    type Fitted = (forecast::Forecast, Option<(usize, f64, f64, f64)>, usize);
-    let fit = |w: &Option<String>| -> Fitted {
-        let y = &series[w];
+        .min(series.names.len().max(1));
+    let fit_one = |i: usize| -> Fitted {
+        let y = &series.y[i];
         let late = still_arriving(y, estimated);
-        let f = forecast::forecast_by(&y[..y.len() - late], h + late, only);
+        let f = forecast::forecast_by(&y[..y.len() - late], horizon + late, only);
         // The latest of the last spike_days days (not still arriving: a dip, not a
         // spike) above its P99, if any.
-        let spike = w.as_ref().and_then(|_| {
+        let spike = series.names[i].as_ref().and_then(|_| {
             let last = y.len() - late;
             (last.saturating_sub(spike_days)..last).rev().find_map(|i| {
                 let (expected, p99) = forecast::one_day_ahead(&y[..=i], f.method)?;
@@ -488,19 +618,32 @@ pub fn model(
                 ))
             })
         });
-        (f, spike, late)
+        let more = |q: usize| -> f64 {
+            (0..late)
+                .map(|j| (f.path(q)[j] - y[y.len() - late + j]).max(0.0))
+                .sum()
+        };
+        let more = [more(0), more(1), more(2)];
+        Fitted {
+            forecast: f,
+            spike,
+            late,
+            more,
+        }
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut fitted: Vec<(usize, Fitted)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
-                let (names, next, fit) = (&names, &next, &fit);
+                let (next, fit_one) = (&next, &fit_one);
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(w) = names.get(i) else { break };
-                        done.push((i, fit(w)));
+                        if i >= series.names.len() {
+                            break;
+                        }
+                        done.push((i, fit_one(i)));
                     }
                     done
                 })
@@ -512,28 +655,29 @@ pub fn model(
             .collect()
     });
     fitted.sort_by_key(|(i, _)| *i);
-    let fitted = fitted.into_iter().map(|(_, f)| f);
+    fitted.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The methods, the spikes and the days still arriving the fits found.
+fn fit_findings(
+    series: &Series,
+    fitted: &[Fitted],
+    end: NaiveDate,
+) -> (BTreeMap<String, Blend>, Vec<Spike>, Vec<StillArriving>) {
+    let mut methods = BTreeMap::new();
+    let mut spikes = Vec::new();
     let mut arriving = Vec::new();
-    for (w, (f, spike, late)) in names.iter().zip(fitted) {
-        methods.insert((*w).clone().unwrap_or_default(), f.blend.clone());
-        // What the forecast expects of the days still arriving, beyond what AWS shows,
-        // on each path.
-        let y = &series[*w];
-        let more = |q: usize| -> f64 {
-            (0..late)
-                .map(|i| (f.path(q)[i] - y[y.len() - late + i]).max(0.0))
-                .sum()
-        };
-        let topped_up = [more(0), more(1), more(2)];
-        if late > 0 {
+    for (w, f) in series.names.iter().zip(fitted) {
+        methods.insert(w.clone().unwrap_or_default(), f.forecast.blend.clone());
+        if f.late > 0 {
             arriving.push(StillArriving {
-                workload: (*w).clone().unwrap_or_else(|| "unattributed".into()),
-                from: end - chrono::Days::new(late as u64 - 1),
-                days: late,
-                expected_more: topped_up[1],
+                workload: w.clone().unwrap_or_else(|| "unattributed".into()),
+                from: end - chrono::Days::new(f.late as u64 - 1),
+                days: f.late,
+                expected_more: f.more[1],
             });
         }
-        if let (Some(name), Some((back, spend, expected, p99))) = (w, spike) {
+        if let (Some(name), Some((back, spend, expected, p99))) = (w, f.spike) {
             spikes.push(Spike {
                 workload: name.clone(),
                 date: end - chrono::Days::new(back as u64),
@@ -543,66 +687,211 @@ pub fn model(
                 movers: Vec::new(),
             });
         }
-        let weights = mix.get(*w).cloned().unwrap_or_default();
-        let total: f64 = weights.values().sum();
-        let mut shares: Vec<(usize, f64)> = weights
-            .into_iter()
-            .filter(|(_, v)| *v > 0.0)
-            .map(|(k, v)| (k, v / total))
-            .collect();
-        shares.sort_by_key(|(k, _)| *k);
-        forecasts.push((f, shares, late, topped_up));
     }
-    let lines_on = |q: usize| {
-        let forecasts = &forecasts;
-        move |day: NaiveDate| -> Vec<(usize, f64)> {
-            let t = (day - end).num_days() as usize - 1;
+    (methods, spikes, arriving)
+}
+
+/// A workload's forecast as the projection draws it.
+#[derive(Debug, Clone)]
+struct Fit {
+    workload: Option<String>,
+    forecast: forecast::Forecast,
+    shares: Vec<(usize, f64)>,
+    late: usize,
+    more: [f64; 3],
+}
+
+/// A change to one workload's spend from a day after the data on: each of its kinds
+/// (a service, Marketplace or not) cut by a share of its spend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjust {
+    pub workload: String,
+    /// The first day the cut applies: after the last day of data.
+    pub from: NaiveDate,
+    /// (service, Marketplace, share of that kind's spend cut, 0 to 1).
+    pub cuts: Vec<(String, bool, f64)>,
+}
+
+impl Adjust {
+    /// What is left of a line of `kind` on `day`, as a share of it.
+    fn factor(&self, kind: &Kind, day: NaiveDate) -> f64 {
+        if day < self.from || kind.workload.as_deref() != Some(self.workload.as_str()) {
+            return 1.0;
+        }
+        self.cuts
+            .iter()
+            .filter(|(service, marketplace, _)| *service == kind.service && *marketplace == kind.marketplace)
+            .map(|(_, _, cut)| 1.0 - cut.clamp(0.0, 1.0))
+            .product()
+    }
+}
+
+/// The future, drawn on each quantile path in both views.
+pub struct Projection {
+    /// Per spend path (0: P10 spend, 1: P50, 2: P90): per credit what it says, and the
+    /// ledger at the end of the horizon.
+    workload: Vec<(Vec<Outlook>, Ledger)>,
+    account: Vec<(Vec<Outlook>, Ledger)>,
+}
+
+/// What the model keeps to draw the future again on changed spend: the views, the
+/// ledgers at the end of the data, and every workload's forecast.
+#[derive(Debug, Clone)]
+pub struct Projector {
+    views: Views,
+    past: Ledger,
+    past_account: Ledger,
+    fits: Vec<Fit>,
+    kinds: Vec<Kind>,
+    awards: Vec<Award>,
+    end: NaiveDate,
+    until: NaiveDate,
+}
+
+impl Projector {
+    /// The last day of data the future is drawn from.
+    pub fn end(&self) -> NaiveDate {
+        self.end
+    }
+
+    /// Each day's forecast lines on spend path `q`, with `adjust` applied; only the
+    /// kinds `keep` maps (to the index it gives them), all when None.
+    fn lines_on<'a>(
+        &'a self,
+        q: usize,
+        adjust: &'a [Adjust],
+        keep: Option<&'a [Option<usize>]>,
+    ) -> impl FnMut(NaiveDate) -> Vec<(usize, f64)> + 'a {
+        move |day: NaiveDate| {
+            let t = (day - self.end).num_days() as usize - 1;
             let mut out = Vec::new();
-            for (f, shares, late, more) in forecasts {
-                let mut v = f.path(q).get(t + late).copied().unwrap_or(0.0);
+            for f in &self.fits {
+                let mut v = f.forecast.path(q).get(t + f.late).copied().unwrap_or(0.0);
                 if t == 0 {
-                    v += more[q];
+                    v += f.more[q];
                 }
-                if v > 0.0 {
-                    out.extend(shares.iter().map(|(k, s)| (*k, v * s)));
+                if v <= 0.0 {
+                    continue;
+                }
+                for &(k, share) in &f.shares {
+                    let k2 = match keep {
+                        Some(map) => match map[k] {
+                            Some(k2) => k2,
+                            None => continue,
+                        },
+                        None => k,
+                    };
+                    let factor: f64 = adjust.iter().map(|a| a.factor(&self.kinds[k], day)).product();
+                    out.push((k2, v * share * factor));
                 }
             }
             out
         }
-    };
-    let until = end + chrono::Days::new(h as u64);
-    // Spend quantile q (0: P10 spend, 2: P90 spend) for both views.
-    let mut workload_outlooks: Vec<Vec<Outlook>> = Vec::new();
-    let mut workload_ledgers: Vec<Ledger> = Vec::new();
-    let mut account_outlooks: Vec<Vec<Outlook>> = Vec::new();
-    let mut account_ledgers: Vec<Ledger> = Vec::new();
-    for q in 0..3 {
-        let mut l = past.clone();
-        workload_outlooks.push(drawdown::project(
-            &workload_view,
-            &mut l,
-            end,
-            until,
-            lines_on(q),
-        ));
-        workload_ledgers.push(l);
-        let mut l = past_account.clone();
-        account_outlooks.push(drawdown::project(
-            &account_view,
-            &mut l,
-            end,
-            until,
-            lines_on(q),
-        ));
-        account_ledgers.push(l);
     }
 
-    // Credit c as AWS draws it: paid to date, its balance on `on`, the P50 outlook, and
-    // the spend of workloads other than `own` it paid, largest first.
-    let view_of = |c: usize, own: &[String], on: NaiveDate| -> AccountView {
+    /// Step 5: the future on the P10, P50 and P90 spend paths in both views, with
+    /// `adjust` applied (none: the model's own).
+    pub fn project(&self, adjust: &[Adjust]) -> Projection {
+        let mut workload = Vec::new();
+        let mut account = Vec::new();
+        for q in 0..3 {
+            let mut l = self.past.clone();
+            let o = drawdown::project(&self.views.workload(), &mut l, self.end, self.until, self.lines_on(q, adjust, None));
+            workload.push((o, l));
+            let mut l = self.past_account.clone();
+            let o = drawdown::project(&self.views.account(), &mut l, self.end, self.until, self.lines_on(q, adjust, None));
+            account.push((o, l));
+        }
+        Projection { workload, account }
+    }
+
+    /// The workload view on the P50 path with `adjust` applied, drawn only for the
+    /// awards its workload's spend can reach (and, through the workloads they fund, the
+    /// awards theirs can: the rest cannot change): per award its outlook, None for an
+    /// award outside that reach. Cheap enough to run once per hint.
+    pub fn workload_p50(&self, adjust: &Adjust) -> Vec<Option<Outlook>> {
+        let eligible = &self.views.workload_eligible;
+        let n = self.views.credits.len();
+        let mut in_kinds: Vec<bool> = self
+            .kinds
+            .iter()
+            .map(|k| k.workload.as_deref() == Some(adjust.workload.as_str()))
+            .collect();
+        let mut in_credits = vec![false; n];
+        loop {
+            let mut grew = false;
+            for c in 0..n {
+                if !in_credits[c] && (0..self.kinds.len()).any(|k| in_kinds[k] && eligible[c][k]) {
+                    in_credits[c] = true;
+                    grew = true;
+                    for k in 0..self.kinds.len() {
+                        in_kinds[k] |= eligible[c][k];
+                    }
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let credits: Vec<usize> = (0..n).filter(|&c| in_credits[c]).collect();
+        let mut keep: Vec<Option<usize>> = vec![None; self.kinds.len()];
+        let mut kept = 0;
+        for (k, inside) in in_kinds.iter().enumerate() {
+            if *inside {
+                keep[k] = Some(kept);
+                kept += 1;
+            }
+        }
+        let sub_credits: Vec<Credit> = credits.iter().map(|&c| self.views.credits[c].clone()).collect();
+        let sub_eligible: Vec<Vec<bool>> = credits
+            .iter()
+            .map(|&c| (0..self.kinds.len()).filter(|&k| in_kinds[k]).map(|k| eligible[c][k]).collect())
+            .collect();
+        let order = self
+            .views
+            .workload_order
+            .iter()
+            .filter_map(|c| credits.iter().position(|x| x == c))
+            .collect();
+        let setup = Setup {
+            credits: &sub_credits,
+            order,
+            eligible: &sub_eligible,
+        };
+        let mut ledger = self.past.restricted(&credits, kept);
+        let outlooks = drawdown::project(&setup, &mut ledger, self.end, self.until, self.lines_on(1, std::slice::from_ref(adjust), Some(&keep)));
+        let mut out = vec![None; n];
+        for (i, c) in credits.into_iter().enumerate() {
+            out[c] = Some(outlooks[i]);
+        }
+        out
+    }
+
+    /// Award `c`'s forecast in the workload view of `projection`.
+    pub fn award_forecast(
+        &self,
+        projection: &Projection,
+        c: usize,
+    ) -> (Quantiles<Option<NaiveDate>>, Quantiles<f64>) {
+        let o = |q: usize| projection.workload[q].0[c];
+        (
+            Quantiles::falling(|q| o(q).exhaustion),
+            Quantiles::falling(|q| o(q).unused_at_expiry),
+        )
+    }
+
+    /// Credit `c` as AWS draws it: paid to date, its balance on `on`, the P50 outlook,
+    /// and the spend of workloads other than `own` it paid, largest first.
+    fn account_view_of(
+        &self,
+        projection: &Projection,
+        c: usize,
+        own: &[String],
+        on: NaiveDate,
+    ) -> AccountView {
         let mut drawn_by: BTreeMap<String, f64> = BTreeMap::new();
-        for (k, amount) in past_account.by_kind[c].iter().enumerate() {
-            let w = &spend.kinds[k].workload;
+        for (k, amount) in self.past_account.by_kind[c].iter().enumerate() {
+            let w = &self.kinds[k].workload;
             if *amount > 0.0 && !w.as_ref().is_some_and(|w| own.contains(w)) {
                 *drawn_by
                     .entry(w.clone().unwrap_or_else(|| "unattributed".into()))
@@ -615,115 +904,103 @@ pub fn model(
             .map(|(workload, amount)| DrawnBy { workload, amount })
             .collect();
         drawn_by_others.sort_by(|x, y| y.amount.total_cmp(&x.amount));
+        let outlook = projection.account[1].0[c];
         AccountView {
-            consumed: past_account.drawn[c],
-            remaining: past_account.balance(&account_view, c, on),
-            exhaustion_date: account_outlooks[1][c].exhaustion,
-            unused_at_expiry: account_outlooks[1][c].unused_at_expiry,
+            consumed: self.past_account.drawn[c],
+            remaining: self.past_account.balance(&self.views.account(), c, on),
+            exhaustion_date: outlook.exhaustion,
+            unused_at_expiry: outlook.unused_at_expiry,
             drawn_by_others,
         }
-    };
-    let out_awards = awards
-        .iter()
-        .enumerate()
-        .map(|(c, a)| {
-            let o = |q: usize| workload_outlooks[q][c];
-            let method = a
-                .workloads
-                .iter()
-                .map(|w| {
-                    (
-                        w.clone(),
-                        methods
-                            .get(w)
-                            .cloned()
-                            .unwrap_or_else(|| Blend::of(Method::NoSpend)),
-                    )
-                })
-                .collect();
-            let path = |q: usize| -> Vec<(NaiveDate, f64)> {
-                let mut total = 0.0;
-                workload_ledgers[q].daily[c]
-                    .iter()
-                    .filter(|(d, _)| *d > end && *d <= a.expiry)
-                    .map(|(d, v)| {
-                        total += v;
-                        (*d, total)
-                    })
-                    .collect()
-            };
-            let paths = [path(0), path(1), path(2)];
-            // The mean it pays a day on the P50 path, from the day after the data (or
-            // its start) to expiry.
-            let from = end.max(a.start.pred_opt().unwrap_or(a.start));
-            let projected_days = (a.expiry - from).num_days();
-            let projected_daily = match paths[1].last() {
-                Some((_, paid)) if projected_days > 0 => paid / projected_days as f64,
-                _ => 0.0,
-            };
-            AwardBurn {
-                paths,
-                consumed: past.drawn[c],
-                remaining: past.balance(&workload_view, c, end.max(a.start).min(a.expiry)),
-                daily: past.daily[c].clone(),
-                out_of_pocket: past.out_of_pocket[c],
-                exhausted_on: past.exhausted_on[c],
-                forecast: AwardForecast {
-                    method,
-                    exhaustion_date: Quantiles::falling(|q| o(q).exhaustion),
-                    unused_at_expiry: Quantiles::falling(|q| o(q).unused_at_expiry),
-                },
-                projected_daily,
-                account_view: view_of(c, &a.workloads, end.max(a.start).min(a.expiry)),
-            }
-        })
-        .collect();
+    }
 
-    let unpaid_after = |l: &Ledger, days: u64| -> f64 {
-        let to = end + chrono::Days::new(days);
-        l.unpaid_daily
-            .iter()
-            .filter(|(d, _)| *d > end && *d <= to)
-            .map(|(_, v)| v)
-            .sum()
-    };
-    let begins = |l: &Ledger| {
-        l.unpaid_daily
-            .iter()
-            .find(|(d, v)| *d > end && *v >= 0.005)
-            .map(|(d, _)| *d)
-    };
-    let out_of_pocket = OutOfPocket {
-        to_date: past_account.unpaid_daily.iter().map(|(_, v)| v).sum(),
-        begins: Quantiles::falling(|q| begins(&account_ledgers[q])),
-        next_30_days: Quantiles::rising(|q| unpaid_after(&account_ledgers[q], 30)),
-        next_90_days: Quantiles::rising(|q| unpaid_after(&account_ledgers[q], 90)),
-    };
-    let others = billing
-        .others
+    /// When the account starts paying, in the account view of `projection`.
+    pub fn out_of_pocket(&self, projection: &Projection) -> OutOfPocket {
+        let end = self.end;
+        let unpaid_after = |l: &Ledger, days: u64| -> f64 {
+            let to = end + chrono::Days::new(days);
+            l.unpaid_daily
+                .iter()
+                .filter(|(d, _)| *d > end && *d <= to)
+                .map(|(_, v)| v)
+                .sum()
+        };
+        let begins = |l: &Ledger| {
+            l.unpaid_daily
+                .iter()
+                .find(|(d, v)| *d > end && *v >= 0.005)
+                .map(|(d, _)| *d)
+        };
+        OutOfPocket {
+            to_date: self.past_account.unpaid_daily.iter().map(|(_, v)| v).sum(),
+            begins: Quantiles::falling(|q| begins(&projection.account[q].1)),
+            next_30_days: Quantiles::rising(|q| unpaid_after(&projection.account[q].1, 30)),
+            next_90_days: Quantiles::rising(|q| unpaid_after(&projection.account[q].1, 90)),
+        }
+    }
+
+    /// Award `c` in the account view of `projection`, P50: (exhaustion, unused at expiry).
+    pub fn account_outlook(&self, projection: &Projection, c: usize) -> (Option<NaiveDate>, f64) {
+        let o = projection.account[1].0[c];
+        (o.exhaustion, o.unused_at_expiry)
+    }
+}
+
+/// Step 6: one award in the model, from the past and the projection.
+fn award_burn(
+    p: &Projector,
+    projection: &Projection,
+    c: usize,
+    a: &Award,
+    methods: &BTreeMap<String, Blend>,
+) -> AwardBurn {
+    let end = p.end;
+    let method = a
+        .workloads
         .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let c = n + i;
-            OtherCreditView {
-                credit_id: o.credit_id.clone(),
-                // Its balance the day after the data: one AWS reported is granted then.
-                account_view: view_of(
-                    c,
-                    &[],
-                    (end + chrono::Days::new(1)).max(o.start).min(o.expiry),
-                ),
-            }
+        .map(|w| {
+            (
+                w.clone(),
+                methods.get(w).cloned().unwrap_or_else(|| Blend::of(Method::NoSpend)),
+            )
         })
         .collect();
-    Model {
-        order,
-        others,
-        still_arriving: arriving,
-        awards: out_awards,
-        spikes,
-        out_of_pocket,
-        methods,
+    let path = |q: usize| -> Vec<(NaiveDate, f64)> {
+        let mut total = 0.0;
+        projection.workload[q].1.daily[c]
+            .iter()
+            .filter(|(d, _)| *d > end && *d <= a.expiry)
+            .map(|(d, v)| {
+                total += v;
+                (*d, total)
+            })
+            .collect()
+    };
+    let paths = [path(0), path(1), path(2)];
+    // The mean it pays a day on the P50 path, from the day after the data (or its
+    // start) to expiry.
+    let from = end.max(a.start.pred_opt().unwrap_or(a.start));
+    let projected_days = (a.expiry - from).num_days();
+    let projected_daily = match paths[1].last() {
+        Some((_, paid)) if projected_days > 0 => paid / projected_days as f64,
+        _ => 0.0,
+    };
+    let (exhaustion_date, unused_at_expiry) = p.award_forecast(projection, c);
+    let on = end.max(a.start).min(a.expiry);
+    AwardBurn {
+        paths,
+        consumed: p.past.drawn[c],
+        remaining: p.past.balance(&p.views.workload(), c, on),
+        daily: p.past.daily[c].clone(),
+        out_of_pocket: p.past.out_of_pocket[c],
+        exhausted_on: p.past.exhausted_on[c],
+        forecast: AwardForecast {
+            method,
+            exhaustion_date,
+            unused_at_expiry,
+        },
+        projected_daily,
+        account_view: p.account_view_of(projection, c, &a.workloads, on),
     }
 }
 

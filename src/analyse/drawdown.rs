@@ -70,7 +70,7 @@ pub struct Setup<'a> {
     pub credits: &'a [Credit],
     pub order: Vec<usize>,
     /// `eligible[credit][kind]`.
-    pub eligible: Vec<Vec<bool>>,
+    pub eligible: &'a [Vec<bool>],
 }
 
 /// What a ledger has recorded, per credit, over the days it was run.
@@ -105,6 +105,17 @@ impl Ledger {
             unpaid: vec![0.0; kinds],
             unpaid_daily: Vec::new(),
         }
+    }
+
+    /// The ledger of `credits` only (in that order), with `kinds` kinds: what they have
+    /// drawn and when they ran out, for a projection of those credits alone.
+    pub fn restricted(&self, credits: &[usize], kinds: usize) -> Ledger {
+        let mut l = Ledger::new(credits.len(), kinds);
+        for (i, &c) in credits.iter().enumerate() {
+            l.drawn[i] = self.drawn[c];
+            l.exhausted_on[i] = self.exhausted_on[c];
+        }
+        l
     }
 
     /// The balance of credit `c` at the end of `day` (0 outside its period).
@@ -269,7 +280,7 @@ mod tests {
         let setup = Setup {
             credits: &credits,
             order: order(&credits, DrawdownOrder::Aws),
-            eligible: vec![vec![true], vec![true]],
+            eligible: &[vec![true], vec![true]],
         };
         assert_eq!(setup.order, vec![1, 0]);
         let mut l = Ledger::new(2, 1);
@@ -294,7 +305,7 @@ mod tests {
         let setup = Setup {
             credits: &credits,
             order: order(&credits, DrawdownOrder::Aws),
-            eligible: vec![vec![true, false], vec![true, true]],
+            eligible: &[vec![true, false], vec![true, true]],
         };
         let mut l = Ledger::new(2, 2);
         l.day(&setup, d("2026-01-10"), &[(0, 300.0), (1, 700.0)]);
@@ -311,7 +322,7 @@ mod tests {
         let setup = Setup {
             credits: &credits,
             order: vec![0],
-            eligible: vec![vec![true, true]],
+            eligible: &[vec![true, true]],
         };
         let mut l = Ledger::new(1, 2);
         l.day(&setup, d("2026-01-10"), &[(0, 100.0), (1, 450.0)]);
@@ -332,7 +343,7 @@ mod tests {
         let setup = Setup {
             credits: &credits,
             order: vec![0],
-            eligible: vec![vec![true]],
+            eligible: &[vec![true]],
         };
         let mut l = Ledger::new(1, 1);
         let mut day = d("2026-02-27");
@@ -370,7 +381,7 @@ mod tests {
             let setup = Setup {
                 credits: &credits,
                 order: vec![0],
-                eligible: vec![vec![true]],
+                eligible: &[vec![true]],
             };
             let mut l = Ledger::new(1, 1);
             let mut day = d("2026-01-01");
@@ -395,7 +406,7 @@ mod tests {
         let setup = Setup {
             credits: &credits,
             order: vec![0],
-            eligible: vec![vec![true]],
+            eligible: &[vec![true]],
         };
         let mut l = Ledger::new(1, 1);
         l.day(&setup, d("2026-01-31"), &[(0, 10.0)]);
@@ -412,7 +423,7 @@ mod tests {
         let setup = Setup {
             credits: &credits,
             order: vec![0],
-            eligible: vec![vec![true]],
+            eligible: &[vec![true]],
         };
         let mut l = Ledger::new(1, 1);
         l.drawn[0] = 2800.0;

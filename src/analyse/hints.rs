@@ -205,7 +205,7 @@ fn candidates(w: &WorkloadSpend, config: &HintConfig) -> Vec<Candidate> {
         let read_share = read_qty / (read_qty + input_qty).max(f64::MIN_POSITIVE);
         if let Some(ratio) = cached_read_ratio(model) {
             if input_cost / total >= 0.4 && read_share < 0.5 {
-                let saving = input_cost * config.cacheable_input_share * (1.0 - ratio);
+                let saving = input_cost * config.cacheable_share.unwrap_or(0.5) * (1.0 - ratio);
                 out.push((
                     HintKind::PromptCaching,
                     Some(model.to_string()),
@@ -216,7 +216,7 @@ fn candidates(w: &WorkloadSpend, config: &HintConfig) -> Vec<Candidate> {
                         money(input_cost),
                         model,
                         input_cost / total * 100.0,
-                        config.cacheable_input_share * 100.0,
+                        config.cacheable_share.unwrap_or(0.5) * 100.0,
                         money(saving)
                     ),
                 ));
@@ -224,7 +224,7 @@ fn candidates(w: &WorkloadSpend, config: &HintConfig) -> Vec<Candidate> {
         }
         let lower = model.to_ascii_lowercase();
         if let Some((_, smaller, ratio)) = TIERS.iter().find(|(frag, _, _)| lower.contains(frag)) {
-            let saving = total * config.downsize_share * (1.0 - ratio);
+            let saving = total * config.routine_share.unwrap_or(0.3) * (1.0 - ratio);
             out.push((
                 HintKind::SmallerModel,
                 Some(model.to_string()),
@@ -234,7 +234,7 @@ fn candidates(w: &WorkloadSpend, config: &HintConfig) -> Vec<Candidate> {
                     w.name,
                     money(total),
                     model,
-                    config.downsize_share * 100.0,
+                    config.routine_share.unwrap_or(0.3) * 100.0,
                     smaller,
                     ratio * 100.0,
                     money(saving)

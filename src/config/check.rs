@@ -210,26 +210,72 @@ pub(super) fn check_analysis(raw: &RawAnalysis, p: &mut Problems) -> AnalysisCon
     }
 }
 
-pub(super) fn check_hints(raw: &RawHints, p: &mut Problems) -> HintConfig {
-    for (key, v) in [
-        ("hints.cacheable_input_share", raw.cacheable_input_share),
-        ("hints.downsize_share", raw.downsize_share),
-    ] {
-        if !(0.0..=1.0).contains(&v) {
+/// A share (0 to 1) where one is given.
+fn share(key: String, v: Option<f64>, p: &mut Problems) -> Option<f64> {
+    match v {
+        Some(v) if !(0.0..=1.0).contains(&v) => {
             p.add(key, format!("{v} is not a share between 0 and 1"));
+            None
         }
+        other => other,
     }
-    if raw.min_monthly_saving.is_nan() || raw.min_monthly_saving < 0.0 {
+}
+
+pub(super) fn check_hints(raw: &RawHints, p: &mut Problems) -> HintConfig {
+    let cacheable = share(
+        "hints.cacheable_input_share".into(),
+        raw.cacheable_input_share,
+        p,
+    );
+    let routine = share("hints.downsize_share".into(), raw.downsize_share, p);
+    if !raw.min_monthly_saving.is_finite() || raw.min_monthly_saving < 0.0 {
         p.add(
             "hints.min_monthly_saving",
-            format!("{} is negative", raw.min_monthly_saving),
+            format!("{} is not an amount of 0 or more", raw.min_monthly_saving),
+        );
+    }
+    if !(0..=MAX_START_AFTER_DAYS).contains(&raw.start_after_days) {
+        p.add(
+            "hints.start_after_days",
+            format!(
+                "{} is not a number of days from 0 to {MAX_START_AFTER_DAYS}",
+                raw.start_after_days
+            ),
         );
     }
     HintConfig {
-        cacheable_input_share: raw.cacheable_input_share,
-        downsize_share: raw.downsize_share,
+        cacheable_share: cacheable,
+        routine_share: routine,
         min_monthly_saving: raw.min_monthly_saving,
+        start_after_days: raw.start_after_days.clamp(0, MAX_START_AFTER_DAYS),
     }
+}
+
+/// `[pricing]`: the table of one's own (read by `config::load`) and the overrides.
+pub(super) fn check_pricing(
+    raw: &RawPricing,
+    resolve: &dyn Fn(&str) -> std::path::PathBuf,
+    p: &mut Problems,
+) -> PricingConfig {
+    let table = match raw.table.as_deref() {
+        Some(t) if t.trim().is_empty() => {
+            p.add("pricing.table", "is empty; give the path of a price table, or leave it out to use the shipped one");
+            None
+        }
+        other => other.map(resolve),
+    };
+    let mut overrides = Vec::new();
+    for (i, o) in raw.overrides.iter().enumerate() {
+        match crate::pricing::Override::check(o, &format!("pricing.overrides[{i}]")) {
+            Ok(o) => overrides.push(o),
+            Err(problems) => {
+                for q in problems {
+                    p.add(q.key, q.message);
+                }
+            }
+        }
+    }
+    PricingConfig { table, overrides }
 }
 
 pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Workload> {
@@ -312,6 +358,11 @@ pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Work
                 usage_type: r.usage_type.clone().map(Glob),
             });
         }
+        let assumptions = Assumptions {
+            batchable_share: share(format!("{key}.batchable_share"), w.batchable_share, p),
+            cacheable_share: share(format!("{key}.cacheable_share"), w.cacheable_share, p),
+            routine_share: share(format!("{key}.routine_share"), w.routine_share, p),
+        };
         workloads.push(Workload {
             name: w.name.clone(),
             priority: w.priority,
@@ -319,6 +370,7 @@ pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Work
             services,
             named_services,
             rules,
+            assumptions,
         });
     }
     check_overlaps(&workloads, p);

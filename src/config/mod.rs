@@ -278,6 +278,7 @@ pub struct Workload {
     /// The exact service names in `services`, with their keys (`workloads[0].services[1]`).
     pub named_services: Vec<(String, String)>,
     pub rules: Vec<Rule>,
+    pub assumptions: Assumptions,
 }
 
 #[derive(Debug, Clone)]
@@ -534,12 +535,35 @@ pub enum DrawdownOrder {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HintConfig {
-    /// Share of uncached input tokens assumed to be a stable, cacheable prefix.
-    pub cacheable_input_share: f64,
-    /// Share of a frontier model's traffic assumed routine enough for a smaller tier.
-    pub downsize_share: f64,
+    /// The organisation's share of uncached input that is a stable, cacheable prefix,
+    /// where a workload states none (None: the hints' default range).
+    pub cacheable_share: Option<f64>,
+    /// The organisation's share of a model's traffic routine enough for a smaller
+    /// model, where a workload states none (None: the hints' default range).
+    pub routine_share: Option<f64>,
     /// Hints saving less than this a month are not shown.
     pub min_monthly_saving: f64,
+    /// Days after `as_of` a lever is taken to start saving, for its runway effect.
+    pub start_after_days: i64,
+}
+
+/// What a workload's owner knows of it that the bill cannot show, each a share from 0 to
+/// 1 (None: what the bill shows, else the hints' default range).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Assumptions {
+    /// Of its on-demand tokens, the share nobody waits for (batch, Flex).
+    pub batchable_share: Option<f64>,
+    /// Of its uncached input, the share that is a stable prefix.
+    pub cacheable_share: Option<f64>,
+    /// Of its traffic on a model, the share routine enough for a smaller model.
+    pub routine_share: Option<f64>,
+}
+
+/// `[pricing]`: a table of one's own layered over the shipped one, and overrides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PricingConfig {
+    pub table: Option<PathBuf>,
+    pub overrides: Vec<crate::pricing::Override>,
 }
 
 /// A validated configuration. Workloads are in attribution order: the first that matches
@@ -552,6 +576,10 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub analysis: AnalysisConfig,
     pub hints: HintConfig,
+    pub pricing: PricingConfig,
+    /// The prices the hints and the price check use: the shipped table, the table of
+    /// one's own over it, the overrides over both.
+    pub prices: std::sync::Arc<crate::pricing::PriceTable>,
     pub workloads: Vec<Workload>,
     pub awards: Vec<Award>,
     /// When `creditburn daemon` runs; None when the file has no `[schedule]`.
@@ -593,6 +621,9 @@ pub(crate) const MAX_RETRY_BASE_MINUTES: f64 = 1440.0;
 pub(crate) const MAX_RETRY_MAX_HOURS: f64 = 720.0;
 pub(crate) const MAX_SEND_ATTEMPTS: u32 = 1000;
 pub(crate) const MAX_DIGEST_DAYS: i64 = 365;
+pub(crate) const MAX_START_AFTER_DAYS: i64 = 365;
+/// The most creditburn reads of a price table.
+pub(crate) const MAX_PRICE_TABLE_FILE: u64 = 16 << 20;
 pub(crate) const MAX_PRUNE_DAYS: i64 = 3660;
 
 // ---- loading and validation ----------------------------------------------------------
@@ -622,10 +653,81 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             )
         })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, base).map_err(|problems| ConfigError {
+    let mut config = parse(&text, base).map_err(|problems| ConfigError {
         path: path.to_path_buf(),
         problems,
-    })
+    })?;
+    load_prices(&mut config).map_err(|problems| ConfigError {
+        path: path.to_path_buf(),
+        problems,
+    })?;
+    Ok(config)
+}
+
+/// The shipped table, `own` over it, the overrides over both; problems added to `p`.
+fn resolve_prices(
+    own: Option<&crate::pricing::PriceTable>,
+    overrides: &[crate::pricing::Override],
+    p: &mut Problems,
+) -> crate::pricing::PriceTable {
+    let mut table = crate::pricing::PriceTable::shipped().clone();
+    if let Some(own) = own {
+        table.layer(own);
+    }
+    for q in table.apply(overrides) {
+        p.add(q.key, q.message);
+    }
+    table
+}
+
+/// Reads `[pricing] table` and resolves the prices with it (the overrides over it).
+fn load_prices(config: &mut Config) -> Result<(), Vec<Problem>> {
+    let Some(file) = config.pricing.table.clone() else {
+        return Ok(());
+    };
+    let fail = |message: String| {
+        vec![Problem {
+            key: "pricing.table".into(),
+            message,
+        }]
+    };
+    let text = crate::read_bounded(&file, MAX_PRICE_TABLE_FILE)
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
+            })
+        })
+        .map_err(|e| {
+            fail(format!(
+                "{}: cannot read the price table ({e}); `creditburn pricing import` makes one from the AWS Price List",
+                file.display()
+            ))
+        })?;
+    let own = crate::pricing::PriceTable::parse(&text).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|q| Problem {
+                key: "pricing.table".into(),
+                message: format!(
+                    "{}: {}{}",
+                    file.display(),
+                    if q.key.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}: ", q.key)
+                    },
+                    q.message
+                ),
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let mut p = Problems(Vec::new());
+    let prices = resolve_prices(Some(&own), &config.pricing.overrides, &mut p);
+    if !p.0.is_empty() {
+        return Err(p.0);
+    }
+    config.prices = std::sync::Arc::new(prices);
+    Ok(())
 }
 
 /// Parses and validates configuration text; `base` is the folder relative paths start from.
@@ -686,6 +788,19 @@ fn shape() -> keys::Shape {
             ("alerts", Child::Table(leaf(fields_of::<RawAlerts>()))),
             ("analysis", Child::Table(leaf(fields_of::<RawAnalysis>()))),
             ("hints", Child::Table(leaf(fields_of::<RawHints>()))),
+            (
+                "pricing",
+                Child::Table(Shape {
+                    fields: fields_of::<RawPricing>(),
+                    children: vec![(
+                        "overrides",
+                        Child::Array {
+                            name: None,
+                            shape: leaf(fields_of::<crate::pricing::RawOverride>()),
+                        },
+                    )],
+                }),
+            ),
             ("schedule", Child::Table(leaf(fields_of::<RawSchedule>()))),
             ("daemon", Child::Table(leaf(fields_of::<RawDaemon>()))),
             (
@@ -772,6 +887,7 @@ fn section_problems(table: &toml::Table) -> Vec<Problem> {
             "alerts" => read::<RawAlerts>(key, value, &mut out),
             "analysis" => read::<RawAnalysis>(key, value, &mut out),
             "hints" => read::<RawHints>(key, value, &mut out),
+            "pricing" => read::<RawPricing>(key, value, &mut out),
             "schedule" => read::<RawSchedule>(key, value, &mut out),
             "daemon" => read::<RawDaemon>(key, value, &mut out),
             "workloads" | "awards" => match value.as_array() {
@@ -976,6 +1092,12 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let alerts = check_alerts(&raw.alerts, &mut p);
     let analysis = check_analysis(&raw.analysis, &mut p);
     let hints = check_hints(&raw.hints, &mut p);
+    let pricing = check_pricing(&raw.pricing, &resolve, &mut p);
+    // With a table of one's own, `load` reads it and resolves the prices then.
+    let prices = match &pricing.table {
+        Some(_) => crate::pricing::PriceTable::shipped().clone(),
+        None => resolve_prices(None, &pricing.overrides, &mut p),
+    };
     let workloads = check_workloads(&raw.workloads, &mut p);
     let awards = check_awards(&raw.awards, &raw.workloads, analysis.drawdown_order, &mut p);
     let (schedule, listen) = check_schedule(raw.schedule.as_ref(), raw.daemon.as_ref(), &mut p);
@@ -989,6 +1111,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         alerts,
         analysis,
         hints,
+        pricing,
+        prices: std::sync::Arc::new(prices),
         workloads,
         awards,
         schedule,

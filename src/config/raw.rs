@@ -15,6 +15,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) hints: RawHints,
     #[serde(default)]
+    pub(super) pricing: RawPricing,
+    #[serde(default)]
     pub(super) workloads: Vec<RawWorkload>,
     #[serde(default)]
     pub(super) awards: Vec<RawAward>,
@@ -227,32 +229,38 @@ pub(super) fn default_burn_window() -> i64 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHints {
-    #[serde(default = "default_cacheable")]
-    pub(super) cacheable_input_share: f64,
-    #[serde(default = "default_downsize")]
-    pub(super) downsize_share: f64,
+    pub(super) cacheable_input_share: Option<f64>,
+    pub(super) downsize_share: Option<f64>,
     #[serde(default = "default_min_saving")]
     pub(super) min_monthly_saving: f64,
+    #[serde(default = "default_start_after_days")]
+    pub(super) start_after_days: i64,
 }
 
 impl Default for RawHints {
     fn default() -> Self {
         RawHints {
-            cacheable_input_share: default_cacheable(),
-            downsize_share: default_downsize(),
+            cacheable_input_share: None,
+            downsize_share: None,
             min_monthly_saving: default_min_saving(),
+            start_after_days: default_start_after_days(),
         }
     }
 }
 
-pub(super) fn default_cacheable() -> f64 {
-    0.5
-}
-pub(super) fn default_downsize() -> f64 {
-    0.3
-}
 pub(super) fn default_min_saving() -> f64 {
     10.0
+}
+pub(super) fn default_start_after_days() -> i64 {
+    7
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPricing {
+    pub(super) table: Option<String>,
+    #[serde(default)]
+    pub(super) overrides: Vec<crate::pricing::RawOverride>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,6 +273,9 @@ pub(super) struct RawWorkload {
     pub(super) services: Option<Vec<String>>,
     #[serde(default)]
     pub(super) rules: Vec<RawRule>,
+    pub(super) batchable_share: Option<f64>,
+    pub(super) cacheable_share: Option<f64>,
+    pub(super) routine_share: Option<f64>,
 }
 
 pub(super) fn default_true() -> bool {

@@ -200,16 +200,31 @@ struct RawRow {
     #[serde(default = "regional")]
     route: String,
     unit: String,
-    #[serde(flatten)]
-    kinds: RawKinds,
+    input: Option<f64>,
+    output: Option<f64>,
+    cache_read: Option<f64>,
+    cache_write: Option<f64>,
+    cache_write_1h: Option<f64>,
     source: String,
     checked: String,
 }
 
-/// A price per kind of token, per 1M tokens.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKinds {
+impl RawRow {
+    fn kinds(&self) -> RawKinds {
+        RawKinds {
+            input: self.input,
+            output: self.output,
+            cache_read: self.cache_read,
+            cache_write: self.cache_write,
+            cache_write_1h: self.cache_write_1h,
+        }
+    }
+}
+
+/// A price per kind of token, per 1M tokens (the fields of a row or an override; not
+/// flattened into them, so the config's key check can read their fields).
+#[derive(Debug, Default)]
+struct RawKinds {
     input: Option<f64>,
     output: Option<f64>,
     cache_read: Option<f64>,
@@ -701,7 +716,7 @@ fn price_row(row: &RawRow, key: &str, problems: &mut Vec<Problem>) -> Vec<(Key, 
     let tier = tier(&row.tier, format!("{key}.tier"), problems);
     let route = route(&row.route, format!("{key}.route"), problems);
     let unit = unit(&row.unit, format!("{key}.unit"), problems);
-    let prices = row.kinds.checked(key, problems);
+    let prices = row.kinds().checked(key, problems);
     if prices.is_empty() && problems.len() == before {
         problems.push(problem(
             key,
@@ -759,10 +774,25 @@ pub struct RawOverride {
     /// Percent off every matching price.
     discount_percent: Option<f64>,
     unit: Option<String>,
-    #[serde(flatten)]
-    kinds: RawKinds,
+    input: Option<f64>,
+    output: Option<f64>,
+    cache_read: Option<f64>,
+    cache_write: Option<f64>,
+    cache_write_1h: Option<f64>,
     source: String,
     checked: String,
+}
+
+impl RawOverride {
+    fn kinds(&self) -> RawKinds {
+        RawKinds {
+            input: self.input,
+            output: self.output,
+            cache_read: self.cache_read,
+            cache_write: self.cache_write,
+            cache_write_1h: self.cache_write_1h,
+        }
+    }
 }
 
 /// What an override changes.
@@ -816,7 +846,7 @@ impl Override {
             .unit
             .as_ref()
             .and_then(|u| unit(u, format!("{key}.unit"), &mut problems));
-        let prices = raw.kinds.checked(key, &mut problems);
+        let prices = raw.kinds().checked(key, &mut problems);
         let change = match raw.discount_percent {
             Some(d) if !prices.is_empty() || raw.unit.is_some() => {
                 problems.push(problem(

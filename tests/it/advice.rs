@@ -59,9 +59,10 @@ fn spend(model: &str, kind: TokenKind, batch: bool, marketplace: bool, last_30: 
 }
 
 const HINTS: HintConfig = HintConfig {
-    cacheable_input_share: 0.5,
-    downsize_share: 0.3,
+    cacheable_share: Some(0.5),
+    routine_share: Some(0.3),
     min_monthly_saving: 10.0,
+    start_after_days: 7,
 };
 
 #[test]

@@ -427,7 +427,7 @@ proptest! {
         } else {
             creditburn::config::DrawdownOrder::Aws
         };
-        let setup = Setup { credits: &credits, order: order(&credits, order_kind), eligible };
+        let setup = Setup { credits: &credits, order: order(&credits, order_kind), eligible: &eligible };
         let mut l = Ledger::new(credits.len(), kinds);
         let day0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let mut positive = 0.0;
