@@ -155,6 +155,15 @@ pub struct WorkloadSpend {
     pub excluded_services: Vec<ServiceSpend>,
     pub by_service: Vec<ServiceSpend>,
     pub bedrock: Vec<ModelSpend>,
+    /// Its Bedrock models over the last 30 days: tokens, tiers, routes, and the bill
+    /// checked against the price table.
+    pub models: Vec<crate::analyse::tokens::ModelCheck>,
+    /// Every optimisation lever applied together, dollars a month (filled in with the
+    /// hints; the levers that touch the same tokens are not added twice).
+    pub combined_saving: Option<crate::analyse::hints::Saving>,
+    /// Its Bedrock usage lines over the last 30 days.
+    #[serde(skip)]
+    pub bedrock_usage: Vec<crate::analyse::tokens::UsageSpend>,
 }
 
 /// What the data covered and how it adds up.
@@ -195,6 +204,8 @@ pub struct Analysis {
     pub out_of_pocket: burn::OutOfPocket,
     /// The Billing API's credits that no award names, as AWS draws them.
     pub other_credits: Vec<burn::OtherCreditView>,
+    /// The burn model's future, to draw again on changed spend (hints, what-if).
+    pub projector: std::sync::Arc<burn::Projector>,
 }
 
 /// Analyses `table` as of the end of day `as_of`.
@@ -429,6 +440,7 @@ pub fn analyse(
     let mut by_service = grouped_by_service(&by_line, WORKLOAD)?;
     let mut excluded = grouped_by_service(&by_line, EXCLUDED_BY)?;
     let mut models = models_by_workload(&by_line)?;
+    let mut usage_lines = usage_by_workload(&by_line)?;
     let mut workloads = Vec::new();
     for w in &config.workloads {
         let by_service = by_service.remove(&w.name).unwrap_or_default();
@@ -472,9 +484,15 @@ pub fn analyse(
             excluded_services,
             by_service,
             bedrock: models.remove(&w.name).unwrap_or_default(),
+            models: Vec::new(),
+            combined_saving: None,
+            bedrock_usage: usage_lines.remove(&w.name).unwrap_or_default(),
         });
     }
 
+    for w in &mut workloads {
+        w.models = crate::analyse::tokens::check(&w.bedrock_usage, &config.prices);
+    }
     for w in &workloads {
         if w.excluded_by_services >= 0.005 {
             let services: Vec<String> = w
@@ -513,6 +531,7 @@ pub fn analyse(
         workloads,
         out_of_pocket: model.out_of_pocket,
         other_credits: model.others,
+        projector: model.projector,
     })
 }
 
@@ -806,6 +825,45 @@ fn models_by_workload(lines: &DataFrame) -> PolarsResult<HashMap<String, Vec<Mod
                 quantity: quantity.get(i).unwrap_or(0.0),
                 last_30_days: recent_cost.get(i).unwrap_or(0.0),
                 last_30_days_quantity: recent_quantity.get(i).unwrap_or(0.0),
+            });
+    }
+    Ok(out)
+}
+
+/// Each workload's Bedrock usage lines (service and usage type) over the last
+/// `RECENT_DAYS`, of `lines` (summed by `line_sums`).
+fn usage_by_workload(
+    lines: &DataFrame,
+) -> PolarsResult<HashMap<String, Vec<crate::analyse::tokens::UsageSpend>>> {
+    let df = lines
+        .clone()
+        .lazy()
+        .filter(col(WORKLOAD).is_not_null().and(col(MODEL).is_not_null()))
+        .group_by([col(WORKLOAD), col(table::SERVICE), col(table::USAGE_TYPE)])
+        .agg([col(RECENT_COST).sum(), col(RECENT_QUANTITY).sum()])
+        .sort(
+            [table::SERVICE, table::USAGE_TYPE],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let mut out: HashMap<String, Vec<crate::analyse::tokens::UsageSpend>> = HashMap::new();
+    for (((w, service), usage_type), (cost, quantity)) in strings(&df, WORKLOAD)?
+        .into_iter()
+        .zip(strings(&df, table::SERVICE)?)
+        .zip(strings(&df, table::USAGE_TYPE)?)
+        .zip(
+            floats(&df, RECENT_COST)?
+                .into_iter()
+                .zip(floats(&df, RECENT_QUANTITY)?),
+        )
+    {
+        out.entry(w.unwrap_or_default())
+            .or_default()
+            .push(crate::analyse::tokens::UsageSpend {
+                service: service.unwrap_or_default(),
+                usage_type: usage_type.unwrap_or_default(),
+                last_30_days: cost,
+                last_30_days_quantity: quantity,
             });
     }
     Ok(out)

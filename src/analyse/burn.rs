@@ -369,8 +369,7 @@ pub fn model(
             .iter()
             .zip(series.shares)
             .zip(fitted)
-            .map(|((workload, shares), f)| Fit {
-                workload: workload.clone(),
+            .map(|((_, shares), f)| Fit {
                 forecast: f.forecast,
                 shares,
                 late: f.late,
@@ -378,7 +377,6 @@ pub fn model(
             })
             .collect(),
         kinds: spend.kinds.clone(),
-        awards: awards.to_vec(),
         end,
         until: end + chrono::Days::new(h as u64),
     };
@@ -465,7 +463,9 @@ fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrd
         .map(|a| {
             kinds
                 .iter()
-                .map(|k| k.workload.as_ref().is_some_and(|w| a.workloads.contains(w)) && covers(a, k))
+                .map(|k| {
+                    k.workload.as_ref().is_some_and(|w| a.workloads.contains(w)) && covers(a, k)
+                })
                 .collect()
         })
         .collect();
@@ -491,7 +491,9 @@ fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrd
             kinds
                 .iter()
                 .map(|k| match products(c) {
-                    Some(p) => products_cover(p, &k.service) && (a.marketplace_covered || !k.marketplace),
+                    Some(p) => {
+                        products_cover(p, &k.service) && (a.marketplace_covered || !k.marketplace)
+                    }
                     None => covers(a, k),
                 })
                 .collect()
@@ -694,7 +696,6 @@ fn fit_findings(
 /// A workload's forecast as the projection draws it.
 #[derive(Debug, Clone)]
 struct Fit {
-    workload: Option<String>,
     forecast: forecast::Forecast,
     shares: Vec<(usize, f64)>,
     late: usize,
@@ -720,7 +721,9 @@ impl Adjust {
         }
         self.cuts
             .iter()
-            .filter(|(service, marketplace, _)| *service == kind.service && *marketplace == kind.marketplace)
+            .filter(|(service, marketplace, _)| {
+                *service == kind.service && *marketplace == kind.marketplace
+            })
             .map(|(_, _, cut)| 1.0 - cut.clamp(0.0, 1.0))
             .product()
     }
@@ -743,7 +746,6 @@ pub struct Projector {
     past_account: Ledger,
     fits: Vec<Fit>,
     kinds: Vec<Kind>,
-    awards: Vec<Award>,
     end: NaiveDate,
     until: NaiveDate,
 }
@@ -781,7 +783,10 @@ impl Projector {
                         },
                         None => k,
                     };
-                    let factor: f64 = adjust.iter().map(|a| a.factor(&self.kinds[k], day)).product();
+                    let factor: f64 = adjust
+                        .iter()
+                        .map(|a| a.factor(&self.kinds[k], day))
+                        .product();
                     out.push((k2, v * share * factor));
                 }
             }
@@ -796,10 +801,22 @@ impl Projector {
         let mut account = Vec::new();
         for q in 0..3 {
             let mut l = self.past.clone();
-            let o = drawdown::project(&self.views.workload(), &mut l, self.end, self.until, self.lines_on(q, adjust, None));
+            let o = drawdown::project(
+                &self.views.workload(),
+                &mut l,
+                self.end,
+                self.until,
+                self.lines_on(q, adjust, None),
+            );
             workload.push((o, l));
             let mut l = self.past_account.clone();
-            let o = drawdown::project(&self.views.account(), &mut l, self.end, self.until, self.lines_on(q, adjust, None));
+            let o = drawdown::project(
+                &self.views.account(),
+                &mut l,
+                self.end,
+                self.until,
+                self.lines_on(q, adjust, None),
+            );
             account.push((o, l));
         }
         Projection { workload, account }
@@ -842,10 +859,18 @@ impl Projector {
                 kept += 1;
             }
         }
-        let sub_credits: Vec<Credit> = credits.iter().map(|&c| self.views.credits[c].clone()).collect();
+        let sub_credits: Vec<Credit> = credits
+            .iter()
+            .map(|&c| self.views.credits[c].clone())
+            .collect();
         let sub_eligible: Vec<Vec<bool>> = credits
             .iter()
-            .map(|&c| (0..self.kinds.len()).filter(|&k| in_kinds[k]).map(|k| eligible[c][k]).collect())
+            .map(|&c| {
+                (0..self.kinds.len())
+                    .filter(|&k| in_kinds[k])
+                    .map(|k| eligible[c][k])
+                    .collect()
+            })
             .collect();
         let order = self
             .views
@@ -859,7 +884,13 @@ impl Projector {
             eligible: &sub_eligible,
         };
         let mut ledger = self.past.restricted(&credits, kept);
-        let outlooks = drawdown::project(&setup, &mut ledger, self.end, self.until, self.lines_on(1, std::slice::from_ref(adjust), Some(&keep)));
+        let outlooks = drawdown::project(
+            &setup,
+            &mut ledger,
+            self.end,
+            self.until,
+            self.lines_on(1, std::slice::from_ref(adjust), Some(&keep)),
+        );
         let mut out = vec![None; n];
         for (i, c) in credits.into_iter().enumerate() {
             out[c] = Some(outlooks[i]);
@@ -961,7 +992,10 @@ fn award_burn(
         .map(|w| {
             (
                 w.clone(),
-                methods.get(w).cloned().unwrap_or_else(|| Blend::of(Method::NoSpend)),
+                methods
+                    .get(w)
+                    .cloned()
+                    .unwrap_or_else(|| Blend::of(Method::NoSpend)),
             )
         })
         .collect();

@@ -1,50 +1,72 @@
-//! Optimisation hints, priced in dollars a month and in runway days. Pure.
+//! Optimisation hints: every lever of every workload's models (`levers`), priced on the
+//! bill's own tokens at the table's prices, with what it does to the funding award drawn
+//! through the burn model; and, for an award on course to be forfeited, pulling work
+//! forward. Pure.
 //!
-//! Each hint is computed from the workload's Bedrock spend over the last 30 days
-//! (`analysis::RECENT_DAYS`), so "a month" means the last 30 days' pattern repeated:
-//! - batch inference: non-interactive workloads pay about half the on-demand token price
-//!   in batch, so the saving is half their on-demand input and output token spend;
-//! - prompt caching: a cached read costs ~10% of the input price on Claude and ~25% on
-//!   Nova, so the saving is uncached input spend x `cacheable_input_share` x (1 - that
-//!   ratio); it is offered where input is at least 40% of the model's token spend and
-//!   cache reads are under half of its input tokens (the one-off cache-write premium,
-//!   25% on Claude, is left out: it is paid once per prefix);
-//! - a smaller tier: the price ratio between tiers (from DOMAIN.md's list prices) applied
-//!   to `downsize_share` of the model's token spend;
-//! - pull work forward: when an award is on course to be forfeited, the amount at stake
-//!   and the extra daily spend that would use it before expiry.
+//! "A month" is the last 30 days (`analysis::RECENT_DAYS`) repeated. A hint's runway
+//! effect is the burn model run again (`burn::Projector::workload_p50`: the award's
+//! drawdown with its stacked awards, tranches and the forecast's P50) with the lever's
+//! cut applied to the workload's spend from `hints.start_after_days` after `as_of`:
+//! `runway_days_gained` is how much later the award runs out (to its expiry, when it then
+//! lasts), `unused_at_expiry_change` how much more it leaves unused.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::analyse::analysis::{AwardStatus, ModelSpend, WorkloadSpend, RECENT_DAYS};
+use crate::analyse::analysis::{AwardStatus, WorkloadSpend};
+use crate::analyse::burn::{Adjust, Projector};
+use crate::analyse::levers::{self, Context, Lever};
 use crate::analyse::project::Status;
-use crate::config::HintConfig;
-use crate::model::money::cents;
-use crate::model::usage_type::TokenKind;
+use crate::analyse::tokens::PriceCheck;
+use crate::config::Config;
+use crate::model::money::{cents, cents_option, money};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HintKind {
-    BatchInference,
-    PromptCaching,
-    SmallerModel,
-    PullWorkForward,
+pub use crate::analyse::levers::{Cut, HintKind, PriceUsed, Saving};
+
+/// The ends of a saving's spread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Range {
+    #[serde(serialize_with = "cents")]
+    pub low: f64,
+    #[serde(serialize_with = "cents")]
+    pub high: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Hint {
+    /// Its place in the report's list, from 1 (`creditburn what-if --hint N`).
+    pub number: usize,
     pub kind: HintKind,
     pub workload: Option<String>,
+    /// The award funding the workload now (or, for `pull_work_forward`, the award).
     pub award: Option<String>,
     pub model: Option<String>,
-    /// Dollars a month saved; for `pull_work_forward`, the dollars that would otherwise
-    /// be forfeited.
+    /// Dollars a month saved (the middle of the assumption's spread); for
+    /// `pull_work_forward`, the dollars that would otherwise be forfeited.
     #[serde(serialize_with = "cents")]
     pub monthly_saving: f64,
-    /// Days the award's runway grows if the saving is made (null when the award is not
-    /// burning or the hint is not a saving).
+    pub monthly_saving_range: Range,
+    /// Days later the award runs out with the lever applied (to its expiry when it then
+    /// lasts); null when the award does not run out before expiry anyway.
     pub runway_days_gained: Option<f64>,
+    /// How much more the award leaves unused at expiry with the lever applied.
+    #[serde(serialize_with = "cents_option")]
+    pub unused_at_expiry_change: Option<f64>,
+    /// What on the bill set it off.
+    pub trigger: String,
+    /// The saving worked out in words.
+    pub arithmetic: String,
+    pub assumptions: Vec<String>,
+    /// The prices it used, with their sources.
+    pub prices: Vec<PriceUsed>,
+    pub usage_types: Vec<String>,
+    /// The price check of the model it acts on.
+    pub price_check: Option<PriceCheck>,
+    /// One sentence for people.
     pub text: String,
+    /// What it saves per line of the bill.
+    #[serde(skip)]
+    pub cuts: Vec<Cut>,
 }
 
 impl Hint {
@@ -57,190 +79,316 @@ impl Hint {
     }
 }
 
-/// Smaller tiers by model-name fragment: (fragment, smaller model, price ratio).
-/// Ratios from the list prices in DOMAIN.md (input and output scale alike).
-const TIERS: [(&str, &str, f64); 4] = [
-    ("opus", "Claude Sonnet", 3.0 / 5.0),
-    ("sonnet", "Claude Haiku 4.5", 1.0 / 3.0),
-    ("novapro", "Nova Lite", 0.06 / 0.80),
-    ("novalite", "Nova Micro", 0.035 / 0.06),
-];
-
-/// Price of a cached read relative to uncached input, by model family.
-fn cached_read_ratio(model: &str) -> Option<f64> {
-    let m = model.to_ascii_lowercase();
-    if m.contains("claude") {
-        Some(0.10)
-    } else if m.contains("nova") {
-        Some(0.25)
-    } else {
-        None
-    }
+/// The hints, largest first, and per workload every lever together.
+#[derive(Debug, Clone, Default)]
+pub struct Advice {
+    pub hints: Vec<Hint>,
+    /// Per workload with a lever: the saving of all its levers applied together.
+    pub combined: Vec<(String, Saving)>,
 }
 
-fn money(v: f64) -> String {
-    crate::model::money::money(v)
-}
-
-/// A lever for one workload before pricing: kind, model, monthly saving, sentence.
-type Candidate = (HintKind, Option<String>, f64, String);
-
-/// Every hint the workloads' spend and the awards' projections support, largest first.
-pub fn hints(
+/// Every hint the workloads' last 30 days and the awards' forecasts support.
+///
+/// `projector` draws the runway effects (None: not drawn); `as_of` dates the levers'
+/// start (`hints.start_after_days` after it).
+pub fn advise(
     workloads: &[WorkloadSpend],
     awards: &[AwardStatus],
-    config: &HintConfig,
-) -> Vec<Hint> {
-    let mut out = Vec::new();
+    config: &Config,
+    projector: Option<&Projector>,
+    as_of: NaiveDate,
+) -> Advice {
+    let mut advice = Advice::default();
+    let from = start_date(config, projector, as_of);
     for w in workloads {
-        let award = w
-            .award
-            .as_ref()
-            .and_then(|id| awards.iter().find(|a| &a.id == id));
-        for (kind, model, saving, text) in candidates(w, config) {
-            if saving >= config.min_monthly_saving {
-                out.push(Hint {
-                    kind,
-                    workload: Some(w.name.clone()),
-                    award: w.award.clone(),
-                    model,
-                    monthly_saving: saving,
-                    runway_days_gained: award.and_then(|a| runway_gain(a, saving)),
-                    text,
-                });
-            }
+        let Some(workload) = config.workload(&w.name) else {
+            continue;
+        };
+        let ctx = Context::of(workload, &config.hints, &config.prices);
+        let all: Vec<(Lever, PriceCheck, Option<String>)> = w
+            .models
+            .iter()
+            .flat_map(|m| {
+                let note = model_note(m);
+                levers::all(&ctx, m)
+                    .into_iter()
+                    .map(move |l| (l, m.price_check, note.clone()))
+            })
+            .collect();
+        if all.is_empty() {
+            continue;
         }
-    }
-
-    // Awards on course to be forfeited: the advice reverses.
-    for a in awards {
-        if a.status == Status::ForfeitRisk
-            && a.projected_unused_at_expiry >= config.min_monthly_saving
-            && a.days_left > 0
-        {
-            let per_day = a.projected_unused_at_expiry / a.days_left as f64;
-            out.push(Hint {
-                kind: HintKind::PullWorkForward,
-                workload: None,
-                award: Some(a.id.clone()),
-                model: None,
-                monthly_saving: a.projected_unused_at_expiry,
-                runway_days_gained: None,
+        let levers: Vec<Lever> = all.iter().map(|(l, _, _)| l.clone()).collect();
+        advice
+            .combined
+            .push((w.name.clone(), levers::combined(&levers)));
+        for (lever, check, note) in all {
+            let saving = lever.saving();
+            if saving.mid < config.hints.min_monthly_saving {
+                continue;
+            }
+            let (gained, unused_change) = match (projector, from) {
+                (Some(p), Some(from)) => runway_effect(p, w, awards, &lever.cuts, from),
+                _ => (None, None),
+            };
+            let effect = effect_words(w.award.as_deref(), awards, gained, unused_change);
+            advice.hints.push(Hint {
+                number: 0,
+                kind: lever.kind,
+                workload: Some(w.name.clone()),
+                award: w.award.clone(),
+                model: Some(lever.model.clone()),
+                monthly_saving: saving.mid,
+                monthly_saving_range: Range {
+                    low: saving.low,
+                    high: saving.high,
+                },
+                runway_days_gained: gained,
+                unused_at_expiry_change: unused_change,
                 text: format!(
-                    "{} of award {} will be forfeited on {} at the current pace; pulling planned work (evaluations, re-indexing, backfills) forward by about {} a day uses it",
-                    money(a.projected_unused_at_expiry),
-                    a.id,
-                    a.expiry_date,
-                    money(per_day)
+                    "{}: {}; about {} a month{}{}",
+                    w.name,
+                    lever.action,
+                    money(saving.mid),
+                    if saving.low != saving.high {
+                        format!(" ({} to {})", money(saving.low), money(saving.high))
+                    } else {
+                        String::new()
+                    },
+                    [effect, note]
+                        .into_iter()
+                        .flatten()
+                        .map(|n| format!("; {n}"))
+                        .collect::<String>()
                 ),
+                usage_types: lever.usage_types(),
+                price_check: Some(check),
+                trigger: lever.trigger,
+                arithmetic: lever.arithmetic,
+                assumptions: lever.assumptions,
+                prices: lever.prices,
+                cuts: lever.cuts,
             });
         }
     }
-    out.sort_by(|a, b| b.monthly_saving.total_cmp(&a.monthly_saving));
-    out
+    advice
+        .hints
+        .extend(pull_work_forward(workloads, awards, config));
+    advice.hints.sort_by(|a, b| {
+        b.monthly_saving
+            .total_cmp(&a.monthly_saving)
+            .then(a.kind.cmp(&b.kind))
+            .then(a.workload.cmp(&b.workload))
+            .then(a.model.cmp(&b.model))
+    });
+    for (i, h) in advice.hints.iter_mut().enumerate() {
+        h.number = i + 1;
+    }
+    advice
 }
 
-/// Days of runway a monthly saving buys an award that is burning towards exhaustion.
-fn runway_gain(a: &AwardStatus, monthly: f64) -> Option<f64> {
-    if !matches!(a.status, Status::ExhaustionRisk | Status::OnTrack) || a.daily_burn <= 0.0 {
-        return None;
+/// What a saving does to the funding award, when it matters to finance: runway gained
+/// before it runs out, or more of it forfeited at expiry.
+fn effect_words(
+    award: Option<&str>,
+    awards: &[AwardStatus],
+    gained: Option<f64>,
+    unused_change: Option<f64>,
+) -> Option<String> {
+    let a = awards.iter().find(|a| Some(a.id.as_str()) == award)?;
+    match (gained, unused_change) {
+        (Some(d), _) if d >= 1.0 => Some(format!(
+            "{} then runs out {d:.0} day{} later",
+            a.id,
+            if d == 1.0 { "" } else { "s" }
+        )),
+        (_, Some(more)) if more >= 0.005 && a.status == Status::ForfeitRisk => Some(format!(
+            "but {} is on course to be forfeited, so this leaves {} more of it unused at expiry",
+            a.id,
+            money(more)
+        )),
+        _ => None,
     }
-    let new_burn = a.daily_burn - monthly / RECENT_DAYS as f64;
-    if new_burn <= 0.0 {
-        return None;
-    }
-    let gain = a.remaining / new_burn - a.remaining / a.daily_burn;
-    Some((gain * 10.0).round() / 10.0)
 }
 
-/// Every lever the workload's last 30 days of Bedrock spend supports.
-fn candidates(w: &WorkloadSpend, config: &HintConfig) -> Vec<Candidate> {
-    let mut out = Vec::new();
-    // Marketplace models are priced by their seller: none of the ratios apply.
-    let own: Vec<&ModelSpend> = w.bedrock.iter().filter(|m| !m.marketplace).collect();
-
-    // Batch inference for work nobody waits on.
-    if !w.interactive {
-        let on_demand: f64 = own
-            .iter()
-            .filter(|m| !m.batch && matches!(m.token_kind, TokenKind::Input | TokenKind::Output))
-            .map(|m| m.last_30_days)
-            .sum();
-        let saving = on_demand * 0.5;
-        out.push((
-            HintKind::BatchInference,
-            None,
-            saving,
-            format!(
-                "{} is not interactive but ran {} of on-demand Bedrock tokens in the last 30 days; batch inference costs about half, saving about {} a month",
-                w.name,
-                money(on_demand),
-                money(saving)
+/// What a hint on a model must say of its prices: a bill off list, lines unpriced.
+fn model_note(m: &crate::analyse::tokens::ModelCheck) -> Option<String> {
+    match m.price_check {
+        PriceCheck::Ok => None,
+        PriceCheck::Mismatch => Some(match m.bill_vs_list_percent {
+            Some(p) => format!(
+                "priced from list-price ratios, and your bill is {:.0}% {} list for this model: the saving assumes that carries over",
+                p.abs(),
+                if p < 0.0 { "below" } else { "above" }
             ),
-        ));
+            None => "priced from list-price ratios, and your bill does not match the list price for this model".into(),
+        }),
+        PriceCheck::Unpriced => {
+            let n = m.token_lines().filter(|l| l.price.is_none()).count();
+            Some(format!(
+                "{} of this model {} no price in the table and {} left out",
+                crate::model::text::count(n as u64, "usage type", "usage types"),
+                if n == 1 { "has" } else { "have" },
+                if n == 1 { "is" } else { "are" }
+            ))
+        }
     }
+}
 
-    // Per model: prompt caching and a smaller tier.
-    let mut models: Vec<&str> = own.iter().map(|m| m.model.as_str()).collect();
-    models.sort();
-    models.dedup();
-    for model in models {
-        let rows: Vec<&&ModelSpend> = own
+/// The first day a lever saves: `hints.start_after_days` after `as_of`, and after the
+/// last day of data (a lever changes spend to come).
+pub fn start_date(
+    config: &Config,
+    projector: Option<&Projector>,
+    as_of: NaiveDate,
+) -> Option<NaiveDate> {
+    let after = as_of.checked_add_days(chrono::Days::new(
+        config.hints.start_after_days.max(0) as u64
+    ))?;
+    let data = projector.map(|p| p.end()).unwrap_or(as_of).succ_opt()?;
+    Some(after.max(data))
+}
+
+/// The cut a lever makes on its workload's spend, as the burn model takes it: per kind
+/// (service, Marketplace) the share of its last 30 days' spend saved.
+pub fn adjust_of(w: &WorkloadSpend, cuts: &[Cut], from: NaiveDate) -> Adjust {
+    use std::collections::BTreeMap;
+    let mut saved: BTreeMap<(String, bool), f64> = BTreeMap::new();
+    for c in cuts {
+        *saved.entry((c.service.clone(), c.marketplace)).or_default() += c.cost * c.rate[1];
+    }
+    let spend_of = |service: &str, marketplace: bool| -> f64 {
+        w.bedrock_usage
             .iter()
-            .filter(|m| m.model == model && m.token_kind != TokenKind::Other)
-            .collect();
-        let spend = |kind: TokenKind| -> (f64, f64) {
-            rows.iter()
-                .filter(|m| m.token_kind == kind)
-                .fold((0.0, 0.0), |(c, q), m| {
-                    (c + m.last_30_days, q + m.last_30_days_quantity)
-                })
-        };
-        let total: f64 = rows.iter().map(|m| m.last_30_days).sum();
-        if total <= 0.0 {
+            .filter(|u| {
+                u.service == service
+                    && crate::model::usage_type::is_marketplace(&u.service, &u.usage_type)
+                        == marketplace
+            })
+            .map(|u| u.last_30_days)
+            .sum()
+    };
+    Adjust {
+        workload: w.name.clone(),
+        from,
+        cuts: saved
+            .into_iter()
+            .filter_map(|((service, marketplace), s)| {
+                let spend = spend_of(&service, marketplace);
+                (spend > 0.0).then(|| (service, marketplace, (s / spend).clamp(0.0, 1.0)))
+            })
+            .collect(),
+    }
+}
+
+/// The funding award's runway gained and unused change when `cuts` apply from `from`.
+fn runway_effect(
+    projector: &Projector,
+    w: &WorkloadSpend,
+    awards: &[AwardStatus],
+    cuts: &[Cut],
+    from: NaiveDate,
+) -> (Option<f64>, Option<f64>) {
+    let Some((c, award)) = w
+        .award
+        .as_ref()
+        .and_then(|id| awards.iter().enumerate().find(|(_, a)| &a.id == id))
+    else {
+        return (None, None);
+    };
+    if matches!(award.status, Status::Expired) || from > award.expiry_date {
+        return (None, None);
+    }
+    let after = projector.workload_p50(&adjust_of(w, cuts, from));
+    let Some(Some(after)) = after.get(c) else {
+        return (None, None);
+    };
+    let before = (
+        award.forecast.exhaustion_date.p50,
+        award.forecast.unused_at_expiry.p50,
+    );
+    let gained = before.0.map(|d0| {
+        let d1 = after.exhaustion.unwrap_or(award.expiry_date);
+        (d1 - d0).num_days() as f64
+    });
+    (gained, Some(after.unused_at_expiry - before.1))
+}
+
+/// Awards on course to be forfeited: the advice reverses. The workload named to absorb
+/// the spend is the award's non-interactive one with the most spend in the last 30
+/// days (evaluations, re-indexing and backfills run there), else its largest.
+fn pull_work_forward(
+    workloads: &[WorkloadSpend],
+    awards: &[AwardStatus],
+    config: &Config,
+) -> Vec<Hint> {
+    let mut out = Vec::new();
+    for a in awards {
+        if a.status != Status::ForfeitRisk
+            || a.projected_unused_at_expiry < config.hints.min_monthly_saving
+            || a.days_left <= 0
+        {
             continue;
         }
-        let (input_cost, input_qty) = spend(TokenKind::Input);
-        let (_, read_qty) = spend(TokenKind::CacheRead);
-        let read_share = read_qty / (read_qty + input_qty).max(f64::MIN_POSITIVE);
-        if let Some(ratio) = cached_read_ratio(model) {
-            if input_cost / total >= 0.4 && read_share < 0.5 {
-                let saving = input_cost * config.cacheable_share.unwrap_or(0.5) * (1.0 - ratio);
-                out.push((
-                    HintKind::PromptCaching,
-                    Some(model.to_string()),
-                    saving,
-                    format!(
-                        "{} spent {} on uncached {} input in the last 30 days ({:.0}% of its tokens for that model); caching a stable prefix on {:.0}% of it saves about {} a month",
-                        w.name,
-                        money(input_cost),
-                        model,
-                        input_cost / total * 100.0,
-                        config.cacheable_share.unwrap_or(0.5) * 100.0,
-                        money(saving)
-                    ),
-                ));
-            }
-        }
-        let lower = model.to_ascii_lowercase();
-        if let Some((_, smaller, ratio)) = TIERS.iter().find(|(frag, _, _)| lower.contains(frag)) {
-            let saving = total * config.routine_share.unwrap_or(0.3) * (1.0 - ratio);
-            out.push((
-                HintKind::SmallerModel,
-                Some(model.to_string()),
-                saving,
-                format!(
-                    "{} spent {} on {} in the last 30 days; moving the routine {:.0}% of it to {} (about {:.0}% of the price) saves about {} a month",
-                    w.name,
-                    money(total),
-                    model,
-                    config.routine_share.unwrap_or(0.3) * 100.0,
-                    smaller,
-                    ratio * 100.0,
-                    money(saving)
-                ),
-            ));
-        }
+        let per_day = a.projected_unused_at_expiry / a.days_left as f64;
+        let absorber = workloads
+            .iter()
+            .filter(|w| a.workloads.contains(&w.name))
+            .max_by(|x, y| {
+                (!x.interactive)
+                    .cmp(&!y.interactive)
+                    .then(x.last_30_days.total_cmp(&y.last_30_days))
+            });
+        let who = match absorber {
+            Some(w) if !w.interactive => format!(
+                "{} (not interactive: evaluations, re-indexing and backfills fit there) could absorb it",
+                w.name
+            ),
+            Some(w) => format!("{} could absorb it", w.name),
+            None => "its workloads could absorb it".into(),
+        };
+        out.push(Hint {
+            number: 0,
+            kind: HintKind::PullWorkForward,
+            workload: absorber.map(|w| w.name.clone()),
+            award: Some(a.id.clone()),
+            model: None,
+            monthly_saving: a.projected_unused_at_expiry,
+            monthly_saving_range: Range {
+                low: a.forecast.unused_at_expiry.p10,
+                high: a.forecast.unused_at_expiry.p90,
+            },
+            runway_days_gained: None,
+            unused_at_expiry_change: Some(-a.projected_unused_at_expiry),
+            trigger: format!(
+                "award {} is on course to leave {} unused when it expires on {} (forecast P50; P10 {}, P90 {})",
+                a.id,
+                money(a.projected_unused_at_expiry),
+                a.expiry_date,
+                money(a.forecast.unused_at_expiry.p10),
+                money(a.forecast.unused_at_expiry.p90)
+            ),
+            arithmetic: format!(
+                "{} / {} days left = {} a day more",
+                money(a.projected_unused_at_expiry),
+                a.days_left,
+                money(per_day)
+            ),
+            assumptions: vec![
+                "planned work (evaluations, re-indexing, backfills) can run earlier than planned".into(),
+            ],
+            prices: Vec::new(),
+            usage_types: Vec::new(),
+            price_check: None,
+            text: format!(
+                "{} of award {} will be forfeited on {} at the current pace; {who} by pulling planned work forward, about {} a day more",
+                money(a.projected_unused_at_expiry),
+                a.id,
+                a.expiry_date,
+                money(per_day)
+            ),
+            cuts: Vec::new(),
+        });
     }
     out
 }

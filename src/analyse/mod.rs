@@ -9,6 +9,8 @@ pub mod credits;
 pub mod drawdown;
 pub mod forecast;
 pub mod hints;
+pub mod levers;
 pub mod project;
 pub mod report;
 pub mod table;
+pub mod tokens;

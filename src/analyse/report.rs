@@ -49,6 +49,9 @@ pub struct Report {
     pub credits_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The outbox: messages waiting, sent, and failed for good.
     pub deliveries: crate::model::deliveries::Deliveries,
+    /// The burn model's future, to draw again with a lever applied (`what-if`).
+    #[serde(skip)]
+    pub projector: Option<std::sync::Arc<crate::analyse::burn::Projector>>,
 }
 
 /// The whole pure pipeline: analysis, reconciliation with AWS's credits when they were
@@ -74,8 +77,19 @@ pub fn assess(
     }
     let mut alerts = crate::analyse::alerts::decide(&analysis.awards, &config.alerts);
     alerts.extend(crate::analyse::alerts::spikes(&analysis.workloads));
-    let hints = crate::analyse::hints::hints(&analysis.workloads, &analysis.awards, &config.hints);
-    let mut report = Report::new(&analysis, alerts, hints);
+    let advice = crate::analyse::hints::advise(
+        &analysis.workloads,
+        &analysis.awards,
+        config,
+        Some(&analysis.projector),
+        as_of,
+    );
+    for (name, saving) in advice.combined {
+        if let Some(w) = analysis.workloads.iter_mut().find(|w| w.name == name) {
+            w.combined_saving = Some(saving);
+        }
+    }
+    let mut report = Report::new(&analysis, alerts, advice.hints);
     if let Some(aws) = aws {
         report.credits = aws.credits.clone();
         report.unclaimed_credits =
@@ -105,6 +119,7 @@ impl Report {
             unclaimed_credits: Vec::new(),
             credits_fetched_at: None,
             deliveries: Default::default(),
+            projector: Some(analysis.projector.clone()),
         }
     }
 

@@ -259,7 +259,10 @@ pub(super) fn check_pricing(
 ) -> PricingConfig {
     let table = match raw.table.as_deref() {
         Some(t) if t.trim().is_empty() => {
-            p.add("pricing.table", "is empty; give the path of a price table, or leave it out to use the shipped one");
+            p.add(
+                "pricing.table",
+                "is empty; give the path of a price table, or leave it out to use the shipped one",
+            );
             None
         }
         other => other.map(resolve),

@@ -6,6 +6,14 @@ pub fn cents<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round2(*v))
 }
 
+/// Money or null.
+pub fn cents_option<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_f64(round2(*v)),
+        None => s.serialize_none(),
+    }
+}
+
 pub(crate) fn cents_pair<S: serde::Serializer>(v: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeTuple;
     let mut t = s.serialize_tuple(2)?;

@@ -115,12 +115,11 @@ pub fn import(files: &[(String, Vec<u8>)], checked: NaiveDate) -> Result<Importe
             file: file.clone(),
             message,
         };
-        let json: Value = serde_json::from_slice(bytes)
-            .map_err(|e| fail(format!("is not JSON ({e})")))?;
+        let json: Value =
+            serde_json::from_slice(bytes).map_err(|e| fail(format!("is not JSON ({e})")))?;
         if json.get("products").is_some() {
-            let bulk: Bulk = serde_json::from_value(json).map_err(|e| {
-                fail(format!("is not an AWS Price List offer file ({e})"))
-            })?;
+            let bulk: Bulk = serde_json::from_value(json)
+                .map_err(|e| fail(format!("is not an AWS Price List offer file ({e})")))?;
             let offer = bulk.offer_code.unwrap_or_default();
             let version = bulk.version.unwrap_or_default();
             for (sku, p) in &bulk.products {
@@ -174,7 +173,12 @@ fn skip(out: &mut Imported, why: &str) {
 /// Reads one product into `out`, or counts why not.
 fn read(out: &mut Imported, file: &str, p: Offered, checked: NaiveDate) {
     out.products += 1;
-    let attr = |k: &str| p.attributes.get(k).and_then(Value::as_str).unwrap_or_default();
+    let attr = |k: &str| {
+        p.attributes
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
     let offer = if p.offer.is_empty() {
         attr("servicecode")
     } else {
@@ -265,7 +269,10 @@ fn read(out: &mut Imported, file: &str, p: Offered, checked: NaiveDate) {
                 had.per_million
             ));
         }
-        Some(_) => skip(out, "the same price twice (another usage type names it too)"),
+        Some(_) => skip(
+            out,
+            "the same price twice (another usage type names it too)",
+        ),
         None => out.table.insert(key, price),
     }
 }
@@ -300,13 +307,27 @@ mod tests {
         let prices: Vec<(String, f64, &str)> = got
             .table
             .prices()
-            .map(|(k, p)| (format!("{} {}", k.bill_name, k.kind.as_str()), (p.per_million * 1e6).round() / 1e6, p.unit.as_str()))
+            .map(|(k, p)| {
+                (
+                    format!("{} {}", k.bill_name, k.kind.as_str()),
+                    (p.per_million * 1e6).round() / 1e6,
+                    p.unit.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             prices,
             [
-                ("Claude 3 Haiku (Amazon Bedrock Edition) input".to_string(), 0.25, "1M tokens"),
-                ("Claude 3 Haiku (Amazon Bedrock Edition) output".to_string(), 1.25, "1M tokens"),
+                (
+                    "Claude 3 Haiku (Amazon Bedrock Edition) input".to_string(),
+                    0.25,
+                    "1M tokens"
+                ),
+                (
+                    "Claude 3 Haiku (Amazon Bedrock Edition) output".to_string(),
+                    1.25,
+                    "1M tokens"
+                ),
                 ("NovaMicro input".to_string(), 0.035, "1K tokens"),
             ]
         );
@@ -316,11 +337,21 @@ mod tests {
 
     #[test]
     fn a_file_that_is_no_offer_is_named() {
-        let e = import(&[("x.json".into(), b"{\"a\": 1}".to_vec())], NaiveDate::default())
-            .unwrap_err();
-        assert!(e.to_string().starts_with("x.json: is neither an offer file"), "{e}");
-        let e = import(&[("y.json".into(), b"not json".to_vec())], NaiveDate::default())
-            .unwrap_err();
+        let e = import(
+            &[("x.json".into(), b"{\"a\": 1}".to_vec())],
+            NaiveDate::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.json: is neither an offer file"),
+            "{e}"
+        );
+        let e = import(
+            &[("y.json".into(), b"not json".to_vec())],
+            NaiveDate::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("y.json: is not JSON"), "{e}");
     }
 }
