@@ -318,36 +318,43 @@ pub fn all(ctx: &Context, m: &ModelCheck) -> Vec<Lever> {
     .collect()
 }
 
-/// The levers together on one workload: per line, 1 - the product over groups of
-/// (1 - the largest share any lever of the group saves on it), times its billed dollars.
-/// At most the sum of the parts, and at most the spend.
-pub fn combined(levers: &[Lever]) -> Saving {
+/// The levers together on one workload, per line of the bill: 1 - the product over
+/// groups of (1 - the largest share any lever of the group saves on the line), at each
+/// end of the spread. A line's combined share is at most the sum of its levers' shares
+/// and at most 1.
+pub fn combined_cuts(levers: &[Lever]) -> Vec<Cut> {
     use std::collections::BTreeMap;
-    // Line -> group -> the largest rate, per end of the spread.
-    let mut lines: BTreeMap<(&str, &str), (f64, BTreeMap<Group, [f64; 3]>)> = BTreeMap::new();
+    // Line -> (its cut, group -> the largest rate at each end of the spread).
+    let mut lines: BTreeMap<(&str, &str), (Cut, BTreeMap<Group, [f64; 3]>)> = BTreeMap::new();
     for l in levers {
         for c in &l.cuts {
             let (_, groups) = lines
                 .entry((c.service.as_str(), c.usage_type.as_str()))
-                .or_insert((c.cost, BTreeMap::new()));
+                .or_insert_with(|| (c.clone(), BTreeMap::new()));
             let best = groups.entry(l.kind.group()).or_insert([0.0; 3]);
-            for i in 0..3 {
-                best[i] = best[i].max(c.rate[i]);
+            for (b, r) in best.iter_mut().zip(c.rate) {
+                *b = b.max(r);
             }
         }
     }
-    let at = |i: usize| -> f64 {
-        lines
-            .values()
-            .map(|(cost, groups)| {
-                let kept: f64 = groups
+    lines
+        .into_values()
+        .map(|(cut, groups)| Cut {
+            rate: [0, 1, 2].map(|i| {
+                1.0 - groups
                     .values()
                     .map(|r| 1.0 - r[i].clamp(0.0, 1.0))
-                    .product();
-                cost * (1.0 - kept)
-            })
-            .sum()
-    };
+                    .product::<f64>()
+            }),
+            ..cut
+        })
+        .collect()
+}
+
+/// The saving of `combined_cuts`: at most the sum of the parts, and at most the spend.
+pub fn combined(levers: &[Lever]) -> Saving {
+    let cuts = combined_cuts(levers);
+    let at = |i: usize| cuts.iter().map(|c| c.cost * c.rate[i]).sum();
     Saving {
         low: at(0),
         mid: at(1),

@@ -14,3 +14,4 @@ pub mod project;
 pub mod report;
 pub mod table;
 pub mod tokens;
+pub mod whatif;

@@ -1,7 +1,7 @@
 //! `creditburn check-config`: the config, what a run needs beyond it, and the rules
 //! against the recording or the cached data, without sending or fetching.
 
-use super::load::cached_table;
+use super::load::offline_table;
 use super::*;
 
 pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
@@ -64,54 +64,9 @@ pub(super) fn data_check(
     config: &Config,
     common: &Common,
 ) -> anyhow::Result<Result<(String, Report), String>> {
-    let (table, described) = match &config.source {
-        SourceConfig::Fixtures { path } => {
-            let pages = runtime()?.block_on(recording::replay(path))?;
-            (
-                table::normalise(&pages)?,
-                format!("the recording {}", path.display()),
-            )
-        }
-        SourceConfig::Aws(_) => {
-            let file = config.state_path.join(crate::store::FILE_NAME);
-            if !file.exists() {
-                return Ok(Err(format!(
-                    "no cached cost data yet in {} (check-config makes no AWS request; run `creditburn run` first)",
-                    file.display()
-                )));
-            }
-            let now = common.now.unwrap_or_else(Utc::now);
-            let as_of = common.as_of.unwrap_or(now.date_naive());
-            let queries = plan::queries(config);
-            let window = plan::history(config, as_of, now.date_naive());
-            let mut store = match Cache::open_read_only(&config.state_path) {
-                Ok(store) => store,
-                Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
-            };
-            let table = match cached_table(&mut store, &queries, window, &runtime()?) {
-                Ok(read) => read,
-                // Data that cannot be tabled is the data's problem, as from a recording.
-                Err(e) if e.is::<table::TableError>() => return Err(e),
-                Err(e) => return Ok(Err(format!("the cache cannot be read: {e:#}"))),
-            };
-            let table = match table {
-                Ok(table) => table,
-                Err(missing) => {
-                    return Ok(Err(format!(
-                        "the cache {} holds nothing for {} yet (check-config makes no AWS request)",
-                        file.display(),
-                        missing.join(", ")
-                    )))
-                }
-            };
-            (
-                table,
-                format!(
-                    "the cached data in {} (no AWS request made)",
-                    file.display()
-                ),
-            )
-        }
+    let (table, described, _) = match offline_table(config, common, false)? {
+        Ok(found) => found,
+        Err(why) => return Ok(Err(why)),
     };
     let as_of = common.as_of.unwrap_or(table.last_day);
     let report = crate::analyse::report::assess(&table, config, as_of, None, None)

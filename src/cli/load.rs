@@ -50,6 +50,74 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
     }
 }
 
+/// The cost table without any AWS request or anything written: the recording, or the
+/// cached days of a live source (read-only); with `credits`, the newest Billing snapshot
+/// the cache holds too. A phrase naming the data comes with it; Err(why) when there is
+/// no data to read.
+pub(super) type Offline = (CostTable, String, Option<AwsCredits>);
+
+pub(super) fn offline_table(
+    config: &Config,
+    common: &Common,
+    credits: bool,
+) -> anyhow::Result<Result<Offline, String>> {
+    match &config.source {
+        SourceConfig::Fixtures { path } => {
+            let pages = runtime()?.block_on(recording::replay(path))?;
+            Ok(Ok((
+                table::normalise(&pages)?,
+                format!("the recording {}", path.display()),
+                None,
+            )))
+        }
+        SourceConfig::Aws(source) => {
+            let file = config.state_path.join(crate::store::FILE_NAME);
+            if !file.exists() {
+                return Ok(Err(format!(
+                    "no cached cost data yet in {} (no AWS request is made; run `creditburn run` first)",
+                    file.display()
+                )));
+            }
+            let now = common.now.unwrap_or_else(Utc::now);
+            let as_of = common.as_of.unwrap_or(now.date_naive());
+            let queries = plan::queries(config);
+            let window = plan::history(config, as_of, now.date_naive());
+            let mut store = match Cache::open_read_only(&config.state_path) {
+                Ok(store) => store,
+                Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
+            };
+            let table = match cached_table(&mut store, &queries, window, &runtime()?) {
+                Ok(read) => read,
+                // Data that cannot be tabled is the data's problem, as from a recording.
+                Err(e) if e.is::<table::TableError>() => return Err(e),
+                Err(e) => return Ok(Err(format!("the cache cannot be read: {e:#}"))),
+            };
+            let table = match table {
+                Ok(table) => table,
+                Err(missing) => {
+                    return Ok(Err(format!(
+                        "the cache {} holds nothing for {} yet (no AWS request is made)",
+                        file.display(),
+                        missing.join(", ")
+                    )))
+                }
+            };
+            let aws = match (&source.account_id, credits) {
+                (Some(account), true) => store.latest_credits(account)?,
+                _ => None,
+            };
+            Ok(Ok((
+                table,
+                format!(
+                    "the cached data in {} (no AWS request made)",
+                    file.display()
+                ),
+                aws,
+            )))
+        }
+    }
+}
+
 /// The cost table of every query's cached days in `[start, end)`, or the queries the
 /// cache holds nothing for. Built a calendar month at a time: a month's decoded pages are
 /// dropped before the next month's are read, so the pages of a year are never all in

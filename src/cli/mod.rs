@@ -11,13 +11,15 @@ mod check_config;
 mod credits;
 mod daemon;
 mod load;
+mod pricing;
 mod record;
 mod run;
 mod send_test_email;
+mod what_if;
 
 use load::prepare;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -172,6 +174,64 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Apply a hint's lever (or any lever on a workload) to the burn model and print
+    /// every award's exhaustion date, unused balance at expiry and the out-of-pocket
+    /// start, before and after, with their P10-P90 range. No AWS request is made (a live
+    /// source's cache is read) and nothing is written.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["hint", "lever"])))]
+    WhatIf {
+        #[command(flatten)]
+        common: Common,
+        /// The hint's number in the report (`creditburn report` lists them).
+        #[arg(long, value_name = "N", conflicts_with_all = ["lever", "workload"])]
+        hint: Option<usize>,
+        /// A lever (batch_inference, prompt_caching, smaller_model, newer_model,
+        /// global_routing, flex_tier, priority_premium, latency_optimized,
+        /// long_context, provisioned_throughput), or `all` for every lever together.
+        #[arg(long, value_name = "KIND", requires = "workload")]
+        lever: Option<String>,
+        /// The workload the lever applies to.
+        #[arg(long, value_name = "NAME")]
+        workload: Option<String>,
+        /// The first day the lever saves (after the last day of data); default
+        /// hints.start_after_days after --as-of.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+        from: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Bedrock prices: build a table from the AWS Price List, or show the one in use.
+    Pricing {
+        #[command(subcommand)]
+        command: PricingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricingCommand {
+    /// Build a price table from AWS Price List files, offline: bulk offer files
+    /// (https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/<Offer>/current/<region>/index.json
+    /// for AmazonBedrock, AmazonBedrockFoundationModels and AmazonBedrockService) or
+    /// saved `aws pricing get-products` output. Prints TOML for `[pricing] table`.
+    Import {
+        /// The offer files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write the table here instead of standard output.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// The day each price is marked checked (YYYY-MM-DD); default today (UTC).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+        checked: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Print the prices a run uses: the shipped table, `[pricing] table` over it and
+    /// the overrides over both, each price with its source and the day it was checked.
+    Show {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -270,7 +330,14 @@ pub fn main() -> ExitCode {
         | Command::Record { common, .. }
         | Command::Credits { common, .. }
         | Command::SendTestEmail { common }
-        | Command::CheckConfig { common } => common.log_format,
+        | Command::CheckConfig { common }
+        | Command::WhatIf { common, .. }
+        | Command::Pricing {
+            command: PricingCommand::Show { common },
+        } => common.log_format,
+        Command::Pricing {
+            command: PricingCommand::Import { log_format, .. },
+        } => *log_format,
     });
     match execute(cli.command) {
         Ok(()) => ExitCode::from(exit::OK),
@@ -342,6 +409,19 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.is::<Undelivered>() {
             return exit::TEMPFAIL;
         }
+        if cause.is::<BadArgument>() {
+            return exit::USAGE;
+        }
+        if let Some(e) = cause.downcast_ref::<pricing::InputError>() {
+            return match e {
+                pricing::InputError::Missing { .. } => exit::NO_INPUT,
+                pricing::InputError::Io { .. } => exit::IO,
+                pricing::InputError::Offer(_) => exit::DATA,
+            };
+        }
+        if cause.is::<crate::pricing::offer::OfferError>() {
+            return exit::DATA;
+        }
         if let Some(e) = cause.downcast_ref::<crate::daemon::DaemonError>() {
             return match e {
                 crate::daemon::DaemonError::Locked { .. } => exit::TEMPFAIL,
@@ -379,8 +459,40 @@ fn execute(command: Command) -> anyhow::Result<()> {
             common,
             run_at_start,
         } => daemon::daemon(common, run_at_start),
+        Command::WhatIf {
+            common,
+            hint,
+            lever,
+            workload,
+            from,
+            format,
+        } => what_if::what_if(
+            &common,
+            &what_if::Choice {
+                hint,
+                lever,
+                workload,
+                from,
+            },
+            format,
+        ),
+        Command::Pricing { command } => match command {
+            PricingCommand::Import {
+                files,
+                out,
+                checked,
+                ..
+            } => pricing::import(&files, out.as_deref(), checked),
+            PricingCommand::Show { common } => pricing::show(&common),
+        },
     }
 }
+
+/// A command-line value that names nothing usable (a hint number past the list, a
+/// workload not in the config): exit 2, like any bad argument.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BadArgument(String);
 
 /// The command cannot run with this configuration (a live-only command on a recording,
 /// `daemon` without `[schedule]`): exit 78, like any configuration problem.
