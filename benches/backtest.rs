@@ -318,7 +318,7 @@ fn truth(s: &Scenario) -> (Option<NaiveDate>, f64, Ledger) {
             breadth: None,
         })
         .collect();
-    let eligible = s
+    let eligible: Vec<Vec<bool>> = s
         .awards
         .iter()
         .map(|a| {
@@ -331,7 +331,7 @@ fn truth(s: &Scenario) -> (Option<NaiveDate>, f64, Ledger) {
     let setup = Setup {
         credits: &credits,
         order: drawdown::order(&credits, DrawdownOrder::Aws),
-        eligible,
+        eligible: &eligible,
     };
     let mut ledger = Ledger::new(credits.len(), s.workloads.len());
     let spend = spend_of(s, DAYS);

@@ -60,24 +60,36 @@ fn lines(days: usize, workloads: usize) -> Vec<Line> {
             let region = REGIONS[a % REGIONS.len()];
             let tag = Some(format!("w{w:02}"));
             let scale = trend * weekly * (0.5 + noise((d * 1000 + w) as u64));
-            let bedrock: &[(&'static str, &str, f64)] = if w % 2 == 0 {
+            // (service, usage type, dollars a day, list price per 1K tokens): the bill's
+            // quantity is the tokens those dollars buy at list, as on a real bill.
+            let bedrock: &[(&'static str, &str, f64, f64)] = if w % 2 == 0 {
                 &[
-                    (CLAUDE, "Claude4.6Sonnet-input-tokens", 40.0),
-                    (CLAUDE, "Claude4.6Sonnet-output-tokens", 60.0),
-                    (CLAUDE, "Claude4.6Sonnet-cache-read-input-token-count", 4.0),
+                    (CLAUDE, "Claude4.6Sonnet-input-tokens", 40.0, 0.0033),
+                    (CLAUDE, "Claude4.6Sonnet-output-tokens", 60.0, 0.0165),
+                    (
+                        CLAUDE,
+                        "Claude4.6Sonnet-cache-read-input-token-count",
+                        4.0,
+                        0.00033,
+                    ),
                 ]
             } else {
                 &[
-                    (NOVA, "NovaLite-input-tokens", 3.0),
-                    (NOVA, "NovaLite-output-tokens", 5.0),
+                    (NOVA, "NovaLite-input-tokens", 3.0, 0.00006),
+                    (NOVA, "NovaLite-output-tokens", 5.0, 0.00024),
                 ]
             };
-            let support: [(&'static str, &str, f64); 3] = [
-                ("Amazon OpenSearch Service", "SearchOCU", 11.52),
-                ("Amazon Simple Storage Service", "TimedStorage-ByteHrs", 0.9),
-                ("AWS Lambda", "Lambda-GB-Second", 1.7),
+            let support: [(&'static str, &str, f64, f64); 3] = [
+                ("Amazon OpenSearch Service", "SearchOCU", 11.52, 0.24),
+                (
+                    "Amazon Simple Storage Service",
+                    "TimedStorage-ByteHrs",
+                    0.9,
+                    0.00077,
+                ),
+                ("AWS Lambda", "Lambda-GB-Second", 1.7, 0.0000167),
             ];
-            for (service, kind, base) in bedrock.iter().chain(support.iter()) {
+            for (service, kind, base, per_unit) in bedrock.iter().chain(support.iter()) {
                 let cost = base * scale;
                 out.push((
                     d,
@@ -86,7 +98,7 @@ fn lines(days: usize, workloads: usize) -> Vec<Line> {
                     format!("{region}-{kind}"),
                     tag.clone(),
                     cost,
-                    cost * 1000.0,
+                    cost / per_unit,
                 ));
             }
         }
@@ -219,9 +231,33 @@ fn config_text(state: &Path, first: NaiveDate, workloads: usize) -> String {
         state.join("state").display().to_string(),
         state.join("outbox").display().to_string()
     );
+    // With SCALE_PRICE_ALL=1, the regions the shipped table does not price (USW2,
+    // EUC1) get us-east-1's prices from a table of the organisation's own, so every
+    // workload's models are priced and every lever drawn: the advice's worst case.
+    if std::env::var_os("SCALE_PRICE_ALL").is_some() {
+        let mut own = String::from("format = \"creditburn-prices/1\"\n");
+        for (k, p) in creditburn::pricing::PriceTable::shipped().prices() {
+            if k.region != "USE1" {
+                continue;
+            }
+            own.push_str(&format!(
+                "[[prices]]\nbill_name = {:?}\nregions = [\"USW2\", \"EUC1\"]\ntier = {:?}\nroute = {:?}\nunit = {:?}\n{} = {:?}\nsource = \"scale bench: us-east-1's price\"\nchecked = \"2026-12-01\"\n",
+                k.bill_name,
+                k.tier.as_str(),
+                k.route.as_str(),
+                p.unit.as_str(),
+                k.kind.as_str(),
+                p.per_million
+            ));
+        }
+        std::fs::write(state.join("prices.toml"), own).unwrap();
+        t.push_str("[pricing]\ntable = \"prices.toml\"\n");
+    }
     for w in 0..workloads {
+        // Every fourth workload is batch-shaped: nobody waits for its calls.
         t.push_str(&format!(
-            "[[workloads]]\nname = \"w{w:02}\"\npriority = {w}\nrules = [{{ tag = \"workload=w{w:02}\" }}]\n"
+            "[[workloads]]\nname = \"w{w:02}\"\npriority = {w}\ninteractive = {}\nrules = [{{ tag = \"workload=w{w:02}\" }}]\n",
+            w % 4 != 3
         ));
     }
     for w in 0..workloads {

@@ -160,7 +160,7 @@ pub struct WorkloadSpend {
     pub models: Vec<crate::analyse::tokens::ModelCheck>,
     /// Every optimisation lever applied together, dollars a month (filled in with the
     /// hints; the levers that touch the same tokens are not added twice).
-    pub combined_saving: Option<crate::analyse::hints::Saving>,
+    pub combined_saving: Option<crate::analyse::levers::Saving>,
     /// Its Bedrock usage lines over the last 30 days.
     #[serde(skip)]
     pub bedrock_usage: Vec<crate::analyse::tokens::UsageSpend>,

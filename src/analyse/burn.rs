@@ -542,7 +542,9 @@ struct Series {
 fn series(spend: &Spend, end: NaiveDate) -> Series {
     let first = spend.days.keys().next().copied().unwrap_or(end);
     let len = ((end - first).num_days().max(-1) + 1) as usize;
-    let mut by_name: BTreeMap<Option<String>, (Vec<f64>, BTreeMap<usize, f64>)> = BTreeMap::new();
+    // Workload -> (its daily spend, its last four weeks' spend by kind).
+    type Of = (Vec<f64>, BTreeMap<usize, f64>);
+    let mut by_name: BTreeMap<Option<String>, Of> = BTreeMap::new();
     let recent_from = end - chrono::Days::new(27);
     for (day, lines) in spend.days.range(..=end) {
         let i = (*day - first).num_days() as usize;

@@ -325,7 +325,8 @@ pub fn all(ctx: &Context, m: &ModelCheck) -> Vec<Lever> {
 pub fn combined_cuts(levers: &[Lever]) -> Vec<Cut> {
     use std::collections::BTreeMap;
     // Line -> (its cut, group -> the largest rate at each end of the spread).
-    let mut lines: BTreeMap<(&str, &str), (Cut, BTreeMap<Group, [f64; 3]>)> = BTreeMap::new();
+    type Best = BTreeMap<Group, [f64; 3]>;
+    let mut lines: BTreeMap<(&str, &str), (Cut, Best)> = BTreeMap::new();
     for l in levers {
         for c in &l.cuts {
             let (_, groups) = lines
@@ -762,8 +763,8 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
             format!(
                 "each cached token is read {:.1} times per write, as the bill shows ({} reads / {} writes in 30 days)",
                 reads / writes,
-                tokens_words(reads),
-                tokens_words(writes)
+                crate::model::text::short_count(reads),
+                crate::model::text::short_count(writes)
             ),
         )
     } else {
@@ -882,18 +883,6 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     };
     lever.arithmetic = arithmetic(&terms, &lever.saving(), share);
     Some(lever)
-}
-
-fn tokens_words(t: f64) -> String {
-    if t >= 1e9 {
-        format!("{:.1}B", t / 1e9)
-    } else if t >= 1e6 {
-        format!("{:.1}M", t / 1e6)
-    } else if t >= 1e3 {
-        format!("{:.1}K", t / 1e3)
-    } else {
-        format!("{t:.0}")
-    }
 }
 
 /// Lines of `m` moved to model `to` at the same kind, tier and route.

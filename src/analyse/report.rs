@@ -221,6 +221,7 @@ impl Report {
                 money(d.credits_applied)
             ));
         }
+        out.push_str(&models_table(&self.workloads));
         if !self.alerts.is_empty() {
             out.push_str("\nALERTS\n");
             for a in &self.alerts {
@@ -231,9 +232,11 @@ impl Report {
             }
         }
         if !self.hints.is_empty() {
-            out.push_str("\nHINTS\n");
+            out.push_str(
+                "\nHINTS (creditburn what-if --hint N draws one through the burn model)\n",
+            );
             for h in &self.hints {
-                out.push_str(&wrap(&format!("- {}", h.text), 80));
+                out.push_str(&wrap(&format!("{}. {}", h.number, h.text), 80));
             }
         }
         for f in &self.deliveries.failed {
@@ -458,6 +461,45 @@ pub(crate) fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Awar
 
 /// A table row whose first cell is `label`, shown whole: padded to `width`, or, when
 /// longer, on a line of its own above the row.
+/// Each workload's Bedrock models over the last 30 days: tokens in and out, billed
+/// dollars, the effective price per 1M tokens and the price check; empty without any.
+pub(crate) fn models_table<'a>(workloads: impl IntoIterator<Item = &'a WorkloadSpend>) -> String {
+    use crate::model::text::short_count;
+    let mut out = String::new();
+    for w in workloads.into_iter().filter(|w| !w.models.is_empty()) {
+        if out.is_empty() {
+            out.push_str(&format!(
+                "\n{:<22} {:>7} {:>7} {:>9} {:>8} {:>8} {}\n",
+                "MODEL, LAST 30 DAYS", "IN", "OUT", "BILLED", "$/1M IN", "$/1M OUT", "PRICES"
+            ));
+        }
+        out.push_str(&format!("{}\n", w.name));
+        for m in &w.models {
+            let tokens = |v: Option<f64>| v.map_or("-".into(), short_count);
+            let price = |k: &str| {
+                m.effective_per_million
+                    .get(k)
+                    .map_or("-".into(), |p| crate::analyse::levers::per_million(*p))
+            };
+            let check = match (m.price_check, m.bill_vs_list_percent) {
+                (crate::analyse::tokens::PriceCheck::Mismatch, Some(p)) => format!("{p:+.0}%"),
+                (c, _) => c.as_str().to_string(),
+            };
+            out.push_str(&format!(
+                "  {:<20} {:>7} {:>7} {:>9} {:>8} {:>8} {}\n",
+                clip(m.name.as_deref().unwrap_or(&m.model), 20),
+                tokens(m.tokens.input),
+                tokens(m.tokens.output),
+                dollars(m.billed),
+                price("input"),
+                price("output"),
+                check
+            ));
+        }
+    }
+    out
+}
+
 fn labelled_row(label: &str, width: usize, rest: &str) -> String {
     if label.chars().count() <= width {
         format!("{label:<width$} {rest}\n")

@@ -241,7 +241,13 @@ fn share_map<'a>(
 fn summarise(model: String, lines: Vec<PricedLine>, prices: &PriceTable) -> ModelCheck {
     let tokens: Vec<&PricedLine> = lines.iter().filter(|l| l.is_tokens()).collect();
     let billed: f64 = tokens.iter().map(|l| l.cost).sum();
-    let mut by_kind = Tokens::default();
+    let mut by_kind = Tokens {
+        input: Some(0.0),
+        output: Some(0.0),
+        cache_read: Some(0.0),
+        cache_write: Some(0.0),
+        cache_write_1h: Some(0.0),
+    };
     let mut unknown = Vec::new();
     let mut cost_by_kind: BTreeMap<TokenKind, f64> = BTreeMap::new();
     for l in &tokens {
@@ -277,9 +283,9 @@ fn summarise(model: String, lines: Vec<PricedLine>, prices: &PriceTable) -> Mode
         TokenKind::CacheWrite1h,
     ]
     .iter()
-    .map(|k| t(*k).or((!cost_by_kind.contains_key(k)).then_some(0.0)))
+    .map(|k| t(*k))
     .sum::<Option<f64>>();
-    let cache_read_share = match (sent, t(TokenKind::CacheRead).or(Some(0.0))) {
+    let cache_read_share = match (sent, t(TokenKind::CacheRead)) {
         (Some(sent), Some(read)) if sent > 0.0 => Some(round4(read / sent)),
         _ => None,
     };
@@ -384,7 +390,7 @@ mod tests {
         assert_eq!(sonnet.price_check, PriceCheck::Ok);
         assert_eq!(sonnet.tokens.input, Some(2_000_000.0));
         assert_eq!(sonnet.tokens.cache_read, Some(6_000_000.0));
-        assert_eq!(sonnet.tokens.cache_write, None);
+        assert_eq!(sonnet.tokens.cache_write, Some(0.0));
         // 6M reads of 8M tokens sent; 8M sent per 0.5M out.
         assert_eq!(sonnet.cache_read_share, Some(0.75));
         assert_eq!(sonnet.input_per_output, Some(16.0));

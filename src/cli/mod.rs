@@ -174,10 +174,12 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Apply a hint's lever (or any lever on a workload) to the burn model and print
-    /// every award's exhaustion date, unused balance at expiry and the out-of-pocket
-    /// start, before and after, with their P10-P90 range. No AWS request is made (a live
-    /// source's cache is read) and nothing is written.
+    /// Draw a hint's lever (or any lever on a workload) through the burn model: every
+    /// award before and after, without any AWS request or write.
+    ///
+    /// Prints every award's exhaustion date and unused balance at expiry, and when the
+    /// account starts paying out of pocket, before and after the lever, each with its
+    /// P10-P90 range. A live source's cache is read; nothing is fetched or written.
     #[command(group(clap::ArgGroup::new("which").required(true).args(["hint", "lever"])))]
     WhatIf {
         #[command(flatten)]

@@ -22,7 +22,11 @@ pub(crate) enum InputError {
     Offer(#[from] crate::pricing::offer::OfferError),
 }
 
-pub(super) fn import(files: &[PathBuf], out: Option<&Path>, checked: Option<NaiveDate>) -> anyhow::Result<()> {
+pub(super) fn import(
+    files: &[PathBuf],
+    out: Option<&Path>,
+    checked: Option<NaiveDate>,
+) -> anyhow::Result<()> {
     let mut read = Vec::new();
     for path in files {
         let bytes = crate::read_bounded(path, MAX_OFFER_FILE).map_err(|e| match e.kind() {
@@ -105,7 +109,11 @@ pub(super) fn show(common: &Common) -> anyhow::Result<()> {
         } else {
             format!(
                 ", {}",
-                count(config.pricing.overrides.len() as u64, "override", "overrides")
+                count(
+                    config.pricing.overrides.len() as u64,
+                    "override",
+                    "overrides"
+                )
             )
         }
     );

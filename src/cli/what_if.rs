@@ -26,7 +26,9 @@ pub(super) fn what_if(common: &Common, choice: &Choice, format: Format) -> anyho
     let report = crate::analyse::report::assess(&table, &config, as_of, aws.as_ref(), None)
         .context("analysing the cost table")?;
     let Some(projector) = report.projector.clone() else {
-        return Err(anyhow::anyhow!("the analysis kept no burn model to draw again"));
+        return Err(anyhow::anyhow!(
+            "the analysis kept no burn model to draw again"
+        ));
     };
     let (what, workload, cuts) = chosen(&config, &report, choice)?;
     let end = projector.end();
@@ -65,7 +67,8 @@ pub(super) fn what_if(common: &Common, choice: &Choice, format: Format) -> anyho
             });
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+                serde_json::to_string_pretty(&json)
+                    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
             );
         }
         Format::Table => print!("{}", table_of(&what, saving, &result)),
@@ -80,16 +83,12 @@ fn chosen(
     choice: &Choice,
 ) -> anyhow::Result<(String, String, Vec<Cut>)> {
     if let Some(n) = choice.hint {
-        let h = report
-            .hints
-            .iter()
-            .find(|h| h.number == n)
-            .ok_or_else(|| {
-                BadArgument(format!(
-                    "--hint {n}: the report has {} (see `creditburn report`)",
-                    count(report.hints.len() as u64, "hint", "hints")
-                ))
-            })?;
+        let h = report.hints.iter().find(|h| h.number == n).ok_or_else(|| {
+            BadArgument(format!(
+                "--hint {n}: the report has {} (see `creditburn report`)",
+                count(report.hints.len() as u64, "hint", "hints")
+            ))
+        })?;
         if h.kind == HintKind::PullWorkForward {
             return Err(BadArgument(format!(
                 "--hint {n} pulls work forward, which adds spend rather than cutting it: its figure is the {} it keeps from being forfeited",
@@ -101,7 +100,9 @@ fn chosen(
         return Ok((format!("hint {n}: {}", h.text), workload, h.cuts.clone()));
     }
     let (Some(lever), Some(workload)) = (&choice.lever, &choice.workload) else {
-        return Err(BadArgument("give --hint N, or --lever KIND with --workload NAME".into()).into());
+        return Err(
+            BadArgument("give --hint N, or --lever KIND with --workload NAME".into()).into(),
+        );
     };
     let w = config.workload(workload).ok_or_else(|| {
         BadArgument(format!(
@@ -126,7 +127,10 @@ fn chosen(
         .flat_map(|m| levers::all(&ctx, m))
         .collect();
     let (label, cuts) = if lever == "all" {
-        ("every lever together".to_string(), levers::combined_cuts(&all))
+        (
+            "every lever together".to_string(),
+            levers::combined_cuts(&all),
+        )
     } else {
         let kind = HintKind::from_name(lever)
             .filter(|k| *k != HintKind::PullWorkForward)
@@ -178,7 +182,7 @@ fn table_of(what: &str, saving: f64, r: &WhatIf) -> String {
     let mut out = wrap(&format!("what-if: {what}"), 80);
     out.push_str(&wrap(
         &format!(
-            "  about {} a month from {}, cutting {} (P50, with P10 to P90)",
+            "about {} a month from {}, cutting {}; each figure is the forecast's P50, its P10 to P90 in brackets",
             money(saving),
             r.from,
             r.cuts
@@ -200,14 +204,29 @@ fn table_of(what: &str, saving: f64, r: &WhatIf) -> String {
                 money(o.unused_at_expiry.p90)
             )
         };
-        out.push_str(&format!("  runs out          before {}\n", dates(&a.before)));
+        out.push_str(&format!(
+            "  runs out          before {}\n",
+            dates(&a.before)
+        ));
         out.push_str(&format!("                    after  {}\n", dates(&a.after)));
-        out.push_str(&format!("  unused at expiry  before {}\n", unused(&a.before)));
-        out.push_str(&format!("                    after  {}\n", unused(&a.after)));
+        out.push_str(&format!(
+            "  unused at expiry  before {}\n",
+            unused(&a.before)
+        ));
+        out.push_str(&format!(
+            "                    after  {}\n",
+            unused(&a.after)
+        ));
     }
     let begins = |q| dates(q, "not within the horizon");
     out.push_str("\nout of pocket, as AWS draws the credits\n");
-    out.push_str(&format!("  starts            before {}\n", begins(&r.out_of_pocket_before)));
-    out.push_str(&format!("                    after  {}\n", begins(&r.out_of_pocket_after)));
+    out.push_str(&format!(
+        "  starts            before {}\n",
+        begins(&r.out_of_pocket_before)
+    ));
+    out.push_str(&format!(
+        "                    after  {}\n",
+        begins(&r.out_of_pocket_after)
+    ));
     out
 }

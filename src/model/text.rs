@@ -78,6 +78,24 @@ pub(crate) fn wrap(text: &str, width: usize) -> String {
 }
 
 /// `text` with its first letter in upper case, to open a sentence.
+/// A large count in a few characters: "950", "12.5K", "1.75M", "3.20B".
+pub fn short_count(v: f64) -> String {
+    let v = v.max(0.0);
+    for (size, unit) in [(1e9, "B"), (1e6, "M"), (1e3, "K")] {
+        if v >= size {
+            let x = v / size;
+            return if x >= 100.0 {
+                format!("{x:.0}{unit}")
+            } else if x >= 10.0 {
+                format!("{x:.1}{unit}")
+            } else {
+                format!("{x:.2}{unit}")
+            };
+        }
+    }
+    format!("{v:.0}")
+}
+
 pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {

@@ -463,8 +463,11 @@ fn marketplace(component: &str) -> BedrockUsage {
 mod tests {
     use super::*;
 
-    /// (model, kind, tier, route) of a line, or None for a service that is not Bedrock.
-    fn check(service: &str, usage_type: &str, expect: Option<(&str, TokenKind, Tier, Route)>) {
+    /// What a line reads as: (model, kind, tier, route); None for a service that is not
+    /// Bedrock.
+    type Read<'a> = Option<(&'a str, TokenKind, Tier, Route)>;
+
+    fn check(service: &str, usage_type: &str, expect: Read) {
         let got = parse(service, usage_type).map(|u| (u.model, u.token_kind, u.tier, u.route));
         let expect = expect.map(|(m, k, t, r)| (m.to_string(), k, t, r));
         assert_eq!(got, expect, "{service} / {usage_type}");
@@ -477,7 +480,7 @@ mod tests {
         use TokenKind::*;
         let b = "Amazon Bedrock";
         let claude = "Amazon Bedrock Service";
-        let cases: &[(&str, &str, Option<(&str, TokenKind, Tier, Route)>)] = &[
+        let cases: &[(&str, &str, Read)] = &[
             (
                 b,
                 "USE1-Claude4.6Sonnet-input-tokens",
@@ -648,7 +651,7 @@ mod tests {
         use Tier::*;
         use TokenKind::*;
         let haiku = "Claude 3 Haiku (Amazon Bedrock Edition)";
-        let cases: &[(&str, Option<(&str, TokenKind, Tier, Route)>)] = &[
+        let cases: &[(&str, Read)] = &[
             (
                 "USW2-MP:USW2_InputTokenCount-Units",
                 Some(("Claude 3 Haiku", Input, Standard, Regional)),

@@ -262,16 +262,31 @@ fn text(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
     if !hints.is_empty() {
         s.push_str("\nWhat would help\n");
         for h in hints {
-            let runway = h
-                .runway_days_gained
-                .map(|d| format!(" (+{d:.0} days of runway)"))
-                .unwrap_or_default();
-            s.push_str(&wrap(&format!("- {}{runway}", h.text), 72));
+            s.push_str(&wrap(&format!("{}. {}", h.number, h.text), 72));
+            s.push_str(&wrap(&format!("   How: {}", h.arithmetic), 72));
         }
+    }
+    let models = models_of(report, a);
+    let table = crate::analyse::report::models_table(models);
+    if !table.is_empty() {
+        s.push_str("\nTokens behind the spend");
+        s.push_str(&table);
     }
     s.push('\n');
     s.push_str(&footer(report));
     s
+}
+
+/// The workloads an award funds, as the report has them.
+fn models_of<'r>(
+    report: &'r Report,
+    a: &AwardStatus,
+) -> Vec<&'r crate::analyse::analysis::WorkloadSpend> {
+    report
+        .workloads
+        .iter()
+        .filter(|w| a.workloads.contains(&w.name))
+        .collect()
 }
 
 fn footer(report: &Report) -> String {
@@ -355,17 +370,46 @@ fn html(report: &Report, a: &AwardStatus, alerts: &[&Alert], hints: &[&Hint]) ->
         );
         h.push_str("<tr><th style=\"text-align:left;padding:4px 8px 4px 0\">Lever</th><th style=\"text-align:right;padding:4px 8px\">Worth</th><th style=\"text-align:right;padding:4px 8px\">Runway</th><th style=\"text-align:left;padding:4px 0\">Detail</th></tr>\n");
         for hint in hints {
-            let lever = serde_json::to_value(hint.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-                .unwrap_or_default();
+            let lever = hint.kind.as_str().replace('_', " ");
             h.push_str(&format!(
-                "<tr><td style=\"padding:4px 8px 4px 0;vertical-align:top\">{}</td><td style=\"text-align:right;padding:4px 8px;vertical-align:top\">{}</td><td style=\"text-align:right;padding:4px 8px;vertical-align:top\">{}</td><td style=\"padding:4px 0\">{}</td></tr>\n",
+                "<tr><td style=\"padding:4px 8px 4px 0;vertical-align:top\">{}</td><td style=\"text-align:right;padding:4px 8px;vertical-align:top\">{}</td><td style=\"text-align:right;padding:4px 8px;vertical-align:top\">{}</td><td style=\"padding:4px 0\">{}<br><span style=\"color:#555;font-size:12px\">How: {}</span></td></tr>\n",
                 escape(&lever),
                 escape(&hint.worth()),
                 hint.runway_days_gained.map(|d| format!("+{d:.0} days")).unwrap_or_else(|| "-".into()),
-                escape(&hint.text)
+                escape(&hint.text),
+                escape(&hint.arithmetic)
             ));
+        }
+        h.push_str("</table>\n");
+    }
+    let models = models_of(report, a);
+    if models.iter().any(|w| !w.models.is_empty()) {
+        h.push_str("<h3>Tokens behind the spend, last 30 days</h3>\n<table style=\"border-collapse:collapse;font-size:14px\">\n");
+        h.push_str("<tr><th style=\"text-align:left;padding:4px 12px 4px 0\">Model</th><th style=\"text-align:right;padding:4px 12px 4px 0\">Input tokens</th><th style=\"text-align:right;padding:4px 12px 4px 0\">Output tokens</th><th style=\"text-align:right;padding:4px 12px 4px 0\">Billed</th><th style=\"text-align:right;padding:4px 12px 4px 0\">Per 1M in / out</th><th style=\"text-align:left;padding:4px 0\">Against list</th></tr>\n");
+        for w in &models {
+            for m in &w.models {
+                let tokens = |v: Option<f64>| v.map_or("-".into(), crate::model::text::short_count);
+                let price = |k: &str| {
+                    m.effective_per_million
+                        .get(k)
+                        .map_or("-".into(), |p| crate::analyse::levers::per_million(*p))
+                };
+                let check = match (m.price_check, m.bill_vs_list_percent) {
+                    (crate::analyse::tokens::PriceCheck::Mismatch, Some(p)) => format!("{p:+.1}%"),
+                    (c, _) => c.as_str().replace('_', " "),
+                };
+                h.push_str(&format!(
+                    "<tr><td style=\"{CELL}\">{} ({})</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{} / {}</td><td style=\"{CELL}\">{}</td></tr>\n",
+                    escape(m.name.as_deref().unwrap_or(&m.model)),
+                    escape(&w.name),
+                    tokens(m.tokens.input),
+                    tokens(m.tokens.output),
+                    money(m.billed),
+                    price("input"),
+                    price("output"),
+                    escape(&check)
+                ));
+            }
         }
         h.push_str("</table>\n");
     }

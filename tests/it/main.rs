@@ -10,6 +10,7 @@ mod deploy;
 mod email;
 mod harness;
 mod live;
+mod pricing;
 mod props;
 mod smtp;
 mod store;

@@ -468,3 +468,180 @@ proptest! {
         }
     }
 }
+
+/// Usage types across the three naming families, tiers, routes and kinds, with the price
+/// per unit of the bill's quantity they are billed near.
+const BILL_LINES: &[(&str, &str, f64)] = &[
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.6Sonnet-input-tokens",
+        0.0033,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.6Sonnet-output-tokens",
+        0.0165,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.6Sonnet-cache-read-input-token-count",
+        0.00033,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.6Sonnet-cache-write-input-token-count",
+        0.004125,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.6Sonnet-cache-write-input-token-count-1h",
+        0.0066,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.5Sonnet-input-tokens-cross-region-global",
+        0.003,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.5Sonnet-input-tokens-long-context",
+        0.0066,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.1Opus-input-tokens",
+        0.015,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.1Opus-output-tokens",
+        0.075,
+    ),
+    (
+        "Amazon Bedrock Service",
+        "USE1-Claude4.5Haiku-input-tokens-batch",
+        0.00055,
+    ),
+    ("Amazon Bedrock", "USE1-NovaPro-input-tokens", 0.0008),
+    ("Amazon Bedrock", "USE1-NovaPro-output-tokens", 0.0032),
+    (
+        "Amazon Bedrock",
+        "USE1-NovaPro-input-tokens-priority",
+        0.0014,
+    ),
+    (
+        "Amazon Bedrock",
+        "USE1-NovaPro-input-tokens-latency-optimized",
+        0.001,
+    ),
+    ("Amazon Bedrock", "USE1-NovaPro-input-tokens-flex", 0.0004),
+    ("Amazon Bedrock", "USE1-NovaMicro-input-tokens", 0.000035),
+    (
+        "Amazon Bedrock",
+        "USE1-NovaMicro-ProvisionedThroughput-NoCommit-ModelUnits",
+        60.5,
+    ),
+    ("Amazon Bedrock", "USE1-Nova2.0Lite-input-tokens", 0.00033),
+    (
+        "Amazon Bedrock",
+        "USE1-Nova2.0Lite-output-tokens-cross-region-global",
+        0.0025,
+    ),
+    ("Amazon Bedrock", "USE1-Mystery7B-input-tokens", 0.001),
+    (
+        "Claude Sonnet 4.6 (Amazon Bedrock Edition)",
+        "USE1-MP:USE1_InputTokenCount-Units",
+        3.3,
+    ),
+    (
+        "Claude Sonnet 4.6 (Amazon Bedrock Edition)",
+        "USE1-MP:USE1_CacheReadInputTokenCount_Global-Units",
+        0.3,
+    ),
+    (
+        "Claude Opus 4.7 (Amazon Bedrock Edition)",
+        "USE1-MP:USE1_output_tokens_standard-Units",
+        27.5,
+    ),
+    (
+        "Claude 3 Haiku (Amazon Bedrock Edition)",
+        "USE1-MP:USE1_InputTokenCount-Units",
+        0.25,
+    ),
+];
+
+fn share_strategy() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        Just(None),
+        (0.0f64..=1.0).prop_map(Some),
+        Just(Some(0.0)),
+        Just(Some(1.0))
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any bill: every lever saves between 0 and the spend of the lines it acts on, its
+    /// spread is in order, and all of a workload's levers together save at most the sum
+    /// of the parts and at most what it spent.
+    #[test]
+    fn every_saving_is_within_the_spend_it_applies_to(
+        lines in prop::collection::vec(
+            (0..BILL_LINES.len(), 0.0f64..2_000_000.0, prop_oneof![Just(1.0), 0.5f64..1.5, Just(0.0)]),
+            1..12,
+        ),
+        interactive in any::<bool>(),
+        batchable in share_strategy(),
+        cacheable in share_strategy(),
+        routine in share_strategy(),
+    ) {
+        use creditburn::analyse::levers;
+        let usage: Vec<creditburn::analyse::tokens::UsageSpend> = lines
+            .iter()
+            .map(|(i, quantity, factor)| {
+                let (service, usage_type, per_unit) = BILL_LINES[*i];
+                let quantity = if usage_type.ends_with("ModelUnits") { quantity / 10_000.0 } else { *quantity };
+                creditburn::analyse::tokens::UsageSpend {
+                    service: service.into(),
+                    usage_type: usage_type.into(),
+                    last_30_days: quantity * per_unit * factor,
+                    last_30_days_quantity: quantity,
+                }
+            })
+            .collect();
+        let prices = creditburn::pricing::PriceTable::shipped();
+        let checks = creditburn::analyse::tokens::check(&usage, prices);
+        let mut workload = demo_table().0.workloads[0].clone();
+        workload.interactive = interactive;
+        workload.assumptions = creditburn::config::Assumptions {
+            batchable_share: batchable,
+            cacheable_share: cacheable,
+            routine_share: routine,
+        };
+        let hints = creditburn::config::HintConfig {
+            cacheable_share: None,
+            routine_share: None,
+            min_monthly_saving: 0.0,
+            start_after_days: 7,
+        };
+        let ctx = levers::Context::of(&workload, &hints, prices);
+        let all: Vec<levers::Lever> = checks.iter().flat_map(|m| levers::all(&ctx, m)).collect();
+        let spent: f64 = usage.iter().map(|u| u.last_30_days).sum();
+        for l in &all {
+            let s = l.saving();
+            let applies_to: f64 = l.cuts.iter().map(|c| c.cost).sum();
+            prop_assert!(s.low >= 0.0 && s.low <= s.mid + 1e-9 && s.mid <= s.high + 1e-9, "{l:?}");
+            prop_assert!(s.high <= applies_to * (1.0 + 1e-12) + 1e-9, "{:?} saves {s:?} of {applies_to}", l.kind);
+            for c in &l.cuts {
+                prop_assert!(c.rate.iter().all(|r| (0.0..=1.0).contains(r)), "{c:?}");
+            }
+        }
+        let combined = levers::combined(&all);
+        let parts = |f: fn(&levers::Saving) -> f64| all.iter().map(|l| f(&l.saving())).sum::<f64>();
+        prop_assert!(combined.mid <= parts(|s| s.mid) * (1.0 + 1e-12) + 1e-9, "{combined:?}");
+        prop_assert!(combined.high <= parts(|s| s.high) * (1.0 + 1e-12) + 1e-9);
+        prop_assert!(combined.high <= spent * (1.0 + 1e-12) + 1e-9, "{combined:?} of {spent}");
+        prop_assert!(combined.low >= 0.0);
+    }
+}
