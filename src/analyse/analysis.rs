@@ -221,58 +221,140 @@ pub fn analyse(
     aws: Option<&crate::model::credits::AwsCredits>,
     last_run: Option<NaiveDate>,
 ) -> PolarsResult<Analysis> {
-    let Attributed {
-        rows: attributed,
-        lines,
-    } = attribute(table, config)?;
+    let Attributed { rows, lines } = attribute(table, config)?;
+    let usage = usage_up_to(&rows, table, as_of)?;
+    // Every row up to `as_of`, as a lazy plan: the other record types and the
+    // estimated days are read from it.
     let as_of_day = table::epoch_days(as_of);
-    // The usage lines are the table's first rows: a slice, not a copy, unless days after
-    // `as_of` must be cut off. The other record types and the estimated days are read
-    // from a lazy plan.
-    let usage = attributed.slice(0, table.usage_rows);
-    let usage = if as_of >= table.last_day {
-        usage
-    } else {
-        usage
-            .lazy()
-            .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)))
-            .collect()?
-    };
-    let upto = attributed
+    let upto = rows
         .lazy()
         .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)));
-    let recent = col(table::DATE)
-        .cast(DataType::Int32)
-        .gt(lit(as_of_day - RECENT_DAYS as i32));
-    let recent_sum = |c: &str| when(recent.clone()).then(col(c)).otherwise(lit(0.0)).sum();
     // The usage summed by line: every breakdown that needs no day is an aggregation of
     // these few thousand rows rather than of the table's.
-    let by_line = line_sums(&usage, &lines, &recent_sum)?;
+    let by_line = line_sums(&usage, &lines, as_of)?;
+    let totals = totals(&usage, &by_line)?;
+    let (credits_applied, other_record_types) = record_types(upto.clone())?;
+    let estimated_from = estimated_from(upto)?;
+    let unrecognised_usage_types = unrecognised(&by_line)?;
+    let mut warnings = Vec::new();
+    let keys_without_values = data_warnings(table, config, &usage, as_of, &mut warnings)?;
+    let unattributed_top = top_unattributed(
+        &by_line.clone().lazy().filter(col(WORKLOAD).is_null()),
+        &totals.unattributed_by_service,
+        table,
+    )?;
+    let mut daily = Daily::of(&usage, &lines)?;
+    daily.spend.estimated_from = estimated_from;
+    let end = as_of.min(table.last_day);
+    let billing = billing(config, aws, table.first_day, end, &mut warnings);
+    let model = burn::model(
+        &daily.spend,
+        &config.awards,
+        &billing,
+        config.analysis.drawdown_order,
+        end,
+        None,
+        burn::spike_days(end, last_run),
+    );
+    warnings.extend(model.still_arriving.iter().map(still_arriving_warning));
+    let context = Context {
+        as_of,
+        data_through: table.last_day,
+        keys_without_values: &keys_without_values,
+        unattributed_top: &unattributed_top,
+    };
+    let awards = config
+        .awards
+        .iter()
+        .zip(&model.awards)
+        .map(|(a, b)| award_status(&daily, a, b, config, &context))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    for a in &awards {
+        for reason in &a.no_data_reasons {
+            warnings.push(format!("award {:?}: {reason}", a.id));
+        }
+    }
+    let workloads = workload_spends(config, &model, &by_line, (&usage, &lines), as_of)?;
+    warnings.extend(workloads.iter().filter_map(excluded_warning));
+    Ok(Analysis {
+        as_of,
+        currency: config.currency().to_string(),
+        data: DataSummary {
+            first_day: table.first_day,
+            last_day: table.last_day,
+            estimated_from,
+            usage_total: totals.usage_total,
+            attributed: totals.usage_total - totals.unattributed,
+            unattributed: totals.unattributed,
+            approximated: totals.approximated,
+            credits_applied,
+            other_record_types,
+            unattributed_by_service: totals.unattributed_by_service,
+            unrecognised_usage_types,
+            warnings,
+        },
+        awards,
+        workloads,
+        out_of_pocket: model.out_of_pocket,
+        other_credits: model.others,
+        projector: model.projector,
+    })
+}
 
-    // Totals and the unattributed remainder.
-    let usage_total = sum_f64(&usage, table::COST)?;
+/// The usage rows up to `as_of`: the table's first rows, a slice and not a copy, unless
+/// days after `as_of` must be cut off.
+fn usage_up_to(rows: &DataFrame, table: &CostTable, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+    let usage = rows.slice(0, table.usage_rows);
+    if as_of >= table.last_day {
+        return Ok(usage);
+    }
+    usage
+        .lazy()
+        .filter(
+            col(table::DATE)
+                .cast(DataType::Int32)
+                .lt_eq(lit(table::epoch_days(as_of))),
+        )
+        .collect()
+}
+
+/// The usage total and what no workload took.
+struct Totals {
+    usage_total: f64,
+    unattributed: f64,
+    unattributed_by_service: Vec<ServiceSpend>,
+    /// Usage split between accounts, services or tags in proportion to cost.
+    approximated: f64,
+}
+
+fn totals(usage: &DataFrame, by_line: &DataFrame) -> PolarsResult<Totals> {
     let unattributed_rows = by_line.clone().lazy().filter(col(WORKLOAD).is_null());
-    let unattributed = sum_f64(
-        &unattributed_rows
-            .clone()
-            .select([col(table::COST)])
-            .collect()?,
-        table::COST,
-    )?;
-    let unattributed_by_service = by_service_of(unattributed_rows.clone())?;
-    let approximated = sum_f64(
-        &usage
-            .clone()
-            .lazy()
-            .filter(col(table::APPROXIMATED))
-            .select([col(table::COST)])
-            .collect()?,
-        table::COST,
-    )?;
+    Ok(Totals {
+        usage_total: sum_f64(usage, table::COST)?,
+        unattributed: sum_f64(
+            &unattributed_rows
+                .clone()
+                .select([col(table::COST)])
+                .collect()?,
+            table::COST,
+        )?,
+        unattributed_by_service: by_service_of(unattributed_rows)?,
+        approximated: sum_f64(
+            &usage
+                .clone()
+                .lazy()
+                .filter(col(table::APPROXIMATED))
+                .select([col(table::COST)])
+                .collect()?,
+            table::COST,
+        )?,
+    })
+}
 
-    // Non-usage record types: credits applied and the rest.
+/// The non-usage record types: the credits AWS applied (as a positive amount), and the
+/// rest (refunds, tax, ...) signed as billed.
+fn record_types(upto: LazyFrame) -> PolarsResult<(f64, BTreeMap<String, f64>)> {
     let others = upto
-        .clone()
         .filter(col(table::RECORD_TYPE).neq(lit("Usage")))
         .group_by([col(table::RECORD_TYPE)])
         .agg([col(table::COST).sum()])
@@ -290,29 +372,47 @@ pub fn analyse(
             other_record_types.insert(kind, round2(cost));
         }
     }
+    Ok((credits_applied, other_record_types))
+}
 
+/// The first day up to `as_of` AWS still marks estimated.
+fn estimated_from(upto: LazyFrame) -> PolarsResult<Option<NaiveDate>> {
     let estimated = upto
         .filter(col(table::ESTIMATED))
         .select([col(table::DATE).cast(DataType::Int32).min()])
         .collect()?;
-    let estimated_from = estimated
+    Ok(estimated
         .column(table::DATE)?
         .i32()?
         .get(0)
-        .map(table::from_epoch_days);
+        .map(table::from_epoch_days))
+}
 
+/// The Bedrock usage types whose token kind was not recognised.
+fn unrecognised(by_line: &DataFrame) -> PolarsResult<Vec<String>> {
     let unrecognised = by_line
         .clone()
         .lazy()
         .filter(col(TOKEN_KIND).eq(lit(TokenKind::Other.as_str())))
         .select([col(table::USAGE_TYPE).unique().sort(Default::default())])
         .collect()?;
-    let unrecognised_usage_types = strings(&unrecognised, table::USAGE_TYPE)?
+    Ok(strings(&unrecognised, table::USAGE_TYPE)?
         .into_iter()
         .flatten()
-        .collect();
+        .collect())
+}
 
-    let mut warnings = Vec::new();
+/// What the data and the config say together that a reader must know: data that ends
+/// before or starts after `as_of`, tag keys without values, service names the data
+/// never shows, awards AWS's order cannot tell apart. Returns the tag keys without
+/// values.
+fn data_warnings(
+    table: &CostTable,
+    config: &Config,
+    usage: &DataFrame,
+    as_of: NaiveDate,
+    warnings: &mut Vec<String>,
+) -> PolarsResult<std::collections::BTreeSet<String>> {
     if as_of > table.last_day {
         warnings.push(format!(
             "the data ends on {}, {} day(s) before as-of {as_of}; the burn is measured up to the last day of data",
@@ -350,8 +450,6 @@ pub fn analyse(
             }
         }
     }
-    let unattributed_top = top_unattributed(&unattributed_rows, &unattributed_by_service, table)?;
-
     let services_seen: std::collections::BTreeSet<&str> = table
         .df
         .column(table::SERVICE)?
@@ -371,7 +469,6 @@ pub fn analyse(
             ));
         }
     }
-
     // Awards AWS's order cannot tell apart draw the same spend of the account in the
     // order they are listed: a guess, in the account view (the config check refuses it
     // when they share a workload).
@@ -387,152 +484,118 @@ pub fn analyse(
             }
         }
     }
-    let context = Context {
-        as_of,
-        data_through: table.last_day,
-        keys_without_values: &keys_without_values,
-        unattributed_top: &unattributed_top,
-    };
-    let mut daily = Daily::of(&usage, &lines)?;
-    daily.spend.estimated_from = estimated_from;
-    let billing = billing(
-        config,
-        aws,
-        table.first_day,
-        as_of.min(table.last_day),
-        &mut warnings,
-    );
-    let model = burn::model(
-        &daily.spend,
-        &config.awards,
-        &billing,
-        config.analysis.drawdown_order,
-        as_of.min(table.last_day),
-        None,
-        burn::spike_days(as_of.min(table.last_day), last_run),
-    );
-    for late in &model.still_arriving {
-        warnings.push(format!(
-            "{}'s last {} of data (from {}) {} estimated by AWS and under half the week before; the forecast takes {} as still arriving and counts {} more spend for {} (its P50 less what AWS shows)",
-            late.workload,
-            if late.days == 1 { "day".to_string() } else { format!("{} days", late.days) },
-            late.from,
-            if late.days == 1 { "is" } else { "are" },
-            if late.days == 1 { "it" } else { "them" },
-            crate::model::money::money(late.expected_more),
-            if late.days == 1 { "it" } else { "them" },
-        ));
-    }
-    let awards = config
-        .awards
-        .iter()
-        .zip(&model.awards)
-        .map(|(a, b)| award_status(&daily, a, b, config, &context))
-        .collect::<PolarsResult<Vec<_>>>()?;
-    for a in &awards {
-        for reason in &a.no_data_reasons {
-            warnings.push(format!("award {:?}: {reason}", a.id));
-        }
-    }
+    Ok(keys_without_values)
+}
 
-    // One aggregation per breakdown, shared out to the workloads: a group-by of the
-    // lines each, whatever the number of workloads.
-    let mut by_service = grouped_by_service(&by_line, WORKLOAD)?;
-    let mut excluded = grouped_by_service(&by_line, EXCLUDED_BY)?;
-    let mut models = models_by_workload(&by_line)?;
-    let mut usage_lines = usage_by_workload(&by_line)?;
+fn still_arriving_warning(late: &burn::StillArriving) -> String {
+    format!(
+        "{}'s last {} of data (from {}) {} estimated by AWS and under half the week before; the forecast takes {} as still arriving and counts {} more spend for {} (its P50 less what AWS shows)",
+        late.workload,
+        if late.days == 1 { "day".to_string() } else { format!("{} days", late.days) },
+        late.from,
+        if late.days == 1 { "is" } else { "are" },
+        if late.days == 1 { "it" } else { "them" },
+        crate::model::money::money(late.expected_more),
+        if late.days == 1 { "it" } else { "them" },
+    )
+}
+
+/// Each workload's spend: by service, excluded by its services, by model, its Bedrock
+/// lines checked against the price table, its forecast, spike and the award paying it
+/// now. One aggregation per breakdown, shared out to the workloads: a group-by of the
+/// lines each, whatever the number of workloads. `rows` are the usage rows and their
+/// lines (for a spike's movers).
+fn workload_spends(
+    config: &Config,
+    model: &burn::Model,
+    by_line: &DataFrame,
+    (usage, lines): (&DataFrame, &DataFrame),
+    as_of: NaiveDate,
+) -> PolarsResult<Vec<WorkloadSpend>> {
+    let mut by_service = grouped_by_service(by_line, WORKLOAD)?;
+    let mut excluded = grouped_by_service(by_line, EXCLUDED_BY)?;
+    let mut models = models_by_workload(by_line)?;
+    let mut usage_lines = usage_by_workload(by_line)?;
     let mut workloads = Vec::new();
     for w in &config.workloads {
         let by_service = by_service.remove(&w.name).unwrap_or_default();
-        let cost = by_service.iter().map(|s| s.cost).sum();
-        let last_30_days = by_service.iter().map(|s| s.last_30_days).sum();
         let excluded_services = excluded.remove(&w.name).unwrap_or_default();
-        let excluded_by_services = excluded_services.iter().map(|s| s.cost).sum();
-        // The award paying the workload now: of those funding it and active, the first
-        // in the drawdown order with a balance left (else the first active, else any).
-        let active: Vec<(usize, &Award)> = model
-            .order
-            .iter()
-            .map(|&i| (i, &config.awards[i]))
-            .filter(|(_, a)| a.workloads.contains(&w.name) && a.start <= as_of && as_of <= a.expiry)
-            .collect();
-        let award = active
-            .iter()
-            .find(|(i, _)| model.awards[*i].remaining >= 0.005)
-            .or(active.first())
-            .map(|(_, a)| *a)
-            .or_else(|| config.awards.iter().find(|a| a.workloads.contains(&w.name)))
-            .map(|a| a.id.clone());
         let spike = match model.spikes.iter().find(|s| s.workload == w.name) {
             Some(s) => Some(burn::Spike {
-                movers: movers(&usage, &lines, &w.name, s.date)?,
+                movers: movers(usage, lines, &w.name, s.date)?,
                 ..s.clone()
             }),
             None => None,
         };
+        let bedrock_usage = usage_lines.remove(&w.name).unwrap_or_default();
         workloads.push(WorkloadSpend {
             name: w.name.clone(),
             spike,
             forecast_method: model.methods.get(&w.name).cloned().unwrap_or_else(|| {
                 crate::analyse::forecast::Blend::of(crate::analyse::forecast::Method::NoSpend)
             }),
-            award,
+            award: paying_award(config, model, &w.name, as_of),
             interactive: w.interactive,
-            cost,
-            last_30_days,
-            excluded_by_services,
+            cost: by_service.iter().map(|s| s.cost).sum(),
+            last_30_days: by_service.iter().map(|s| s.last_30_days).sum(),
+            excluded_by_services: excluded_services.iter().map(|s| s.cost).sum(),
             excluded_services,
             by_service,
             bedrock: models.remove(&w.name).unwrap_or_default(),
-            models: Vec::new(),
+            models: crate::analyse::tokens::check(&bedrock_usage, &config.prices),
             combined_saving: None,
-            bedrock_usage: usage_lines.remove(&w.name).unwrap_or_default(),
+            bedrock_usage,
         });
     }
+    Ok(workloads)
+}
 
-    for w in &mut workloads {
-        w.models = crate::analyse::tokens::check(&w.bedrock_usage, &config.prices);
-    }
-    for w in &workloads {
-        if w.excluded_by_services >= 0.005 {
-            let services: Vec<String> = w
-                .excluded_services
+/// The award paying a workload at `as_of`: of those funding it and active, the first in
+/// the drawdown order with a balance left (else the first active, else any).
+fn paying_award(
+    config: &Config,
+    model: &burn::Model,
+    workload: &str,
+    as_of: NaiveDate,
+) -> Option<String> {
+    let workload = workload.to_string();
+    let active: Vec<(usize, &Award)> = model
+        .order
+        .iter()
+        .map(|&i| (i, &config.awards[i]))
+        .filter(|(_, a)| a.workloads.contains(&workload) && a.start <= as_of && as_of <= a.expiry)
+        .collect();
+    active
+        .iter()
+        .find(|(i, _)| model.awards[*i].remaining >= 0.005)
+        .or(active.first())
+        .map(|(_, a)| *a)
+        .or_else(|| {
+            config
+                .awards
                 .iter()
-                .take(3)
-                .map(|s| format!("{} {}", s.service, crate::model::money::money(s.cost)))
-                .collect();
-            warnings.push(format!(
-                "workload {:?}: its rules match {} that its services exclude ({}); list those services, or narrow the rules, if that spend is meant to count",
-                w.name,
-                crate::model::money::money(w.excluded_by_services),
-                services.join(", ")
-            ));
-        }
-    }
+                .find(|a| a.workloads.contains(&workload))
+        })
+        .map(|a| a.id.clone())
+}
 
-    Ok(Analysis {
-        as_of,
-        currency: config.currency().to_string(),
-        data: DataSummary {
-            first_day: table.first_day,
-            last_day: table.last_day,
-            estimated_from,
-            usage_total,
-            attributed: usage_total - unattributed,
-            unattributed,
-            approximated,
-            credits_applied,
-            other_record_types,
-            unattributed_by_service,
-            unrecognised_usage_types,
-            warnings,
-        },
-        awards,
-        workloads,
-        out_of_pocket: model.out_of_pocket,
-        other_credits: model.others,
-        projector: model.projector,
-    })
+/// The warning for spend a workload's rules match but its services exclude.
+fn excluded_warning(w: &WorkloadSpend) -> Option<String> {
+    if w.excluded_by_services < 0.005 {
+        return None;
+    }
+    let services: Vec<String> = w
+        .excluded_services
+        .iter()
+        .take(3)
+        .map(|s| format!("{} {}", s.service, crate::model::money::money(s.cost)))
+        .collect();
+    Some(format!(
+        "workload {:?}: its rules match {} that its services exclude ({}); list those services, or narrow the rules, if that spend is meant to count",
+        w.name,
+        crate::model::money::money(w.excluded_by_services),
+        services.join(", ")
+    ))
 }
 
 /// Credits on the account that no award names.
@@ -705,13 +768,13 @@ fn token_kind_from(s: Option<&str>) -> TokenKind {
 }
 
 /// The usage rows summed by line: the line's columns (`Attributed::lines`), with
-/// `COST`, `QUANTITY` and their sums over the recent days (`RECENT_COST`,
-/// `RECENT_QUANTITY`). Lines without a usage row are left out.
-fn line_sums(
-    usage: &DataFrame,
-    lines: &DataFrame,
-    recent_sum: &dyn Fn(&str) -> Expr,
-) -> PolarsResult<DataFrame> {
+/// `COST`, `QUANTITY` and their sums over the `RECENT_DAYS` up to `as_of`
+/// (`RECENT_COST`, `RECENT_QUANTITY`). Lines without a usage row are left out.
+fn line_sums(usage: &DataFrame, lines: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+    let recent = col(table::DATE)
+        .cast(DataType::Int32)
+        .gt(lit(table::epoch_days(as_of) - RECENT_DAYS as i32));
+    let recent_sum = |c: &str| when(recent.clone()).then(col(c)).otherwise(lit(0.0)).sum();
     let sums = usage
         .clone()
         .lazy()
