@@ -276,6 +276,7 @@ pub fn analyse(
     }
     let workloads = workload_spends(config, &model, &by_line, (&usage, &lines), as_of)?;
     warnings.extend(workloads.iter().filter_map(excluded_warning));
+    warnings.extend(unpriced_warning(&workloads));
     Ok(Analysis {
         as_of,
         currency: config.currency().to_string(),
@@ -577,6 +578,38 @@ fn paying_award(
                 .find(|a| a.workloads.contains(&workload))
         })
         .map(|a| a.id.clone())
+}
+
+/// One warning for every model and region the price table does not price: their
+/// tokens are not counted and no lever is offered on them.
+fn unpriced_warning(workloads: &[WorkloadSpend]) -> Option<String> {
+    let mut unpriced: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for w in workloads {
+        for m in &w.models {
+            for l in m.token_lines().filter(|l| l.price.is_none()) {
+                unpriced
+                    .entry(l.usage.region.clone().unwrap_or_else(|| "no region".into()))
+                    .or_default()
+                    .insert(l.usage.bill_name.clone());
+            }
+        }
+    }
+    if unpriced.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = unpriced
+        .iter()
+        .map(|(region, names)| {
+            format!(
+                "{region}: {}",
+                names.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    Some(format!(
+        "the price table has no price for some Bedrock usage on the bill ({}); those models' tokens go uncounted and get no hint: `creditburn pricing import` builds a table from the AWS Price List for their regions (pricing/README.md)",
+        listed.join("; ")
+    ))
 }
 
 /// The warning for spend a workload's rules match but its services exclude.

@@ -653,9 +653,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             )
         })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut config = parse(&text, base).map_err(|problems| ConfigError {
-        path: path.to_path_buf(),
-        problems,
+    let mut config = parse(&text, base).map_err(|mut problems| {
+        problems.extend(own_table_problems(&text, base));
+        ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        }
     })?;
     load_prices(&mut config).map_err(|problems| ConfigError {
         path: path.to_path_buf(),
@@ -685,13 +688,25 @@ fn load_prices(config: &mut Config) -> Result<(), Vec<Problem>> {
     let Some(file) = config.pricing.table.clone() else {
         return Ok(());
     };
+    let own = own_table(&file)?;
+    let mut p = Problems(Vec::new());
+    let prices = resolve_prices(Some(&own), &config.pricing.overrides, &mut p);
+    if !p.0.is_empty() {
+        return Err(p.0);
+    }
+    config.prices = std::sync::Arc::new(prices);
+    Ok(())
+}
+
+/// A table of one's own, its problems keyed `pricing.table` and naming the file.
+fn own_table(file: &Path) -> Result<crate::pricing::PriceTable, Vec<Problem>> {
     let fail = |message: String| {
         vec![Problem {
             key: "pricing.table".into(),
             message,
         }]
     };
-    let text = crate::read_bounded(&file, MAX_PRICE_TABLE_FILE)
+    let text = crate::read_bounded(file, MAX_PRICE_TABLE_FILE)
         .and_then(|b| {
             String::from_utf8(b).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
@@ -703,7 +718,7 @@ fn load_prices(config: &mut Config) -> Result<(), Vec<Problem>> {
                 file.display()
             ))
         })?;
-    let own = crate::pricing::PriceTable::parse(&text).map_err(|problems| {
+    crate::pricing::PriceTable::parse(&text).map_err(|problems| {
         problems
             .into_iter()
             .map(|q| Problem {
@@ -719,15 +734,21 @@ fn load_prices(config: &mut Config) -> Result<(), Vec<Problem>> {
                     q.message
                 ),
             })
-            .collect::<Vec<_>>()
-    })?;
-    let mut p = Problems(Vec::new());
-    let prices = resolve_prices(Some(&own), &config.pricing.overrides, &mut p);
-    if !p.0.is_empty() {
-        return Err(p.0);
-    }
-    config.prices = std::sync::Arc::new(prices);
-    Ok(())
+            .collect()
+    })
+}
+
+/// The problems of `[pricing] table` when the rest of the file has problems too (so
+/// every problem is named at once): the table is read if the key names one.
+fn own_table_problems(text: &str, base: &Path) -> Vec<Problem> {
+    let table = toml::from_str::<toml::Table>(text).ok().and_then(|t| {
+        t.get("pricing")?
+            .get("table")?
+            .as_str()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| tidy(&base.join(s)))
+    });
+    table.map_or_else(Vec::new, |file| own_table(&file).err().unwrap_or_default())
 }
 
 /// Parses and validates configuration text; `base` is the folder relative paths start from.

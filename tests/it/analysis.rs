@@ -391,6 +391,56 @@ fn attribution_first_match_wins_and_adds_up() {
 }
 
 #[test]
+fn usage_the_price_table_does_not_price_is_one_warning_naming_it() {
+    use RecordScope::*;
+    let ut = ("DIMENSION", "USAGE_TYPE");
+    let lines: &[(&str, &str, f64)] = &[
+        ("Amazon Bedrock", "USE1-Mystery7B-input-tokens", 3.0),
+        ("Amazon Bedrock", "EUC1-NovaPro-input-tokens", 2.0),
+        ("Amazon Bedrock", "USE1-NovaPro-input-tokens", 0.8),
+    ];
+    let tagged: Vec<(&str, &str, f64)> = lines
+        .iter()
+        .map(|(_, u, c)| ("workload$rag", *u, *c))
+        .collect();
+    let accounts: Vec<(&str, &str, f64)> = lines
+        .iter()
+        .map(|(_, u, c)| ("111111111111", *u, *c))
+        .collect();
+    let table = table::normalise(&[
+        page(Usage, [("DIMENSION", "SERVICE"), ut], lines),
+        page(Usage, [("DIMENSION", "LINKED_ACCOUNT"), ut], &accounts),
+        page(Usage, [("TAG", "workload"), ut], &tagged),
+    ])
+    .unwrap();
+    let config =
+        creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
+    let a = analysis::analyse(&table, &config, day("2026-03-01"), None, None).unwrap();
+    let warning: Vec<&String> = a
+        .data
+        .warnings
+        .iter()
+        .filter(|w| w.contains("no price"))
+        .collect();
+    assert_eq!(warning.len(), 1, "{:?}", a.data.warnings);
+    assert!(
+        warning[0].contains("(EUC1: NovaPro; USE1: Mystery7B)"),
+        "{}",
+        warning[0]
+    );
+    let rag = a.workloads.iter().find(|w| w.name == "rag").unwrap();
+    let checks: Vec<(&str, &str)> = rag
+        .models
+        .iter()
+        .map(|m| (m.model.as_str(), m.price_check.as_str()))
+        .collect();
+    assert_eq!(
+        checks,
+        [("Mystery7B", "unpriced"), ("nova-pro", "unpriced")]
+    );
+}
+
+#[test]
 fn demo_attributed_plus_unattributed_is_total() {
     let (config, table) = crate::support::demo();
     let a = analysis::analyse(&table, &config, table.last_day, None, None).unwrap();
