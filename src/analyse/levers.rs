@@ -520,23 +520,18 @@ fn lines_at<'a>(
 
 const IN_OUT: [TokenKind; 2] = [TokenKind::Input, TokenKind::Output];
 
-/// Lines of `m` at `from_tier` moved to `to_tier` of the same model and route.
-fn tier_moves<'a>(
+/// `lines` moved to the price of the same tokens on model `to` (None: their own model)
+/// at the tier and route `target` gives each; lines without that price are left out.
+fn moved_to<'a>(
     ctx: &'a Context,
-    m: &'a ModelCheck,
-    from_tier: Tier,
-    to_tier: Tier,
+    lines: impl Iterator<Item = &'a PricedLine>,
+    to: Option<&'a ModelInfo>,
+    target: impl Fn(&PricedLine) -> (Tier, Route),
 ) -> Vec<Moved<'a>> {
-    lines_at(m, from_tier, &IN_OUT)
+    lines
         .filter_map(|l| {
-            let (to_price, p) = alternative(
-                ctx.prices,
-                l,
-                None,
-                l.usage.token_kind,
-                to_tier,
-                l.usage.route,
-            )?;
+            let (tier, route) = target(l);
+            let (to_price, p) = alternative(ctx.prices, l, to, l.usage.token_kind, tier, route)?;
             Some(Moved {
                 line: l,
                 from: l.price.as_ref()?.per_million,
@@ -545,6 +540,19 @@ fn tier_moves<'a>(
             })
         })
         .collect()
+}
+
+/// Input and output lines of `m` at `from_tier` moved to `to_tier` of the same model
+/// and route.
+fn tier_moves<'a>(
+    ctx: &'a Context,
+    m: &'a ModelCheck,
+    from_tier: Tier,
+    to_tier: Tier,
+) -> Vec<Moved<'a>> {
+    moved_to(ctx, lines_at(m, from_tier, &IN_OUT), None, |l| {
+        (to_tier, l.usage.route)
+    })
 }
 
 /// Batch inference: work nobody waits for, run as batch jobs at the model's batch price.
@@ -653,24 +661,9 @@ pub fn long_context(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
         why: format!("the bill cannot tell how many calls need more than 200K input tokens: {} of them are assumed trimmable under it (fewer or smaller retrieved chunks), between {} and {}", pct(mid), pct(low), pct(high)),
     };
     let kinds = TokenKind::TOKENS;
-    let moves = lines_at(m, Tier::LongContext, &kinds)
-        .filter_map(|l| {
-            let (to_price, p) = alternative(
-                ctx.prices,
-                l,
-                None,
-                l.usage.token_kind,
-                Tier::Standard,
-                l.usage.route,
-            )?;
-            Some(Moved {
-                line: l,
-                from: l.price.as_ref()?.per_million,
-                to: p.per_million,
-                to_price,
-            })
-        })
-        .collect();
+    let moves = moved_to(ctx, lines_at(m, Tier::LongContext, &kinds), None, |l| {
+        (Tier::Standard, l.usage.route)
+    });
     moved_lever(
         HintKind::LongContext,
         m,
@@ -695,30 +688,10 @@ pub fn long_context(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 pub fn global_routing(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     let name = model_name(ctx, m);
     let kinds = TokenKind::TOKENS;
-    let moves = m
-        .token_lines()
-        .filter(|l| {
-            l.usage.route == Route::Regional
-                && kinds.contains(&l.usage.token_kind)
-                && l.price.is_some()
-        })
-        .filter_map(|l| {
-            let (to_price, p) = alternative(
-                ctx.prices,
-                l,
-                None,
-                l.usage.token_kind,
-                l.usage.tier,
-                Route::Global,
-            )?;
-            Some(Moved {
-                line: l,
-                from: l.price.as_ref()?.per_million,
-                to: p.per_million,
-                to_price,
-            })
-        })
-        .collect();
+    let regional = m.token_lines().filter(|l| {
+        l.usage.route == Route::Regional && kinds.contains(&l.usage.token_kind) && l.price.is_some()
+    });
+    let moves = moved_to(ctx, regional, None, |l| (l.usage.tier, Route::Global));
     moved_lever(
         HintKind::GlobalRouting,
         m,
@@ -887,25 +860,8 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 
 /// Lines of `m` moved to model `to` at the same kind, tier and route.
 fn model_moves<'a>(ctx: &'a Context, m: &'a ModelCheck, to: &'a ModelInfo) -> Vec<Moved<'a>> {
-    m.token_lines()
-        .filter(|l| l.price.is_some())
-        .filter_map(|l| {
-            let (to_price, p) = alternative(
-                ctx.prices,
-                l,
-                Some(to),
-                l.usage.token_kind,
-                l.usage.tier,
-                l.usage.route,
-            )?;
-            Some(Moved {
-                line: l,
-                from: l.price.as_ref()?.per_million,
-                to: p.per_million,
-                to_price,
-            })
-        })
-        .collect()
+    let priced = m.token_lines().filter(|l| l.price.is_some());
+    moved_to(ctx, priced, Some(to), |l| (l.usage.tier, l.usage.route))
 }
 
 /// A smaller model for the routine share of the traffic (the table's `smaller`).
