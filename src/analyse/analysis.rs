@@ -230,8 +230,9 @@ pub fn analyse(
         .lazy()
         .filter(col(table::DATE).cast(DataType::Int32).lt_eq(lit(as_of_day)));
     // The usage summed by line: every breakdown that needs no day is an aggregation of
-    // these few thousand rows rather than of the table's.
-    let by_line = line_sums(&usage, &lines, as_of)?;
+    // these few thousand rows rather than of the table's. "Recent" ends at the last day
+    // of data: a live source a day or two behind `as_of` still has 30 days of it.
+    let by_line = line_sums(&usage, &lines, as_of.min(table.last_day))?;
     let totals = totals(&usage, &by_line)?;
     let (credits_applied, other_record_types) = record_types(upto.clone())?;
     let estimated_from = estimated_from(upto)?;
@@ -801,12 +802,12 @@ fn token_kind_from(s: Option<&str>) -> TokenKind {
 }
 
 /// The usage rows summed by line: the line's columns (`Attributed::lines`), with
-/// `COST`, `QUANTITY` and their sums over the `RECENT_DAYS` up to `as_of`
+/// `COST`, `QUANTITY` and their sums over the `RECENT_DAYS` up to `last`
 /// (`RECENT_COST`, `RECENT_QUANTITY`). Lines without a usage row are left out.
-fn line_sums(usage: &DataFrame, lines: &DataFrame, as_of: NaiveDate) -> PolarsResult<DataFrame> {
+fn line_sums(usage: &DataFrame, lines: &DataFrame, last: NaiveDate) -> PolarsResult<DataFrame> {
     let recent = col(table::DATE)
         .cast(DataType::Int32)
-        .gt(lit(table::epoch_days(as_of) - RECENT_DAYS as i32));
+        .gt(lit(table::epoch_days(last) - RECENT_DAYS as i32));
     let recent_sum = |c: &str| when(recent.clone()).then(col(c)).otherwise(lit(0.0)).sum();
     let sums = usage
         .clone()

@@ -758,6 +758,11 @@ impl Projector {
         self.end
     }
 
+    /// The awards' indices in the order the workload view draws them.
+    pub fn order(&self) -> &[usize] {
+        &self.views.workload_order
+    }
+
     /// Each day's forecast lines on spend path `q`, with `adjust` applied; only the
     /// kinds `keep` maps (to the index it gives them), all when None.
     fn lines_on<'a>(
@@ -770,10 +775,11 @@ impl Projector {
             let t = (day - self.end).num_days() as usize - 1;
             let mut out = Vec::new();
             for f in &self.fits {
-                let mut v = f.forecast.path(q).get(t + f.late).copied().unwrap_or(0.0);
-                if t == 0 {
-                    v += f.more[q];
-                }
+                let forecast = f.forecast.path(q).get(t + f.late).copied().unwrap_or(0.0);
+                // What the days still arriving owe is spend already made: no lever
+                // cuts it.
+                let more = if t == 0 { f.more[q] } else { 0.0 };
+                let v = forecast + more;
                 if v <= 0.0 {
                     continue;
                 }
@@ -789,7 +795,12 @@ impl Projector {
                         .iter()
                         .map(|a| a.factor(&self.kinds[k], day))
                         .product();
-                    out.push((k2, v * share * factor));
+                    let spend = if factor == 1.0 {
+                        v * share
+                    } else {
+                        forecast * share * factor + more * share
+                    };
+                    out.push((k2, spend));
                 }
             }
             out

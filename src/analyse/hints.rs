@@ -3,11 +3,13 @@
 //! through the burn model; and, for an award on course to be forfeited, pulling work
 //! forward. Pure.
 //!
-//! "A month" is the last 30 days (`analysis::RECENT_DAYS`) repeated. A hint's runway
-//! effect is the burn model run again (`burn::Projector::workload_p50`: the award's
-//! drawdown with its stacked awards, tranches and the forecast's P50) with the lever's
-//! cut applied to the workload's spend from `hints.start_after_days` after `as_of`:
-//! `runway_days_gained` is how much later the award runs out (to its expiry, when it then
+//! "A month" is the last 30 days of data (`analysis::RECENT_DAYS`, to `as_of` or the last
+//! day of data, whichever is earlier) repeated. A hint's runway effect is the burn model
+//! run again (`burn::Projector::workload_p50`: the drawdown with the stacked awards,
+//! tranches and the forecast's P50) with the lever's cut applied to the workload's spend
+//! from `hints.start_after_days` after `as_of`, read on the award paying the workload
+//! when the lever starts (the first in the drawdown order the P50 has not emptied by
+//! then): `runway_days_gained` is how much later it runs out (to its expiry, when it then
 //! lasts), `unused_at_expiry_change` how much more it leaves unused.
 
 use chrono::NaiveDate;
@@ -38,9 +40,15 @@ pub struct Hint {
     pub number: usize,
     pub kind: HintKind,
     pub workload: Option<String>,
-    /// The award funding the workload now (or, for `pull_work_forward`, the award).
+    /// The award paying the workload when the lever starts (its runway figures are
+    /// that award's), else the one paying it now; for `pull_work_forward`, the award.
     pub award: Option<String>,
+    /// The bill's name for the model (`Claude4.6Sonnet`).
     pub model: Option<String>,
+    /// The price table's id for the model (`claude-sonnet-4.6`), when it knows it.
+    pub model_id: Option<String>,
+    /// For `pull_work_forward`: the workload that could absorb the spend.
+    pub absorbed_by: Option<String>,
     /// Dollars a month saved (the middle of the assumption's spread); for
     /// `pull_work_forward`, the dollars that would otherwise be forfeited.
     #[serde(serialize_with = "cents")]
@@ -127,17 +135,26 @@ pub fn advise(
             if saving.mid < config.hints.min_monthly_saving {
                 continue;
             }
-            let (gained, unused_change) = match (projector, from) {
-                (Some(p), Some(from)) => runway_effect(p, w, awards, &lever.cuts, from),
+            let paying = match (projector, from) {
+                (Some(p), Some(from)) => paying_on(p, w, awards, from),
+                _ => None,
+            };
+            let award = paying.map(|c| awards[c].id.clone()).or(w.award.clone());
+            let (gained, unused_change) = match (projector, from, paying) {
+                (Some(p), Some(from), Some(c)) => {
+                    runway_effect(p, w, &awards[c], c, &lever.cuts, from)
+                }
                 _ => (None, None),
             };
-            let effect = effect_words(w.award.as_deref(), awards, gained, unused_change);
+            let effect = effect_words(award.as_deref(), awards, gained, unused_change);
             advice.hints.push(Hint {
                 number: 0,
                 kind: lever.kind,
                 workload: Some(w.name.clone()),
-                award: w.award.clone(),
+                award,
                 model: Some(lever.model.clone()),
+                model_id: lever.model_id.clone(),
+                absorbed_by: None,
                 monthly_saving: saving.mid,
                 monthly_saving_range: Range {
                     low: saving.low,
@@ -281,24 +298,34 @@ pub fn adjust_of(w: &WorkloadSpend, cuts: &[Cut], from: NaiveDate) -> Adjust {
     }
 }
 
-/// The funding award's runway gained and unused change when `cuts` apply from `from`.
-fn runway_effect(
+/// The award paying the workload on `from`: of the awards funding it and active that
+/// day, the first in the drawdown order that the model's P50 has not emptied by then.
+fn paying_on(
     projector: &Projector,
     w: &WorkloadSpend,
     awards: &[AwardStatus],
+    from: NaiveDate,
+) -> Option<usize> {
+    projector.order().iter().copied().find(|&c| {
+        awards.get(c).is_some_and(|a| {
+            a.workloads.contains(&w.name)
+                && a.start_date <= from
+                && from <= a.expiry_date
+                && a.status != Status::Expired
+                && a.forecast.exhaustion_date.p50.is_none_or(|d| d > from)
+        })
+    })
+}
+
+/// Award `c`'s runway gained and unused change when `cuts` apply from `from`.
+fn runway_effect(
+    projector: &Projector,
+    w: &WorkloadSpend,
+    award: &AwardStatus,
+    c: usize,
     cuts: &[Cut],
     from: NaiveDate,
 ) -> (Option<f64>, Option<f64>) {
-    let Some((c, award)) = w
-        .award
-        .as_ref()
-        .and_then(|id| awards.iter().enumerate().find(|(_, a)| &a.id == id))
-    else {
-        return (None, None);
-    };
-    if matches!(award.status, Status::Expired) || from > award.expiry_date {
-        return (None, None);
-    }
     let after = projector.workload_p50(&adjust_of(w, cuts, from));
     let Some(Some(after)) = after.get(c) else {
         return (None, None);
@@ -350,9 +377,11 @@ fn pull_work_forward(
         out.push(Hint {
             number: 0,
             kind: HintKind::PullWorkForward,
-            workload: absorber.map(|w| w.name.clone()),
+            workload: None,
             award: Some(a.id.clone()),
             model: None,
+            model_id: None,
+            absorbed_by: absorber.map(|w| w.name.clone()),
             monthly_saving: a.projected_unused_at_expiry,
             monthly_saving_range: Range {
                 low: a.forecast.unused_at_expiry.p10,

@@ -190,8 +190,10 @@ pub struct Cut {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lever {
     pub kind: HintKind,
-    /// `ModelCheck::model`.
+    /// `ModelCheck::model`: the bill's name for the model.
     pub model: String,
+    /// `ModelCheck::model_id`.
+    pub model_id: Option<String>,
     pub cuts: Vec<Cut>,
     /// What on the bill set it off.
     pub trigger: String,
@@ -470,6 +472,7 @@ fn moved_lever(
     let mut lever = Lever {
         kind,
         model: m.model.clone(),
+        model_id: m.model_id.clone(),
         cuts,
         trigger,
         action,
@@ -500,11 +503,13 @@ fn arithmetic(terms: &[String], s: &Saving, share: &Share) -> String {
     out
 }
 
-fn model_name<'a>(ctx: &'a Context, m: &'a ModelCheck) -> &'a str {
-    m.name
-        .as_deref()
-        .or_else(|| ctx.prices.model_by_id(&m.model).map(|i| i.name.as_str()))
-        .unwrap_or(&m.model)
+/// What the table knows of the model.
+fn info_of<'a>(ctx: &'a Context, m: &ModelCheck) -> Option<&'a ModelInfo> {
+    ctx.prices.model_by_id(m.model_id.as_deref()?)
+}
+
+fn model_name(m: &ModelCheck) -> &str {
+    m.name.as_deref().unwrap_or(&m.model)
 }
 
 /// The lines of `m` at `tier` whose kind is one of `kinds`.
@@ -564,7 +569,7 @@ fn tier_moves<'a>(
 /// share get none.
 pub fn batch_inference(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     let share = ctx.batchable.as_ref()?;
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     moved_lever(
         HintKind::BatchInference,
         m,
@@ -583,7 +588,7 @@ pub fn batch_inference(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// Nova 2, gpt-oss, ...); Flex and batch are alternatives for the same tokens.
 pub fn flex_tier(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     let share = ctx.batchable.as_ref()?;
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     moved_lever(
         HintKind::FlexTier,
         m,
@@ -601,7 +606,7 @@ pub fn flex_tier(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// (Priority is about 1.75x). Only for workloads whose calls nobody waits for.
 pub fn priority_premium(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     let share = ctx.batchable.as_ref()?;
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     moved_lever(
         HintKind::PriorityPremium,
         m,
@@ -625,7 +630,7 @@ pub fn priority_premium(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// (the premium is about 25%). The share is the batchable share where there is one, else
 /// 50% (0% to 100%): whether a call needs the lower latency is the workload's to judge.
 pub fn latency_optimized(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     let share = ctx.batchable.clone().unwrap_or(Share {
         low: 0.0,
         mid: 0.5,
@@ -652,7 +657,7 @@ pub fn latency_optimized(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// (input costs 2x above 200K tokens, output 1.5x). The share is 50% (25% to 75%): the
 /// bill cannot tell how many of those calls need that much context.
 pub fn long_context(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     let (low, mid, high) = TRIMMABLE;
     let share = Share {
         low,
@@ -686,7 +691,7 @@ pub fn long_context(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// 4.5 and Nova 2: a saving of 1/11). No share is assumed: where data may be processed
 /// is the customer's to judge, and the hint says so rather than judging it.
 pub fn global_routing(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     let kinds = TokenKind::TOKENS;
     let regional = m.token_lines().filter(|l| {
         l.usage.route == Route::Regional && kinds.contains(&l.usage.token_kind) && l.price.is_some()
@@ -716,7 +721,7 @@ pub fn global_routing(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// below it the lever is not offered. The write's lifetime is the one the bill shows
 /// most of (5 minutes where it shows none).
 pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     let input: Vec<&PricedLine> = lines_at(m, Tier::Standard, &[TokenKind::Input]).collect();
     let input_cost: f64 = input.iter().map(|l| l.cost).sum();
     if m.billed <= 0.0 || input_cost < CACHE_MIN_INPUT_SHARE * m.billed {
@@ -824,11 +829,7 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
             / input[0].price.as_ref().map_or(1.0, |p| p.per_million)),
         break_even.max(0.0)
     ));
-    if let Some(min) = ctx
-        .prices
-        .model_by_id(&m.model)
-        .and_then(|i| i.min_cache_tokens)
-    {
+    if let Some(min) = info_of(ctx, m).and_then(|i| i.min_cache_tokens) {
         assumptions.push(format!(
             "only a stable prefix of at least {min} tokens can be cached on {name}; shorter prompts gain nothing"
         ));
@@ -836,6 +837,7 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     let mut lever = Lever {
         kind: HintKind::PromptCaching,
         model: m.model.clone(),
+        model_id: m.model_id.clone(),
         cuts,
         trigger: format!(
             "{} sends {name} {} of uncached input in 30 days ({} of its token dollars{}{})",
@@ -870,10 +872,10 @@ fn model_moves<'a>(ctx: &'a Context, m: &'a ModelCheck, to: &'a ModelInfo) -> Ve
 /// `billed x routine share x (1 - smaller price / price)`. The share is the workload's
 /// `routine_share`, else `hints.downsize_share`, else 30% (10% to 50%).
 pub fn smaller_model(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
-    let info = ctx.prices.model_by_id(&m.model)?;
+    let info = info_of(ctx, m)?;
     let to_move = info.smaller.as_ref()?;
     let to = ctx.prices.model_by_id(&to_move.model)?;
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     moved_lever(
         HintKind::SmallerModel,
         m,
@@ -893,10 +895,10 @@ pub fn smaller_model(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
 /// traffic may stay while the answers are compared). Not offered where the successor
 /// costs the same or more.
 pub fn newer_model(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
-    let info = ctx.prices.model_by_id(&m.model)?;
+    let info = info_of(ctx, m)?;
     let to_move = info.successor.as_ref()?;
     let to = ctx.prices.model_by_id(&to_move.model)?;
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     let share = Share {
         low: 0.5,
         mid: 1.0,
@@ -929,7 +931,7 @@ pub fn provisioned_throughput(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     if p.cost <= 0.0 {
         return None;
     }
-    let name = model_name(ctx, m);
+    let name = model_name(m);
     let through: Vec<&PricedLine> = m
         .token_lines()
         .filter(|l| l.list_cost().is_some_and(|c| c > 0.0 && l.cost <= 0.01 * c))
@@ -957,6 +959,7 @@ pub fn provisioned_throughput(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     Some(Lever {
         kind: HintKind::ProvisionedThroughput,
         model: m.model.clone(),
+        model_id: m.model_id.clone(),
         cuts,
         trigger: if through.is_empty() {
             format!(

@@ -459,8 +459,6 @@ pub(crate) fn credits_table(snapshot: &AwsCredits, awards: &[crate::config::Awar
     out
 }
 
-/// A table row whose first cell is `label`, shown whole: padded to `width`, or, when
-/// longer, on a line of its own above the row.
 /// Each workload's Bedrock models over the last 30 days: tokens in and out, billed
 /// dollars, the effective price per 1M tokens and the price check; empty without any.
 pub(crate) fn models_table<'a>(workloads: impl IntoIterator<Item = &'a WorkloadSpend>) -> String {
@@ -500,6 +498,8 @@ pub(crate) fn models_table<'a>(workloads: impl IntoIterator<Item = &'a WorkloadS
     out
 }
 
+/// A table row whose first cell is `label`, shown whole: padded to `width`, or, when
+/// longer, on a line of its own above the row.
 fn labelled_row(label: &str, width: usize, rest: &str) -> String {
     if label.chars().count() <= width {
         format!("{label:<width$} {rest}\n")

@@ -140,8 +140,11 @@ pub struct Provisioned {
 /// One model of a workload over the last 30 days, checked against the table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelCheck {
-    /// The table's id for it (`claude-sonnet-4.6`), else the bill's name.
+    /// The bill's name for it (`Claude4.6Sonnet`, `Claude 3 Haiku (Amazon Bedrock
+    /// Edition)`): the first of `bill_names`.
     pub model: String,
+    /// The price table's id for it (`claude-sonnet-4.6`), when the table knows it.
+    pub model_id: Option<String>,
     /// How people name it, when the table knows it.
     pub name: Option<String>,
     /// The names the bill gives it here.
@@ -238,7 +241,7 @@ fn share_map<'a>(
     out
 }
 
-fn summarise(model: String, lines: Vec<PricedLine>, prices: &PriceTable) -> ModelCheck {
+fn summarise(key: String, lines: Vec<PricedLine>, prices: &PriceTable) -> ModelCheck {
     let tokens: Vec<&PricedLine> = lines.iter().filter(|l| l.is_tokens()).collect();
     let billed: f64 = tokens.iter().map(|l| l.cost).sum();
     let mut by_kind = Tokens {
@@ -318,9 +321,11 @@ fn summarise(model: String, lines: Vec<PricedLine>, prices: &PriceTable) -> Mode
             *v = v.round();
         }
     }
+    let info = prices.model_by_id(&key);
     ModelCheck {
-        name: prices.model_by_id(&model).map(|m| m.name.clone()),
-        model,
+        name: info.map(|m| m.name.clone()),
+        model_id: info.map(|m| m.id.clone()),
+        model: bill_names.first().cloned().unwrap_or(key),
         bill_names,
         tokens: tokens_rounded,
         tiers: share_map(
@@ -386,7 +391,8 @@ mod tests {
         ];
         let got = check(&usage, prices);
         let by = |m: &str| got.iter().find(|c| c.model == m).unwrap();
-        let sonnet = by("claude-sonnet-4.6");
+        let sonnet = by("Claude4.6Sonnet");
+        assert_eq!(sonnet.model_id.as_deref(), Some("claude-sonnet-4.6"));
         assert_eq!(sonnet.price_check, PriceCheck::Ok);
         assert_eq!(sonnet.tokens.input, Some(2_000_000.0));
         assert_eq!(sonnet.tokens.cache_read, Some(6_000_000.0));
@@ -397,17 +403,17 @@ mod tests {
         assert_eq!(sonnet.routes.get("regional"), Some(&1.0));
         assert!((sonnet.list_cost.unwrap() - 16.83).abs() < 1e-9);
         assert_eq!(sonnet.effective_per_million.get("input"), Some(&3.3));
-        let micro = by("nova-micro");
+        let micro = by("NovaMicro");
         assert_eq!(micro.price_check, PriceCheck::Mismatch);
         assert_eq!(micro.bill_vs_list_percent, Some(-20.0));
         // $3.00 against $0.003 of list: caught, not believed.
-        let llama = by("llama-3.3-70b");
+        let llama = by("Llama3-3-70B");
         assert_eq!(llama.price_check, PriceCheck::Mismatch);
         let mystery = by("Mystery7B");
         assert_eq!(mystery.price_check, PriceCheck::Unpriced);
         assert_eq!(mystery.list_cost, None);
         assert_eq!(mystery.tokens.input, None);
         // Largest first.
-        assert_eq!(got[0].model, "claude-sonnet-4.6");
+        assert_eq!(got[0].model, "Claude4.6Sonnet");
     }
 }

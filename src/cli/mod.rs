@@ -419,6 +419,7 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 pricing::InputError::Missing { .. } => exit::NO_INPUT,
                 pricing::InputError::Io { .. } => exit::IO,
                 pricing::InputError::Offer(_) => exit::DATA,
+                pricing::InputError::Unwritable { .. } => exit::CANT_CREATE,
             };
         }
         if cause.is::<crate::pricing::offer::OfferError>() {

@@ -20,6 +20,11 @@ pub(crate) enum InputError {
     },
     #[error(transparent)]
     Offer(#[from] crate::pricing::offer::OfferError),
+    #[error("{}: cannot write the table: {source}", path.display())]
+    Unwritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub(super) fn import(
@@ -82,7 +87,7 @@ pub(super) fn import(
             let tmp = path.with_extension("toml.partial");
             std::fs::write(&tmp, &text)
                 .and_then(|()| std::fs::rename(&tmp, path))
-                .map_err(|e| InputError::Io {
+                .map_err(|e| InputError::Unwritable {
                     path: path.to_path_buf(),
                     source: e,
                 })?;

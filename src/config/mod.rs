@@ -676,6 +676,9 @@ fn resolve_prices(
     let mut table = crate::pricing::PriceTable::shipped().clone();
     if let Some(own) = own {
         table.layer(own);
+        for q in table.dangling_moves() {
+            p.add("pricing.table", format!("model {}: {}", q.key, q.message));
+        }
     }
     for q in table.apply(overrides) {
         p.add(q.key, q.message);

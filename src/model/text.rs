@@ -77,7 +77,6 @@ pub(crate) fn wrap(text: &str, width: usize) -> String {
     out
 }
 
-/// `text` with its first letter in upper case, to open a sentence.
 /// A large count in a few characters: "950", "12.5K", "1.75M", "3.20B".
 pub fn short_count(v: f64) -> String {
     let v = v.max(0.0);
@@ -96,6 +95,7 @@ pub fn short_count(v: f64) -> String {
     format!("{v:.0}")
 }
 
+/// `text` with its first letter in upper case, to open a sentence.
 pub(crate) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {

@@ -385,18 +385,6 @@ impl PriceTable {
                 table.add_model(model, &format!("models[{i}]"), &mut problems);
             }
         }
-        for (i, m) in table.models.iter().enumerate() {
-            for (what, mv) in [("smaller", &m.smaller), ("successor", &m.successor)] {
-                if let Some(mv) = mv {
-                    if !table.models.iter().any(|o| o.id == mv.model) {
-                        problems.push(problem(
-                            format!("models[{i}].{what}.model"),
-                            format!("{:?} is not the id of a model in the table", mv.model),
-                        ));
-                    }
-                }
-            }
-        }
         let mut seen: HashMap<Key, usize> = HashMap::new();
         for (i, row) in raw.prices.iter().enumerate() {
             let key = format!("prices[{i}]");
@@ -449,6 +437,26 @@ impl PriceTable {
             self.by_bill_name.insert(b.clone(), i);
         }
         self.models.push(model);
+    }
+
+    /// The moves (`smaller`, `successor`) naming no model of the table: checked on the
+    /// table a run uses, after every layer, so a table of one's own may name a shipped
+    /// model.
+    pub fn dangling_moves(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for m in &self.models {
+            for (what, mv) in [("smaller", &m.smaller), ("successor", &m.successor)] {
+                if let Some(mv) = mv {
+                    if self.model_by_id(&mv.model).is_none() {
+                        out.push(problem(
+                            format!("{}.{what}.model", m.id),
+                            format!("{:?} is not the id of a model in the table", mv.model),
+                        ));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// `other` over this table: its prices replace those of the same key, its models
@@ -904,6 +912,7 @@ mod tests {
     fn the_shipped_table_parses_and_its_moves_name_its_models() {
         let t = PriceTable::parse(SHIPPED).unwrap_or_else(|p| panic!("{p:?}"));
         assert!(t.len() > 50, "{} prices", t.len());
+        assert_eq!(t.dangling_moves(), []);
         assert_eq!(&t, PriceTable::shipped());
         // Every model with a bill name is reachable by it.
         for m in t.models() {
@@ -976,6 +985,28 @@ checked = "2026-11-30"
                 "{expect:?} in {got:#?}"
             );
         }
+    }
+
+    #[test]
+    fn a_table_of_ones_own_may_name_a_shipped_model_as_a_move() {
+        let own = PriceTable::parse(
+            r#"format = "creditburn-prices/1"
+[[models]]
+id = "claude-opus-4.1"
+name = "Claude Opus 4.1"
+bill_names = ["Claude4.1Opus"]
+successor = { model = "claude-opus-4.5", note = "x" }
+smaller = { model = "claude-sonnet-9", note = "y" }
+source = "ours"
+checked = "2026-12-01"
+"#,
+        )
+        .unwrap();
+        let mut t = PriceTable::shipped().clone();
+        t.layer(&own);
+        let dangling = t.dangling_moves();
+        assert_eq!(dangling.len(), 1, "{dangling:?}");
+        assert_eq!(dangling[0].key, "claude-opus-4.1.smaller.model");
     }
 
     fn override_of(text: &str) -> Result<Override, Vec<Problem>> {

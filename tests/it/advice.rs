@@ -468,7 +468,7 @@ fn demo_hints_carry_their_arithmetic_prices_and_runway_effect() {
     let nova: Vec<_> = report
         .hints
         .iter()
-        .filter(|h| h.model.as_deref() == Some("nova-pro"))
+        .filter(|h| h.model_id.as_deref() == Some("nova-pro"))
         .collect();
     assert!(!nova.is_empty());
     for h in nova {
@@ -629,7 +629,8 @@ fn forfeit_risk_hint_pulls_work_forward_naming_who_absorbs_it() {
         "{}",
         bfs.monthly_saving
     );
-    assert_eq!(bfs.workload.as_deref(), Some("document-pipeline"));
+    assert_eq!(bfs.workload, None);
+    assert_eq!(bfs.absorbed_by.as_deref(), Some("document-pipeline"));
     assert!(
         bfs.text.contains("document-pipeline (not interactive"),
         "{}",
@@ -691,5 +692,91 @@ fn running_out_a_month_early_is_critical() {
     assert_eq!(
         alerts::decide(&[a], &alert_config())[0].severity,
         Severity::Critical
+    );
+}
+
+#[test]
+fn a_lever_does_not_cut_spend_already_made_that_is_still_arriving() {
+    use creditburn::analyse::burn::{self, Adjust, Kind, Spend};
+    let d = |i: u64| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i);
+    // $100 a day for 59 days, then $20 on day 59, which AWS marks estimated: about $80
+    // of it is still to arrive, and the model counts it on day 60. $7,000 granted to day
+    // 364 has $1,080 left after day 59.
+    let mut days: std::collections::BTreeMap<NaiveDate, Vec<(usize, f64)>> =
+        (0..59).map(|t| (d(t), vec![(0, 100.0)])).collect();
+    days.insert(d(59), vec![(0, 20.0)]);
+    let spend = Spend {
+        kinds: vec![Kind {
+            workload: Some("w".into()),
+            service: "Amazon Bedrock".into(),
+            marketplace: false,
+        }],
+        days,
+        estimated_from: Some(d(45)),
+    };
+    let awards = [creditburn::config::Award::granted(
+        "a",
+        d(0),
+        d(364),
+        vec![(d(0), 7_000.0)],
+        &["w"],
+    )];
+    let model = burn::model(
+        &spend,
+        &awards,
+        &Default::default(),
+        creditburn::config::DrawdownOrder::Aws,
+        d(59),
+        None,
+        burn::SPIKE_DAYS,
+    );
+    let more = model.still_arriving[0].expected_more;
+    assert!((more - 80.0).abs() < 2.0, "{more}");
+    // Cutting every dollar from day 60 leaves the $80 still owed for day 59: the award
+    // keeps $1,080 less that, not all of it.
+    let adjust = Adjust {
+        workload: "w".into(),
+        from: d(60),
+        cuts: vec![("Amazon Bedrock".into(), false, 1.0)],
+    };
+    let r =
+        creditburn::analyse::whatif::what_if(&model.projector, &[("a".into(), d(364))], &adjust);
+    let unused = r.awards[0].after.unused_at_expiry.p50;
+    assert!(
+        (unused - (1_080.0 - more)).abs() < 0.01,
+        "{unused} vs {}",
+        1_080.0 - more
+    );
+}
+
+#[test]
+fn a_lever_starting_after_the_poc_runs_out_is_drawn_on_the_award_behind_it() {
+    // The demo's POC runs out on 2026-12-06 (P50). A lever starting 20 days after
+    // as-of (2026-12-10) saves the accelerator's money, not the POC's: the hint names
+    // the accelerator, which is on course to be forfeited, so the saving leaves more of
+    // it unused.
+    let (mut config, table) = demo();
+    config.hints.start_after_days = 20;
+    let report =
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
+    let caching = report
+        .hints
+        .iter()
+        .find(|h| {
+            h.kind == HintKind::PromptCaching && h.workload.as_deref() == Some("support-assistant")
+        })
+        .unwrap();
+    assert_eq!(caching.award.as_deref(), Some("accelerator"));
+    assert_eq!(caching.runway_days_gained, None);
+    assert!(
+        caching.unused_at_expiry_change.unwrap() > 0.0,
+        "{caching:?}"
+    );
+    assert!(
+        caching
+            .text
+            .contains("accelerator is on course to be forfeited"),
+        "{}",
+        caching.text
     );
 }

@@ -434,10 +434,7 @@ fn usage_the_price_table_does_not_price_is_one_warning_naming_it() {
         .iter()
         .map(|m| (m.model.as_str(), m.price_check.as_str()))
         .collect();
-    assert_eq!(
-        checks,
-        [("Mystery7B", "unpriced"), ("nova-pro", "unpriced")]
-    );
+    assert_eq!(checks, [("Mystery7B", "unpriced"), ("NovaPro", "unpriced")]);
 }
 
 #[test]

@@ -226,7 +226,7 @@ fn pricing_import_writes_a_table_a_config_can_layer() {
         .unwrap()
         .iter()
         .flat_map(|w| w["models"].as_array().unwrap())
-        .find(|m| m["model"] == "nova-pro")
+        .find(|m| m["model_id"] == "nova-pro")
         .unwrap();
     assert_eq!(nova["price_check"], "ok", "{nova}");
 }
