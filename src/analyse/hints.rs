@@ -19,7 +19,7 @@ use crate::analyse::analysis::{AwardStatus, WorkloadSpend};
 use crate::analyse::burn::{Adjust, Projector};
 use crate::analyse::levers::{self, Context, Lever};
 use crate::analyse::project::Status;
-use crate::analyse::tokens::PriceCheck;
+use crate::analyse::tokens::{ModelCheck, PriceCheck};
 use crate::config::Config;
 use crate::model::money::{cents, cents_option, money};
 
@@ -113,80 +113,29 @@ pub fn advise(
             continue;
         };
         let ctx = Context::of(workload, &config.hints, &config.prices);
-        let all: Vec<(Lever, PriceCheck, Option<String>)> = w
+        let levers: Vec<(Lever, &ModelCheck)> = w
             .models
             .iter()
-            .flat_map(|m| {
-                let note = model_note(m);
-                levers::all(&ctx, m)
-                    .into_iter()
-                    .map(move |l| (l, m.price_check, note.clone()))
-            })
+            .flat_map(|m| levers::all(&ctx, m).into_iter().map(move |l| (l, m)))
             .collect();
-        if all.is_empty() {
+        if levers.is_empty() {
             continue;
         }
-        let levers: Vec<Lever> = all.iter().map(|(l, _, _)| l.clone()).collect();
+        let all: Vec<Lever> = levers.iter().map(|(l, _)| l.clone()).collect();
         advice
             .combined
-            .push((w.name.clone(), levers::combined(&levers)));
-        for (lever, check, note) in all {
-            let saving = lever.saving();
-            if saving.mid < config.hints.min_monthly_saving {
-                continue;
-            }
-            let paying = match (projector, from) {
-                (Some(p), Some(from)) => paying_on(p, w, awards, from),
-                _ => None,
-            };
-            let award = paying.map(|c| awards[c].id.clone()).or(w.award.clone());
-            let (gained, unused_change) = match (projector, from, paying) {
-                (Some(p), Some(from), Some(c)) => {
-                    runway_effect(p, w, &awards[c], c, &lever.cuts, from)
-                }
-                _ => (None, None),
-            };
-            let effect = effect_words(award.as_deref(), awards, gained, unused_change);
-            advice.hints.push(Hint {
-                number: 0,
-                kind: lever.kind,
-                workload: Some(w.name.clone()),
-                award,
-                model: Some(lever.model.clone()),
-                model_id: lever.model_id.clone(),
-                absorbed_by: None,
-                monthly_saving: saving.mid,
-                monthly_saving_range: Range {
-                    low: saving.low,
-                    high: saving.high,
-                },
-                runway_days_gained: gained,
-                unused_at_expiry_change: unused_change,
-                text: format!(
-                    "{}: {}; about {} a month{}{}",
-                    w.name,
-                    lever.action,
-                    money(saving.mid),
-                    if saving.low != saving.high {
-                        format!(" ({} to {})", money(saving.low), money(saving.high))
-                    } else {
-                        String::new()
-                    },
-                    [effect, note]
-                        .into_iter()
-                        .flatten()
-                        .map(|n| format!("; {n}"))
-                        .collect::<String>()
-                ),
-                usage_types: lever.usage_types(),
-                price_check: Some(check),
-                trigger: lever.trigger,
-                arithmetic: lever.arithmetic,
-                assumptions: lever.assumptions,
-                prices: lever.prices,
-                cuts: lever.cuts,
-            });
-        }
+            .push((w.name.clone(), levers::combined(&all)));
+        let drawn = Drawn {
+            projector,
+            awards,
+            from,
+        };
+        advice.hints.extend(
+            levers
+                .into_iter()
+                .filter(|(l, _)| l.saving().mid >= config.hints.min_monthly_saving)
+                .map(|(l, m)| lever_hint(w, l, m, &drawn)),
+        );
     }
     advice
         .hints
@@ -202,6 +151,75 @@ pub fn advise(
         h.number = i + 1;
     }
     advice
+}
+
+/// What a hint's runway effect is drawn with: the burn model (None: not drawn), the
+/// awards, and the day levers start.
+struct Drawn<'a> {
+    projector: Option<&'a Projector>,
+    awards: &'a [AwardStatus],
+    from: Option<NaiveDate>,
+}
+
+/// One lever of workload `w`'s model `m` as a hint, its runway effect drawn.
+fn lever_hint(w: &WorkloadSpend, lever: Lever, m: &ModelCheck, drawn: &Drawn) -> Hint {
+    let saving = lever.saving();
+    let paying = match (drawn.projector, drawn.from) {
+        (Some(p), Some(from)) => paying_on(p, w, drawn.awards, from),
+        _ => None,
+    };
+    let award = paying
+        .map(|c| drawn.awards[c].id.clone())
+        .or(w.award.clone());
+    let (gained, unused_change) = match (drawn.projector, drawn.from, paying) {
+        (Some(p), Some(from), Some(c)) => {
+            runway_effect(p, w, &drawn.awards[c], c, &lever.cuts, from)
+        }
+        _ => (None, None),
+    };
+    let notes = [
+        effect_words(award.as_deref(), drawn.awards, gained, unused_change),
+        model_note(m),
+    ];
+    Hint {
+        number: 0,
+        kind: lever.kind,
+        workload: Some(w.name.clone()),
+        award,
+        model: Some(lever.model.clone()),
+        model_id: lever.model_id.clone(),
+        absorbed_by: None,
+        monthly_saving: saving.mid,
+        monthly_saving_range: Range {
+            low: saving.low,
+            high: saving.high,
+        },
+        runway_days_gained: gained,
+        unused_at_expiry_change: unused_change,
+        text: format!(
+            "{}: {}; about {} a month{}{}",
+            w.name,
+            lever.action,
+            money(saving.mid),
+            if saving.low != saving.high {
+                format!(" ({} to {})", money(saving.low), money(saving.high))
+            } else {
+                String::new()
+            },
+            notes
+                .into_iter()
+                .flatten()
+                .map(|n| format!("; {n}"))
+                .collect::<String>()
+        ),
+        usage_types: lever.usage_types(),
+        price_check: Some(m.price_check),
+        trigger: lever.trigger,
+        arithmetic: lever.arithmetic,
+        assumptions: lever.assumptions,
+        prices: lever.prices,
+        cuts: lever.cuts,
+    }
 }
 
 /// What a saving does to the funding award, when it matters to finance: runway gained
@@ -229,7 +247,7 @@ fn effect_words(
 }
 
 /// What a hint on a model must say of its prices: a bill off list, lines unpriced.
-fn model_note(m: &crate::analyse::tokens::ModelCheck) -> Option<String> {
+fn model_note(m: &ModelCheck) -> Option<String> {
     match m.price_check {
         PriceCheck::Ok => None,
         PriceCheck::Mismatch => Some(match m.bill_vs_list_percent {

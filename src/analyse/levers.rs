@@ -727,108 +727,22 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
     if m.billed <= 0.0 || input_cost < CACHE_MIN_INPUT_SHARE * m.billed {
         return None;
     }
-    let one_hour = m.tokens.cache_write_1h.unwrap_or(0.0) > m.tokens.cache_write.unwrap_or(0.0);
-    let write_kind = if one_hour {
-        TokenKind::CacheWrite1h
-    } else {
-        TokenKind::CacheWrite
-    };
-    let reads = m.tokens.cache_read.unwrap_or(0.0);
-    let writes = m.tokens.cache_write.unwrap_or(0.0) + m.tokens.cache_write_1h.unwrap_or(0.0);
-    let (n, n_why) = if reads > 0.0 && writes > 0.0 {
-        (
-            reads / writes,
-            format!(
-                "each cached token is read {:.1} times per write, as the bill shows ({} reads / {} writes in 30 days)",
-                reads / writes,
-                crate::model::text::short_count(reads),
-                crate::model::text::short_count(writes)
-            ),
-        )
-    } else {
-        (
-            READS_PER_WRITE_DEFAULT,
-            format!("the bill shows no cache reuse to measure: each cached prefix is assumed read {READS_PER_WRITE_DEFAULT} times before it expires"),
-        )
-    };
+    let reuse = Reuse::of(m);
     let share = &ctx.cacheable;
-    let mut cuts = Vec::new();
-    let mut terms = Vec::new();
-    let mut prices = Vec::new();
-    let mut break_even = 0.0_f64;
-    for l in &input {
-        let p_in = l.price.as_ref()?.per_million;
-        let (Some((read_used, read)), Some((write_used, write))) = (
-            alternative(
-                ctx.prices,
-                l,
-                None,
-                TokenKind::CacheRead,
-                Tier::Standard,
-                l.usage.route,
-            ),
-            alternative(
-                ctx.prices,
-                l,
-                None,
-                write_kind,
-                Tier::Standard,
-                l.usage.route,
-            ),
-        ) else {
-            continue;
-        };
-        if p_in <= 0.0 || read.per_million >= p_in {
-            continue;
-        }
-        let (w, r) = (write.per_million / p_in, read.per_million / p_in);
-        let needed = (w - 1.0) / (1.0 - r);
-        break_even = break_even.max(needed);
-        if n <= needed {
-            continue;
-        }
-        let kept = (w + n * r) / (n + 1.0);
-        cuts.push(Cut {
-            service: l.service.clone(),
-            marketplace: l.usage.marketplace,
-            usage_type: l.usage_type.clone(),
-            cost: l.cost,
-            rate: [0, 1, 2].map(|i| share.at(i) * (1.0 - kept)),
-        });
-        terms.push(format!(
-            "{} of {} x {} x (1 - ({} + {n:.1} x {}) / ({:.1} x {}))",
-            money(l.cost),
-            l.usage_type,
-            pct(share.mid),
-            per_million(write.per_million),
-            per_million(read.per_million),
-            n + 1.0,
-            per_million(p_in)
-        ));
-        prices.extend(own_price(l));
-        prices.push(write_used);
-        prices.push(read_used);
-    }
-    if cuts.is_empty() {
+    let cached = cached_lines(ctx, &input, &reuse, share);
+    if cached.cuts.is_empty() {
         return None;
     }
-    prices.dedup();
-    let mut assumptions = vec![share.why.clone(), n_why];
-    assumptions.push(format!(
-        "a {} cache write costs {} of input and a read {}; caching pays from {:.2} reads per write",
-        if one_hour { "1-hour" } else { "5-minute" },
-        pct(prices
-            .iter()
-            .find(|p| p.what.ends_with(write_kind.as_str()))
-            .map_or(0.0, |p| p.per_million)
-            / input[0].price.as_ref().map_or(1.0, |p| p.per_million)),
-        pct(prices
-            .iter()
-            .find(|p| p.what.ends_with("cache_read"))
-            .map_or(0.0, |p| p.per_million)
-            / input[0].price.as_ref().map_or(1.0, |p| p.per_million)),
-        break_even.max(0.0)
-    ));
+    let mut assumptions = vec![share.why.clone(), reuse.why.clone()];
+    if let Some((w, r)) = cached.ratios {
+        assumptions.push(format!(
+            "a {} cache write costs {} of input and a read {}; caching pays from {:.2} reads per write",
+            if reuse.write_kind == TokenKind::CacheWrite1h { "1-hour" } else { "5-minute" },
+            pct(w),
+            pct(r),
+            cached.break_even.max(0.0)
+        ));
+    }
     if let Some(min) = info_of(ctx, m).and_then(|i| i.min_cache_tokens) {
         assumptions.push(format!(
             "only a stable prefix of at least {min} tokens can be cached on {name}; shorter prompts gain nothing"
@@ -838,7 +752,7 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
         kind: HintKind::PromptCaching,
         model: m.model.clone(),
         model_id: m.model_id.clone(),
-        cuts,
+        cuts: cached.cuts,
         trigger: format!(
             "{} sends {name} {} of uncached input in 30 days ({} of its token dollars{}{})",
             ctx.workload,
@@ -854,10 +768,122 @@ pub fn prompt_caching(ctx: &Context, m: &ModelCheck) -> Option<Lever> {
         action: format!("cache the stable prefix of {name}'s prompts"),
         arithmetic: String::new(),
         assumptions,
-        prices,
+        prices: cached.prices,
     };
-    lever.arithmetic = arithmetic(&terms, &lever.saving(), share);
+    lever.arithmetic = arithmetic(&cached.terms, &lever.saving(), share);
     Some(lever)
+}
+
+/// How a model's cache is reused: reads per write and the write's lifetime.
+struct Reuse {
+    /// Reads per write: the bill's own, else `READS_PER_WRITE_DEFAULT`.
+    n: f64,
+    why: String,
+    /// The lifetime the bill shows most of (5 minutes where it shows none).
+    write_kind: TokenKind,
+}
+
+impl Reuse {
+    fn of(m: &ModelCheck) -> Reuse {
+        let t = |k: TokenKind| m.tokens.get(k).unwrap_or(0.0);
+        let write_kind = if t(TokenKind::CacheWrite1h) > t(TokenKind::CacheWrite) {
+            TokenKind::CacheWrite1h
+        } else {
+            TokenKind::CacheWrite
+        };
+        let reads = t(TokenKind::CacheRead);
+        let writes = t(TokenKind::CacheWrite) + t(TokenKind::CacheWrite1h);
+        if reads > 0.0 && writes > 0.0 {
+            Reuse {
+                n: reads / writes,
+                why: format!(
+                    "each cached token is read {:.1} times per write, as the bill shows ({} reads / {} writes in 30 days)",
+                    reads / writes,
+                    crate::model::text::short_count(reads),
+                    crate::model::text::short_count(writes)
+                ),
+                write_kind,
+            }
+        } else {
+            Reuse {
+                n: READS_PER_WRITE_DEFAULT,
+                why: format!("the bill shows no cache reuse to measure: each cached prefix is assumed read {READS_PER_WRITE_DEFAULT} times before it expires"),
+                write_kind,
+            }
+        }
+    }
+}
+
+/// What caching saves on each input line whose reuse pays.
+#[derive(Default)]
+struct Cached {
+    cuts: Vec<Cut>,
+    terms: Vec<String>,
+    prices: Vec<PriceUsed>,
+    /// The most reads per write any line needs to pay.
+    break_even: f64,
+    /// The first line's write and read prices over its input price.
+    ratios: Option<(f64, f64)>,
+}
+
+/// Per input line with a cache read and write price: with `w` and `r` the write and
+/// read price over input, a cacheable token costs `(w + n x r) / (n + 1)` of input, and
+/// the line saves `share x (1 - that)` where `n > (w - 1) / (1 - r)`.
+fn cached_lines(ctx: &Context, input: &[&PricedLine], reuse: &Reuse, share: &Share) -> Cached {
+    let mut out = Cached::default();
+    let n = reuse.n;
+    for l in input {
+        let Some(p_in) = l.price.as_ref().map(|p| p.per_million) else {
+            continue;
+        };
+        let route = l.usage.route;
+        let (Some((read_used, read)), Some((write_used, write))) = (
+            alternative(
+                ctx.prices,
+                l,
+                None,
+                TokenKind::CacheRead,
+                Tier::Standard,
+                route,
+            ),
+            alternative(ctx.prices, l, None, reuse.write_kind, Tier::Standard, route),
+        ) else {
+            continue;
+        };
+        if p_in <= 0.0 || read.per_million >= p_in {
+            continue;
+        }
+        let (w, r) = (write.per_million / p_in, read.per_million / p_in);
+        out.ratios.get_or_insert((w, r));
+        let needed = (w - 1.0) / (1.0 - r);
+        out.break_even = out.break_even.max(needed);
+        if n <= needed {
+            continue;
+        }
+        let kept = (w + n * r) / (n + 1.0);
+        out.cuts.push(Cut {
+            service: l.service.clone(),
+            marketplace: l.usage.marketplace,
+            usage_type: l.usage_type.clone(),
+            cost: l.cost,
+            rate: [0, 1, 2].map(|i| share.at(i) * (1.0 - kept)),
+        });
+        out.terms.push(format!(
+            "{} of {} x {} x (1 - ({} + {n:.1} x {}) / ({:.1} x {}))",
+            money(l.cost),
+            l.usage_type,
+            pct(share.mid),
+            per_million(write.per_million),
+            per_million(read.per_million),
+            n + 1.0,
+            per_million(p_in)
+        ));
+        out.prices.extend(own_price(l));
+        out.prices.push(write_used);
+        out.prices.push(read_used);
+    }
+    out.prices.dedup();
+    out
 }
 
 /// Lines of `m` moved to model `to` at the same kind, tier and route.
