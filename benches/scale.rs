@@ -2,7 +2,10 @@
 //! across 12 accounts and 3 regions, Claude (billed as "Amazon Bedrock Service") and Nova
 //! ("Amazon Bedrock") models plus OpenSearch Serverless, S3 and Lambda, untagged EC2 and
 //! RDS in every account, 13 months of daily data, served in pages of 400 groups (days
-//! split across pages, as AWS does).
+//! split across pages, as AWS does). Each Bedrock line's quantity is the tokens its
+//! dollars buy at list price, as on a real bill, so the hints are priced; every fourth
+//! workload is not interactive. `SCALE_PRICE_ALL=1` gives the regions the shipped price
+//! table lacks (USW2, EUC1) us-east-1's prices, the advice's worst case.
 //!
 //!     cargo bench --bench scale
 //!
