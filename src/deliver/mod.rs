@@ -178,9 +178,103 @@ impl Redactor {
     }
 }
 
-/// The message id of a rendered email: stable, so a retried message is the same message.
+/// The message id of a rendered email: stable (a retried message is the same message)
+/// and valid by RFC 5322 whatever an award's id holds. A key of letters, digits, `-`,
+/// `_` and single dots, at most `SAFE_KEY` characters, is the id as it is; any other is
+/// made readable (`readable`) and told apart by its digest, so two keys that read alike
+/// (`x y` and `x_y`) are two messages.
 pub(crate) fn message_id(email: &AlertEmail) -> String {
-    format!("<{}@creditburn>", email.key)
+    if safe(&email.key) {
+        format!("<{}@creditburn>", email.key)
+    } else {
+        format!(
+            "<{}.{}@creditburn>",
+            readable(&email.key),
+            digest(&email.key)
+        )
+    }
+}
+
+/// The longest key a message id or file name carries as it is.
+const SAFE_KEY: usize = 100;
+
+/// Letters, digits, `-`, `_` and single dots, neither first nor last; not too long.
+fn safe(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= SAFE_KEY
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !text.starts_with('.')
+        && !text.ends_with('.')
+        && !text.contains("..")
+}
+
+/// `text` with every run of anything but letters, digits, `-` and `_` one dot, at most
+/// 60 characters: the readable part of an id made from it.
+fn readable(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('.') {
+            out.push('.');
+        }
+        if out.len() >= 60 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('.');
+    if out.is_empty() {
+        "message".into()
+    } else {
+        out.to_string()
+    }
+}
+
+/// The first 16 hex digits of the SHA-256 of `text`: stable across runs and versions.
+fn digest(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `.eml` file of a message: its id as it is when that is safe, else readable and
+/// told apart by the id's digest; within every filesystem's name limit either way.
+fn file_stem(message_id: &str) -> String {
+    let inner = message_id
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim_end_matches("@creditburn");
+    if safe(inner) {
+        inner.to_string()
+    } else {
+        format!("{}.{}", readable(inner), digest(message_id))
+    }
+}
+
+/// The Message-ID header of an `.eml` file, if it has one.
+fn message_id_of_file(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    // The headers come first: 64 KiB holds them.
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 10)
+        .read_to_end(&mut head)
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("message-id")
+                .then(|| value.trim().to_string())
+        })
 }
 
 fn mailbox(key: &str, value: &str) -> Result<Mailbox, DeliverError> {
@@ -474,10 +568,6 @@ impl Transport {
     ) -> Result<(), SendError> {
         match self {
             Transport::File(dir) => {
-                let name = message_id
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .trim_end_matches("@creditburn");
                 let unwritable = |message: String| SendError {
                     failure: Failure::Unreachable,
                     message,
@@ -485,12 +575,41 @@ impl Transport {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| unwritable(format!("{}: {e}", dir.display())))?;
                 // Every recipient of a message shares the one file, written whole (by a
-                // rename) for the first of them.
-                let path = dir.join(format!("{}.eml", crate::file_safe(name)));
-                if path.is_file() {
-                    return Ok(());
+                // rename) for the first of them. A file already there is this message
+                // only if it carries its Message-ID; another's keeps its name and this
+                // one takes the next free one.
+                let stem = file_stem(message_id);
+                for n in 1..=100 {
+                    let path = if n == 1 {
+                        dir.join(format!("{stem}.eml"))
+                    } else {
+                        dir.join(format!("{stem}.{n}.eml"))
+                    };
+                    if !path.exists() {
+                        return write_atomically(&path, eml).map_err(|e| {
+                            // The folder takes files: the problem is this message's.
+                            let failure = if crate::writable_folder(dir).is_ok() {
+                                Failure::Transient
+                            } else {
+                                Failure::Unreachable
+                            };
+                            SendError {
+                                failure,
+                                message: e.to_string(),
+                            }
+                        });
+                    }
+                    if message_id_of_file(&path).as_deref() == Some(message_id) {
+                        return Ok(());
+                    }
                 }
-                write_atomically(&path, eml).map_err(|e| unwritable(e.to_string()))
+                Err(SendError {
+                    failure: Failure::Transient,
+                    message: format!(
+                        "{}: a hundred files named like {stem}.eml hold other messages",
+                        dir.display()
+                    ),
+                })
             }
             Transport::Smtp {
                 transport,
@@ -709,13 +828,20 @@ async fn write_due(
                     subject: first.subject.clone(),
                     recipient: first.recipient.clone(),
                 };
-                if outbox.mark_retry(first, &e.message, now, retry)? {
-                    report.retrying.push((who, e.message));
-                } else {
-                    report.failed.push((who, e.message));
+                let mut again = false;
+                for d in group {
+                    again |= outbox.mark_retry(d, &e.message, now, retry)?;
                 }
-                report.waiting = outbox.due(now)?.len();
-                break;
+                if again {
+                    report.retrying.push((who, e.message.clone()));
+                } else {
+                    report.failed.push((who, e.message.clone()));
+                }
+                // A problem of this message's alone: the others still go.
+                if e.failure == Failure::Unreachable {
+                    report.waiting = outbox.due(now)?.len();
+                    break;
+                }
             }
         }
     }

@@ -216,6 +216,126 @@ fn a_run_killed_before_its_commit_saves_no_report_for_the_next_spike_check() {
     assert_eq!(saved(), 1);
 }
 
+/// The demo config with award `from` renamed `to` everywhere it is named.
+fn rename_award(config: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let named = format!("id = \"{from}\"");
+    assert!(text.contains(&named), "the demo names award {from}");
+    std::fs::write(config, text.replace(&named, &format!("id = {to:?}"))).unwrap();
+}
+
+#[test]
+fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
+    // Regression: "x y" and "x_y" made one file name, and the second message counted as
+    // written while it never was; an id of 200 characters made a name too long to write,
+    // and the failure stopped every message after it.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    rename_award(&config, "accelerator", "x y");
+    rename_award(&config, "bfs-docs", "x_y");
+    let long = format!("poc {}", "é".repeat(200));
+    rename_award(&config, "poc-support", &long);
+    let out = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("queued 10, sent 10"), "{err}");
+    // Five messages (two recipients each): five files, each holding its own message.
+    let files = outbox_files(dir.path());
+    assert_eq!(files.len(), 5, "{files:?}");
+    let mut ids = Vec::new();
+    for f in &files {
+        assert!(f.len() <= 120, "{f}");
+        let eml = std::fs::read_to_string(dir.path().join("outbox").join(f)).unwrap();
+        let id = eml
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap()
+            .to_string();
+        // RFC 5322's msg-id: dot-atom-text @ dot-atom-text, within angle brackets.
+        let inner = id
+            .strip_prefix('<')
+            .and_then(|i| i.strip_suffix('>'))
+            .unwrap();
+        let (left, right) = inner.split_once('@').unwrap();
+        for part in [left, right] {
+            assert!(
+                !part.is_empty()
+                    && !part.starts_with('.')
+                    && !part.ends_with('.')
+                    && !part.contains(".."),
+                "{id}"
+            );
+            assert!(
+                part.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)),
+                "{id}"
+            );
+        }
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    let forfeit = files
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.path().join("outbox").join(f)).unwrap())
+        .filter(|eml| {
+            eml.contains("Subject: Build for Startups award x_y will leave $4,536.23 unused")
+        })
+        .count();
+    assert_eq!(forfeit, 1, "bfs-docs' (now x_y's) forfeit alert is written");
+    // A second run finds each file its own: nothing is written twice.
+    let again = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T09:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(again.status.success());
+    assert_eq!(outbox_files(dir.path()).len(), 5);
+}
+
+#[test]
+fn a_file_of_another_message_under_the_same_name_is_kept_and_this_one_written_beside() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let outbox = dir.path().join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    let taken = outbox.join("2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.eml");
+    std::fs::write(
+        &taken,
+        "Message-ID: <someone-else@example.com>\r\n\r\nnot ours\r\n",
+    )
+    .unwrap();
+    let out = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&taken).unwrap(),
+        "Message-ID: <someone-else@example.com>\r\n\r\nnot ours\r\n"
+    );
+    let beside = outbox.join("2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.2.eml");
+    assert!(std::fs::read_to_string(beside)
+        .unwrap()
+        .contains("will leave $4,536.23 unused"));
+}
+
 /// The names in the file transport's outbox folder, sorted.
 fn outbox_files(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(dir.join("outbox"))
