@@ -1404,6 +1404,17 @@ fn award_status(
     let slack = config.alerts.slack_days;
     let f = &burn.forecast;
     let in_period = as_of >= award.start && as_of <= award.expiry;
+    // Used up: something was granted, none of it is left, and no tranche is still to
+    // come. An award whose first tranche is later has run out of nothing; one with a
+    // top-up ahead has its forecast's verdict.
+    let granted: f64 = award
+        .tranches
+        .iter()
+        .filter(|(d, _)| *d <= as_of)
+        .map(|(_, a)| a)
+        .sum();
+    let to_come = award.tranches.iter().any(|(d, _)| *d > as_of);
+    let used_up = in_period && burn.remaining < 0.005 && granted > 0.0 && !to_come;
     let (status, exhaustion_date, unused_at_expiry) = match projection.status {
         Status::NotStarted | Status::Expired => (
             projection.status,
@@ -1414,7 +1425,7 @@ fn award_status(
                 f.unused_at_expiry.p50
             },
         ),
-        _ if in_period && burn.remaining < 0.005 => (
+        _ if used_up => (
             Status::Exhausted,
             burn.exhausted_on.or(f.exhaustion_date.p50),
             0.0,

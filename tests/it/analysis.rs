@@ -1045,3 +1045,92 @@ fn awards_aws_order_cannot_tell_apart_are_named_in_the_warnings() {
     assert_eq!(a.awards[0].account_view.consumed, 3_000.0);
     assert_eq!(a.awards[1].account_view.consumed, 0.0);
 }
+
+/// SMALL_CONFIG with the POC's amount line replaced by `award` (its tranches) and its
+/// dates by `start` to `expiry`.
+fn config_with_poc(award: &str, start: &str, expiry: &str) -> creditburn::config::Config {
+    let text = crate::support::SMALL_CONFIG;
+    for needle in [
+        "amount = 25000",
+        "start = \"2026-03-01\"",
+        "expiry = \"2026-05-29\"",
+    ] {
+        assert!(text.contains(needle), "SMALL_CONFIG has {needle}");
+    }
+    let text = text
+        .replace("amount = 25000", award)
+        .replace("start = \"2026-03-01\"", &format!("start = \"{start}\""))
+        .replace("expiry = \"2026-05-29\"", &format!("expiry = \"{expiry}\""));
+    creditburn::config::parse(&text, std::path::Path::new(".")).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
+#[test]
+fn an_award_with_nothing_granted_yet_has_not_run_out() {
+    // rag spends $100 a day from 1 March (30 days to 30 March). Its award starts on
+    // 1 March but its only tranche, $5,000, comes on 15 April: by 30 March nothing is
+    // granted, nothing is consumed, and it has not run out of anything. (Regression: it
+    // read "exhausted", with a run-out date in the future.)
+    let table = rag_and_platform(30);
+    let config = config_with_poc(
+        "tranches = [{ date = \"2026-04-15\", amount = 5000 }]",
+        "2026-03-01",
+        "2026-12-31",
+    );
+    let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+    let poc = &a.awards[0];
+    assert_eq!(poc.consumed, 0.0);
+    assert_ne!(poc.status, Status::Exhausted);
+    // From 15 April it pays $100 a day: $5,000 lasts 50 days, to about 3 June, long
+    // before its expiry: an exhaustion risk, dated after the tranche.
+    assert_eq!(poc.status, Status::ExhaustionRisk);
+    let d = poc.projected_exhaustion_date.unwrap();
+    assert!((d - day("2026-06-03")).num_days().abs() <= 1, "{d}");
+    let alerts = creditburn::analyse::alerts::decide(&a.awards, &config.alerts);
+    assert!(
+        alerts
+            .iter()
+            .all(|al| al.rule != creditburn::analyse::alerts::Rule::Exhausted),
+        "{alerts:?}"
+    );
+}
+
+#[test]
+fn a_tranche_dated_as_of_counts_that_day_and_a_top_up_ahead_is_no_exhaustion() {
+    // $1,000 on 1 March and $2,000 on 30 March (as of that day): by 30 March rag has
+    // spent $3,000, all of it paid: $1,000 by 10 March, nothing from 11 to 29 March (out
+    // of pocket, $1,900), and $100 on 30 March from the new tranche: $1,100 consumed.
+    let table = rag_and_platform(30);
+    let config = config_with_poc(
+        "tranches = [{ date = \"2026-03-01\", amount = 1000 }, { date = \"2026-03-30\", amount = 2000 }]",
+        "2026-03-01",
+        "2026-12-31",
+    );
+    let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+    let poc = &a.awards[0];
+    assert!((poc.consumed - 1_100.0).abs() < 1e-6, "{}", poc.consumed);
+    assert!(
+        (poc.out_of_pocket - 1_900.0).abs() < 1e-6,
+        "{}",
+        poc.out_of_pocket
+    );
+    // $1,900 left at $100 a day runs out on 18 April: not exhausted, at risk.
+    assert_eq!(poc.status, Status::ExhaustionRisk);
+    let d = poc.projected_exhaustion_date.unwrap();
+    assert!((d - day("2026-04-18")).num_days().abs() <= 1, "{d}");
+    // As of 29 March the first tranche is spent and the second is still to come: a
+    // top-up ahead, so not exhausted either; it runs out 20 days after it arrives.
+    let a = analysis::analyse(&table, &config, day("2026-03-29"), None, None).unwrap();
+    let poc = &a.awards[0];
+    assert!((poc.consumed - 1_000.0).abs() < 1e-6);
+    assert_ne!(poc.status, Status::Exhausted);
+    let d = poc.projected_exhaustion_date.unwrap();
+    assert!((d - day("2026-04-18")).num_days().abs() <= 1, "{d}");
+    // With no tranche to come, $1,000 spent by 10 March is exhausted, on that day.
+    let config = config_with_poc("amount = 1000", "2026-03-01", "2026-12-31");
+    let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+    assert_eq!(a.awards[0].status, Status::Exhausted);
+    assert_eq!(
+        a.awards[0].projected_exhaustion_date,
+        Some(day("2026-03-10"))
+    );
+}
