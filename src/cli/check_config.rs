@@ -17,14 +17,23 @@ pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
                 message: e.to_string(),
             })
             .collect();
+    // A store that cannot be read is the store's problem (exit 73, as `run` and
+    // `report` say it), unless the configuration has problems too: then every problem
+    // is named, as a configuration error (78, as `run` says it first).
     let store = config.state_path.join(crate::store::FILE_NAME);
-    if store.exists() {
-        if let Err(e) = crate::store::open_read_only(&store) {
-            problems.push(config::Problem {
-                key: String::new(),
-                message: e.to_string(),
-            });
+    let store_problem = store
+        .exists()
+        .then(|| crate::store::open_read_only(&store).err())
+        .flatten();
+    if problems.is_empty() {
+        if let Some(e) = store_problem {
+            return Err(e.into());
         }
+    } else if let Some(e) = store_problem {
+        problems.push(config::Problem {
+            key: String::new(),
+            message: e.to_string(),
+        });
     }
     if !problems.is_empty() {
         return Err(ConfigError {

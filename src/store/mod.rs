@@ -27,6 +27,9 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), StoreError
     std::fs::create_dir_all(dir)
         .map_err(|e| fail_path(dir, format!("cannot create the state folder: {e}")))?;
     let path = dir.join(FILE_NAME);
+    if !path.exists() {
+        create_complete(&path)?;
+    }
     refuse_empty(&path)?;
     let mut conn = Connection::open(&path).map_err(|e| fail_path(&path, e))?;
     conn.execute_batch(
@@ -39,6 +42,7 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), StoreError
         r.get::<_, i64>(0)
     })
     .map_err(|e| sqlite_error(&path, e))?;
+    refuse_schemaless(&path, &conn)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;",
@@ -46,6 +50,89 @@ pub(crate) fn open_store(dir: &Path) -> Result<(PathBuf, Connection), StoreError
     .map_err(|e| fail_path(&path, e))?;
     schema::migrate(&mut conn).map_err(|e| damaged(&path, e))?;
     Ok((path, conn))
+}
+
+/// Creates the store at `path` whole: made and brought to the current schema under a
+/// name of its own, then linked into place, so no kill can leave a 0-byte or schema-less
+/// store behind (one that would be refused, or taken for a fresh start). A creation a
+/// kill interrupted leaves only its own file, removed by a later one.
+fn create_complete(path: &Path) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    remove_stale_creations(dir);
+    let tmp = dir.join(format!("{FILE_NAME}.creating-{}", std::process::id()));
+    let remove = |p: &Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+        }
+    };
+    remove(&tmp);
+    {
+        let mut conn = Connection::open(&tmp).map_err(|e| fail_path(&tmp, e))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| fail_path(&tmp, e))?;
+        crate::failpoint("store-created");
+        schema::migrate(&mut conn).map_err(|e| damaged(&tmp, e))?;
+        crate::failpoint("store-migrated");
+        // Closing the only connection checkpoints the WAL into the file.
+    }
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| fail_path(&tmp, e))?;
+    // A link fails where a file is already in place (another creator won): that one
+    // stands. Where links are not supported, a rename does (the state lock keeps a
+    // second writer away).
+    match std::fs::hard_link(&tmp, path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(_) => std::fs::rename(&tmp, path).map_err(|e| fail_path(path, e))?,
+    }
+    crate::failpoint("store-linked");
+    remove(&tmp);
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Files of creations a kill interrupted (older than a minute: not one in progress).
+fn remove_stale_creations(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if name.starts_with(&format!("{FILE_NAME}.creating-")) && stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// A store without creditburn's schema (no version, no table of ours) is no fresh
+/// start: an interrupted first run of an older creditburn, or another program's
+/// database. Taken as new, it would send every alert again; it is refused like a 0-byte
+/// file.
+fn refuse_schemaless(path: &Path, conn: &Connection) -> Result<(), StoreError> {
+    let version = schema::version(conn).map_err(|e| damaged(path, e))?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| sqlite_error(path, e))?;
+    if version == 0 && tables == 0 {
+        return Err(fail_path(
+            path,
+            "holds no creditburn tables (an interrupted first run, or another program's database), so it is not a creditburn state store; remove it to start afresh (every alert would then be sent again), or point state.path at another folder",
+        ));
+    }
+    Ok(())
 }
 
 /// SQLite takes an empty file for a new database: a store truncated to 0 bytes would
@@ -109,6 +196,7 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 /// A store opened read-only at the current schema: one written by an older creditburn is
 /// copied into memory and migrated there, the file left untouched.
 fn current_schema(path: &Path, conn: Connection) -> Result<Connection, StoreError> {
+    refuse_schemaless(path, &conn)?;
     let version = schema::version(&conn).map_err(|e| damaged(path, e))?;
     if version == schema::VERSION {
         return Ok(conn);

@@ -84,7 +84,7 @@ fn a_store_of_the_previous_schema_keeps_its_history_and_queue_after_the_upgrade(
 #[test]
 fn a_newer_foreign_or_empty_store_is_refused_naming_the_file() {
     type Case = (&'static str, fn(&Path), &'static str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         (
             "truncated",
             |p| {
@@ -116,6 +116,19 @@ fn a_newer_foreign_or_empty_store_is_refused_naming_the_file() {
             "is not a creditburn state store (it has a table \"invoices\")",
         ),
         (
+            // Regression: an SQLite file without a table (a first run killed between
+            // creating the file and its schema) was taken for a fresh start, and every
+            // alert was sent again.
+            "schemaless",
+            |p| {
+                Connection::open(p)
+                    .unwrap()
+                    .execute_batch("CREATE TABLE t (x INTEGER); DROP TABLE t;")
+                    .unwrap();
+            },
+            "holds no creditburn tables",
+        ),
+        (
             "not sqlite",
             |p| std::fs::write(p, "just some text, not a database at all\n".repeat(200)).unwrap(),
             "is not a creditburn state store (file is not a database)",
@@ -128,7 +141,7 @@ fn a_newer_foreign_or_empty_store_is_refused_naming_the_file() {
         let store = dir.path().join("state/creditburn.sqlite3");
         make(&store);
         let before = std::fs::read(&store).unwrap();
-        for command in ["run", "report"] {
+        for command in ["run", "report", "check-config"] {
             let out = creditburn(&[command, "--config", config.to_str().unwrap()]);
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(73), "{name} {command}: {err}");
@@ -148,4 +161,109 @@ fn a_newer_foreign_or_empty_store_is_refused_naming_the_file() {
             "{name}: left as it was"
         );
     }
+}
+
+/// The store in `state`: absent, or complete (creditburn's schema at its version).
+fn absent_or_complete(state: &Path) -> Result<bool, String> {
+    let path = state.join("creditburn.sqlite3");
+    if !path.exists() {
+        return Ok(false);
+    }
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if version == creditburn::store::schema::VERSION && tables > 0 {
+        Ok(true)
+    } else {
+        Err(format!("version {version}, {tables} tables"))
+    }
+}
+
+#[test]
+fn no_kill_while_the_store_is_first_made_leaves_it_half_made() {
+    // Regression: a kill in the millisecond between creating the store file and writing
+    // its first page left a 0-byte store that every later run refused (exit 73). The
+    // daemon's first act is to make the store, so its start is where the kills land.
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[schedule]\ncron = \"0 0 1 1 *\"\n"),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let daemon = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_creditburn"));
+        cmd.args(["daemon", "--config"]).arg(&config);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
+    };
+    // At each step of the making: killed there, the next run finds a store it can use.
+    for step in ["store-created", "store-migrated", "store-linked"] {
+        let _ = std::fs::remove_dir_all(&state);
+        let status = daemon(&[("CREDITBURN_FAILPOINT", step)]).wait().unwrap();
+        assert!(!status.success(), "{step}: the failpoint aborts");
+        absent_or_complete(&state).unwrap_or_else(|e| panic!("{step}: {e}"));
+        let out = creditburn(&[
+            "run",
+            "--now",
+            "2026-11-21T08:00:00Z",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(absent_or_complete(&state), Ok(true));
+    }
+    // And 300 kills at moments spread over the daemon's start.
+    let mut seed: u64 = 0x2026_1205;
+    let (mut made, mut not_yet) = (0, 0);
+    for i in 0..300 {
+        let _ = std::fs::remove_dir_all(&state);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = std::time::Duration::from_micros((seed >> 33) % 60_000);
+        let mut child = daemon(&[]);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        match absent_or_complete(&state) {
+            Ok(true) => made += 1,
+            Ok(false) => not_yet += 1,
+            Err(e) => panic!("kill {i} after {delay:?} left the store half made: {e}"),
+        }
+    }
+    // The kills fell both before and after the store was made.
+    assert!(made > 0 && not_yet > 0, "{made} made, {not_yet} not yet");
+    // A store the kills left is used by the next run as it is.
+    let out = creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
