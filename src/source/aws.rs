@@ -354,7 +354,7 @@ pub async fn refresh(
                         output: &p.output,
                     })
                     .collect();
-                let totals = check_query(&query.name, &query.expected(from, to), &of_query)
+                let (totals, _) = check_query(&query.name, &query.expected(from, to), &of_query)
                     .map_err(|e| FetchError::Integrity(e.to_string()))?;
                 Ok((pages, totals))
             });

@@ -40,14 +40,19 @@ pub(crate) struct Page<'a> {
 /// USAGE_TYPE second, the cost of each usage type each day.
 pub(crate) type Totals = BTreeMap<(NaiveDate, String), f64>;
 
+/// The page file that holds each day (the first of them, for a day split over pages),
+/// so that an error names the page a reader can open.
+pub(crate) type DayPages = BTreeMap<NaiveDate, PathBuf>;
+
 /// Checks one query's pages against its request and returns its cost per day and usage
-/// type (all groups of the day, merged across pages).
+/// type (all groups of the day, merged across pages), with the page holding each day.
 pub(crate) fn check_query(
     query: &str,
     expected: &Expected,
     pages: &[Page],
-) -> Result<Totals, IntegrityError> {
+) -> Result<(Totals, DayPages), IntegrityError> {
     let mut totals = Totals::new();
+    let mut day_pages = DayPages::new();
     let mut seen: BTreeSet<(NaiveDate, Vec<String>)> = BTreeSet::new();
     for page in pages {
         let fail = |day: Option<NaiveDate>, message: String| IntegrityError {
@@ -106,6 +111,9 @@ pub(crate) fn check_query(
                     Some(day),
                     "the period appears twice on one page".to_string(),
                 ));
+            }
+            if let Some(file) = page.file {
+                day_pages.entry(day).or_insert_with(|| file.to_path_buf());
             }
             for group in result.groups() {
                 let keys = group.keys().to_vec();
@@ -174,6 +182,21 @@ pub(crate) fn check_query(
                         ));
                     }
                 }
+                let credit = expected.scope == RecordScope::NotUsage
+                    && expected
+                        .group_by
+                        .first()
+                        .is_some_and(|g| g.1 == "RECORD_TYPE")
+                    && keys.first().is_some_and(|k| k == "Credit");
+                if credit && cost > 0.005 {
+                    return Err(fail(
+                        Some(day),
+                        format!(
+                            "credit group {} has a positive amount ({cost}); credits applied reduce the bill and are never positive, so the answer is altered",
+                            excerpt(&keys.join(" / "))
+                        ),
+                    ));
+                }
                 if expected.scope == RecordScope::Usage && cost < -0.005 {
                     return Err(fail(
                         Some(day),
@@ -197,7 +220,7 @@ pub(crate) fn check_query(
             }
         }
     }
-    Ok(totals)
+    Ok((totals, day_pages))
 }
 
 /// Whether two day totals agree: to a cent, plus a relative allowance for the rounding
@@ -208,10 +231,10 @@ fn agree(a: f64, b: f64) -> bool {
 
 /// Checks that every usage slice gives the same total for every day and usage type any
 /// of them covers (they all group by USAGE_TYPE, so a slice whose amounts were scaled,
-/// dropped or relabelled on the way disagrees). `slices` are (query, page file to name,
-/// totals); the first is the reference.
+/// dropped or relabelled on the way disagrees). `slices` are (query, the page holding
+/// each day, when read from files, totals); the first is the reference.
 pub(crate) fn check_slices(
-    slices: &[(&str, Option<&Path>, &Totals)],
+    slices: &[(&str, Option<&DayPages>, &Totals)],
 ) -> Result<(), IntegrityError> {
     let Some((reference, _, base)) = slices.first() else {
         return Ok(());
@@ -220,12 +243,12 @@ pub(crate) fn check_slices(
         slices.iter().flat_map(|(_, _, t)| t.keys()).collect();
     for cell in cells {
         let want = base.get(cell).copied().unwrap_or(0.0);
-        for (query, file, totals) in &slices[1..] {
+        for (query, pages, totals) in &slices[1..] {
             let got = totals.get(cell).copied().unwrap_or(0.0);
             if !agree(want, got) {
                 return Err(IntegrityError {
                     query: query.to_string(),
-                    file: file.map(Path::to_path_buf),
+                    file: pages.and_then(|p| p.get(&cell.0)).cloned(),
                     day: Some(cell.0),
                     message: format!(
                         "the usage slices disagree on usage type {}: {query} totals {got:.2} USD but {reference} totals {want:.2} USD; every slice covers the same spend, so the answer is incomplete or altered",

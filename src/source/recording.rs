@@ -297,10 +297,78 @@ pub async fn replay(dir: &Path) -> Result<Vec<CostPage>, SourceError> {
             format!("the recording ends in the middle of query {query:?}: its last page has a NextPageToken"),
         ));
     }
+    plan_shape(&expected).map_err(|m| SourceError::invalid(&manifest_path, m))?;
     check(&pages, &expected).map_err(|e| {
         SourceError::invalid(e.file.as_deref().unwrap_or(&manifest_path), e.to_string())
     })?;
     Ok(pages)
+}
+
+/// The plan's name for a query of this scope and grouping; None for a query creditburn
+/// never asks.
+fn plan_name(e: &crate::source::plan::Expected) -> Option<String> {
+    let g: Vec<(&str, &str)> = e
+        .group_by
+        .iter()
+        .map(|(t, k)| (t.as_str(), k.as_str()))
+        .collect();
+    match (e.scope, g.as_slice()) {
+        (RecordScope::Usage, [("DIMENSION", "SERVICE"), ("DIMENSION", "USAGE_TYPE")]) => {
+            Some("usage-by-service".into())
+        }
+        (RecordScope::Usage, [("DIMENSION", "LINKED_ACCOUNT"), ("DIMENSION", "USAGE_TYPE")]) => {
+            Some("usage-by-account".into())
+        }
+        (RecordScope::Usage, [("TAG", key), ("DIMENSION", "USAGE_TYPE")]) => {
+            Some(format!("usage-by-tag-{key}"))
+        }
+        (RecordScope::NotUsage, [("DIMENSION", "RECORD_TYPE"), ("DIMENSION", "SERVICE")]) => {
+            Some("other-by-record-type".into())
+        }
+        _ => None,
+    }
+}
+
+/// Each query of a recording is a query of creditburn's plan, under the plan's name for
+/// its grouping, so none is there twice (a slice listed again under another name would
+/// count its spend twice); and the queries every plan has (by service, by account, the
+/// other record types: the credits) are there. A tag key the config's rules use and the
+/// recording lacks is the analysis's to flag (its rule matches nothing: the award's
+/// status is `no_data`, never a forfeit), as for live data where the tag is not active.
+fn plan_shape(expected: &BTreeMap<String, crate::source::plan::Expected>) -> Result<(), String> {
+    for (name, e) in expected {
+        let grouping = e
+            .group_by
+            .iter()
+            .map(|(t, k)| format!("{t}:{k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match plan_name(e) {
+            None => {
+                return Err(format!(
+                    "query {name:?} groups by [{grouping}], which is no query of creditburn's plan; record one with `creditburn record --out DIR`"
+                ))
+            }
+            Some(plan) if plan != *name => {
+                return Err(format!(
+                    "query {name:?} groups by [{grouping}], which is the plan's {plan:?} query: a query under another name would count its spend again"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for needed in [
+        "usage-by-service",
+        "usage-by-account",
+        "other-by-record-type",
+    ] {
+        if !expected.contains_key(needed) {
+            return Err(format!(
+                "the recording has no {needed:?} query, which every plan asks; record one with `creditburn record --out DIR`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The integrity checks of a whole recording: each query against its request, then the
@@ -320,16 +388,15 @@ fn check(
                 output: &p.output,
             })
             .collect();
-        let first_file = of_query.first().and_then(|p| p.file);
-        let totals = check_query(query, expected, &of_query)?;
+        let (totals, day_pages) = check_query(query, expected, &of_query)?;
         if expected.scope == RecordScope::Usage {
             let by_service = expected.group_by.first().is_some_and(|g| g.1 == "SERVICE");
-            slices.push((!by_service, query.as_str(), first_file, totals));
+            slices.push((!by_service, query.as_str(), day_pages, totals));
         }
     }
     // The service slice first: its totals are the table's.
     slices.sort_by_key(|s| s.0);
-    let refs: Vec<_> = slices.iter().map(|(_, q, f, t)| (*q, *f, t)).collect();
+    let refs: Vec<_> = slices.iter().map(|(_, q, p, t)| (*q, Some(p), t)).collect();
     check_slices(&refs)
 }
 

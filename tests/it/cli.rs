@@ -530,8 +530,101 @@ fn page_with_no_usage_groups() {
             std::fs::write(&p, serde_json::to_string(&m).unwrap()).unwrap();
         },
         65,
-        "",
-        "holds no usage",
+        "recording.json",
+        "has no \"usage-by-service\" query",
+    );
+}
+
+/// The demo recording's manifest, edited by `edit`.
+fn edit_manifest(rec: &Path, edit: impl FnOnce(&mut Vec<Value>)) {
+    let p = rec.join("recording.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let mut exchanges = m["exchanges"].as_array().unwrap().clone();
+    edit(&mut exchanges);
+    m["exchanges"] = Value::Array(exchanges);
+    std::fs::write(&p, serde_json::to_string(&m).unwrap()).unwrap();
+}
+
+/// The exchanges of `query`, renamed `to`.
+fn renamed(exchanges: &[Value], query: &str, to: &str) -> Vec<Value> {
+    exchanges
+        .iter()
+        .filter(|e| e["query"] == query)
+        .map(|e| {
+            let mut e = e.clone();
+            e["query"] = Value::String(to.into());
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn a_query_listed_again_under_another_name_or_missing_is_refused() {
+    // Regression: usage-by-service listed twice (once as "extra") doubled the usage,
+    // and the credits query twice doubled the credits applied; without the credits
+    // query they read $0.
+    bad_recording(
+        |rec| edit_manifest(rec, |ex| ex.extend(renamed(ex, "usage-by-service", "extra"))),
+        65,
+        "recording.json",
+        "query \"extra\" groups by [DIMENSION:SERVICE, DIMENSION:USAGE_TYPE], which is the plan's \"usage-by-service\" query",
+    );
+    bad_recording(
+        |rec| {
+            edit_manifest(rec, |ex| {
+                ex.extend(renamed(ex, "other-by-record-type", "credits-again"))
+            })
+        },
+        65,
+        "recording.json",
+        "which is the plan's \"other-by-record-type\" query",
+    );
+    bad_recording(
+        |rec| {
+            edit_manifest(rec, |ex| {
+                ex.retain(|e| e["query"] != "other-by-record-type")
+            })
+        },
+        65,
+        "recording.json",
+        "has no \"other-by-record-type\" query",
+    );
+}
+
+#[test]
+fn a_positive_credit_is_refused_naming_its_page_and_day() {
+    // Regression: credits with positive amounts on one page read as $22,141 applied
+    // instead of $53,474, with no warning.
+    bad_recording(
+        |rec| {
+            let page = rec.join("other-by-record-type/page-002.json");
+            let text = std::fs::read_to_string(&page).unwrap();
+            std::fs::write(&page, text.replace("\"Amount\":\"-", "\"Amount\":\"")).unwrap();
+        },
+        65,
+        "other-by-record-type/page-002.json",
+        "has a positive amount",
+    );
+}
+
+#[test]
+fn slices_that_disagree_are_named_by_the_page_holding_the_day() {
+    // Regression: the error named a query's first page, which did not hold the day.
+    bad_recording(
+        |rec| {
+            let page = rec.join("usage-by-account/page-002.json");
+            let mut body: Value =
+                serde_json::from_str(&std::fs::read_to_string(&page).unwrap()).unwrap();
+            let last = body["ResultsByTime"].as_array().unwrap().len() - 1;
+            let group =
+                &mut body["ResultsByTime"][last]["Groups"][0]["Metrics"]["UnblendedCost"]["Amount"];
+            let v: f64 = group.as_str().unwrap().parse().unwrap();
+            *group = Value::String(format!("{}", v + 50.0));
+            std::fs::write(&page, serde_json::to_string(&body).unwrap()).unwrap();
+        },
+        65,
+        "usage-by-account/page-002.json",
+        "the usage slices disagree",
     );
 }
 
