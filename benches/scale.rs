@@ -292,17 +292,23 @@ fn report(
     config: &Path,
     now: &str,
 ) -> (Value, String, f64, f64) {
+    let (out, err, seconds, mb) = timed(server, config, now, &["report", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    (report, err, seconds, mb)
+}
+
+/// Runs `creditburn ARGS --as-of 2026-11-30 --now NOW --config CONFIG` against
+/// `server`: (stdout, stderr, wall seconds, peak resident memory in MB).
+fn timed(
+    server: &aws_server::FakeCostExplorer,
+    config: &Path,
+    now: &str,
+    args: &[&str],
+) -> (Vec<u8>, String, f64, f64) {
     let out = Command::new("python3")
         .args(["-c", PEAK_WRAPPER, env!("CARGO_BIN_EXE_creditburn")])
-        .args([
-            "report",
-            "--format",
-            "json",
-            "--as-of",
-            "2026-11-30",
-            "--now",
-            now,
-        ])
+        .args(args)
+        .args(["--as-of", "2026-11-30", "--now", now])
         .arg("--config")
         .arg(config)
         .env_clear()
@@ -328,8 +334,53 @@ fn report(
         .find_map(|l| l.strip_prefix("peak-kb "))
         .and_then(|n| n.trim().parse().ok())
         .expect("the wrapper reports the peak");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (report, err, seconds, peak_kb / 1024.0)
+    (out.stdout, err, seconds, peak_kb / 1024.0)
+}
+
+/// Many awards on a smaller organisation (30 workloads, 60 days): `run` with 1,000 of
+/// them (every one at risk, so every one an email with its chart), `report` and
+/// `check-config` with 5,000. Each award is stacked on a workload with an expiry of its
+/// own. Prints the wall time and peak memory of each against its target.
+fn awards_scale(met: &dyn Fn(bool) -> &'static str) {
+    let (workloads, days) = (30, 60);
+    let first = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap() - chrono::Days::new(days as u64 - 1);
+    let data = tempfile::tempdir().unwrap();
+    write_org(data.path(), first, days, workloads);
+    let server = aws_server::FakeCostExplorer::with_page_size(data.path(), Some(GROUPS_PER_PAGE));
+    for (awards, command, seconds_target, mb_target) in [
+        (1_000, "run", Some(5.0), None),
+        (5_000, "report", None, Some(1024.0)),
+        (5_000, "check-config", None, Some(1024.0)),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let config = work.path().join("creditburn.toml");
+        let mut text = config_text(work.path(), first, workloads);
+        for i in workloads..awards {
+            let expiry = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+                + chrono::Days::new((i / workloads) as u64);
+            text.push_str(&format!(
+                "[[awards]]\nid = \"extra-{i:05}\"\nprogram = \"other\"\namount = 50000\nstart = \"{first}\"\nexpiry = \"{expiry}\"\nworkloads = [\"w{:02}\"]\n",
+                i % workloads
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        // The cache filled first: the figures are the command's own.
+        report(&server, &config, "2026-12-01T08:00:00Z");
+        let args: &[&str] = match command {
+            "report" => &["report", "--format", "json"],
+            other => &[other],
+        };
+        let (_, _, seconds, mb) = timed(&server, &config, "2026-12-01T09:00:00Z", args);
+        println!(
+            "{command} with {awards} awards: {seconds:.2} s, peak {mb:.0} MB{}{}",
+            seconds_target
+                .map(|t| format!("   target: < {t} s {}", met(seconds < t)))
+                .unwrap_or_default(),
+            mb_target
+                .map(|t| format!("   target: < {t:.0} MB {}", met(mb < t)))
+                .unwrap_or_default()
+        );
+    }
 }
 
 fn rows(stderr: &str) -> f64 {
@@ -460,4 +511,5 @@ fn main() {
         full.mismatches + small.mismatches,
         (60 + 30) * 3
     );
+    awards_scale(&met);
 }

@@ -473,17 +473,29 @@ fn data_warnings(
     }
     // Awards AWS's order cannot tell apart draw the same spend of the account in the
     // order they are listed: a guess, in the account view (the config check refuses it
-    // when they share a workload).
+    // when they share a workload). One warning a class of them.
     if config.analysis.drawdown_order == crate::config::DrawdownOrder::Aws {
-        for (i, a) in config.awards.iter().enumerate() {
-            for b in &config.awards[i + 1..] {
-                if a.ties_with(b) {
-                    warnings.push(format!(
-                        "awards {:?} and {:?} have the same start, expiry and number of services, so AWS's order cannot say which pays first; the account view draws {:?} first (the order listed)",
-                        a.id, b.id, a.id
-                    ));
-                }
-            }
+        let mut classes: BTreeMap<(NaiveDate, NaiveDate, Option<usize>), Vec<&str>> =
+            BTreeMap::new();
+        for a in &config.awards {
+            classes
+                .entry((a.start, a.expiry, a.services.breadth()))
+                .or_default()
+                .push(&a.id);
+        }
+        for ids in classes.into_values().filter(|c| c.len() > 1) {
+            warnings.push(if ids.len() == 2 {
+                format!(
+                    "awards {:?} and {:?} have the same start, expiry and number of services, so AWS's order cannot say which pays first; the account view draws {:?} first (the order listed)",
+                    ids[0], ids[1], ids[0]
+                )
+            } else {
+                format!(
+                    "{} awards have the same start, expiry and number of services ({}), so AWS's order cannot say which pays first; the account view draws them in the order listed",
+                    crate::model::text::thousands(ids.len() as u64),
+                    crate::model::text::listed(&ids, 3)
+                )
+            });
         }
     }
     Ok(keys_without_values)

@@ -729,8 +729,40 @@ pub(super) fn check_transport(
 }
 
 fn check_smtp(raw: &RawSmtp, resolve: &dyn Fn(&str) -> PathBuf, p: &mut Problems) -> SmtpConfig {
-    if raw.host.trim().is_empty() {
+    let host = raw.host.trim();
+    if host.is_empty() {
         p.add("email.smtp.host", "is empty");
+    } else if host.starts_with('[') || host.ends_with(']') {
+        p.add(
+            "email.smtp.host",
+            format!(
+                "{:?} has brackets; give the address without them ({:?}): the port is its own key",
+                raw.host,
+                host.trim_start_matches('[').trim_end_matches(']')
+            ),
+        );
+    } else if host != raw.host || host.contains(char::is_whitespace) || host.contains('/') {
+        p.add(
+            "email.smtp.host",
+            format!(
+                "{:?} is not a host name or address (white space, or a URL's slash)",
+                raw.host
+            ),
+        );
+    } else if host.matches(':').count() == 1 {
+        p.add(
+            "email.smtp.host",
+            format!(
+                "{:?} holds a port; give the host alone and the port as email.smtp.port",
+                raw.host
+            ),
+        );
+    }
+    if raw.port == Some(0) {
+        p.add(
+            "email.smtp.port",
+            "0 is no port a server listens on; give the server's port (587 for STARTTLS, 465 for TLS)",
+        );
     }
     let security = match raw.security.as_str() {
         "starttls" => Security::StartTls,
@@ -906,8 +938,23 @@ fn check_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
 }
 
 /// Two workloads whose rules could match the same line need distinct `priority` values,
-/// or "first matching rule wins" would depend on file order by accident.
+/// or "first matching rule wins" would depend on file order by accident. Workloads that
+/// clash with one another are named as one problem (a thousand workloads sharing a
+/// priority are one line, not half a million).
 fn check_overlaps(workloads: &[Workload], p: &mut Problems) {
+    let n = workloads.len();
+    // Clashing workloads joined into groups; per group, its first clash (i, j, their
+    // rules) and how many clashing pairs it holds.
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut example: Vec<Option<(usize, usize, usize, usize)>> = vec![None; n];
+    let mut pairs = vec![0usize; n];
     for (i, a) in workloads.iter().enumerate() {
         for (j, b) in workloads.iter().enumerate().skip(i + 1) {
             if !a.services.intersects(&b.services) {
@@ -923,18 +970,55 @@ fn check_overlaps(workloads: &[Workload], p: &mut Problems) {
                     .position(|rb| ra.may_overlap(rb))
                     .map(|rj| (ri, rj))
             });
-            if let Some((ri, rj)) = clash {
-                p.add(
-                    format!("workloads[{j}].rules[{rj}]"),
-                    format!(
-                        "{:?} ({}) can match the same spend as workloads[{i}].rules[{ri}] {:?} ({}); give the two workloads different `priority` values to state which wins",
-                        b.name,
-                        b.rules[rj].describe(),
-                        a.name,
-                        a.rules[ri].describe()
-                    ),
-                );
+            let Some((ri, rj)) = clash else { continue };
+            let (x, y) = (root(&mut parent, i), root(&mut parent, j));
+            let (keep, gone) = (x.min(y), x.max(y));
+            if keep != gone {
+                parent[gone] = keep;
+                pairs[keep] += pairs[gone];
+                example[keep] = example[keep].or(example[gone]);
             }
+            pairs[keep] += 1;
+            example[keep].get_or_insert((i, j, ri, rj));
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let r = root(&mut parent, i);
+        if example[r].is_some() {
+            groups.entry(r).or_default().push(i);
+        }
+    }
+    for (r, members) in groups {
+        let Some((i, j, ri, rj)) = example[r] else {
+            continue;
+        };
+        let (a, b) = (&workloads[i], &workloads[j]);
+        let pair = format!(
+            "{:?} ({}) can match the same spend as workloads[{i}].rules[{ri}] {:?} ({})",
+            b.name,
+            b.rules[rj].describe(),
+            a.name,
+            a.rules[ri].describe()
+        );
+        if members.len() == 2 && pairs[r] == 1 {
+            p.add(
+                format!("workloads[{j}].rules[{rj}]"),
+                format!("{pair}; give the two workloads different `priority` values to state which wins"),
+            );
+        } else {
+            let names: Vec<&str> = members
+                .iter()
+                .map(|&m| workloads[m].name.as_str())
+                .collect();
+            p.add(
+                format!("workloads[{}].priority", members[0]),
+                format!(
+                    "{} workloads can match the same spend without priorities that tell them apart: {} (for example {pair}); give each a different `priority` to state which wins",
+                    crate::model::text::thousands(members.len() as u64),
+                    crate::model::text::listed(&names, 3)
+                ),
+            );
         }
     }
 }
@@ -955,24 +1039,40 @@ fn check_stacks(raw: &[RawAward], awards: &[Award], order: DrawdownOrder, p: &mu
             by_workload.entry(w.as_str()).or_default().push(i);
         }
     }
+    // Per workload, the awards AWS's order cannot tell apart, as one problem a class.
     let mut named = HashSet::new();
     for (w, list) in by_workload {
-        for (x, &i) in list.iter().enumerate() {
-            for &j in &list[x + 1..] {
-                let (a, b) = (&awards[i], &awards[j]);
-                if !dated(i) || !dated(j) || !named.insert((i, j)) {
-                    continue;
-                }
-                if a.ties_with(b) {
-                    p.add(
-                        format!("{}.workloads", award_key(j, Some(&raw[j].id))),
-                        format!(
-                            "{w:?} is also funded by award {:?} with the same start, expiry and number of services, so AWS's order cannot say which pays first; set analysis.drawdown_order = \"listed\" and list the awards in the order they are drawn",
-                            a.id
-                        ),
-                    );
-                }
+        let mut classes: BTreeMap<(NaiveDate, NaiveDate, Option<usize>), Vec<usize>> =
+            BTreeMap::new();
+        for &i in list.iter().filter(|&&i| dated(i)) {
+            let a = &awards[i];
+            classes
+                .entry((a.start, a.expiry, a.services.breadth()))
+                .or_default()
+                .push(i);
+        }
+        for class in classes.into_values().filter(|c| c.len() > 1) {
+            if !named.insert(class.clone()) {
+                continue;
             }
+            let (first, second) = (class[0], class[1]);
+            let message = if class.len() == 2 {
+                format!(
+                    "{w:?} is also funded by award {:?} with the same start, expiry and number of services, so AWS's order cannot say which pays first; set analysis.drawdown_order = \"listed\" and list the awards in the order they are drawn",
+                    awards[first].id
+                )
+            } else {
+                let ids: Vec<&str> = class.iter().map(|&i| awards[i].id.as_str()).collect();
+                format!(
+                    "{w:?} is funded by {} awards with the same start, expiry and number of services ({}), so AWS's order cannot say which pays first; set analysis.drawdown_order = \"listed\" and list the awards in the order they are drawn",
+                    crate::model::text::thousands(class.len() as u64),
+                    crate::model::text::listed(&ids, 3)
+                )
+            };
+            p.add(
+                format!("{}.workloads", award_key(second, Some(&raw[second].id))),
+                message,
+            );
         }
     }
 }

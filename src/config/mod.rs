@@ -1045,6 +1045,13 @@ fn parse_services(
         let entry_key = format!("{key}[{i}]");
         let lower = v.to_lowercase();
         match v.as_str() {
+            "all" if values.len() > 1 => {
+                problems.add(
+                    entry_key,
+                    "\"all\" stands alone: it covers every service, so the other entries say nothing; keep only \"all\", or list the services without it",
+                );
+                return (ServiceSet::All, Vec::new());
+            }
             "all" => return (ServiceSet::All, Vec::new()),
             "bedrock" => list.push(ServiceSelector::Bedrock),
             _ if v.trim().is_empty() => problems.add(entry_key, "service name is empty"),

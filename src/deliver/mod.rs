@@ -670,10 +670,26 @@ fn operator_problem(e: &lettre::transport::smtp::Error) -> bool {
         .any(|enhanced| text.contains(enhanced))
 }
 
+/// Whether the TLS layer failed: rustls' errors (a handshake with a server that speaks
+/// plaintext, an unknown CA, a name mismatch) reach lettre as I/O errors of kind
+/// `InvalidData`, wrapped as connection errors.
+fn tls_failure(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 fn classify(e: &lettre::transport::smtp::Error) -> Failure {
-    // rustls' refusals (an unknown CA, a name mismatch) reach lettre as connection errors.
     let certificate = smtp_error(e).contains("certificate");
-    if operator_problem(e) || certificate || e.is_tls() || e.is_client() {
+    if operator_problem(e) || certificate || tls_failure(e) || e.is_tls() || e.is_client() {
         Failure::Held
     } else if e.is_permanent() {
         Failure::Refused

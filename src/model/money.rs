@@ -35,14 +35,7 @@ pub(crate) fn round2(v: f64) -> f64 {
 pub fn money(v: f64) -> String {
     let cents = (v.abs() * 100.0).round() as u64;
     let (whole, frac) = (cents / 100, cents % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
+    let grouped = crate::model::text::thousands(whole);
     let sign = if v < 0.0 && cents > 0 { "-" } else { "" };
     format!("{sign}${grouped}.{frac:02}")
 }

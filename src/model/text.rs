@@ -77,6 +77,38 @@ pub(crate) fn wrap(text: &str, width: usize) -> String {
     out
 }
 
+/// `names` quoted, the first `shown` of them, and how many more: `"a", "b", "c" and 1,997
+/// more`. Keeps a message about many things one line long.
+pub fn listed(names: &[&str], shown: usize) -> String {
+    let mut out: Vec<String> = names.iter().take(shown).map(|n| format!("{n:?}")).collect();
+    let more = names.len().saturating_sub(shown);
+    if more > 0 {
+        let last = format!("{} more", thousands(more as u64));
+        return format!("{} and {last}", out.join(", "));
+    }
+    match out.len() {
+        0 => String::new(),
+        1 => out.remove(0),
+        _ => {
+            let last = out.pop().unwrap_or_default();
+            format!("{} and {last}", out.join(", "))
+        }
+    }
+}
+
+/// 1997 as "1,997".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A large count in a few characters: "950", "12.5K", "1.75M", "3.20B".
 pub fn short_count(v: f64) -> String {
     let v = v.max(0.0);

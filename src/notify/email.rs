@@ -428,17 +428,44 @@ const CELL: &str = "padding:4px 12px 4px 0;border-bottom:1px solid #eee";
 const MONEY_CELL: &str =
     "padding:4px 12px 4px 0;border-bottom:1px solid #eee;text-align:right;white-space:nowrap";
 
+/// The most awards the digest's table lists, at-risk ones first; the rest are counted.
+pub const DIGEST_ROWS: usize = 200;
+/// The most awards (at risk first) the digest says in a sentence each, and the most
+/// alerts, warnings and failed messages it lists: beyond, a count and where to look.
+pub const DIGEST_DETAIL: usize = 50;
+
+/// Whether an award needs finance's eye: a risk, no reliable data, or used up with its
+/// spend paid out of pocket (used up while the awards stacked behind it pay is not).
+fn needs_attention(a: &AwardStatus) -> bool {
+    use crate::analyse::project::Status;
+    match a.status {
+        Status::ExhaustionRisk | Status::ForfeitRisk | Status::NoData => true,
+        Status::Exhausted => a.out_of_pocket >= 0.005,
+        _ => false,
+    }
+}
+
+/// `items`, at most `max` of them, and a line saying how many more there are.
+fn at_most<T>(items: &[T], max: usize) -> (&[T], Option<String>) {
+    if items.len() <= max {
+        (items, None)
+    } else {
+        (
+            &items[..max],
+            Some(format!(
+                "... and {} more (creditburn report lists them all)",
+                items.len() - max
+            )),
+        )
+    }
+}
+
 pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc>) -> AlertEmail {
     use crate::analyse::project::Status;
     let at_risk = report
         .awards
         .iter()
-        // An award used up while the awards stacked behind it pay is not at risk.
-        .filter(|a| match a.status {
-            Status::ExhaustionRisk | Status::ForfeitRisk => true,
-            Status::Exhausted => a.out_of_pocket >= 0.005,
-            _ => false,
-        })
+        .filter(|a| needs_attention(a) && a.status != Status::NoData)
         .count();
     let no_data = report
         .awards
@@ -485,7 +512,25 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         html.push_str(&format!("<th style=\"text-align:{align};padding:4px 12px 4px 0;border-bottom:2px solid #999\">{h}</th>"));
     }
     html.push_str("</tr>\n");
-    for a in &report.awards {
+    // The awards that need attention first (in the order configured), then the rest:
+    // a digest of thousands of awards stays readable and bounded.
+    let mut ordered: Vec<&AwardStatus> = report
+        .awards
+        .iter()
+        .filter(|a| needs_attention(a))
+        .collect();
+    ordered.extend(report.awards.iter().filter(|a| !needs_attention(a)));
+    let sentences: Vec<&AwardStatus> = if report.awards.len() <= DIGEST_DETAIL {
+        report.awards.iter().collect()
+    } else {
+        ordered
+            .iter()
+            .copied()
+            .filter(|a| needs_attention(a))
+            .collect()
+    };
+    let (sentences, more_sentences) = at_most(&sentences, DIGEST_DETAIL);
+    for a in sentences {
         text.push_str(&wrap(
             &format!(
                 "{} ({}): {}",
@@ -495,6 +540,17 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
             ),
             72,
         ));
+    }
+    if let Some(more) = &more_sentences {
+        text.push_str(&wrap(more, 72));
+    }
+    let rows: Vec<&AwardStatus> = if report.awards.len() <= DIGEST_ROWS {
+        report.awards.iter().collect()
+    } else {
+        ordered.clone()
+    };
+    let (rows, more_rows) = at_most(&rows, DIGEST_ROWS);
+    for a in rows {
         html.push_str(&format!(
             "<tr><td style=\"{CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{MONEY_CELL}\">{}</td><td style=\"{CELL}\">{}</td><td style=\"{CELL}\">{}</td></tr>\n",
             escape(&a.id),
@@ -506,8 +562,12 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
             a.status.as_str().replace('_', " ")
         ));
     }
-    html.push_str("</table>\n<ul>\n");
-    for a in &report.awards {
+    html.push_str("</table>\n");
+    if let Some(more) = &more_rows {
+        html.push_str(&format!("<p>{}</p>\n", escape(more)));
+    }
+    html.push_str("<ul>\n");
+    for a in sentences {
         html.push_str(&format!(
             "<li><b>{}</b>: {}</li>\n",
             escape(&a.id),
@@ -515,6 +575,9 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         ));
     }
     html.push_str("</ul>\n");
+    if let Some(more) = &more_sentences {
+        html.push_str(&format!("<p>{}</p>\n", escape(more)));
+    }
     // When the account starts paying, and the credits no award names, as AWS draws them.
     let mut account = Vec::new();
     if !report.awards.is_empty() {
@@ -536,7 +599,12 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     if !report.alerts.is_empty() {
         text.push_str("\nAlerts in force\n");
         html.push_str("<h3>Alerts in force</h3>\n<ul>\n");
-        for al in &report.alerts {
+        let (alerts, more) = at_most(&report.alerts, DIGEST_DETAIL);
+        if let Some(more) = more {
+            text.push_str(&wrap(&more, 72));
+            html.push_str(&format!("<li>{}</li>\n", escape(&more)));
+        }
+        for al in alerts {
             text.push_str(&wrap(
                 &format!("- [{}] {}", al.severity.as_str(), al.subject),
                 72,
@@ -552,7 +620,12 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     if !report.data.warnings.is_empty() {
         text.push_str("\nWarnings about the data and the configuration\n");
         html.push_str("<h3>Warnings about the data and the configuration</h3>\n<ul>\n");
-        for w in &report.data.warnings {
+        let (warnings, more) = at_most(&report.data.warnings, DIGEST_DETAIL);
+        if let Some(more) = more {
+            text.push_str(&wrap(&more, 72));
+            html.push_str(&format!("<li>{}</li>\n", escape(&more)));
+        }
+        for w in warnings {
             text.push_str(&wrap(&format!("- {w}"), 72));
             html.push_str(&format!("<li>{}</li>\n", escape(w)));
         }
@@ -561,7 +634,12 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     if !deliveries.failed.is_empty() {
         text.push_str("\nMessages that could not be delivered\n");
         html.push_str("<h3>Messages that could not be delivered</h3>\n<ul>\n");
-        for f in &deliveries.failed {
+        let (failed, more) = at_most(&deliveries.failed, DIGEST_DETAIL);
+        if let Some(more) = more {
+            text.push_str(&wrap(&more, 72));
+            html.push_str(&format!("<li>{}</li>\n", escape(&more)));
+        }
+        for f in failed {
             text.push_str(&wrap(
                 &format!(
                     "- {} ({}): {}",

@@ -527,3 +527,75 @@ fn values_of_the_wrong_type_are_listed_section_by_section() {
         "{rendered:#?}"
     );
 }
+
+#[test]
+fn many_workloads_sharing_a_priority_are_one_problem_not_a_million() {
+    // Regression: 2,000 workloads sharing a priority listed 2,005,000 problems (412 MB of
+    // stderr): each pair its own line.
+    let mut text = crate::support::SMALL_CONFIG.to_string();
+    for i in 0..2_000 {
+        text.push_str(&format!(
+            "[[workloads]]\nname = \"w{i:04}\"\npriority = 7\nrules = [{{ usage_type = \"USE1-*\" }}]\n"
+        ));
+    }
+    let problems = creditburn::config::parse(&text, std::path::Path::new(".")).unwrap_err();
+    assert_eq!(
+        problems.len(),
+        1,
+        "{:?}",
+        &problems[..problems.len().min(3)]
+    );
+    let p = &problems[0];
+    assert_eq!(p.key, "workloads[2].priority");
+    assert!(
+        p.message.starts_with("2,000 workloads can match the same spend without priorities that tell them apart: \"w0000\", \"w0001\", \"w0002\" and 1,997 more"),
+        "{}",
+        p.message
+    );
+    // Two workloads still get the pair's own sentence.
+    let two = format!(
+        "{}[[workloads]]\nname = \"a\"\npriority = 5\nrules = [{{ usage_type = \"USE1-*\" }}]\n[[workloads]]\nname = \"b\"\npriority = 5\nrules = [{{ usage_type = \"USE1-Nova*\" }}]\n",
+        crate::support::SMALL_CONFIG
+    );
+    let problems = creditburn::config::parse(&two, std::path::Path::new(".")).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.message.contains(
+            "\"b\" (usage type USE1-Nova*) can match the same spend as workloads[2].rules[0] \"a\""
+        )),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn checks_say_no_to_what_cannot_work() {
+    // Regression: each passed check-config, then every run exited 75 and retried for
+    // ever.
+    let smtp = |keys: &str| {
+        (
+            "outbox = \"outbox\"",
+            format!("transport = \"smtp\"\n[email.smtp]\n{keys}"),
+        )
+    };
+    let (from, to) = smtp("host = \"127.0.0.1\"\nport = 0");
+    check(
+        (from, &to),
+        &["email.smtp.port: 0 is no port a server listens on"],
+    );
+    let (from, to) = smtp("host = \"[::1]\"");
+    check(
+        (from, &to),
+        &["email.smtp.host: \"[::1]\" has brackets", "\"::1\""],
+    );
+    let (from, to) = smtp("host = \"smtp.example.com:587\"");
+    check(
+        (from, &to),
+        &["email.smtp.host: \"smtp.example.com:587\" holds a port"],
+    );
+    check(
+        (
+            "services = [\"bedrock\", \"s3\"]",
+            "services = [\"all\", \"bogus\"]",
+        ),
+        &["workloads[0].services[0]: \"all\" stands alone"],
+    );
+}

@@ -228,3 +228,53 @@ fn the_report_json_and_table_are_pinned() {
     assert!(out.status.success());
     expect_file!["snapshots/report.txt"].assert_eq(&String::from_utf8(out.stdout).unwrap());
 }
+
+#[test]
+fn the_digest_of_a_thousand_awards_stays_bounded_and_names_what_it_leaves_out() {
+    // Regression: the digest listed every award in full (and every pair of awards AWS's
+    // order could not tell apart): 33 MB at 400 awards.
+    let (_, table) = crate::support::demo();
+    let mut text = String::new();
+    for i in 0..1_000 {
+        // Each a different expiry within a year, funding one of the three workloads.
+        let expiry =
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + chrono::Days::new(i % 300);
+        let workload = ["platform", "document-pipeline", "support-assistant"][i as usize % 3];
+        text.push_str(&format!(
+            "[[awards]]\nid = \"many-{i:04}\"\nprogram = \"other\"\namount = {}\nstart = \"2026-08-01\"\nexpiry = \"{expiry}\"\nworkloads = [\"{workload}\"]\n",
+            100_000 + i
+        ));
+    }
+    let base = std::fs::read_to_string(crate::support::repo().join("config/example.toml")).unwrap();
+    assert!(base.contains("drawdown_order = \"aws\""));
+    let many = creditburn::config::parse(
+        &format!(
+            "{}\n{text}",
+            base.replace("drawdown_order = \"aws\"", "drawdown_order = \"listed\"")
+        ),
+        &crate::support::repo().join("config"),
+    )
+    .unwrap_or_else(|p| panic!("{p:?}"));
+    assert_eq!(many.awards.len(), 1_005);
+    let report =
+        creditburn::analyse::report::assess(&table, &many, table.last_day, None, None).unwrap();
+    let now = "2026-11-21T08:00:00Z".parse().unwrap();
+    let digest = creditburn::notify::email::render_digest(&report, &Default::default(), now);
+    let size = digest.text.len() + digest.html.len();
+    assert!(size < 250_000, "{size} bytes");
+    assert!(
+        digest
+            .html
+            .contains("... and 805 more (creditburn report lists them all)"),
+        "the table names what it leaves out"
+    );
+    assert!(digest
+        .text
+        .contains("more (creditburn report lists them all)"));
+    // The awards that need attention come first, in full.
+    assert!(
+        digest.text.contains("poc-support (exhaustion risk)"),
+        "{}",
+        &digest.text[..2000]
+    );
+}

@@ -717,3 +717,30 @@ fn a_refused_sender_holds_every_message_until_it_is_fixed() {
     );
     assert_eq!(server.messages().len(), 10);
 }
+
+#[test]
+fn implicit_tls_to_a_server_that_speaks_plaintext_is_a_tls_problem_that_holds_the_queue() {
+    // Regression: the handshake's failure was taken as temporary (exit 75, an attempt
+    // counted), where a TLS problem is the operator's: exit 78, every message held.
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&dir.path().join("mail"), &[]);
+    let config = smtp_config(
+        dir.path(),
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"",
+            server.port
+        ),
+    );
+    let out = creditburn_run(&config, T0, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("10 deliveries held, none lost"), "{err}");
+    let db = rusqlite::Connection::open(dir.path().join("state/creditburn.sqlite3")).unwrap();
+    let attempts: i64 = db
+        .query_row("SELECT coalesce(sum(attempts), 0) FROM delivery", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(attempts, 0, "no attempt counted");
+    assert!(server.messages().is_empty());
+}
