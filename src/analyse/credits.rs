@@ -61,30 +61,58 @@ pub(crate) fn reconcile(
 /// `[[awards]]` entries for `credits`, ready to paste into the config: amounts and dates
 /// from AWS; the workloads are left for a person to name.
 pub(crate) fn adoption_toml(credits: &[&Credit]) -> String {
+    /// One `[[awards]]` entry, written by the TOML serializer: text from AWS (an id, a
+    /// date) is quoted and escaped as TOML needs, never pasted into the file.
+    #[derive(serde::Serialize)]
+    struct Adopted<'a> {
+        id: String,
+        program: &'static str,
+        amount: f64,
+        currency: &'a str,
+        start: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expiry: Option<String>,
+        credit_id: &'a str,
+        workloads: Vec<String>,
+    }
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        awards: Vec<Adopted<'a>>,
+    }
+    // A comment line holds no line break and no control character.
+    let comment = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     let mut out = String::new();
     for c in credits {
         out.push_str(&format!(
             "# {} ({}): {} of {} {} left\n",
-            c.description.replace('\n', " "),
-            c.credit_type,
+            comment(&c.description),
+            comment(&c.credit_type),
             crate::model::money::money(c.remaining_amount),
             crate::model::money::money(c.initial_amount),
-            c.currency
+            comment(&c.currency)
         ));
-        out.push_str("[[awards]]\n");
-        out.push_str(&format!("id = \"credit-{}\"\n", c.credit_id));
-        out.push_str(
-            "program = \"other\"  # bedrock_poc, activate_portfolio, ... if you know it\n",
-        );
-        out.push_str(&format!("amount = {:.2}\n", c.initial_amount));
-        out.push_str(&format!("currency = \"{}\"\n", c.currency));
-        out.push_str(&format!("start = \"{}\"\n", c.start_date));
-        match c.end_date {
-            Some(end) => out.push_str(&format!("expiry = \"{end}\"\n")),
-            None => out.push_str("expiry = \"\"  # AWS gives no expiry: fill it in\n"),
+        out.push_str("# Fill in `workloads` with the workloads this credit funds, and `program` if you know it.\n");
+        if c.end_date.is_none() {
+            out.push_str("# AWS gives no expiry: add expiry = \"YYYY-MM-DD\".\n");
         }
-        out.push_str(&format!("credit_id = \"{}\"\n", c.credit_id));
-        out.push_str("workloads = []  # name the workloads this credit funds\n\n");
+        let entry = File {
+            awards: vec![Adopted {
+                id: format!("credit-{}", c.credit_id),
+                program: "other",
+                amount: crate::model::money::round2(c.initial_amount),
+                currency: &c.currency,
+                start: c.start_date.to_string(),
+                expiry: c.end_date.map(|d| d.to_string()),
+                credit_id: &c.credit_id,
+                workloads: Vec::new(),
+            }],
+        };
+        out.push_str(&toml::to_string(&entry).unwrap_or_default());
+        out.push('\n');
     }
     out
 }

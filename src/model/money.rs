@@ -31,8 +31,12 @@ pub(crate) fn round2(v: f64) -> f64 {
     }
 }
 
-/// "$12,345.67".
+/// "$12,345.67"; "n/a" for a value that is not a finite number (never a plausible
+/// "$0.00").
 pub fn money(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".to_string();
+    }
     let cents = (v.abs() * 100.0).round() as u64;
     let (whole, frac) = (cents / 100, cents % 100);
     let grouped = crate::model::text::thousands(whole);
@@ -57,6 +61,8 @@ mod tests {
         assert_eq!(money(1234567.891), "$1,234,567.89");
         assert_eq!(money(-12.5), "-$12.50");
         assert_eq!(money(999.999), "$1,000.00");
+        assert_eq!(money(f64::NAN), "n/a");
+        assert_eq!(money(f64::INFINITY), "n/a");
         assert_eq!(dollars(6356.42), "$6,356");
         assert_eq!(dollars(25_000.0), "$25,000");
         assert_eq!(dollars(-0.004), "$0");

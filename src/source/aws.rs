@@ -424,17 +424,33 @@ fn to_datetime(d: NaiveDate) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs(secs)
 }
 
-fn amount(a: Option<&billing::types::Amount>) -> Result<(f64, String), FetchError> {
-    match a {
-        None => Ok((0.0, "USD".to_string())),
-        Some(a) => a
-            .currency_amount()
-            .parse::<f64>()
-            .map(|v| (v, a.currency_code().to_string()))
-            .map_err(|_| {
-                FetchError::Malformed(format!("amount {:?} is not a number", a.currency_amount()))
-            }),
+/// An amount of the Billing API, checked: present, a finite number, in USD (Cost
+/// Explorer's currency, which every award is measured in). `what` names it in the
+/// error: `credit 1234's remainingAmount`.
+fn amount(a: Option<&billing::types::Amount>, what: &str) -> Result<f64, FetchError> {
+    // The SDK fills a required member AWS left out with an empty value.
+    let a = a
+        .filter(|a| !a.currency_amount().trim().is_empty())
+        .ok_or_else(|| {
+            FetchError::Malformed(format!(
+                "{what} is missing; a balance AWS did not report is not $0"
+            ))
+        })?;
+    let text = crate::model::text::excerpt(a.currency_amount());
+    let v: f64 = a
+        .currency_amount()
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| FetchError::Malformed(format!("{what} {text:?} is not a number")))?;
+    if a.currency_code() != "USD" {
+        return Err(FetchError::Malformed(format!(
+            "{what} is in {:?}; creditburn counts in USD, as Cost Explorer reports",
+            crate::model::text::excerpt(a.currency_code())
+        )));
     }
+    Ok(v)
 }
 
 impl Billing {
@@ -459,30 +475,7 @@ impl Billing {
             .send()
             .await
             .map_err(classify)?;
-        output
-            .credits()
-            .iter()
-            .map(|c| {
-                let (initial_amount, currency) = amount(c.initial_amount())?;
-                let (remaining_amount, _) = amount(c.remaining_amount())?;
-                Ok(Credit {
-                    credit_id: c.credit_id().to_string(),
-                    credit_type: c.credit_type().to_string(),
-                    description: c.description().to_string(),
-                    currency,
-                    initial_amount,
-                    remaining_amount,
-                    start_date: day_of(c.start_date()).unwrap_or_default(),
-                    end_date: c.end_date().and_then(day_of),
-                    exhaust_date: c.exhaust_date().and_then(day_of),
-                    applicable_products: c.applicable_product_names().to_vec(),
-                    status: c
-                        .credit_status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                })
-            })
-            .collect()
+        output.credits().iter().map(credit_of).collect()
     }
 
     /// How much of credit `credit_id` AWS applied, per service and month, over
@@ -514,13 +507,22 @@ impl Billing {
                 .map_err(classify)?;
             pages += 1;
             for e in page.credit_allocation_history_list() {
-                let (value, _) = amount(e.credit_amount())?;
+                let value = amount(
+                    e.credit_amount(),
+                    &format!(
+                        "credit {}'s allocation for {} in {}",
+                        crate::model::text::excerpt(credit_id),
+                        crate::model::text::excerpt(e.applied_service_name()),
+                        crate::model::text::excerpt(e.billing_month())
+                    ),
+                )?;
                 out.push(Allocation {
                     credit_id: e.credit_id().to_string(),
                     service: e.applied_service_name().to_string(),
                     month: e.billing_month().to_string(),
-                    // Allocation amounts are negative: they reduce the bill.
-                    amount: value.abs(),
+                    // Applications are negative (they reduce the bill); a positive entry
+                    // is a reversal, and takes away from what was applied.
+                    amount: -value,
                     estimated: e.is_estimated_bill(),
                 });
             }
@@ -530,6 +532,58 @@ impl Billing {
             }
         }
     }
+}
+
+/// One credit of GetCredits, every value checked: its amounts (`amount`), its dates
+/// (within the years a bill may hold: a bad date is no 1970), its status (ENABLED or
+/// DISABLED: a missing or unknown one is not taken for enabled). A credit that fails is
+/// an error naming it, and the snapshot is not kept.
+fn credit_of(c: &billing::types::CreditData) -> Result<Credit, FetchError> {
+    let id = crate::model::text::excerpt(c.credit_id());
+    let what = |field: &str| format!("credit {id}'s {field}");
+    let date = |t: &aws_smithy_types::DateTime, field: &str| {
+        day_of(t)
+            .filter(|d| {
+                (crate::model::page::MIN_YEAR..=crate::model::page::MAX_YEAR)
+                    .contains(&chrono::Datelike::year(d))
+            })
+            .ok_or_else(|| {
+                FetchError::Malformed(format!("{} is not a date a bill holds", what(field)))
+            })
+    };
+    let status = match c.credit_status() {
+        Some(billing::types::CreditStatus::Enabled) => "ENABLED",
+        Some(billing::types::CreditStatus::Disabled) => "DISABLED",
+        Some(other) => {
+            return Err(FetchError::Malformed(format!(
+                "{} {:?} is neither ENABLED nor DISABLED",
+                what("creditStatus"),
+                crate::model::text::excerpt(other.as_str())
+            )))
+        }
+        None => {
+            return Err(FetchError::Malformed(format!(
+                "{} is missing; a credit is not taken for enabled unsaid",
+                what("creditStatus")
+            )))
+        }
+    };
+    Ok(Credit {
+        credit_id: c.credit_id().to_string(),
+        credit_type: c.credit_type().to_string(),
+        description: c.description().to_string(),
+        currency: "USD".to_string(),
+        initial_amount: amount(c.initial_amount(), &what("initialAmount"))?,
+        remaining_amount: amount(c.remaining_amount(), &what("remainingAmount"))?,
+        start_date: date(c.start_date(), "startDate")?,
+        end_date: c.end_date().map(|t| date(t, "endDate")).transpose()?,
+        exhaust_date: c
+            .exhaust_date()
+            .map(|t| date(t, "exhaustDate"))
+            .transpose()?,
+        applicable_products: c.applicable_product_names().to_vec(),
+        status: status.to_string(),
+    })
 }
 
 /// What a credits refresh produced.

@@ -1133,3 +1133,127 @@ fn with_json_logs_every_line_on_stderr_is_a_json_object() {
         );
     }
 }
+
+#[test]
+fn the_billing_apis_gaps_are_refused_naming_the_credit_not_read_as_numbers() {
+    // Regression: a missing remainingAmount read as $0 ("AWS shows $0.00 left"), NaN and
+    // inf parsed, the currency went unchecked, a bad date became 1970-01-01 and a
+    // missing status counted as enabled. Each is now an error naming the credit: the
+    // last good snapshot stands in (here none: the run says so and goes on without).
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (
+            "missing",
+            Box::new(|c: &mut Value| {
+                c.as_object_mut().unwrap().remove("remainingAmount");
+            }),
+            "credit 1001's remainingAmount is missing",
+        ),
+        (
+            "NaN",
+            Box::new(|c: &mut Value| c["remainingAmount"]["currencyAmount"] = "NaN".into()),
+            "credit 1001's remainingAmount \"NaN\" is not a number",
+        ),
+        (
+            "inf",
+            Box::new(|c: &mut Value| c["initialAmount"]["currencyAmount"] = "inf".into()),
+            "credit 1001's initialAmount \"inf\" is not a number",
+        ),
+        (
+            "EUR",
+            Box::new(|c: &mut Value| c["remainingAmount"]["currencyCode"] = "EUR".into()),
+            "credit 1001's remainingAmount is in \"EUR\"",
+        ),
+        (
+            "status",
+            Box::new(|c: &mut Value| {
+                c.as_object_mut().unwrap().remove("creditStatus");
+            }),
+            "credit 1001's creditStatus is missing",
+        ),
+        (
+            "date",
+            Box::new(|c: &mut Value| c["startDate"] = (-5_000_000_000_i64).into()),
+            "credit 1001's startDate is not a date a bill holds",
+        ),
+    ];
+    for (name, damage, says) in cases {
+        let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+        let dir = tempfile::tempdir().unwrap();
+        let config = billing_config(dir.path());
+        let mut poc = poc_credit();
+        damage(&mut poc);
+        server.set_billing(
+            serde_json::json!({"credits": [poc]}),
+            vec![serde_json::json!({"creditAllocationHistoryList": []})],
+        );
+        let (r, err) = report(&server, &config, DAY1, &[]);
+        assert!(err.contains(says), "{name}: {err}");
+        assert_eq!(r["source"]["stale"], true, "{name}");
+        // Nothing of the refused snapshot reaches a figure.
+        let poc = r["awards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == "poc-support")
+            .unwrap();
+        assert!(poc["credit"].is_null(), "{name}: {poc}");
+    }
+}
+
+#[test]
+fn a_reversal_in_the_allocation_history_takes_away_from_what_was_applied() {
+    // Regression: a positive entry (a reversal) was added to the credit applied.
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_config(dir.path());
+    server.set_billing(
+        serde_json::json!({"credits": [poc_credit()]}),
+        vec![serde_json::json!({"creditAllocationHistoryList": [
+            applied("1001", "Amazon Bedrock", "2026-10", "-3100.25"),
+            applied("1001", "Amazon Bedrock", "2026-11", "100.25"),
+        ]})],
+    );
+    let (r, err) = report(&server, &config, DAY1, &[]);
+    let poc = r["awards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "poc-support")
+        .unwrap();
+    let applied = &poc["credit"]["applied_by_service"];
+    assert_eq!(applied[0][0], "Amazon Bedrock", "{err}: {applied}");
+    assert_eq!(applied[0][1], 3000.0, "{applied}");
+}
+
+#[test]
+fn adopted_awards_are_written_by_the_toml_serializer_whatever_aws_says() {
+    // Regression: the TOML was written by string formatting, AWS's text unescaped: a
+    // description with a line break, or an id with a quote, made another file.
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = billing_config(dir.path());
+    let mut odd = credit(
+        "2002\" evil = \"1",
+        "Prom\"otion",
+        "5000",
+        "4200.50",
+        "2026-06-01",
+        "2027-05-31",
+    );
+    odd["description"] = "line one\n[[awards]]\nid = \"injected\"".into();
+    server.set_billing(
+        serde_json::json!({"credits": [poc_credit(), odd]}),
+        vec![serde_json::json!({"creditAllocationHistoryList": []})],
+    );
+    let out = live(
+        &server,
+        &["credits", "--adopt", "--config", config.to_str().unwrap()],
+        DAY1,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let parsed: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let awards = parsed["awards"].as_array().unwrap();
+    assert_eq!(awards.len(), 1, "{text}");
+    assert_eq!(awards[0]["credit_id"].as_str(), Some("2002\" evil = \"1"));
+    assert_eq!(awards[0]["id"].as_str(), Some("credit-2002\" evil = \"1"));
+}
