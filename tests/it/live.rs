@@ -1140,7 +1140,8 @@ fn the_billing_apis_gaps_are_refused_naming_the_credit_not_read_as_numbers() {
     // inf parsed, the currency went unchecked, a bad date became 1970-01-01 and a
     // missing status counted as enabled. Each is now an error naming the credit: the
     // last good snapshot stands in (here none: the run says so and goes on without).
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Damage = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "missing",
             Box::new(|c: &mut Value| {
