@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -84,14 +84,62 @@ pub fn render(s: &Snapshot) -> String {
         "daily_burn",
     );
     per_award(
-        "creditburn_award_days_to_exhaustion",
-        "Days the balance lasts at the daily burn (absent when not burning).",
+        "creditburn_award_trailing_mean_runway_days",
+        "Days the balance lasts at the trailing-mean daily burn, not the forecast (absent when not burning).",
         "runway_days",
     );
     per_award(
         "creditburn_award_projected_unused_at_expiry",
-        "Balance projected to be forfeited at expiry.",
+        "Balance the forecast (P50) leaves at expiry, as the report and emails give it.",
         "projected_unused_at_expiry",
+    );
+    // The forecast's quantiles, as the report and the emails give them: the day the
+    // balance runs out (absent when it lasts to expiry) and what is left at expiry.
+    let as_of = s
+        .report
+        .and_then(|r| r["as_of"].as_str())
+        .and_then(|d| d.parse::<NaiveDate>().ok());
+    let exhaustion = Family::<Labels, GaugeF>::default();
+    let exhaustion_days = Family::<Labels, GaugeF>::default();
+    let unused = Family::<Labels, GaugeF>::default();
+    for a in &awards {
+        for (key, quantile) in [("p10", "0.1"), ("p50", "0.5"), ("p90", "0.9")] {
+            let labels = vec![
+                ("award".to_string(), str_of(a, "id")),
+                ("currency".to_string(), str_of(a, "currency")),
+                ("quantile".to_string(), quantile.to_string()),
+            ];
+            let date = a["forecast"]["exhaustion_date"][key]
+                .as_str()
+                .and_then(|d| d.parse::<NaiveDate>().ok());
+            if let Some(date) = date {
+                let midnight = date.and_time(NaiveTime::MIN).and_utc().timestamp();
+                exhaustion.get_or_create(&labels).set(midnight as f64);
+                if let Some(as_of) = as_of {
+                    exhaustion_days
+                        .get_or_create(&labels)
+                        .set((date - as_of).num_days() as f64);
+                }
+            }
+            if let Some(v) = a["forecast"]["unused_at_expiry"][key].as_f64() {
+                unused.get_or_create(&labels).set(v);
+            }
+        }
+    }
+    registry.register(
+        "creditburn_award_forecast_exhaustion_timestamp_seconds",
+        "The day (UTC midnight) the forecast runs the balance out, per quantile (absent when it lasts to expiry).",
+        exhaustion,
+    );
+    registry.register(
+        "creditburn_award_forecast_days_to_exhaustion",
+        "Days from the report's as-of to the forecast's exhaustion date, per quantile (absent when it lasts to expiry).",
+        exhaustion_days,
+    );
+    registry.register(
+        "creditburn_award_forecast_unused_at_expiry",
+        "Balance the forecast leaves at expiry, per quantile.",
+        unused,
     );
     let statuses = Family::<Labels, GaugeF>::default();
     for a in &awards {

@@ -157,7 +157,13 @@ fn health_and_metrics_over_http() {
     for line in [
         "creditburn_award_remaining{award=\"poc-support\",currency=\"USD\"} 10892.26",
         "creditburn_award_daily_burn{award=\"poc-support\",currency=\"USD\"} 619.09",
-        "creditburn_award_days_to_exhaustion{award=\"poc-support\",currency=\"USD\"} 17.6",
+        // The trailing mean's runway and the forecast's, named apart: the report and
+        // the emails give the forecast's date (2026-12-06, 16 days after as-of).
+        "creditburn_award_trailing_mean_runway_days{award=\"poc-support\",currency=\"USD\"} 17.6",
+        "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.5\"} 16.0",
+        "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.1\"} 13.0",
+        "creditburn_award_forecast_exhaustion_timestamp_seconds{award=\"poc-support\",currency=\"USD\",quantile=\"0.9\"} 1796860800.0",
+        "creditburn_award_forecast_unused_at_expiry{award=\"bfs-docs\",currency=\"USD\",quantile=\"0.5\"} 4536.23",
         "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
         "creditburn_last_run_success 1",
         "creditburn_messages_sent_total 10",
