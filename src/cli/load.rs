@@ -81,7 +81,7 @@ pub(super) fn offline_table(
             let now = common.now.unwrap_or_else(Utc::now);
             let as_of = common.as_of.unwrap_or(now.date_naive());
             let queries = plan::queries(config);
-            let window = plan::history(config, as_of, now.date_naive());
+            let window = plan::history(config, as_of, now.date_naive()).needed();
             let mut store = match Cache::open_read_only(&config.state_path) {
                 Ok(store) => store,
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
@@ -207,7 +207,8 @@ pub(super) fn load_live(
     let now = common.now.unwrap_or_else(Utc::now);
     let as_of = common.as_of.unwrap_or(now.date_naive());
     let queries = plan::queries(config);
-    let (start, end) = plan::history(config, as_of, now.date_naive());
+    let window = plan::history(config, as_of, now.date_naive());
+    let (start, end) = window.needed();
     let mut store = Cache::open(&config.state_path)?;
     let freshness = Freshness {
         min_refresh: source.min_refresh(),
@@ -222,7 +223,7 @@ pub(super) fn load_live(
             &client,
             &mut store,
             &queries,
-            (start, end),
+            window.fetchable(),
             now,
             &freshness,
             common.max_requests.or(source.max_requests),
@@ -299,16 +300,17 @@ pub(super) fn load_live(
         table.first_day,
         table.last_day
     );
-    let mut stale_reasons: Vec<String> = refresh
-        .failures
-        .iter()
-        .map(|(q, e)| {
-            format!(
-                "{q}: {e}; its figures are from the cache, through {}",
-                table.last_day
-            )
-        })
-        .collect();
+    let mut stale_reasons = Vec::new();
+    for query in &queries {
+        let failure = refresh
+            .failures
+            .iter()
+            .find(|(q, _)| *q == query.name)
+            .map(|(_, e)| e);
+        if let Some(reason) = cache_gap(&store, &query.name, &table, end, failure)? {
+            stale_reasons.push(reason);
+        }
+    }
     if let Some(e) = credits.as_ref().and_then(|c| c.failure.as_ref()) {
         stale_reasons.push(format!("credits: {e}"));
     }
@@ -320,4 +322,34 @@ pub(super) fn load_live(
         stale_reasons,
     };
     Ok((table, as_of, status, credits.and_then(|c| c.snapshot)))
+}
+
+/// Why `query`'s days in the table are not whole, if they are not: its days within the
+/// table's span that the cache lacks (a fetch that failed, a budget that ran out), or,
+/// after a failed fetch, the last day the cache holds of it, its own and not the
+/// table's.
+fn cache_gap(
+    store: &Cache,
+    query: &str,
+    table: &CostTable,
+    end: NaiveDate,
+    failure: Option<&aws::FetchError>,
+) -> anyhow::Result<Option<String>> {
+    let cached = store.cached_days(query)?;
+    let through = table.last_day.succ_opt().unwrap_or(table.last_day).min(end);
+    let holes = crate::store::cache::gaps(&cached, table.first_day, through);
+    let why = failure.map_or_else(|| "not fetched".to_string(), |e| e.to_string());
+    if !holes.is_empty() {
+        return Ok(Some(format!(
+            "{query}: {why}; the cache lacks its days {}, whose figures leave this query out",
+            crate::model::text::day_runs(&holes, 3)
+        )));
+    }
+    Ok(failure.map(|e| {
+        let last = cached.range(..end).next_back().map(|(d, _)| *d);
+        match last {
+            Some(last) => format!("{query}: {e}; its figures are from the cache, through {last}"),
+            None => format!("{query}: {e}; the cache holds none of its days"),
+        }
+    }))
 }

@@ -16,7 +16,7 @@ pub(super) fn record(common: &Common, out: &std::path::Path, scrub: bool) -> any
     let now = common.now.unwrap_or_else(Utc::now);
     let as_of = common.as_of.unwrap_or(now.date_naive());
     let queries = plan::queries(&config);
-    let window = plan::history(&config, as_of, now.date_naive());
+    let window = plan::history(&config, as_of, now.date_naive()).fetchable();
     let mut budget = aws::RequestBudget {
         limit: common.max_requests.or(source.max_requests),
         made: 0,

@@ -125,22 +125,48 @@ pub fn queries(config: &Config) -> Vec<Query> {
 /// How far back Cost Explorer answers: 13 months plus the current one.
 pub(crate) const LOOKBACK_MONTHS: i32 = 13;
 
-/// The days `[start, end)` a live run needs: from the earliest award start (or 90 days
-/// before `as_of` without awards), no further back than Cost Explorer's lookback, up to
-/// `as_of` inclusive but never today, whose figures are still partial.
-pub fn history(config: &Config, as_of: NaiveDate, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+/// The days a live run needs, and the part of them Cost Explorer still answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The first day needed: the earliest award start (or 90 days before `as_of`
+    /// without awards). Cached days from here on are read, however old.
+    pub start: NaiveDate,
+    /// The first day Cost Explorer answers for (`LOOKBACK_MONTHS` back, from the first
+    /// of that month): days before it are never asked for, only read from the cache.
+    pub reach: NaiveDate,
+    /// The day after the last needed: `as_of` inclusive, but never today, whose figures
+    /// are still partial.
+    pub end: NaiveDate,
+}
+
+impl Window {
+    /// The days `[from, end)` a run may ask Cost Explorer for.
+    pub fn fetchable(&self) -> (NaiveDate, NaiveDate) {
+        (self.start.max(self.reach).min(self.end), self.end)
+    }
+
+    /// The days `[start, end)` read from the cache.
+    pub fn needed(&self) -> (NaiveDate, NaiveDate) {
+        (self.start.min(self.end), self.end)
+    }
+}
+
+/// The days a live run needs as of `as_of`, on `today`.
+pub fn history(config: &Config, as_of: NaiveDate, today: NaiveDate) -> Window {
     let months = today.year() * 12 + today.month0() as i32 - LOOKBACK_MONTHS;
-    let earliest =
-        NaiveDate::from_ymd_opt(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1)
-            .unwrap_or(today);
-    let wanted = config
+    let reach = NaiveDate::from_ymd_opt(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1)
+        .unwrap_or(today);
+    let start = config
         .awards
         .iter()
         .map(|a| a.start)
         .min()
         .unwrap_or(as_of - Duration::days(90));
-    let end = (as_of + Duration::days(1)).min(today);
-    (wanted.max(earliest).min(end), end)
+    Window {
+        start,
+        reach,
+        end: (as_of + Duration::days(1)).min(today),
+    }
 }
 
 /// `[start, end)` cut at the first of each month: the ranges a live run reads from the

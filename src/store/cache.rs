@@ -88,6 +88,27 @@ pub(crate) fn days_to_fetch(
     None
 }
 
+/// The runs of days in `[start, end)` that `cached` lacks, each as `[from, to)`.
+pub(crate) fn gaps(
+    cached: &BTreeMap<NaiveDate, CachedDay>,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut day = start;
+    while day < end {
+        let Some(next) = day.succ_opt() else { break };
+        if !cached.contains_key(&day) {
+            match out.last_mut() {
+                Some((_, to)) if *to == day => *to = next,
+                _ => out.push((day, next)),
+            }
+        }
+        day = next;
+    }
+    out
+}
+
 pub struct Cache {
     path: PathBuf,
     conn: Connection,
@@ -521,6 +542,33 @@ mod tests {
             d = d.succ_opt().unwrap();
         }
         out
+    }
+
+    #[test]
+    fn gaps_are_the_runs_of_days_the_cache_lacks() {
+        let mut c = cached(
+            "2026-01-01",
+            "2026-01-31",
+            "2027-01-01",
+            "2026-02-10T00:00:00Z",
+        );
+        for d in ["2026-01-05", "2026-01-06", "2026-01-20"] {
+            c.remove(&day(d));
+        }
+        assert_eq!(
+            gaps(&c, day("2025-12-30"), day("2026-02-03")),
+            vec![
+                (day("2025-12-30"), day("2026-01-01")),
+                (day("2026-01-05"), day("2026-01-07")),
+                (day("2026-01-20"), day("2026-01-21")),
+                (day("2026-02-01"), day("2026-02-03")),
+            ]
+        );
+        assert!(gaps(&c, day("2026-01-07"), day("2026-01-20")).is_empty());
+        assert_eq!(
+            crate::model::text::day_runs(&gaps(&c, day("2026-01-01"), day("2026-02-03")), 2),
+            "2026-01-05 to 2026-01-06 (2 days), 2026-01-20 and 1 more"
+        );
     }
 
     #[test]

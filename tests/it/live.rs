@@ -185,6 +185,82 @@ fn server_errors_fall_back_to_the_cache() {
 }
 
 #[test]
+fn cached_days_older_than_cost_explorer_reaches_are_kept_and_read() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let config = config.to_str().unwrap();
+    let run = |as_of: &str, now: &str| {
+        let out = live(
+            &server,
+            &[
+                "report", "--format", "json", "--as-of", as_of, "--config", config,
+            ],
+            now,
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // August is cached early in September 2026.
+    run("2026-08-31", "2026-09-02T08:00:00Z");
+    // Thirteen months later Cost Explorer reaches back to 2026-09-01 only: August is
+    // read from the cache, never asked for, and the awards started on 2026-08-01 read
+    // what the whole recording gives.
+    server.clear_log();
+    let r = run("2026-11-20", "2027-10-05T08:00:00Z");
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    for q in &requests {
+        assert_eq!(q["TimePeriod"]["Start"], "2026-09-01", "{q}");
+    }
+    assert_eq!(r["data"]["first_day"], "2026-08-01");
+    assert_eq!(r["source"]["stale"], false, "{}", r["source"]);
+    assert_eq!(awards(&r), awards(&fixture_report()));
+}
+
+#[test]
+fn a_partly_cached_query_names_its_own_gap_and_last_day() {
+    let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let config = config.to_str().unwrap();
+    let run = |as_of: &str, now: &str| {
+        let out = live(
+            &server,
+            &[
+                "report", "--format", "json", "--as-of", as_of, "--config", config,
+            ],
+            now,
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // The cache is warmed through 2026-11-10; ten days later the first query's fetch
+    // fails while the others bring their days through 2026-11-20.
+    run("2026-11-10", "2026-11-11T08:00:00Z");
+    server.fail_next(&[Fault::ServerError, Fault::ServerError]);
+    let r = run("2026-11-20", DAY1);
+    assert_eq!(r["source"]["stale"], true);
+    let reasons: Vec<String> = r["source"]["stale_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("usage-by-service: ")
+            && reasons[0].contains("server error")
+            && reasons[0].ends_with(
+                "the cache lacks its days 2026-11-11 to 2026-11-20 (10 days), whose figures leave this query out"
+            ),
+        "{reasons:?}"
+    );
+}
+
+#[test]
 fn a_server_that_never_answers_times_out() {
     let (r, err, took) = warm_then_fail(&[Fault::Hang, Fault::Hang]);
     assert_eq!(r["source"]["stale"], true);
