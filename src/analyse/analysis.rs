@@ -81,6 +81,10 @@ pub struct AwardStatus {
     pub no_data_reasons: Vec<String>,
     /// AWS's view of the credit the award names, when the Billing API was read.
     pub credit: Option<crate::model::credits::Reconciliation>,
+    /// The balance brought forward for an award older than the data, and where it comes
+    /// from (null: the data reaches the award's start, or nothing says what it paid
+    /// before, and `no_data_reasons` names the days missing).
+    pub opening: Option<OpeningView>,
     /// What is granted and when (one tranche on the start date unless configured).
     pub tranches: Vec<Tranche>,
     /// The forecast's P10/P50/P90 exhaustion date and unused balance at expiry, and the
@@ -99,6 +103,25 @@ pub struct AwardStatus {
     /// P50 and P90 spend paths, for the chart's projection and band.
     #[serde(skip)]
     pub projected_draw: [Vec<(NaiveDate, f64)>; 3],
+}
+
+/// An award's balance brought forward: what it had paid before `date`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpeningView {
+    pub date: NaiveDate,
+    #[serde(serialize_with = "cents")]
+    pub amount: f64,
+    /// `config` (the award's `consumed_before`) or `billing` (the Billing API's
+    /// allocation history of its credit, the months before `date`).
+    pub source: &'static str,
+}
+
+/// What is known of an award's days before the data.
+#[derive(Debug, Clone, Default)]
+struct OpeningNote {
+    view: Option<OpeningView>,
+    /// Its days `[from, to)` that neither the data nor an opening holds.
+    gap: Option<(NaiveDate, NaiveDate)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -248,9 +271,10 @@ pub fn analyse(
     daily.spend.estimated_from = estimated_from;
     let end = as_of.min(table.last_day);
     let billing = billing(config, aws, table.first_day, end, &mut warnings);
+    let (effective, notes) = openings(&config.awards, aws, table.first_day, as_of);
     let model = burn::model(
         &daily.spend,
-        &config.awards,
+        &effective,
         &billing,
         config.analysis.drawdown_order,
         end,
@@ -264,11 +288,11 @@ pub fn analyse(
         keys_without_values: &keys_without_values,
         unattributed_top: &unattributed_top,
     };
-    let awards = config
-        .awards
+    let awards = effective
         .iter()
         .zip(&model.awards)
-        .map(|(a, b)| award_status(&daily, a, b, config, &context))
+        .zip(notes)
+        .map(|((a, b), note)| award_status(&daily, a, b, note, config, &context))
         .collect::<PolarsResult<Vec<_>>>()?;
     for a in &awards {
         for reason in &a.no_data_reasons {
@@ -664,6 +688,85 @@ pub(crate) fn unclaimed<'a>(
 /// counted from the balance AWS reported when it was read (from the day after the data
 /// at the latest; its draws before that are not replayed); one without an expiry is
 /// left out. Both are warned about.
+/// The awards as the model draws them, each older than the data (`first_day`) with its
+/// balance brought forward where something says what it paid before: the config's
+/// `consumed_before`, else the Billing API's allocation history of the credit it names,
+/// summed over the whole months before the data. An award older than the data with
+/// neither keeps a gap: its days before the data are never read as zero spend.
+fn openings(
+    awards: &[Award],
+    aws: Option<&crate::model::credits::AwsCredits>,
+    first_day: NaiveDate,
+    as_of: NaiveDate,
+) -> (Vec<Award>, Vec<OpeningNote>) {
+    use chrono::Datelike;
+    let month = |d: NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
+    let mut out = Vec::with_capacity(awards.len());
+    let mut notes = Vec::with_capacity(awards.len());
+    for a in awards {
+        let mut award = a.clone();
+        let mut note = OpeningNote::default();
+        let started = a.start <= as_of;
+        match a.consumed_before {
+            Some(o) => {
+                note.view = Some(OpeningView {
+                    date: o.date,
+                    amount: o.amount,
+                    source: "config",
+                });
+                if started && o.date < first_day {
+                    note.gap = Some((
+                        o.date,
+                        first_day.min(a.expiry.succ_opt().unwrap_or(a.expiry)),
+                    ));
+                }
+            }
+            None if started && a.start < first_day => {
+                // The Billing API's months before the data, when the data starts on a
+                // month's first day (a month cut in two cannot be split).
+                let applied = (first_day.day() == 1)
+                    .then_some(())
+                    .and(a.credit_id.as_deref())
+                    .zip(aws)
+                    .filter(|(id, aws)| aws.credits.iter().any(|c| c.credit_id == *id))
+                    .map(|(id, aws)| {
+                        let (from, to) = (month(a.start), month(first_day));
+                        aws.allocations
+                            .iter()
+                            .filter(|x| x.credit_id == id && x.month >= from && x.month < to)
+                            .map(|x| x.amount)
+                            .sum::<f64>()
+                    });
+                match applied {
+                    Some(amount) => {
+                        let granted = a.granted_before(first_day);
+                        let amount = amount.clamp(0.0, granted);
+                        award.consumed_before = Some(crate::config::Opening {
+                            date: first_day,
+                            amount,
+                        });
+                        note.view = Some(OpeningView {
+                            date: first_day,
+                            amount,
+                            source: "billing",
+                        });
+                    }
+                    None => {
+                        note.gap = Some((
+                            a.start,
+                            first_day.min(a.expiry.succ_opt().unwrap_or(a.expiry)),
+                        ))
+                    }
+                }
+            }
+            None => {}
+        }
+        out.push(award);
+        notes.push(note);
+    }
+    (out, notes)
+}
+
 fn billing(
     config: &Config,
     aws: Option<&crate::model::credits::AwsCredits>,
@@ -1355,15 +1458,51 @@ impl Daily {
     }
 }
 
+/// Why an award older than the data has no figure to trust: the days `gap` are missing,
+/// with their likely size at the pace of its first four weeks of data, and what to set.
+fn gap_reason(award: &Award, burn: &burn::AwardBurn, (from, to): (NaiveDate, NaiveDate)) -> String {
+    let days = (to - from).num_days().max(0);
+    let first: Vec<f64> = burn
+        .daily
+        .iter()
+        .filter(|(d, _)| *d >= to && (*d - to).num_days() < 28)
+        .map(|(_, v)| *v)
+        .collect();
+    let likely = if first.is_empty() {
+        String::new()
+    } else {
+        let pace = first.iter().sum::<f64>() / 28.0;
+        format!(
+            ", likely about {} at the pace of its first 28 days of data",
+            crate::model::money::money(pace * days as f64)
+        )
+    };
+    let billing = if award.credit_id.is_some() {
+        ""
+    } else {
+        " (or its credit_id, for the Billing API's figure when the data starts on a month's first day)"
+    };
+    format!(
+        "its days {} are not in the data, which starts on {to} (Cost Explorer reaches 13 months back; older days come from the cache only): its consumed leaves out what it paid then{likely}; set consumed_before = {{ date = \"{to}\", amount = ... }} to what it had paid by then{billing}",
+        crate::model::text::days(from, to),
+    )
+}
+
 fn award_status(
     daily: &Daily,
     award: &Award,
     burn: &burn::AwardBurn,
+    note: OpeningNote,
     config: &Config,
     context: &Context,
 ) -> PolarsResult<AwardStatus> {
     let (as_of, data_through) = (context.as_of, context.data_through);
-    let period = award.start..=award.expiry;
+    // The days the data counts for it: from its start, or from the day its balance
+    // was brought forward.
+    let pays_from = award
+        .consumed_before
+        .map_or(award.start, |o| o.date.max(award.start));
+    let period = pays_from..=award.expiry;
     // What the award paid per day (the drawdown), and the spend of its workloads it may
     // not pay for.
     let mut by_day: BTreeMap<NaiveDate, f64> = burn.daily.iter().copied().collect();
@@ -1408,6 +1547,7 @@ fn award_status(
             expiry: award.expiry,
             daily: &by_day,
             data_through,
+            opening: award.consumed_before.map(|o| (o.date, o.amount)),
         },
         as_of,
         config.analysis.burn_window_days,
@@ -1465,6 +1605,10 @@ fn award_status(
         },
         context.unattributed_top,
     );
+    let mut no_data_reasons = no_data_reasons;
+    if let Some(gap) = note.gap {
+        no_data_reasons.insert(0, gap_reason(award, burn, gap));
+    }
     let status = if no_data_reasons.is_empty() {
         status
     } else {
@@ -1494,6 +1638,7 @@ fn award_status(
         workloads: award.workloads.clone(),
         no_data_reasons,
         credit: None,
+        opening: note.view,
         tranches: award
             .tranches
             .iter()

@@ -424,6 +424,8 @@ pub struct Views {
     account_credits: Vec<Credit>,
     account_order: Vec<usize>,
     account_eligible: Vec<Vec<bool>>,
+    /// Per award, what it had paid before the data (`Award::consumed_before`).
+    openings: Vec<f64>,
 }
 
 impl Views {
@@ -505,13 +507,28 @@ fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrd
                 .collect()
         }))
         .collect();
+    let workload_order = drawdown::order(&credits, order);
+    let account_order = drawdown::order(&account_credits, order);
+    // An award with a balance brought forward pays from the opening's day on (the
+    // days before are in it); the order is AWS's, by its real start.
+    let (mut credits, mut account_credits) = (credits, account_credits);
+    for (c, a) in awards.iter().enumerate() {
+        if let Some(o) = a.consumed_before {
+            credits[c].start = credits[c].start.max(o.date);
+            account_credits[c].start = account_credits[c].start.max(o.date);
+        }
+    }
     Views {
-        workload_order: drawdown::order(&credits, order),
-        account_order: drawdown::order(&account_credits, order),
+        workload_order,
+        account_order,
         credits,
         workload_eligible,
         account_credits,
         account_eligible,
+        openings: awards
+            .iter()
+            .map(|a| a.consumed_before.map_or(0.0, |o| o.amount))
+            .collect(),
     }
 }
 
@@ -521,6 +538,11 @@ fn replay(spend: &Spend, views: &Views, end: NaiveDate) -> (Ledger, Ledger) {
     let (workload, account) = (views.workload(), views.account());
     let mut past = Ledger::new(views.credits.len(), kinds);
     let mut past_account = Ledger::new(views.account_credits.len(), kinds);
+    // A balance brought forward was paid in both views, before any day replayed.
+    for (c, opening) in views.openings.iter().enumerate() {
+        past.drawn[c] = *opening;
+        past_account.drawn[c] = *opening;
+    }
     for (day, lines) in spend.days.range(..=end) {
         past.day(&workload, *day, lines);
         past_account.day(&account, *day, lines);

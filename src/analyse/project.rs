@@ -118,6 +118,17 @@ pub struct Inputs<'a> {
     /// The last day the cost data covers: the burn window never reaches past it, so
     /// days with no data yet are not mistaken for days with no spend.
     pub data_through: NaiveDate,
+    /// A balance brought forward: (day, consumed before it). The days before it are in
+    /// the amount and not read from `daily`; the burn window starts on it at the earliest.
+    pub opening: Option<(NaiveDate, f64)>,
+}
+
+impl Inputs<'_> {
+    /// The first day `daily` counts, and what was consumed before it.
+    fn opening(&self) -> (NaiveDate, f64) {
+        self.opening
+            .map_or((self.start, 0.0), |(d, v)| (d.max(self.start), v))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,14 +172,15 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
             burn_range: (0.0, 0.0),
         };
     }
-    let consumed: f64 = inputs.daily.range(inputs.start..=end).map(|(_, v)| v).sum();
+    let (from, opening) = inputs.opening();
+    let consumed: f64 = opening + inputs.daily.range(from..=end).map(|(_, v)| v).sum::<f64>();
     let remaining = (inputs.amount - consumed).max(0.0);
-    let window_end = end.min(inputs.data_through).max(inputs.start);
+    let window_end = end.min(inputs.data_through).max(from);
     let back = |days: i64| {
         window_end
             .checked_sub_days(chrono::Days::new(days.clamp(1, 3660) as u64 - 1))
-            .unwrap_or(inputs.start)
-            .max(inputs.start)
+            .unwrap_or(from)
+            .max(from)
     };
     let window_start = back(window);
     let burn_window_days = (window_end - window_start).num_days() + 1;
@@ -246,10 +258,15 @@ pub fn project(inputs: &Inputs, as_of: NaiveDate, window: i64, slack: i64) -> Pr
     }
 }
 
-/// The day cumulative covered spend first reached the amount, if it has.
+/// The day cumulative covered spend (from the opening, if any) first reached the amount,
+/// if it has.
 fn ran_out_on(inputs: &Inputs, end: NaiveDate) -> Option<NaiveDate> {
-    let mut total = 0.0;
-    for (day, v) in inputs.daily.range(inputs.start..=end) {
+    let (from, mut total) = inputs.opening();
+    if total >= inputs.amount {
+        // Used up before the balance was brought forward.
+        return from.pred_opt();
+    }
+    for (day, v) in inputs.daily.range(from..=end) {
         total += v;
         if total >= inputs.amount {
             return Some(*day);

@@ -261,6 +261,22 @@ impl Report {
     }
 }
 
+/// Where an award's balance brought forward comes from, in words (empty without one).
+fn opening_phrase(a: &AwardStatus) -> String {
+    a.opening.as_ref().map_or_else(String::new, |o| {
+        format!(
+            " ({} of it before {}, {})",
+            money(o.amount),
+            o.date,
+            if o.source == "billing" {
+                "as AWS's Billing API applied the credit"
+            } else {
+                "as configured in consumed_before"
+            }
+        )
+    })
+}
+
 /// The projection of one award in words.
 pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
     use crate::analyse::project::Status::*;
@@ -274,10 +290,11 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
             money(a.amount)
         ),
         Expired => format!(
-            "expired on {} with {} of {} consumed; {} was left unused.",
+            "expired on {} with {} of {} consumed{}; {} was left unused.",
             a.expiry_date,
             money(a.consumed),
             money(a.amount),
+            opening_phrase(a),
             money(a.projected_unused_at_expiry)
         ),
         Exhausted if a.out_of_pocket < 0.005 => format!(
@@ -291,10 +308,11 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
         ),
         ExhaustionRisk | OnTrack | ForfeitRisk => {
             let mut s = format!(
-                "{} of {} consumed ({}%), {burn} a day over the last {} days; ",
+                "{} of {} consumed ({}%){}, {burn} a day over the last {} days; ",
                 money(a.consumed),
                 money(a.amount),
                 a.consumed_percent,
+                opening_phrase(a),
                 a.burn_window_days
             );
             let how = forecast_phrase(a);

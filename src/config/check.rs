@@ -589,6 +589,60 @@ pub(super) fn check_awards(
             }
             parsed
         });
+        let consumed_before = a.consumed_before.as_ref().and_then(|o| {
+            let okey = format!("{key}.consumed_before");
+            let Some(d) = parse_date(&o.date) else {
+                p.add(
+                    format!("{okey}.date"),
+                    format!("{:?} is not a date of the form YYYY-MM-DD", o.date),
+                );
+                return None;
+            };
+            let mut ok = true;
+            if let (Some(s), Some(e)) = (start, expiry) {
+                if d <= s {
+                    ok = false;
+                    p.add(
+                        format!("{okey}.date"),
+                        format!(
+                            "{d} is not after the award's start {s}: nothing was consumed before it; leave consumed_before out"
+                        ),
+                    );
+                } else if e.succ_opt().is_some_and(|after| d > after) {
+                    ok = false;
+                    p.add(
+                        format!("{okey}.date"),
+                        format!("{d} is after the day after expiry {e}: the award pays nothing then"),
+                    );
+                }
+            }
+            if !(o.amount.is_finite() && o.amount >= 0.0) {
+                ok = false;
+                p.add(
+                    format!("{okey}.amount"),
+                    format!("{} must be what the award had paid before {d}, 0 or more", o.amount),
+                );
+            } else if ok {
+                let granted_before = tranches
+                    .iter()
+                    .filter(|(t, _)| *t < d)
+                    .fold(0.0, |sum, (_, v)| sum + v);
+                if o.amount > granted_before + 0.005 {
+                    ok = false;
+                    p.add(
+                        format!("{okey}.amount"),
+                        format!(
+                            "{} must be what the award had paid before {d}: from 0 to the {granted_before} granted by then",
+                            o.amount
+                        ),
+                    );
+                }
+            }
+            ok.then_some(crate::config::Opening {
+                date: d,
+                amount: o.amount,
+            })
+        });
         if let Some(id) = &a.credit_id {
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
                 p.add(
@@ -622,6 +676,7 @@ pub(super) fn check_awards(
             marketplace_covered: a.marketplace_covered,
             credit_id: a.credit_id.clone(),
             snooze_until,
+            consumed_before,
         });
     }
     check_stacks(raw, &awards, order, p);

@@ -307,6 +307,18 @@ pub struct Award {
     pub credit_id: Option<String>,
     /// No alert about this award is sent up to and including this day.
     pub snooze_until: Option<NaiveDate>,
+    /// What the award had paid before a day, for an award older than the cost data:
+    /// the data's days from that day on are counted on top of it, the days before are
+    /// not.
+    pub consumed_before: Option<Opening>,
+}
+
+/// An award's balance brought forward: `amount` consumed from its start to the day
+/// before `date`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Opening {
+    pub date: NaiveDate,
+    pub amount: f64,
 }
 
 impl Award {
@@ -316,6 +328,14 @@ impl Award {
         self.start == other.start
             && self.expiry == other.expiry
             && self.services.breadth() == other.services.breadth()
+    }
+
+    /// Granted before `day` (the tranches dated earlier).
+    pub fn granted_before(&self, day: NaiveDate) -> f64 {
+        self.tranches
+            .iter()
+            .filter(|(d, _)| *d < day)
+            .fold(0.0, |sum, (_, a)| sum + a)
     }
 
     /// What the plan line says should be consumed by the end of `day`, and its rate a
@@ -378,6 +398,7 @@ impl Award {
             marketplace_covered: false,
             credit_id: None,
             snooze_until: None,
+            consumed_before: None,
         }
     }
 }

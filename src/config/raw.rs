@@ -312,9 +312,12 @@ pub(super) struct RawAward {
     pub(super) marketplace_covered: bool,
     pub(super) credit_id: Option<String>,
     pub(super) snooze_until: Option<String>,
+    /// What the award had paid before a day the data does not reach back to.
+    pub(super) consumed_before: Option<RawTranche>,
 }
 
-/// A dated amount: a tranche (granted that day) or a plan point (consumed by that day).
+/// A dated amount: a tranche (granted that day), a plan point (consumed by that day), or
+/// an opening (consumed before that day).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTranche {

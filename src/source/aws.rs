@@ -516,6 +516,22 @@ impl Billing {
                         crate::model::text::excerpt(e.billing_month())
                     ),
                 )?;
+                // YYYY-MM, a month a bill may hold: the months are compared as text.
+                let month = e.billing_month();
+                let valid = month.len() == 7
+                    && NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok_and(
+                        |d| {
+                            (crate::model::page::MIN_YEAR..=crate::model::page::MAX_YEAR)
+                                .contains(&chrono::Datelike::year(&d))
+                        },
+                    );
+                if !valid {
+                    return Err(FetchError::Malformed(format!(
+                        "credit {}'s allocation month {:?} is not a month of the form YYYY-MM",
+                        crate::model::text::excerpt(credit_id),
+                        crate::model::text::excerpt(month)
+                    )));
+                }
                 out.push(Allocation {
                     credit_id: e.credit_id().to_string(),
                     service: e.applied_service_name().to_string(),

@@ -40,6 +40,7 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         workloads: vec!["eval".into()],
         no_data_reasons: vec![],
         credit: None,
+        opening: None,
         tranches: vec![],
         forecast: Default::default(),
         pace: Default::default(),

@@ -38,6 +38,7 @@ fn check(daily: &BTreeMap<NaiveDate, f64>, as_of: &str, expect: Projection) {
         expiry: day("2026-01-31"),
         daily,
         data_through: day(as_of),
+        opening: None,
     };
     assert_eq!(project(&inputs, day(as_of), 14, 7), expect);
 }
@@ -182,6 +183,7 @@ fn burn_is_the_trailing_window_of_a_ramp() {
         expiry: day("2026-03-31"),
         daily: &daily,
         data_through: day("2026-01-20"),
+        opening: None,
     };
     let p = project(&inputs, day("2026-01-20"), 14, 7);
     assert_eq!(p.consumed, 2100.0);
@@ -461,6 +463,7 @@ fn burn_stops_at_the_last_day_of_data() {
         expiry: day("2026-01-31"),
         daily: &daily,
         data_through: day("2026-01-10"),
+        opening: None,
     };
     let p = project(&inputs, day("2026-01-14"), 14, 7);
     assert_eq!(
@@ -1133,4 +1136,132 @@ fn a_tranche_dated_as_of_counts_that_day_and_a_top_up_ahead_is_no_exhaustion() {
         a.awards[0].projected_exhaustion_date,
         Some(day("2026-03-10"))
     );
+}
+
+#[test]
+fn an_award_older_than_the_data_is_flagged_with_its_missing_days_never_read_as_zero() {
+    // The data starts on 1 March; the POC started on 1 February. Its 28 days of February
+    // are not in the data: at rag's $100 a day they are likely about $2,800. Its
+    // consumed ($3,000, March alone) is no figure to act on: no_data, naming the days.
+    let table = rag_and_platform(30);
+    let config = config_with_poc("amount = 25000", "2026-02-01", "2026-12-31");
+    let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+    let poc = &a.awards[0];
+    assert_eq!(poc.status, Status::NoData);
+    assert!(poc.opening.is_none());
+    assert!(
+        poc.no_data_reasons[0].starts_with(
+            "its days 2026-02-01 to 2026-02-28 (28 days) are not in the data, which starts on 2026-03-01"
+        ) && poc.no_data_reasons[0].contains("likely about $2,800.00")
+            && poc.no_data_reasons[0]
+                .contains("consumed_before = { date = \"2026-03-01\", amount = ... }"),
+        "{:?}",
+        poc.no_data_reasons
+    );
+    assert!(
+        a.data
+            .warnings
+            .iter()
+            .any(|w| w.contains("2026-02-01 to 2026-02-28")),
+        "{:?}",
+        a.data.warnings
+    );
+    // An opening dated before the data still leaves days missing: 15 to 28 February.
+    let config = config_with_poc(
+        "amount = 25000\nconsumed_before = { date = \"2026-02-15\", amount = 1400 }",
+        "2026-02-01",
+        "2026-12-31",
+    );
+    let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+    assert_eq!(a.awards[0].status, Status::NoData);
+    assert!(
+        a.awards[0].no_data_reasons[0]
+            .starts_with("its days 2026-02-15 to 2026-02-28 (14 days) are not in the data")
+            && a.awards[0].no_data_reasons[0].contains("likely about $1,400.00"),
+        "{:?}",
+        a.awards[0].no_data_reasons
+    );
+}
+
+#[test]
+fn a_balance_brought_forward_counts_once_and_the_data_counts_from_its_day() {
+    // $2,800 paid before 1 March (the data's first day), then rag's $100 a day for 30
+    // days: $5,800 consumed of $25,000, $19,200 left; burning $100 a day it lasts 192
+    // days, to about 8 October, long before its 31 December expiry.
+    let table = rag_and_platform(30);
+    // In the account view it pays the platform's $200 a day too.
+    let expect = |opening: &str, date: &str, amount: f64, account: f64| {
+        let config = config_with_poc(
+            &format!("amount = 25000\n{opening}"),
+            "2026-02-01",
+            "2026-12-31",
+        );
+        let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+        let poc = &a.awards[0];
+        assert!(poc.no_data_reasons.is_empty(), "{:?}", poc.no_data_reasons);
+        assert!((poc.consumed - 5_800.0).abs() < 1e-6, "{}", poc.consumed);
+        assert!((poc.remaining - 19_200.0).abs() < 1e-6, "{}", poc.remaining);
+        assert!((poc.daily_burn - 100.0).abs() < 1e-6, "{}", poc.daily_burn);
+        assert_eq!(poc.runway_days, Some(192.0));
+        assert!(
+            (poc.account_view.consumed - account).abs() < 1e-6,
+            "{}",
+            poc.account_view.consumed
+        );
+        assert_eq!(poc.status, Status::ExhaustionRisk);
+        let d = poc.projected_exhaustion_date.unwrap();
+        assert!((d - day("2026-10-08")).num_days().abs() <= 1, "{d}");
+        let o = poc.opening.as_ref().unwrap();
+        assert_eq!((o.date, o.amount, o.source), (day(date), amount, "config"));
+    };
+    expect(
+        "consumed_before = { date = \"2026-03-01\", amount = 2800 }",
+        "2026-03-01",
+        2800.0,
+        2_800.0 + 30.0 * 300.0,
+    );
+    // Dated inside the data: the data's days before it are in the opening, not counted
+    // again ($3,800 by 11 March, then 20 days of $100).
+    expect(
+        "consumed_before = { date = \"2026-03-11\", amount = 3800 }",
+        "2026-03-11",
+        3800.0,
+        3_800.0 + 20.0 * 300.0,
+    );
+}
+
+#[test]
+fn a_balance_brought_forward_that_cannot_be_is_refused_naming_the_key() {
+    for (opening, says) in [
+        (
+            "{ date = \"2026-02-01\", amount = 10 }",
+            "awards[\"poc\"].consumed_before.date: 2026-02-01 is not after the award's start 2026-02-01",
+        ),
+        (
+            "{ date = \"2026-03-01\", amount = 25001 }",
+            "awards[\"poc\"].consumed_before.amount: 25001 must be what the award had paid before 2026-03-01: from 0 to the 25000 granted by then",
+        ),
+        (
+            "{ date = \"2026-03-01\", amount = nan }",
+            "awards[\"poc\"].consumed_before.amount: NaN must be what the award had paid before 2026-03-01, 0 or more",
+        ),
+        (
+            "{ date = \"2027-01-02\", amount = 10 }",
+            "awards[\"poc\"].consumed_before.date: 2027-01-02 is after the day after expiry 2026-12-31",
+        ),
+        (
+            "{ date = \"March\", amount = 10 }",
+            "awards[\"poc\"].consumed_before.date: \"March\" is not a date",
+        ),
+    ] {
+        let text = crate::support::SMALL_CONFIG
+            .replace("amount = 25000", &format!("amount = 25000\nconsumed_before = {opening}"))
+            .replace("start = \"2026-03-01\"", "start = \"2026-02-01\"")
+            .replace("expiry = \"2026-05-29\"", "expiry = \"2026-12-31\"");
+        let problems = creditburn::config::parse(&text, std::path::Path::new("."))
+            .err()
+            .map(|p| p.iter().map(|p| format!("{p}\n")).collect::<String>())
+            .unwrap_or_default();
+        assert!(problems.contains(says), "{opening}: {problems}");
+    }
 }

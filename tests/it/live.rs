@@ -1334,3 +1334,88 @@ fn adopted_awards_are_written_by_the_toml_serializer_whatever_aws_says() {
     assert_eq!(awards[0]["credit_id"].as_str(), Some("2002\" evil = \"1"));
     assert_eq!(awards[0]["id"].as_str(), Some("credit-2002\" evil = \"1"));
 }
+
+#[test]
+fn an_award_older_than_cost_explorer_reaches_opens_with_what_the_billing_api_applied() {
+    // On 2027-09-21 Cost Explorer reaches back to 2026-08-01. The POC's credit started
+    // on 2026-06-01: what AWS applied of it in June and July (1,000.00 + 1,500.50 +
+    // 200.00, less a 100.00 reversal: 2,600.50) is its balance brought forward, and the
+    // data's days from 2026-08-01 count on top: the POC's consumed is that of the same
+    // award started on 2026-08-01, plus 2,600.50.
+    let now = "2027-09-21T08:00:00Z";
+    let consumed = |start: &str| {
+        let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+        let dir = tempfile::tempdir().unwrap();
+        let config = billing_config(dir.path());
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains("start = \"2026-10-01\""));
+        std::fs::write(
+            &config,
+            text.replacen("start = \"2026-10-01\"", &format!("start = \"{start}\""), 1),
+        )
+        .unwrap();
+        server.set_billing(
+            serde_json::json!({"credits": [credit(
+                "1001", "Promotion", "25000", "9000.00", start, "2026-12-29"
+            )]}),
+            vec![serde_json::json!({"creditAllocationHistoryList": [
+                applied("1001", "Amazon Bedrock", "2026-06", "-1000"),
+                applied("1001", "Amazon Bedrock", "2026-07", "-1500.50"),
+                applied("1001", "Amazon Elastic Compute Cloud - Compute", "2026-07", "-200"),
+                applied("1001", "Amazon Bedrock", "2026-07", "100"),
+                applied("1001", "Amazon Bedrock", "2026-08", "-5000"),
+            ]})],
+        );
+        let (r, err) = report(&server, &config, now, &[]);
+        let poc = r["awards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == "poc-support")
+            .unwrap()
+            .clone();
+        assert_eq!(r["data"]["first_day"], "2026-08-01", "{err}");
+        poc
+    };
+    let from_august = consumed("2026-08-01");
+    assert!(from_august["opening"].is_null());
+    let from_june = consumed("2026-06-01");
+    assert_eq!(
+        from_june["opening"],
+        serde_json::json!({"date": "2026-08-01", "amount": 2600.5, "source": "billing"})
+    );
+    assert!(
+        from_june["no_data_reasons"].as_array().unwrap().is_empty(),
+        "{from_june}"
+    );
+    let (a, b) = (
+        from_august["consumed"].as_f64().unwrap(),
+        from_june["consumed"].as_f64().unwrap(),
+    );
+    assert!((b - (a + 2600.50)).abs() < 0.006, "{a} + 2,600.50 != {b}");
+}
+
+#[test]
+fn an_allocation_month_that_is_no_month_is_refused_naming_the_credit() {
+    // Allocation months are compared as YYYY-MM text: one that is not such a month would
+    // fall outside (or inside) a range by its spelling.
+    for month in ["2026-13", "2026-7", "July"] {
+        let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
+        let dir = tempfile::tempdir().unwrap();
+        let config = billing_config(dir.path());
+        server.set_billing(
+            serde_json::json!({"credits": [poc_credit()]}),
+            vec![serde_json::json!({"creditAllocationHistoryList": [
+                applied("1001", "Amazon Bedrock", month, "-3100.25"),
+            ]})],
+        );
+        let (r, err) = report(&server, &config, DAY1, &[]);
+        assert!(
+            err.contains(&format!(
+                "credit 1001's allocation month {month:?} is not a month of the form YYYY-MM"
+            )),
+            "{month}: {err}"
+        );
+        assert_eq!(r["source"]["stale"], true, "{month}");
+    }
+}

@@ -103,7 +103,7 @@ proptest! {
             .enumerate()
             .map(|(i, v)| (start + chrono::Days::new(i as u64 * 3), *v))
             .collect();
-        let inputs = Inputs { amount, start, expiry, daily: &daily, data_through: as_of };
+        let inputs = Inputs { amount, start, expiry, daily: &daily, data_through: as_of, opening: None };
         let p = project(&inputs, as_of, window, slack);
         prop_assert!(p.unused_at_expiry >= 0.0 && p.unused_at_expiry <= amount);
         prop_assert!(p.daily_burn >= 0.0 && p.daily_burn.is_finite());
