@@ -1,5 +1,6 @@
 //! The analysis on small hand-checked inputs: one case per status, the burn window, and
-//! attribution (first match wins, attributed + unattributed = total).
+//! attribution (first match wins, the workloads' spend and the unattributed add up to the
+//! recorded total).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -378,7 +379,8 @@ fn attribution_first_match_wins_and_adds_up() {
     assert!((spend("platform") - 7.0).abs() < 1e-9);
     assert!((a.data.unattributed - 9.0).abs() < 1e-9);
     assert!((a.data.usage_total - 45.0).abs() < 1e-9);
-    assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-9);
+    // The workloads took 29 + 7 = 36 of it, by hand.
+    assert!((a.data.attributed - 36.0).abs() < 1e-9);
     // Only the S3 line was split.
     assert!((a.data.approximated - 10.0).abs() < 1e-9);
     assert!((a.data.credits_applied - 24.0).abs() < 1e-9);
@@ -440,12 +442,28 @@ fn usage_the_price_table_does_not_price_is_one_warning_naming_it() {
 }
 
 #[test]
-fn demo_attributed_plus_unattributed_is_total() {
+fn demo_workloads_and_unattributed_add_up_to_the_recorded_total() {
+    // The total from the recording's JSON, summed group by group apart from creditburn's
+    // code; the workloads' spend each summed from its own lines; what no workload took.
     let (config, table) = crate::support::demo();
     let a = analysis::analyse(&table, &config, table.last_day, None, None).unwrap();
+    let recorded = crate::support::recorded_usage_total(
+        &crate::support::repo().join("fixtures/demo"),
+        &table.last_day.to_string(),
+    );
+    assert!(recorded > 50_000.0, "{recorded}");
+    assert!(
+        (a.data.usage_total - recorded).abs() < 1e-6,
+        "{} != {recorded}",
+        a.data.usage_total
+    );
     let by_workload: f64 = a.workloads.iter().map(|w| w.cost).sum();
+    assert!(
+        (by_workload + a.data.unattributed - recorded).abs() < 1e-6,
+        "{by_workload} + {} != {recorded}",
+        a.data.unattributed
+    );
     assert!((by_workload - a.data.attributed).abs() < 1e-6);
-    assert!((a.data.attributed + a.data.unattributed - a.data.usage_total).abs() < 1e-6);
     assert_eq!(
         a.data.approximated, 0.0,
         "the demo's slices never vary together"

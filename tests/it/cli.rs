@@ -39,8 +39,6 @@ fn report_json_contract_on_the_demo() {
         }
         let p = &a["projected_exhaustion_date"];
         assert!(p.is_null() || p.as_str().is_some_and(|s| s.len() == 10));
-        let sum = a["consumed"].as_f64().unwrap() + a["remaining"].as_f64().unwrap();
-        assert!((sum - a["amount"].as_f64().unwrap()).abs() < 0.011);
     }
     let status = |id: &str| award(&r, id)["status"].as_str().unwrap().to_string();
     assert_eq!(status("poc-support"), "exhaustion_risk");
@@ -67,10 +65,81 @@ fn report_json_contract_on_the_demo() {
     ] {
         assert!(kinds.contains(&kind), "a {kind} hint in {kinds:?}");
     }
+    // The workloads' spend (each rounded to the cent) and the unattributed add up to the
+    // recording's own total, summed from its JSON.
     let d = &r["data"];
-    let total = d["usage_total"].as_f64().unwrap();
-    let parts = d["attributed"].as_f64().unwrap() + d["unattributed"].as_f64().unwrap();
-    assert!((total - parts).abs() < 0.011);
+    let recorded = crate::support::recorded_usage_total(
+        &crate::support::repo().join("fixtures/demo"),
+        r["as_of"].as_str().unwrap(),
+    );
+    let workloads: f64 = r["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["cost"].as_f64().unwrap())
+        .sum();
+    let parts = workloads + d["unattributed"].as_f64().unwrap();
+    let cents = r["workloads"].as_array().unwrap().len() as f64 * 0.005 + 0.005;
+    assert!((recorded - parts).abs() <= cents, "{parts} != {recorded}");
+    assert!((d["usage_total"].as_f64().unwrap() - recorded).abs() <= 0.005);
+}
+
+#[test]
+fn the_demo_gives_the_figures_of_the_generators_own_ledger() {
+    // fixtures/demo.expected.json holds what fixtures/generate_demo.py derives from the
+    // lines it generated, by plain arithmetic apart from creditburn's code: the usage,
+    // what each workload and nothing took, the credits applied, and each award's
+    // consumed, spend it does not cover, and the day it ran out.
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(repo().join("fixtures/demo.expected.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    let near = |got: &Value, want: &Value, what: &str| {
+        let (g, w) = (got.as_f64().unwrap(), want.as_f64().unwrap());
+        assert!(
+            (g - w).abs() <= 0.011,
+            "{what}: {g} where the ledger has {w}"
+        );
+    };
+    let days = expected["as_of"].as_object().unwrap();
+    assert_eq!(days.len(), 2);
+    for (as_of, want) in days {
+        let r = json_report(&config, &["--as-of", as_of]);
+        let d = &r["data"];
+        for key in ["usage_total", "unattributed", "credits_applied"] {
+            near(&d[key], &want[key], &format!("{as_of} {key}"));
+        }
+        for (name, cost) in want["workloads"].as_object().unwrap() {
+            let w = r["workloads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["name"] == *name)
+                .unwrap_or_else(|| panic!("{as_of}: no workload {name}"));
+            near(&w["cost"], cost, &format!("{as_of} workload {name}"));
+        }
+        for (id, figures) in want["awards"].as_object().unwrap() {
+            let a = award(&r, id);
+            near(
+                &a["consumed"],
+                &figures["consumed"],
+                &format!("{as_of} {id} consumed"),
+            );
+            near(
+                &a["not_covered"],
+                &figures["not_covered"],
+                &format!("{as_of} {id} not covered"),
+            );
+            match figures["exhausted_on"].as_str() {
+                Some(day) => {
+                    assert_eq!(a["status"], "exhausted", "{as_of} {id}");
+                    assert_eq!(a["projected_exhaustion_date"], day, "{as_of} {id}");
+                }
+                None => assert_ne!(a["status"], "exhausted", "{as_of} {id}"),
+            }
+        }
+    }
 }
 
 fn award<'a>(report: &'a Value, id: &str) -> &'a Value {

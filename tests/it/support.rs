@@ -122,3 +122,50 @@ pub fn demo() -> (Config, CostTable) {
         creditburn::analyse::table::normalise(&pages).unwrap(),
     )
 }
+
+/// The usage dollars of a recording up to and including `through` (YYYY-MM-DD), summed
+/// from its usage-by-service pages' JSON, group by group: apart from every line of
+/// creditburn's code that reads, tables and attributes the bill.
+pub fn recorded_usage_total(dir: &Path, through: &str) -> f64 {
+    let mut total = 0.0;
+    for page in walk(&dir.join("usage-by-service")) {
+        let body: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&page).unwrap()).unwrap();
+        for day in body["ResultsByTime"].as_array().unwrap() {
+            if day["TimePeriod"]["Start"].as_str().unwrap() > through {
+                continue;
+            }
+            for group in day["Groups"].as_array().into_iter().flatten() {
+                let amount = group["Metrics"]["UnblendedCost"]["Amount"]
+                    .as_str()
+                    .unwrap();
+                total += amount.parse::<f64>().unwrap();
+            }
+        }
+    }
+    total
+}
+
+/// The cost of a table's usage rows dated up to `as_of`, summed row by row from the
+/// table itself: apart from the analysis' sums.
+pub fn table_usage_total(table: &CostTable, as_of: chrono::NaiveDate) -> f64 {
+    use polars::prelude::AnyValue;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let until = (as_of - epoch).num_days() as i32;
+    let (dates, costs) = (
+        table.df.column("date").unwrap(),
+        table.df.column("cost").unwrap(),
+    );
+    let mut total = 0.0;
+    for i in 0..table.usage_rows {
+        let AnyValue::Date(d) = dates.get(i).unwrap() else {
+            panic!("row {i}'s date is not a date")
+        };
+        if d <= until {
+            if let AnyValue::Float64(c) = costs.get(i).unwrap() {
+                total += c;
+            }
+        }
+    }
+    total
+}
