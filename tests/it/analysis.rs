@@ -1283,3 +1283,66 @@ fn a_balance_brought_forward_that_cannot_be_is_refused_naming_the_key() {
         assert!(problems.contains(says), "{opening}: {problems}");
     }
 }
+
+#[test]
+fn the_verdict_at_and_around_its_slack_boundaries() {
+    use creditburn::analyse::burn::verdict;
+    let expiry = day("2026-12-31");
+    // Slack 7: running out 8 days before expiry is a risk, 7 is on track.
+    assert_eq!(
+        verdict(Some(day("2026-12-23")), 0.0, 100.0, expiry, 7),
+        Status::ExhaustionRisk
+    );
+    assert_eq!(
+        verdict(Some(day("2026-12-24")), 0.0, 100.0, expiry, 7),
+        Status::OnTrack
+    );
+    assert_eq!(
+        verdict(Some(expiry), 0.0, 100.0, expiry, 7),
+        Status::OnTrack
+    );
+    // Lasting to expiry at $100 a day: left over beyond 7 days' draw ($700) is a
+    // forfeit risk; $700 exactly, or less, is on track.
+    assert_eq!(verdict(None, 700.01, 100.0, expiry, 7), Status::ForfeitRisk);
+    assert_eq!(verdict(None, 700.0, 100.0, expiry, 7), Status::OnTrack);
+    assert_eq!(verdict(None, 699.99, 100.0, expiry, 7), Status::OnTrack);
+    // Nothing drawn: any balance of a cent or more is forfeited; less is nothing.
+    assert_eq!(verdict(None, 0.01, 0.0, expiry, 7), Status::ForfeitRisk);
+    assert_eq!(verdict(None, 0.004, 0.0, expiry, 7), Status::OnTrack);
+    // Slack 0: a day early is already a risk.
+    assert_eq!(
+        verdict(Some(day("2026-12-30")), 0.0, 100.0, expiry, 0),
+        Status::ExhaustionRisk
+    );
+}
+
+#[test]
+fn the_reported_status_is_the_verdict_at_its_slack_boundaries() {
+    // rag spends a flat $100 a day from 1 March; as of 30 March $3,000 is consumed. The
+    // award expires on 31 December; slack is 7 days.
+    let table = rag_and_platform(30);
+    let status = |amount: f64| {
+        let config = config_with_poc(&format!("amount = {amount}"), "2026-03-01", "2026-12-31");
+        let a = analysis::analyse(&table, &config, day("2026-03-30"), None, None).unwrap();
+        let poc = a.awards[0].clone();
+        (
+            poc.status,
+            poc.projected_exhaustion_date,
+            poc.projected_unused_at_expiry,
+        )
+    };
+    // $26,800 left lasts 268 days from 31 March: it runs out on 23 December, 8 days
+    // before expiry: a risk. $26,900 lasts to 24 December, 7 days before: on track.
+    let (s, d, _) = status(29_800.0);
+    assert_eq!((s, d), (Status::ExhaustionRisk, Some(day("2026-12-23"))));
+    let (s, d, _) = status(29_900.0);
+    assert_eq!((s, d), (Status::OnTrack, Some(day("2026-12-24"))));
+    // 31 March to 31 December is 276 days: $27,600. $699 left over is under 7 days' draw,
+    // on track; $701 is over it, a forfeit risk.
+    let (s, d, unused) = status(3_000.0 + 27_600.0 + 699.0);
+    assert_eq!((s, d), (Status::OnTrack, None));
+    assert!((unused - 699.0).abs() < 0.01, "{unused}");
+    let (s, _, unused) = status(3_000.0 + 27_600.0 + 701.0);
+    assert_eq!(s, Status::ForfeitRisk);
+    assert!((unused - 701.0).abs() < 0.01, "{unused}");
+}

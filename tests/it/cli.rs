@@ -1,6 +1,7 @@
 //! The binary end to end on fixtures/demo: the JSON contract, `run` writing the outbox,
 //! `check-config`, and bad input (exit codes, one-line errors, nothing written).
 
+use crate::harness::Edit;
 use std::path::Path;
 
 use serde_json::Value;
@@ -290,7 +291,7 @@ fn rename_award(config: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(config).unwrap();
     let named = format!("id = \"{from}\"");
     assert!(text.contains(&named), "the demo names award {from}");
-    std::fs::write(config, text.replace(&named, &format!("id = {to:?}"))).unwrap();
+    std::fs::write(config, text.edited(&named, &format!("id = {to:?}"))).unwrap();
 }
 
 #[test]
@@ -421,9 +422,9 @@ fn check_config_exits_78_naming_every_problem() {
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("amount = 25000", "amount = 0")
+        .edited("amount = 25000", "amount = 0")
         // bfs-docs's expiry (Founders, listed after it, has the same).
-        .replacen("expiry = \"2027-01-31\"", "expiry = \"2026-01-31\"", 1);
+        .edited_once("expiry = \"2027-01-31\"", "expiry = \"2026-01-31\"");
     std::fs::write(&config, text).unwrap();
     let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(78));
@@ -738,7 +739,7 @@ fn what_a_run_needs_beyond_the_file_is_checked_by_check_config_and_before_run_co
         &std::fs::read_to_string(&config).unwrap(),
         "host = \"smtp.example.com\"\nca_file = \"missing-ca.pem\"\nusername = \"cb\"\npassword_env = \"CB_TEST_UNSET_PASSWORD\"",
     )
-    .replace(
+    .edited(
         "recipients = [\"finance@example.com\", \"cfo@example.com\"]",
         "recipients = [\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", \"ok@example.com\"]",
     );
@@ -772,9 +773,9 @@ fn what_a_run_needs_beyond_the_file_is_checked_by_check_config_and_before_run_co
     );
     // Fixed (a password file that is missing is named the same way), then fixed again.
     let text = text
-        .replace("\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", ", "")
-        .replace("ca_file = \"missing-ca.pem\"\n", "")
-        .replace("password_env = \"CB_TEST_UNSET_PASSWORD\"", "password_file = \"no-such-password\"");
+        .edited("\"root@localhost.\", \"Fin\\r\\nance <f@example.com>\", \"Nul\\u0000 <n@example.com>\", ", "")
+        .edited("ca_file = \"missing-ca.pem\"\n", "")
+        .edited("password_env = \"CB_TEST_UNSET_PASSWORD\"", "password_file = \"no-such-password\"");
     std::fs::write(&config, &text).unwrap();
     let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1042,7 +1043,7 @@ fn edited_demo(edits: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf
     let mut text = std::fs::read_to_string(&config).unwrap();
     for (old, new) in edits {
         assert!(text.contains(old), "{old}");
-        text = text.replace(old, new);
+        text = text.edited(old, new);
     }
     std::fs::write(&config, text).unwrap();
     (dir, config)
@@ -1354,8 +1355,8 @@ fn the_report_table_has_one_money_format_and_shows_ids_whole() {
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace("id = \"bfs-docs\"", "id = \"activate-portfolio-2026-h1\"")
-        .replace("id = \"portfolio\"", "id = \"activate-portfolio-2026-h2\"");
+        .edited("id = \"bfs-docs\"", "id = \"activate-portfolio-2026-h1\"")
+        .edited("id = \"portfolio\"", "id = \"activate-portfolio-2026-h2\"");
     std::fs::write(&config, text).unwrap();
     let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
     assert!(
@@ -1403,7 +1404,7 @@ fn error_paths_are_one_line_naming_the_thing_and_what_to_do() {
     std::fs::create_dir_all(dir.path().join("full")).unwrap();
     std::fs::write(dir.path().join("full/x"), "x").unwrap();
     std::fs::write(dir.path().join("not-a-ca.pem"), "just text\n").unwrap();
-    let live = text.replace("kind = \"fixtures\"", "kind = \"aws\"");
+    let live = text.edited("kind = \"fixtures\"", "kind = \"aws\"");
     let live = {
         let start = live.find("\npath = ").unwrap();
         let end = start + 1 + live[start + 1..].find('\n').unwrap();
@@ -1416,7 +1417,7 @@ fn error_paths_are_one_line_naming_the_thing_and_what_to_do() {
             vec!["/nonexistent/creditburn.toml", "pass --config PATH"],
         ),
         (
-            vec!["run".into(), "--config".into(), write("one.toml", &text.replace("amount = 25000", "amount = 0"))],
+            vec!["run".into(), "--config".into(), write("one.toml", &text.edited("amount = 25000", "amount = 0"))],
             78,
             vec!["awards[\"poc-support\"].amount: 0 must be a positive"],
         ),
@@ -1436,7 +1437,7 @@ fn error_paths_are_one_line_naming_the_thing_and_what_to_do() {
             vec!["daemon.listen", "another process listens there"],
         ),
         (
-            vec!["run".into(), "--config".into(), write("file-state.toml", &text.replace(&format!("{:?}", dir.path().join("state").display().to_string()), &format!("{:?}", dir.path().join("one.toml").display().to_string())))],
+            vec!["run".into(), "--config".into(), write("file-state.toml", &text.edited(&format!("{:?}", dir.path().join("state").display().to_string()), &format!("{:?}", dir.path().join("one.toml").display().to_string())))],
             73,
             vec!["state.path must be a folder"],
         ),

@@ -1,5 +1,6 @@
 //! Bad configurations: each must be reported with its key and the bad value echoed.
 
+use crate::harness::Edit;
 use std::path::Path;
 
 use creditburn::config;
@@ -124,7 +125,7 @@ fn services_are_matched_the_way_aws_spells_them() {
         &["workloads[0].rules[0].tag", "white space"],
     );
     // An exact name AWS uses is fine, whatever its case looks like.
-    let text = SMALL_CONFIG.replace(
+    let text = SMALL_CONFIG.edited(
         "services = [\"bedrock\", \"s3\"]",
         "services = [\"Amazon Bedrock Service\", \"AmazonCloudWatch\"]",
     );
@@ -417,9 +418,9 @@ fn bad_configs() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let text = SMALL_CONFIG
-        .replace("amount = 25000", "amount = -1")
-        .replace("start = \"2026-03-01\"", "start = \"soon\"")
-        .replace("workloads = [\"rag\"]", "workloads = [\"ghost\"]");
+        .edited("amount = 25000", "amount = -1")
+        .edited("start = \"2026-03-01\"", "start = \"soon\"")
+        .edited("workloads = [\"rag\"]", "workloads = [\"ghost\"]");
     let problems = config::parse(&text, Path::new(".")).unwrap_err();
     let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
@@ -458,17 +459,17 @@ fn disjoint_rules_need_no_priority() {
     // Different literal prefixes, or different values of one tag key, cannot both match,
     // so none of these needs a priority. z (USE1-NovaLite*) can match platform's first rule.
     let text = SMALL_CONFIG
-        .replace("priority = 1\n", "")
-        .replace("priority = 2\n", "")
-        .replace(
+        .edited("priority = 1\n", "")
+        .edited("priority = 2\n", "")
+        .edited(
             "rules = [{ tag = \"workload=rag\" }]",
             "rules = [{ usage_type = \"USE1-Claude*\" }]",
         )
-        .replace(
+        .edited(
             "rules = [{ account = \"222222222222\" }]",
             "rules = [{ usage_type = \"USE1-Nova*\" }, { tag = \"team=x\", usage_type = \"USW2-*\" }]",
         )
-        .replace(
+        .edited(
             "[[awards]]",
             "[[workloads]]\nname = \"y\"\nrules = [{ tag = \"team=y\", usage_type = \"USW2-*\" }]\n\n\
              [[workloads]]\nname = \"z\"\nrules = [{ usage_type = \"USE1-NovaLite*\" }]\n\n[[awards]]",
@@ -486,9 +487,9 @@ fn disjoint_rules_need_no_priority() {
 #[test]
 fn unknown_keys_are_all_listed_with_their_path_and_the_key_meant() {
     let text = SMALL_CONFIG
-        .replace("slack_days = 7", "slack_day = 7")
-        .replace("amount = 25000", "amout = 25000\namount = -1")
-        .replace("[state]", "[state]\nflavour = \"x\"");
+        .edited("slack_days = 7", "slack_day = 7")
+        .edited("amount = 25000", "amout = 25000\namount = -1")
+        .edited("[state]", "[state]\nflavour = \"x\"");
     let problems = config::parse(&text, Path::new(".")).unwrap_err();
     let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     expect_test::expect![[r#"
@@ -505,8 +506,8 @@ fn unknown_keys_are_all_listed_with_their_path_and_the_key_meant() {
 #[test]
 fn values_of_the_wrong_type_are_listed_section_by_section() {
     let text = SMALL_CONFIG
-        .replace("slack_days = 7", "slack_days = \"a week\"\nslack_dayz = 1")
-        .replace("amount = 25000", "amount = \"lots\"");
+        .edited("slack_days = 7", "slack_days = \"a week\"\nslack_dayz = 1")
+        .edited("amount = 25000", "amount = \"lots\"");
     let problems = config::parse(&text, Path::new(".")).unwrap_err();
     let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     assert!(

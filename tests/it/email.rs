@@ -1,5 +1,6 @@
 //! Snapshots of the rendered alert emails on fixtures/demo (UPDATE_EXPECT=1 to refresh).
 
+use crate::harness::Edit;
 use expect_test::expect_file;
 
 fn demo_emails() -> Vec<creditburn::notify::email::AlertEmail> {
@@ -250,7 +251,7 @@ fn the_digest_of_a_thousand_awards_stays_bounded_and_names_what_it_leaves_out() 
     let many = creditburn::config::parse(
         &format!(
             "{}\n{text}",
-            base.replace("drawdown_order = \"aws\"", "drawdown_order = \"listed\"")
+            base.edited("drawdown_order = \"aws\"", "drawdown_order = \"listed\"")
         ),
         &crate::support::repo().join("config"),
     )

@@ -13,25 +13,31 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The example config rewritten to read `recording` and write into `dir`.
+/// The example config rewritten to read `recording` and write into `dir`. Each path it
+/// rewrites must be there, once: a drifted example fails here, not later in a test that
+/// checks nothing was written to the wrong folder.
 pub fn demo_config(dir: &Path, recording: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("config/example.toml")).unwrap();
-    let text = text
-        .replace(
-            "\"../fixtures/demo\"",
-            &format!("{:?}", recording.display().to_string()),
-        )
-        .replace(
-            "\"../outbox\"",
-            &format!("{:?}", dir.join("outbox").display().to_string()),
-        )
-        .replace(
-            "\"../state\"",
-            &format!("{:?}", dir.join("state").display().to_string()),
-        );
+    let mut text = std::fs::read_to_string(repo().join("config/example.toml")).unwrap();
+    for (from, to) in [
+        ("\"../fixtures/demo\"", recording.to_path_buf()),
+        ("\"../outbox\"", dir.join("outbox")),
+        ("\"../state\"", dir.join("state")),
+    ] {
+        text = rewrite(&text, from, &format!("{:?}", to.display().to_string()));
+    }
     let path = dir.join("creditburn.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// `text` with `from` replaced by `to`; panics unless `from` occurs exactly once.
+pub fn rewrite(text: &str, from: &str, to: &str) -> String {
+    let found = text.matches(from).count();
+    assert_eq!(
+        found, 1,
+        "config/example.toml holds {from} {found} times, not once: the harness no longer matches the example"
+    );
+    text.replacen(from, to, 1)
 }
 
 /// A daemon process whose stderr lines arrive on a channel.
@@ -106,4 +112,26 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Edits of a config's text that fail when the text to edit is not there: a test whose
+/// edit found nothing would otherwise run on the unedited config and pass for the wrong
+/// reason.
+pub trait Edit {
+    /// Every occurrence of `from` replaced by `to`; panics when there is none.
+    fn edited(&self, from: &str, to: &str) -> String;
+    /// The first occurrence of `from` replaced by `to`; panics when there is none.
+    fn edited_once(&self, from: &str, to: &str) -> String;
+}
+
+impl Edit for str {
+    fn edited(&self, from: &str, to: &str) -> String {
+        assert!(self.contains(from), "the text to edit holds no {from:?}");
+        self.replace(from, to)
+    }
+
+    fn edited_once(&self, from: &str, to: &str) -> String {
+        assert!(self.contains(from), "the text to edit holds no {from:?}");
+        self.replacen(from, to, 1)
+    }
 }

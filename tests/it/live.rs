@@ -2,6 +2,7 @@
 //! cache, throttling, server errors, a server that never answers, bad bodies, the request
 //! cap, and the stale fallback.
 
+use crate::harness::Edit;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -503,15 +504,14 @@ fn billing_config(dir: &Path) -> PathBuf {
     let config = live_config(dir);
     let text = std::fs::read_to_string(&config)
         .unwrap()
-        .replace(
+        .edited(
             "kind = \"aws\"\n",
             "kind = \"aws\"\naccount_id = \"111111111111\"\n",
         )
         // The POC's (the first award of the assistant), not the accelerator's.
-        .replacen(
+        .edited_once(
             "workloads = [\"support-assistant\"]",
             "workloads = [\"support-assistant\"]\ncredit_id = \"1001\"",
-            1,
         );
     std::fs::write(&config, text).unwrap();
     config
@@ -687,7 +687,7 @@ fn in_the_account_view_the_products_aws_lists_decide_what_a_credit_pays() {
     ] {
         let line = format!("id = \"{award}\"\n");
         assert!(text.contains(&line), "{award} in {text}");
-        text = text.replace(&line, &format!("{line}credit_id = \"{id}\"\n"));
+        text = text.edited(&line, &format!("{line}credit_id = \"{id}\"\n"));
     }
     std::fs::write(&config, text).unwrap();
     let (r, err) = report(&server, &config, DAY1, &[]);

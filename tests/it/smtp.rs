@@ -3,6 +3,7 @@
 //! the CA is configured), AUTH with the password from the environment, the server down
 //! then back, a 5xx recipient, send-test-email, and a kill at each step of a run.
 
+use crate::harness::Edit;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -179,7 +180,7 @@ fn smtp_config(dir: &Path, smtp: &str) -> PathBuf {
         &std::fs::read_to_string(&path).unwrap(),
         &format!("{smtp}\nconnect_timeout_seconds = 2\ncommand_timeout_seconds = 5"),
     )
-    .replace("retry_base_minutes = 5", "retry_base_minutes = 1");
+    .edited("retry_base_minutes = 5", "retry_base_minutes = 1");
     std::fs::write(&path, text).unwrap();
     path
 }

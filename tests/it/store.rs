@@ -3,6 +3,7 @@
 //! transport, then a week later six alert copies queued for an SMTP server that was down)
 //! opened by this one; and the files that are not a store.
 
+use crate::harness::Edit;
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -32,7 +33,7 @@ fn v1_demo_config(dir: &Path) -> std::path::PathBuf {
         .collect();
     let text = blocks
         .join("\n[[awards]]\n")
-        .replace("expiry = \"2027-08-11\"", "expiry = \"2027-07-31\"");
+        .edited("expiry = \"2027-08-11\"", "expiry = \"2027-07-31\"");
     assert_eq!(text.matches("\n[[awards]]\n").count(), 3, "{text}");
     std::fs::write(&config, text).unwrap();
     config

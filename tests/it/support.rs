@@ -1,6 +1,7 @@
 //! Shared helpers: the demo config with its paths pointed into a temporary folder, and
 //! running the binary.
 
+use crate::harness::Edit;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,8 +18,8 @@ pub fn with_smtp(config: &str, smtp: &str) -> String {
         .expect("the config has an outbox key");
     let line_end = outbox + 1 + config[outbox + 1..].find('\n').unwrap();
     format!("{}{}", &config[..outbox], &config[line_end..])
-        .replace("transport = \"file\"", "transport = \"smtp\"")
-        .replace("\n[alerts]", &format!("\n[email.smtp]\n{smtp}\n\n[alerts]"))
+        .edited("transport = \"file\"", "transport = \"smtp\"")
+        .edited("\n[alerts]", &format!("\n[email.smtp]\n{smtp}\n\n[alerts]"))
 }
 
 /// `creditburn report --format json --config CONFIG EXTRA...`, which must succeed, parsed.
