@@ -66,7 +66,7 @@ fn count(
     };
     let mut store = cache::Cache::open(state).expect("state store opens");
     let as_of = now.date_naive();
-    let window = plan::history(config, as_of, now.date_naive());
+    let window = plan::history(config, as_of, now.date_naive()).fetchable();
     let queries = plan::queries(config);
     let refresh = runtime.block_on(async {
         let sdk = aws::sdk_config(&source, None).await;

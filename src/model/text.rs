@@ -136,6 +136,27 @@ pub(crate) fn capitalised(text: &str) -> String {
     }
 }
 
+/// The days `[from, to)` in words: "2026-11-11" for one, "2026-11-11 to 2026-11-19 (9
+/// days)" for more.
+pub fn days(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
+    let n = (to - from).num_days();
+    match to.pred_opt() {
+        Some(last) if n > 1 => format!("{from} to {last} ({n} days)"),
+        _ => from.to_string(),
+    }
+}
+
+/// Runs of days, each `[from, to)`, in words: the first `shown` and how many more.
+pub fn day_runs(runs: &[(chrono::NaiveDate, chrono::NaiveDate)], shown: usize) -> String {
+    let named: Vec<String> = runs.iter().take(shown).map(|(f, t)| days(*f, *t)).collect();
+    let more = runs.len().saturating_sub(shown);
+    if more > 0 {
+        format!("{} and {} more", named.join(", "), thousands(more as u64))
+    } else {
+        named.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,26 +191,5 @@ mod tests {
         assert_eq!(cap("abc", 3), "abc");
         assert_eq!(excerpt("a\n  b"), "a b");
         assert_eq!(excerpt(&"x".repeat(500)).chars().count(), EXCERPT_CHARS + 1);
-    }
-}
-
-/// The days `[from, to)` in words: "2026-11-11" for one, "2026-11-11 to 2026-11-19 (9
-/// days)" for more.
-pub fn days(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
-    let n = (to - from).num_days();
-    match to.pred_opt() {
-        Some(last) if n > 1 => format!("{from} to {last} ({n} days)"),
-        _ => from.to_string(),
-    }
-}
-
-/// Runs of days, each `[from, to)`, in words: the first `shown` and how many more.
-pub fn day_runs(runs: &[(chrono::NaiveDate, chrono::NaiveDate)], shown: usize) -> String {
-    let named: Vec<String> = runs.iter().take(shown).map(|(f, t)| days(*f, *t)).collect();
-    let more = runs.len().saturating_sub(shown);
-    if more > 0 {
-        format!("{} and {} more", named.join(", "), thousands(more as u64))
-    } else {
-        named.join(", ")
     }
 }
