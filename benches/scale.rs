@@ -8,12 +8,17 @@
 //! table lacks (USW2, EUC1) us-east-1's prices, the advice's worst case.
 //!
 //!     cargo bench --bench scale
+//!     cargo bench --profile dev --bench scale -- --check   # the quick check CI runs
 //!
 //! Prints the requests and cost of a cold backfill, the wall time and peak memory of a
 //! warm run (the binary, same day: everything from the cache) and of the next day's run
 //! (the open month fetched again), the cost table's rows, the memory per row (from two
 //! sizes of the organisation), and checks that every award's consumed equals its tagged
-//! spend to the cent. Targets: warm run under 0.5 s and under 150 MB; under 1 KB a row.
+//! spend to the cent. Targets: warm run under 0.5 s and under 150 MB; under 1 KB a row;
+//! `run` on 1,000 awards under 5 s, `report` and `check-config` on 5,000 under 1 GB;
+//! every award's consumed its tagged spend. A missed target exits 1. `--check` is the
+//! quick run CI makes: a small organisation, the figures' correctness judged, times
+//! printed only.
 //! With `SCALE_KEEP=1` it keeps each organisation's config and cache and prints where.
 
 #[allow(dead_code)]
@@ -337,20 +342,46 @@ fn timed(
     (out.stdout, err, seconds, peak_kb / 1024.0)
 }
 
-/// Many awards on a smaller organisation (30 workloads, 60 days): `run` with 1,000 of
-/// them (every one at risk, so every one an email with its chart), `report` and
+/// The targets a run judges, and those it missed: any missed, the bench exits 1.
+#[derive(Default)]
+struct Targets {
+    missed: Vec<String>,
+}
+
+impl Targets {
+    /// "met" or "MISSED", remembering a miss.
+    fn judge(&mut self, name: &str, met: bool) -> &'static str {
+        if met {
+            "met"
+        } else {
+            self.missed.push(name.to_string());
+            "MISSED"
+        }
+    }
+
+    fn finish(self) {
+        if !self.missed.is_empty() {
+            println!("MISSED: {}", self.missed.join(", "));
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Many awards on a smaller organisation (30 workloads, 60 days): by default `run` with
+/// 1,000 of them (every one at risk, so every one an email with its chart), `report` and
 /// `check-config` with 5,000. Each award is stacked on a workload with an expiry of its
-/// own. Prints the wall time and peak memory of each against its target.
-fn awards_scale(met: &dyn Fn(bool) -> &'static str) {
+/// own. Prints the wall time and peak memory of each against its target; `timing`
+/// false (the quick check, whatever the build) prints them without judging.
+fn awards_scale(targets: &mut Targets, sizes: [usize; 2], timing: bool) {
     let (workloads, days) = (30, 60);
     let first = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap() - chrono::Days::new(days as u64 - 1);
     let data = tempfile::tempdir().unwrap();
     write_org(data.path(), first, days, workloads);
     let server = aws_server::FakeCostExplorer::with_page_size(data.path(), Some(GROUPS_PER_PAGE));
     for (awards, command, seconds_target, mb_target) in [
-        (1_000, "run", Some(5.0), None),
-        (5_000, "report", None, Some(1024.0)),
-        (5_000, "check-config", None, Some(1024.0)),
+        (sizes[0], "run", Some(5.0), None),
+        (sizes[1], "report", None, Some(1024.0)),
+        (sizes[1], "check-config", None, Some(1024.0)),
     ] {
         let work = tempfile::tempdir().unwrap();
         let config = work.path().join("creditburn.toml");
@@ -371,15 +402,21 @@ fn awards_scale(met: &dyn Fn(bool) -> &'static str) {
             other => &[other],
         };
         let (_, _, seconds, mb) = timed(&server, &config, "2026-12-01T09:00:00Z", args);
-        println!(
-            "{command} with {awards} awards: {seconds:.2} s, peak {mb:.0} MB{}{}",
-            seconds_target
-                .map(|t| format!("   target: < {t} s {}", met(seconds < t)))
-                .unwrap_or_default(),
-            mb_target
-                .map(|t| format!("   target: < {t:.0} MB {}", met(mb < t)))
-                .unwrap_or_default()
-        );
+        let name = format!("{command} with {awards} awards");
+        let mut line = format!("{name}: {seconds:.2} s, peak {mb:.0} MB");
+        if let Some(t) = seconds_target.filter(|_| timing) {
+            line.push_str(&format!(
+                "   target: < {t} s {}",
+                targets.judge(&name, seconds < t)
+            ));
+        }
+        if let Some(t) = mb_target.filter(|_| timing) {
+            line.push_str(&format!(
+                "   target: < {t:.0} MB {}",
+                targets.judge(&name, mb < t)
+            ));
+        }
+        println!("{line}");
     }
 }
 
@@ -468,6 +505,41 @@ struct Measured {
 }
 
 fn main() {
+    let mut targets = Targets::default();
+    if std::env::args().any(|a| a == "--check") {
+        check(&mut targets);
+    } else {
+        full(&mut targets);
+    }
+    targets.finish();
+}
+
+/// `--check`, the quick run CI makes (in any build): a small organisation (12 workloads,
+/// 60 days) whose every award's consumed must equal its tagged spend to the cent over a
+/// cold, a warm and a next-day run, and the awards commands at 200 and 500 awards. Its
+/// times and memory are printed, not judged: CI's debug build and shared machine say
+/// nothing of the release binary's.
+fn check(targets: &mut Targets) {
+    let m = measure(12, 60);
+    println!(
+        "check: 12 workloads, 60 days: {:.0} rows, cold {} requests, warm {:.2} s, next day {} requests",
+        m.rows, m.cold_requests, m.warm_seconds, m.next_requests
+    );
+    println!(
+        "awards whose consumed differs from their tagged spend by a cent or more: {} of {} (3 runs each)   target: none {}",
+        m.mismatches,
+        12 * 3,
+        targets.judge("consumed equals tagged spend", m.mismatches == 0)
+    );
+    println!(
+        "data stale on the cold run: {}   target: no {}",
+        m.stale,
+        targets.judge("fresh data", !m.stale)
+    );
+    awards_scale(targets, [200, 500], false);
+}
+
+fn full(targets: &mut Targets) {
     let days = 395; // 2025-11-01 to 2026-11-30: the 13 months Cost Explorer looks back
     println!(
         "large organisation: 60 workloads tagged across {ACCOUNTS} accounts and {} regions, {days} days, pages of {GROUPS_PER_PAGE} groups",
@@ -475,7 +547,6 @@ fn main() {
     );
     let small = measure(30, days);
     let full = measure(60, days);
-    let met = |ok: bool| if ok { "met" } else { "MISSED" };
     println!("cost table: {:.0} rows (usage {:.2} USD, of which {:.2} split in proportion between accounts and tags)", full.rows, full.usage_total, full.approximated);
     println!(
         "cold backfill: {} requests (${:.2}), {:.2} s, peak {:.0} MB{}",
@@ -489,8 +560,8 @@ fn main() {
         "warm run (same day, all from the cache): {:.3} s, peak {:.1} MB   targets: < 0.5 s {}, < 150 MB {}",
         full.warm_seconds,
         full.warm_mb,
-        met(full.warm_seconds < 0.5),
-        met(full.warm_mb < 150.0)
+        targets.judge("warm run time", full.warm_seconds < 0.5),
+        targets.judge("warm run memory", full.warm_mb < 150.0)
     );
     println!(
         "next day's run ({} requests, the open month again): {:.3} s, peak {:.1} MB",
@@ -504,12 +575,14 @@ fn main() {
         small.rows,
         full.warm_mb,
         full.rows,
-        met(per_row < 1024.0)
+        targets.judge("memory per row", per_row < 1024.0)
     );
+    let mismatches = full.mismatches + small.mismatches;
     println!(
-        "awards whose consumed differs from their tagged spend by a cent or more: {} of {} (3 runs each)",
-        full.mismatches + small.mismatches,
-        (60 + 30) * 3
+        "awards whose consumed differs from their tagged spend by a cent or more: {} of {} (3 runs each)   target: none {}",
+        mismatches,
+        (60 + 30) * 3,
+        targets.judge("consumed equals tagged spend", mismatches == 0)
     );
-    awards_scale(&met);
+    awards_scale(targets, [1_000, 5_000], true);
 }
