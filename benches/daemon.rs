@@ -76,14 +76,18 @@ fn main() {
     let mut daemon = Daemon::start(&config(dir.path(), free_port()), &["--run-at-start"], &[]);
     daemon.wait_for(": ok", Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(1));
-    let (rss, peak, cpu) = idle(&daemon.child, idle_seconds);
+    let (rss_after, peak, cpu) = idle(&daemon.child, idle_seconds);
     daemon.terminate();
     println!(
         "idle, after one demo run:  RSS {:>6.1} MB, CPU {cpu:.2}% over {idle_seconds} s (peak during the run {:.1} MB)",
-        rss as f64 / 1024.0,
+        rss_after as f64 / 1024.0,
         peak as f64 / 1024.0
     );
-    println!("target: idle resident memory under 30 MB");
+    let idle_met = rss.max(rss_after) < 30 * 1024;
+    println!(
+        "target: idle resident memory under 30 MB {}",
+        if idle_met { "met" } else { "MISSED" }
+    );
 
     // The wall time of one `run` on fixtures/demo, from a fresh state each time.
     let mut times = Vec::new();
@@ -107,4 +111,7 @@ fn main() {
         "one run on fixtures/demo:  median {:.3} s (min {:.3}, max {:.3}; 5 runs, fresh state each)",
         times[2], times[0], times[4]
     );
+    if !idle_met {
+        std::process::exit(1);
+    }
 }
