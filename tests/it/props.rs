@@ -650,3 +650,255 @@ proptest! {
         prop_assert!(combined.low >= 0.0);
     }
 }
+
+/// An award id: anything from the whole of Unicode up to 1,000 characters, or a short
+/// one from a few characters that clean to the same (`x y`, `x_y`, `x.y`, `<x>`).
+fn award_id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::collection::vec(any::<char>(), 1..1000).prop_map(String::from_iter),
+        "[xy _.<>é-]{1,4}",
+    ]
+    .prop_filter("an id is not blank", |s| !s.trim().is_empty())
+}
+
+/// A TOML string holding `text`, whatever it holds.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The Message-ID and name of each file in `dir`'s outbox.
+fn outbox(dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir.join("outbox")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = entries
+        .map(|e| {
+            let path = e.unwrap().path();
+            let eml = std::fs::read_to_string(&path).unwrap();
+            let id = eml
+                .lines()
+                .find_map(|l| l.strip_prefix("Message-ID: "))
+                .unwrap_or_else(|| panic!("{} has no Message-ID", path.display()))
+                .to_string();
+            (id, path.file_name().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// RFC 5322's msg-id: `<` dot-atom-text `@` dot-atom-text `>`.
+fn valid_message_id(id: &str) -> bool {
+    let Some((left, right)) = id
+        .strip_prefix('<')
+        .and_then(|i| i.strip_suffix('>'))
+        .and_then(|i| i.split_once('@'))
+    else {
+        return false;
+    };
+    [left, right].iter().all(|part| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && !part.ends_with('.')
+            && !part.contains("..")
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+    /// Whatever the awards are called, every message the run queues reaches a file of its
+    /// own exactly once: the demo's five messages are five files with five valid,
+    /// different Message-IDs and names a filesystem takes, and the next run writes none
+    /// again.
+    #[test]
+    fn every_queued_message_reaches_its_own_file_exactly_once(
+        ids in proptest::collection::vec(award_id(), 5)
+            .prop_filter("the ids differ", |ids| {
+                let mut seen = std::collections::BTreeSet::new();
+                ids.iter().all(|i| seen.insert(i.clone()))
+            }),
+    ) {
+        use crate::harness::Edit;
+        let dir = tempfile::tempdir().unwrap();
+        let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        for (from, to) in ["poc-support", "accelerator", "bfs-docs", "founders", "portfolio"]
+            .iter()
+            .zip(&ids)
+        {
+            text = text.edited_once(&format!("id = \"{from}\""), &format!("id = {}", toml_string(to)));
+        }
+        std::fs::write(&config, text).unwrap();
+        let run = |now: &str| creditburn(&["run", "--now", now, "--config", config.to_str().unwrap()]);
+        let out = run("2026-11-21T08:00:00Z");
+        let err = String::from_utf8_lossy(&out.stderr);
+        prop_assert!(out.status.success(), "{:?}: {err}", out.status.code());
+        prop_assert!(err.contains("queued 10, sent 10"), "{err}");
+        let files = outbox(dir.path());
+        prop_assert_eq!(files.len(), 5, "{:?}", files);
+        let mut message_ids: Vec<&String> = files.iter().map(|(id, _)| id).collect();
+        message_ids.dedup();
+        prop_assert_eq!(message_ids.len(), 5, "{:?}", files);
+        for (id, name) in &files {
+            prop_assert!(valid_message_id(id), "{id}");
+            prop_assert!(name.len() <= 255 && !name.contains('/'), "{name}");
+        }
+        // The next run has nothing new to say: no message is written twice.
+        let out = run("2026-11-21T09:00:00Z");
+        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        prop_assert_eq!(outbox(dir.path()), files);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The accelerator granted in tranches dated around as-of (before it, on it, after
+    /// it), of any size: no award reads exhausted without having consumed something it
+    /// was granted, none consumes more than it was granted by as-of, and none has a
+    /// negative balance.
+    #[test]
+    fn no_award_is_exhausted_without_consumption(
+        back in 0u64..6,
+        tranches in proptest::collection::vec(
+            (-3i64..=3, prop_oneof![Just(0.01), Just(1.0), Just(500.0), Just(100_000.0)]),
+            1..4,
+        ),
+    ) {
+        use crate::harness::Edit;
+        let (_, table) = demo_table();
+        let as_of = table.last_day - chrono::Days::new(back);
+        let dated: Vec<(NaiveDate, f64)> = tranches
+            .iter()
+            .map(|(offset, amount)| (as_of + chrono::Duration::days(*offset), *amount))
+            .collect();
+        let start = dated.iter().map(|(d, _)| *d).min().unwrap();
+        let list: Vec<String> = dated
+            .iter()
+            .map(|(d, a)| format!("{{ date = \"{d}\", amount = {a} }}"))
+            .collect();
+        let text = std::fs::read_to_string(repo().join("config/example.toml"))
+            .unwrap()
+            .edited_once("start = \"2026-11-15\"", &format!("start = \"{start}\""))
+            .edited_once(
+                "tranches = [\n  { date = \"2026-11-15\", amount = 100000 },\n  { date = \"2027-01-14\", amount = 100000 },\n  { date = \"2027-03-15\", amount = 100000 },\n]",
+                &format!("tranches = [{}]", list.join(", ")),
+            );
+        let config = creditburn::config::parse(&text, &repo().join("config"))
+            .unwrap_or_else(|p| panic!("{p:?}"));
+        let report = creditburn::analyse::report::assess(table, &config, as_of, None, None).unwrap();
+        for a in &report.awards {
+            let granted: f64 = a.tranches.iter().filter(|t| t.date <= as_of).map(|t| t.amount).sum();
+            if a.status == Status::Exhausted {
+                prop_assert!(granted > 0.0 && a.consumed >= 0.005, "{} exhausted: {a:?}", a.id);
+            }
+            prop_assert!(a.consumed <= granted + 0.005, "{}: {} of {granted}", a.id, a.consumed);
+            prop_assert!(a.remaining >= 0.0);
+        }
+    }
+}
+
+/// One way to damage a recording's manifest: a query's exchanges listed again (under
+/// its name or another), a query renamed, or dropped.
+#[derive(Debug, Clone)]
+enum Listing {
+    Repeat,
+    RepeatAs(&'static str),
+    RenameTo(&'static str),
+    Drop,
+}
+
+const QUERIES: [&str; 4] = [
+    "usage-by-service",
+    "usage-by-account",
+    "usage-by-tag-workload",
+    "other-by-record-type",
+];
+
+fn listing() -> impl Strategy<Value = Listing> {
+    let name = prop_oneof![
+        Just("usage-by-service"),
+        Just("usage-by-account"),
+        Just("usage-by-tag-workload"),
+        Just("other-by-record-type"),
+        Just("usage-by-service-again"),
+        Just("credits"),
+    ];
+    prop_oneof![
+        Just(Listing::Repeat),
+        name.clone().prop_map(Listing::RepeatAs),
+        name.prop_map(Listing::RenameTo),
+        Just(Listing::Drop),
+    ]
+}
+
+/// The usage total and the credits applied of a recording's report, or why it was
+/// refused.
+fn totals_of(rec: &Path) -> Result<(f64, f64), String> {
+    let pages = runtime()
+        .block_on(creditburn::source::recording::replay(rec))
+        .map_err(|e| e.to_string())?;
+    let table = creditburn::analyse::table::normalise(&pages).map_err(|e| e.to_string())?;
+    let (config, _) = demo_table();
+    let r = creditburn::analyse::report::assess(&table, config, table.last_day, None, None)
+        .map_err(|e| e.to_string())?;
+    Ok((r.data.usage_total, r.data.credits_applied))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A recording whose queries are listed again, renamed or missing is refused naming
+    /// the recording, or read with the same usage and credits to a cent: never counted
+    /// twice, never read as none.
+    #[test]
+    fn a_recording_with_queries_repeated_or_renamed_is_refused_or_changes_nothing(
+        query in 0usize..QUERIES.len(),
+        how in listing(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = dir.path().join("rec");
+        copy_recording(&repo().join("fixtures/demo"), &rec);
+        let manifest = rec.join("recording.json");
+        let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        let exchanges = m["exchanges"].as_array_mut().unwrap();
+        let of_query: Vec<Value> = exchanges
+            .iter()
+            .filter(|e| e["query"] == QUERIES[query])
+            .cloned()
+            .collect();
+        match &how {
+            Listing::Repeat => exchanges.extend(of_query),
+            Listing::RepeatAs(name) => exchanges.extend(of_query.into_iter().map(|mut e| {
+                e["query"] = Value::from(*name);
+                e
+            })),
+            Listing::RenameTo(name) => {
+                for e in exchanges.iter_mut().filter(|e| e["query"] == QUERIES[query]) {
+                    e["query"] = Value::from(*name);
+                }
+            }
+            Listing::Drop => exchanges.retain(|e| e["query"] != QUERIES[query]),
+        }
+        std::fs::write(&manifest, m.to_string()).unwrap();
+        let demo = totals_of(&repo().join("fixtures/demo")).unwrap();
+        match totals_of(&rec) {
+            Err(message) => {
+                prop_assert!(message.contains("rec") || message.contains("recording"), "{message}");
+                prop_assert!(message.len() < 600, "{message}");
+            }
+            Ok((usage, credits)) => {
+                prop_assert!(
+                    (usage - demo.0).abs() <= 0.02 && (credits - demo.1).abs() <= 0.02,
+                    "{how:?} of {} was accepted with usage {usage} and credits {credits} instead of {:?}",
+                    QUERIES[query],
+                    demo
+                );
+            }
+        }
+    }
+}
