@@ -305,13 +305,7 @@ fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
     rename_award(&config, "bfs-docs", "x_y");
     let long = format!("poc {}", "é".repeat(200));
     rename_award(&config, "poc-support", &long);
-    let out = creditburn(&[
-        "run",
-        "--now",
-        "2026-11-21T08:00:00Z",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let out = crate::support::run_next_morning(&config);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("queued 10, sent 10"), "{err}");
@@ -384,13 +378,7 @@ fn a_file_of_another_message_under_the_same_name_is_kept_and_this_one_written_be
         "Message-ID: <someone-else@example.com>\r\n\r\nnot ours\r\n",
     )
     .unwrap();
-    let out = creditburn(&[
-        "run",
-        "--now",
-        "2026-11-21T08:00:00Z",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let out = crate::support::run_next_morning(&config);
     assert!(
         out.status.success(),
         "{}",
@@ -757,13 +745,7 @@ fn what_a_run_needs_beyond_the_file_is_checked_by_check_config_and_before_run_co
     ] {
         assert!(err.contains(expected), "{expected:?} not in {err}");
     }
-    let out = creditburn(&[
-        "run",
-        "--now",
-        "2026-11-21T08:00:00Z",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let out = crate::support::run_next_morning(&config);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("alerts.recipients[0]"), "{err}");

@@ -76,6 +76,26 @@ fn report(server: &FakeCostExplorer, config: &Path, now: &str, extra: &[&str]) -
     (serde_json::from_slice(&out.stdout).unwrap(), err)
 }
 
+/// `report --format json --as-of AS_OF` on `config` against `server` at `now`.
+fn report_as_of(server: &FakeCostExplorer, config: &Path, as_of: &str, now: &str) -> Value {
+    let out = live(
+        server,
+        &[
+            "report",
+            "--format",
+            "json",
+            "--as-of",
+            as_of,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        now,
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn awards(r: &Value) -> Vec<(String, String, String, String)> {
     r["awards"]
         .as_array()
@@ -190,19 +210,7 @@ fn cached_days_older_than_cost_explorer_reaches_are_kept_and_read() {
     let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
     let dir = tempfile::tempdir().unwrap();
     let config = live_config(dir.path());
-    let config = config.to_str().unwrap();
-    let run = |as_of: &str, now: &str| {
-        let out = live(
-            &server,
-            &[
-                "report", "--format", "json", "--as-of", as_of, "--config", config,
-            ],
-            now,
-        );
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
+    let run = |as_of: &str, now: &str| report_as_of(&server, &config, as_of, now);
     // August is cached early in September 2026.
     run("2026-08-31", "2026-09-02T08:00:00Z");
     // Thirteen months later Cost Explorer reaches back to 2026-09-01 only: August is
@@ -225,19 +233,7 @@ fn a_partly_cached_query_names_its_own_gap_and_last_day() {
     let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
     let dir = tempfile::tempdir().unwrap();
     let config = live_config(dir.path());
-    let config = config.to_str().unwrap();
-    let run = |as_of: &str, now: &str| {
-        let out = live(
-            &server,
-            &[
-                "report", "--format", "json", "--as-of", as_of, "--config", config,
-            ],
-            now,
-        );
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
+    let run = |as_of: &str, now: &str| report_as_of(&server, &config, as_of, now);
     // The cache is warmed through 2026-11-10; ten days later the first query's fetch
     // fails while the others bring their days through 2026-11-20.
     run("2026-11-10", "2026-11-11T08:00:00Z");

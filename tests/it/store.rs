@@ -219,13 +219,7 @@ fn no_kill_while_the_store_is_first_made_leaves_it_half_made() {
         let status = daemon(&[("CREDITBURN_FAILPOINT", step)]).wait().unwrap();
         assert!(!status.success(), "{step}: the failpoint aborts");
         absent_or_complete(&state).unwrap_or_else(|e| panic!("{step}: {e}"));
-        let out = creditburn(&[
-            "run",
-            "--now",
-            "2026-11-21T08:00:00Z",
-            "--config",
-            config.to_str().unwrap(),
-        ]);
+        let out = crate::support::run_next_morning(&config);
         assert!(
             out.status.success(),
             "{step}: {}",
@@ -255,13 +249,7 @@ fn no_kill_while_the_store_is_first_made_leaves_it_half_made() {
     // The kills fell both before and after the store was made.
     assert!(made > 0 && not_yet > 0, "{made} made, {not_yet} not yet");
     // A store the kills left is used by the next run as it is.
-    let out = creditburn(&[
-        "run",
-        "--now",
-        "2026-11-21T08:00:00Z",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let out = crate::support::run_next_morning(&config);
     assert!(
         out.status.success(),
         "{}",

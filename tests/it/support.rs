@@ -170,3 +170,15 @@ pub fn table_usage_total(table: &CostTable, as_of: chrono::NaiveDate) -> f64 {
     }
     total
 }
+
+/// `creditburn run` on `config` the morning after the demo's last day of data
+/// (`--now 2026-11-21T08:00:00Z`).
+pub fn run_next_morning(config: &Path) -> Output {
+    creditburn(&[
+        "run",
+        "--now",
+        "2026-11-21T08:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ])
+}
