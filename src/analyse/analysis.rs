@@ -1488,21 +1488,27 @@ fn gap_reason(award: &Award, burn: &burn::AwardBurn, (from, to): (NaiveDate, Nai
     )
 }
 
-fn award_status(
+/// An award's days and the spend around it within `period`: what it paid per day (the
+/// drawdown; every day its workloads spent, at least 0), its workloads' spend it may not
+/// pay for, all their spend, the usage no workload took, the spend their rules match but
+/// their services exclude, and the tag keys their rules name that have no value.
+struct PeriodSpend<'a> {
+    by_day: BTreeMap<NaiveDate, f64>,
+    not_covered: f64,
+    matched: f64,
+    unattributed: f64,
+    excluded: f64,
+    dead_keys: Vec<&'a str>,
+}
+
+fn period_spend<'a>(
     daily: &Daily,
     award: &Award,
     burn: &burn::AwardBurn,
-    note: OpeningNote,
-    config: &Config,
+    config: &'a Config,
     context: &Context,
-) -> PolarsResult<AwardStatus> {
-    let (as_of, data_through) = (context.as_of, context.data_through);
-    // The days the data counts for it: from its start, or from the day its balance
-    // was brought forward.
-    let pays_from = award
-        .consumed_before
-        .map_or(award.start, |o| o.date.max(award.start));
-    let period = pays_from..=award.expiry;
+    period: &std::ops::RangeInclusive<NaiveDate>,
+) -> PeriodSpend<'a> {
     // What the award paid per day (the drawdown), and the spend of its workloads it may
     // not pay for.
     let mut by_day: BTreeMap<NaiveDate, f64> = burn.daily.iter().copied().collect();
@@ -1531,7 +1537,7 @@ fn award_status(
         .filter_map(|w| daily.excluded.get(w))
         .flat_map(|days| days.range(period.clone()).map(|(_, c)| c))
         .sum();
-    let dead_keys: Vec<&str> = config
+    let dead_keys: Vec<&'a str> = config
         .workloads
         .iter()
         .filter(|w| award.workloads.contains(&w.name))
@@ -1539,21 +1545,27 @@ fn award_status(
         .filter_map(|r| r.tag.as_ref().map(|(k, _)| k.as_str()))
         .filter(|k| context.keys_without_values.contains(*k))
         .collect();
-    // The trailing-mean figures (consumed, burn, runway) and the dated statuses.
-    let projection = project(
-        &Inputs {
-            amount: award.amount,
-            start: award.start,
-            expiry: award.expiry,
-            daily: &by_day,
-            data_through,
-            opening: award.consumed_before.map(|o| (o.date, o.amount)),
-        },
-        as_of,
-        config.analysis.burn_window_days,
-        config.alerts.slack_days,
-    );
-    let slack = config.alerts.slack_days;
+    PeriodSpend {
+        by_day,
+        not_covered,
+        matched,
+        unattributed,
+        excluded,
+        dead_keys,
+    }
+}
+
+/// The status, exhaustion date and unused balance the report gives an award: the dated
+/// statuses (not started, expired) from the trailing-mean projection; exhausted when
+/// something was granted, none of it is left and no tranche is still to come; otherwise
+/// the forecast's P50 through `burn::verdict`.
+fn verdict_of(
+    award: &Award,
+    burn: &burn::AwardBurn,
+    projection: &crate::analyse::project::Projection,
+    as_of: NaiveDate,
+    slack: i64,
+) -> (Status, Option<NaiveDate>, f64) {
     let f = &burn.forecast;
     let in_period = as_of >= award.start && as_of <= award.expiry;
     // Used up: something was granted, none of it is left, and no tranche is still to
@@ -1567,7 +1579,7 @@ fn award_status(
         .sum();
     let to_come = award.tranches.iter().any(|(d, _)| *d > as_of);
     let used_up = in_period && burn.remaining < 0.005 && granted > 0.0 && !to_come;
-    let (status, exhaustion_date, unused_at_expiry) = match projection.status {
+    match projection.status {
         Status::NotStarted | Status::Expired => (
             projection.status,
             projection.exhaustion_date.or(f.exhaustion_date.p50),
@@ -1592,7 +1604,49 @@ fn award_status(
             );
             (status, f.exhaustion_date.p50, f.unused_at_expiry.p50)
         }
-    };
+    }
+}
+
+fn award_status(
+    daily: &Daily,
+    award: &Award,
+    burn: &burn::AwardBurn,
+    note: OpeningNote,
+    config: &Config,
+    context: &Context,
+) -> PolarsResult<AwardStatus> {
+    let (as_of, data_through) = (context.as_of, context.data_through);
+    // The days the data counts for it: from its start, or from the day its balance
+    // was brought forward.
+    let pays_from = award
+        .consumed_before
+        .map_or(award.start, |o| o.date.max(award.start));
+    let period = pays_from..=award.expiry;
+    let PeriodSpend {
+        by_day,
+        not_covered,
+        matched,
+        unattributed,
+        excluded,
+        dead_keys,
+    } = period_spend(daily, award, burn, config, context, &period);
+    // The trailing-mean figures (consumed, burn, runway) and the dated statuses.
+    let projection = project(
+        &Inputs {
+            amount: award.amount,
+            start: award.start,
+            expiry: award.expiry,
+            daily: &by_day,
+            data_through,
+            opening: award.consumed_before.map(|o| (o.date, o.amount)),
+        },
+        as_of,
+        config.analysis.burn_window_days,
+        config.alerts.slack_days,
+    );
+    let slack = config.alerts.slack_days;
+    let (status, exhaustion_date, unused_at_expiry) =
+        verdict_of(award, burn, &projection, as_of, slack);
     let no_data_reasons = no_data_reasons(
         &Suspicion {
             status,
