@@ -699,72 +699,77 @@ fn openings(
     first_day: NaiveDate,
     as_of: NaiveDate,
 ) -> (Vec<Award>, Vec<OpeningNote>) {
-    use chrono::Datelike;
-    let month = |d: NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
-    let mut out = Vec::with_capacity(awards.len());
-    let mut notes = Vec::with_capacity(awards.len());
-    for a in awards {
-        let mut award = a.clone();
-        let mut note = OpeningNote::default();
-        let started = a.start <= as_of;
-        match a.consumed_before {
-            Some(o) => {
-                note.view = Some(OpeningView {
-                    date: o.date,
-                    amount: o.amount,
-                    source: "config",
+    awards
+        .iter()
+        .map(|a| opening(a, aws, first_day, as_of))
+        .unzip()
+}
+
+/// One award of `openings`.
+fn opening(
+    a: &Award,
+    aws: Option<&crate::model::credits::AwsCredits>,
+    first_day: NaiveDate,
+    as_of: NaiveDate,
+) -> (Award, OpeningNote) {
+    let mut award = a.clone();
+    let mut note = OpeningNote::default();
+    let started = a.start <= as_of;
+    // The days missing from `from` up to the data (or the day after expiry), of an
+    // award that has started.
+    let gap = |from: NaiveDate| {
+        (started && from < first_day)
+            .then(|| (from, first_day.min(a.expiry.succ_opt().unwrap_or(a.expiry))))
+    };
+    let (opening, source) = match a.consumed_before {
+        Some(o) => (Some(o), "config"),
+        None if started && a.start < first_day => {
+            let applied =
+                billing_applied_before(a, aws, first_day).map(|amount| crate::config::Opening {
+                    date: first_day,
+                    amount: amount.clamp(0.0, a.granted_before(first_day)),
                 });
-                if started && o.date < first_day {
-                    note.gap = Some((
-                        o.date,
-                        first_day.min(a.expiry.succ_opt().unwrap_or(a.expiry)),
-                    ));
-                }
-            }
-            None if started && a.start < first_day => {
-                // The Billing API's months before the data, when the data starts on a
-                // month's first day (a month cut in two cannot be split).
-                let applied = (first_day.day() == 1)
-                    .then_some(())
-                    .and(a.credit_id.as_deref())
-                    .zip(aws)
-                    .filter(|(id, aws)| aws.credits.iter().any(|c| c.credit_id == *id))
-                    .map(|(id, aws)| {
-                        let (from, to) = (month(a.start), month(first_day));
-                        aws.allocations
-                            .iter()
-                            .filter(|x| x.credit_id == id && x.month >= from && x.month < to)
-                            .map(|x| x.amount)
-                            .sum::<f64>()
-                    });
-                match applied {
-                    Some(amount) => {
-                        let granted = a.granted_before(first_day);
-                        let amount = amount.clamp(0.0, granted);
-                        award.consumed_before = Some(crate::config::Opening {
-                            date: first_day,
-                            amount,
-                        });
-                        note.view = Some(OpeningView {
-                            date: first_day,
-                            amount,
-                            source: "billing",
-                        });
-                    }
-                    None => {
-                        note.gap = Some((
-                            a.start,
-                            first_day.min(a.expiry.succ_opt().unwrap_or(a.expiry)),
-                        ))
-                    }
-                }
-            }
-            None => {}
+            award.consumed_before = applied;
+            (applied, "billing")
         }
-        out.push(award);
-        notes.push(note);
+        None => (None, ""),
+    };
+    match opening {
+        Some(o) => {
+            note.view = Some(OpeningView {
+                date: o.date,
+                amount: o.amount,
+                source,
+            });
+            note.gap = gap(o.date);
+        }
+        None => note.gap = gap(a.start),
     }
-    (out, notes)
+    (award, note)
+}
+
+/// What the Billing API applied of the credit `a` names in the whole months before
+/// `first_day`, when the data starts on a month's first day (a month cut in two cannot
+/// be split) and the snapshot lists the credit.
+fn billing_applied_before(
+    a: &Award,
+    aws: Option<&crate::model::credits::AwsCredits>,
+    first_day: NaiveDate,
+) -> Option<f64> {
+    use chrono::Datelike;
+    let (id, aws) = a.credit_id.as_deref().zip(aws)?;
+    if first_day.day() != 1 || !aws.credits.iter().any(|c| c.credit_id == id) {
+        return None;
+    }
+    let month = |d: NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
+    let (from, to) = (month(a.start), month(first_day));
+    Some(
+        aws.allocations
+            .iter()
+            .filter(|x| x.credit_id == id && x.month >= from && x.month < to)
+            .map(|x| x.amount)
+            .sum(),
+    )
 }
 
 fn billing(

@@ -623,10 +623,7 @@ pub(super) fn check_awards(
                     format!("{} must be what the award had paid before {d}, 0 or more", o.amount),
                 );
             } else if ok {
-                let granted_before = tranches
-                    .iter()
-                    .filter(|(t, _)| *t < d)
-                    .fold(0.0, |sum, (_, v)| sum + v);
+                let granted_before = crate::config::granted_before(&tranches, d);
                 if o.amount > granted_before + 0.005 {
                     ok = false;
                     p.add(

@@ -313,6 +313,14 @@ pub struct Award {
     pub consumed_before: Option<Opening>,
 }
 
+/// What `tranches` grant before `day`.
+pub(super) fn granted_before(tranches: &[(NaiveDate, f64)], day: NaiveDate) -> f64 {
+    tranches
+        .iter()
+        .filter(|(d, _)| *d < day)
+        .fold(0.0, |sum, (_, a)| sum + a)
+}
+
 /// An award's balance brought forward: `amount` consumed from its start to the day
 /// before `date`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -332,10 +340,7 @@ impl Award {
 
     /// Granted before `day` (the tranches dated earlier).
     pub fn granted_before(&self, day: NaiveDate) -> f64 {
-        self.tranches
-            .iter()
-            .filter(|(d, _)| *d < day)
-            .fold(0.0, |sum, (_, a)| sum + a)
+        granted_before(&self.tranches, day)
     }
 
     /// What the plan line says should be consumed by the end of `day`, and its rate a

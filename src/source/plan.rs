@@ -10,7 +10,7 @@ use aws_sdk_costexplorer::types::{
     Dimension, DimensionValues, Expression, GroupDefinition, GroupDefinitionType,
 };
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 
 use crate::config::Config;
 use crate::model::page::RecordScope;
@@ -161,11 +161,15 @@ pub fn history(config: &Config, as_of: NaiveDate, today: NaiveDate) -> Window {
         .iter()
         .map(|a| a.start)
         .min()
-        .unwrap_or(as_of - Duration::days(90));
+        .unwrap_or_else(|| {
+            as_of
+                .checked_sub_days(chrono::Days::new(90))
+                .unwrap_or(as_of)
+        });
     Window {
         start,
         reach,
-        end: (as_of + Duration::days(1)).min(today),
+        end: as_of.succ_opt().unwrap_or(as_of).min(today),
     }
 }
 

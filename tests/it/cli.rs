@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{copy_recording, creditburn, demo_config, repo};
+use crate::support::{award, copy_recording, creditburn, demo_config, repo};
 
 fn json_report(config: &Path, extra: &[&str]) -> Value {
     crate::support::report_json(config, extra)
@@ -141,14 +141,6 @@ fn the_demo_gives_the_figures_of_the_generators_own_ledger() {
             }
         }
     }
-}
-
-fn award<'a>(report: &'a Value, id: &str) -> &'a Value {
-    let awards = report["awards"].as_array().expect("awards is an array");
-    awards
-        .iter()
-        .find(|a| a["id"] == id)
-        .expect("the award is reported")
 }
 
 #[test]

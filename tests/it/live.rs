@@ -538,12 +538,7 @@ fn credits_are_reconciled_and_drift_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let config = billing_setup(&server, dir.path());
     let (r, err) = report(&server, &config, DAY1, &[]);
-    let poc = r["awards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "poc-support")
-        .unwrap();
+    let poc = crate::support::award(&r, "poc-support");
     let c = &poc["credit"];
     // Modelled remaining 10,892.26 (see the issue 2 hand check) against AWS's 9,000.00:
     // 1,892.26 that the POC's own workload does not explain, 7.6% of $25,000 > 5%.
@@ -607,15 +602,7 @@ fn in_the_account_view_the_products_aws_lists_decide_what_a_credit_pays() {
     let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
     let dir = tempfile::tempdir().unwrap();
     let config = billing_setup(&server, dir.path());
-    let poc_view = |r: &Value| {
-        r["awards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["id"] == "poc-support")
-            .unwrap()["account_view"]
-            .clone()
-    };
+    let poc_view = |r: &Value| crate::support::award(r, "poc-support")["account_view"].clone();
     let (r, _) = report(&server, &config, DAY1, &[]);
     let drawn = poc_view(&r)["drawn_by_others"].to_string();
     assert!(drawn.contains("platform"), "{drawn}");
@@ -755,12 +742,7 @@ fn a_billing_failure_keeps_the_last_snapshot_and_marks_it_stale() {
     // The next day Cost Explorer answers but Billing fails every attempt.
     server.set_billing_down();
     let (r, err) = report(&server, &config, DAY2, &[]);
-    let poc = r["awards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "poc-support")
-        .unwrap();
+    let poc = crate::support::award(&r, "poc-support");
     assert_eq!(
         poc["credit"]["aws_remaining"], 9000.0,
         "the snapshot stands in: {err}"
@@ -1263,12 +1245,7 @@ fn the_billing_apis_gaps_are_refused_naming_the_credit_not_read_as_numbers() {
         assert!(err.contains(says), "{name}: {err}");
         assert_eq!(r["source"]["stale"], true, "{name}");
         // Nothing of the refused snapshot reaches a figure.
-        let poc = r["awards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["id"] == "poc-support")
-            .unwrap();
+        let poc = crate::support::award(&r, "poc-support");
         assert!(poc["credit"].is_null(), "{name}: {poc}");
     }
 }
@@ -1287,12 +1264,7 @@ fn a_reversal_in_the_allocation_history_takes_away_from_what_was_applied() {
         ]})],
     );
     let (r, err) = report(&server, &config, DAY1, &[]);
-    let poc = r["awards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == "poc-support")
-        .unwrap();
+    let poc = crate::support::award(&r, "poc-support");
     let applied = &poc["credit"]["applied_by_service"];
     assert_eq!(applied[0][0], "Amazon Bedrock", "{err}: {applied}");
     assert_eq!(applied[0][1], 3000.0, "{applied}");
@@ -1363,13 +1335,7 @@ fn an_award_older_than_cost_explorer_reaches_opens_with_what_the_billing_api_app
             ]})],
         );
         let (r, err) = report(&server, &config, now, &[]);
-        let poc = r["awards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["id"] == "poc-support")
-            .unwrap()
-            .clone();
+        let poc = crate::support::award(&r, "poc-support").clone();
         assert_eq!(r["data"]["first_day"], "2026-08-01", "{err}");
         poc
     };

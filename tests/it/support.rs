@@ -182,3 +182,12 @@ pub fn run_next_morning(config: &Path) -> Output {
         config.to_str().unwrap(),
     ])
 }
+
+/// Award `id` of a JSON report.
+pub fn award<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    let awards = report["awards"].as_array().expect("awards is an array");
+    awards
+        .iter()
+        .find(|a| a["id"] == id)
+        .expect("the award is reported")
+}
