@@ -448,7 +448,7 @@ impl Views {
 
 /// Step 1: who may pay which kind of spend, in both views.
 fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrder) -> Views {
-    let credits: Vec<Credit> = awards
+    let mut credits: Vec<Credit> = awards
         .iter()
         .map(|a| Credit {
             start: a.start,
@@ -472,7 +472,7 @@ fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrd
         })
         .collect();
     let products = |c: usize| billing.products.get(c).and_then(|p| p.as_deref());
-    let account_credits: Vec<Credit> = credits
+    let mut account_credits: Vec<Credit> = credits
         .iter()
         .enumerate()
         .map(|(c, credit)| Credit {
@@ -511,7 +511,6 @@ fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrd
     let account_order = drawdown::order(&account_credits, order);
     // An award with a balance brought forward pays from the opening's day on (the
     // days before are in it); the order is AWS's, by its real start.
-    let (mut credits, mut account_credits) = (credits, account_credits);
     for (c, a) in awards.iter().enumerate() {
         if let Some(o) = a.consumed_before {
             credits[c].start = credits[c].start.max(o.date);
