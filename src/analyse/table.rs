@@ -3,11 +3,15 @@
 //!
 //! Cost Explorer groups by at most two dimensions per query, so usage arrives as slices
 //! that share USAGE_TYPE: (SERVICE, USAGE_TYPE), (LINKED_ACCOUNT, USAGE_TYPE) and one
-//! (TAG key, USAGE_TYPE) per tag key. Within one day and usage type, the joint of service,
-//! account and tags is their product: exact whenever at most one of them has more than
-//! one value, and otherwise split in proportion to cost. Such split dollars are flagged
-//! `approximated` and totalled, never hidden. Every slice sums to the same total, so the
-//! table's usage total is the service slice's total.
+//! (TAG key, USAGE_TYPE) per tag key; when the rules name accounts, one (TAG key,
+//! LINKED_ACCOUNT) per tag key too, the joint over all usage types. Within one day and
+//! usage type the rows are rebuilt from the slices the rules need (`Needs`): the account
+//! only when a rule names one, and then split with each tag value by the joint slice
+//! (`joint_flows`), exact wherever the joint determines it (each tag value in one
+//! account, or any split whose accounts and tag values form no cycle). What no slice
+//! determines is split in proportion to cost; those dollars are flagged `approximated`
+//! and totalled, never hidden. Every slice sums to the same total, so the table's usage
+//! total is the service slice's total.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -18,15 +22,15 @@ use polars::prelude::*;
 
 use crate::model::page::{CostPage, RecordScope, MAX_YEAR, MIN_YEAR};
 
-pub(crate) const DATE: &str = "date";
-pub(crate) const ACCOUNT: &str = "account";
+pub const DATE: &str = "date";
+pub const ACCOUNT: &str = "account";
 pub const SERVICE: &str = "service";
 pub const USAGE_TYPE: &str = "usage_type";
 pub const RECORD_TYPE: &str = "record_type";
 pub const COST: &str = "cost";
-pub(crate) const QUANTITY: &str = "quantity";
+pub const QUANTITY: &str = "quantity";
 pub(crate) const ESTIMATED: &str = "estimated";
-pub(crate) const APPROXIMATED: &str = "approximated";
+pub const APPROXIMATED: &str = "approximated";
 
 /// The column holding tag `key` (null where the line has no such tag).
 pub(crate) fn tag_column(key: &str) -> String {
@@ -65,7 +69,7 @@ pub(crate) fn epoch_days(d: NaiveDate) -> i32 {
     (d - NaiveDate::default()).num_days() as i32
 }
 
-pub(crate) fn from_epoch_days(n: i32) -> NaiveDate {
+pub fn from_epoch_days(n: i32) -> NaiveDate {
     NaiveDate::default() + chrono::Duration::days(n as i64)
 }
 
@@ -74,6 +78,8 @@ enum Slice<'a> {
     Account,
     /// The tag key, borrowed from the page's GroupDefinitions.
     Tag(&'a str),
+    /// The joint of a tag key (borrowed) and the account, over all usage types.
+    Joint(&'a str),
     Other,
 }
 
@@ -81,8 +87,31 @@ enum Slice<'a> {
 /// quantity.
 type Part<'a> = (Option<&'a str>, f64, f64);
 
-/// One value per tag key, with its cost share and quantity share.
-type TagCombo<'a> = (BTreeMap<&'a str, Option<&'a str>>, f64, f64);
+/// Which splits the table makes: what the rules (and nothing else downstream) need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// Split each usage type's dollars between accounts. Without it, the account column
+    /// is empty (null) and the rows are (service, usage type, tags): no rule can tell
+    /// accounts apart, so nothing is lost, and no row is a guess between accounts.
+    pub accounts: bool,
+}
+
+impl Needs {
+    /// Every split the slices allow (recordings read without a config).
+    pub const ALL: Needs = Needs { accounts: true };
+
+    pub fn of(config: &crate::config::Config) -> Needs {
+        Needs {
+            accounts: config.rules_use_accounts(),
+        }
+    }
+}
+
+impl Default for Needs {
+    fn default() -> Needs {
+        Needs::ALL
+    }
+}
 
 #[derive(Default)]
 struct Cell<'a> {
@@ -90,6 +119,24 @@ struct Cell<'a> {
     accounts: Vec<Part<'a>>,
     tags: BTreeMap<&'a str, Vec<Part<'a>>>,
     estimated: bool,
+}
+
+/// The (tag value, account) pairs the joint slice of one tag key shows with any cost or
+/// usage on one day.
+type Support<'a> = BTreeSet<(Option<&'a str>, &'a str)>;
+
+/// A tag value's dollars (and quantity) in one account: (tag value, account, cost,
+/// quantity).
+type Flow<'a> = (Option<&'a str>, &'a str, f64, f64);
+
+/// A row of a cell being rebuilt: its account, one value per tag key (in `tag_keys`
+/// order), and its shares of the cell's cost and quantity.
+#[derive(Clone)]
+struct Row<'a> {
+    account: Option<&'a str>,
+    tags: Vec<Option<&'a str>>,
+    cost: f64,
+    quantity: f64,
 }
 
 #[derive(Default)]
@@ -131,6 +178,9 @@ fn classify(page: &CostPage) -> Result<Slice<'_>, String> {
         (RecordScope::Usage, [(t, _), b]) if t == "TAG" && *b == d("USAGE_TYPE") => {
             Slice::Tag(page.output.group_definitions()[0].key().unwrap_or_default())
         }
+        (RecordScope::Usage, [(t, _), b]) if t == "TAG" && *b == d("LINKED_ACCOUNT") => {
+            Slice::Joint(page.output.group_definitions()[0].key().unwrap_or_default())
+        }
         (RecordScope::NotUsage, [a, b]) if *a == d("RECORD_TYPE") && *b == d("SERVICE") => {
             Slice::Other
         }
@@ -164,9 +214,15 @@ fn amount<'m>(
     Ok((value, m.unit().unwrap_or_default()))
 }
 
-/// Builds the cost table from every page of a recording or a live fetch.
+/// Builds the cost table from every page of a recording or a live fetch, with every split
+/// the slices allow.
 pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
-    let mut table = TableBuilder::default();
+    normalise_for(pages, Needs::ALL)
+}
+
+/// Builds the cost table from every page, with the splits `needs` asks for.
+pub fn normalise_for(pages: &[CostPage], needs: Needs) -> Result<CostTable, TableError> {
+    let mut table = TableBuilder::new(needs);
     table.add(pages)?;
     table.finish()
 }
@@ -177,6 +233,7 @@ pub fn normalise(pages: &[CostPage]) -> Result<CostTable, TableError> {
 /// rejoined within one `add`.
 #[derive(Default)]
 pub struct TableBuilder {
+    needs: Needs,
     usage: Vec<DataFrame>,
     others: Vec<DataFrame>,
     seen_service: bool,
@@ -190,9 +247,17 @@ pub struct TableBuilder {
 }
 
 impl TableBuilder {
+    pub fn new(needs: Needs) -> TableBuilder {
+        TableBuilder {
+            needs,
+            ..TableBuilder::default()
+        }
+    }
+
     /// Adds the rows of `pages`: every query's pages of some whole days.
     pub fn add(&mut self, pages: &[CostPage]) -> Result<(), TableError> {
         let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
+        let mut joints: BTreeMap<(NaiveDate, &str), Support> = BTreeMap::new();
         let mut cols = Columns::default();
         let mut others = Columns::default();
         let mut tag_keys = BTreeSet::new();
@@ -209,7 +274,7 @@ impl TableBuilder {
                 Slice::Tag(k) => {
                     tag_keys.insert(k.to_string());
                 }
-                Slice::Other => {}
+                Slice::Joint(_) | Slice::Other => {}
             }
             for attr in page.output.dimension_value_attributes() {
                 if let (Some(value), Some(name)) = (
@@ -247,18 +312,20 @@ impl TableBuilder {
                     }
                     let (quantity, _) = amount(group.metrics(), "UsageQuantity").map_err(&fail)?;
                     if let Slice::Other = slice {
-                        others.push_row(
-                            date,
-                            None,
-                            Some(&keys[1]),
-                            None,
-                            &keys[0],
-                            &BTreeMap::new(),
-                        );
+                        others.push_row(date, None, Some(&keys[1]), None, &keys[0], &[]);
                         others.cost.push(cost);
                         others.quantity.push(quantity);
                         others.estimated.push(estimated);
                         others.approximated.push(false);
+                        continue;
+                    }
+                    if let Slice::Joint(k) = slice {
+                        if cost != 0.0 || quantity != 0.0 {
+                            joints
+                                .entry((date, k))
+                                .or_default()
+                                .insert((tag_value(&keys[0]), &keys[1]));
+                        }
                         continue;
                     }
                     let cell = cells.entry((date, keys[1].as_str())).or_default();
@@ -267,18 +334,13 @@ impl TableBuilder {
                         Slice::Service => cell.services.push((Some(&keys[0]), cost, quantity)),
                         Slice::Account => cell.accounts.push((Some(&keys[0]), cost, quantity)),
                         Slice::Tag(k) => {
-                            // Tag keys come back as "key$value", or "key$" when the tag is
-                            // absent.
-                            let value = keys[0]
-                                .split_once('$')
-                                .map(|(_, v)| v)
-                                .filter(|v| !v.is_empty());
-                            cell.tags
-                                .entry(*k)
-                                .or_default()
-                                .push((value, cost, quantity));
+                            cell.tags.entry(*k).or_default().push((
+                                tag_value(&keys[0]),
+                                cost,
+                                quantity,
+                            ));
                         }
-                        Slice::Other => {}
+                        Slice::Joint(_) | Slice::Other => {}
                     }
                 }
             }
@@ -288,7 +350,12 @@ impl TableBuilder {
         // added, all null, when the parts are put together.
         let tag_keys: Vec<String> = tag_keys.into_iter().collect();
         for ((date, usage_type), cell) in &cells {
-            self.approximated_cost += cols.push_cell(*date, usage_type, cell, &tag_keys);
+            let supports: Vec<Option<&Support>> = tag_keys
+                .iter()
+                .map(|k| joints.get(&(*date, k.as_str())))
+                .collect();
+            self.approximated_cost +=
+                cols.push_cell(*date, usage_type, cell, &tag_keys, &supports, self.needs);
         }
         drop(cells);
         self.usage.extend(cols.frame(&tag_keys)?);
@@ -358,7 +425,7 @@ impl TableBuilder {
 /// The version of how the table is built from pages and laid out: a table part kept by
 /// an earlier layout is not read. Raise it with any change to what `TableBuilder::add`
 /// makes of a page.
-pub const TABLE_LAYOUT: u32 = 1;
+pub const TABLE_LAYOUT: u32 = 2;
 
 /// The first bytes of an encoded part: a part of another layout is not read.
 const PART_MAGIC: &[u8; 8] = b"CBTABLE1";
@@ -620,6 +687,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A tag group's value: tag keys come back as "key$value", or "key$" when the line has
+/// no such tag.
+fn tag_value(key: &str) -> Option<&str> {
+    key.split_once('$')
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
 fn no_usage() -> TableError {
     TableError::Recording("the recording holds no usage: no day has any cost group".to_string())
 }
@@ -702,7 +777,7 @@ impl<'a> Columns<'a> {
         service: Option<&'a str>,
         usage_type: Option<&'a str>,
         record_type: &'a str,
-        tags: &BTreeMap<&'a str, Option<&'a str>>,
+        tags: &[(&'a str, Option<&'a str>)],
     ) {
         self.date.push(epoch_days(date));
         self.account.push(account);
@@ -710,8 +785,9 @@ impl<'a> Columns<'a> {
         self.usage_type.push(usage_type);
         self.record_type.push(record_type);
         let height = self.date.len();
+        let value_of = |key: &str| tags.iter().find(|(k, _)| *k == key).and_then(|(_, v)| *v);
         for (key, column) in self.tags.iter_mut() {
-            column.push(tags.get(key).copied().flatten());
+            column.push(value_of(key));
             debug_assert_eq!(column.len(), height);
         }
         for (key, value) in tags {
@@ -724,102 +800,331 @@ impl<'a> Columns<'a> {
     }
 
     /// Adds the rows of one (day, usage type); returns the dollars split by proportion.
+    /// `supports` holds, per tag key, the day's joint slice with the account, if fetched.
     fn push_cell(
         &mut self,
         date: NaiveDate,
         usage_type: &'a str,
         cell: &Cell<'a>,
         tag_keys: &'a [String],
+        supports: &[Option<&Support<'a>>],
+        needs: Needs,
     ) -> f64 {
-        let total_cost: f64 = cell.services.iter().map(|p| p.1).sum();
-        let total_quantity: f64 = cell.services.iter().map(|p| p.2).sum();
+        let (total_cost, total_quantity) = sum(&cell.services);
         let whole = vec![(None, total_cost, total_quantity)];
-        let services = if cell.services.is_empty() {
-            &whole
-        } else {
-            &cell.services
+        let or_whole = |parts: &'_ Vec<Part<'a>>| -> Vec<Part<'a>> {
+            if parts.is_empty() {
+                whole.clone()
+            } else {
+                parts.clone()
+            }
         };
-        let accounts = if cell.accounts.is_empty() {
-            &whole
-        } else {
-            &cell.accounts
-        };
-        let tags: Vec<(&'a str, &Vec<Part<'a>>)> = tag_keys
+        let services = or_whole(&cell.services);
+        let accounts = or_whole(&cell.accounts);
+        let no_parts = Vec::new();
+        let tags: Vec<Vec<Part<'a>>> = tag_keys
             .iter()
-            .map(|k| {
-                (
-                    k.as_str(),
-                    cell.tags
-                        .get(k.as_str())
-                        .filter(|v| !v.is_empty())
-                        .unwrap_or(&whole),
-                )
-            })
+            .map(|k| or_whole(cell.tags.get(k.as_str()).unwrap_or(&no_parts)))
             .collect();
-        let varied = [services.len(), accounts.len()]
-            .into_iter()
-            .chain(tags.iter().map(|(_, v)| v.len()))
-            .filter(|n| *n > 1)
-            .count();
         // Each slice is split by its own total, so the rows always sum to the service
         // slice's total; a slice whose total differs (slices fetched at different times
         // from a live cache) makes the cell approximated, never smaller or larger.
-        let sum = |parts: &[Part]| -> (f64, f64) {
-            parts
-                .iter()
-                .fold((0.0, 0.0), |(c, q), p| (c + p.1, q + p.2))
-        };
-        let disagree = std::iter::once(accounts.as_slice())
-            .chain(tags.iter().map(|(_, v)| v.as_slice()))
+        let used_accounts = needs.accounts.then_some(&accounts);
+        let disagree = used_accounts
+            .into_iter()
+            .chain(tags.iter())
             .any(|parts| (sum(parts).0 - total_cost).abs() > 0.01);
-        let approximated = varied >= 2 || disagree;
-        let share = |part: f64, total: f64, n: usize| {
-            if total.abs() > 1e-12 {
-                part / total
-            } else {
-                1.0 / n as f64
-            }
-        };
+        let mut exact = !disagree;
 
-        // Every combination of one tag value per key.
-        let mut combos: Vec<TagCombo> = vec![(BTreeMap::new(), 1.0, 1.0)];
-        for (key, parts) in &tags {
-            let (tag_cost, tag_quantity) = sum(parts);
-            combos = combos
-                .into_iter()
-                .flat_map(|(chosen, c, q)| {
-                    parts.iter().map(move |(value, pc, pq)| {
-                        let mut chosen = chosen.clone();
-                        chosen.insert(*key, *value);
-                        (
-                            chosen,
-                            c * share(*pc, tag_cost, parts.len()),
-                            q * share(*pq, tag_quantity, parts.len()),
-                        )
+        let mut rows: Vec<Row<'a>> = match used_accounts {
+            Some(accounts) => {
+                let (c, q) = sum(accounts);
+                accounts
+                    .iter()
+                    .map(|(a, pc, pq)| Row {
+                        account: *a,
+                        tags: Vec::new(),
+                        cost: share(*pc, c, accounts.len()),
+                        quantity: share(*pq, q, accounts.len()),
                     })
-                })
-                .collect();
+                    .collect()
+            }
+            None => vec![Row {
+                account: None,
+                tags: Vec::new(),
+                cost: 1.0,
+                quantity: 1.0,
+            }],
+        };
+        for (parts, support) in tags.iter().zip(supports) {
+            let joint = match (used_accounts, support) {
+                (Some(accounts), Some(support)) => joint_flows(parts, accounts, support),
+                _ => None,
+            };
+            rows = match joint {
+                Some((flows, determined)) => {
+                    exact &= determined;
+                    let (crossed, one_way) = cross_by_account(rows, &flows);
+                    exact &= one_way;
+                    crossed
+                }
+                None => {
+                    exact &= rows.len() <= 1 || parts.len() <= 1;
+                    cross(rows, parts)
+                }
+            };
         }
-        let (account_cost, account_quantity) = sum(accounts);
-        for (service, sc, sq) in services {
-            for (account, ac, aq) in accounts {
-                for (chosen, tc, tq) in &combos {
-                    self.push_row(date, *account, *service, Some(usage_type), "Usage", chosen);
-                    self.cost
-                        .push(sc * share(*ac, account_cost, accounts.len()) * tc);
-                    self.quantity
-                        .push(sq * share(*aq, account_quantity, accounts.len()) * tq);
-                    self.estimated.push(cell.estimated);
-                    self.approximated.push(approximated);
+        exact &= rows.len() <= 1 || services.len() <= 1;
+        for (service, sc, sq) in &services {
+            for row in &rows {
+                let named: Vec<(&'a str, Option<&'a str>)> = tag_keys
+                    .iter()
+                    .map(|k| k.as_str())
+                    .zip(row.tags.iter().copied())
+                    .collect();
+                self.push_row(
+                    date,
+                    row.account,
+                    *service,
+                    Some(usage_type),
+                    "Usage",
+                    &named,
+                );
+                self.cost.push(sc * row.cost);
+                self.quantity.push(sq * row.quantity);
+                self.estimated.push(cell.estimated);
+                self.approximated.push(!exact);
+            }
+        }
+        if exact {
+            0.0
+        } else {
+            total_cost
+        }
+    }
+}
+
+/// The cost and quantity of some parts.
+fn sum(parts: &[Part]) -> (f64, f64) {
+    parts
+        .iter()
+        .fold((0.0, 0.0), |(c, q), p| (c + p.1, q + p.2))
+}
+
+/// `part` as a share of `total`; an even share of `n` when the total is nothing.
+fn share(part: f64, total: f64, n: usize) -> f64 {
+    if total.abs() > 1e-12 {
+        part / total
+    } else {
+        1.0 / n as f64
+    }
+}
+
+/// Every row with every value of the next tag key, in proportion to the values' cost and
+/// quantity.
+fn cross<'a>(rows: Vec<Row<'a>>, parts: &[Part<'a>]) -> Vec<Row<'a>> {
+    let (c, q) = sum(parts);
+    let mut out = Vec::with_capacity(rows.len() * parts.len());
+    for row in rows {
+        for (value, pc, pq) in parts {
+            let mut tags = row.tags.clone();
+            tags.push(*value);
+            out.push(Row {
+                account: row.account,
+                tags,
+                cost: row.cost * share(*pc, c, parts.len()),
+                quantity: row.quantity * share(*pq, q, parts.len()),
+            });
+        }
+    }
+    out
+}
+
+/// Each row with the next tag key's values found in its account (`flows`: tag value,
+/// account, cost, quantity), in proportion to them within the account; and whether that
+/// was exact: in every account, one row or one value.
+fn cross_by_account<'a>(rows: Vec<Row<'a>>, flows: &[Flow<'a>]) -> (Vec<Row<'a>>, bool) {
+    let mut exact = true;
+    let mut out = Vec::with_capacity(rows.len().max(flows.len()));
+    let mut in_account: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    for row in &rows {
+        *in_account.entry(row.account).or_default() += 1;
+    }
+    let mut of_account: BTreeMap<&str, Vec<&Flow>> = BTreeMap::new();
+    for flow in flows {
+        of_account.entry(flow.1).or_default().push(flow);
+    }
+    let none = Vec::new();
+    for row in rows {
+        let here = row.account.and_then(|a| of_account.get(a)).unwrap_or(&none);
+        let (c, q) = here.iter().fold((0.0, 0.0), |(c, q), f| (c + f.2, q + f.3));
+        exact &= here.len() <= 1 || in_account[&row.account] <= 1;
+        for (value, _, fc, fq) in here {
+            let mut tags = row.tags.clone();
+            tags.push(*value);
+            out.push(Row {
+                account: row.account,
+                tags,
+                cost: row.cost * share(*fc, c, here.len()),
+                quantity: row.quantity * share(*fq, q, here.len()),
+            });
+        }
+    }
+    (out, exact)
+}
+
+/// The split of one usage type's dollars (and quantity) between tag values (`tags`) and
+/// accounts (`accounts`), where the day's joint slice (`support`) says which tag values
+/// sit in which accounts: a transport from one slice's totals to the other's along the
+/// pairs the joint shows, as (tag value, account, cost, quantity), and whether it is
+/// determined. A value with one pair left must send all it has along it (`peel`); where
+/// that settles every pair, the split is the bill's and exact. Pairs left in a cycle
+/// (a tag value in two accounts that another value shares) are split in proportion
+/// along them (`fit`), not exact. None when a value with dollars has no pair at all, or
+/// the slices disagree (a forced pair would carry a negative amount): the caller falls
+/// back to the plain product.
+fn joint_flows<'a>(
+    tags: &[Part<'a>],
+    accounts: &[Part<'a>],
+    support: &Support<'a>,
+) -> Option<(Vec<Flow<'a>>, bool)> {
+    // Nodes: the tag values 0..t, then the accounts t..t+a.
+    let t = tags.len();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for (i, (value, _, _)) in tags.iter().enumerate() {
+        for (j, (account, _, _)) in accounts.iter().enumerate() {
+            if let Some(account) = account {
+                if support.contains(&(*value, *account)) {
+                    edges.push((i, t + j));
                 }
             }
         }
-        if approximated {
-            total_cost
-        } else {
-            0.0
+    }
+    let mut left: Vec<[f64; 2]> = tags
+        .iter()
+        .chain(accounts)
+        .map(|(_, c, q)| [*c, *q])
+        .collect();
+    let mut degree = vec![0usize; left.len()];
+    for (u, v) in &edges {
+        degree[*u] += 1;
+        degree[*v] += 1;
+    }
+    if (0..left.len()).any(|k| degree[k] == 0 && left[k] != [0.0, 0.0]) {
+        return None;
+    }
+    let mut flows = vec![[0.0; 2]; edges.len()];
+    let open = peel(&edges, &mut degree, &mut left, &mut flows);
+    if flows
+        .iter()
+        .any(|f| f[0] < -0.005 || f[1] < -1e-6 * (1.0 + f[1].abs()))
+    {
+        return None;
+    }
+    let balanced = left.iter().all(|l| l[0].abs() <= 0.01);
+    let exact = open.is_empty() && balanced;
+    if !open.is_empty() && !fit(t, &edges, &open, &left, &mut flows) {
+        return None;
+    }
+    let out = edges
+        .iter()
+        .zip(&flows)
+        .filter_map(|((u, v), f)| Some((tags[*u].0, accounts[*v - t].0?, f[0], f[1])))
+        .collect();
+    Some((out, exact))
+}
+
+/// Settles every pair forced by the totals: a node with one open pair sends what it has
+/// left along it, until none has one. `left` is each node's total not yet sent; returns
+/// the pairs still open (those in cycles).
+fn peel(
+    edges: &[(usize, usize)],
+    degree: &mut [usize],
+    left: &mut [[f64; 2]],
+    flows: &mut [[f64; 2]],
+) -> Vec<usize> {
+    let mut at: Vec<Vec<usize>> = vec![Vec::new(); left.len()];
+    for (e, (u, v)) in edges.iter().enumerate() {
+        at[*u].push(e);
+        at[*v].push(e);
+    }
+    let mut done = vec![false; edges.len()];
+    let mut leaves: Vec<usize> = (0..left.len()).filter(|k| degree[*k] == 1).collect();
+    while let Some(k) = leaves.pop() {
+        if degree[k] != 1 {
+            continue;
+        }
+        let Some(&e) = at[k].iter().find(|e| !done[**e]) else {
+            continue;
+        };
+        done[e] = true;
+        let (u, v) = edges[e];
+        let other = if u == k { v } else { u };
+        for m in 0..2 {
+            flows[e][m] = left[k][m];
+            left[other][m] -= left[k][m];
+            left[k][m] = 0.0;
+        }
+        degree[k] = 0;
+        degree[other] -= 1;
+        if degree[other] == 1 {
+            leaves.push(other);
         }
     }
+    (0..edges.len()).filter(|e| !done[*e]).collect()
+}
+
+/// The pairs `open` (in cycles) given what their nodes have `left`, in proportion:
+/// iterative proportional fitting from the product of the totals, the tag values' side
+/// (nodes below `t`) and the accounts' side scaled in turn until both agree to a
+/// millionth of a cent. False when it has not converged in 400 rounds (the totals
+/// leave no room along the pairs): the caller takes the plain product instead.
+fn fit(
+    t: usize,
+    edges: &[(usize, usize)],
+    open: &[usize],
+    left: &[[f64; 2]],
+    flows: &mut [[f64; 2]],
+) -> bool {
+    for m in 0..2 {
+        let want = |k: usize| left[k][m].max(0.0);
+        let mut flow: Vec<f64> = open
+            .iter()
+            .map(|e| want(edges[*e].0) * want(edges[*e].1))
+            .collect();
+        let mut converged = false;
+        for round in 0..400 {
+            let mut got = vec![0.0; left.len()];
+            for (e, f) in open.iter().zip(&flow) {
+                got[edges[*e].0] += f;
+                got[edges[*e].1] += f;
+            }
+            let off = open
+                .iter()
+                .flat_map(|e| [edges[*e].0, edges[*e].1])
+                .map(|k| (got[k] - want(k)).abs())
+                .fold(0.0, f64::max);
+            if off <= 1e-8 {
+                converged = true;
+                break;
+            }
+            let tag_side = round % 2 == 0;
+            for (e, f) in open.iter().zip(flow.iter_mut()) {
+                let (u, v) = edges[*e];
+                let k = if (u < t) == tag_side { u } else { v };
+                if got[k].abs() > 1e-12 {
+                    *f *= want(k) / got[k];
+                }
+            }
+        }
+        if !converged {
+            return false;
+        }
+        for (e, f) in open.iter().zip(flow) {
+            flows[*e][m] = f;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
     match &config.source {
         SourceConfig::Fixtures { path } => {
             let pages = runtime()?.block_on(recording::replay(path))?;
-            let table = table::normalise(&pages)?;
+            let table = table::normalise_for(&pages, table::Needs::of(config))?;
             say!(
                 "read {} from {}: {} to {}, {} rows",
                 count(pages.len() as u64, "page", "pages"),
@@ -65,7 +65,7 @@ pub(super) fn offline_table(
         SourceConfig::Fixtures { path } => {
             let pages = runtime()?.block_on(recording::replay(path))?;
             Ok(Ok((
-                table::normalise(&pages)?,
+                table::normalise_for(&pages, table::Needs::of(config))?,
                 format!("the recording {}", path.display()),
                 None,
             )))
@@ -86,7 +86,8 @@ pub(super) fn offline_table(
                 Ok(store) => store,
                 Err(e) => return Ok(Err(format!("the cache cannot be read: {e}"))),
             };
-            let table = match cached_table(&mut store, &queries, window, &runtime()?) {
+            let needs = table::Needs::of(config);
+            let table = match cached_table(&mut store, &queries, needs, window, &runtime()?) {
                 Ok(read) => read,
                 // Data that cannot be tabled is the data's problem, as from a recording.
                 Err(e) if e.is::<table::TableError>() => return Err(e),
@@ -127,6 +128,7 @@ pub(super) fn offline_table(
 pub(super) fn cached_table<'q>(
     store: &mut Cache,
     queries: &'q [plan::Query],
+    needs: table::Needs,
     (start, end): (NaiveDate, NaiveDate),
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Result<CostTable, Vec<&'q str>>> {
@@ -139,19 +141,20 @@ pub(super) fn cached_table<'q>(
     if !missing.is_empty() {
         return Ok(Err(missing));
     }
-    // What a part was built from besides its days: the layout of the table and the query
-    // plan.
+    // What a part was built from besides its days: the layout of the table, the splits it
+    // makes and the query plan.
     let plan_key = format!(
-        "creditburn {} table {}; {}",
+        "creditburn {} table {} {:?}; {}",
         env!("CARGO_PKG_VERSION"),
         table::TABLE_LAYOUT,
+        needs,
         queries
             .iter()
             .map(|q| format!("{}:{:?}", q.name, q.scope))
             .collect::<Vec<_>>()
             .join(",")
     );
-    let mut table = table::TableBuilder::default();
+    let mut table = table::TableBuilder::new(needs);
     for (from, next) in plan::months(start, end) {
         if let Some(part) = store
             .table_part(from, next, &plan_key)
@@ -183,7 +186,7 @@ pub(super) fn cached_table<'q>(
                 output,
             });
         }
-        let mut part = table::TableBuilder::default();
+        let mut part = table::TableBuilder::new(needs);
         part.add(&pages)?;
         drop(pages);
         if let Some(bytes) = part.encode() {
@@ -262,7 +265,13 @@ pub(super) fn load_live(
         store.path().display()
     );
 
-    let table = match cached_table(&mut store, &queries, (start, end), &rt)? {
+    let table = match cached_table(
+        &mut store,
+        &queries,
+        table::Needs::of(config),
+        (start, end),
+        &rt,
+    )? {
         Ok(table) => table,
         Err(missing) => {
             // Each cause once, with the queries it stopped.

@@ -625,6 +625,29 @@ impl Config {
         self.workloads.iter().find(|w| w.name == name)
     }
 
+    /// Whether any rule names an account: only then does the cost table split each
+    /// line's dollars between accounts (and the plan ask for the joint slices that make
+    /// the split exact).
+    pub fn rules_use_accounts(&self) -> bool {
+        self.workloads
+            .iter()
+            .flat_map(|w| &w.rules)
+            .any(|r| r.account.is_some())
+    }
+
+    /// The tag keys the rules use, sorted, each once.
+    pub fn rule_tag_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .workloads
+            .iter()
+            .flat_map(|w| &w.rules)
+            .filter_map(|r| r.tag.as_ref().map(|(k, _)| k.as_str()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// The currency every award is in (validation makes them agree).
     pub fn currency(&self) -> &str {
         self.awards

@@ -32,7 +32,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::config::{Award, AwsSource};
 use crate::model::credits::{Allocation, AwsCredits, Credit};
 use crate::model::page::RecordScope;
-use crate::source::integrity::{check_query, check_slices, Page};
+use crate::source::integrity::{check_query, check_slices, Page, SliceTotals};
 use crate::source::plan::{Query, METRICS};
 use crate::store::cache::{self, Cache};
 use crate::store::StoreError;
@@ -387,7 +387,12 @@ pub async fn refresh(
         let slices: Vec<_> = usage
             .iter()
             .zip(&within)
-            .map(|(&i, totals)| (good[i].0.name.as_str(), None, totals))
+            .map(|(&i, totals)| SliceTotals {
+                query: good[i].0.name.as_str(),
+                joint: good[i].0.expected(from, to).joint(),
+                pages: None,
+                totals,
+            })
             .collect();
         if let Err(e) = check_slices(&slices) {
             let why = FetchError::Integrity(e.to_string());

@@ -229,32 +229,72 @@ fn agree(a: f64, b: f64) -> bool {
     (a - b).abs() <= 0.01 + 1e-9 * a.abs().max(b.abs())
 }
 
+/// One usage slice's totals for `check_slices`: its query, the page holding each day
+/// (when read from files), and its totals per day and last key. A `joint` slice (a tag
+/// key with the account) has no usage type: only its day totals are compared.
+pub(crate) struct SliceTotals<'a> {
+    pub query: &'a str,
+    pub joint: bool,
+    pub pages: Option<&'a DayPages>,
+    pub totals: &'a Totals,
+}
+
 /// Checks that every usage slice gives the same total for every day and usage type any
 /// of them covers (they all group by USAGE_TYPE, so a slice whose amounts were scaled,
-/// dropped or relabelled on the way disagrees). `slices` are (query, the page holding
-/// each day, when read from files, totals); the first is the reference.
-pub(crate) fn check_slices(
-    slices: &[(&str, Option<&DayPages>, &Totals)],
-) -> Result<(), IntegrityError> {
-    let Some((reference, _, base)) = slices.first() else {
+/// dropped or relabelled on the way disagrees), and every joint slice the same total
+/// each day. The first slice is the reference.
+pub(crate) fn check_slices(slices: &[SliceTotals]) -> Result<(), IntegrityError> {
+    let Some(first) = slices.first() else {
         return Ok(());
     };
-    let cells: BTreeSet<&(NaiveDate, String)> =
-        slices.iter().flat_map(|(_, _, t)| t.keys()).collect();
+    let (reference, base) = (first.query, first.totals);
+    let disagree = |slice: &SliceTotals, cell: &(NaiveDate, String), got: f64, want: f64| {
+        let on = if slice.joint {
+            "the day's usage".to_string()
+        } else {
+            format!("usage type {}", excerpt(&cell.1))
+        };
+        IntegrityError {
+            query: slice.query.to_string(),
+            file: slice.pages.and_then(|p| p.get(&cell.0)).cloned(),
+            day: Some(cell.0),
+            message: format!(
+                "the usage slices disagree on {on}: {} totals {got:.2} USD but {reference} totals {want:.2} USD; every slice covers the same spend, so the answer is incomplete or altered",
+                slice.query
+            ),
+        }
+    };
+    let (joints, by_type): (Vec<&SliceTotals>, Vec<&SliceTotals>) =
+        slices[1..].iter().partition(|s| s.joint);
+    let cells: BTreeSet<&(NaiveDate, String)> = std::iter::once(base)
+        .chain(by_type.iter().map(|s| s.totals))
+        .flat_map(|t| t.keys())
+        .collect();
     for cell in cells {
         let want = base.get(cell).copied().unwrap_or(0.0);
-        for (query, pages, totals) in &slices[1..] {
-            let got = totals.get(cell).copied().unwrap_or(0.0);
+        for slice in &by_type {
+            let got = slice.totals.get(cell).copied().unwrap_or(0.0);
             if !agree(want, got) {
-                return Err(IntegrityError {
-                    query: query.to_string(),
-                    file: pages.and_then(|p| p.get(&cell.0)).cloned(),
-                    day: Some(cell.0),
-                    message: format!(
-                        "the usage slices disagree on usage type {}: {query} totals {got:.2} USD but {reference} totals {want:.2} USD; every slice covers the same spend, so the answer is incomplete or altered",
-                        excerpt(&cell.1)
-                    ),
-                });
+                return Err(disagree(slice, cell, got, want));
+            }
+        }
+    }
+    let days = |t: &Totals| -> BTreeMap<NaiveDate, f64> {
+        let mut out = BTreeMap::new();
+        for ((day, _), cost) in t {
+            *out.entry(*day).or_insert(0.0) += cost;
+        }
+        out
+    };
+    let base_days = days(base);
+    for slice in joints {
+        let of_slice = days(slice.totals);
+        let all: BTreeSet<&NaiveDate> = base_days.keys().chain(of_slice.keys()).collect();
+        for day in all {
+            let want = base_days.get(day).copied().unwrap_or(0.0);
+            let got = of_slice.get(day).copied().unwrap_or(0.0);
+            if !agree(want, got) {
+                return Err(disagree(slice, &(*day, String::new()), got, want));
             }
         }
     }

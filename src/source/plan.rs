@@ -85,16 +85,10 @@ impl Query {
 }
 
 /// The queries for `config`: usage by service, by account, by each tag key the rules use,
-/// and the other record types by service.
+/// (when the rules name accounts too) by account and each tag key together, and the
+/// other record types by service.
 pub fn queries(config: &Config) -> Vec<Query> {
-    let mut tag_keys: Vec<&str> = config
-        .workloads
-        .iter()
-        .flat_map(|w| w.rules.iter())
-        .filter_map(|r| r.tag.as_ref().map(|(k, _)| k.as_str()))
-        .collect();
-    tag_keys.sort();
-    tag_keys.dedup();
+    let tag_keys = config.rule_tag_keys();
     let mut out = vec![
         Query::usage(
             "usage-by-service",
@@ -105,11 +99,26 @@ pub fn queries(config: &Config) -> Vec<Query> {
             (GroupDefinitionType::Dimension, "LINKED_ACCOUNT"),
         ),
     ];
-    for key in tag_keys {
+    for key in &tag_keys {
         out.push(Query::usage(
             &format!("usage-by-tag-{key}"),
             (GroupDefinitionType::Tag, key),
         ));
+    }
+    // The joint of a tag key and the account, over all usage types: which tag values sit
+    // in which accounts each day, so that the table splits a usage type's dollars between
+    // accounts and tag values as the bill does rather than in proportion.
+    if config.rules_use_accounts() {
+        for key in &tag_keys {
+            out.push(Query {
+                name: joint_name(key),
+                scope: RecordScope::Usage,
+                group_by: [
+                    (GroupDefinitionType::Tag, key.to_string()),
+                    (GroupDefinitionType::Dimension, "LINKED_ACCOUNT".to_string()),
+                ],
+            });
+        }
     }
     out.push(Query {
         name: "other-by-record-type".to_string(),
@@ -120,6 +129,11 @@ pub fn queries(config: &Config) -> Vec<Query> {
         ],
     });
     out
+}
+
+/// The name of the query grouped by tag `key` and LINKED_ACCOUNT.
+pub fn joint_name(key: &str) -> String {
+    format!("usage-by-account-and-tag-{key}")
 }
 
 /// How far back Cost Explorer answers: 13 months plus the current one.
@@ -198,6 +212,17 @@ pub struct Expected {
     /// The requested period, `[start, end)`.
     pub start: NaiveDate,
     pub end: NaiveDate,
+}
+
+impl Expected {
+    /// Whether this is a joint slice (a tag key with the account, over all usage types).
+    pub fn joint(&self) -> bool {
+        self.scope == RecordScope::Usage
+            && self
+                .group_by
+                .get(1)
+                .is_some_and(|g| g.1 == "LINKED_ACCOUNT")
+    }
 }
 
 /// The kind of a group definition as the wire spells it.

@@ -322,6 +322,9 @@ fn plan_name(e: &crate::source::plan::Expected) -> Option<String> {
         (RecordScope::Usage, [("TAG", key), ("DIMENSION", "USAGE_TYPE")]) => {
             Some(format!("usage-by-tag-{key}"))
         }
+        (RecordScope::Usage, [("TAG", key), ("DIMENSION", "LINKED_ACCOUNT")]) => {
+            Some(crate::source::plan::joint_name(key))
+        }
         (RecordScope::NotUsage, [("DIMENSION", "RECORD_TYPE"), ("DIMENSION", "SERVICE")]) => {
             Some("other-by-record-type".into())
         }
@@ -377,7 +380,7 @@ fn check(
     pages: &[CostPage],
     expected: &BTreeMap<String, crate::source::plan::Expected>,
 ) -> Result<(), crate::source::integrity::IntegrityError> {
-    use crate::source::integrity::{check_query, check_slices, Page};
+    use crate::source::integrity::{check_query, check_slices, Page, SliceTotals};
     let mut slices = Vec::new();
     for (query, expected) in expected {
         let of_query: Vec<Page> = pages
@@ -391,12 +394,26 @@ fn check(
         let (totals, day_pages) = check_query(query, expected, &of_query)?;
         if expected.scope == RecordScope::Usage {
             let by_service = expected.group_by.first().is_some_and(|g| g.1 == "SERVICE");
-            slices.push((!by_service, query.as_str(), day_pages, totals));
+            slices.push((
+                !by_service,
+                query.as_str(),
+                expected.joint(),
+                day_pages,
+                totals,
+            ));
         }
     }
     // The service slice first: its totals are the table's.
     slices.sort_by_key(|s| s.0);
-    let refs: Vec<_> = slices.iter().map(|(_, q, p, t)| (*q, Some(p), t)).collect();
+    let refs: Vec<_> = slices
+        .iter()
+        .map(|(_, query, joint, pages, totals)| SliceTotals {
+            query,
+            joint: *joint,
+            pages: Some(pages),
+            totals,
+        })
+        .collect();
     check_slices(&refs)
 }
 

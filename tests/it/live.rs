@@ -133,12 +133,13 @@ fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
 
     let (r, err) = report(&server, &config, DAY1, &[]);
     // 2026-08-01 (the first award) to 2026-11-20: 112 days; pages of 1,000 groups, so
-    // 3,224 groups by service and by account take 4 pages each, 3,656 by tag 4 and
-    // 1,416 other records 2: 14 requests, days split across pages.
+    // 3,224 groups by service and by account take 4 pages each, 3,656 by tag 4, the
+    // tag with the account (the rules name both) 1 and 1,416 other records 2: 15
+    // requests, days split across pages.
     let requests = server.requests();
-    assert_eq!(requests.len(), 14, "{err}");
-    assert_eq!(r["source"]["requests"], 14);
-    assert_eq!(r["source"]["request_cost"], 0.14);
+    assert_eq!(requests.len(), 15, "{err}");
+    assert_eq!(r["source"]["requests"], 15);
+    assert_eq!(r["source"]["request_cost"], 0.15);
     assert_eq!(r["source"]["stale"], false);
     assert_eq!(requests[0]["TimePeriod"]["Start"], "2026-08-01");
     assert_eq!(requests[0]["TimePeriod"]["End"], "2026-11-21");
@@ -159,7 +160,7 @@ fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
     server.clear_log();
     let (next, _) = report(&server, &config, DAY2, &[]);
     let requests = server.requests();
-    assert_eq!(requests.len(), 4);
+    assert_eq!(requests.len(), 5);
     for q in &requests {
         assert_eq!(q["TimePeriod"]["Start"], "2026-11-01");
     }
@@ -173,9 +174,9 @@ fn throttling_then_success_is_retried() {
     let config = live_config(dir.path());
     server.fail_next(&[Fault::Throttle]);
     let (r, err) = report(&server, &config, DAY1, &[]);
-    // One refused attempt, then the 14 requests that count.
-    assert_eq!(server.requests().len(), 15, "{err}");
-    assert_eq!(r["source"]["requests"], 14);
+    // One refused attempt, then the 15 requests that count.
+    assert_eq!(server.requests().len(), 16, "{err}");
+    assert_eq!(r["source"]["requests"], 15);
     assert_eq!(r["source"]["stale"], false);
 }
 
@@ -787,7 +788,7 @@ fn record_writes_a_recording_that_replays_to_the_same_story() {
     let out = record(&server, &config, &out_dir, false);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("wrote 14 pages of 4 queries"), "{err}");
+    assert!(err.contains("wrote 15 pages of 5 queries"), "{err}");
     // Replayed as fixtures, the recording tells what the live run tells.
     let (live_report, _) = report(&server, &config, DAY1, &[]);
     assert_eq!(awards(&replay_report(&out_dir)), awards(&live_report));
@@ -938,7 +939,7 @@ fn pages_that_split_a_day_are_merged_not_overwritten() {
             assert!(requests > 500, "{requests} requests: {err}");
         }
         if size.is_none() {
-            assert_eq!(requests, 4, "{err}");
+            assert_eq!(requests, 5, "{err}");
         }
         reports.push((size, figures(r)));
     }

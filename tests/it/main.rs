@@ -12,6 +12,7 @@ mod harness;
 mod live;
 mod pricing;
 mod props;
+mod rejoin;
 mod smtp;
 mod store;
 mod support;

@@ -1,0 +1,448 @@
+//! The cost table rebuilt from Cost Explorer's slices: generated bills of known cells,
+//! sliced as Cost Explorer slices them, rebuilt by `table::normalise_for`. The rebuilt
+//! table gives back every slice it was built from, and every row it does not flag
+//! `approximated` is the bill's own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
+use aws_sdk_costexplorer::types::{
+    DateInterval, Group, GroupDefinition, GroupDefinitionType, MetricValue, ResultByTime,
+};
+use creditburn::analyse::table::{self, CostTable, Needs};
+use creditburn::model::page::{CostPage, RecordScope};
+use proptest::prelude::*;
+
+/// One cell of a bill: (day index, service, usage type, account, tag value or None),
+/// with its cost and quantity.
+type Cell = ((u8, String, String, String, Option<String>), (f64, f64));
+
+fn day(i: u8) -> String {
+    (chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + chrono::Days::new(i as u64)).to_string()
+}
+
+fn metrics(cost: f64, quantity: f64) -> std::collections::HashMap<String, MetricValue> {
+    [
+        ("UnblendedCost", format!("{cost:.10}"), "USD"),
+        ("UsageQuantity", format!("{quantity:.10}"), "N/A"),
+    ]
+    .into_iter()
+    .map(|(k, v, u)| {
+        (
+            k.to_string(),
+            MetricValue::builder().amount(v).unit(u).build(),
+        )
+    })
+    .collect()
+}
+
+/// One query's page: the cells summed by (day, `key`), grouped by `defs`.
+fn slice(
+    cells: &[Cell],
+    defs: [(&str, &str); 2],
+    key: impl Fn(&Cell) -> (String, String),
+) -> CostPage {
+    type Groups = BTreeMap<(String, String), (f64, f64)>;
+    let mut by_day: BTreeMap<u8, Groups> = BTreeMap::new();
+    for cell in cells {
+        let e = by_day
+            .entry(cell.0 .0)
+            .or_default()
+            .entry(key(cell))
+            .or_default();
+        e.0 += cell.1 .0;
+        e.1 += cell.1 .1;
+    }
+    let mut output = GetCostAndUsageOutput::builder();
+    for (d, groups) in by_day {
+        let mut result = ResultByTime::builder()
+            .time_period(
+                DateInterval::builder()
+                    .start(day(d))
+                    .end(day(d + 1))
+                    .build()
+                    .unwrap(),
+            )
+            .estimated(false);
+        for ((a, b), (c, q)) in groups {
+            result = result.groups(
+                Group::builder()
+                    .keys(a)
+                    .keys(b)
+                    .set_metrics(Some(metrics(c, q)))
+                    .build(),
+            );
+        }
+        output = output.results_by_time(result.build());
+    }
+    for (kind, key) in defs {
+        output = output.group_definitions(
+            GroupDefinition::builder()
+                .r#type(GroupDefinitionType::from(kind))
+                .key(key)
+                .build(),
+        );
+    }
+    CostPage {
+        query: format!("{defs:?}"),
+        file: PathBuf::from("generated.json"),
+        scope: RecordScope::Usage,
+        output: output.build(),
+    }
+}
+
+fn tag_key(cell: &Cell) -> String {
+    format!("team${}", cell.0 .4.clone().unwrap_or_default())
+}
+
+/// The slices Cost Explorer gives of `cells`: by service, by account, by tag, and (with
+/// `joint`) by tag and account together.
+fn pages(cells: &[Cell], joint: bool) -> Vec<CostPage> {
+    let ut = ("DIMENSION", "USAGE_TYPE");
+    let mut out = vec![
+        slice(cells, [("DIMENSION", "SERVICE"), ut], |c| {
+            (c.0 .1.clone(), c.0 .2.clone())
+        }),
+        slice(cells, [("DIMENSION", "LINKED_ACCOUNT"), ut], |c| {
+            (c.0 .3.clone(), c.0 .2.clone())
+        }),
+        slice(cells, [("TAG", "team"), ut], |c| {
+            (tag_key(c), c.0 .2.clone())
+        }),
+    ];
+    if joint {
+        out.push(slice(
+            cells,
+            [("TAG", "team"), ("DIMENSION", "LINKED_ACCOUNT")],
+            |c| (tag_key(c), c.0 .3.clone()),
+        ));
+    }
+    out
+}
+
+/// A row of the rebuilt table: ((day, service, usage type, account, tag), cost,
+/// quantity, approximated).
+type Row = (
+    (String, String, String, Option<String>, Option<String>),
+    f64,
+    f64,
+    bool,
+);
+
+fn rows(t: &CostTable) -> Vec<Row> {
+    let df = &t.df;
+    let text = |name: &str| -> Vec<Option<String>> {
+        df.column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    };
+    let dates: Vec<String> = df
+        .column(table::DATE)
+        .unwrap()
+        .date()
+        .unwrap()
+        .physical()
+        .iter()
+        .map(|d| table::from_epoch_days(d.unwrap()).to_string())
+        .collect();
+    let (service, usage_type, account, tag) = (
+        text(table::SERVICE),
+        text(table::USAGE_TYPE),
+        text(table::ACCOUNT),
+        text("tag:team"),
+    );
+    let floats = |name: &str| -> Vec<f64> {
+        df.column(name)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap())
+            .collect()
+    };
+    let (cost, quantity) = (floats(table::COST), floats(table::QUANTITY));
+    let approximated: Vec<bool> = df
+        .column(table::APPROXIMATED)
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    (0..df.height())
+        .map(|i| {
+            (
+                (
+                    dates[i].clone(),
+                    service[i].clone().unwrap(),
+                    usage_type[i].clone().unwrap(),
+                    account[i].clone(),
+                    tag[i].clone(),
+                ),
+                cost[i],
+                quantity[i],
+                approximated[i],
+            )
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * (1.0 + a.abs().max(b.abs()))
+}
+
+/// Sums of `(cost, quantity)` by a key, of the bill's cells and of the table's rows.
+fn sums<K: Ord>(items: impl Iterator<Item = (K, f64, f64)>) -> BTreeMap<K, (f64, f64)> {
+    let mut out: BTreeMap<K, (f64, f64)> = BTreeMap::new();
+    for (k, c, q) in items {
+        let e = out.entry(k).or_default();
+        e.0 += c;
+        e.1 += q;
+    }
+    out
+}
+
+fn agree<K: Ord + std::fmt::Debug>(
+    what: &str,
+    want: BTreeMap<K, (f64, f64)>,
+    got: BTreeMap<K, (f64, f64)>,
+) -> Result<(), TestCaseError> {
+    let keys: BTreeSet<&K> = want.keys().chain(got.keys()).collect();
+    for k in keys {
+        let (w, g) = (
+            want.get(k).copied().unwrap_or_default(),
+            got.get(k).copied().unwrap_or_default(),
+        );
+        prop_assert!(
+            close(w.0, g.0) && close(w.1, g.1),
+            "{what} {k:?}: the bill has {w:?}, the table {g:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Checks a table rebuilt from `cells` with `needs`.
+fn check(cells: &[Cell], t: &CostTable, needs: Needs) -> Result<(), TestCaseError> {
+    let rows = rows(t);
+    let ut = |c: &Cell| (day(c.0 .0), c.0 .2.clone());
+    // Every slice the table was built from, given back: by service, by account (when
+    // split by account), by tag.
+    agree(
+        "service",
+        sums(
+            cells
+                .iter()
+                .map(|c| ((ut(c), c.0 .1.clone()), c.1 .0, c.1 .1)),
+        ),
+        sums(
+            rows.iter()
+                .map(|r| (((r.0 .0.clone(), r.0 .2.clone()), r.0 .1.clone()), r.1, r.2)),
+        ),
+    )?;
+    agree(
+        "tag",
+        sums(
+            cells
+                .iter()
+                .map(|c| ((ut(c), c.0 .4.clone()), c.1 .0, c.1 .1)),
+        ),
+        sums(
+            rows.iter()
+                .map(|r| (((r.0 .0.clone(), r.0 .2.clone()), r.0 .4.clone()), r.1, r.2)),
+        ),
+    )?;
+    if needs.accounts {
+        agree(
+            "account",
+            sums(
+                cells
+                    .iter()
+                    .map(|c| ((ut(c), Some(c.0 .3.clone())), c.1 .0, c.1 .1)),
+            ),
+            sums(
+                rows.iter()
+                    .map(|r| (((r.0 .0.clone(), r.0 .2.clone()), r.0 .3.clone()), r.1, r.2)),
+            ),
+        )?;
+    } else {
+        prop_assert!(
+            rows.iter().all(|r| r.0 .3.is_none()),
+            "an account without the need"
+        );
+    }
+    // Every row not flagged approximated is the bill's: its (day, service, usage type,
+    // account when split, tag) summed over the bill.
+    let bill = sums(cells.iter().map(|c| {
+        let account = needs.accounts.then(|| c.0 .3.clone());
+        (
+            (
+                day(c.0 .0),
+                c.0 .1.clone(),
+                c.0 .2.clone(),
+                account,
+                c.0 .4.clone(),
+            ),
+            c.1 .0,
+            c.1 .1,
+        )
+    }));
+    let mut flagged = 0.0;
+    let mut flagged_cells = BTreeSet::new();
+    for (key, cost, quantity, approximated) in &rows {
+        if *approximated {
+            flagged_cells.insert((key.0.clone(), key.2.clone()));
+            continue;
+        }
+        let want = bill.get(key).copied().unwrap_or_default();
+        prop_assert!(
+            close(want.0, *cost) && close(want.1, *quantity),
+            "row {key:?} claims to be exact at {cost}/{quantity}; the bill has {want:?}"
+        );
+    }
+    for c in cells {
+        if flagged_cells.contains(&ut(c)) {
+            flagged += c.1 .0;
+        }
+    }
+    prop_assert!(
+        close(flagged, t.approximated_cost),
+        "{flagged} vs {}",
+        t.approximated_cost
+    );
+    Ok(())
+}
+
+/// A bill: cells on up to 3 days over up to 3 usage types, 3 accounts and 4 tag values
+/// (one of them: no tag), each usage type under one service (or, for the last, two).
+/// With `one_account`, every tag value sits in one account (`value % 3`), the common
+/// shape of a workload per account.
+fn bill(one_account: bool) -> impl Strategy<Value = Vec<Cell>> {
+    proptest::collection::btree_map(
+        (0u8..3, 0u8..3, 0u8..3, 0u8..4, 0u8..2),
+        (1u32..100_000, 0u32..1_000_000),
+        1..40,
+    )
+    .prop_map(move |cells| {
+        let mut out: BTreeMap<_, (f64, f64)> = BTreeMap::new();
+        for ((d, u, a, t, s), (cost, quantity)) in cells {
+            let account = if one_account { t % 3 } else { a };
+            let service = if u == 2 && s == 1 {
+                "Amazon S3"
+            } else {
+                "Amazon Bedrock"
+            };
+            let key = (
+                d,
+                service.to_string(),
+                format!("USE1-kind{u}"),
+                format!("{:012}", 111_111_111_111u64 * (account as u64 + 1)),
+                (t > 0).then(|| format!("w{t}")),
+            );
+            let e = out.entry(key).or_default();
+            e.0 += cost as f64 / 100.0;
+            e.1 += quantity as f64 / 1000.0;
+        }
+        out.into_iter().collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever the bill: the table gives back each slice, and what it calls exact is.
+    #[test]
+    fn the_table_gives_back_its_slices_and_is_exact_where_it_says(
+        cells in bill(false),
+        joint: bool,
+        accounts: bool,
+    ) {
+        let needs = Needs { accounts };
+        let t = table::normalise_for(&pages(&cells, joint), needs).unwrap();
+        check(&cells, &t, needs)?;
+    }
+
+    /// Each tag value in one account: the joint slice determines every cell, so the table
+    /// is the bill, nothing approximated, a row per cell of the bill (with one service a
+    /// usage type; the usage type under two services is the bill's too, as the slices
+    /// determine it when only the service varies).
+    #[test]
+    fn with_each_tag_in_one_account_the_joint_slice_makes_the_table_the_bill(
+        cells in bill(true),
+        accounts: bool,
+    ) {
+        let needs = Needs { accounts };
+        let t = table::normalise_for(&pages(&cells, true), needs).unwrap();
+        check(&cells, &t, needs)?;
+        let two_services: BTreeSet<(u8, String)> = {
+            let mut seen: BTreeMap<(u8, String), BTreeSet<String>> = BTreeMap::new();
+            for c in &cells {
+                seen.entry((c.0 .0, c.0 .2.clone())).or_default().insert(c.0 .1.clone());
+            }
+            seen.into_iter().filter(|(_, s)| s.len() > 1).map(|(k, _)| k).collect()
+        };
+        let crossed: f64 = cells
+            .iter()
+            .filter(|c| two_services.contains(&(c.0 .0, c.0 .2.clone())))
+            .map(|c| c.1 .0)
+            .sum();
+        if two_services.is_empty() {
+            prop_assert_eq!(t.approximated_cost, 0.0);
+            let distinct: BTreeSet<_> = cells
+                .iter()
+                .map(|c| (c.0 .0, c.0 .1.clone(), c.0 .2.clone(), accounts.then(|| c.0 .3.clone()), c.0 .4.clone()))
+                .collect();
+            prop_assert_eq!(t.usage_rows, distinct.len());
+        } else {
+            prop_assert!(t.approximated_cost <= crossed + 1e-6);
+        }
+    }
+}
+
+#[test]
+fn a_tag_value_in_two_accounts_beside_untagged_spend_in_both_is_flagged() {
+    // w1 in both accounts, and untagged spend in both: the joint shows a cycle (w1 and
+    // untagged each in both accounts), and no slice says how the usage type's dollars
+    // sit in it.
+    let acct = |n: u64| format!("{:012}", 111_111_111_111u64 * n);
+    let cell = |a: u64, t: Option<&str>, cost: f64| -> Cell {
+        (
+            (
+                0,
+                "Amazon Bedrock".into(),
+                "USE1-kind0".into(),
+                acct(a),
+                t.map(str::to_string),
+            ),
+            (cost, cost),
+        )
+    };
+    let cells = vec![
+        cell(1, Some("w1"), 10.0),
+        cell(2, Some("w1"), 30.0),
+        cell(1, None, 5.0),
+        cell(2, None, 7.0),
+    ];
+    let t = table::normalise_for(&pages(&cells, true), Needs::ALL).unwrap();
+    assert!((t.approximated_cost - 52.0).abs() < 1e-9);
+    // Split in proportion along the pairs the joint shows, every slice given back.
+    check(&cells, &t, Needs::ALL).unwrap();
+    // Each tag value in one account: exact, a row per cell.
+    let cells = vec![
+        cell(1, Some("w1"), 10.0),
+        cell(2, Some("w2"), 30.0),
+        cell(2, None, 7.0),
+    ];
+    let t = table::normalise_for(&pages(&cells, true), Needs::ALL).unwrap();
+    assert_eq!((t.approximated_cost, t.usage_rows), (0.0, 3));
+    // Without the joint slice, the same bill is a product: flagged.
+    let t = table::normalise_for(&pages(&cells, false), Needs::ALL).unwrap();
+    assert_eq!(t.approximated_cost, 47.0);
+    // And when no rule names an account, no split between accounts is needed at all.
+    let t = table::normalise_for(&pages(&cells, false), Needs { accounts: false }).unwrap();
+    assert_eq!((t.approximated_cost, t.usage_rows), (0.0, 3));
+}
