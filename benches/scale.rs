@@ -29,7 +29,8 @@
 //! cache) and of the next day's run (the open month fetched again), and checks that
 //! every award's consumed equals its workload's spend to the cent; then the growth from
 //! 60 to 240 workloads per thousand cells. Targets: rows at most 1.2x the bill's cells;
-//! nothing approximated (every tag value here sits in one account); cold backfill under
+//! nothing approximated but usage types several services bill (every tag value here
+//! sits in one account, so the slices determine the rest); cold backfill under
 //! 400 MB; warm run under 0.5 s and under 150 MB (the 60-workload organisations); under
 //! 1 KB a row; `run` on 1,000 awards under 5 s, `report` and `check-config` on 5,000
 //! under 1 GB; every award's consumed its workload's spend. A missed target exits 1.
@@ -113,7 +114,12 @@ type Kind = (&'static str, &'static str, f64, f64);
 const CLAUDE_KINDS: [Kind; 5] = [
     (CLAUDE, "Claude4.6Sonnet-input-tokens", 40.0, 0.0033),
     (CLAUDE, "Claude4.6Sonnet-output-tokens", 60.0, 0.0165),
-    (CLAUDE, "Claude4.6Sonnet-cache-read-input-token-count", 4.0, 0.00033),
+    (
+        CLAUDE,
+        "Claude4.6Sonnet-cache-read-input-token-count",
+        4.0,
+        0.00033,
+    ),
     (CLAUDE, "Claude4.5Haiku-input-tokens", 6.0, 0.0011),
     (CLAUDE, "Claude4.5Haiku-output-tokens", 9.0, 0.0055),
 ];
@@ -138,9 +144,24 @@ const SUPPORT: [Kind; 3] = [
 const POOL: [Kind; 20] = [
     ("Amazon OpenSearch Service", "SearchOCU", 11.52, 0.24),
     ("Amazon OpenSearch Service", "IndexingOCU", 5.76, 0.24),
-    ("Amazon Simple Storage Service", "TimedStorage-ByteHrs", 0.9, 0.00077),
-    ("Amazon Simple Storage Service", "Requests-Tier1", 0.4, 0.000005),
-    ("Amazon Simple Storage Service", "Requests-Tier2", 0.1, 0.0000004),
+    (
+        "Amazon Simple Storage Service",
+        "TimedStorage-ByteHrs",
+        0.9,
+        0.00077,
+    ),
+    (
+        "Amazon Simple Storage Service",
+        "Requests-Tier1",
+        0.4,
+        0.000005,
+    ),
+    (
+        "Amazon Simple Storage Service",
+        "Requests-Tier2",
+        0.1,
+        0.0000004,
+    ),
     ("AWS Lambda", "Lambda-GB-Second", 1.7, 0.0000167),
     ("AWS Lambda", "Request", 0.3, 0.0000002),
     ("Amazon DynamoDB", "ReadRequestUnits", 0.6, 0.00000025),
@@ -148,14 +169,39 @@ const POOL: [Kind; 20] = [
     ("Amazon DynamoDB", "TimedStorage-ByteHrs", 0.2, 0.00034),
     ("AmazonCloudWatch", "DataProcessing-Bytes", 0.7, 0.5),
     ("AmazonCloudWatch", "TimedStorage-ByteHrs", 0.1, 0.03),
-    ("Amazon Simple Queue Service", "Requests-RBP", 0.2, 0.0000004),
+    (
+        "Amazon Simple Queue Service",
+        "Requests-RBP",
+        0.2,
+        0.0000004,
+    ),
     ("AWS Step Functions", "StateTransition", 0.5, 0.000025),
     ("Amazon API Gateway", "ApiGatewayRequest", 0.9, 0.0000035),
     ("AWS Key Management Service", "KMS-Requests", 0.1, 0.000003),
-    ("Amazon Elastic Container Service", "Fargate-vCPU-Hours:perCPU", 2.4, 0.04),
-    ("Amazon Elastic Container Service", "Fargate-GB-Hours", 0.5, 0.0044),
-    ("AWS Secrets Manager", "AWSSecretsManager-Secrets", 0.05, 0.0133),
-    ("Amazon Virtual Private Cloud", "NatGateway-Hours", 1.1, 0.045),
+    (
+        "Amazon Elastic Container Service",
+        "Fargate-vCPU-Hours:perCPU",
+        2.4,
+        0.04,
+    ),
+    (
+        "Amazon Elastic Container Service",
+        "Fargate-GB-Hours",
+        0.5,
+        0.0044,
+    ),
+    (
+        "AWS Secrets Manager",
+        "AWSSecretsManager-Secrets",
+        0.05,
+        0.0133,
+    ),
+    (
+        "Amazon Virtual Private Cloud",
+        "NatGateway-Hours",
+        1.1,
+        0.045,
+    ),
 ];
 
 /// The usage types of workload `w` in `org`.
@@ -241,6 +287,11 @@ fn metrics(cost: f64, quantity: f64) -> Value {
 struct Written {
     spend: Vec<(String, f64)>,
     cells: usize,
+    /// The dollars of the usage types several services bill on the same day (S3,
+    /// DynamoDB and CloudWatch all bill TimedStorage-ByteHrs): the only cells whose split
+    /// between services and tag values Cost Explorer's slices can leave open here, as
+    /// every tag value sits in one account.
+    shared: f64,
 }
 
 /// Writes the organisation as a recording the loopback server loads (one page a query:
@@ -252,6 +303,7 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, org: &Org) -> Written {
     type Slice = BTreeMap<(usize, String, String), (f64, f64)>;
     let (mut by_service, mut by_account, mut by_tag) = (Slice::new(), Slice::new(), Slice::new());
     let (mut joint, mut credits) = (Slice::new(), Slice::new());
+    let mut tag_service = Slice::new();
     let mut cells = std::collections::BTreeSet::new();
     for (d, a, service, usage_type, tag, cost, quantity) in &all {
         cells.insert((*d, *a, *service, usage_type.as_str(), tag.as_deref()));
@@ -266,6 +318,7 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, org: &Org) -> Written {
         add(&mut by_service, service.to_string(), usage_type);
         add(&mut by_account, account(*a), usage_type);
         add(&mut by_tag, tag_key.clone(), usage_type);
+        add(&mut tag_service, tag_key.clone(), service);
         add(&mut joint, tag_key, &account(*a));
         match tag {
             Some(t) => spend[t[1..].parse::<usize>().unwrap()] += cost,
@@ -278,6 +331,19 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, org: &Org) -> Written {
         e.0 -= cost * 0.8;
     }
     let credit_cells = credits.len();
+    let mut services_of: BTreeMap<(usize, &str), std::collections::BTreeSet<&str>> =
+        BTreeMap::new();
+    for (d, _, service, usage_type, ..) in &all {
+        services_of
+            .entry((*d, usage_type.as_str()))
+            .or_default()
+            .insert(service);
+    }
+    let shared: f64 = all
+        .iter()
+        .filter(|l| services_of[&(l.0, l.3.as_str())].len() > 1)
+        .map(|l| l.5)
+        .fold(0.0, |a, b| a + b);
     let usage_filter = json!({"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Usage"]}});
     let mut queries = vec![
         (
@@ -305,7 +371,17 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, org: &Org) -> Written {
             &credits,
         ),
     ];
-    // The rules name an account and a tag: the plan asks for the two together.
+    // The tag with the service, and (when the rules name an account and a tag) with the
+    // account: the joints the plan asks for.
+    queries.insert(
+        3,
+        (
+            "usage-by-service-and-tag-workload",
+            json!([{"Type": "TAG", "Key": "workload"}, {"Type": "DIMENSION", "Key": "SERVICE"}]),
+            usage_filter.clone(),
+            &tag_service,
+        ),
+    );
     if org.platform {
         queries.push((
             "usage-by-account-and-tag-workload",
@@ -355,6 +431,7 @@ fn write_org(dir: &Path, first: NaiveDate, days: usize, org: &Org) -> Written {
     Written {
         spend: named,
         cells: cells.len() + credit_cells,
+        shared,
     }
 }
 
@@ -607,7 +684,10 @@ fn measure(org: &Org, days: usize) -> Measured {
                 .unwrap();
             if (got - want).abs() > 0.005 {
                 mismatches += 1;
-                eprintln!("{}: {id}: consumed {got}, its workload's spend {want}", org.name);
+                eprintln!(
+                    "{}: {id}: consumed {got}, its workload's spend {want}",
+                    org.name
+                );
             }
         }
     }
@@ -615,6 +695,7 @@ fn measure(org: &Org, days: usize) -> Measured {
     Measured {
         awards: written.spend.len(),
         cells: written.cells,
+        shared: written.shared,
         rows: rows(&warm_err),
         cold_requests: cold["source"]["requests"].as_u64().unwrap(),
         cold_seconds: cold_s,
@@ -634,6 +715,7 @@ fn measure(org: &Org, days: usize) -> Measured {
 struct Measured {
     awards: usize,
     cells: usize,
+    shared: f64,
     rows: f64,
     cold_requests: u64,
     cold_seconds: f64,
@@ -661,8 +743,8 @@ fn main() {
 
 /// The figures every organisation is judged on, whatever the build: each award's
 /// consumed its workload's spend, fresh data, the table's rows against the bill's cells,
-/// and no dollar approximated (each organisation's tag values each sit in one account,
-/// so Cost Explorer's slices determine every cell).
+/// and no dollar approximated but in usage types several services bill that day (each
+/// tag value sits in one account, so the slices determine every other cell).
 fn judge_figures(targets: &mut Targets, org: &Org, m: &Measured) {
     let ratio = m.rows / m.cells as f64;
     println!(
@@ -672,10 +754,15 @@ fn judge_figures(targets: &mut Targets, org: &Org, m: &Measured) {
         targets.judge(&format!("{}: rows", org.name), ratio <= 1.2)
     );
     println!(
-        "  approximated: {:.2} of {:.2} USD   target: 0 {}",
+        "  approximated: {:.2} of {:.2} USD ({:.2}%; usage types several services bill: {:.2})   target: none beyond those {}",
         m.approximated,
         m.usage_total,
-        targets.judge(&format!("{}: approximated", org.name), m.approximated == 0.0)
+        100.0 * m.approximated / m.usage_total,
+        m.shared,
+        targets.judge(
+            &format!("{}: approximated", org.name),
+            m.approximated <= m.shared + 0.005
+        )
     );
     println!(
         "  awards whose consumed differs from their workload's spend by a cent or more: {} of {} (3 runs each)   target: none {}",
@@ -738,13 +825,19 @@ fn full(targets: &mut Targets) {
             m.cold_requests as f64 * 0.01,
             m.cold_seconds,
             m.cold_mb,
-            targets.judge(&format!("{}: cold backfill memory", org.name), m.cold_mb < 400.0)
+            targets.judge(
+                &format!("{}: cold backfill memory", org.name),
+                m.cold_mb < 400.0
+            )
         );
         // The 240-workload organisation shows the growth; the targets are the 60's.
         let judged = org.workloads <= 60;
         let (time_mark, memory_mark) = if judged {
             (
-                targets.judge(&format!("{}: warm run time", org.name), m.warm_seconds < 0.5),
+                targets.judge(
+                    &format!("{}: warm run time", org.name),
+                    m.warm_seconds < 0.5,
+                ),
                 targets.judge(&format!("{}: warm run memory", org.name), m.warm_mb < 150.0),
             )
         } else {

@@ -78,9 +78,17 @@ enum Slice<'a> {
     Account,
     /// The tag key, borrowed from the page's GroupDefinitions.
     Tag(&'a str),
-    /// The joint of a tag key (borrowed) and the account, over all usage types.
-    Joint(&'a str),
+    /// The joint of a tag key (borrowed) and the account or the service, over all usage
+    /// types.
+    Joint(&'a str, Side),
     Other,
+}
+
+/// The dimension a joint slice pairs a tag key with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Side {
+    Account,
+    Service,
 }
 
 /// A value (borrowed from the decoded pages: no row allocates a string) with its cost and
@@ -129,11 +137,19 @@ type Support<'a> = BTreeSet<(Option<&'a str>, &'a str)>;
 /// quantity).
 type Flow<'a> = (Option<&'a str>, &'a str, f64, f64);
 
-/// A row of a cell being rebuilt: its account, one value per tag key (in `tag_keys`
+/// The day's joint slices of one tag key: with the account and with the service.
+#[derive(Clone, Copy, Default)]
+struct Joints<'s, 'a> {
+    account: Option<&'s Support<'a>>,
+    service: Option<&'s Support<'a>>,
+}
+
+/// A row of a cell being rebuilt: its account, its service, one value per tag key (in `tag_keys`
 /// order), and its shares of the cell's cost and quantity.
 #[derive(Clone)]
 struct Row<'a> {
     account: Option<&'a str>,
+    service: Option<&'a str>,
     tags: Vec<Option<&'a str>>,
     cost: f64,
     quantity: f64,
@@ -179,8 +195,15 @@ fn classify(page: &CostPage) -> Result<Slice<'_>, String> {
             Slice::Tag(page.output.group_definitions()[0].key().unwrap_or_default())
         }
         (RecordScope::Usage, [(t, _), b]) if t == "TAG" && *b == d("LINKED_ACCOUNT") => {
-            Slice::Joint(page.output.group_definitions()[0].key().unwrap_or_default())
+            Slice::Joint(
+                page.output.group_definitions()[0].key().unwrap_or_default(),
+                Side::Account,
+            )
         }
+        (RecordScope::Usage, [(t, _), b]) if t == "TAG" && *b == d("SERVICE") => Slice::Joint(
+            page.output.group_definitions()[0].key().unwrap_or_default(),
+            Side::Service,
+        ),
         (RecordScope::NotUsage, [a, b]) if *a == d("RECORD_TYPE") && *b == d("SERVICE") => {
             Slice::Other
         }
@@ -257,7 +280,7 @@ impl TableBuilder {
     /// Adds the rows of `pages`: every query's pages of some whole days.
     pub fn add(&mut self, pages: &[CostPage]) -> Result<(), TableError> {
         let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
-        let mut joints: BTreeMap<(NaiveDate, &str), Support> = BTreeMap::new();
+        let mut joints: BTreeMap<(NaiveDate, &str, Side), Support> = BTreeMap::new();
         let mut cols = Columns::default();
         let mut others = Columns::default();
         let mut tag_keys = BTreeSet::new();
@@ -274,7 +297,7 @@ impl TableBuilder {
                 Slice::Tag(k) => {
                     tag_keys.insert(k.to_string());
                 }
-                Slice::Joint(_) | Slice::Other => {}
+                Slice::Joint(..) | Slice::Other => {}
             }
             for attr in page.output.dimension_value_attributes() {
                 if let (Some(value), Some(name)) = (
@@ -319,10 +342,10 @@ impl TableBuilder {
                         others.approximated.push(false);
                         continue;
                     }
-                    if let Slice::Joint(k) = slice {
+                    if let Slice::Joint(k, side) = slice {
                         if cost != 0.0 || quantity != 0.0 {
                             joints
-                                .entry((date, k))
+                                .entry((date, k, side))
                                 .or_default()
                                 .insert((tag_value(&keys[0]), &keys[1]));
                         }
@@ -340,7 +363,7 @@ impl TableBuilder {
                                 quantity,
                             ));
                         }
-                        Slice::Joint(_) | Slice::Other => {}
+                        Slice::Joint(..) | Slice::Other => {}
                     }
                 }
             }
@@ -350,9 +373,12 @@ impl TableBuilder {
         // added, all null, when the parts are put together.
         let tag_keys: Vec<String> = tag_keys.into_iter().collect();
         for ((date, usage_type), cell) in &cells {
-            let supports: Vec<Option<&Support>> = tag_keys
+            let supports: Vec<Joints> = tag_keys
                 .iter()
-                .map(|k| joints.get(&(*date, k.as_str())))
+                .map(|k| Joints {
+                    account: joints.get(&(*date, k.as_str(), Side::Account)),
+                    service: joints.get(&(*date, k.as_str(), Side::Service)),
+                })
                 .collect();
             self.approximated_cost +=
                 cols.push_cell(*date, usage_type, cell, &tag_keys, &supports, self.needs);
@@ -800,14 +826,15 @@ impl<'a> Columns<'a> {
     }
 
     /// Adds the rows of one (day, usage type); returns the dollars split by proportion.
-    /// `supports` holds, per tag key, the day's joint slice with the account, if fetched.
+    /// `supports` holds, per tag key, the day's joint slices with the account and with
+    /// the service, where fetched.
     fn push_cell(
         &mut self,
         date: NaiveDate,
         usage_type: &'a str,
         cell: &Cell<'a>,
         tag_keys: &'a [String],
-        supports: &[Option<&Support<'a>>],
+        supports: &[Joints<'_, 'a>],
         needs: Needs,
     ) -> f64 {
         let (total_cost, total_quantity) = sum(&cell.services);
@@ -836,6 +863,8 @@ impl<'a> Columns<'a> {
             .any(|parts| (sum(parts).0 - total_cost).abs() > 0.01);
         let mut exact = !disagree;
 
+        // Rows as shares of the cell: by account first (when needed), then each tag key's
+        // values within their accounts, then the services within their tag values.
         let mut rows: Vec<Row<'a>> = match used_accounts {
             Some(accounts) => {
                 let (c, q) = sum(accounts);
@@ -843,6 +872,7 @@ impl<'a> Columns<'a> {
                     .iter()
                     .map(|(a, pc, pq)| Row {
                         account: *a,
+                        service: None,
                         tags: Vec::new(),
                         cost: share(*pc, c, accounts.len()),
                         quantity: share(*pq, q, accounts.len()),
@@ -851,50 +881,85 @@ impl<'a> Columns<'a> {
             }
             None => vec![Row {
                 account: None,
+                service: None,
                 tags: Vec::new(),
                 cost: 1.0,
                 quantity: 1.0,
             }],
         };
-        for (parts, support) in tags.iter().zip(supports) {
-            let joint = match (used_accounts, support) {
+        for (parts, joints) in tags.iter().zip(supports) {
+            let joint = match (used_accounts, joints.account) {
                 (Some(accounts), Some(support)) => joint_flows(parts, accounts, support),
                 _ => None,
             };
             rows = match joint {
                 Some((flows, determined)) => {
                     exact &= determined;
-                    let (crossed, one_way) = cross_by_account(rows, &flows);
+                    let (crossed, one_way) = cross_by(
+                        rows,
+                        &flows,
+                        |r| r.account,
+                        |f| Some(f.1),
+                        |r, f| r.tags.push(f.0),
+                    );
                     exact &= one_way;
                     crossed
                 }
                 None => {
                     exact &= rows.len() <= 1 || parts.len() <= 1;
-                    cross(rows, parts)
+                    cross(rows, parts, |r, v| r.tags.push(v))
                 }
             };
         }
-        exact &= rows.len() <= 1 || services.len() <= 1;
-        for (service, sc, sq) in &services {
-            for row in &rows {
-                let named: Vec<(&'a str, Option<&'a str>)> = tag_keys
-                    .iter()
-                    .map(|k| k.as_str())
-                    .zip(row.tags.iter().copied())
-                    .collect();
-                self.push_row(
-                    date,
-                    row.account,
-                    *service,
-                    Some(usage_type),
-                    "Usage",
-                    &named,
+        // The services within the tag values of the first key whose joint with the
+        // service was fetched (a usage type several services bill, such as
+        // TimedStorage-ByteHrs, is split by it as the bill splits it).
+        let by_service = (services.len() > 1)
+            .then(|| {
+                tags.iter()
+                    .zip(supports)
+                    .enumerate()
+                    .find_map(|(i, (parts, joints))| {
+                        Some((i, joint_flows(parts, &services, joints.service?)?))
+                    })
+            })
+            .flatten();
+        rows = match by_service {
+            Some((i, (flows, determined))) => {
+                exact &= determined;
+                let (crossed, one_way) = cross_by(
+                    rows,
+                    &flows,
+                    |r| r.tags[i],
+                    |f| f.0,
+                    |r, f| r.service = Some(f.1),
                 );
-                self.cost.push(sc * row.cost);
-                self.quantity.push(sq * row.quantity);
-                self.estimated.push(cell.estimated);
-                self.approximated.push(!exact);
+                exact &= one_way;
+                crossed
             }
+            _ => {
+                exact &= rows.len() <= 1 || services.len() <= 1;
+                cross(rows, &services, |r, s| r.service = s)
+            }
+        };
+        for row in &rows {
+            let named: Vec<(&'a str, Option<&'a str>)> = tag_keys
+                .iter()
+                .map(|k| k.as_str())
+                .zip(row.tags.iter().copied())
+                .collect();
+            self.push_row(
+                date,
+                row.account,
+                row.service,
+                Some(usage_type),
+                "Usage",
+                &named,
+            );
+            self.cost.push(total_cost * row.cost);
+            self.quantity.push(total_quantity * row.quantity);
+            self.estimated.push(cell.estimated);
+            self.approximated.push(!exact);
         }
         if exact {
             0.0
@@ -920,54 +985,59 @@ fn share(part: f64, total: f64, n: usize) -> f64 {
     }
 }
 
-/// Every row with every value of the next tag key, in proportion to the values' cost and
-/// quantity.
-fn cross<'a>(rows: Vec<Row<'a>>, parts: &[Part<'a>]) -> Vec<Row<'a>> {
+/// Every row with every value of `parts` (set on the row by `set`), in proportion to the
+/// values' cost and quantity.
+fn cross<'a>(
+    rows: Vec<Row<'a>>,
+    parts: &[Part<'a>],
+    set: impl Fn(&mut Row<'a>, Option<&'a str>),
+) -> Vec<Row<'a>> {
     let (c, q) = sum(parts);
     let mut out = Vec::with_capacity(rows.len() * parts.len());
     for row in rows {
         for (value, pc, pq) in parts {
-            let mut tags = row.tags.clone();
-            tags.push(*value);
-            out.push(Row {
-                account: row.account,
-                tags,
-                cost: row.cost * share(*pc, c, parts.len()),
-                quantity: row.quantity * share(*pq, q, parts.len()),
-            });
+            let mut next = row.clone();
+            set(&mut next, *value);
+            next.cost *= share(*pc, c, parts.len());
+            next.quantity *= share(*pq, q, parts.len());
+            out.push(next);
         }
     }
     out
 }
 
-/// Each row with the next tag key's values found in its account (`flows`: tag value,
-/// account, cost, quantity), in proportion to them within the account; and whether that
-/// was exact: in every account, one row or one value.
-fn cross_by_account<'a>(rows: Vec<Row<'a>>, flows: &[Flow<'a>]) -> (Vec<Row<'a>>, bool) {
+/// Each row with the flows of its group (`row_key` of the row, `flow_key` of the flow:
+/// its account, or its tag value), in proportion to them within the group, each set on
+/// the row by `set`; and whether that was exact: in every group, one row or one flow.
+fn cross_by<'a>(
+    rows: Vec<Row<'a>>,
+    flows: &[Flow<'a>],
+    row_key: impl Fn(&Row<'a>) -> Option<&'a str>,
+    flow_key: impl Fn(&Flow<'a>) -> Option<&'a str>,
+    set: impl Fn(&mut Row<'a>, &Flow<'a>),
+) -> (Vec<Row<'a>>, bool) {
     let mut exact = true;
     let mut out = Vec::with_capacity(rows.len().max(flows.len()));
-    let mut in_account: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    let mut in_group: BTreeMap<Option<&str>, usize> = BTreeMap::new();
     for row in &rows {
-        *in_account.entry(row.account).or_default() += 1;
+        *in_group.entry(row_key(row)).or_default() += 1;
     }
-    let mut of_account: BTreeMap<&str, Vec<&Flow>> = BTreeMap::new();
+    let mut of_group: BTreeMap<Option<&str>, Vec<&Flow>> = BTreeMap::new();
     for flow in flows {
-        of_account.entry(flow.1).or_default().push(flow);
+        of_group.entry(flow_key(flow)).or_default().push(flow);
     }
     let none = Vec::new();
     for row in rows {
-        let here = row.account.and_then(|a| of_account.get(a)).unwrap_or(&none);
+        let key = row_key(&row);
+        let here = of_group.get(&key).unwrap_or(&none);
         let (c, q) = here.iter().fold((0.0, 0.0), |(c, q), f| (c + f.2, q + f.3));
-        exact &= here.len() <= 1 || in_account[&row.account] <= 1;
-        for (value, _, fc, fq) in here {
-            let mut tags = row.tags.clone();
-            tags.push(*value);
-            out.push(Row {
-                account: row.account,
-                tags,
-                cost: row.cost * share(*fc, c, here.len()),
-                quantity: row.quantity * share(*fq, q, here.len()),
-            });
+        exact &= here.len() <= 1 || in_group[&key] <= 1;
+        for flow in here {
+            let mut next = row.clone();
+            set(&mut next, flow);
+            next.cost *= share(flow.2, c, here.len());
+            next.quantity *= share(flow.3, q, here.len());
+            out.push(next);
         }
     }
     (out, exact)
@@ -1015,20 +1085,29 @@ fn joint_flows<'a>(
     }
     let mut flows = vec![[0.0; 2]; edges.len()];
     let open = peel(&edges, &mut degree, &mut left, &mut flows);
+    // A forced pair below nothing by more than the slices' rounding: they disagree. Within
+    // it, a pair the rounding took below nothing carries nothing.
+    let quantity_slack = 1e-6 * (1.0 + sum(tags).1.abs());
     if flows
         .iter()
-        .any(|f| f[0] < -0.005 || f[1] < -1e-6 * (1.0 + f[1].abs()))
+        .any(|f| f[0] < -0.005 || f[1] < -quantity_slack)
     {
         return None;
+    }
+    for f in flows.iter_mut() {
+        f[0] = f[0].max(0.0);
+        f[1] = f[1].max(0.0);
     }
     let balanced = left.iter().all(|l| l[0].abs() <= 0.01);
     let exact = open.is_empty() && balanced;
     if !open.is_empty() && !fit(t, &edges, &open, &left, &mut flows) {
         return None;
     }
+    // A pair that carries nothing is no line of the bill.
     let out = edges
         .iter()
         .zip(&flows)
+        .filter(|(_, f)| f[0] != 0.0 || f[1] != 0.0)
         .filter_map(|((u, v), f)| Some((tags[*u].0, accounts[*v - t].0?, f[0], f[1])))
         .collect();
     Some((out, exact))

@@ -105,17 +105,22 @@ pub fn queries(config: &Config) -> Vec<Query> {
             (GroupDefinitionType::Tag, key),
         ));
     }
-    // The joint of a tag key and the account, over all usage types: which tag values sit
-    // in which accounts each day, so that the table splits a usage type's dollars between
-    // accounts and tag values as the bill does rather than in proportion.
+    // The joints of a tag key with the service and (when the rules name accounts) with
+    // the account, over all usage types: which tag values sit in which services and
+    // accounts each day, so that the table splits a usage type's dollars between them as
+    // the bill does rather than in proportion.
+    let mut sides = vec!["SERVICE"];
     if config.rules_use_accounts() {
+        sides.push("LINKED_ACCOUNT");
+    }
+    for side in sides {
         for key in &tag_keys {
             out.push(Query {
-                name: joint_name(key),
+                name: joint_name(key, side),
                 scope: RecordScope::Usage,
                 group_by: [
                     (GroupDefinitionType::Tag, key.to_string()),
-                    (GroupDefinitionType::Dimension, "LINKED_ACCOUNT".to_string()),
+                    (GroupDefinitionType::Dimension, side.to_string()),
                 ],
             });
         }
@@ -131,9 +136,14 @@ pub fn queries(config: &Config) -> Vec<Query> {
     out
 }
 
-/// The name of the query grouped by tag `key` and LINKED_ACCOUNT.
-pub fn joint_name(key: &str) -> String {
-    format!("usage-by-account-and-tag-{key}")
+/// The name of the query grouped by tag `key` and `side` (SERVICE or LINKED_ACCOUNT).
+pub fn joint_name(key: &str, side: &str) -> String {
+    let side = if side == "SERVICE" {
+        "service"
+    } else {
+        "account"
+    };
+    format!("usage-by-{side}-and-tag-{key}")
 }
 
 /// How far back Cost Explorer answers: 13 months plus the current one.
@@ -215,13 +225,12 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// Whether this is a joint slice (a tag key with the account, over all usage types).
+    /// Whether this is a joint slice (a tag key with the account or the service, over
+    /// all usage types).
     pub fn joint(&self) -> bool {
         self.scope == RecordScope::Usage
-            && self
-                .group_by
-                .get(1)
-                .is_some_and(|g| g.1 == "LINKED_ACCOUNT")
+            && self.group_by.first().is_some_and(|g| g.0 == "TAG")
+            && self.group_by.get(1).is_some_and(|g| g.1 != "USAGE_TYPE")
     }
 }
 

@@ -322,9 +322,10 @@ fn plan_name(e: &crate::source::plan::Expected) -> Option<String> {
         (RecordScope::Usage, [("TAG", key), ("DIMENSION", "USAGE_TYPE")]) => {
             Some(format!("usage-by-tag-{key}"))
         }
-        (RecordScope::Usage, [("TAG", key), ("DIMENSION", "LINKED_ACCOUNT")]) => {
-            Some(crate::source::plan::joint_name(key))
-        }
+        (
+            RecordScope::Usage,
+            [("TAG", key), ("DIMENSION", side @ ("LINKED_ACCOUNT" | "SERVICE"))],
+        ) => Some(crate::source::plan::joint_name(key, side)),
         (RecordScope::NotUsage, [("DIMENSION", "RECORD_TYPE"), ("DIMENSION", "SERVICE")]) => {
             Some("other-by-record-type".into())
         }

@@ -133,13 +133,13 @@ fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
 
     let (r, err) = report(&server, &config, DAY1, &[]);
     // 2026-08-01 (the first award) to 2026-11-20: 112 days; pages of 1,000 groups, so
-    // 3,224 groups by service and by account take 4 pages each, 3,656 by tag 4, the
-    // tag with the account (the rules name both) 1 and 1,416 other records 2: 15
-    // requests, days split across pages.
+    // 3,224 groups by service and by account take 4 pages each, 3,656 by tag 4, 2,000
+    // of the tag with the service 2, 408 of the tag with the account (the rules name
+    // both) 1 and 1,416 other records 2: 17 requests, days split across pages.
     let requests = server.requests();
-    assert_eq!(requests.len(), 15, "{err}");
-    assert_eq!(r["source"]["requests"], 15);
-    assert_eq!(r["source"]["request_cost"], 0.15);
+    assert_eq!(requests.len(), 17, "{err}");
+    assert_eq!(r["source"]["requests"], 17);
+    assert_eq!(r["source"]["request_cost"], 0.17);
     assert_eq!(r["source"]["stale"], false);
     assert_eq!(requests[0]["TimePeriod"]["Start"], "2026-08-01");
     assert_eq!(requests[0]["TimePeriod"]["End"], "2026-11-21");
@@ -160,7 +160,7 @@ fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
     server.clear_log();
     let (next, _) = report(&server, &config, DAY2, &[]);
     let requests = server.requests();
-    assert_eq!(requests.len(), 5);
+    assert_eq!(requests.len(), 6);
     for q in &requests {
         assert_eq!(q["TimePeriod"]["Start"], "2026-11-01");
     }
@@ -174,9 +174,9 @@ fn throttling_then_success_is_retried() {
     let config = live_config(dir.path());
     server.fail_next(&[Fault::Throttle]);
     let (r, err) = report(&server, &config, DAY1, &[]);
-    // One refused attempt, then the 15 requests that count.
-    assert_eq!(server.requests().len(), 16, "{err}");
-    assert_eq!(r["source"]["requests"], 15);
+    // One refused attempt, then the 17 requests that count.
+    assert_eq!(server.requests().len(), 18, "{err}");
+    assert_eq!(r["source"]["requests"], 17);
     assert_eq!(r["source"]["stale"], false);
 }
 
@@ -788,7 +788,7 @@ fn record_writes_a_recording_that_replays_to_the_same_story() {
     let out = record(&server, &config, &out_dir, false);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("wrote 15 pages of 5 queries"), "{err}");
+    assert!(err.contains("wrote 17 pages of 6 queries"), "{err}");
     // Replayed as fixtures, the recording tells what the live run tells.
     let (live_report, _) = report(&server, &config, DAY1, &[]);
     assert_eq!(awards(&replay_report(&out_dir)), awards(&live_report));
@@ -939,7 +939,7 @@ fn pages_that_split_a_day_are_merged_not_overwritten() {
             assert!(requests > 500, "{requests} requests: {err}");
         }
         if size.is_none() {
-            assert_eq!(requests, 5, "{err}");
+            assert_eq!(requests, 6, "{err}");
         }
         reports.push((size, figures(r)));
     }
