@@ -129,19 +129,55 @@ struct Cell<'a> {
     estimated: bool,
 }
 
-/// The (tag value, account) pairs the joint slice of one tag key shows with any cost or
-/// usage on one day.
-type Support<'a> = BTreeSet<(Option<&'a str>, &'a str)>;
+/// The joint slice of one tag key with the account or the service on one day: the cost
+/// and quantity of each (tag value, account or service) pair with any.
+type Amounts<'a> = BTreeMap<(Option<&'a str>, &'a str), [f64; 2]>;
+
+/// One cell's split of a tag key's values with the account or the service, as solved
+/// from the day's joint slice: the flows, and whether the joint determines them.
+type Solved<'a> = (Vec<Flow<'a>>, bool);
+
+/// A cell's slices as the rows are built from them: a slice the cell lacks is its whole
+/// (one part without a value).
+struct CellParts<'a> {
+    total: (f64, f64),
+    services: Vec<Part<'a>>,
+    accounts: Vec<Part<'a>>,
+    /// Per tag key, in `tag_keys` order.
+    tags: Vec<Vec<Part<'a>>>,
+}
+
+impl<'a> Cell<'a> {
+    fn parts(&self, tag_keys: &[String]) -> CellParts<'a> {
+        let total = sum(&self.services);
+        let or_whole = |parts: Option<&Vec<Part<'a>>>| -> Vec<Part<'a>> {
+            match parts {
+                Some(p) if !p.is_empty() => p.clone(),
+                _ => vec![(None, total.0, total.1)],
+            }
+        };
+        CellParts {
+            total,
+            services: or_whole(Some(&self.services)),
+            accounts: or_whole(Some(&self.accounts)),
+            tags: tag_keys
+                .iter()
+                .map(|k| or_whole(self.tags.get(k.as_str())))
+                .collect(),
+        }
+    }
+}
 
 /// A tag value's dollars (and quantity) in one account: (tag value, account, cost,
 /// quantity).
 type Flow<'a> = (Option<&'a str>, &'a str, f64, f64);
 
-/// The day's joint slices of one tag key: with the account and with the service.
+/// A cell's splits of one tag key's values, solved from the day's joint slices: with
+/// the account and with the service.
 #[derive(Clone, Copy, Default)]
 struct Joints<'s, 'a> {
-    account: Option<&'s Support<'a>>,
-    service: Option<&'s Support<'a>>,
+    account: Option<&'s Solved<'a>>,
+    service: Option<&'s Solved<'a>>,
 }
 
 /// A row of a cell being rebuilt: its account, its service, one value per tag key (in `tag_keys`
@@ -280,7 +316,7 @@ impl TableBuilder {
     /// Adds the rows of `pages`: every query's pages of some whole days.
     pub fn add(&mut self, pages: &[CostPage]) -> Result<(), TableError> {
         let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
-        let mut joints: BTreeMap<(NaiveDate, &str, Side), Support> = BTreeMap::new();
+        let mut joints: BTreeMap<(NaiveDate, &str, Side), Amounts> = BTreeMap::new();
         let mut cols = Columns::default();
         let mut others = Columns::default();
         let mut tag_keys = BTreeSet::new();
@@ -344,10 +380,13 @@ impl TableBuilder {
                     }
                     if let Slice::Joint(k, side) = slice {
                         if cost != 0.0 || quantity != 0.0 {
-                            joints
+                            let e = joints
                                 .entry((date, k, side))
                                 .or_default()
-                                .insert((tag_value(&keys[0]), &keys[1]));
+                                .entry((tag_value(&keys[0]), &keys[1]))
+                                .or_default();
+                            e[0] += cost;
+                            e[1] += quantity;
                         }
                         continue;
                     }
@@ -372,16 +411,75 @@ impl TableBuilder {
         // A key without pages in these days has no value on their lines: the column is
         // added, all null, when the parts are put together.
         let tag_keys: Vec<String> = tag_keys.into_iter().collect();
-        for ((date, usage_type), cell) in &cells {
-            let supports: Vec<Joints> = tag_keys
+        let keys: Vec<(NaiveDate, &str)> = cells.keys().copied().collect();
+        let parts: Vec<CellParts> = cells.values().map(|c| c.parts(&tag_keys)).collect();
+        // Each day's joint slices solved over all of the day's cells at once: a tag
+        // value's amount in a service or account that day binds its cells together.
+        // solved[cell][key] = (with the account, with the service).
+        type Pair<'s> = (Option<Solved<'s>>, Option<Solved<'s>>);
+        let mut solved: Vec<Vec<Pair>> = vec![vec![(None, None); tag_keys.len()]; keys.len()];
+        let mut start = 0;
+        while start < keys.len() {
+            let date = keys[start].0;
+            let end = start + keys[start..].iter().take_while(|k| k.0 == date).count();
+            for (i, key) in tag_keys.iter().enumerate() {
+                for side in [Side::Account, Side::Service] {
+                    let Some(amounts) = joints.get(&(date, key.as_str(), side)) else {
+                        continue;
+                    };
+                    let sides = |p: &CellParts| match side {
+                        Side::Account => p.accounts.len(),
+                        Side::Service => p.services.len(),
+                    };
+                    // Only splits that are asked for and could vary.
+                    let wanted = match side {
+                        Side::Account => self.needs.accounts,
+                        Side::Service => parts[start..end].iter().any(|p| sides(p) > 1),
+                    };
+                    if !wanted {
+                        continue;
+                    }
+                    let day: Vec<(&[Part], &[Part])> = parts[start..end]
+                        .iter()
+                        .map(|p| {
+                            let other = match side {
+                                Side::Account => &p.accounts,
+                                Side::Service => &p.services,
+                            };
+                            (p.tags[i].as_slice(), other.as_slice())
+                        })
+                        .collect();
+                    for (j, out) in solve_day(&day, amounts).into_iter().enumerate() {
+                        match side {
+                            Side::Account => solved[start + j][i].0 = out,
+                            Side::Service => solved[start + j][i].1 = out,
+                        }
+                    }
+                }
+            }
+            start = end;
+        }
+        for (((date, usage_type), cell), (parts, solved)) in keys
+            .iter()
+            .zip(cells.values())
+            .zip(parts.iter().zip(&solved))
+        {
+            let joints: Vec<Joints> = solved
                 .iter()
-                .map(|k| Joints {
-                    account: joints.get(&(*date, k.as_str(), Side::Account)),
-                    service: joints.get(&(*date, k.as_str(), Side::Service)),
+                .map(|(account, service)| Joints {
+                    account: account.as_ref(),
+                    service: service.as_ref(),
                 })
                 .collect();
-            self.approximated_cost +=
-                cols.push_cell(*date, usage_type, cell, &tag_keys, &supports, self.needs);
+            self.approximated_cost += cols.push_cell(
+                *date,
+                usage_type,
+                cell.estimated,
+                parts,
+                &tag_keys,
+                &joints,
+                self.needs,
+            );
         }
         drop(cells);
         self.usage.extend(cols.frame(&tag_keys)?);
@@ -828,35 +926,28 @@ impl<'a> Columns<'a> {
     /// Adds the rows of one (day, usage type); returns the dollars split by proportion.
     /// `supports` holds, per tag key, the day's joint slices with the account and with
     /// the service, where fetched.
+    #[allow(clippy::too_many_arguments)]
     fn push_cell(
         &mut self,
         date: NaiveDate,
         usage_type: &'a str,
-        cell: &Cell<'a>,
+        estimated: bool,
+        parts: &CellParts<'a>,
         tag_keys: &'a [String],
         supports: &[Joints<'_, 'a>],
         needs: Needs,
     ) -> f64 {
-        let (total_cost, total_quantity) = sum(&cell.services);
-        let whole = vec![(None, total_cost, total_quantity)];
-        let or_whole = |parts: &'_ Vec<Part<'a>>| -> Vec<Part<'a>> {
-            if parts.is_empty() {
-                whole.clone()
-            } else {
-                parts.clone()
-            }
-        };
-        let services = or_whole(&cell.services);
-        let accounts = or_whole(&cell.accounts);
-        let no_parts = Vec::new();
-        let tags: Vec<Vec<Part<'a>>> = tag_keys
-            .iter()
-            .map(|k| or_whole(cell.tags.get(k.as_str()).unwrap_or(&no_parts)))
-            .collect();
+        let (total_cost, total_quantity) = parts.total;
+        let CellParts {
+            services,
+            accounts,
+            tags,
+            ..
+        } = parts;
         // Each slice is split by its own total, so the rows always sum to the service
         // slice's total; a slice whose total differs (slices fetched at different times
         // from a live cache) makes the cell approximated, never smaller or larger.
-        let used_accounts = needs.accounts.then_some(&accounts);
+        let used_accounts = needs.accounts.then_some(accounts);
         let disagree = used_accounts
             .into_iter()
             .chain(tags.iter())
@@ -888,16 +979,13 @@ impl<'a> Columns<'a> {
             }],
         };
         for (parts, joints) in tags.iter().zip(supports) {
-            let joint = match (used_accounts, joints.account) {
-                (Some(accounts), Some(support)) => joint_flows(parts, accounts, support),
-                _ => None,
-            };
+            let joint = used_accounts.and(joints.account);
             rows = match joint {
                 Some((flows, determined)) => {
                     exact &= determined;
                     let (crossed, one_way) = cross_by(
                         rows,
-                        &flows,
+                        flows,
                         |r| r.account,
                         |f| Some(f.1),
                         |r, f| r.tags.push(f.0),
@@ -916,12 +1004,10 @@ impl<'a> Columns<'a> {
         // TimedStorage-ByteHrs, is split by it as the bill splits it).
         let by_service = (services.len() > 1)
             .then(|| {
-                tags.iter()
-                    .zip(supports)
+                supports
+                    .iter()
                     .enumerate()
-                    .find_map(|(i, (parts, joints))| {
-                        Some((i, joint_flows(parts, &services, joints.service?)?))
-                    })
+                    .find_map(|(i, joints)| Some((i, joints.service?)))
             })
             .flatten();
         rows = match by_service {
@@ -929,7 +1015,7 @@ impl<'a> Columns<'a> {
                 exact &= determined;
                 let (crossed, one_way) = cross_by(
                     rows,
-                    &flows,
+                    flows,
                     |r| r.tags[i],
                     |f| f.0,
                     |r, f| r.service = Some(f.1),
@@ -939,7 +1025,7 @@ impl<'a> Columns<'a> {
             }
             _ => {
                 exact &= rows.len() <= 1 || services.len() <= 1;
-                cross(rows, &services, |r, s| r.service = s)
+                cross(rows, services, |r, s| r.service = s)
             }
         };
         for row in &rows {
@@ -958,7 +1044,7 @@ impl<'a> Columns<'a> {
             );
             self.cost.push(total_cost * row.cost);
             self.quantity.push(total_quantity * row.quantity);
-            self.estimated.push(cell.estimated);
+            self.estimated.push(estimated);
             self.approximated.push(!exact);
         }
         if exact {
@@ -1043,114 +1129,175 @@ fn cross_by<'a>(
     (out, exact)
 }
 
-/// The split of one usage type's dollars (and quantity) between tag values (`tags`) and
-/// accounts (`accounts`), where the day's joint slice (`support`) says which tag values
-/// sit in which accounts: a transport from one slice's totals to the other's along the
-/// pairs the joint shows, as (tag value, account, cost, quantity), and whether it is
-/// determined. A value with one pair left must send all it has along it (`peel`); where
-/// that settles every pair, the split is the bill's and exact. Pairs left in a cycle
-/// (a tag value in two accounts that another value shares) are split in proportion
-/// along them (`fit`), not exact. None when a value with dollars has no pair at all, or
-/// the slices disagree (a forced pair would carry a negative amount): the caller falls
-/// back to the plain product.
-fn joint_flows<'a>(
-    tags: &[Part<'a>],
-    accounts: &[Part<'a>],
-    support: &Support<'a>,
-) -> Option<(Vec<Flow<'a>>, bool)> {
-    // Nodes: the tag values 0..t, then the accounts t..t+a.
-    let t = tags.len();
-    let mut edges: Vec<(usize, usize)> = Vec::new();
-    for (i, (value, _, _)) in tags.iter().enumerate() {
-        for (j, (account, _, _)) in accounts.iter().enumerate() {
-            if let Some(account) = account {
-                if support.contains(&(*value, *account)) {
-                    edges.push((i, t + j));
+/// Each of a day's cells split between one tag key's values and the accounts (or the
+/// services), from the cells' own slices (`cells`: the tag values' parts and the
+/// accounts' or services' parts of each) and the day's joint slice (`joint`): the
+/// amount of each (tag value, account or service) pair over all the day's usage types.
+///
+/// The unknowns are each cell's pairs the joint shows. They must add up to the cell's
+/// slices (each tag value's part, each account's part) and, over the day's cells, to the
+/// joint's amount of each pair. Any of those sums with one unknown left settles it
+/// (`settle`): a tag value in one account gives it all, an account with one tag value
+/// left takes the rest, a pair found in one cell only of the day is the joint's amount
+/// less what the other usage types took. A cell whose pairs are all settled is the
+/// bill's, exact; what a cycle leaves open is fitted in proportion along the pairs
+/// (`fit`), not exact. Where the joint's amounts disagree with the slices (fetched at
+/// other times), the day is solved from the pairs alone; a cell whose slices leave a
+/// value with no pair, or a pair below nothing, gets None: the plain product.
+fn solve_day<'a>(
+    cells: &[(&[Part<'a>], &[Part<'a>])],
+    joint: &Amounts<'a>,
+) -> Vec<Option<Solved<'a>>> {
+    solve_with(cells, joint, true).unwrap_or_else(|| {
+        solve_with(cells, joint, false).unwrap_or_else(|| cells.iter().map(|_| None).collect())
+    })
+}
+
+/// `solve_day`, with the joint's amounts as sums to meet (`amounts`) or only its pairs.
+/// None when the amounts disagree with the slices.
+fn solve_with<'a>(
+    cells: &[(&[Part<'a>], &[Part<'a>])],
+    joint: &Amounts<'a>,
+    amounts: bool,
+) -> Option<Vec<Option<Solved<'a>>>> {
+    // The sums: each cell's tag values and accounts, and (with amounts) each pair of the
+    // day. `left` is what each has not yet given to a settled unknown.
+    let mut left: Vec<[f64; 2]> = Vec::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut pairs: BTreeMap<(Option<&str>, &str), usize> = BTreeMap::new();
+    // The unknowns: (cell, tag value, account or service, its sums).
+    let mut unknowns: Vec<(usize, usize, usize, [Option<usize>; 3])> = Vec::new();
+    // Per cell: its first sum, and whether its slices leave a value with dollars unpaired.
+    let mut first_sum = Vec::with_capacity(cells.len());
+    let mut unpaired = vec![false; cells.len()];
+    for (c, (tags, sides)) in cells.iter().enumerate() {
+        let base = left.len();
+        first_sum.push(base);
+        for (_, cost, quantity) in tags.iter().chain(sides.iter()) {
+            left.push([*cost, *quantity]);
+            members.push(Vec::new());
+        }
+        for (v, (value, _, _)) in tags.iter().enumerate() {
+            for (x, (side, _, _)) in sides.iter().enumerate() {
+                let Some(side) = side else { continue };
+                let Some(amount) = joint.get(&(*value, *side)) else {
+                    continue;
+                };
+                let pair = amounts.then(|| {
+                    *pairs.entry((*value, *side)).or_insert_with(|| {
+                        left.push(*amount);
+                        members.push(Vec::new());
+                        left.len() - 1
+                    })
+                });
+                let u = unknowns.len();
+                let sums = [Some(base + v), Some(base + tags.len() + x), pair];
+                for k in sums.into_iter().flatten() {
+                    members[k].push(u);
                 }
+                unknowns.push((c, v, x, sums));
+            }
+        }
+        unpaired[c] = (base..base + tags.len() + sides.len())
+            .any(|k| members[k].is_empty() && left[k] != [0.0, 0.0]);
+    }
+    if amounts && unpaired.iter().any(|u| *u) {
+        return None;
+    }
+    let mut value: Vec<Option<[f64; 2]>> = vec![None; unknowns.len()];
+    settle(&unknowns, &members, &mut left, &mut value);
+    // The rounding each cell's quantities allow.
+    let slack: Vec<f64> = cells
+        .iter()
+        .map(|(tags, _)| 1e-6 * (1.0 + sum(tags).1.abs()))
+        .collect();
+    let negative =
+        |u: usize| value[u].is_some_and(|v| v[0] < -0.005 || v[1] < -slack[unknowns[u].0]);
+    if amounts {
+        let pair_balanced = pairs.values().all(|&k| {
+            let open = members[k].iter().any(|u| value[*u].is_none());
+            open || left[k][0].abs() <= 0.01 + 1e-9 * left[k][0].abs()
+        });
+        if !pair_balanced || (0..unknowns.len()).any(negative) {
+            return None;
+        }
+    }
+    let mut out = Vec::with_capacity(cells.len());
+    let mut of_cell: Vec<Vec<usize>> = vec![Vec::new(); cells.len()];
+    for (u, (c, ..)) in unknowns.iter().enumerate() {
+        of_cell[*c].push(u);
+    }
+    for (c, (tags, sides)) in cells.iter().enumerate() {
+        let mine = &of_cell[c];
+        if unpaired[c] || mine.iter().any(|u| negative(*u)) {
+            out.push(None);
+            continue;
+        }
+        let base = first_sum[c];
+        let nodes = tags.len() + sides.len();
+        let balanced = (base..base + nodes).all(|k| left[k][0].abs() <= 0.01);
+        let open: Vec<usize> = (0..mine.len())
+            .filter(|i| value[mine[*i]].is_none())
+            .collect();
+        let mut flows: Vec<[f64; 2]> = mine.iter().map(|u| value[*u].unwrap_or([0.0; 2])).collect();
+        if !open.is_empty() {
+            let edges: Vec<(usize, usize)> = mine
+                .iter()
+                .map(|u| (unknowns[*u].1, tags.len() + unknowns[*u].2))
+                .collect();
+            if !fit(
+                tags.len(),
+                &edges,
+                &open,
+                &left[base..base + nodes],
+                &mut flows,
+            ) {
+                out.push(None);
+                continue;
+            }
+        }
+        // A pair that carries nothing is no line of the bill; a pair the rounding took
+        // below nothing carries nothing.
+        let solved: Vec<Flow<'a>> = mine
+            .iter()
+            .zip(&flows)
+            .map(|(u, f)| (unknowns[*u].1, unknowns[*u].2, f[0].max(0.0), f[1].max(0.0)))
+            .filter(|(_, _, c, q)| *c != 0.0 || *q != 0.0)
+            .filter_map(|(v, x, c, q)| Some((tags[v].0, sides[x].0?, c, q)))
+            .collect();
+        out.push(Some((solved, open.is_empty() && balanced)));
+    }
+    Some(out)
+}
+
+/// Settles every unknown that a sum with it alone left open forces: it takes what the
+/// sum has left, which the unknown's other sums then no longer have.
+fn settle(
+    unknowns: &[(usize, usize, usize, [Option<usize>; 3])],
+    members: &[Vec<usize>],
+    left: &mut [[f64; 2]],
+    value: &mut [Option<[f64; 2]>],
+) {
+    let mut open: Vec<usize> = members.iter().map(Vec::len).collect();
+    let mut ready: Vec<usize> = (0..members.len()).filter(|k| open[*k] == 1).collect();
+    while let Some(k) = ready.pop() {
+        if open[k] != 1 {
+            continue;
+        }
+        let Some(&u) = members[k].iter().find(|u| value[**u].is_none()) else {
+            continue;
+        };
+        let v = left[k];
+        value[u] = Some(v);
+        for s in unknowns[u].3.into_iter().flatten() {
+            left[s][0] -= v[0];
+            left[s][1] -= v[1];
+            open[s] -= 1;
+            if open[s] == 1 {
+                ready.push(s);
             }
         }
     }
-    let mut left: Vec<[f64; 2]> = tags
-        .iter()
-        .chain(accounts)
-        .map(|(_, c, q)| [*c, *q])
-        .collect();
-    let mut degree = vec![0usize; left.len()];
-    for (u, v) in &edges {
-        degree[*u] += 1;
-        degree[*v] += 1;
-    }
-    if (0..left.len()).any(|k| degree[k] == 0 && left[k] != [0.0, 0.0]) {
-        return None;
-    }
-    let mut flows = vec![[0.0; 2]; edges.len()];
-    let open = peel(&edges, &mut degree, &mut left, &mut flows);
-    // A forced pair below nothing by more than the slices' rounding: they disagree. Within
-    // it, a pair the rounding took below nothing carries nothing.
-    let quantity_slack = 1e-6 * (1.0 + sum(tags).1.abs());
-    if flows
-        .iter()
-        .any(|f| f[0] < -0.005 || f[1] < -quantity_slack)
-    {
-        return None;
-    }
-    for f in flows.iter_mut() {
-        f[0] = f[0].max(0.0);
-        f[1] = f[1].max(0.0);
-    }
-    let balanced = left.iter().all(|l| l[0].abs() <= 0.01);
-    let exact = open.is_empty() && balanced;
-    if !open.is_empty() && !fit(t, &edges, &open, &left, &mut flows) {
-        return None;
-    }
-    // A pair that carries nothing is no line of the bill.
-    let out = edges
-        .iter()
-        .zip(&flows)
-        .filter(|(_, f)| f[0] != 0.0 || f[1] != 0.0)
-        .filter_map(|((u, v), f)| Some((tags[*u].0, accounts[*v - t].0?, f[0], f[1])))
-        .collect();
-    Some((out, exact))
-}
-
-/// Settles every pair forced by the totals: a node with one open pair sends what it has
-/// left along it, until none has one. `left` is each node's total not yet sent; returns
-/// the pairs still open (those in cycles).
-fn peel(
-    edges: &[(usize, usize)],
-    degree: &mut [usize],
-    left: &mut [[f64; 2]],
-    flows: &mut [[f64; 2]],
-) -> Vec<usize> {
-    let mut at: Vec<Vec<usize>> = vec![Vec::new(); left.len()];
-    for (e, (u, v)) in edges.iter().enumerate() {
-        at[*u].push(e);
-        at[*v].push(e);
-    }
-    let mut done = vec![false; edges.len()];
-    let mut leaves: Vec<usize> = (0..left.len()).filter(|k| degree[*k] == 1).collect();
-    while let Some(k) = leaves.pop() {
-        if degree[k] != 1 {
-            continue;
-        }
-        let Some(&e) = at[k].iter().find(|e| !done[**e]) else {
-            continue;
-        };
-        done[e] = true;
-        let (u, v) = edges[e];
-        let other = if u == k { v } else { u };
-        for m in 0..2 {
-            flows[e][m] = left[k][m];
-            left[other][m] -= left[k][m];
-            left[k][m] = 0.0;
-        }
-        degree[k] = 0;
-        degree[other] -= 1;
-        if degree[other] == 1 {
-            leaves.push(other);
-        }
-    }
-    (0..edges.len()).filter(|e| !done[*e]).collect()
 }
 
 /// The pairs `open` (in cycles) given what their nodes have `left`, in proportion:

@@ -393,37 +393,79 @@ proptest! {
 
 #[test]
 fn a_tag_value_in_two_accounts_beside_untagged_spend_in_both_is_flagged() {
-    // w1 in both accounts, and untagged spend in both: the joint shows a cycle (w1 and
-    // untagged each in both accounts), and no slice says how the usage type's dollars
-    // sit in it.
     let acct = |n: u64| format!("{:012}", 111_111_111_111u64 * n);
-    let cell = |a: u64, t: Option<&str>, cost: f64| -> Cell {
+    let cell = |kind: u8, a: u64, t: Option<&str>, cost: f64| -> Cell {
         (
             (
                 0,
                 "Amazon Bedrock".into(),
-                "USE1-kind0".into(),
+                format!("USE1-kind{kind}"),
                 acct(a),
                 t.map(str::to_string),
             ),
             (cost, cost),
         )
     };
+    // One usage type, w1 and untagged spend each in both accounts: the joint's amounts
+    // are the usage type's own, so the cell is the bill's.
     let cells = vec![
-        cell(1, Some("w1"), 10.0),
-        cell(2, Some("w1"), 30.0),
-        cell(1, None, 5.0),
-        cell(2, None, 7.0),
+        cell(0, 1, Some("w1"), 10.0),
+        cell(0, 2, Some("w1"), 30.0),
+        cell(0, 1, None, 5.0),
+        cell(0, 2, None, 7.0),
     ];
     let t = table::normalise_for(&pages(&cells, true), Needs::ALL).unwrap();
-    assert!((t.approximated_cost - 52.0).abs() < 1e-9);
-    // Split in proportion along the pairs the joint shows, every slice given back.
+    assert_eq!((t.approximated_cost, t.usage_rows), (0.0, 4));
+    check(&cells, &t, Needs::ALL).unwrap();
+    // Two usage types the same way: each pair's amount is shared between them, and no
+    // slice says how (a cycle in each, and each pair in both): flagged, split in
+    // proportion along the pairs, every slice given back.
+    let mut both = cells.clone();
+    both.extend([
+        cell(1, 1, Some("w1"), 1.0),
+        cell(1, 2, Some("w1"), 2.0),
+        cell(1, 1, None, 3.0),
+        cell(1, 2, None, 4.0),
+    ]);
+    let t = table::normalise_for(&pages(&both, true), Needs::ALL).unwrap();
+    assert!(
+        (t.approximated_cost - 62.0).abs() < 1e-9,
+        "{}",
+        t.approximated_cost
+    );
+    check(&both, &t, Needs::ALL).unwrap();
+    // A usage type whose service another bills too (S3's and DynamoDB's
+    // TimedStorage-ByteHrs), w1 and w2 each with spend in both services that day: a
+    // cycle within the usage type, but w2's S3 amount is all in another usage type, so
+    // the joint's amounts settle the shared one.
+    let in_service = |kind: u8, service: &str, t: &str, cost: f64| -> Cell {
+        (
+            (
+                0,
+                service.into(),
+                format!("USE1-kind{kind}"),
+                acct(1),
+                Some(t.into()),
+            ),
+            (cost, cost),
+        )
+    };
+    let cells = vec![
+        in_service(0, "Amazon S3", "w1", 4.0),
+        in_service(0, "Amazon DynamoDB", "w1", 6.0),
+        in_service(0, "Amazon DynamoDB", "w2", 5.0),
+        in_service(1, "Amazon S3", "w1", 2.0),
+        in_service(2, "Amazon DynamoDB", "w2", 1.0),
+        in_service(3, "Amazon S3", "w2", 0.5),
+    ];
+    let t = table::normalise_for(&pages(&cells, true), Needs::ALL).unwrap();
+    assert_eq!((t.approximated_cost, t.usage_rows), (0.0, 6));
     check(&cells, &t, Needs::ALL).unwrap();
     // Each tag value in one account: exact, a row per cell.
     let cells = vec![
-        cell(1, Some("w1"), 10.0),
-        cell(2, Some("w2"), 30.0),
-        cell(2, None, 7.0),
+        cell(0, 1, Some("w1"), 10.0),
+        cell(0, 2, Some("w2"), 30.0),
+        cell(0, 2, None, 7.0),
     ];
     let t = table::normalise_for(&pages(&cells, true), Needs::ALL).unwrap();
     assert_eq!((t.approximated_cost, t.usage_rows), (0.0, 3));
