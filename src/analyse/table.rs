@@ -3,15 +3,15 @@
 //!
 //! Cost Explorer groups by at most two dimensions per query, so usage arrives as slices
 //! that share USAGE_TYPE: (SERVICE, USAGE_TYPE), (LINKED_ACCOUNT, USAGE_TYPE) and one
-//! (TAG key, USAGE_TYPE) per tag key; when the rules name accounts, one (TAG key,
-//! LINKED_ACCOUNT) per tag key too, the joint over all usage types. Within one day and
-//! usage type the rows are rebuilt from the slices the rules need (`Needs`): the account
-//! only when a rule names one, and then split with each tag value by the joint slice
-//! (`joint_flows`), exact wherever the joint determines it (each tag value in one
-//! account, or any split whose accounts and tag values form no cycle). What no slice
-//! determines is split in proportion to cost; those dollars are flagged `approximated`
-//! and totalled, never hidden. Every slice sums to the same total, so the table's usage
-//! total is the service slice's total.
+//! (TAG key, USAGE_TYPE) per tag key; and joint slices of each tag key with SERVICE and
+//! (when the rules name accounts) LINKED_ACCOUNT, over all usage types. Within one day
+//! and usage type the rows are rebuilt from the slices the rules need (`Needs`: the
+//! account only when a rule names one), each tag key's values split between accounts
+//! and the services between tag values by the day's joint slices (`solve_day`), exact
+//! wherever the slices and the joints' amounts settle it. What they leave open is split
+//! in proportion; those dollars are flagged `approximated` and totalled, never hidden
+//! (ARCHITECTURE.md, "The query plan", says which cells and why). Every slice sums to
+//! the same total, so the table's usage total is the service slice's total.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;

@@ -2,9 +2,11 @@
 //! breakdown everything they need (see ARCHITECTURE.md, "The query plan").
 //!
 //! Cost Explorer allows two group-bys per query, so usage is fetched as slices sharing
-//! USAGE_TYPE, one per other dimension, and non-usage record types (credits, refunds,
-//! tax) in one more. The number of queries depends only on how many tag keys the
-//! attribution rules use: four for one key, whatever the number of workloads and awards.
+//! USAGE_TYPE, one per other dimension, each tag key's joint slices with the service and
+//! (when a rule names an account) the account, and non-usage record types (credits,
+//! refunds, tax) in one more. The number of queries depends only on how many tag keys
+//! the rules use and whether they name accounts: five for one key, six with accounts,
+//! whatever the number of workloads and awards.
 
 use aws_sdk_costexplorer::types::{
     Dimension, DimensionValues, Expression, GroupDefinition, GroupDefinitionType,
@@ -85,8 +87,8 @@ impl Query {
 }
 
 /// The queries for `config`: usage by service, by account, by each tag key the rules use,
-/// (when the rules name accounts too) by account and each tag key together, and the
-/// other record types by service.
+/// each tag key with the service and (when the rules name accounts too) with the
+/// account, and the other record types by service.
 pub fn queries(config: &Config) -> Vec<Query> {
     let tag_keys = config.rule_tag_keys();
     let mut out = vec![
