@@ -76,9 +76,12 @@ fn count(
             &mut store,
             &queries,
             window,
-            now,
-            &cache::Freshness::default(),
-            None,
+            aws::RefreshPolicy {
+                now,
+                freshness: &cache::Freshness::default(),
+                max_requests: None,
+            },
+            &mut |_| {},
         )
         .await
     });

@@ -36,7 +36,8 @@
 //! under 1 GB; every award's consumed its workload's spend. A missed target exits 1.
 //! `--check` is the quick run CI makes: both shapes small, their figures judged, times
 //! printed only. With `SCALE_KEEP=1` it keeps each organisation's config and cache and
-//! prints where.
+//! prints where; `SCALE_ORGS=tagged,per-account` measures only those organisations
+//! (without the growth, per-row and awards figures unless both per-account sizes run).
 
 #[allow(dead_code)]
 #[path = "../tests/it/aws_server.rs"]
@@ -806,8 +807,17 @@ fn full(targets: &mut Targets) {
         accounts: 48,
         ..PER_ACCOUNT
     };
+    // SCALE_ORGS=tagged,per-account measures only those (the growth and per-row figures
+    // need per-account and per-account-240).
+    let only = std::env::var("SCALE_ORGS").ok();
     let mut measured = Vec::new();
     for org in [TAGGED, PER_ACCOUNT, large] {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n == org.name))
+        {
+            continue;
+        }
         println!(
             "{}: {} workloads across {} accounts and {} regions, {} usage types a workload{}, {days} days, pages of {GROUPS_PER_PAGE} groups",
             org.name,
@@ -853,9 +863,17 @@ fn full(targets: &mut Targets) {
         );
         measured.push((org, m));
     }
+    let of = |name: &str| {
+        measured
+            .iter()
+            .find(|(o, _)| o.name == name)
+            .map(|(_, m)| m)
+    };
+    let (Some(small), Some(large)) = (of(PER_ACCOUNT.name), of("per-account-240")) else {
+        return;
+    };
     // Growth: from 60 workloads to 240 of the same shape, per thousand of the bill's
     // cells.
-    let (small, large) = (&measured[1].1, &measured[2].1);
     let per = |m: &Measured, v: f64| v / (m.cells as f64 / 1000.0);
     println!(
         "growth, 60 to 240 workloads ({} to {} cells, {:.1}x): warm run {:.3} to {:.3} s ({:.1}x; {:.2} to {:.2} ms per 1,000 cells), peak {:.1} to {:.1} MB ({:.1}x; {:.2} to {:.2} MB per 1,000 cells); cold peak {:.0} to {:.0} MB",

@@ -219,6 +219,7 @@ pub(super) fn load_live(
         ..Freshness::default()
     };
     let rt = runtime()?;
+    let mut progress = super::progress::FetchProgress::new();
     let (refresh, credits) = rt.block_on(async {
         let sdk = aws::connect(source, common.profile.as_deref()).await?;
         let client = aws::CostExplorer::new(&sdk);
@@ -227,11 +228,15 @@ pub(super) fn load_live(
             &mut store,
             &queries,
             window.fetchable(),
-            now,
-            &freshness,
-            common.max_requests.or(source.max_requests),
+            aws::RefreshPolicy {
+                now,
+                freshness: &freshness,
+                max_requests: common.max_requests.or(source.max_requests),
+            },
+            &mut |p| progress.page(p),
         )
         .await?;
+        progress.finish();
         let credits =
             aws::refresh_source_credits(&sdk, &store, source, &config.awards, now).await?;
         Ok::<_, anyhow::Error>((refresh, credits))

@@ -12,6 +12,7 @@ mod credits;
 mod daemon;
 mod load;
 mod pricing;
+mod progress;
 mod record;
 mod run;
 mod send_test_email;

@@ -21,12 +21,21 @@ pub(super) fn record(common: &Common, out: &std::path::Path, scrub: bool) -> any
         limit: common.max_requests.or(source.max_requests),
         made: 0,
     };
+    let mut progress = super::progress::FetchProgress::new();
     let fetched = runtime()?.block_on(async {
         let sdk = aws::connect(source, common.profile.as_deref()).await?;
         Ok::<_, anyhow::Error>(
-            aws::record(&aws::CostExplorer::new(&sdk), &queries, window, &mut budget).await,
+            aws::record(
+                &aws::CostExplorer::new(&sdk),
+                &queries,
+                window,
+                &mut budget,
+                &mut |p| progress.page(p),
+            )
+            .await,
         )
     })?;
+    progress.finish();
     say!(
         "cost explorer: {} (${:.2})",
         count(budget.made, "request", "requests"),

@@ -32,7 +32,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::config::{Award, AwsSource};
 use crate::model::credits::{Allocation, AwsCredits, Credit};
 use crate::model::page::RecordScope;
-use crate::source::integrity::{check_query, check_slices, Page, SliceTotals};
+use crate::source::integrity::{check_slices, Page, QueryCheck, SliceTotals};
 use crate::source::plan::{Query, METRICS};
 use crate::store::cache::{self, Cache};
 use crate::store::StoreError;
@@ -235,12 +235,30 @@ impl CostExplorer {
         end: NaiveDate,
         budget: &mut RequestBudget,
     ) -> Result<Vec<RawExchange>, FetchError> {
+        let mut pages = Vec::new();
+        self.fetch_each(query, start, end, budget, |page| {
+            pages.push(page);
+            Ok(())
+        })
+        .await?;
+        Ok(pages)
+    }
+
+    /// `fetch`, each page handed to `on_page` as it arrives (and dropped after, unless it
+    /// keeps it); an error from `on_page` stops the query.
+    pub async fn fetch_each(
+        &self,
+        query: &Query,
+        start: NaiveDate,
+        end: NaiveDate,
+        budget: &mut RequestBudget,
+        mut on_page: impl FnMut(RawExchange) -> Result<(), FetchError>,
+    ) -> Result<(), FetchError> {
         let period = DateInterval::builder()
             .start(start.to_string())
             .end(end.to_string())
             .build()
             .map_err(|e| FetchError::Other(e.to_string()))?;
-        let mut pages = Vec::new();
         let mut token: Option<String> = None;
         loop {
             if budget.limit.is_some_and(|limit| budget.made >= limit) {
@@ -271,36 +289,98 @@ impl CostExplorer {
                 ));
             };
             token = output.next_page_token().map(str::to_string);
-            pages.push(RawExchange {
+            let last = token.is_none();
+            on_page(RawExchange {
                 request,
                 response,
                 output,
-            });
-            if token.is_none() {
-                return Ok(pages);
+            })?;
+            if last {
+                return Ok(());
             }
         }
     }
 }
 
+/// How a query's fetch is going, after each page: for a progress bar or a log line.
+#[derive(Debug, Clone)]
+pub struct Progress<'q> {
+    pub query: &'q str,
+    /// The days asked for, `[from, to)`.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Pages of this query so far, and the days they reach (a page ends after a
+    /// number of groups, so a day may be partly in the next).
+    pub pages: u64,
+    pub days: u64,
+    /// Requests the run has paid for so far, every query's.
+    pub requests: u64,
+    /// Whether the query's last page has come.
+    pub done: bool,
+}
+
+impl Progress<'_> {
+    /// The days asked for.
+    pub fn total_days(&self) -> u64 {
+        (self.to - self.from).num_days().max(0) as u64
+    }
+
+    /// The pages still to come, estimated from the pages the days so far took.
+    pub fn pages_left(&self) -> Option<u64> {
+        if self.done {
+            return Some(0);
+        }
+        (self.days > 0).then(|| {
+            let total = self.pages as f64 * self.total_days() as f64 / self.days as f64;
+            (total.ceil() as u64).saturating_sub(self.pages).max(1)
+        })
+    }
+}
+
+/// The progress of a fetch after `page`: the days it reaches from `from`.
+fn reached(
+    page: &ce::operation::get_cost_and_usage::GetCostAndUsageOutput,
+    from: NaiveDate,
+) -> Option<u64> {
+    let last = page.results_by_time().last()?.time_period()?.start();
+    let day = NaiveDate::parse_from_str(last, "%Y-%m-%d").ok()?;
+    Some(((day - from).num_days() + 1).max(0) as u64)
+}
+
 /// Fetches every query of the plan over `[start, end)`, fresh, keeping each exchange's
-/// request and response bodies for a recording.
+/// request and response bodies for a recording; `progress` hears of each page.
 pub async fn record(
     client: &CostExplorer,
     queries: &[Query],
     (start, end): (NaiveDate, NaiveDate),
     budget: &mut RequestBudget,
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<Vec<crate::source::recording::RecordedQuery>, (String, FetchError)> {
     let mut out = Vec::new();
     for query in queries {
-        let pages = client
-            .fetch(query, start, end, budget)
+        let mut pages = Vec::new();
+        let mut days = 0;
+        let made = budget.made;
+        let mut count = 0;
+        client
+            .fetch_each(query, start, end, budget, |page| {
+                days = reached(&page.output, start).unwrap_or(days).max(days);
+                count += 1;
+                progress(&Progress {
+                    query: &query.name,
+                    from: start,
+                    to: end,
+                    pages: count,
+                    days,
+                    requests: made + count,
+                    done: page.output.next_page_token().is_none(),
+                });
+                pages.push((page.request, page.response));
+                Ok(())
+            })
             .await
             .map_err(|e| (query.name.clone(), e))?;
-        out.push((
-            query.name.clone(),
-            pages.into_iter().map(|p| (p.request, p.response)).collect(),
-        ));
+        out.push((query.name.clone(), pages));
     }
     Ok(out)
 }
@@ -315,18 +395,32 @@ pub struct Refresh {
     pub fetched: Vec<(String, NaiveDate, NaiveDate, usize)>,
 }
 
+/// When a refresh runs and what it may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy<'f> {
+    pub now: DateTime<Utc>,
+    /// Which cached days are fresh enough not to ask for again.
+    pub freshness: &'f cache::Freshness,
+    /// The most requests the run may pay for.
+    pub max_requests: Option<u64>,
+}
+
 /// Brings the cache up to date for `queries` over `[start, end)`: fetches only what
 /// [`cache::days_to_fetch`] says can still change, stores each query in one transaction.
-/// A failed query leaves its cached days as they were.
+/// A failed query leaves its cached days as they were. `progress` hears of each page.
 pub async fn refresh(
     client: &CostExplorer,
     store: &mut Cache,
     queries: &[Query],
     (start, end): (NaiveDate, NaiveDate),
-    now: DateTime<Utc>,
-    freshness: &cache::Freshness,
-    max_requests: Option<u64>,
+    policy: RefreshPolicy<'_>,
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<Refresh, StoreError> {
+    let RefreshPolicy {
+        now,
+        freshness,
+        max_requests,
+    } = policy;
     let mut out = Refresh {
         budget: RequestBudget {
             limit: max_requests,
@@ -335,7 +429,9 @@ pub async fn refresh(
         ..Refresh::default()
     };
     // Fetch and check every due query first, store after: the usage slices fetched
-    // together must agree before any of them replaces what the cache holds.
+    // together must agree before any of them replaces what the cache holds. Each page is
+    // checked as it arrives and staged in a file beside the store, so only one decoded
+    // page is held at a time, however long the backfill.
     let mut good = Vec::new();
     for query in queries {
         let cached = store.cached_days(&query.name)?;
@@ -343,24 +439,43 @@ pub async fn refresh(
             continue;
         };
         let before = out.budget.made;
-        let checked = client
-            .fetch(query, from, to, &mut out.budget)
-            .await
-            .and_then(|pages| {
-                let of_query: Vec<Page> = pages
-                    .iter()
-                    .map(|p| Page {
+        let expected = query.expected(from, to);
+        let mut check = QueryCheck::new(&query.name, &expected);
+        let mut staged = store.stage()?;
+        let mut staging: Option<StoreError> = None;
+        let (mut pages, mut days) = (0, 0);
+        let fetched = client
+            .fetch_each(query, from, to, &mut out.budget, |page| {
+                check
+                    .page(&Page {
                         file: None,
-                        output: &p.output,
+                        output: &page.output,
                     })
-                    .collect();
-                let (totals, _) = check_query(&query.name, &query.expected(from, to), &of_query)
                     .map_err(|e| FetchError::Integrity(e.to_string()))?;
-                Ok((pages, totals))
-            });
+                pages += 1;
+                days = reached(&page.output, from).unwrap_or(days).max(days);
+                progress(&Progress {
+                    query: &query.name,
+                    from,
+                    to,
+                    pages,
+                    days,
+                    requests: before + pages,
+                    done: page.output.next_page_token().is_none(),
+                });
+                staged.push(&page.response).map_err(|e| {
+                    let message = e.to_string();
+                    staging = Some(e);
+                    FetchError::Other(message)
+                })
+            })
+            .await;
+        if let Some(e) = staging {
+            return Err(e);
+        }
         let requests = out.budget.made - before;
-        match checked {
-            Ok((pages, totals)) => good.push((query, from, to, requests, pages, totals)),
+        match fetched {
+            Ok(()) => good.push((query, from, to, requests, staged, check.finish().0)),
             Err(e) => {
                 store.log_request(now, &query.name, requests, &e.to_string())?;
                 out.failures.push((query.name.clone(), e));
@@ -403,9 +518,8 @@ pub async fn refresh(
             }
         }
     }
-    for (query, from, to, requests, pages, _) in good {
-        let bodies: Vec<Vec<u8>> = pages.into_iter().map(|p| p.response).collect();
-        let days = store.store(&query.name, &bodies, now)?;
+    for (query, from, to, requests, staged, _) in good {
+        let days = store.store_staged(&query.name, staged, now)?;
         store.log_request(now, &query.name, requests, "ok")?;
         out.fetched.push((query.name.clone(), from, to, days));
     }

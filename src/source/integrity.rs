@@ -51,10 +51,44 @@ pub(crate) fn check_query(
     expected: &Expected,
     pages: &[Page],
 ) -> Result<(Totals, DayPages), IntegrityError> {
-    let mut totals = Totals::new();
-    let mut day_pages = DayPages::new();
-    let mut seen: BTreeSet<(NaiveDate, Vec<String>)> = BTreeSet::new();
+    let mut check = QueryCheck::new(query, expected);
     for page in pages {
+        check.page(page)?;
+    }
+    Ok(check.finish())
+}
+
+/// `check_query` a page at a time, as the pages arrive: a page can be dropped once
+/// checked. It keeps the totals, the page of each day and a digest of each group seen.
+pub(crate) struct QueryCheck<'e> {
+    query: String,
+    expected: &'e Expected,
+    totals: Totals,
+    day_pages: DayPages,
+    /// Each group seen, as its day and a digest of its keys: a group given twice for a
+    /// day is refused, in whatever pages.
+    seen: BTreeSet<(NaiveDate, u64)>,
+}
+
+impl<'e> QueryCheck<'e> {
+    pub(crate) fn new(query: &str, expected: &'e Expected) -> QueryCheck<'e> {
+        QueryCheck {
+            query: query.to_string(),
+            expected,
+            totals: Totals::new(),
+            day_pages: DayPages::new(),
+            seen: BTreeSet::new(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> (Totals, DayPages) {
+        (self.totals, self.day_pages)
+    }
+
+    /// Checks one more page of the query.
+    pub(crate) fn page(&mut self, page: &Page) -> Result<(), IntegrityError> {
+        let (query, expected) = (self.query.as_str(), self.expected);
+        let (totals, day_pages, seen) = (&mut self.totals, &mut self.day_pages, &mut self.seen);
         let fail = |day: Option<NaiveDate>, message: String| IntegrityError {
             query: query.to_string(),
             file: page.file.map(Path::to_path_buf),
@@ -206,7 +240,7 @@ pub(crate) fn check_query(
                         ),
                     ));
                 }
-                if !seen.insert((day, keys.clone())) {
+                if !seen.insert((day, digest(&keys))) {
                     return Err(fail(
                         Some(day),
                         format!(
@@ -219,8 +253,17 @@ pub(crate) fn check_query(
                 *totals.entry((day, last)).or_insert(0.0) += cost;
             }
         }
+        Ok(())
     }
-    Ok((totals, day_pages))
+}
+
+/// A group's keys as 64 bits (`DefaultHasher::new`, keyed the same on every run): a day
+/// holds a few thousand groups, far too few for two to share one by chance.
+fn digest(keys: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    keys.hash(&mut h);
+    h.finish()
 }
 
 /// Whether two day totals agree: to a cent, plus a relative allowance for the rounding

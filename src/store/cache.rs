@@ -7,7 +7,7 @@
 //! transaction only once all of them arrived: a half-fetched page sequence never lands.
 //! [`days_to_fetch`] is the pure policy deciding what a run must ask for again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -192,13 +192,117 @@ impl Cache {
         pages: &[Vec<u8>],
         fetched_at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        // A day split over pages (AWS ends a page after a number of groups) is merged
-        // here, so the later page adds to the day rather than overwriting it.
-        let mut days: BTreeMap<String, (bool, Value)> = BTreeMap::new();
+        self.store_pages(query, pages.iter().map(|p| Ok(p.clone())), fetched_at)
+    }
+
+    /// A place for one query's pages while they are fetched and checked, before any is
+    /// stored: an unnamed file beside the store (gone when dropped), so that a year of
+    /// pages is never held in memory.
+    pub fn stage(&self) -> Result<Staged, StoreError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let file = tempfile::tempfile_in(dir).map_err(|e| {
+            fail_path(
+                dir,
+                format!("cannot make a staging file for fetched pages: {e}"),
+            )
+        })?;
+        Ok(Staged {
+            dir: dir.to_path_buf(),
+            file: std::io::BufWriter::new(file),
+            pages: 0,
+        })
+    }
+
+    /// Stores the pages `staged` holds, as `store_pages`.
+    pub fn store_staged(
+        &mut self,
+        query: &str,
+        staged: Staged,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        use std::io::{Read, Seek};
+        let Staged { dir, file, pages } = staged;
+        let fail = |e: &dyn std::fmt::Display| {
+            fail_path(&dir, format!("reading the staged pages back: {e}"))
+        };
+        let mut file = file.into_inner().map_err(|e| fail(&e))?;
+        file.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| fail(&e))?;
+        let mut reader = std::io::BufReader::new(file);
+        let mut left = pages;
+        let read = std::iter::from_fn(|| {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let mut len = [0u8; 8];
+            let page = reader.read_exact(&mut len).and_then(|_| {
+                let mut body = vec![0u8; u64::from_le_bytes(len) as usize];
+                reader.read_exact(&mut body).map(|_| body)
+            });
+            Some(page.map_err(|e| fail(&e)))
+        });
+        self.store_pages(query, read, fetched_at)
+    }
+
+    /// `store`, the pages read one at a time: only one page and one day are held, so a
+    /// year of a large organisation's pages is stored in the memory of one.
+    pub fn store_pages(
+        &mut self,
+        query: &str,
+        pages: impl IntoIterator<Item = Result<Vec<u8>, StoreError>>,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let fail = |e: &dyn std::fmt::Display| fail_path(&path, e);
         let mut group_definitions = Value::Array(Vec::new());
         let mut attributes: BTreeMap<String, Value> = BTreeMap::new();
+        let at = fetched_at.to_rfc3339();
+        let tx = self.conn.transaction().map_err(|e| fail(&e))?;
+        // A day split over pages (AWS ends a page after a number of groups) is merged, so
+        // the later page adds to the day rather than overwriting it: the day being read
+        // is held until the next begins, and a day that comes back after another is
+        // merged with what this call wrote of it.
+        let mut current: Option<(String, bool, Value)> = None;
+        let mut written: BTreeSet<String> = BTreeSet::new();
+        let write = |day: String,
+                     estimated: bool,
+                     mut result: Value,
+                     written: &mut BTreeSet<String>|
+         -> Result<(), StoreError> {
+            if written.contains(&day) {
+                let before: String = tx
+                    .query_row(
+                        "SELECT result FROM ce_day WHERE query = ?1 AND day = ?2",
+                        params![query, day],
+                        |row| row.get(0),
+                    )
+                    .map_err(|e| fail(&e))?;
+                let mut before: Value = serde_json::from_str(&before).map_err(|e| fail(&e))?;
+                merge_day(&mut before, &result);
+                result = before;
+            }
+            let estimated = estimated
+                || result
+                    .get("Estimated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+            result["Estimated"] = Value::from(estimated);
+            tx.execute(
+                "INSERT INTO ce_day (query, day, result, estimated, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (query, day) DO UPDATE SET
+                     result = excluded.result,
+                     estimated = excluded.estimated,
+                     fetched_at = excluded.fetched_at",
+                params![query, day, result.to_string(), estimated, at],
+            )
+            .map_err(|e| fail(&e))?;
+            written.insert(day);
+            Ok(())
+        };
         for page in pages {
-            let body: Value = serde_json::from_slice(page).map_err(|e| self.fail(e))?;
+            let body: Value = serde_json::from_slice(&page?).map_err(|e| fail(&e))?;
             if let Some(g) = body.get("GroupDefinitions") {
                 group_definitions = g.clone();
             }
@@ -212,12 +316,13 @@ impl Cache {
                     attributes.insert(v.to_string(), a.clone());
                 }
             }
-            for result in body
-                .get("ResultsByTime")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            let Value::Object(mut body) = body else {
+                continue;
+            };
+            let Some(Value::Array(results)) = body.remove("ResultsByTime") else {
+                continue;
+            };
+            for result in results {
                 let day = result
                     .pointer("/TimePeriod/Start")
                     .and_then(Value::as_str)
@@ -227,51 +332,30 @@ impl Cache {
                     .get("Estimated")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                match days.get_mut(&day) {
-                    None => {
-                        days.insert(day, (estimated, result.clone()));
-                    }
-                    Some((was_estimated, merged)) => {
+                match &mut current {
+                    Some((d, was_estimated, merged)) if *d == day => {
                         *was_estimated |= estimated;
-                        merged["Estimated"] = Value::from(*was_estimated);
-                        let more = result
-                            .get("Groups")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default();
-                        match merged.get_mut("Groups").and_then(Value::as_array_mut) {
-                            Some(groups) => groups.extend(more),
-                            None => merged["Groups"] = Value::Array(more),
+                        merge_day(merged, &result);
+                    }
+                    _ => {
+                        if let Some((d, e, r)) = current.take() {
+                            write(d, e, r, &mut written)?;
                         }
+                        current = Some((day, estimated, result));
                     }
                 }
             }
         }
-        let at = fetched_at.to_rfc3339();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| fail_path(&self.path, e))?;
-        for (day, (estimated, result)) in &days {
-            let result = result.to_string();
-            tx.execute(
-                "INSERT INTO ce_day (query, day, result, estimated, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (query, day) DO UPDATE SET
-                     result = excluded.result,
-                     estimated = excluded.estimated,
-                     fetched_at = excluded.fetched_at",
-                params![query, day, result, estimated, at],
-            )
-            .map_err(|e| fail_path(&self.path, e))?;
+        if let Some((d, e, r)) = current.take() {
+            write(d, e, r, &mut written)?;
         }
         // The table parts built from days this changes are out of date.
-        if let (Some(first), Some(last)) = (days.keys().next(), days.keys().next_back()) {
+        if let (Some(first), Some(last)) = (written.first(), written.last()) {
             tx.execute(
                 "DELETE FROM ce_table WHERE start <= ?1 AND end_before > ?2",
                 params![last, first],
             )
-            .map_err(|e| fail_path(&self.path, e))?;
+            .map_err(|e| fail(&e))?;
         }
         // Account names accumulate: an answer only names the accounts it mentions.
         let previous: Option<String> = tx
@@ -281,7 +365,7 @@ impl Cache {
                 |row| row.get(0),
             )
             .optional()
-            .map_err(|e| fail_path(&self.path, e))?;
+            .map_err(|e| fail(&e))?;
         if let Some(Value::Array(old)) = previous.and_then(|p| serde_json::from_str(&p).ok()) {
             for a in old {
                 if let Some(v) = a.get("Value").and_then(Value::as_str) {
@@ -300,10 +384,10 @@ impl Cache {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
-            .map_err(|e| fail_path(&self.path, e))?;
+            .map_err(|e| fail(&e))?;
         if head.as_ref() != Some(&(group_definitions.clone(), attributes.clone())) {
             tx.execute("DELETE FROM ce_table", [])
-                .map_err(|e| fail_path(&self.path, e))?;
+                .map_err(|e| fail(&e))?;
         }
         tx.execute(
             "INSERT INTO ce_query (query, group_definitions, dimension_value_attributes)
@@ -313,9 +397,9 @@ impl Cache {
                  dimension_value_attributes = excluded.dimension_value_attributes",
             params![query, group_definitions, attributes],
         )
-        .map_err(|e| fail_path(&self.path, e))?;
-        tx.commit().map_err(|e| fail_path(&self.path, e))?;
-        Ok(days.len())
+        .map_err(|e| fail(&e))?;
+        tx.commit().map_err(|e| fail(&e))?;
+        Ok(written.len())
     }
 
     /// A GetCostAndUsage response body holding every cached day of `query` in
@@ -507,6 +591,44 @@ impl Cache {
             .map_err(|e| self.fail(e))?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| self.fail(e)))
             .transpose()
+    }
+}
+
+/// One query's pages, fetched and checked, waiting in a file to be stored
+/// (`Cache::stage`, `Cache::store_staged`).
+pub struct Staged {
+    dir: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    pages: usize,
+}
+
+impl Staged {
+    /// Adds a page's raw response body.
+    pub fn push(&mut self, body: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        self.file
+            .write_all(&(body.len() as u64).to_le_bytes())
+            .and_then(|_| self.file.write_all(body))
+            .map_err(|e| fail_path(&self.dir, format!("cannot stage a fetched page: {e}")))?;
+        self.pages += 1;
+        Ok(())
+    }
+}
+
+/// Adds the groups of `more` (a ResultByTime of the same day) to `day`'s, and its
+/// estimate.
+fn merge_day(day: &mut Value, more: &Value) {
+    let estimated = |v: &Value| v.get("Estimated").and_then(Value::as_bool).unwrap_or(false);
+    let either = estimated(day) || estimated(more);
+    day["Estimated"] = Value::from(either);
+    let more = more
+        .get("Groups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    match day.get_mut("Groups").and_then(Value::as_array_mut) {
+        Some(groups) => groups.extend(more),
+        None => day["Groups"] = Value::Array(more),
     }
 }
 

@@ -35,10 +35,21 @@ fn live(server: &FakeCostExplorer, args: &[&str], now: &str) -> Output {
 /// Runs the binary against `server` with nothing from the environment but its
 /// endpoints (and, with `credentials`, test credentials and a region).
 fn against(server: &FakeCostExplorer, args: &[&str], credentials: bool) -> Output {
+    against_with(server, args, credentials, &[])
+}
+
+/// `against`, with `env` set too.
+fn against_with(
+    server: &FakeCostExplorer,
+    args: &[&str],
+    credentials: bool,
+    env: &[(&str, &str)],
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_creditburn"));
     command
         .args(args)
         .env_clear()
+        .envs(env.iter().copied())
         .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
         .env("AWS_ENDPOINT_URL_BILLING", &server.url)
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -165,6 +176,105 @@ fn cold_backfill_paginates_then_the_same_day_reads_the_cache() {
         assert_eq!(q["TimePeriod"]["Start"], "2026-11-01");
     }
     assert_eq!(awards(&next), awards(&r));
+}
+
+#[test]
+fn a_long_backfill_shows_its_progress_in_lines_and_json() {
+    // Pages of 100 groups: 35 pages by service alone. Every page a line (the interval
+    // set to nothing), with the figures a reader needs.
+    let server = FakeCostExplorer::with_page_size(&repo().join("fixtures/demo"), Some(100));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let args = [
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2026-11-20",
+        "--now",
+        DAY1,
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let every_page = [("CREDITBURN_PROGRESS_SECONDS", "0")];
+    let out = against_with(&server, &args, true, &every_page);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("fetching usage-by-service: "))
+        .collect();
+    // Stderr is no terminal here: lines, no bar; the first page's says what is left.
+    assert_eq!(lines.len(), 33, "{err}");
+    assert!(
+        lines[0].starts_with("fetching usage-by-service: 1 page (5 of 112 days, to 2026-08-05), 1 request so far ($0.01), about 22 pages left (~"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[32].starts_with("fetching usage-by-service: 33 pages (112 of 112 days, to 2026-11-20), 33 requests so far ($0.33), done"),
+        "{}",
+        lines[32]
+    );
+    // The next query counts the run's requests on from there.
+    assert!(
+        err.contains("fetching usage-by-account: 1 page (5 of 112 days, to 2026-08-05), 34 requests so far ($0.34)"),
+        "{err}"
+    );
+    // With the default interval a backfill this quick says only what it fetched.
+    let quiet = tempfile::tempdir().unwrap();
+    let config = live_config(quiet.path());
+    let mut quick = args;
+    quick[8] = config.to_str().unwrap();
+    let out = against_with(&server, &quick, true, &[]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("fetching "), "{err}");
+    // Under --log-format json, each progress line is a JSON object like every other.
+    let json = tempfile::tempdir().unwrap();
+    let config = live_config(json.path());
+    let mut with_json: Vec<&str> = args.to_vec();
+    with_json[8] = config.to_str().unwrap();
+    with_json.extend(["--log-format", "json"]);
+    let out = against_with(&server, &with_json, true, &every_page);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let progress: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .filter(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("fetching usage-by-tag-workload: "))
+        })
+        .collect();
+    assert!(progress.len() > 30, "{err}");
+    assert_eq!(progress[0]["level"], "INFO");
+    // `record` shows the same.
+    let out_dir = dir.path().join("recorded");
+    let config = live_config(dir.path());
+    let out = against_with(
+        &server,
+        &[
+            "record",
+            "--as-of",
+            "2026-11-20",
+            "--now",
+            DAY1,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        true,
+        &every_page,
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("fetching other-by-record-type: 1 page (") && err.contains(", done"),
+        "{err}"
+    );
 }
 
 #[test]
