@@ -6,8 +6,10 @@
 //!
 //!     cargo bench --profile dev --bench requests
 //!
-//! Target: a warm daily run makes at most 4 requests whatever the number of workloads and
-//! awards.
+//! Target: a warm daily run makes one request a query of the plan, at most 6 (one tag
+//! key, rules by tag and by account: the three usage slices, the tag's joints with the
+//! service and the account, the other record types), whatever the number of workloads
+//! and awards. (Before the joint slices the plan had 4 queries and the target was 4.)
 
 #[allow(dead_code)]
 #[path = "../tests/it/aws_server.rs"]
@@ -19,6 +21,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use creditburn::config;
 use creditburn::source::{aws, plan};
 use creditburn::store::cache;
+
+/// The most requests a warm daily run may make: one a query of a plan with one tag key
+/// and rules by account.
+const WARM_TARGET: u64 = 6;
 
 /// A config with `workloads` workloads (tag rules on one key, every third by account)
 /// and `awards` awards over consecutive, non-overlapping 20-day windows from the first
@@ -122,6 +128,7 @@ fn main() {
         "target"
     );
     let mut worst_warm = 0;
+    let mut missed = false;
     for workloads in [1, 10, 50] {
         for awards in [1, 5, 20] {
             let dir = tempfile::tempdir().unwrap();
@@ -132,25 +139,28 @@ fn main() {
             let rerun = count(&runtime, &config, &state, day1 + Duration::hours(1));
             let warm = count(&runtime, &config, &state, day2);
             worst_warm = worst_warm.max(warm);
+            let queries = plan::queries(&config).len() as u64;
+            let met = warm <= queries && warm <= WARM_TARGET;
+            missed |= !met;
             println!(
                 "{:>9} {:>6} {:>7} {:>10} (${:.2}) {:>14} {:>8} (${:.2}) {:>10}",
                 workloads,
                 awards,
-                plan::queries(&config).len(),
+                queries,
                 cold,
                 cold as f64 * aws::COST_PER_REQUEST,
                 rerun,
                 warm,
                 warm as f64 * aws::COST_PER_REQUEST,
-                if warm <= 4 { "met" } else { "MISSED" }
+                if met { "met" } else { "MISSED" }
             );
         }
     }
     println!(
-        "worst warm daily run: {worst_warm} requests (target: at most 4) {}",
-        if worst_warm <= 4 { "met" } else { "MISSED" }
+        "worst warm daily run: {worst_warm} requests (target: one a query, at most {WARM_TARGET}) {}",
+        if missed { "MISSED" } else { "met" }
     );
-    if worst_warm > 4 {
+    if missed {
         std::process::exit(1);
     }
 }
