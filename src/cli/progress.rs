@@ -79,18 +79,16 @@ impl FetchProgress {
             let bar = current.bar.get_or_insert_with(|| {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "{prefix} [{bar:24}] {pos}/{len} pages, {msg} ({elapsed})",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                    ProgressStyle::with_template("{prefix} [{bar:20}] {pos}/{len} pages, {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
                 );
                 bar.set_prefix(p.query.to_string());
                 bar
             });
+            bar.set_message(short_figures(p, eta));
             bar.set_length(p.pages + left.unwrap_or(0));
             bar.set_position(p.pages);
-            bar.set_message(figures(p, eta));
             return;
         }
         // A line each `every` from the query's start, and its last page's when any came
@@ -135,6 +133,22 @@ fn figures(p: &Progress, eta: Option<Duration>) -> String {
             human(eta)
         )),
         _ => {}
+    }
+    out
+}
+
+/// A bar's figures, short enough for a line of a terminal beside the query and the bar:
+/// days covered, requests paid so far, an estimate of the time left.
+fn short_figures(p: &Progress, eta: Option<Duration>) -> String {
+    let mut out = format!(
+        "{}/{} days, {} req (${:.2})",
+        p.days.min(p.total_days()),
+        p.total_days(),
+        p.requests,
+        p.requests as f64 * aws::COST_PER_REQUEST
+    );
+    if let (false, Some(eta)) = (p.done, eta) {
+        out.push_str(&format!(", ~{} left", human(eta)));
     }
     out
 }

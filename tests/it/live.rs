@@ -278,6 +278,46 @@ fn a_long_backfill_shows_its_progress_in_lines_and_json() {
 }
 
 #[test]
+fn on_a_terminal_a_backfill_shows_a_bar_per_query() {
+    // util-linux's `script` gives the run a pseudo-terminal, as a person at a shell.
+    let server = FakeCostExplorer::with_page_size(&repo().join("fixtures/demo"), Some(100));
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let command = format!(
+        "{} report --as-of 2026-11-20 --now {DAY1} --config {}",
+        env!("CARGO_BIN_EXE_creditburn"),
+        config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
+        .env("AWS_ENDPOINT_URL_BILLING", &server.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("TERM", "xterm")
+        .env("CREDITBURN_PROGRESS_SECONDS", "0")
+        .output()
+        .expect("util-linux's script runs (apt-get install util-linux)");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{screen}");
+    // A bar (the query, its fill, pages of the estimate, the figures), not log lines.
+    assert!(screen.contains("usage-by-service ["), "{screen}");
+    assert!(
+        screen.contains(" pages, 5/112 days, 1 req ($0.01)"),
+        "{screen}"
+    );
+    assert!(!screen.contains("fetching usage-by-service:"), "{screen}");
+}
+
+#[test]
 fn throttling_then_success_is_retried() {
     let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
     let dir = tempfile::tempdir().unwrap();
