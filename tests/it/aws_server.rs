@@ -269,7 +269,9 @@ fn answer(
         .iter()
         .map(|d| (d["TimePeriod"]["Start"].as_str().unwrap_or_default(), d))
         .collect();
-    let mut in_period: Vec<Value> = Vec::new();
+    // Each day of the period with its recorded answer, borrowed: a page copies only its
+    // own groups, so a long backfill's hundreds of pages do not each copy the year.
+    let mut in_period: Vec<(String, Option<&Value>)> = Vec::new();
     let (Ok(mut day), Ok(last)) = (
         chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d"),
         chrono::NaiveDate::parse_from_str(end, "%Y-%m-%d"),
@@ -281,15 +283,35 @@ fn answer(
     };
     while day < last {
         let key = day.to_string();
-        in_period.push(match by_day.get(key.as_str()) {
-            Some(v) => (*v).clone(),
-            None => json!({
-                "TimePeriod": {"Start": key, "End": day.succ_opt().unwrap().to_string()},
-                "Total": {}, "Groups": [], "Estimated": false
-            }),
-        });
+        let recorded = by_day.get(key.as_str()).copied();
+        in_period.push((key, recorded));
         day = day.succ_opt().unwrap();
     }
+    // A day's ResultByTime without its groups.
+    let head = |(key, recorded): &(String, Option<&Value>)| -> Value {
+        let mut day = match recorded {
+            Some(v) => Value::Object(
+                v.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| *k != "Groups")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            None => {
+                let next = chrono::NaiveDate::parse_from_str(key, "%Y-%m-%d")
+                    .unwrap()
+                    .succ_opt()
+                    .unwrap();
+                json!({
+                    "TimePeriod": {"Start": key, "End": next.to_string()},
+                    "Total": {}, "Estimated": false
+                })
+            }
+        };
+        day["Groups"] = json!([]);
+        day
+    };
     let offset: usize = request["NextPageToken"]
         .as_str()
         .and_then(|t| t.strip_prefix("offset:"))
@@ -301,8 +323,10 @@ fn answer(
     let items: Vec<(usize, Option<&Value>)> = in_period
         .iter()
         .enumerate()
-        .flat_map(|(i, day)| {
-            let groups = day["Groups"].as_array().filter(|g| !g.is_empty());
+        .flat_map(|(i, (_, day))| {
+            let groups = day
+                .and_then(|d| d["Groups"].as_array())
+                .filter(|g| !g.is_empty());
             match groups {
                 None => vec![(i, None)],
                 Some(groups) => groups.iter().map(|g| (i, Some(g))).collect(),
@@ -313,11 +337,9 @@ fn answer(
     let mut page: Vec<Value> = Vec::new();
     for (i, group) in items.iter().skip(offset).take(size) {
         if page.last().and_then(|d| d["TimePeriod"]["Start"].as_str())
-            != in_period[*i]["TimePeriod"]["Start"].as_str()
+            != Some(in_period[*i].0.as_str())
         {
-            let mut day = in_period[*i].clone();
-            day["Groups"] = json!([]);
-            page.push(day);
+            page.push(head(&in_period[*i]));
         }
         if let Some(g) = group {
             page.last_mut().unwrap()["Groups"]
