@@ -250,7 +250,7 @@ fn page_on(
 }
 
 /// A test page from its results: the group definitions added, in `scope`.
-fn finish_page(
+pub(crate) fn finish_page(
     mut output: aws_sdk_costexplorer::operation::get_cost_and_usage::builders::GetCostAndUsageOutputBuilder,
     scope: RecordScope,
     defs: [(&str, &str); 2],

@@ -4,12 +4,9 @@
 //! `approximated` is the bill's own.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
-use aws_sdk_costexplorer::types::{
-    DateInterval, Group, GroupDefinition, GroupDefinitionType, MetricValue, ResultByTime,
-};
+use aws_sdk_costexplorer::types::{DateInterval, Group, MetricValue, ResultByTime};
 use creditburn::analyse::table::{self, CostTable, Needs};
 use creditburn::model::page::{CostPage, RecordScope};
 use proptest::prelude::*;
@@ -76,20 +73,7 @@ fn slice(
         }
         output = output.results_by_time(result.build());
     }
-    for (kind, key) in defs {
-        output = output.group_definitions(
-            GroupDefinition::builder()
-                .r#type(GroupDefinitionType::from(kind))
-                .key(key)
-                .build(),
-        );
-    }
-    CostPage {
-        query: format!("{defs:?}"),
-        file: PathBuf::from("generated.json"),
-        scope: RecordScope::Usage,
-        output: output.build(),
-    }
+    crate::analysis::finish_page(output, RecordScope::Usage, defs)
 }
 
 fn tag_key(cell: &Cell) -> String {
