@@ -133,7 +133,7 @@ pub(super) fn cached_table<'q>(
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Result<CostTable, Vec<&'q str>>> {
     let mut missing = Vec::new();
-    for query in queries {
+    for query in queries.iter().filter(|q| !q.joint()) {
         if !store.holds_days(&query.name, start, end)? {
             missing.push(query.name.as_str());
         }

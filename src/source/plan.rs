@@ -73,6 +73,13 @@ impl Query {
         }
     }
 
+    /// Whether this is a joint slice (a tag key with the service or the account): the
+    /// table is built without it, approximated, when the cache lacks its days (a store
+    /// from before the plan asked for it, a fetch that failed).
+    pub fn joint(&self) -> bool {
+        self.expected(NaiveDate::MIN, NaiveDate::MIN).joint()
+    }
+
     pub fn group_definitions(&self) -> Vec<GroupDefinition> {
         self.group_by
             .iter()

@@ -318,6 +318,38 @@ fn on_a_terminal_a_backfill_shows_a_bar_per_query() {
 }
 
 #[test]
+fn without_the_joint_slices_the_run_goes_on_stale_with_the_same_figures() {
+    // An endpoint that answers every query but the tag's joints with the service and the
+    // account (as a store from before the plan asked for them, whose first fetch of them
+    // fails): the table is built from the other slices, the run says which are missing,
+    // and the figures are the recording's (no demo cell needs the joints).
+    let data = tempfile::tempdir().unwrap();
+    crate::support::copy_recording(&repo().join("fixtures/demo"), data.path());
+    let manifest = data.path().join("recording.json");
+    let mut recording: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    recording["exchanges"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| !e["query"].as_str().unwrap().contains("-and-tag-"));
+    std::fs::write(&manifest, recording.to_string()).unwrap();
+    let server = FakeCostExplorer::start(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let config = live_config(dir.path());
+    let (r, err) = report(&server, &config, DAY1, &[]);
+    assert_eq!(r["source"]["stale"], true, "{err}");
+    let reasons = r["source"]["stale_reasons"].to_string();
+    for joint in [
+        "usage-by-service-and-tag-workload",
+        "usage-by-account-and-tag-workload",
+    ] {
+        assert!(reasons.contains(joint), "{reasons}");
+        assert!(err.contains(&format!("warning: {joint}: ")), "{err}");
+    }
+    assert_eq!(awards(&r), awards(&fixture_report()));
+}
+
+#[test]
 fn throttling_then_success_is_retried() {
     let server = FakeCostExplorer::start(&repo().join("fixtures/demo"));
     let dir = tempfile::tempdir().unwrap();
