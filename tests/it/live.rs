@@ -253,22 +253,7 @@ fn a_long_backfill_shows_its_progress_in_lines_and_json() {
     // `record` shows the same.
     let out_dir = dir.path().join("recorded");
     let config = live_config(dir.path());
-    let out = against_with(
-        &server,
-        &[
-            "record",
-            "--as-of",
-            "2026-11-20",
-            "--now",
-            DAY1,
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        true,
-        &every_page,
-    );
+    let out = record_with(&server, &config, &out_dir, false, &every_page);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{err}");
     assert!(
@@ -940,10 +925,23 @@ fn a_billing_failure_keeps_the_last_snapshot_and_marks_it_stale() {
 
 /// `creditburn record` into `out`, as of the demo's last day.
 fn record(server: &FakeCostExplorer, config: &Path, out: &Path, scrub: bool) -> Output {
+    record_with(server, config, out, scrub, &[])
+}
+
+/// `record`, with `env` set too.
+fn record_with(
+    server: &FakeCostExplorer,
+    config: &Path,
+    out: &Path,
+    scrub: bool,
+    env: &[(&str, &str)],
+) -> Output {
     let mut args = vec![
         "record",
         "--as-of",
         "2026-11-20",
+        "--now",
+        DAY1,
         "--out",
         out.to_str().unwrap(),
     ];
@@ -951,7 +949,7 @@ fn record(server: &FakeCostExplorer, config: &Path, out: &Path, scrub: bool) -> 
         args.push("--scrub");
     }
     args.extend(["--config", config.to_str().unwrap()]);
-    live(server, &args, DAY1)
+    against_with(server, &args, true, env)
 }
 
 /// The JSON report of the recording in `dir`, replayed with the demo config.
