@@ -315,9 +315,55 @@ impl TableBuilder {
 
     /// Adds the rows of `pages`: every query's pages of some whole days.
     pub fn add(&mut self, pages: &[CostPage]) -> Result<(), TableError> {
+        let Read {
+            cells,
+            joints,
+            others,
+            tag_keys,
+        } = self.read(pages)?;
+        self.any_usage |= !cells.is_empty();
+        // A key without pages in these days has no value on their lines: the column is
+        // added, all null, when the parts are put together.
+        let tag_keys: Vec<String> = tag_keys.into_iter().collect();
+        let keys: Vec<(NaiveDate, &str)> = cells.keys().copied().collect();
+        let parts: Vec<CellParts> = cells.values().map(|c| c.parts(&tag_keys)).collect();
+        let solved = solve_joints(&keys, &parts, &joints, &tag_keys, self.needs);
+        let mut cols = Columns::default();
+        for (((date, usage_type), cell), (parts, solved)) in keys
+            .iter()
+            .zip(cells.values())
+            .zip(parts.iter().zip(&solved))
+        {
+            let joints: Vec<Joints> = solved
+                .iter()
+                .map(|(account, service)| Joints {
+                    account: account.as_ref(),
+                    service: service.as_ref(),
+                })
+                .collect();
+            self.approximated_cost += cols.push_cell(
+                *date,
+                usage_type,
+                cell.estimated,
+                parts,
+                &tag_keys,
+                &joints,
+                self.needs,
+            );
+        }
+        drop(cells);
+        self.usage.extend(cols.frame(&tag_keys)?);
+        self.others.extend(others.frame(&tag_keys)?);
+        self.tag_keys.extend(tag_keys);
+        Ok(())
+    }
+
+    /// Reads `pages` into the usage cells of each (day, usage type), the joint slices of
+    /// each day, and the rows of the other record types; notes the slices seen, the days
+    /// and the account names.
+    fn read<'a>(&mut self, pages: &'a [CostPage]) -> Result<Read<'a>, TableError> {
         let mut cells: BTreeMap<(NaiveDate, &str), Cell> = BTreeMap::new();
         let mut joints: BTreeMap<(NaiveDate, &str, Side), Amounts> = BTreeMap::new();
-        let mut cols = Columns::default();
         let mut others = Columns::default();
         let mut tag_keys = BTreeSet::new();
 
@@ -407,85 +453,12 @@ impl TableBuilder {
                 }
             }
         }
-        self.any_usage |= !cells.is_empty();
-        // A key without pages in these days has no value on their lines: the column is
-        // added, all null, when the parts are put together.
-        let tag_keys: Vec<String> = tag_keys.into_iter().collect();
-        let keys: Vec<(NaiveDate, &str)> = cells.keys().copied().collect();
-        let parts: Vec<CellParts> = cells.values().map(|c| c.parts(&tag_keys)).collect();
-        // Each day's joint slices solved over all of the day's cells at once: a tag
-        // value's amount in a service or account that day binds its cells together.
-        // solved[cell][key] = (with the account, with the service).
-        type Pair<'s> = (Option<Solved<'s>>, Option<Solved<'s>>);
-        let mut solved: Vec<Vec<Pair>> = vec![vec![(None, None); tag_keys.len()]; keys.len()];
-        let mut start = 0;
-        while start < keys.len() {
-            let date = keys[start].0;
-            let end = start + keys[start..].iter().take_while(|k| k.0 == date).count();
-            for (i, key) in tag_keys.iter().enumerate() {
-                for side in [Side::Account, Side::Service] {
-                    let Some(amounts) = joints.get(&(date, key.as_str(), side)) else {
-                        continue;
-                    };
-                    let sides = |p: &CellParts| match side {
-                        Side::Account => p.accounts.len(),
-                        Side::Service => p.services.len(),
-                    };
-                    // Only splits that are asked for and could vary.
-                    let wanted = match side {
-                        Side::Account => self.needs.accounts,
-                        Side::Service => parts[start..end].iter().any(|p| sides(p) > 1),
-                    };
-                    if !wanted {
-                        continue;
-                    }
-                    let day: Vec<(&[Part], &[Part])> = parts[start..end]
-                        .iter()
-                        .map(|p| {
-                            let other = match side {
-                                Side::Account => &p.accounts,
-                                Side::Service => &p.services,
-                            };
-                            (p.tags[i].as_slice(), other.as_slice())
-                        })
-                        .collect();
-                    for (j, out) in solve_day(&day, amounts).into_iter().enumerate() {
-                        match side {
-                            Side::Account => solved[start + j][i].0 = out,
-                            Side::Service => solved[start + j][i].1 = out,
-                        }
-                    }
-                }
-            }
-            start = end;
-        }
-        for (((date, usage_type), cell), (parts, solved)) in keys
-            .iter()
-            .zip(cells.values())
-            .zip(parts.iter().zip(&solved))
-        {
-            let joints: Vec<Joints> = solved
-                .iter()
-                .map(|(account, service)| Joints {
-                    account: account.as_ref(),
-                    service: service.as_ref(),
-                })
-                .collect();
-            self.approximated_cost += cols.push_cell(
-                *date,
-                usage_type,
-                cell.estimated,
-                parts,
-                &tag_keys,
-                &joints,
-                self.needs,
-            );
-        }
-        drop(cells);
-        self.usage.extend(cols.frame(&tag_keys)?);
-        self.others.extend(others.frame(&tag_keys)?);
-        self.tag_keys.extend(tag_keys);
-        Ok(())
+        Ok(Read {
+            cells,
+            joints,
+            others,
+            tag_keys,
+        })
     }
 
     /// The table of every part added.
@@ -544,6 +517,70 @@ impl TableBuilder {
             account_names: self.account_names,
         })
     }
+}
+
+/// A cell's parts of the dimension a joint slice pairs the tag with.
+fn side_parts<'p, 'a>(parts: &'p CellParts<'a>, side: Side) -> &'p [Part<'a>] {
+    match side {
+        Side::Account => &parts.accounts,
+        Side::Service => &parts.services,
+    }
+}
+
+/// What `TableBuilder::read` made of some pages.
+struct Read<'a> {
+    cells: BTreeMap<(NaiveDate, &'a str), Cell<'a>>,
+    joints: BTreeMap<(NaiveDate, &'a str, Side), Amounts<'a>>,
+    others: Columns<'a>,
+    tag_keys: BTreeSet<String>,
+}
+
+/// A cell's splits of one tag key: with the account, with the service.
+type SolvedPair<'a> = (Option<Solved<'a>>, Option<Solved<'a>>);
+
+/// Each day's joint slices solved over all of the day's cells at once (a tag value's
+/// amount in a service or account that day binds its cells together): per cell (in the
+/// order of `keys`, grouped by day) and tag key, its splits. Only the splits asked for
+/// (`needs`) and that could vary.
+fn solve_joints<'a>(
+    keys: &[(NaiveDate, &str)],
+    parts: &[CellParts<'a>],
+    joints: &BTreeMap<(NaiveDate, &str, Side), Amounts<'a>>,
+    tag_keys: &[String],
+    needs: Needs,
+) -> Vec<Vec<SolvedPair<'a>>> {
+    let mut solved: Vec<Vec<SolvedPair>> = vec![vec![(None, None); tag_keys.len()]; keys.len()];
+    let mut start = 0;
+    while start < keys.len() {
+        let date = keys[start].0;
+        let end = start + keys[start..].iter().take_while(|k| k.0 == date).count();
+        let day = &parts[start..end];
+        for (i, key) in tag_keys.iter().enumerate() {
+            for side in [Side::Account, Side::Service] {
+                let Some(amounts) = joints.get(&(date, key.as_str(), side)) else {
+                    continue;
+                };
+                let of = |p| side_parts(p, side);
+                let wanted = match side {
+                    Side::Account => needs.accounts,
+                    Side::Service => day.iter().any(|p| of(p).len() > 1),
+                };
+                if !wanted {
+                    continue;
+                }
+                let cells: Vec<(&[Part], &[Part])> =
+                    day.iter().map(|p| (p.tags[i].as_slice(), of(p))).collect();
+                for (j, out) in solve_day(&cells, amounts).into_iter().enumerate() {
+                    match side {
+                        Side::Account => solved[start + j][i].0 = out,
+                        Side::Service => solved[start + j][i].1 = out,
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    solved
 }
 
 /// The version of how the table is built from pages and laid out: a table part kept by
@@ -924,8 +961,8 @@ impl<'a> Columns<'a> {
     }
 
     /// Adds the rows of one (day, usage type); returns the dollars split by proportion.
-    /// `supports` holds, per tag key, the day's joint slices with the account and with
-    /// the service, where fetched.
+    /// `supports` holds, per tag key, the cell's splits solved from the day's joint
+    /// slices with the account and with the service, where fetched.
     #[allow(clippy::too_many_arguments)]
     fn push_cell(
         &mut self,
@@ -938,96 +975,7 @@ impl<'a> Columns<'a> {
         needs: Needs,
     ) -> f64 {
         let (total_cost, total_quantity) = parts.total;
-        let CellParts {
-            services,
-            accounts,
-            tags,
-            ..
-        } = parts;
-        // Each slice is split by its own total, so the rows always sum to the service
-        // slice's total; a slice whose total differs (slices fetched at different times
-        // from a live cache) makes the cell approximated, never smaller or larger.
-        let used_accounts = needs.accounts.then_some(accounts);
-        let disagree = used_accounts
-            .into_iter()
-            .chain(tags.iter())
-            .any(|parts| (sum(parts).0 - total_cost).abs() > 0.01);
-        let mut exact = !disagree;
-
-        // Rows as shares of the cell: by account first (when needed), then each tag key's
-        // values within their accounts, then the services within their tag values.
-        let mut rows: Vec<Row<'a>> = match used_accounts {
-            Some(accounts) => {
-                let (c, q) = sum(accounts);
-                accounts
-                    .iter()
-                    .map(|(a, pc, pq)| Row {
-                        account: *a,
-                        service: None,
-                        tags: Vec::new(),
-                        cost: share(*pc, c, accounts.len()),
-                        quantity: share(*pq, q, accounts.len()),
-                    })
-                    .collect()
-            }
-            None => vec![Row {
-                account: None,
-                service: None,
-                tags: Vec::new(),
-                cost: 1.0,
-                quantity: 1.0,
-            }],
-        };
-        for (parts, joints) in tags.iter().zip(supports) {
-            let joint = used_accounts.and(joints.account);
-            rows = match joint {
-                Some((flows, determined)) => {
-                    exact &= determined;
-                    let (crossed, one_way) = cross_by(
-                        rows,
-                        flows,
-                        |r| r.account,
-                        |f| Some(f.1),
-                        |r, f| r.tags.push(f.0),
-                    );
-                    exact &= one_way;
-                    crossed
-                }
-                None => {
-                    exact &= rows.len() <= 1 || parts.len() <= 1;
-                    cross(rows, parts, |r, v| r.tags.push(v))
-                }
-            };
-        }
-        // The services within the tag values of the first key whose joint with the
-        // service was fetched (a usage type several services bill, such as
-        // TimedStorage-ByteHrs, is split by it as the bill splits it).
-        let by_service = (services.len() > 1)
-            .then(|| {
-                supports
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, joints)| Some((i, joints.service?)))
-            })
-            .flatten();
-        rows = match by_service {
-            Some((i, (flows, determined))) => {
-                exact &= determined;
-                let (crossed, one_way) = cross_by(
-                    rows,
-                    flows,
-                    |r| r.tags[i],
-                    |f| f.0,
-                    |r, f| r.service = Some(f.1),
-                );
-                exact &= one_way;
-                crossed
-            }
-            _ => {
-                exact &= rows.len() <= 1 || services.len() <= 1;
-                cross(rows, services, |r, s| r.service = s)
-            }
-        };
+        let (rows, exact) = cell_rows(parts, supports, needs);
         for row in &rows {
             let named: Vec<(&'a str, Option<&'a str>)> = tag_keys
                 .iter()
@@ -1053,6 +1001,128 @@ impl<'a> Columns<'a> {
             total_cost
         }
     }
+}
+
+/// The rows of one cell as shares of its cost and quantity, and whether they are the
+/// bill's: by account first (when needed), then each tag key's values within their
+/// accounts, then the services within their tag values.
+fn cell_rows<'a>(
+    parts: &CellParts<'a>,
+    supports: &[Joints<'_, 'a>],
+    needs: Needs,
+) -> (Vec<Row<'a>>, bool) {
+    let total_cost = parts.total.0;
+    let CellParts {
+        services,
+        accounts,
+        tags,
+        ..
+    } = parts;
+    // Each slice is split by its own total, so the rows always sum to the service
+    // slice's total; a slice whose total differs (slices fetched at different times
+    // from a live cache) makes the cell approximated, never smaller or larger.
+    let used_accounts = needs.accounts.then_some(accounts);
+    let disagree = used_accounts
+        .into_iter()
+        .chain(tags.iter())
+        .any(|parts| (sum(parts).0 - total_cost).abs() > 0.01);
+    let (rows, by_tags) = tag_rows(used_accounts, tags, supports);
+    let (rows, by_services) = service_rows(rows, services, supports);
+    (rows, !disagree && by_tags && by_services)
+}
+
+/// The rows by account (when `accounts` are used, else one) and each tag key's values,
+/// within their accounts where the joint with the account was solved, else in
+/// proportion; and whether that is exact.
+fn tag_rows<'a>(
+    accounts: Option<&Vec<Part<'a>>>,
+    tags: &[Vec<Part<'a>>],
+    supports: &[Joints<'_, 'a>],
+) -> (Vec<Row<'a>>, bool) {
+    let mut exact = true;
+    let mut rows: Vec<Row<'a>> = match accounts {
+        Some(accounts) => {
+            let (c, q) = sum(accounts);
+            accounts
+                .iter()
+                .map(|(a, pc, pq)| Row {
+                    account: *a,
+                    service: None,
+                    tags: Vec::new(),
+                    cost: share(*pc, c, accounts.len()),
+                    quantity: share(*pq, q, accounts.len()),
+                })
+                .collect()
+        }
+        None => vec![Row {
+            account: None,
+            service: None,
+            tags: Vec::new(),
+            cost: 1.0,
+            quantity: 1.0,
+        }],
+    };
+    for (parts, joints) in tags.iter().zip(supports) {
+        let joint = accounts.and(joints.account);
+        rows = match joint {
+            Some((flows, determined)) => {
+                exact &= determined;
+                let (crossed, one_way) = cross_by(
+                    rows,
+                    flows,
+                    |r| r.account,
+                    |f| Some(f.1),
+                    |r, f| r.tags.push(f.0),
+                );
+                exact &= one_way;
+                crossed
+            }
+            None => {
+                exact &= rows.len() <= 1 || parts.len() <= 1;
+                cross(rows, parts, |r, v| r.tags.push(v))
+            }
+        };
+    }
+    (rows, exact)
+}
+
+/// `rows` with the cell's services: within the tag values of the first key whose joint
+/// with the service was solved (a usage type several services bill, such as
+/// TimedStorage-ByteHrs, split as the bill splits it), else in proportion; and whether
+/// that is exact.
+fn service_rows<'a>(
+    rows: Vec<Row<'a>>,
+    services: &[Part<'a>],
+    supports: &[Joints<'_, 'a>],
+) -> (Vec<Row<'a>>, bool) {
+    let mut exact = true;
+    let by_service = (services.len() > 1)
+        .then(|| {
+            supports
+                .iter()
+                .enumerate()
+                .find_map(|(i, joints)| Some((i, joints.service?)))
+        })
+        .flatten();
+    let rows = match by_service {
+        Some((i, (flows, determined))) => {
+            exact &= determined;
+            let (crossed, one_way) = cross_by(
+                rows,
+                flows,
+                |r| r.tags[i],
+                |f| f.0,
+                |r, f| r.service = Some(f.1),
+            );
+            exact &= one_way;
+            crossed
+        }
+        _ => {
+            exact &= rows.len() <= 1 || services.len() <= 1;
+            cross(rows, services, |r, s| r.service = s)
+        }
+    };
+    (rows, exact)
 }
 
 /// The cost and quantity of some parts.

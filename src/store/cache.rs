@@ -265,42 +265,13 @@ impl Cache {
         // merged with what this call wrote of it.
         let mut current: Option<(String, bool, Value)> = None;
         let mut written: BTreeSet<String> = BTreeSet::new();
-        let write = |day: String,
-                     estimated: bool,
-                     mut result: Value,
-                     written: &mut BTreeSet<String>|
-         -> Result<(), StoreError> {
-            if written.contains(&day) {
-                let before: String = tx
-                    .query_row(
-                        "SELECT result FROM ce_day WHERE query = ?1 AND day = ?2",
-                        params![query, day],
-                        |row| row.get(0),
-                    )
-                    .map_err(|e| fail(&e))?;
-                let mut before: Value = serde_json::from_str(&before).map_err(|e| fail(&e))?;
-                merge_day(&mut before, &result);
-                result = before;
-            }
-            let estimated = estimated
-                || result
-                    .get("Estimated")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-            result["Estimated"] = Value::from(estimated);
-            tx.execute(
-                "INSERT INTO ce_day (query, day, result, estimated, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (query, day) DO UPDATE SET
-                     result = excluded.result,
-                     estimated = excluded.estimated,
-                     fetched_at = excluded.fetched_at",
-                params![query, day, result.to_string(), estimated, at],
-            )
-            .map_err(|e| fail(&e))?;
-            written.insert(day);
-            Ok(())
-        };
+        let write =
+            |day: String, estimated: bool, result: Value, written: &mut BTreeSet<String>| {
+                let again = written.contains(&day);
+                write_day(&tx, query, &day, estimated, result, again, &at).map_err(|e| fail(&e))?;
+                written.insert(day);
+                Ok::<_, StoreError>(())
+            };
         for page in pages {
             let body: Value = serde_json::from_slice(&page?).map_err(|e| fail(&e))?;
             if let Some(g) = body.get("GroupDefinitions") {
@@ -357,47 +328,7 @@ impl Cache {
             )
             .map_err(|e| fail(&e))?;
         }
-        // Account names accumulate: an answer only names the accounts it mentions.
-        let previous: Option<String> = tx
-            .query_row(
-                "SELECT dimension_value_attributes FROM ce_query WHERE query = ?1",
-                params![query],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| fail(&e))?;
-        if let Some(Value::Array(old)) = previous.and_then(|p| serde_json::from_str(&p).ok()) {
-            for a in old {
-                if let Some(v) = a.get("Value").and_then(Value::as_str) {
-                    attributes.entry(v.to_string()).or_insert(a.clone());
-                }
-            }
-        }
-        let attributes = Value::Array(attributes.into_values().collect()).to_string();
-        let group_definitions = group_definitions.to_string();
-        // Every part holds the query's group definitions and account names: when they
-        // change, no part is up to date.
-        let head: Option<(String, String)> = tx
-            .query_row(
-                "SELECT group_definitions, dimension_value_attributes FROM ce_query WHERE query = ?1",
-                params![query],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| fail(&e))?;
-        if head.as_ref() != Some(&(group_definitions.clone(), attributes.clone())) {
-            tx.execute("DELETE FROM ce_table", [])
-                .map_err(|e| fail(&e))?;
-        }
-        tx.execute(
-            "INSERT INTO ce_query (query, group_definitions, dimension_value_attributes)
-             VALUES (?1, ?2, ?3)
-             ON CONFLICT (query) DO UPDATE SET
-                 group_definitions = excluded.group_definitions,
-                 dimension_value_attributes = excluded.dimension_value_attributes",
-            params![query, group_definitions, attributes],
-        )
-        .map_err(|e| fail(&e))?;
+        keep_head(&tx, query, &group_definitions, attributes).map_err(|e| fail(&e))?;
         tx.commit().map_err(|e| fail(&e))?;
         Ok(written.len())
     }
@@ -592,6 +523,97 @@ impl Cache {
         json.map(|j| serde_json::from_str(&j).map_err(|e| self.fail(e)))
             .transpose()
     }
+}
+
+/// Writes one day of `query`'s answer; `again` when this store already wrote it (a day
+/// split over pages that are not next to each other), which adds to what it wrote.
+fn write_day(
+    tx: &rusqlite::Transaction,
+    query: &str,
+    day: &str,
+    estimated: bool,
+    mut result: Value,
+    again: bool,
+    at: &str,
+) -> Result<(), String> {
+    if again {
+        let before: String = tx
+            .query_row(
+                "SELECT result FROM ce_day WHERE query = ?1 AND day = ?2",
+                params![query, day],
+                |row| row.get(0),
+            )
+            .map_err(|e| e.to_string())?;
+        let mut before: Value = serde_json::from_str(&before).map_err(|e| e.to_string())?;
+        merge_day(&mut before, &result);
+        result = before;
+    }
+    let estimated = estimated
+        || result
+            .get("Estimated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+    result["Estimated"] = Value::from(estimated);
+    tx.execute(
+        "INSERT INTO ce_day (query, day, result, estimated, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (query, day) DO UPDATE SET
+             result = excluded.result,
+             estimated = excluded.estimated,
+             fetched_at = excluded.fetched_at",
+        params![query, day, result.to_string(), estimated, at],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Keeps a query's group definitions and account names (`attributes`, added to those
+/// kept: an answer only names the accounts it mentions); when they change, every kept
+/// table part is out of date (each holds them).
+fn keep_head(
+    tx: &rusqlite::Transaction,
+    query: &str,
+    group_definitions: &Value,
+    mut attributes: BTreeMap<String, Value>,
+) -> rusqlite::Result<()> {
+    // Account names accumulate: an answer only names the accounts it mentions.
+    let previous: Option<String> = tx
+        .query_row(
+            "SELECT dimension_value_attributes FROM ce_query WHERE query = ?1",
+            params![query],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(Value::Array(old)) = previous.and_then(|p| serde_json::from_str(&p).ok()) {
+        for a in old {
+            if let Some(v) = a.get("Value").and_then(Value::as_str) {
+                attributes.entry(v.to_string()).or_insert(a.clone());
+            }
+        }
+    }
+    let attributes = Value::Array(attributes.into_values().collect()).to_string();
+    let group_definitions = group_definitions.to_string();
+    // Every part holds the query's group definitions and account names: when they
+    // change, no part is up to date.
+    let head: Option<(String, String)> = tx
+        .query_row(
+            "SELECT group_definitions, dimension_value_attributes FROM ce_query WHERE query = ?1",
+            params![query],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if head.as_ref() != Some(&(group_definitions.clone(), attributes.clone())) {
+        tx.execute("DELETE FROM ce_table", [])?;
+    }
+    tx.execute(
+        "INSERT INTO ce_query (query, group_definitions, dimension_value_attributes)
+         VALUES (?1, ?2, ?3)
+         ON CONFLICT (query) DO UPDATE SET
+             group_definitions = excluded.group_definitions,
+             dimension_value_attributes = excluded.dimension_value_attributes",
+        params![query, group_definitions, attributes],
+    )?;
+    Ok(())
 }
 
 /// One query's pages, fetched and checked, waiting in a file to be stored
@@ -814,6 +836,37 @@ mod tests {
             .unwrap();
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["ResultsByTime"][0]["Groups"].as_array().unwrap().len(), 3);
+        // A day that comes back after another day (pages read a page at a time) adds to
+        // what was written of it, and keeps its estimate.
+        let on = |start: &str, end: &str, groups: &[&str], estimated: bool| {
+            let groups: Vec<Value> = groups
+                .iter()
+                .map(|k| serde_json::json!({"Keys": [k], "Metrics": {}}))
+                .collect();
+            serde_json::to_vec(&serde_json::json!({
+                "ResultsByTime": [{"TimePeriod": {"Start": start, "End": end}, "Groups": groups, "Estimated": estimated}],
+            }))
+            .unwrap()
+        };
+        let n = cache
+            .store(
+                "q",
+                &[
+                    on("2026-11-07", "2026-11-08", &["a"], true),
+                    on("2026-11-08", "2026-11-09", &["b"], false),
+                    on("2026-11-07", "2026-11-08", &["c", "d"], false),
+                ],
+                t,
+            )
+            .unwrap();
+        assert_eq!(n, 2);
+        let body = cache
+            .response_body("q", day("2026-11-07"), day("2026-11-08"))
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["ResultsByTime"][0]["Groups"].as_array().unwrap().len(), 3);
+        assert!(cache.cached_days("q").unwrap()[&day("2026-11-07")].estimated);
         assert!(cache
             .response_body("other", day("2026-11-01"), day("2026-11-04"))
             .unwrap()
