@@ -228,25 +228,10 @@ impl CostExplorer {
 
     /// Every page of `query` over `[start, end)`, following NextPageToken. Nothing is
     /// returned unless every page arrived and decoded.
+    /// Fetches one query over `[start, end)`, following NextPageToken, each page handed
+    /// to `on_page` as it arrives (and dropped after, unless it keeps it); an error from
+    /// `on_page` stops the query.
     pub async fn fetch(
-        &self,
-        query: &Query,
-        start: NaiveDate,
-        end: NaiveDate,
-        budget: &mut RequestBudget,
-    ) -> Result<Vec<RawExchange>, FetchError> {
-        let mut pages = Vec::new();
-        self.fetch_each(query, start, end, budget, |page| {
-            pages.push(page);
-            Ok(())
-        })
-        .await?;
-        Ok(pages)
-    }
-
-    /// `fetch`, each page handed to `on_page` as it arrives (and dropped after, unless it
-    /// keeps it); an error from `on_page` stops the query.
-    pub async fn fetch_each(
         &self,
         query: &Query,
         start: NaiveDate,
@@ -337,14 +322,52 @@ impl Progress<'_> {
     }
 }
 
-/// The progress of a fetch after `page`: the days it reaches from `from`.
-fn reached(
-    page: &ce::operation::get_cost_and_usage::GetCostAndUsageOutput,
+/// Counts one query's pages as they come, for `Progress`.
+struct PageCount<'q> {
+    query: &'q str,
     from: NaiveDate,
-) -> Option<u64> {
-    let last = page.results_by_time().last()?.time_period()?.start();
-    let day = NaiveDate::parse_from_str(last, "%Y-%m-%d").ok()?;
-    Some(((day - from).num_days() + 1).max(0) as u64)
+    to: NaiveDate,
+    /// Requests made before the query's first page.
+    before: u64,
+    pages: u64,
+    days: u64,
+}
+
+impl<'q> PageCount<'q> {
+    fn new(query: &'q str, (from, to): (NaiveDate, NaiveDate), before: u64) -> PageCount<'q> {
+        PageCount {
+            query,
+            from,
+            to,
+            before,
+            pages: 0,
+            days: 0,
+        }
+    }
+
+    /// The progress after one more page: the days it reaches from `from`.
+    fn page(
+        &mut self,
+        page: &ce::operation::get_cost_and_usage::GetCostAndUsageOutput,
+    ) -> Progress<'q> {
+        self.pages += 1;
+        let reached = page
+            .results_by_time()
+            .last()
+            .and_then(|r| r.time_period())
+            .and_then(|p| NaiveDate::parse_from_str(p.start(), "%Y-%m-%d").ok())
+            .map(|day| ((day - self.from).num_days() + 1).max(0) as u64);
+        self.days = reached.unwrap_or(self.days).max(self.days);
+        Progress {
+            query: self.query,
+            from: self.from,
+            to: self.to,
+            pages: self.pages,
+            days: self.days,
+            requests: self.before + self.pages,
+            done: page.next_page_token().is_none(),
+        }
+    }
 }
 
 /// Fetches every query of the plan over `[start, end)`, fresh, keeping each exchange's
@@ -359,22 +382,10 @@ pub async fn record(
     let mut out = Vec::new();
     for query in queries {
         let mut pages = Vec::new();
-        let mut days = 0;
-        let made = budget.made;
-        let mut count = 0;
+        let mut count = PageCount::new(&query.name, (start, end), budget.made);
         client
-            .fetch_each(query, start, end, budget, |page| {
-                days = reached(&page.output, start).unwrap_or(days).max(days);
-                count += 1;
-                progress(&Progress {
-                    query: &query.name,
-                    from: start,
-                    to: end,
-                    pages: count,
-                    days,
-                    requests: made + count,
-                    done: page.output.next_page_token().is_none(),
-                });
+            .fetch(query, start, end, budget, |page| {
+                progress(&count.page(&page.output));
                 pages.push((page.request, page.response));
                 Ok(())
             })
@@ -443,26 +454,16 @@ pub async fn refresh(
         let mut check = QueryCheck::new(&query.name, &expected);
         let mut staged = store.stage()?;
         let mut staging: Option<StoreError> = None;
-        let (mut pages, mut days) = (0, 0);
+        let mut count = PageCount::new(&query.name, (from, to), before);
         let fetched = client
-            .fetch_each(query, from, to, &mut out.budget, |page| {
+            .fetch(query, from, to, &mut out.budget, |page| {
                 check
                     .page(&Page {
                         file: None,
                         output: &page.output,
                     })
                     .map_err(|e| FetchError::Integrity(e.to_string()))?;
-                pages += 1;
-                days = reached(&page.output, from).unwrap_or(days).max(days);
-                progress(&Progress {
-                    query: &query.name,
-                    from,
-                    to,
-                    pages,
-                    days,
-                    requests: before + pages,
-                    done: page.output.next_page_token().is_none(),
-                });
+                progress(&count.page(&page.output));
                 staged.push(&page.response).map_err(|e| {
                     let message = e.to_string();
                     staging = Some(e);
