@@ -46,10 +46,21 @@ fn against_with(
     env: &[(&str, &str)],
 ) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_creditburn"));
-    command
-        .args(args)
-        .env_clear()
+    isolated(command.args(args), server, credentials)
         .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// `command` with nothing from the environment but `server`'s endpoints (and, with
+/// `credentials`, test credentials and a region).
+fn isolated<'c>(
+    command: &'c mut Command,
+    server: &FakeCostExplorer,
+    credentials: bool,
+) -> &'c mut Command {
+    command
+        .env_clear()
         .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
         .env("AWS_ENDPOINT_URL_BILLING", &server.url)
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -64,7 +75,7 @@ fn against_with(
             .env("AWS_SECRET_ACCESS_KEY", "secret")
             .env("AWS_REGION", "us-east-1");
     }
-    command.output().unwrap()
+    command
 }
 
 const DAY1: &str = "2026-11-21T08:00:00Z";
@@ -273,20 +284,8 @@ fn on_a_terminal_a_backfill_shows_a_bar_per_query() {
         env!("CARGO_BIN_EXE_creditburn"),
         config.display()
     );
-    let out = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env_clear()
-        .env("AWS_ENDPOINT_URL_COST_EXPLORER", &server.url)
-        .env("AWS_ENDPOINT_URL_BILLING", &server.url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_REGION", "us-east-1")
+    let mut script = Command::new("script");
+    let out = isolated(script.args(["-qec", &command, "/dev/null"]), &server, true)
         .env("TERM", "xterm")
         .env("CREDITBURN_PROGRESS_SECONDS", "0")
         .output()
