@@ -77,7 +77,11 @@ impl Query {
     /// table is built without it, approximated, when the cache lacks its days (a store
     /// from before the plan asked for it, a fetch that failed).
     pub fn joint(&self) -> bool {
-        self.expected(NaiveDate::MIN, NaiveDate::MIN).joint()
+        joint(
+            self.scope,
+            &kind_name(Some(&self.group_by[0].0)),
+            &self.group_by[1].1,
+        )
     }
 
     pub fn group_definitions(&self) -> Vec<GroupDefinition> {
@@ -237,10 +241,17 @@ impl Expected {
     /// Whether this is a joint slice (a tag key with the account or the service, over
     /// all usage types).
     pub fn joint(&self) -> bool {
-        self.scope == RecordScope::Usage
-            && self.group_by.first().is_some_and(|g| g.0 == "TAG")
-            && self.group_by.get(1).is_some_and(|g| g.1 != "USAGE_TYPE")
+        match self.group_by.as_slice() {
+            [(first, _), (_, second)] => joint(self.scope, first, second),
+            _ => false,
+        }
     }
+}
+
+/// Whether a usage query grouped first by a `first` kind and second by `second` is a
+/// joint slice: a tag with a dimension other than USAGE_TYPE.
+fn joint(scope: RecordScope, first: &str, second: &str) -> bool {
+    scope == RecordScope::Usage && first == "TAG" && second != "USAGE_TYPE"
 }
 
 /// The kind of a group definition as the wire spells it.

@@ -110,14 +110,11 @@ fn pages(cells: &[Cell], joint: bool) -> Vec<CostPage> {
     out
 }
 
-/// A row of the rebuilt table: ((day, service, usage type, account, tag), cost,
-/// quantity, approximated).
-type Row = (
-    (String, String, String, Option<String>, Option<String>),
-    f64,
-    f64,
-    bool,
-);
+/// A line's key: (day, service, usage type, account, tag).
+type RowKey = (String, String, String, Option<String>, Option<String>);
+
+/// A row of the rebuilt table: (its key, cost, quantity, approximated).
+type Row = (RowKey, f64, f64, bool);
 
 fn rows(t: &CostTable) -> Vec<Row> {
     let df = &t.df;
@@ -219,46 +216,40 @@ fn agree<K: Ord + std::fmt::Debug>(
 fn check(cells: &[Cell], t: &CostTable, needs: Needs) -> Result<(), TestCaseError> {
     let rows = rows(t);
     let ut = |c: &Cell| (day(c.0 .0), c.0 .2.clone());
-    // Every slice the table was built from, given back: by service, by account (when
-    // split by account), by tag.
-    agree(
-        "service",
-        sums(
-            cells
-                .iter()
-                .map(|c| ((ut(c), c.0 .1.clone()), c.1 .0, c.1 .1)),
-        ),
-        sums(
-            rows.iter()
-                .map(|r| (((r.0 .0.clone(), r.0 .2.clone()), r.0 .1.clone()), r.1, r.2)),
-        ),
-    )?;
-    agree(
-        "tag",
-        sums(
-            cells
-                .iter()
-                .map(|c| ((ut(c), c.0 .4.clone()), c.1 .0, c.1 .1)),
-        ),
-        sums(
-            rows.iter()
-                .map(|r| (((r.0 .0.clone(), r.0 .2.clone()), r.0 .4.clone()), r.1, r.2)),
-        ),
-    )?;
-    if needs.accounts {
+    // Every slice the table was built from, given back: by service, by tag, by account
+    // (when split by account). Each is the bill's lines and the table's rows summed by
+    // (day, usage type, the slice's value).
+    let lines: Vec<(RowKey, f64, f64)> = cells
+        .iter()
+        .map(|c| {
+            let key = (
+                day(c.0 .0),
+                c.0 .1.clone(),
+                c.0 .2.clone(),
+                Some(c.0 .3.clone()),
+                c.0 .4.clone(),
+            );
+            (key, c.1 .0, c.1 .1)
+        })
+        .collect();
+    type Value = fn(&RowKey) -> Option<String>;
+    let slices: [(&str, Value); 3] = [
+        ("service", |k| Some(k.1.clone())),
+        ("tag", |k| k.4.clone()),
+        ("account", |k| k.3.clone()),
+    ];
+    for (what, value) in slices {
+        if what == "account" && !needs.accounts {
+            continue;
+        }
+        let by = |k: &RowKey| (k.0.clone(), k.2.clone(), value(k));
         agree(
-            "account",
-            sums(
-                cells
-                    .iter()
-                    .map(|c| ((ut(c), Some(c.0 .3.clone())), c.1 .0, c.1 .1)),
-            ),
-            sums(
-                rows.iter()
-                    .map(|r| (((r.0 .0.clone(), r.0 .2.clone()), r.0 .3.clone()), r.1, r.2)),
-            ),
+            what,
+            sums(lines.iter().map(|(k, c, q)| (by(k), *c, *q))),
+            sums(rows.iter().map(|(k, c, q, _)| (by(k), *c, *q))),
         )?;
-    } else {
+    }
+    if !needs.accounts {
         prop_assert!(
             rows.iter().all(|r| r.0 .3.is_none()),
             "an account without the need"
