@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
+mod drawn;
+
 use creditburn::analyse::burn::{self, Kind, Spend};
 use creditburn::analyse::forecast::Method;
 use creditburn::analyse::project::Status;
@@ -161,6 +163,18 @@ struct Scenario {
     account_view: bool,
 }
 
+impl Scenario {
+    /// Days of data: every workload's series is as long.
+    fn days(&self) -> usize {
+        self.workloads.first().map_or(0, |(_, y)| y.len())
+    }
+
+    /// The family: the name up to its first slash.
+    fn family(&self) -> &str {
+        self.name.split('/').next().unwrap_or("")
+    }
+}
+
 fn award(
     id: &str,
     start: i64,
@@ -282,6 +296,7 @@ fn scenarios() -> Vec<Scenario> {
 }
 
 fn spend_of(s: &Scenario, end: usize) -> Spend {
+    let length = s.days();
     let kinds = s
         .workloads
         .iter()
@@ -292,7 +307,7 @@ fn spend_of(s: &Scenario, end: usize) -> Spend {
         })
         .collect();
     let mut days = BTreeMap::new();
-    for t in 0..end.min(DAYS) {
+    for t in 0..end.min(length) {
         days.insert(
             day(t as i64),
             s.workloads
@@ -330,7 +345,7 @@ fn truth(s: &Scenario) -> Truth {
     let mut drawn = vec![0.0; n];
     let mut exhausted_on = vec![None; n];
     let mut unused = vec![0.0; n];
-    for t in 0..DAYS {
+    for t in 0..s.days() {
         let d = day(t as i64);
         let mut left: Vec<f64> = s.workloads.iter().map(|(_, y)| y[t].max(0.0)).collect();
         for &i in &order {
@@ -392,9 +407,9 @@ fn true_verdict(
 /// Whether the model, run on a scenario's whole series, pays each award what the plain
 /// ledger pays it: the backtest's truth and the model's past must be one story.
 fn ledgers_agree(s: &Scenario, truth: &Truth) -> Result<(), String> {
-    let last = day(DAYS as i64 - 1);
+    let last = day(s.days() as i64 - 1);
     let model = burn::model(
-        &spend_of(s, DAYS),
+        &spend_of(s, s.days()),
         &s.awards,
         &burn::Billing::default(),
         DrawdownOrder::Aws,
@@ -426,12 +441,59 @@ fn ledgers_agree(s: &Scenario, truth: &Truth) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Default)]
+/// The figures of a set of model runs.
+#[derive(Default, Clone)]
 struct Tally {
+    /// Absolute error of the exhaustion date in days, awards that run out.
     errors: Vec<f64>,
+    /// Absolute error of the unused balance as a share of the award, awards that last.
     unused_errors: Vec<f64>,
+    /// (right, all) verdicts.
     verdicts: (usize, usize),
+    /// (held, all) P10-P90 ranges holding the truth.
     covered: (usize, usize),
+}
+
+impl Tally {
+    fn median(&self) -> f64 {
+        percentile(&mut self.errors.clone(), 0.5)
+    }
+
+    fn p90(&self) -> f64 {
+        percentile(&mut self.errors.clone(), 0.9)
+    }
+
+    fn unused_median(&self) -> f64 {
+        percentile(&mut self.unused_errors.clone(), 0.5)
+    }
+
+    fn unused_p90(&self) -> f64 {
+        percentile(&mut self.unused_errors.clone(), 0.9)
+    }
+
+    fn verdict(&self) -> f64 {
+        share(self.verdicts)
+    }
+
+    fn covers(&self) -> f64 {
+        share(self.covered)
+    }
+
+    /// How far off, to compare methods: the mean error in days, or the mean unused
+    /// error (as a share) when no award here runs out.
+    fn score(&self) -> f64 {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        if self.errors.is_empty() {
+            mean(&self.unused_errors)
+        } else {
+            mean(&self.errors)
+        }
+    }
+}
+
+/// A count as a percentage of all.
+fn share((hit, all): (usize, usize)) -> f64 {
+    hit as f64 / all.max(1) as f64 * 100.0
 }
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
@@ -444,52 +506,47 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
 
-fn main() {
-    // --check: the quick run CI makes (two noise draws a family unless BACKTEST_SEEDS).
-    let check = std::env::args().any(|a| a == "--check");
-    if check && std::env::var_os("BACKTEST_SEEDS").is_none() {
-        std::env::set_var("BACKTEST_SEEDS", "2");
-    }
-    let methods: [(&str, Option<Method>); 3] = [
-        ("creditburn", None),
-        ("trailing_14", Some(Method::TrailingMean)),
-        ("linear_cum", Some(Method::LinearCumulative)),
-    ];
-    // BACKTEST_ONLY=step_launch,adoption runs those scenario families only.
-    let only: Option<Vec<String>> = std::env::var("BACKTEST_ONLY")
-        .ok()
-        .map(|v| v.split(',').map(str::to_string).collect());
-    let scenarios: Vec<Scenario> = scenarios()
-        .into_iter()
-        .filter(|s| {
-            only.as_ref()
-                .is_none_or(|o| o.iter().any(|f| s.name.split('/').next() == Some(f)))
-        })
-        .collect();
-    let trace = std::env::var_os("BACKTEST_TRACE").is_some();
-    let mut disagreements: Vec<String> = Vec::new();
+/// creditburn's forecast and the two baselines.
+const METHODS: [(&str, Option<Method>); 3] = [
+    ("creditburn", None),
+    ("trailing_14", Some(Method::TrailingMean)),
+    ("linear_cum", Some(Method::LinearCumulative)),
+];
+
+/// What a suite's runs showed: per (horizon, method), and per (family, horizon, method).
+#[derive(Default)]
+struct Results {
+    by_horizon: BTreeMap<(i64, usize), Tally>,
+    by_family: BTreeMap<(String, i64, usize), Tally>,
+    disagreements: Vec<String>,
+    scenarios: usize,
+    runs: usize,
+    seconds: f64,
+}
+
+/// Runs the model on every scenario as of each offset around each horizon before the
+/// true event (exhaustion, or expiry for an award that lasts), by each method.
+fn evaluate(scenarios: &[Scenario], offsets: &[i64], trace: bool) -> Results {
     let started = Instant::now();
-    let mut tallies: BTreeMap<(i64, usize), Tally> = BTreeMap::new();
-    // (scenario family, method) -> 30-day errors.
-    // (scenario family, method) -> 30-day day errors, unused errors (%), verdicts right.
-    type Family = (Vec<f64>, Vec<f64>, (usize, usize));
-    // Scenario family -> (creditburn's P10-P90 ranges holding the truth, runs) at 30 days.
-    let mut covered30: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut families: BTreeMap<(String, usize), Family> = BTreeMap::new();
-    let mut runs = 0;
-    for s in &scenarios {
+    let mut r = Results {
+        scenarios: scenarios.len(),
+        ..Results::default()
+    };
+    for s in scenarios {
         let a = &s.awards[s.subject];
         let truth = truth(s);
         if let Err(e) = ledgers_agree(s, &truth) {
-            disagreements.push(e);
+            r.disagreements.push(e);
         }
         let (true_exhaustion, true_unused) =
             (truth.exhausted_on[s.subject], truth.unused[s.subject]);
         let lasts = a.expiry + Days::new(1);
         let event = true_exhaustion.unwrap_or(a.expiry);
         for h in HORIZONS {
-            for off in OFFSETS {
-                let as_of = event - Days::new((h + off) as u64);
+            for off in offsets {
+                let Some(as_of) = event.checked_sub_days(Days::new((h + off).max(0) as u64)) else {
+                    continue;
+                };
                 let t_end = (as_of - day0()).num_days();
                 if as_of < a.start || t_end < 30 {
                     continue;
@@ -502,7 +559,7 @@ fn main() {
                     / (a.expiry - as_of).num_days().max(1) as f64;
                 let true_status = true_verdict(true_exhaustion, true_unused, true_draw, a.expiry);
                 let spend = spend_of(s, t_end as usize + 1);
-                for (m, (_, only)) in methods.iter().enumerate() {
+                for (m, (label, only)) in METHODS.iter().enumerate() {
                     let model = burn::model(
                         &spend,
                         &s.awards,
@@ -512,7 +569,7 @@ fn main() {
                         *only,
                         burn::SPIKE_DAYS,
                     );
-                    runs += 1;
+                    r.runs += 1;
                     let b = &model.awards[s.subject];
                     let (exhaustion, unused, range, unused_range) = if s.account_view {
                         let v = &b.account_view;
@@ -536,44 +593,42 @@ fn main() {
                     } else {
                         burn::verdict(exhaustion, unused, b.projected_daily, a.expiry, SLACK)
                     };
-                    let err = (predicted.unwrap_or(lasts) - true_exhaustion.unwrap_or(lasts))
-                        .num_days()
-                        .abs() as f64;
-                    let t = tallies.entry((h, m)).or_default();
-                    // Days for an award that runs out; the unused share for one that lasts.
-                    if true_exhaustion.is_some() {
-                        t.errors.push(err);
-                    } else {
-                        t.unused_errors
-                            .push((unused - true_unused).abs() / a.amount);
-                    }
-                    t.verdicts.1 += 1;
-                    if status == true_status {
-                        t.verdicts.0 += 1;
-                    }
-                    if let (Some(r), Some(u)) = (range, unused_range) {
-                        t.covered.1 += 1;
-                        let hit = match true_exhaustion {
+                    let signed =
+                        (predicted.unwrap_or(lasts) - true_exhaustion.unwrap_or(lasts)).num_days();
+                    let hit = match (range, unused_range) {
+                        (Some(r), Some(u)) => Some(match true_exhaustion {
                             Some(d) => r.p10.unwrap_or(lasts) <= d && d <= r.p90.unwrap_or(lasts),
                             None => u.p10 - 0.005 <= true_unused && true_unused <= u.p90 + 0.005,
-                        };
-                        if hit {
-                            t.covered.0 += 1;
+                        }),
+                        _ => None,
+                    };
+                    let family = if std::env::var_os("BACKTEST_BY_SIZING").is_some() {
+                        s.name.clone()
+                    } else {
+                        s.family().to_string()
+                    };
+                    for t in [
+                        r.by_horizon.entry((h, m)).or_default(),
+                        r.by_family.entry((family, h, m)).or_default(),
+                    ] {
+                        // Days for an award that runs out; the unused share for one
+                        // that lasts.
+                        if true_exhaustion.is_some() {
+                            t.errors.push(signed.abs() as f64);
+                        } else {
+                            t.unused_errors
+                                .push((unused - true_unused).abs() / a.amount);
                         }
-                        if h == 30 && m == 0 {
-                            let c = covered30
-                                .entry(s.name.split('/').next().unwrap_or("").to_string())
-                                .or_default();
-                            c.1 += 1;
-                            c.0 += usize::from(hit);
+                        t.verdicts.1 += 1;
+                        t.verdicts.0 += usize::from(status == true_status);
+                        if let Some(hit) = hit {
+                            t.covered.1 += 1;
+                            t.covered.0 += usize::from(hit);
                         }
                     }
-                    // BACKTEST_TRACE=1 prints each 30-day run that runs out: the error
-                    // in days (signed: early is negative) and the blend behind it.
-                    if h == 30 && trace && true_exhaustion.is_some() {
-                        let signed = (predicted.unwrap_or(lasts)
-                            - true_exhaustion.unwrap_or(lasts))
-                        .num_days();
+                    // BACKTEST_TRACE=1 prints each 30-day run: the error in days (signed:
+                    // early is negative), the blend behind it, and whether the range held.
+                    if h == 30 && trace {
                         let blend = b
                             .forecast
                             .method
@@ -581,202 +636,352 @@ fn main() {
                             .map(|m| m.label())
                             .collect::<Vec<_>>()
                             .join(",");
-                        println!("trace {} {} as_of {as_of} {} {signed:+} {blend} daily {:.1} true {true_draw:.1}", s.name, methods[m].0, predicted.map_or("-".into(), |d| d.to_string()), b.projected_daily);
-                    }
-                    if h == 30 {
-                        let family = if std::env::var_os("BACKTEST_BY_SIZING").is_some() {
-                            s.name.clone()
-                        } else {
-                            s.name.split('/').next().unwrap_or("").to_string()
-                        };
-                        let f = families.entry((family, m)).or_default();
-                        if true_exhaustion.is_some() {
-                            f.0.push(err);
-                        } else {
-                            f.1.push((unused - true_unused).abs() / a.amount * 100.0);
-                        }
-                        f.2 .1 += 1;
-                        if status == true_status {
-                            f.2 .0 += 1;
-                        }
+                        println!(
+                            "trace {} {label} as_of {as_of} {} {signed:+} {blend} daily {:.1} true {true_draw:.1} verdict {status:?}/{true_status:?} held {hit:?}",
+                            s.name,
+                            predicted.map_or("-".into(), |d| d.to_string()),
+                            b.projected_daily
+                        );
                     }
                 }
             }
         }
     }
+    r.seconds = started.elapsed().as_secs_f64();
+    r
+}
+
+/// The figures per horizon and method.
+fn print_horizons(r: &Results) {
     println!(
-        "backtest: {} scenarios, {runs} model runs in {:.1} s",
-        scenarios.len(),
-        started.elapsed().as_secs_f64()
+        "{} scenarios, {} model runs in {:.1} s",
+        r.scenarios, r.runs, r.seconds
     );
-    println!();
     println!(
-        "days: error of the exhaustion date, awards that run out; unused: error of the balance at"
+        "days: error of the exhaustion date, awards that run out; unused: error of the balance"
     );
-    println!("expiry as a share of the award, awards that last (median, P90)");
+    println!("at expiry as a share of the award, awards that last (median, P90)");
     println!("horizon  method        median_days  p90_days  unused_med  unused_p90  verdict  p10_p90_covers");
-    let mut at30 = BTreeMap::new();
-    for ((h, m), t) in &mut tallies {
-        let median = percentile(&mut t.errors, 0.5);
-        let p90 = percentile(&mut t.errors, 0.9);
-        let unused = percentile(&mut t.unused_errors, 0.5);
-        let unused90 = percentile(&mut t.unused_errors, 0.9);
-        let verdict = t.verdicts.0 as f64 / t.verdicts.1.max(1) as f64 * 100.0;
-        let covers = t.covered.0 as f64 / t.covered.1.max(1) as f64 * 100.0;
+    for ((h, m), t) in &r.by_horizon {
         println!(
-            "{h:>4}d    {:<12}  {median:>11.1}  {p90:>8.1}  {:>9.1}%  {:>9.1}%  {verdict:>6.1}%  {covers:>13.1}%",
-            methods[*m].0,
-            unused * 100.0,
-            unused90 * 100.0,
+            "{h:>4}d    {:<12}  {:>11.1}  {:>8.1}  {:>9.1}%  {:>9.1}%  {:>6.1}%  {:>6.1}% of {:>4}",
+            METHODS[*m].0,
+            t.median(),
+            t.p90(),
+            t.unused_median() * 100.0,
+            t.unused_p90() * 100.0,
+            t.verdict(),
+            t.covers(),
+            t.covered.1,
         );
-        if *h == 30 && *m == 0 {
-            at30.insert("median", median);
-            at30.insert("verdict", verdict);
-            at30.insert("covers", covers);
-        }
     }
+}
+
+/// The figures per family at horizon `h`, the three methods side by side.
+fn print_families(r: &Results, h: i64) {
     println!();
     println!(
-        "At 30 days, per scenario: median error in days (awards that run out), median unused error"
+        "At {h} days, per family: median/mean error in days (awards that run out), median unused"
     );
-    println!("(% of the award, awards that last), verdict right (%):");
-    println!("scenario          creditburn          trailing_14         linear_cum");
-    let mut names: Vec<&String> = families.keys().map(|(f, _)| f).collect();
-    names.dedup();
-    let mut beaten = Vec::new();
-    for name in names {
+    println!("error (% of the award, awards that last), verdict right, and creditburn's P10-P90 coverage:");
+    println!("family            creditburn                 trailing_14                linear_cum                 covers");
+    let families: std::collections::BTreeSet<&String> = r
+        .by_family
+        .keys()
+        .filter(|k| k.1 == h)
+        .map(|k| &k.0)
+        .collect();
+    for f in families {
         let cell = |m: usize| {
-            let (mut days, mut unused, (right, all)) = families
-                .get(&(name.clone(), m))
+            let t = r
+                .by_family
+                .get(&(f.clone(), h, m))
                 .cloned()
                 .unwrap_or_default();
-            let mean = |v: &[f64]| {
-                if v.is_empty() {
-                    f64::NAN
-                } else {
-                    v.iter().sum::<f64>() / v.len() as f64
-                }
-            };
-            (
-                percentile(&mut days, 0.5),
-                percentile(&mut unused, 0.5),
-                right as f64 / all.max(1) as f64 * 100.0,
-                mean(&days),
-                mean(&unused),
-            )
-        };
-        let show = |(d, u, v, md, mu): (f64, f64, f64, f64, f64)| {
-            let d = if d.is_nan() {
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            let d = if t.errors.is_empty() {
                 "-".to_string()
             } else {
-                format!("{d:.1}d/{md:.2}")
+                format!("{:.1}d/{:.2}", t.median(), mean(&t.errors))
             };
-            let u = if u.is_nan() {
+            let u = if t.unused_errors.is_empty() {
                 "-".to_string()
             } else {
-                format!("{u:.1}%/{mu:.2}")
+                format!("{:.1}%", t.unused_median() * 100.0)
             };
-            format!("{d:>10} {u:>10} {v:>4.0}%")
+            format!("{d:>11} {u:>6} {:>4.0}%", t.verdict())
         };
-        let (c, t, l) = (cell(0), cell(1), cell(2));
-        println!("{name:<16}  {}  {}  {}", show(c), show(t), show(l));
-        let shaped = [
-            "linear_ramp",
-            "exponential_ramp",
-            "adoption",
-            "step_launch",
-            "launch_plateau",
-            "decline_relaunch",
-            "tranches",
-            "recent_launch",
-            "recent_ramp",
-        ];
-        // Better: a smaller mean error in days (the unused share when none runs out) and
-        // a verdict at least as often right.
-        type Cell = (f64, f64, f64, f64, f64);
-        let score = |x: Cell| if x.3.is_nan() { x.4 } else { x.3 };
-        let better = |x: Cell, y: Cell| score(x) < score(y) && x.2 >= y.2;
-        if shaped.contains(&name.as_str()) && !(better(c, t) && better(c, l)) {
-            beaten.push(name.clone());
+        let covers = r
+            .by_family
+            .get(&(f.clone(), h, 0))
+            .map_or(f64::NAN, Tally::covers);
+        println!(
+            "{f:<16}  {}  {}  {}  {covers:>5.0}%",
+            cell(0),
+            cell(1),
+            cell(2)
+        );
+    }
+}
+
+/// The families at horizon `h` where creditburn is worse than the baseline `m`: a
+/// larger mean error, or its verdict less often right. `among` limits the families.
+fn beaten_by(r: &Results, h: i64, m: usize, among: Option<&[&str]>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ((f, fh, fm), base) in &r.by_family {
+        if *fh != h || *fm != m || among.is_some_and(|a| !a.contains(&f.as_str())) {
+            continue;
+        }
+        let Some(ours) = r.by_family.get(&(f.clone(), h, 0)) else {
+            continue;
+        };
+        if ours.score() > base.score() + 1e-9 || ours.verdict() < base.verdict() {
+            out.push(f.clone());
         }
     }
-    println!();
-    let covers: Vec<String> = covered30
-        .iter()
-        .map(|(f, (hit, all))| format!("{f} {:.0}%", *hit as f64 / (*all).max(1) as f64 * 100.0))
-        .collect();
-    println!(
-        "P10-P90 covers at 30 days, creditburn, per scenario: {}",
-        covers.join(", ")
-    );
-    println!();
-    println!(
-        "the model's past against the plain ledger, whole series: {} of {} scenarios disagree",
-        disagreements.len(),
-        scenarios.len()
-    );
-    for d in disagreements.iter().take(10) {
-        println!("  {d}");
-    }
-    // Every target is judged on the full run; --check (two noise draws a family) judges
-    // those its few draws can tell: the ledgers, the median error and the verdict.
-    let mut missed = Vec::new();
-    let mut judge = |name: &str, figure: String, met: bool, judged: bool| -> String {
+    out
+}
+
+/// Judges targets, keeping the names of those missed.
+#[derive(Default)]
+struct Judge {
+    lines: Vec<String>,
+    missed: Vec<String>,
+}
+
+impl Judge {
+    /// `judged`: whether this run can tell (the quick check judges only some).
+    fn judge(&mut self, name: &str, figure: String, met: bool, judged: bool) {
         if !judged {
-            return format!("{figure} (judged on the full run)");
+            self.lines
+                .push(format!("{figure} (judged on the full run)"));
+            return;
         }
         if !met {
-            missed.push(name.to_string());
+            self.missed.push(name.to_string());
         }
-        format!("{figure}: {}", if met { "met" } else { "MISSED" })
-    };
-    let full = !check;
-    let lines = [
-        judge(
-            "ledgers",
+        self.lines
+            .push(format!("{figure}: {}", if met { "met" } else { "MISSED" }));
+    }
+
+    fn ledgers(&mut self, suite: &str, r: &Results) {
+        println!();
+        println!(
+            "the model's past against the plain ledger, whole series: {} of {} scenarios disagree",
+            r.disagreements.len(),
+            r.scenarios
+        );
+        for d in r.disagreements.iter().take(10) {
+            println!("  {d}");
+        }
+        self.judge(
+            &format!("{suite} ledgers"),
             format!(
-                "ledgers agree on {} of {}",
-                scenarios.len() - disagreements.len(),
-                scenarios.len()
+                "{suite}: ledgers agree on {} of {}",
+                r.scenarios - r.disagreements.len(),
+                r.scenarios
             ),
-            disagreements.is_empty(),
+            r.disagreements.is_empty(),
             true,
+        );
+    }
+
+    /// The P10-P90 range holds the truth 75-90% of the time at each horizon.
+    fn coverage(&mut self, suite: &str, r: &Results, judged: bool) {
+        for h in HORIZONS {
+            let c = r.by_horizon.get(&(h, 0)).map_or(f64::NAN, Tally::covers);
+            self.judge(
+                &format!("{suite} covers {h}d"),
+                format!("{suite}: P10-P90 covers {c:.1}% at {h} days (75-90)"),
+                (75.0..=90.0).contains(&c),
+                judged,
+            );
+        }
+    }
+}
+
+/// The named scenarios: regression cases, the same every run.
+fn named(judge: &mut Judge, check: bool, trace: bool) {
+    // BACKTEST_ONLY=step_launch,adoption runs those scenario families only.
+    let only: Option<Vec<String>> = std::env::var("BACKTEST_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let scenarios: Vec<Scenario> = scenarios()
+        .into_iter()
+        .filter(|s| {
+            only.as_ref()
+                .is_none_or(|o| o.iter().any(|f| s.family() == f))
+        })
+        .collect();
+    println!("== the named suite ({} noise draws a family)", seeds());
+    let r = evaluate(&scenarios, &OFFSETS, trace);
+    print_horizons(&r);
+    print_families(&r, 30);
+    judge.ledgers("named", &r);
+    let t30 = &r.by_horizon[&(30, 0)];
+    judge.judge(
+        "named median",
+        format!(
+            "named: 30-day median error {:.1} days (at most 2)",
+            t30.median()
         ),
-        judge(
-            "median",
-            format!("30-day median error {:.1} days (at most 2)", at30["median"]),
-            at30["median"] <= 2.0,
-            true,
+        t30.median() <= 2.0,
+        true,
+    );
+    judge.judge(
+        "named verdict",
+        format!(
+            "named: verdict right {:.1}% at 30 days (at least 95)",
+            t30.verdict()
         ),
-        judge(
-            "verdict",
-            format!("verdict right {:.1}% (at least 95)", at30["verdict"]),
-            at30["verdict"] >= 95.0,
-            true,
-        ),
-        judge(
-            "covers",
-            format!("P10-P90 covers {:.1}% (75-90)", at30["covers"]),
-            (75.0..=90.0).contains(&at30["covers"]),
-            full,
-        ),
-        judge(
-            "baselines",
-            if beaten.is_empty() {
-                "ramp, launch and tranche series better than both baselines".to_string()
-            } else {
-                format!(
-                    "ramp, launch and tranche series better than both baselines, not on {}",
-                    beaten.join(", ")
-                )
-            },
-            beaten.is_empty(),
-            full,
-        ),
+        t30.verdict() >= 95.0,
+        true,
+    );
+    judge.coverage("named", &r, !check);
+    let shaped = [
+        "linear_ramp",
+        "exponential_ramp",
+        "adoption",
+        "step_launch",
+        "launch_plateau",
+        "decline_relaunch",
+        "tranches",
+        "recent_launch",
+        "recent_ramp",
     ];
-    println!("targets: {}", lines.join("; "));
-    if !missed.is_empty() {
-        println!("MISSED: {}", missed.join(", "));
+    let mut beaten = beaten_by(&r, 30, 1, Some(&shaped));
+    beaten.extend(beaten_by(&r, 30, 2, Some(&shaped)));
+    beaten.sort();
+    beaten.dedup();
+    judge.judge(
+        "named baselines",
+        if beaten.is_empty() {
+            "named: ramp, launch and tranche series better than both baselines at 30 days".into()
+        } else {
+            format!(
+                "named: ramp, launch and tranche series better than both baselines at 30 days, not on {}",
+                beaten.join(", ")
+            )
+        },
+        beaten.is_empty(),
+        !check,
+    );
+}
+
+/// The drawn suite: `BACKTEST_DRAWN` histories (500; 60 in the quick check) drawn with
+/// `BACKTEST_SEED` (1), each forecast once at each horizon.
+fn drawn_suite(judge: &mut Judge, check: bool, trace: bool) {
+    let count = env_number("BACKTEST_DRAWN").unwrap_or(if check { 60 } else { 500 }) as usize;
+    let seed = env_number("BACKTEST_SEED").unwrap_or(1);
+    println!();
+    println!("== the drawn suite ({count} histories, seed {seed})");
+    let scenarios = drawn::drawn(seed, count);
+    let r = evaluate(&scenarios, &[0], trace);
+    print_horizons(&r);
+    for h in HORIZONS {
+        print_families(&r, h);
+    }
+    judge.ledgers("drawn", &r);
+    let (t30, t60) = (&r.by_horizon[&(30, 0)], &r.by_horizon[&(60, 0)]);
+    let full = !check;
+    judge.judge(
+        "drawn median 30d",
+        format!(
+            "drawn: 30-day median error {:.1} days (at most 2)",
+            t30.median()
+        ),
+        t30.median() <= 2.0,
+        full,
+    );
+    judge.judge(
+        "drawn p90 30d",
+        format!("drawn: 30-day P90 error {:.1} days (at most 5)", t30.p90()),
+        t30.p90() <= 5.0,
+        full,
+    );
+    judge.judge(
+        "drawn verdict 30d",
+        format!(
+            "drawn: verdict right {:.1}% at 30 days (at least 95)",
+            t30.verdict()
+        ),
+        t30.verdict() >= 95.0,
+        full,
+    );
+    judge.judge(
+        "drawn verdict 60d",
+        format!(
+            "drawn: verdict right {:.1}% at 60 days (at least 85)",
+            t60.verdict()
+        ),
+        t60.verdict() >= 85.0,
+        full,
+    );
+    judge.judge(
+        "drawn unused 60d",
+        format!(
+            "drawn: unused at expiry off by {:.1}% of the award at 60 days, median (at most 2)",
+            t60.unused_median() * 100.0
+        ),
+        t60.unused_median() <= 0.02,
+        full,
+    );
+    judge.coverage("drawn", &r, full);
+    let mut beaten: Vec<String> = HORIZONS
+        .iter()
+        .flat_map(|&h| {
+            beaten_by(&r, h, 2, None)
+                .into_iter()
+                .map(move |f| format!("{f} at {h}d"))
+        })
+        .collect();
+    beaten.sort();
+    judge.judge(
+        "drawn families",
+        if beaten.is_empty() {
+            "drawn: every family at least as good as the straight line at every horizon".into()
+        } else {
+            format!(
+                "drawn: every family at least as good as the straight line at every horizon, not {}",
+                beaten.join(", ")
+            )
+        },
+        beaten.is_empty(),
+        full,
+    );
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn main() {
+    // --check: the quick run CI makes (two noise draws a family unless BACKTEST_SEEDS).
+    let check = std::env::args().any(|a| a == "--check");
+    if check && std::env::var_os("BACKTEST_SEEDS").is_none() {
+        std::env::set_var("BACKTEST_SEEDS", "2");
+    }
+    let trace = std::env::var_os("BACKTEST_TRACE").is_some();
+    // BACKTEST_SUITES=named,drawn,spikes (all by default).
+    let suites: Vec<String> = std::env::var("BACKTEST_SUITES")
+        .unwrap_or_else(|_| "named,drawn,spikes".into())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let mut judge = Judge::default();
+    if suites.iter().any(|s| s == "named") {
+        named(&mut judge, check, trace);
+    }
+    if suites.iter().any(|s| s == "drawn") {
+        drawn_suite(&mut judge, check, trace);
+    }
+    println!();
+    println!("targets:");
+    for l in &judge.lines {
+        println!("  {l}");
+    }
+    if !judge.missed.is_empty() {
+        println!("MISSED: {}", judge.missed.join(", "));
         std::process::exit(1);
     }
 }
