@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 mod drawn;
+mod spikes;
 
 use creditburn::analyse::burn::{self, Kind, Spend};
 use creditburn::analyse::forecast::Method;
@@ -415,7 +416,7 @@ fn ledgers_agree(s: &Scenario, truth: &Truth) -> Result<(), String> {
         DrawdownOrder::Aws,
         last,
         Some(Method::TrailingMean),
-        burn::SPIKE_DAYS,
+        burn::SpikeCheck::default(),
     );
     for (i, a) in s.awards.iter().enumerate() {
         let plain: f64 = truth.paid[i].values().sum();
@@ -567,7 +568,7 @@ fn evaluate(scenarios: &[Scenario], offsets: &[i64], trace: bool) -> Results {
                         DrawdownOrder::Aws,
                         as_of,
                         *only,
-                        burn::SPIKE_DAYS,
+                        burn::SpikeCheck::default(),
                     );
                     r.runs += 1;
                     let b = &model.awards[s.subject];
@@ -974,6 +975,9 @@ fn main() {
     }
     if suites.iter().any(|s| s == "drawn") {
         drawn_suite(&mut judge, check, trace);
+    }
+    if suites.iter().any(|s| s == "spikes") {
+        spikes::measure(&mut judge, check);
     }
     println!();
     println!("targets:");

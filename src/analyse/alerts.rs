@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::analyse::analysis::AwardStatus;
+use crate::analyse::analysis::{AwardStatus, Confidence};
 use crate::analyse::project::Status;
 use crate::config::AlertConfig;
 use crate::model::money::money;
@@ -40,7 +40,7 @@ pub enum Rule {
     Exhausted,
     CreditDrift,
     Consumed,
-    /// A workload's last day of spend above the forecast's P99.
+    /// A workload's day of spend beyond its noise, by an amount worth reading.
     Spike,
 }
 
@@ -75,8 +75,9 @@ pub struct Alert {
     pub subject: String,
 }
 
-/// A `spike` alert for each funded workload whose last day is above the forecast's P99,
-/// on the award funding it, naming the usage types that moved most.
+/// A `spike` alert for each funded workload with a spike (`burn::SpikeCheck`), on the
+/// award funding it, naming the usage types that moved most, and saying so when they do
+/// not explain most of the jump.
 pub fn spikes(workloads: &[crate::analyse::analysis::WorkloadSpend]) -> Vec<Alert> {
     let mut out = Vec::new();
     for w in workloads {
@@ -95,21 +96,38 @@ pub fn spikes(workloads: &[crate::analyse::analysis::WorkloadSpend]) -> Vec<Aler
             // The day: a later spike is news, the same one seen again is not.
             level: crate::analyse::table::epoch_days(s.date) as f64,
             subject: format!(
-                "{} spent {} on {}, above the forecast's P99 of {} (expected {}){}",
+                "{} spent {} on {}, {} above the {} expected and beyond the {} its noise explains{}{}",
                 w.name,
                 money(s.spend),
                 s.date,
-                money(s.p99),
+                money(s.spend - s.expected),
                 money(s.expected),
+                money(s.threshold),
                 if movers.is_empty() {
                     String::new()
                 } else {
                     format!(": {}", movers.join(", "))
+                },
+                if s.movers_explain() {
+                    String::new()
+                } else {
+                    format!(
+                        " (the usage types that moved explain only {} of the {} jump)",
+                        money(s.explained),
+                        money(s.spend - s.expected)
+                    )
                 }
             ),
         });
     }
     out
+}
+
+/// ", though the range reaches on track": what an uncertain verdict's subject says.
+fn uncertain_clause(a: &AwardStatus) -> String {
+    a.range_reaches_words()
+        .map(|r| format!(", though the range reaches {r}"))
+        .unwrap_or_default()
 }
 
 /// The alerts for every award, most severe first within an award.
@@ -125,13 +143,15 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                         award: a.id.clone(),
                         rule: Rule::ExhaustionRisk,
                         level: 0.0,
-                        severity: if early > 30 {
+                        // An uncertain verdict is a warning at most.
+                        severity: if early > 30 && a.confidence == Confidence::Firm {
                             Severity::Critical
                         } else {
                             Severity::Warning
                         },
                         subject: format!(
-                            "{name} runs out on {date}, {early} days before it expires"
+                            "{name} runs out on {date}, {early} days before it expires{}",
+                            uncertain_clause(a)
                         ),
                     });
                 }
@@ -142,9 +162,10 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
                 level: 0.0,
                 severity: Severity::Warning,
                 subject: format!(
-                    "{name} will leave {} unused when it expires on {}",
+                    "{name} will leave {} unused when it expires on {}{}",
                     money(a.projected_unused_at_expiry),
-                    a.expiry_date
+                    a.expiry_date,
+                    uncertain_clause(a)
                 ),
             }),
             // Used up with nothing paid out of pocket: a stacked award behind it took

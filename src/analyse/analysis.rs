@@ -71,6 +71,11 @@ pub struct AwardStatus {
     #[serde(serialize_with = "cents")]
     pub projected_unused_at_expiry: f64,
     pub status: Status,
+    /// Whether the forecast's P10-P90 range stays within the status (`firm`) or crosses
+    /// a status threshold (`uncertain`); `firm` for statuses no forecast decides.
+    pub confidence: Confidence,
+    /// The other statuses the P10-P90 range reaches, when `uncertain`.
+    pub range_reaches: Vec<Status>,
     /// Spend of the funded workloads the award does not pay for (Marketplace models
     /// unless covered, services outside `services`), since start.
     #[serde(serialize_with = "cents")]
@@ -103,6 +108,70 @@ pub struct AwardStatus {
     /// P50 and P90 spend paths, for the chart's projection and band.
     #[serde(skip)]
     pub projected_draw: [Vec<(NaiveDate, f64)>; 3],
+}
+
+/// How sure a status is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The P10-P90 range gives the same status at both ends.
+    Firm,
+    /// The range crosses a status threshold: runs out before expiry at one end and not
+    /// at the other, or forfeits at one end and not at the other.
+    Uncertain,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Firm => "firm",
+            Confidence::Uncertain => "uncertain",
+        }
+    }
+}
+
+impl AwardStatus {
+    /// "likely to be forfeited, but the range reaches on track": an uncertain status in
+    /// words; None when the status is firm.
+    pub fn uncertainty(&self) -> Option<String> {
+        let likely = match self.status {
+            Status::ExhaustionRisk => "likely to run out before it expires",
+            Status::ForfeitRisk => "likely to be forfeited",
+            _ => "likely on track",
+        };
+        Some(format!(
+            "{likely}, but the range reaches {}",
+            self.range_reaches_words()?
+        ))
+    }
+
+    /// "on track", "an early run-out and a forfeit": the other statuses an uncertain
+    /// status's range reaches; None when the status is firm.
+    pub fn range_reaches_words(&self) -> Option<String> {
+        let reaches: Vec<&str> = self
+            .range_reaches
+            .iter()
+            .map(|s| match s {
+                Status::ExhaustionRisk => "an early run-out",
+                Status::ForfeitRisk => "a forfeit",
+                _ => "on track",
+            })
+            .collect();
+        (!reaches.is_empty()).then(|| reaches.join(" and "))
+    }
+}
+
+/// The status the forecast gives an award at `q` of its P10/P50/P90 range of dates and
+/// balances, by `burn::verdict`.
+fn verdict_at(
+    f: &burn::AwardForecast,
+    q: impl Fn(&burn::Quantiles<Option<NaiveDate>>, &burn::Quantiles<f64>) -> (Option<NaiveDate>, f64),
+    burn: &burn::AwardBurn,
+    expiry: NaiveDate,
+    slack: i64,
+) -> Status {
+    let (date, unused) = q(&f.exhaustion_date, &f.unused_at_expiry);
+    burn::verdict(date, unused, burn.projected_daily, expiry, slack)
 }
 
 /// An award's balance brought forward: what it had paid before `date`.
@@ -279,7 +348,11 @@ pub fn analyse(
         config.analysis.drawdown_order,
         end,
         None,
-        burn::spike_days(end, last_run),
+        burn::SpikeCheck {
+            days: burn::spike_days(end, last_run),
+            min_amount: config.alerts.spike_min_amount,
+            min_share: config.alerts.spike_min_share,
+        },
     );
     warnings.extend(model.still_arriving.iter().map(still_arriving_warning));
     let context = Context {
@@ -559,10 +632,14 @@ fn workload_spends(
         let by_service = by_service.remove(&w.name).unwrap_or_default();
         let excluded_services = excluded.remove(&w.name).unwrap_or_default();
         let spike = match model.spikes.iter().find(|s| s.workload == w.name) {
-            Some(s) => Some(burn::Spike {
-                movers: movers(usage, lines, &w.name, s.date)?,
-                ..s.clone()
-            }),
+            Some(s) => {
+                let movers = movers(usage, lines, &w.name, s.date)?;
+                Some(burn::Spike {
+                    explained: movers.iter().map(|m| m.change).sum(),
+                    movers,
+                    ..s.clone()
+                })
+            }
             None => None,
         };
         let bedrock_usage = usage_lines.remove(&w.name).unwrap_or_default();
@@ -1564,13 +1641,15 @@ fn period_spend<'a>(
 /// statuses (not started, expired) from the trailing-mean projection; exhausted when
 /// something was granted, none of it is left and no tranche is still to come; otherwise
 /// the forecast's P50 through `burn::verdict`.
+/// With the status, the other statuses the forecast's P10-P90 range reaches (none for a
+/// status no forecast decides).
 fn verdict_of(
     award: &Award,
     burn: &burn::AwardBurn,
     projection: &crate::analyse::project::Projection,
     as_of: NaiveDate,
     slack: i64,
-) -> (Status, Option<NaiveDate>, f64) {
+) -> (Status, Option<NaiveDate>, f64, Vec<Status>) {
     let f = &burn.forecast;
     let in_period = as_of >= award.start && as_of <= award.expiry;
     // Used up: something was granted, none of it is left, and no tranche is still to
@@ -1593,21 +1672,33 @@ fn verdict_of(
             } else {
                 f.unused_at_expiry.p50
             },
+            Vec::new(),
         ),
         _ if used_up => (
             Status::Exhausted,
             burn.exhausted_on.or(f.exhaustion_date.p50),
             0.0,
+            Vec::new(),
         ),
         _ => {
-            let status = burn::verdict(
+            let status = verdict_at(f, |d, u| (d.p50, u.p50), burn, award.expiry, slack);
+            // The high-spend end of the range runs out soonest and leaves least; the
+            // low-spend end the other way.
+            let mut reaches = Vec::new();
+            for q in [
+                verdict_at(f, |d, u| (d.p10, u.p10), burn, award.expiry, slack),
+                verdict_at(f, |d, u| (d.p90, u.p90), burn, award.expiry, slack),
+            ] {
+                if q != status && !reaches.contains(&q) {
+                    reaches.push(q);
+                }
+            }
+            (
+                status,
                 f.exhaustion_date.p50,
                 f.unused_at_expiry.p50,
-                burn.projected_daily,
-                award.expiry,
-                slack,
-            );
-            (status, f.exhaustion_date.p50, f.unused_at_expiry.p50)
+                reaches,
+            )
         }
     }
 }
@@ -1650,7 +1741,7 @@ fn award_status(
         config.alerts.slack_days,
     );
     let slack = config.alerts.slack_days;
-    let (status, exhaustion_date, unused_at_expiry) =
+    let (status, exhaustion_date, unused_at_expiry, range_reaches) =
         verdict_of(award, burn, &projection, as_of, slack);
     let no_data_reasons = no_data_reasons(
         &Suspicion {
@@ -1668,10 +1759,10 @@ fn award_status(
     if let Some(gap) = note.gap {
         no_data_reasons.insert(0, gap_reason(award, burn, gap));
     }
-    let status = if no_data_reasons.is_empty() {
-        status
+    let (status, range_reaches) = if no_data_reasons.is_empty() {
+        (status, range_reaches)
     } else {
-        Status::NoData
+        (Status::NoData, Vec::new())
     };
     let consumed = projection.consumed;
     Ok(AwardStatus {
@@ -1693,6 +1784,12 @@ fn award_status(
         projected_exhaustion_date: exhaustion_date,
         projected_unused_at_expiry: unused_at_expiry,
         status,
+        confidence: if range_reaches.is_empty() {
+            Confidence::Firm
+        } else {
+            Confidence::Uncertain
+        },
+        range_reaches,
         not_covered,
         workloads: award.workloads.clone(),
         no_data_reasons,

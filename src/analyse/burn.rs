@@ -262,21 +262,34 @@ pub struct AwardBurn {
     pub paths: [Vec<(NaiveDate, f64)>; 3],
 }
 
-/// A day of a workload's spend above the forecast's P99 for it.
+/// A day of a workload's spend beyond what the forecast's noise explains, by an amount
+/// worth reading (`SpikeCheck`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spike {
     pub workload: String,
     pub date: NaiveDate,
     #[serde(serialize_with = "cents")]
     pub spend: f64,
-    /// The forecast for the day (P50) and its P99, from the days before.
+    /// The forecast for the day (P50), from the days before.
     #[serde(serialize_with = "cents")]
     pub expected: f64,
+    /// The most the forecast's noise explains for the day (`forecast::one_day_ahead`:
+    /// about one day in a thousand of a series without spikes is above it).
     #[serde(serialize_with = "cents")]
-    pub p99: f64,
+    pub threshold: f64,
     /// The usage types that moved most against their mean of the 14 days before, in
     /// dollars (filled in by the analysis).
     pub movers: Vec<Mover>,
+    /// How much of the jump above `expected` the movers account for, in dollars.
+    #[serde(serialize_with = "cents")]
+    pub explained: f64,
+}
+
+impl Spike {
+    /// Whether the movers account for most (half or more) of the jump above expected.
+    pub fn movers_explain(&self) -> bool {
+        self.explained >= 0.5 * (self.spend - self.expected)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -290,8 +303,8 @@ pub struct Model {
     pub awards: Vec<AwardBurn>,
     /// The awards' indices in the order they are drawn.
     pub order: Vec<usize>,
-    /// Per workload, the latest of its last `spike_days` days of data above the
-    /// forecast's P99 for it (unattributed spend is not checked).
+    /// Per workload, the latest of its last days of data checked that is a spike
+    /// (`SpikeCheck`; unattributed spend is not checked).
     pub spikes: Vec<Spike>,
     pub out_of_pocket: OutOfPocket,
     /// Each workload's forecast method (the key "" is unattributed spend).
@@ -324,8 +337,36 @@ pub fn spike_days(end: NaiveDate, last_run: Option<NaiveDate>) -> usize {
     })
 }
 
-/// A spike smaller than this many dollars above the forecast is not one.
-pub const MIN_SPIKE: f64 = 10.0;
+/// What makes a day a spike worth an alert: beyond what the forecast's noise explains
+/// (`forecast::one_day_ahead`'s threshold), and an impact worth reading: at least
+/// `min_amount` dollars and `min_share` of the day's expected spend above what was
+/// expected. `days` of the last days of data are checked (`spike_days`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpikeCheck {
+    pub days: usize,
+    pub min_amount: f64,
+    pub min_share: f64,
+}
+
+impl Default for SpikeCheck {
+    /// A daily run's check with the configuration's default floors.
+    fn default() -> SpikeCheck {
+        SpikeCheck {
+            days: SPIKE_DAYS,
+            min_amount: crate::config::SPIKE_MIN_AMOUNT,
+            min_share: crate::config::SPIKE_MIN_SHARE,
+        }
+    }
+}
+
+impl SpikeCheck {
+    /// Whether `spend` on a day forecast at `expected`, with `threshold` the most the
+    /// noise explains, is a spike.
+    pub fn is_spike(&self, spend: f64, expected: f64, threshold: f64) -> bool {
+        let above = spend - expected;
+        spend > threshold && above >= self.min_amount && above >= self.min_share * expected
+    }
+}
 
 /// The days the forecast reaches past the last day of data: to the last expiry, and at
 /// least far enough for the 90-day out-of-pocket figure.
@@ -340,8 +381,8 @@ fn horizon(awards: &[Award], end: NaiveDate) -> usize {
 /// path (`Projector::project`), and what that says of each award and of the account.
 ///
 /// `only` forces one forecast method on every workload (the backtest's baselines); None
-/// lets each series' own backtest choose. `spike_days` of the last days of data are
-/// checked for a spike (`spike_days`).
+/// lets each series' own backtest choose. `spikes` says which of the last days of data
+/// are checked for a spike, and what makes one.
 pub fn model(
     spend: &Spend,
     awards: &[Award],
@@ -349,7 +390,7 @@ pub fn model(
     order: DrawdownOrder,
     end: NaiveDate,
     only: Option<Method>,
-    spike_days: usize,
+    spikes: SpikeCheck,
 ) -> Model {
     let views = views(&spend.kinds, awards, billing, order);
     let (past, past_account) = replay(spend, &views, end);
@@ -358,7 +399,7 @@ pub fn model(
     let estimated = spend.estimated_from.map_or(0, |e| {
         ((end - e).num_days() + 1).clamp(0, series.len as i64) as usize
     });
-    let fitted = fit(&series, h, only, spike_days, estimated);
+    let fitted = fit(&series, h, only, spikes, estimated);
     let (methods, spikes, still_arriving) = fit_findings(&series, &fitted, end);
     let projector = Projector {
         views,
@@ -602,7 +643,7 @@ fn series(spend: &Spend, end: NaiveDate) -> Series {
 /// A workload's forecast and what it says of the last days of data.
 struct Fitted {
     forecast: forecast::Forecast,
-    /// The latest spike: (days before the end, spend, P50, P99).
+    /// The latest spike: (days before the end, spend, P50, the noise's threshold).
     spike: Option<(usize, f64, f64, f64)>,
     /// Its last days still arriving (the forecast starts at the first of them).
     late: usize,
@@ -618,7 +659,7 @@ fn fit(
     series: &Series,
     horizon: usize,
     only: Option<Method>,
-    spike_days: usize,
+    spikes: SpikeCheck,
     estimated: usize,
 ) -> Vec<Fitted> {
     let threads = std::thread::available_parallelism()
@@ -629,19 +670,21 @@ fn fit(
         let y = &series.y[i];
         let late = still_arriving(y, estimated);
         let f = forecast::forecast_by(&y[..y.len() - late], horizon + late, only);
-        // The latest of the last spike_days days (not still arriving: a dip, not a
-        // spike) above its P99, if any.
+        // The latest of the last days checked (not still arriving: a dip, not a spike)
+        // that is a spike, if any.
         let spike = series.names[i].as_ref().and_then(|_| {
             let last = y.len() - late;
-            (last.saturating_sub(spike_days)..last).rev().find_map(|i| {
-                let (expected, p99) = forecast::one_day_ahead(&y[..=i], f.method)?;
-                (y[i] > p99 && y[i] - expected >= MIN_SPIKE).then_some((
-                    y.len() - 1 - i,
-                    y[i],
-                    expected,
-                    p99,
-                ))
-            })
+            (last.saturating_sub(spikes.days)..last)
+                .rev()
+                .find_map(|i| {
+                    let (expected, threshold) = forecast::one_day_ahead(&y[..=i], f.method)?;
+                    spikes.is_spike(y[i], expected, threshold).then_some((
+                        y.len() - 1 - i,
+                        y[i],
+                        expected,
+                        threshold,
+                    ))
+                })
         });
         let more = |q: usize| -> f64 {
             (0..late)
@@ -702,14 +745,15 @@ fn fit_findings(
                 expected_more: f.more[1],
             });
         }
-        if let (Some(name), Some((back, spend, expected, p99))) = (w, f.spike) {
+        if let (Some(name), Some((back, spend, expected, threshold))) = (w, f.spike) {
             spikes.push(Spike {
                 workload: name.clone(),
                 date: end - chrono::Days::new(back as u64),
                 spend,
                 expected,
-                p99,
+                threshold,
                 movers: Vec::new(),
+                explained: 0.0,
             });
         }
     }
@@ -1134,6 +1178,27 @@ mod tests {
     }
 
     #[test]
+    fn a_spike_is_beyond_the_noise_and_worth_reading() {
+        // Expected $200, the noise reaching $260: $320 is $120 above, over $50 and over
+        // half of $200, a spike.
+        let check = SpikeCheck::default();
+        assert!(check.is_spike(320.0, 200.0, 260.0));
+        // Within the noise, however far above.
+        assert!(!check.is_spike(320.0, 200.0, 330.0));
+        // Beyond the noise but under the floors: $276 against $210 is $66 above, under
+        // half of $210; $40 against $20 is twice, but only $20 above.
+        assert!(!check.is_spike(276.0, 210.0, 250.0));
+        assert!(!check.is_spike(40.0, 20.0, 30.0));
+        // The floors are configurable: at zero, beyond the noise is enough.
+        let bare = SpikeCheck {
+            min_amount: 0.0,
+            min_share: 0.0,
+            ..check
+        };
+        assert!(bare.is_spike(276.0, 210.0, 250.0));
+    }
+
+    #[test]
     fn the_spike_check_covers_the_days_since_the_last_run_within_its_bounds() {
         let end = day(100);
         assert_eq!(spike_days(end, None), SPIKE_DAYS);
@@ -1156,7 +1221,7 @@ mod tests {
             DrawdownOrder::Aws,
             day(end),
             None,
-            SPIKE_DAYS,
+            SpikeCheck::default(),
         )
     }
 
@@ -1214,7 +1279,7 @@ mod tests {
             DrawdownOrder::Listed,
             day(59),
             None,
-            SPIKE_DAYS,
+            SpikeCheck::default(),
         );
         assert_eq!((m.awards[0].consumed, m.awards[1].consumed), (6_000.0, 0.0));
     }
@@ -1298,7 +1363,7 @@ mod tests {
             DrawdownOrder::Aws,
             day(29),
             None,
-            SPIKE_DAYS,
+            SpikeCheck::default(),
         );
         // The POC pays only the Bedrock spend: 30 x $100, as in its workload view.
         let poc = &m.awards[0].account_view;

@@ -333,6 +333,9 @@ pub(crate) fn projection_sentence(a: &AwardStatus) -> String {
                     unused_range(a)
                 )),
             }
+            if let Some(unsure) = a.uncertainty() {
+                s.push_str(&format!(" Uncertain: {unsure}."));
+            }
             if let Some(drawn) = drawn_by_others(a) {
                 s.push(' ');
                 s.push_str(&drawn);

@@ -177,12 +177,28 @@ pub(super) fn check_alerts(raw: &RawAlerts, p: &mut Problems) -> AlertConfig {
             format!("{drift} is not a percentage between 0 and 100"),
         );
     }
+    let amount = raw.spike_min_amount;
+    if !(amount.is_finite() && amount >= 0.0) {
+        p.add(
+            "alerts.spike_min_amount",
+            format!("{amount} is not an amount of dollars, 0 or more"),
+        );
+    }
+    let share = raw.spike_min_share;
+    if !(share.is_finite() && (0.0..=100.0).contains(&share)) {
+        p.add(
+            "alerts.spike_min_share",
+            format!("{share} is not a share of the expected day between 0 and 100"),
+        );
+    }
     AlertConfig {
         recipients: raw.recipients.clone(),
         thresholds,
         slack_days: raw.slack_days,
         drift_tolerance_percent: raw.drift_tolerance_percent,
         repeat_interval_hours: raw.repeat_interval_hours,
+        spike_min_amount: raw.spike_min_amount,
+        spike_min_share: raw.spike_min_share,
     }
 }
 

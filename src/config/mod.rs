@@ -539,7 +539,16 @@ pub struct AlertConfig {
     pub drift_tolerance_percent: f64,
     /// An alert still in force is sent again after this many hours.
     pub repeat_interval_hours: f64,
+    /// A spike is worth an alert only this many dollars above the day's expected spend,
+    pub spike_min_amount: f64,
+    /// and this share of it (0.5: half again the expected day).
+    pub spike_min_share: f64,
 }
+
+/// `alerts.spike_min_amount` unless configured.
+pub const SPIKE_MIN_AMOUNT: f64 = 50.0;
+/// `alerts.spike_min_share` unless configured.
+pub const SPIKE_MIN_SHARE: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisConfig {

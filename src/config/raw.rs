@@ -187,6 +187,18 @@ pub(super) struct RawAlerts {
     pub(super) drift_tolerance_percent: f64,
     #[serde(default = "default_repeat_hours")]
     pub(super) repeat_interval_hours: f64,
+    #[serde(default = "default_spike_min_amount")]
+    pub(super) spike_min_amount: f64,
+    #[serde(default = "default_spike_min_share")]
+    pub(super) spike_min_share: f64,
+}
+
+pub(super) fn default_spike_min_amount() -> f64 {
+    super::SPIKE_MIN_AMOUNT
+}
+
+pub(super) fn default_spike_min_share() -> f64 {
+    super::SPIKE_MIN_SHARE
 }
 
 pub(super) fn default_repeat_hours() -> f64 {

@@ -214,7 +214,16 @@ fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
                     .unwrap_or_default()
             ),
         ),
-        ("Status", a.status.as_str().replace('_', " ")),
+        (
+            "Status",
+            match a.uncertainty() {
+                Some(unsure) => format!(
+                    "{} (uncertain: {unsure})",
+                    a.status.as_str().replace('_', " ")
+                ),
+                None => a.status.as_str().replace('_', " "),
+            },
+        ),
         ("Workloads", a.workloads.join(", ")),
     ]
 }
@@ -533,9 +542,13 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     for a in sentences {
         text.push_str(&wrap(
             &format!(
-                "{} ({}): {}",
+                "{} ({}{}): {}",
                 a.id,
                 a.status.as_str().replace('_', " "),
+                match a.confidence {
+                    crate::analyse::analysis::Confidence::Firm => "",
+                    crate::analyse::analysis::Confidence::Uncertain => ", uncertain",
+                },
                 projection_sentence(a)
             ),
             72,
@@ -559,7 +572,10 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
             money(a.remaining),
             money(a.daily_burn),
             a.expiry_date,
-            a.status.as_str().replace('_', " ")
+            match a.confidence {
+                crate::analyse::analysis::Confidence::Firm => a.status.as_str().replace('_', " "),
+                c => format!("{} ({})", a.status.as_str().replace('_', " "), c.as_str()),
+            }
         ));
     }
     html.push_str("</table>\n");

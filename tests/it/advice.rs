@@ -36,6 +36,8 @@ fn award(status: Status, remaining: f64, daily_burn: f64) -> AwardStatus {
         projected_exhaustion_date: Some(day("2026-12-08")),
         projected_unused_at_expiry: 0.0,
         status,
+        confidence: creditburn::analyse::analysis::Confidence::Firm,
+        range_reaches: Vec::new(),
         not_covered: 0.0,
         workloads: vec!["eval".into()],
         no_data_reasons: vec![],
@@ -580,7 +582,7 @@ fn what_if_on_a_stacked_pair_moves_the_poc_and_the_portfolio_behind_it() {
         creditburn::config::DrawdownOrder::Aws,
         d(59),
         None,
-        burn::SPIKE_DAYS,
+        burn::SpikeCheck::default(),
     );
     // The POC has $0 left after day 59 ($6,000 at $100 a day): it ran out on day 59.
     // Portfolio has paid nothing, and at $100 a day its $20,000 lasts 200 days: to day
@@ -651,6 +653,8 @@ fn alert_config() -> AlertConfig {
         slack_days: 7,
         drift_tolerance_percent: 5.0,
         repeat_interval_hours: 24.0,
+        spike_min_amount: creditburn::config::SPIKE_MIN_AMOUNT,
+        spike_min_share: creditburn::config::SPIKE_MIN_SHARE,
     }
 }
 
@@ -729,7 +733,7 @@ fn a_lever_does_not_cut_spend_already_made_that_is_still_arriving() {
         creditburn::config::DrawdownOrder::Aws,
         d(59),
         None,
-        burn::SPIKE_DAYS,
+        burn::SpikeCheck::default(),
     );
     let more = model.still_arriving[0].expected_more;
     assert!((more - 80.0).abs() < 2.0, "{more}");

@@ -1346,3 +1346,82 @@ fn the_reported_status_is_the_verdict_at_its_slack_boundaries() {
     assert_eq!(s, Status::ForfeitRisk);
     assert!((unused - 701.0).abs() < 0.01, "{unused}");
 }
+
+#[test]
+fn a_status_whose_range_crosses_a_threshold_is_uncertain_and_alerts_at_most_a_warning() {
+    // rag spends about $100 a day from 1 March, a five-day pattern of +-25% (no weekday
+    // pattern to take out); as of 29 April its award, to 30 June, has 62 days to run:
+    // about $6,000 spent and $6,200 to come. Swept across sizes around that, some put
+    // the P50 on one side of a threshold and one end of the P10-P90 range on the other.
+    let pattern = [1.25, 0.8, 1.1, 0.9, 0.95];
+    let table = days_table(60, |i| {
+        vec![(
+            "Amazon Bedrock Service",
+            INPUT,
+            "111111111111",
+            "rag",
+            100.0 * pattern[(i % 5) as usize],
+        )]
+    });
+    let as_of = day("2026-04-29");
+    let assess = |amount: f64| {
+        let config = config_with_poc(&format!("amount = {amount}"), "2026-03-01", "2026-06-30");
+        let a = analysis::analyse(&table, &config, as_of, None, None).unwrap();
+        (a.awards[0].clone(), config)
+    };
+    use creditburn::analyse::analysis::Confidence;
+    let (mut uncertain_forfeit, mut uncertain_on_track) = (false, false);
+    for step in 0..=40 {
+        let (poc, _) = assess(11_000.0 + 100.0 * step as f64);
+        // The other statuses the range reaches, and only when it reaches one.
+        assert_eq!(
+            poc.confidence == Confidence::Uncertain,
+            !poc.range_reaches.is_empty(),
+            "{poc:?}"
+        );
+        assert!(!poc.range_reaches.contains(&poc.status));
+        if poc.confidence == Confidence::Uncertain {
+            uncertain_forfeit |=
+                poc.status == Status::ForfeitRisk && poc.range_reaches.contains(&Status::OnTrack);
+            uncertain_on_track |= poc.status == Status::OnTrack;
+        }
+    }
+    assert!(uncertain_forfeit && uncertain_on_track);
+    // Far from every threshold the verdict is firm.
+    let (short, _) = assess(8_000.0);
+    assert_eq!(
+        (short.status, short.confidence),
+        (Status::ExhaustionRisk, Confidence::Firm)
+    );
+    let (long, _) = assess(20_000.0);
+    assert_eq!(
+        (long.status, long.confidence),
+        (Status::ForfeitRisk, Confidence::Firm)
+    );
+    // An exhaustion more than 30 days early is critical when firm, a warning at most when
+    // the range reaches on track; the subject says so.
+    let (mut early, config) = assess(8_000.0);
+    early.projected_exhaustion_date = Some(early.expiry_date - chrono::Days::new(40));
+    let severity = |a: &creditburn::analyse::analysis::AwardStatus| {
+        let alerts = creditburn::analyse::alerts::decide(std::slice::from_ref(a), &config.alerts);
+        let risk = alerts
+            .into_iter()
+            .find(|al| al.rule == creditburn::analyse::alerts::Rule::ExhaustionRisk)
+            .expect("an exhaustion alert");
+        (risk.severity, risk.subject)
+    };
+    use creditburn::analyse::alerts::Severity;
+    assert_eq!(severity(&early).0, Severity::Critical);
+    early.confidence = Confidence::Uncertain;
+    early.range_reaches = vec![Status::OnTrack];
+    let (s, subject) = severity(&early);
+    assert_eq!(s, Severity::Warning);
+    assert!(
+        subject.ends_with(", though the range reaches on track"),
+        "{subject}"
+    );
+    // The JSON names it.
+    let json = serde_json::to_value(&early).unwrap();
+    assert_eq!(json["confidence"], "uncertain");
+    assert_eq!(json["range_reaches"][0], "on_track");
+}

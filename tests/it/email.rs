@@ -279,3 +279,67 @@ fn the_digest_of_a_thousand_awards_stays_bounded_and_names_what_it_leaves_out() 
         &digest.text[..2000]
     );
 }
+
+#[test]
+fn an_uncertain_verdict_says_so_in_the_alert_the_digest_and_its_subject() {
+    let (config, table) = crate::support::demo();
+    let mut report =
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
+    // bfs-docs is a forfeit risk on the demo; its range made to reach on track.
+    let a = report
+        .awards
+        .iter_mut()
+        .find(|a| a.id == "bfs-docs")
+        .unwrap();
+    assert_eq!(a.status, creditburn::analyse::project::Status::ForfeitRisk);
+    assert_eq!(
+        a.confidence,
+        creditburn::analyse::analysis::Confidence::Firm
+    );
+    a.confidence = creditburn::analyse::analysis::Confidence::Uncertain;
+    a.range_reaches = vec![creditburn::analyse::project::Status::OnTrack];
+    report.alerts = creditburn::analyse::alerts::decide(&report.awards, &config.alerts);
+    let now = "2026-11-21T08:00:00Z".parse().unwrap();
+    let decision = creditburn::notify::state::decide(
+        &report.alerts,
+        &[],
+        &|_| None,
+        report.as_of,
+        now,
+        chrono::Duration::hours(24),
+    );
+    let emails = creditburn::notify::email::render(&report, &decision.events, now);
+    let e = emails
+        .iter()
+        .find(|e| e.award.as_deref() == Some("bfs-docs"))
+        .unwrap();
+    assert!(
+        e.subject.ends_with(", though the range reaches on track"),
+        "{}",
+        e.subject
+    );
+    for body in [&e.text, &e.html] {
+        assert!(
+            body.contains(
+                "forfeit risk (uncertain: likely to be forfeited, but the range reaches on track)"
+            ),
+            "{body}"
+        );
+    }
+    let digest = creditburn::notify::email::render_digest(&report, &Default::default(), now);
+    assert!(
+        digest.text.contains("bfs-docs (forfeit risk, uncertain):"),
+        "{}",
+        digest.text
+    );
+    assert!(
+        digest
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains("Uncertain: likely to be forfeited, but the range reaches on track."),
+        "{}",
+        digest.text
+    );
+}
