@@ -213,10 +213,16 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     let y = y[shift..].to_vec();
     let n = y.len();
     // Cut at its last level shift already, unless one method is forced.
-    let since = match only {
-        Some(_) => Since::Detect,
-        None => Since::Cut,
+    let mut how = How {
+        since: match only {
+            Some(_) => Since::Detect,
+            None => Since::Cut,
+        },
+        pins: Vec::new(),
     };
+    // Each method's forecast from the whole series, where it is fitted first (the ETS
+    // methods: AutoETS chooses its model there, and the backtests refit that model).
+    let mut finals: Vec<(Method, Vec<f64>)> = Vec::new();
     let holdouts: Vec<usize> = HOLDOUTS
         .iter()
         .copied()
@@ -244,11 +250,20 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         {
             continue;
         }
+        if let (Method::Ets | Method::EtsLog, false) = (method, holdouts.is_empty()) {
+            match ets_point(method, &y, horizon, None) {
+                Some((p, pin)) => {
+                    finals.push((method, p));
+                    how.pins.push((method, pin));
+                }
+                None => continue,
+            }
+        }
         let mut score = 0.0;
         let mut points = Vec::new();
         for &k in &holdouts {
             let (train, test) = y.split_at(n - k);
-            let Some(p) = point_since(method, train, k, since) else {
+            let Some(p) = point_with(method, train, k, &how) else {
                 break;
             };
             score += log_ratio(test.iter().sum(), p.iter().sum()).map_or(10.0, f64::abs);
@@ -300,7 +315,7 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         for k in further {
             let parts: Option<Vec<(f64, Vec<f64>)>> = weights
                 .iter()
-                .map(|(m, w)| Some((*w, point_since(*m, &y[..n - k], k, since)?)))
+                .map(|(m, w)| Some((*w, point_with(*m, &y[..n - k], k, &how)?)))
                 .collect();
             match parts {
                 Some(parts) if !parts.is_empty() => origins.push((k, blend(&parts))),
@@ -311,7 +326,13 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     let calibration = Calibration::measure(&y, &origins);
     let parts: Vec<(Method, f64, Vec<f64>)> = weights
         .iter()
-        .filter_map(|(m, w)| Some((*m, *w, point_since(*m, &y, horizon, since)?)))
+        .filter_map(|(m, w)| {
+            let p = match finals.iter().find(|f| f.0 == *m) {
+                Some((_, p)) => p.clone(),
+                None => point_with(*m, &y, horizon, &how)?,
+            };
+            Some((*m, *w, p))
+        })
         .collect();
     // Most weight first; the sort is stable, so a tie keeps the candidates' order.
     let mut ranked: Vec<&(Method, f64, Vec<f64>)> = parts.iter().collect();
@@ -544,7 +565,33 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// The point forecast of one method, `h` days after `y`; None when it cannot be fitted.
 pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
-    point_since(method, y, h, Since::Detect)
+    point_with(
+        method,
+        y,
+        h,
+        &How {
+            since: Since::Detect,
+            pins: Vec::new(),
+        },
+    )
+}
+
+/// How `point_with` fits: where the level method's days begin, and the ETS models
+/// AutoETS chose on the whole series, which a backtest refits instead of choosing again
+/// (a choice among six models costs six fits; the warm run on the scale bench spent
+/// most of its time there).
+#[derive(Debug, Clone, PartialEq)]
+struct How {
+    since: Since,
+    pins: Vec<(Method, Pin)>,
+}
+
+/// The ETS model AutoETS chose: its type as AutoETS spells it ("AAN": additive error,
+/// additive trend, no season) and whether its trend is damped.
+#[derive(Debug, Clone, PartialEq)]
+struct Pin {
+    spec: String,
+    damped: bool,
 }
 
 /// Where the level method's days begin.
@@ -558,7 +605,7 @@ enum Since {
     Cut,
 }
 
-fn point_since(method: Method, y: &[f64], h: usize, since: Since) -> Option<Vec<f64>> {
+fn point_with(method: Method, y: &[f64], h: usize, how: &How) -> Option<Vec<f64>> {
     if y.is_empty() {
         return None;
     }
@@ -592,7 +639,7 @@ fn point_since(method: Method, y: &[f64], h: usize, since: Since) -> Option<Vec<
         }
         Method::Level => {
             let clean = despike(&y[n.saturating_sub(MAX_HISTORY)..]);
-            let shift = match since {
+            let shift = match how.since {
                 Since::Detect => level_start(&clean),
                 Since::Cut => 0,
             };
@@ -608,45 +655,127 @@ fn point_since(method: Method, y: &[f64], h: usize, since: Since) -> Option<Vec<
             vec![tail.iter().sum::<f64>() / days.max(1) as f64; h]
         }
         Method::Ets | Method::EtsLog => {
-            // The last MAX_HISTORY days at most: older spend says little about the next
-            // months, and the fits cost in proportion to the days.
-            let y = &y[n.saturating_sub(MAX_HISTORY)..];
-            let clean = despike(y);
-            let log = method == Method::EtsLog;
-            let floor = log_floor(&clean);
-            let series: Vec<f64> = if log {
-                clean.iter().map(|v| (v + floor).ln()).collect()
-            } else {
-                clean
-            };
-            let predicted = ets(&series, h, log)?;
-            predicted
-                .into_iter()
-                .map(|v| if log { v.exp() - floor } else { v })
-                .map(|v| if v.is_finite() { v.max(0.0) } else { f64::NAN })
-                .collect()
+            let pin = how.pins.iter().find(|p| p.0 == method).map(|p| &p.1);
+            return ets_point(method, y, h, pin).map(|(p, _)| p);
         }
     };
     out.iter().all(|v| v.is_finite()).then_some(out)
 }
 
+/// The ETS methods' point forecast, `h` days after `y`, by the model `pin` names (chosen
+/// by AutoETS when None), and the model it was.
+fn ets_point(method: Method, y: &[f64], h: usize, pin: Option<&Pin>) -> Option<(Vec<f64>, Pin)> {
+    // The last MAX_HISTORY days at most: older spend says little about the next
+    // months, and the fits cost in proportion to the days.
+    let y = &y[y.len().saturating_sub(MAX_HISTORY)..];
+    let clean = despike(y);
+    let log = method == Method::EtsLog;
+    let floor = log_floor(&clean);
+    let series: Vec<f64> = if log {
+        clean.iter().map(|v| (v + floor).ln()).collect()
+    } else {
+        clean
+    };
+    let (predicted, pin) = ets(&series, h, log, pin)?;
+    let out: Vec<f64> = predicted
+        .into_iter()
+        .map(|v| if log { v.exp() - floor } else { v })
+        .map(|v| if v.is_finite() { v.max(0.0) } else { f64::NAN })
+        .collect();
+    out.iter().all(|v| v.is_finite()).then_some((out, pin))
+}
+
 /// AutoETS (trend none, additive or damped) on `y`, on a weekly MSTL decomposition once
 /// there are four weeks of it; with `log`, `y` is log spend and the error additive.
-fn ets(y: &[f64], h: usize, log: bool) -> Option<Vec<f64>> {
+fn ets(y: &[f64], h: usize, log: bool, pin: Option<&Pin>) -> Option<(Vec<f64>, Pin)> {
     // On log spend an additive error is already a multiplicative one on spend: the
     // multiplicative-error models would only double the fits.
-    let auto = if log {
-        AutoETS::new(1, "AZN").ok()?
-    } else {
-        AutoETS::non_seasonal()
+    let pinned = pin.and_then(|p| AutoETS::new(1, p.spec.as_str()).ok()?.damped(p.damped).ok());
+    let auto = match pinned {
+        Some(auto) => auto,
+        None if log => AutoETS::new(1, "AZN").ok()?,
+        None => AutoETS::non_seasonal(),
     };
+    let chosen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let point = if y.len() >= 28 {
-        let model = MSTLModel::new(vec![7], auto.into_trend_model());
-        model.fit(y).ok()?.predict(h, None).ok()?.point
+        let trend = Chosen {
+            auto,
+            chosen: chosen.clone(),
+        };
+        MSTLModel::new(vec![7], trend)
+            .fit(y)
+            .ok()?
+            .predict(h, None)
+            .ok()?
+            .point
     } else {
-        auto.fit(y).ok()?.predict(h, None).ok()?.point
+        let fitted = auto.fit(y).ok()?;
+        *chosen.lock().ok()? = Some(Pin::of(fitted.model()));
+        fitted.predict(h, None).ok()?.point
     };
-    (point.len() == h).then_some(point)
+    let pin = chosen.lock().ok()?.take()?;
+    (point.len() == h).then_some((point, pin))
+}
+
+impl Pin {
+    fn of(model: &augurs::ets::model::Model) -> Pin {
+        Pin {
+            spec: model.model_type().to_string(),
+            damped: model.damped(),
+        }
+    }
+}
+
+/// AutoETS as MSTL's trend model, keeping the model it chose.
+#[derive(Debug)]
+struct Chosen {
+    auto: AutoETS,
+    chosen: std::sync::Arc<std::sync::Mutex<Option<Pin>>>,
+}
+
+type BoxedError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl augurs::mstl::TrendModel for Chosen {
+    fn name(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed("AutoETS")
+    }
+
+    fn fit(
+        &self,
+        y: &[f64],
+    ) -> Result<Box<dyn augurs::mstl::FittedTrendModel + Sync + Send>, BoxedError> {
+        let fitted = self.auto.fit(y)?;
+        if let Ok(mut chosen) = self.chosen.lock() {
+            *chosen = Some(Pin::of(fitted.model()));
+        }
+        Ok(Box::new(ChosenFitted(fitted)))
+    }
+}
+
+#[derive(Debug)]
+struct ChosenFitted(augurs::ets::FittedAutoETS);
+
+impl augurs::mstl::FittedTrendModel for ChosenFitted {
+    fn predict_inplace(
+        &self,
+        horizon: usize,
+        level: Option<f64>,
+        forecast: &mut augurs::Forecast,
+    ) -> Result<(), BoxedError> {
+        Ok(self.0.predict_inplace(horizon, level, forecast)?)
+    }
+
+    fn predict_in_sample_inplace(
+        &self,
+        level: Option<f64>,
+        forecast: &mut augurs::Forecast,
+    ) -> Result<(), BoxedError> {
+        Ok(self.0.predict_in_sample_inplace(level, forecast)?)
+    }
+
+    fn training_data_size(&self) -> Option<usize> {
+        Some(self.0.training_data_size())
+    }
 }
 
 /// Where the current level of `y` begins: the day after the last changepoint that
