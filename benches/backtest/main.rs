@@ -1,28 +1,37 @@
-//! Backtest of the burn model: replay made-up burn histories of known shape, forecast as
-//! of many days, and compare with what happened.
+//! Backtest of the burn model: replay burn histories of known shape, forecast as of
+//! days before what happened, and compare.
 //!
 //!     cargo bench --bench backtest
-//!     BACKTEST_ONLY=step_launch,adoption cargo bench --bench backtest   # some families
-//!     BACKTEST_SEEDS=3 ...   # fewer noise draws per family (12 by default): quicker, noisier
+//!     BACKTEST_SUITES=drawn,spikes ...   # some suites (named, drawn, spikes: all by default)
+//!     BACKTEST_DRAWN=200 BACKTEST_SEED=2 ...   # the drawn suite's size (500) and seed (1)
+//!     BACKTEST_ONLY=step_launch,adoption ...   # some named families
+//!     BACKTEST_SEEDS=3 ...   # fewer noise draws per named family (12 by default)
 //!     BACKTEST_TRACE=1 ...   # also prints each 30-day run: its signed error and blend
 //!     cargo bench --profile dev --bench backtest -- --check   # the quick check CI runs
 //!
-//! Each scenario is one or more workloads' daily spend over 300 days and the awards that
-//! fund them. The truth is a plain ledger of the whole series, written apart from the
-//! model's drawdown and verdict (`truth`, `true_verdict`), and the model's own past on
-//! the whole series must agree with it (`ledgers_agree`). For each award and horizon
-//! H (14, 30 and 60 days before the true exhaustion, or before expiry for an award that
-//! lasts), the model is run as of each of the seven days around that point, on the data
-//! up to it, by the forecast creditburn uses and by two baselines: the 14-day trailing
-//! mean and a straight line through cumulative spend. Printed per horizon and method:
-//! the median and P90 of the absolute error of the exhaustion date in days (an award
-//! that lasts counts as running out the day after expiry), the median error of the
-//! balance unused at expiry as a share of the award, how often the verdict (status) is
-//! right, and how often the P10-P90 range holds the truth (the date for an award that
-//! runs out, the unused balance for one that lasts). Then the 30-day median error per
-//! scenario, and the targets; a missed target exits 1. `--check` (two noise draws a family)
-//! judges the ledgers, the median error and the verdict, and leaves the range's coverage
-//! and the baselines to the full run.
+//! Three suites. The named one: each scenario one or more workloads' daily spend over
+//! 300 days and the awards that fund them, 12 noise draws of each, forecast as of each
+//! of the seven days around each horizon: the regression cases. The drawn one
+//! (`drawn.rs`): histories drawn with a seed from parametrised families, one workload
+//! and one award each, forecast once at each horizon: histories nobody chose for the
+//! forecast. The spikes (`spikes.rs`): false spike alerts on histories without a
+//! spike, and injected spikes caught.
+//!
+//! The truth is a plain ledger of the whole series, written apart from the model's
+//! drawdown and verdict (`truth`, `true_verdict`), and the model's own past on the whole
+//! series must agree with it (`ledgers_agree`). For each award and horizon H (14, 30 and
+//! 60 days before the true exhaustion, or before expiry for an award that lasts), the
+//! model is run on the data up to that day by the forecast creditburn uses and by two
+//! baselines: the 14-day trailing mean and a straight line through cumulative spend.
+//! Printed per horizon and method, and per family: the median and P90 of the absolute
+//! error of the exhaustion date in days (an award that lasts counts as running out the
+//! day after expiry), the median error of the balance unused at expiry as a share of
+//! the award, how often the verdict (status) is right, and how often the P10-P90 range
+//! holds the truth (the date for an award that runs out, the unused balance for one that
+//! lasts). Then the targets; a missed target exits 1. `--check` (two noise draws a
+//! named family, 60 drawn histories, one organisation for the spikes) judges the
+//! ledgers, the named suite's 30-day median error and verdict and the spike targets, and
+//! leaves the rest to the full run.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -712,12 +721,14 @@ fn print_families(r: &Results, h: i64) {
             };
             format!("{d:>11} {u:>6} {:>4.0}%", t.verdict())
         };
+        // The account view has no range: no coverage to show.
         let covers = r
             .by_family
             .get(&(f.clone(), h, 0))
-            .map_or(f64::NAN, Tally::covers);
+            .filter(|t| t.covered.1 > 0)
+            .map_or("-".to_string(), |t| format!("{:.0}%", t.covers()));
         println!(
-            "{f:<16}  {}  {}  {}  {covers:>5.0}%",
+            "{f:<16}  {}  {}  {}  {covers:>6}",
             cell(0),
             cell(1),
             cell(2)
