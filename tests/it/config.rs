@@ -367,6 +367,20 @@ fn bad_configs() {
         ),
         &["alerts.repeat_interval_hours", "0"],
     );
+    check(
+        (
+            "slack_days = 7",
+            "slack_days = 7\nspike_min_amount = -5",
+        ),
+        &["alerts.spike_min_amount", "-5"],
+    );
+    check(
+        (
+            "slack_days = 7",
+            "slack_days = 7\nspike_min_share = nan",
+        ),
+        &["alerts.spike_min_share", "NaN"],
+    );
     // Email transport.
     let smtp = |keys: &str| format!("transport = \"smtp\"\n[email.smtp]\n{keys}\n");
     check(
