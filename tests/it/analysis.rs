@@ -940,7 +940,7 @@ fn a_poc_stacked_on_portfolio_is_drawn_first_and_eaten_by_the_platform_in_the_ac
 }
 
 #[test]
-fn a_day_above_the_p99_raises_a_spike_alert_naming_what_moved_and_leaves_the_forecast() {
+fn a_day_beyond_the_noise_raises_a_spike_alert_naming_what_moved_and_leaves_the_forecast() {
     // rag: $100 a day of input and $20 of output tokens for 60 days; on the last day an
     // evaluation run adds $900 of input tokens.
     let lines = |spike: Option<i64>| {
@@ -1424,4 +1424,59 @@ fn a_status_whose_range_crosses_a_threshold_is_uncertain_and_alerts_at_most_a_wa
     let json = serde_json::to_value(&early).unwrap();
     assert_eq!(json["confidence"], "uncertain");
     assert_eq!(json["range_reaches"][0], "on_track");
+}
+
+#[test]
+fn a_spike_its_movers_do_not_explain_says_so_and_one_under_the_floors_is_no_alert() {
+    // rag: eight usage types at $25 a day each ($200), with a little weekly wobble; on
+    // the last day every one of them doubles: $200 above the expected $200, spread
+    // evenly, so the three biggest movers explain $75 of it, under half.
+    let lines = |spike: Option<i64>, by: f64| {
+        move |i: i64| {
+            let wobble = [0.0, 0.4, -0.3, 0.2, -0.5, 0.1, 0.1][(i % 7) as usize];
+            (0..8)
+                .map(|k| {
+                    let usage_type: &'static str = [
+                        "UT-A", "UT-B", "UT-C", "UT-D", "UT-E", "UT-F", "UT-G", "UT-H",
+                    ][k];
+                    let cost = 25.0 + wobble + if spike == Some(i) { by } else { 0.0 };
+                    (
+                        "Amazon Bedrock Service",
+                        usage_type,
+                        "111111111111",
+                        "rag",
+                        cost,
+                    )
+                })
+                .collect()
+        }
+    };
+    let config =
+        creditburn::config::parse(crate::support::SMALL_CONFIG, std::path::Path::new(".")).unwrap();
+    let as_of = day("2026-04-29");
+    let spike_alert = |spike: Option<i64>, by: f64| {
+        creditburn::analyse::report::assess(
+            &days_table(60, lines(spike, by)),
+            &config,
+            as_of,
+            None,
+            None,
+        )
+        .unwrap()
+        .alerts
+        .into_iter()
+        .find(|a| a.rule == creditburn::analyse::alerts::Rule::Spike)
+    };
+    let alert = spike_alert(Some(59), 25.0).expect("a spike alert");
+    assert!(
+        alert
+            .subject
+            .contains("(the usage types that moved explain only $75."),
+        "{}",
+        alert.subject
+    );
+    // A jump of $5 a usage type ($40 in all, 20% of the day) is far beyond this calm
+    // series' noise, but under both floors ($50, half the day): no alert.
+    assert_eq!(spike_alert(Some(59), 5.0), None);
+    assert_eq!(spike_alert(None, 0.0), None);
 }

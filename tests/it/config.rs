@@ -368,17 +368,11 @@ fn bad_configs() {
         &["alerts.repeat_interval_hours", "0"],
     );
     check(
-        (
-            "slack_days = 7",
-            "slack_days = 7\nspike_min_amount = -5",
-        ),
+        ("slack_days = 7", "slack_days = 7\nspike_min_amount = -5"),
         &["alerts.spike_min_amount", "-5"],
     );
     check(
-        (
-            "slack_days = 7",
-            "slack_days = 7\nspike_min_share = nan",
-        ),
+        ("slack_days = 7", "slack_days = 7\nspike_min_share = nan"),
         &["alerts.spike_min_share", "NaN"],
     );
     // Email transport.
