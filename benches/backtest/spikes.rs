@@ -10,9 +10,7 @@
 //! spike of 2x, 3x or 10x injected into a fresh history on a day drawn from 60 to 149,
 //! checked as of that day.
 
-use std::collections::BTreeMap;
-
-use creditburn::analyse::burn::{self, Kind, Spend, SpikeCheck};
+use creditburn::analyse::burn::{self, Spend, SpikeCheck};
 use creditburn::config::DrawdownOrder;
 
 use super::{day, Judge, Rng};
@@ -33,19 +31,11 @@ fn history(rng: &mut Rng) -> Vec<f64> {
 /// The spike the model finds on the last day of `y` (floors at zero): (spend, expected,
 /// threshold).
 fn check_last(y: &[f64]) -> Option<(f64, f64, f64)> {
-    let mut days = BTreeMap::new();
-    for (t, v) in y.iter().enumerate() {
-        days.insert(day(t as i64), vec![(0, *v)]);
-    }
-    let spend = Spend {
-        kinds: vec![Kind {
-            workload: Some("w".into()),
-            service: "Amazon Bedrock".into(),
-            marketplace: false,
-        }],
-        days,
-        estimated_from: None,
-    };
+    let spend = Spend::of_one(
+        "w",
+        y.iter().enumerate().map(|(t, v)| (day(t as i64), *v)),
+        None,
+    );
     let model = burn::model(
         &spend,
         &[],

@@ -39,6 +39,26 @@ pub struct Spend {
     pub estimated_from: Option<NaiveDate>,
 }
 
+impl Spend {
+    /// One workload's Bedrock spend, a figure a day (the backtest's and the tests'
+    /// histories).
+    pub fn of_one(
+        workload: &str,
+        daily: impl IntoIterator<Item = (NaiveDate, f64)>,
+        estimated_from: Option<NaiveDate>,
+    ) -> Spend {
+        Spend {
+            kinds: vec![Kind {
+                workload: Some(workload.to_string()),
+                service: "Amazon Bedrock".into(),
+                marketplace: false,
+            }],
+            days: daily.into_iter().map(|(d, v)| (d, vec![(0, v)])).collect(),
+            estimated_from,
+        }
+    }
+}
+
 /// A workload whose last days of data look still arriving (see `LATE_DAYS`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StillArriving {

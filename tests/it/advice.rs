@@ -552,19 +552,11 @@ fn the_runway_drawn_for_one_workload_alone_is_the_models_own() {
 
 #[test]
 fn what_if_on_a_stacked_pair_moves_the_poc_and_the_portfolio_behind_it() {
-    use creditburn::analyse::burn::{self, Adjust, Kind, Spend};
+    use creditburn::analyse::burn::{self, Adjust, Spend};
     let d = |i: u64| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i);
     // $100 a day of Bedrock for 60 days. The POC ($6,000, days 0-120) is stacked on
     // Portfolio ($20,000, days 0-364): the POC expires first, so it pays first.
-    let spend = Spend {
-        kinds: vec![Kind {
-            workload: Some("w".into()),
-            service: "Amazon Bedrock".into(),
-            marketplace: false,
-        }],
-        days: (0..60).map(|t| (d(t), vec![(0, 100.0)])).collect(),
-        estimated_from: None,
-    };
+    let spend = Spend::of_one("w", (0..60).map(|t| (d(t), 100.0)), None);
     let awards = [
         creditburn::config::Award::granted("poc", d(0), d(120), vec![(d(0), 6_000.0)], &["w"]),
         creditburn::config::Award::granted(
@@ -702,23 +694,16 @@ fn running_out_a_month_early_is_critical() {
 
 #[test]
 fn a_lever_does_not_cut_spend_already_made_that_is_still_arriving() {
-    use creditburn::analyse::burn::{self, Adjust, Kind, Spend};
+    use creditburn::analyse::burn::{self, Adjust, Spend};
     let d = |i: u64| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i);
     // $100 a day for 59 days, then $20 on day 59, which AWS marks estimated: about $80
     // of it is still to arrive, and the model counts it on day 60. $7,000 granted to day
     // 364 has $1,080 left after day 59.
-    let mut days: std::collections::BTreeMap<NaiveDate, Vec<(usize, f64)>> =
-        (0..59).map(|t| (d(t), vec![(0, 100.0)])).collect();
-    days.insert(d(59), vec![(0, 20.0)]);
-    let spend = Spend {
-        kinds: vec![Kind {
-            workload: Some("w".into()),
-            service: "Amazon Bedrock".into(),
-            marketplace: false,
-        }],
-        days,
-        estimated_from: Some(d(45)),
-    };
+    let spend = Spend::of_one(
+        "w",
+        (0..59).map(|t| (d(t), 100.0)).chain([(d(59), 20.0)]),
+        Some(d(45)),
+    );
     let awards = [creditburn::config::Award::granted(
         "a",
         d(0),

@@ -162,7 +162,7 @@ fn health_and_metrics_over_http() {
         "creditburn_award_trailing_mean_runway_days{award=\"poc-support\",currency=\"USD\"} 17.6",
         "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.5\"} 16.0",
         "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.1\"} 11.0",
-        "creditburn_award_forecast_exhaustion_timestamp_seconds{award=\"poc-support\",currency=\"USD\",quantile=\"0.9\"} 1797638400.0",
+        "creditburn_award_forecast_exhaustion_timestamp_seconds{award=\"poc-support\",currency=\"USD\",quantile=\"0.9\"} 1797811200.0",
         "creditburn_award_forecast_unused_at_expiry{award=\"bfs-docs\",currency=\"USD\",quantile=\"0.5\"} 4536.23",
         "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
         "creditburn_last_run_success 1",

@@ -7,7 +7,13 @@ fn demo_emails() -> Vec<creditburn::notify::email::AlertEmail> {
     let (config, table) = crate::support::demo();
     let report =
         creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
-    // A first run: every alert is new.
+    first_run_emails(&report)
+}
+
+/// The emails a first run sends on `report`: every alert is new.
+fn first_run_emails(
+    report: &creditburn::analyse::report::Report,
+) -> Vec<creditburn::notify::email::AlertEmail> {
     let now = "2026-11-21T08:00:00Z".parse().unwrap();
     let decision = creditburn::notify::state::decide(
         &report.alerts,
@@ -17,7 +23,7 @@ fn demo_emails() -> Vec<creditburn::notify::email::AlertEmail> {
         now,
         chrono::Duration::hours(24),
     );
-    creditburn::notify::email::render(&report, &decision.events, now)
+    creditburn::notify::email::render(report, &decision.events, now)
 }
 
 #[test]
@@ -299,16 +305,7 @@ fn an_uncertain_verdict_says_so_in_the_alert_the_digest_and_its_subject() {
     a.confidence = creditburn::analyse::analysis::Confidence::Uncertain;
     a.range_reaches = vec![creditburn::analyse::project::Status::OnTrack];
     report.alerts = creditburn::analyse::alerts::decide(&report.awards, &config.alerts);
-    let now = "2026-11-21T08:00:00Z".parse().unwrap();
-    let decision = creditburn::notify::state::decide(
-        &report.alerts,
-        &[],
-        &|_| None,
-        report.as_of,
-        now,
-        chrono::Duration::hours(24),
-    );
-    let emails = creditburn::notify::email::render(&report, &decision.events, now);
+    let emails = first_run_emails(&report);
     let e = emails
         .iter()
         .find(|e| e.award.as_deref() == Some("bfs-docs"))
@@ -326,6 +323,7 @@ fn an_uncertain_verdict_says_so_in_the_alert_the_digest_and_its_subject() {
             "{body}"
         );
     }
+    let now = "2026-11-21T08:00:00Z".parse().unwrap();
     let digest = creditburn::notify::email::render_digest(&report, &Default::default(), now);
     assert!(
         digest.text.contains("bfs-docs (forfeit risk, uncertain):"),
