@@ -365,7 +365,7 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         for (j, p) in p50.iter().enumerate() {
             cum += p;
             let f = noise_floor(noise, j + 1);
-            let z = z * ((j + 1) as f64).powf(exponent);
+            let z = z * calibration.scale(j + 1);
             // The P10 never above the P50 and the P90 never below, whatever the sign of
             // the residuals (a series whose every holdout was under-forecast).
             let z = if upper {
@@ -408,6 +408,8 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
 struct Calibration {
     exponent: f64,
     spread: (f64, f64),
+    /// The furthest day ahead the residuals measured (at least the longest holdout's).
+    measured_to: usize,
 }
 
 impl Calibration {
@@ -463,22 +465,61 @@ impl Calibration {
         } else {
             GROWTH_EXPONENT
         };
-        let spread = if pairs.len() >= 7 {
-            let mut r: Vec<f64> = pairs
-                .iter()
-                .map(|(j, r)| r / (*j as f64).powf(exponent))
-                .collect();
-            r.sort_by(f64::total_cmp);
-            (
-                quantile(&r, 0.1) * RESIDUAL_WIDEN,
-                quantile(&r, 0.9) * RESIDUAL_WIDEN,
-            )
+        // Too few residuals to measure anything (a history of days since a launch): the
+        // default spread, growing with the fourth root of the days ahead.
+        if pairs.len() < 7 {
+            return Calibration {
+                exponent: UNMEASURED_EXPONENT,
+                spread: (-DEFAULT_SPREAD, DEFAULT_SPREAD),
+                measured_to: HOLDOUTS[3],
+            };
+        }
+        let mut r: Vec<f64> = pairs
+            .iter()
+            .map(|(j, r)| r / (*j as f64).powf(exponent))
+            .collect();
+        r.sort_by(f64::total_cmp);
+        let spread = (
+            quantile(&r, 0.1) * RESIDUAL_WIDEN,
+            quantile(&r, 0.9) * RESIDUAL_WIDEN,
+        );
+        // The furthest day ahead a residual was measured at: beyond it the growth is
+        // extrapolated.
+        let measured_to = pairs
+            .iter()
+            .map(|(j, _)| *j)
+            .max()
+            .unwrap_or(0)
+            .max(HOLDOUTS[3]);
+        Calibration {
+            exponent,
+            spread,
+            measured_to,
+        }
+    }
+
+    /// What the residual quantiles are multiplied by `days` ahead: `days` to the
+    /// measured power up to the furthest day ahead measured, and beyond it no faster than
+    /// the square root of the days (a level that wanders at random), so that a growth
+    /// measured over a few weeks is not carried on for a year: at a power of 1 the range
+    /// of a year ahead would reach from nothing to many times the whole year's spend.
+    fn scale(&self, days: usize) -> f64 {
+        let (d, to) = (days as f64, self.measured_to as f64);
+        if days <= self.measured_to {
+            d.powf(self.exponent)
         } else {
-            (-DEFAULT_SPREAD, DEFAULT_SPREAD)
-        };
-        Calibration { exponent, spread }
+            to.powf(self.exponent) * (d / to).powf(self.exponent.min(BEYOND_EXPONENT))
+        }
     }
 }
+
+/// The most the range grows per log day ahead beyond the days its residuals measured.
+const BEYOND_EXPONENT: f64 = 0.5;
+/// How the default spread (`DEFAULT_SPREAD`) grows with the days ahead, for a series too
+/// short to measure its residuals: the fourth root, as the range grew for every series
+/// until 2026-12 (at the prior `GROWTH_EXPONENT` the demo's newly launched workload read
+/// a P90 fourteen times its P50 three months ahead).
+const UNMEASURED_EXPONENT: f64 = 0.25;
 
 /// The step between calibration origins beyond the holdouts, in days: 56, 84 and 112
 /// days back. Each costs a fit of every method in the blend.
@@ -495,7 +536,7 @@ const MAX_EXPONENT: f64 = 1.0;
 /// (which does not grow) and a trend's (which grows with the days); the backtest bench's
 /// drawn suite (`cargo bench --bench backtest`) chose it with `RESIDUAL_WIDEN` for the
 /// range's coverage at 14, 30 and 60 days.
-pub const GROWTH_EXPONENT: f64 = 0.5;
+pub const GROWTH_EXPONENT: f64 = 0.75;
 
 /// The least the log ratio of cumulative spend can err, `days` days ahead, on a series
 /// whose days vary by `noise` (the standard deviation of log spend) about a level
@@ -1133,10 +1174,17 @@ mod tests {
         let short = Calibration::measure(&y, &origins(1.0, &all[..4]));
         let expected = 0.934 / 3.0 + 2.0 / 3.0 * GROWTH_EXPONENT;
         assert!((short.exponent - expected).abs() < 0.01, "{short:?}");
-        // Fewer than seven pairs: the default spread.
+        // Fewer than seven pairs: the default spread, growing with the fourth root.
         let none = Calibration::measure(&y[..20], &origins(1.0, &[7]));
         assert_eq!(none.spread, (-DEFAULT_SPREAD, DEFAULT_SPREAD));
-        assert_eq!(none.exponent, GROWTH_EXPONENT);
+        assert_eq!(none.exponent, UNMEASURED_EXPONENT);
+        // Beyond the furthest day ahead measured (112 here) the range grows no faster
+        // than the square root of the days: a year ahead is not the measured power law
+        // carried on.
+        assert_eq!(trend.measured_to, 112);
+        let year = trend.scale(365) / trend.scale(112);
+        assert!((year - (365.0f64 / 112.0).sqrt()).abs() < 1e-9, "{year}");
+        assert!((trend.scale(56) - 56f64.powf(trend.exponent)).abs() < 1e-9);
     }
 
     #[test]

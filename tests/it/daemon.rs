@@ -161,8 +161,8 @@ fn health_and_metrics_over_http() {
         // the emails give the forecast's date (2026-12-06, 16 days after as-of).
         "creditburn_award_trailing_mean_runway_days{award=\"poc-support\",currency=\"USD\"} 17.6",
         "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.5\"} 16.0",
-        "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.1\"} 11.0",
-        "creditburn_award_forecast_exhaustion_timestamp_seconds{award=\"poc-support\",currency=\"USD\",quantile=\"0.9\"} 1797811200.0",
+        "creditburn_award_forecast_days_to_exhaustion{award=\"poc-support\",currency=\"USD\",quantile=\"0.1\"} 13.0",
+        "creditburn_award_forecast_exhaustion_timestamp_seconds{award=\"poc-support\",currency=\"USD\",quantile=\"0.9\"} 1796947200.0",
         "creditburn_award_forecast_unused_at_expiry{award=\"bfs-docs\",currency=\"USD\",quantile=\"0.5\"} 4536.23",
         "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
         "creditburn_last_run_success 1",
