@@ -697,7 +697,7 @@ fn fit(
             (last.saturating_sub(spikes.days)..last)
                 .rev()
                 .find_map(|i| {
-                    let (expected, threshold) = forecast::one_day_ahead(&y[..=i], f.method)?;
+                    let (expected, threshold) = f.one_day_ahead(&y[..=i])?;
                     spikes.is_spike(y[i], expected, threshold).then_some((
                         y.len() - 1 - i,
                         y[i],

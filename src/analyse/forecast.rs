@@ -148,6 +148,10 @@ pub struct Forecast {
     pub spread: (f64, f64),
     /// How the range grows with the days ahead, measured on the series' own residuals.
     pub exponent: f64,
+    /// Where in the history the fit began (after leading days without spend and the last
+    /// level shift), and how it fitted: the spike check's one-day forecasts fit the same.
+    start: usize,
+    how: How,
 }
 
 impl Forecast {
@@ -160,6 +164,11 @@ impl Forecast {
             p90: vec![0.0; horizon],
             spread: (0.0, 0.0),
             exponent: GROWTH_EXPONENT,
+            start: 0,
+            how: How {
+                since: Since::Detect,
+                pins: Vec::new(),
+            },
         }
     }
 
@@ -395,6 +404,8 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         p50,
         spread,
         exponent,
+        start: first + shift,
+        how,
     }
 }
 
@@ -563,8 +574,34 @@ pub fn one_day_ahead(y: &[f64], method: Method) -> Option<(f64, f64)> {
     if n < 15 || method == Method::NoSpend {
         return None;
     }
+    let p50 = point(method, &y[..n - 1], 1)?.first().copied()?;
+    beyond_the_noise(y, p50)
+}
+
+impl Forecast {
+    /// `one_day_ahead` by this forecast's main method, fitted as the forecast was: from
+    /// the same start (its level shift found once, not again for each day checked) and
+    /// with the ETS model it chose. `y` is the history the forecast was made from (or a
+    /// part of it from its start) up to the day checked.
+    pub fn one_day_ahead(&self, y: &[f64]) -> Option<(f64, f64)> {
+        let n = y.len();
+        if n < 15 || self.method == Method::NoSpend {
+            return None;
+        }
+        let history = &y[..n - 1];
+        let from = self.start.min(history.len());
+        let p50 = match point_with(self.method, &history[from..], 1, &self.how) {
+            Some(p) => p,
+            None => point(self.method, history, 1)?,
+        };
+        beyond_the_noise(y, *p50.first()?)
+    }
+}
+
+/// (`p50`, the threshold the last day of `y`'s noise reaches above it).
+fn beyond_the_noise(y: &[f64], p50: f64) -> Option<(f64, f64)> {
+    let n = y.len();
     let history = &y[..n - 1];
-    let p50 = point(method, history, 1)?.first().copied()?;
     let floor = log_floor(history);
     let from = 7.max(n.saturating_sub(57));
     let ratios: Vec<f64> = (from..n - 1)
