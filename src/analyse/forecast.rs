@@ -292,46 +292,13 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
         .filter(|t| t.1 <= 2.0 * best + 1e-9)
         .map(|t| (t.0, 1.0 / (t.1 + 0.01).powi(2)))
         .collect();
-    let blend = |forecasts: &[(f64, Vec<f64>)]| -> Vec<f64> {
-        let total: f64 = forecasts.iter().map(|(w, _)| w).sum();
-        let len = forecasts.first().map_or(0, |(_, p)| p.len());
-        (0..len)
-            .map(|j| forecasts.iter().map(|(w, p)| w * p[j]).sum::<f64>() / total)
-            .collect()
-    };
-    // The blend's forecast from each calibration origin: the holdouts (their forecasts
-    // are at hand), and every `ORIGIN_STEP` days further back while `MIN_TRAIN` days are
-    // left to train on, so that the long horizons are measured too.
-    let mut origins: Vec<(usize, Vec<f64>)> = Vec::new();
-    for (i, &k) in holdouts.iter().enumerate() {
-        let parts: Vec<(f64, Vec<f64>)> = weights
-            .iter()
-            .filter_map(|(m, w)| {
-                let t = tried.iter().find(|t| t.0 == *m)?;
-                Some((*w, t.2[i].clone()))
-            })
-            .collect();
-        if parts.is_empty() {
-            break;
-        }
-        origins.push((k, blend(&parts)));
-    }
-    if only.is_none() {
-        let longest = holdouts.last().copied().unwrap_or(0);
-        let further = (longest + ORIGIN_STEP..=MAX_ORIGIN)
-            .step_by(ORIGIN_STEP)
-            .filter(|k| n >= k + MIN_TRAIN);
-        for k in further {
-            let parts: Option<Vec<(f64, Vec<f64>)>> = weights
-                .iter()
-                .map(|(m, w)| Some((*w, point_with(*m, &y[..n - k], k, &how)?)))
-                .collect();
-            match parts {
-                Some(parts) if !parts.is_empty() => origins.push((k, blend(&parts))),
-                _ => break,
-            }
-        }
-    }
+    let origins = blend_origins(
+        &y,
+        &holdouts,
+        &tried,
+        &weights,
+        (only.is_none()).then_some(&how),
+    );
     let calibration = Calibration::measure(&y, &origins);
     let parts: Vec<(Method, f64, Vec<f64>)> = weights
         .iter()
@@ -365,48 +332,73 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
     // The range: the residual quantiles per day ahead, widened (the origins overlap, so
     // few of their residuals are independent draws), and at least what the series' own
     // daily noise alone gives.
-    let spread = calibration.spread;
-    let exponent = calibration.exponent;
     let noise = day_noise(&weekday_adjusted_log(&y[n.saturating_sub(LEVEL_DAYS)..]));
-    let scaled = |z: f64, upper: bool| -> Vec<f64> {
-        let mut out = Vec::with_capacity(horizon);
-        let (mut cum, mut last) = (0.0, 0.0);
-        for (j, p) in p50.iter().enumerate() {
-            cum += p;
-            let f = noise_floor(noise, j + 1);
-            let z = z * calibration.scale(j + 1);
-            // The P10 never above the P50 and the P90 never below, whatever the sign of
-            // the residuals (a series whose every holdout was under-forecast).
-            let z = if upper {
-                z.max(f).max(0.0)
-            } else {
-                z.min(-f).min(0.0)
-            };
-            // Day by day too: the noise floor narrows with the days ahead, and a window
-            // of days (a tranche, an expiry) must see the paths in order. This also keeps
-            // rounding from putting a zero-width range's P90 below its P50.
-            let gap = cum * z.exp() - last;
-            let day = if upper {
-                gap.max(*p)
-            } else {
-                gap.clamp(0.0, *p)
-            };
-            out.push(day);
-            last += day;
-        }
-        out
-    };
     Forecast {
         method,
         blend,
-        p10: scaled(spread.0, false),
-        p90: scaled(spread.1, true),
+        p10: calibration.path(&p50, noise, false),
+        p90: calibration.path(&p50, noise, true),
         p50,
-        spread,
-        exponent,
+        spread: calibration.spread,
+        exponent: calibration.exponent,
         start: first + shift,
         how,
     }
+}
+
+/// The weighted mean of forecasts, day by day.
+fn blend(forecasts: &[(f64, Vec<f64>)]) -> Vec<f64> {
+    let total: f64 = forecasts.iter().map(|(w, _)| w).sum();
+    let len = forecasts.first().map_or(0, |(_, p)| p.len());
+    (0..len)
+        .map(|j| forecasts.iter().map(|(w, p)| w * p[j]).sum::<f64>() / total)
+        .collect()
+}
+
+/// The blend's forecast from each calibration origin of `y`, `(k, the k days after
+/// y[..n - k])`: the holdouts (their forecasts are in `tried`), and, given `how` to fit
+/// with, every `ORIGIN_STEP` days further back while `MIN_TRAIN` days are left to train
+/// on, so that the long horizons are measured too.
+fn blend_origins(
+    y: &[f64],
+    holdouts: &[usize],
+    tried: &[(Method, f64, Vec<Vec<f64>>)],
+    weights: &[(Method, f64)],
+    how: Option<&How>,
+) -> Vec<(usize, Vec<f64>)> {
+    let n = y.len();
+    let mut origins: Vec<(usize, Vec<f64>)> = Vec::new();
+    for (i, &k) in holdouts.iter().enumerate() {
+        let parts: Vec<(f64, Vec<f64>)> = weights
+            .iter()
+            .filter_map(|(m, w)| {
+                let t = tried.iter().find(|t| t.0 == *m)?;
+                Some((*w, t.2[i].clone()))
+            })
+            .collect();
+        if parts.is_empty() {
+            break;
+        }
+        origins.push((k, blend(&parts)));
+    }
+    let Some(how) = how else {
+        return origins;
+    };
+    let longest = holdouts.last().copied().unwrap_or(0);
+    let further = (longest + ORIGIN_STEP..=MAX_ORIGIN)
+        .step_by(ORIGIN_STEP)
+        .filter(|k| n >= k + MIN_TRAIN);
+    for k in further {
+        let parts: Option<Vec<(f64, Vec<f64>)>> = weights
+            .iter()
+            .map(|(m, w)| Some((*w, point_with(*m, &y[..n - k], k, how)?)))
+            .collect();
+        match parts {
+            Some(parts) if !parts.is_empty() => origins.push((k, blend(&parts))),
+            _ => break,
+        }
+    }
+    origins
 }
 
 /// The range's calibration on the series' own rolling-origin residuals: how the log
@@ -507,6 +499,38 @@ impl Calibration {
             spread,
             measured_to,
         }
+    }
+
+    /// The P90 path (`upper`) or the P10 path about the daily `p50`, for a series whose
+    /// days vary by `noise` (`noise_floor`).
+    fn path(&self, p50: &[f64], noise: f64, upper: bool) -> Vec<f64> {
+        let z = if upper { self.spread.1 } else { self.spread.0 };
+        let mut out = Vec::with_capacity(p50.len());
+        let (mut cum, mut last) = (0.0, 0.0);
+        for (j, p) in p50.iter().enumerate() {
+            cum += p;
+            let f = noise_floor(noise, j + 1);
+            let z = z * self.scale(j + 1);
+            // The P10 never above the P50 and the P90 never below, whatever the sign of
+            // the residuals (a series whose every holdout was under-forecast).
+            let z = if upper {
+                z.max(f).max(0.0)
+            } else {
+                z.min(-f).min(0.0)
+            };
+            // Day by day too: the noise floor narrows with the days ahead, and a window
+            // of days (a tranche, an expiry) must see the paths in order. This also keeps
+            // rounding from putting a zero-width range's P90 below its P50.
+            let gap = cum * z.exp() - last;
+            let day = if upper {
+                gap.max(*p)
+            } else {
+                gap.clamp(0.0, *p)
+            };
+            out.push(day);
+            last += day;
+        }
+        out
     }
 
     /// What the residual quantiles are multiplied by `days` ahead: `days` to the
