@@ -27,12 +27,12 @@ pub const FAMILIES: [&str; 10] = [
 
 impl Rng {
     /// Uniform on [lo, hi).
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(super) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.next()
     }
 
     /// Log-uniform on [lo, hi).
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(super) fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
         self.uniform(lo.ln(), hi.ln()).exp()
     }
 }

@@ -542,8 +542,15 @@ fn evaluate(scenarios: &[Scenario], offsets: &[i64], trace: bool) -> Results {
         scenarios: scenarios.len(),
         ..Results::default()
     };
+    // BACKTEST_BY_SIZING=1 tallies each scenario (family and sizing) apart.
+    let by_sizing = std::env::var_os("BACKTEST_BY_SIZING").is_some();
     for s in scenarios {
         let a = &s.awards[s.subject];
+        let family = if by_sizing {
+            s.name.as_str()
+        } else {
+            s.family()
+        };
         let truth = truth(s);
         if let Err(e) = ledgers_agree(s, &truth) {
             r.disagreements.push(e);
@@ -612,14 +619,9 @@ fn evaluate(scenarios: &[Scenario], offsets: &[i64], trace: bool) -> Results {
                         }),
                         _ => None,
                     };
-                    let family = if std::env::var_os("BACKTEST_BY_SIZING").is_some() {
-                        s.name.clone()
-                    } else {
-                        s.family().to_string()
-                    };
                     for t in [
                         r.by_horizon.entry((h, m)).or_default(),
-                        r.by_family.entry((family, h, m)).or_default(),
+                        r.by_family.entry((family.to_string(), h, m)).or_default(),
                     ] {
                         // Days for an award that runs out; the unused share for one
                         // that lasts.

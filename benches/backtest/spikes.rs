@@ -21,8 +21,8 @@ const FIRST_CHECKED: usize = 60;
 
 /// A history without a spike.
 fn history(rng: &mut Rng) -> Vec<f64> {
-    let level = (rng.next() * (800.0f64 / 40.0).ln()).exp() * 40.0;
-    let trend = (rng.next() - 0.5) * 0.4;
+    let level = rng.log_uniform(40.0, 800.0);
+    let trend = rng.uniform(-0.2, 0.2);
     (0..DAYS)
         .map(|t| level * (1.0 + trend * t as f64 / DAYS as f64) * rng.noise(0.10))
         .collect()

@@ -161,19 +161,6 @@ impl AwardStatus {
     }
 }
 
-/// The status the forecast gives an award at `q` of its P10/P50/P90 range of dates and
-/// balances, by `burn::verdict`.
-fn verdict_at(
-    f: &burn::AwardForecast,
-    q: impl Fn(&burn::Quantiles<Option<NaiveDate>>, &burn::Quantiles<f64>) -> (Option<NaiveDate>, f64),
-    burn: &burn::AwardBurn,
-    expiry: NaiveDate,
-    slack: i64,
-) -> Status {
-    let (date, unused) = q(&f.exhaustion_date, &f.unused_at_expiry);
-    burn::verdict(date, unused, burn.projected_daily, expiry, slack)
-}
-
 /// An award's balance brought forward: what it had paid before `date`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OpeningView {
@@ -1681,14 +1668,15 @@ fn verdict_of(
             Vec::new(),
         ),
         _ => {
-            let status = verdict_at(f, |d, u| (d.p50, u.p50), burn, award.expiry, slack);
+            let (d, u) = (&f.exhaustion_date, &f.unused_at_expiry);
+            let at = |date, unused| {
+                burn::verdict(date, unused, burn.projected_daily, award.expiry, slack)
+            };
+            let status = at(d.p50, u.p50);
             // The high-spend end of the range runs out soonest and leaves least; the
             // low-spend end the other way.
             let mut reaches = Vec::new();
-            for q in [
-                verdict_at(f, |d, u| (d.p10, u.p10), burn, award.expiry, slack),
-                verdict_at(f, |d, u| (d.p90, u.p90), burn, award.expiry, slack),
-            ] {
+            for q in [at(d.p10, u.p10), at(d.p90, u.p90)] {
                 if q != status && !reaches.contains(&q) {
                     reaches.push(q);
                 }

@@ -293,7 +293,7 @@ pub struct Spike {
     /// The forecast for the day (P50), from the days before.
     #[serde(serialize_with = "cents")]
     pub expected: f64,
-    /// The most the forecast's noise explains for the day (`forecast::one_day_ahead`:
+    /// The most the forecast's noise explains for the day (`Forecast::one_day_ahead`:
     /// about one day in a thousand of a series without spikes is above it).
     #[serde(serialize_with = "cents")]
     pub threshold: f64,
@@ -358,7 +358,7 @@ pub fn spike_days(end: NaiveDate, last_run: Option<NaiveDate>) -> usize {
 }
 
 /// What makes a day a spike worth an alert: beyond what the forecast's noise explains
-/// (`forecast::one_day_ahead`'s threshold), and an impact worth reading: at least
+/// (`Forecast::one_day_ahead`'s threshold), and an impact worth reading: at least
 /// `min_amount` dollars and `min_share` of the day's expected spend above what was
 /// expected. `days` of the last days of data are checked (`spike_days`).
 #[derive(Debug, Clone, Copy, PartialEq)]

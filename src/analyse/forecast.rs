@@ -165,10 +165,7 @@ impl Forecast {
             spread: (0.0, 0.0),
             exponent: GROWTH_EXPONENT,
             start: 0,
-            how: How {
-                since: Since::Detect,
-                pins: Vec::new(),
-            },
+            how: How::detect(),
         }
     }
 
@@ -227,7 +224,7 @@ pub fn forecast_by(history: &[f64], horizon: usize, only: Option<Method>) -> For
             Some(_) => Since::Detect,
             None => Since::Cut,
         },
-        pins: Vec::new(),
+        ..How::detect()
     };
     // Each method's forecast from the whole series, where it is fitted first (the ETS
     // methods: AutoETS chooses its model there, and the backtests refit that model).
@@ -436,6 +433,15 @@ impl Calibration {
                 }
             }
         }
+        // Too few residuals to measure anything (a history of days since a launch): the
+        // default spread, growing with the fourth root of the days ahead.
+        if pairs.len() < 7 {
+            return Calibration {
+                exponent: UNMEASURED_EXPONENT,
+                spread: (-DEFAULT_SPREAD, DEFAULT_SPREAD),
+                measured_to: HOLDOUTS[3],
+            };
+        }
         // The growth: mean |r| over days 7-13, 14-27, 28-55, 56-111 ahead, each span
         // with at least a week of pairs, against the span's middle day, in logs.
         let spans: Vec<(f64, f64)> = [(7, 14), (14, 28), (28, 56), (56, 112)]
@@ -453,30 +459,14 @@ impl Calibration {
             })
             .collect();
         let exponent = if spans.len() >= 2 {
-            let m = spans.len() as f64;
-            let (xm, ym) = (
-                spans.iter().map(|s| s.0).sum::<f64>() / m,
-                spans.iter().map(|s| s.1).sum::<f64>() / m,
-            );
-            let sxx: f64 = spans.iter().map(|s| (s.0 - xm).powi(2)).sum();
-            let sxy: f64 = spans.iter().map(|s| (s.0 - xm) * (s.1 - ym)).sum();
             // Shrunk towards the usual growth by the spans measured: two spans say less
             // than four.
-            let measured = (sxy / sxx).clamp(0.0, MAX_EXPONENT);
-            let weight = (m - 1.0) / 3.0;
+            let measured = least_squares(&spans).0.clamp(0.0, MAX_EXPONENT);
+            let weight = (spans.len() as f64 - 1.0) / 3.0;
             weight * measured + (1.0 - weight) * GROWTH_EXPONENT
         } else {
             GROWTH_EXPONENT
         };
-        // Too few residuals to measure anything (a history of days since a launch): the
-        // default spread, growing with the fourth root of the days ahead.
-        if pairs.len() < 7 {
-            return Calibration {
-                exponent: UNMEASURED_EXPONENT,
-                spread: (-DEFAULT_SPREAD, DEFAULT_SPREAD),
-                measured_to: HOLDOUTS[3],
-            };
-        }
         let mut r: Vec<f64> = pairs
             .iter()
             .map(|(j, r)| r / (*j as f64).powf(exponent))
@@ -591,34 +581,29 @@ const MAX_NOISE: f64 = 1.0;
 /// The last day of `y` against what `method` forecast for it from the days before:
 /// (the P50, the threshold the day's noise reaches). The threshold lifts the P50 by
 /// `SPIKE_Z` robust standard deviations of the day-to-day log ratio against the median
-/// of the week before, over the last eight weeks (at least 5%). None with fewer than 15
-/// days.
-pub fn one_day_ahead(y: &[f64], method: Method) -> Option<(f64, f64)> {
+/// of the week before, over the last eight weeks (at least 5%). `method` is fitted from
+/// `start` as `how` says. None with fewer than 15 days.
+fn one_day_ahead(y: &[f64], method: Method, start: usize, how: &How) -> Option<(f64, f64)> {
     let n = y.len();
     if n < 15 || method == Method::NoSpend {
         return None;
     }
-    let p50 = point(method, &y[..n - 1], 1)?.first().copied()?;
-    beyond_the_noise(y, p50)
+    let history = &y[..n - 1];
+    let from = start.min(history.len());
+    let p50 = match point_with(method, &history[from..], 1, how) {
+        Some(p) => p,
+        None => point(method, history, 1)?,
+    };
+    beyond_the_noise(y, *p50.first()?)
 }
 
 impl Forecast {
     /// `one_day_ahead` by this forecast's main method, fitted as the forecast was: from
     /// the same start (its level shift found once, not again for each day checked) and
-    /// with the ETS model it chose. `y` is the history the forecast was made from (or a
-    /// part of it from its start) up to the day checked.
+    /// with the ETS model it chose. `y` is the history the forecast was made from up to
+    /// the day checked.
     pub fn one_day_ahead(&self, y: &[f64]) -> Option<(f64, f64)> {
-        let n = y.len();
-        if n < 15 || self.method == Method::NoSpend {
-            return None;
-        }
-        let history = &y[..n - 1];
-        let from = self.start.min(history.len());
-        let p50 = match point_with(self.method, &history[from..], 1, &self.how) {
-            Some(p) => p,
-            None => point(self.method, history, 1)?,
-        };
-        beyond_the_noise(y, *p50.first()?)
+        one_day_ahead(y, self.method, self.start, &self.how)
     }
 }
 
@@ -667,15 +652,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// The point forecast of one method, `h` days after `y`; None when it cannot be fitted.
 pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
-    point_with(
-        method,
-        y,
-        h,
-        &How {
-            since: Since::Detect,
-            pins: Vec::new(),
-        },
-    )
+    point_with(method, y, h, &How::detect())
 }
 
 /// How `point_with` fits: where the level method's days begin, and the ETS models
@@ -686,6 +663,16 @@ pub fn point(method: Method, y: &[f64], h: usize) -> Option<Vec<f64>> {
 struct How {
     since: Since,
     pins: Vec<(Method, Pin)>,
+}
+
+impl How {
+    /// Looking for the level shift in the days given, and choosing every ETS model.
+    fn detect() -> How {
+        How {
+            since: Since::Detect,
+            pins: Vec::new(),
+        }
+    }
 }
 
 /// The ETS model AutoETS chose: its type as AutoETS spells it ("AAN": additive error,
@@ -957,18 +944,22 @@ fn log_slope(y: &[f64]) -> Option<(f64, f64)> {
     if x.len() < 3 {
         return None;
     }
-    let m = x.len() as f64;
-    let (xm, ym) = ((m - 1.0) / 2.0, x.iter().sum::<f64>() / m);
-    let sxx: f64 = (0..x.len()).map(|i| (i as f64 - xm).powi(2)).sum();
-    let sxy: f64 = x
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (i as f64 - xm) * (v - ym))
-        .sum();
-    let slope = sxy / sxx;
+    let points: Vec<(f64, f64)> = x.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
+    let (slope, sxx) = least_squares(&points);
     // A series without noise shows a trend when it moves at all.
     let error = day_noise(&x).max(1e-9) / sxx.sqrt();
     Some((slope, error))
+}
+
+/// The least squares slope of `points` (x, y), and the sum of squares of x about its
+/// mean (the slope's standard error is the noise over its square root).
+fn least_squares(points: &[(f64, f64)]) -> (f64, f64) {
+    let m = points.len() as f64;
+    let xm = points.iter().map(|p| p.0).sum::<f64>() / m;
+    let ym = points.iter().map(|p| p.1).sum::<f64>() / m;
+    let sxx: f64 = points.iter().map(|p| (p.0 - xm).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - xm) * (p.1 - ym)).sum();
+    (sxy / sxx, sxx)
 }
 
 /// Log spend, the weekday pattern taken out once there are four weeks: each weekday's
@@ -1302,13 +1293,16 @@ mod tests {
         let mut y: Vec<f64> = (0..60)
             .map(|i| 100.0 + ((i * 37) % 21) as f64 - 10.0)
             .collect();
-        let (p50, p99) = one_day_ahead(&y, Method::Ets).unwrap();
+        let (p50, p99) = one_day_ahead(&y, Method::Ets, 0, &How::detect()).unwrap();
         assert!((p50 - 100.0).abs() < 15.0, "{p50}");
         assert!(p99 > y[59] && p99 < 160.0, "{p99}");
         y[59] = 400.0;
-        let (_, p99) = one_day_ahead(&y, Method::Ets).unwrap();
+        let (_, p99) = one_day_ahead(&y, Method::Ets, 0, &How::detect()).unwrap();
         assert!(y[59] > p99);
-        assert_eq!(one_day_ahead(&y[..10], Method::Ets), None);
+        assert_eq!(
+            one_day_ahead(&y[..10], Method::Ets, 0, &How::detect()),
+            None
+        );
     }
 
     #[test]
