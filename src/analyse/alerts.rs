@@ -12,23 +12,7 @@ use crate::analyse::project::Status;
 use crate::config::AlertConfig;
 use crate::model::money::money;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
+pub use crate::model::severity::Severity;
 
 /// Why an award alerts: with the award, the key an alert is remembered by. Serialised
 /// (report, alert state) and shown as the snake_case name.

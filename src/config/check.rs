@@ -885,8 +885,8 @@ fn check_smtp(raw: &RawSmtp, resolve: &dyn Fn(&str) -> PathBuf, p: &mut Problems
             );
             None
         }
-        (Some(var), None) => Some(PasswordSource::Env(var.clone())),
-        (None, Some(file)) => Some(PasswordSource::File(resolve(file))),
+        (Some(var), None) => Some(SecretSource::Env(var.clone())),
+        (None, Some(file)) => Some(SecretSource::File(resolve(file))),
         (None, None) => None,
     };
     if raw.username.is_some() != password.is_some() && raw.password.is_none() {

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+mod channels;
 mod check;
+pub use channels::{topic_region, url_problem, Channel, ChannelKind, Route, SnsFormat};
 mod raw;
 use raw::*;
 mod keys;
@@ -510,7 +512,7 @@ pub enum Security {
 
 /// Where the SMTP password is read from at send time. Never the config file itself.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PasswordSource {
+pub enum SecretSource {
     Env(String),
     File(PathBuf),
 }
@@ -523,7 +525,7 @@ pub struct SmtpConfig {
     /// An extra CA certificate (PEM) trusted besides the system's.
     pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
-    pub password: Option<PasswordSource>,
+    pub password: Option<SecretSource>,
     pub connect_timeout_seconds: f64,
     pub command_timeout_seconds: f64,
 }
@@ -621,6 +623,8 @@ pub struct Config {
     pub schedule: Option<ScheduleConfig>,
     /// Where the daemon serves `/health` and `/metrics`, if anywhere.
     pub listen: Option<std::net::SocketAddr>,
+    /// Where alerts go besides email, each with its route.
+    pub channels: Vec<Channel>,
 }
 
 #[derive(Debug, Clone)]
@@ -1190,6 +1194,16 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let workloads = check_workloads(&raw.workloads, &mut p);
     let awards = check_awards(&raw.awards, &raw.workloads, analysis.drawdown_order, &mut p);
     let (schedule, listen) = check_schedule(raw.schedule.as_ref(), raw.daemon.as_ref(), &mut p);
+    let channels = channels::check_channels(
+        &raw.channels,
+        &raw.awards.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        &raw.workloads
+            .iter()
+            .map(|w| w.name.clone())
+            .collect::<Vec<_>>(),
+        &resolve,
+        &mut p,
+    );
     if !p.0.is_empty() {
         return Err(p.0);
     }
@@ -1206,6 +1220,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         awards,
         schedule,
         listen,
+        channels,
     })
 }
 

@@ -22,6 +22,8 @@ pub(super) struct RawConfig {
     pub(super) awards: Vec<RawAward>,
     pub(super) schedule: Option<RawSchedule>,
     pub(super) daemon: Option<RawDaemon>,
+    #[serde(default)]
+    pub(super) channels: Vec<super::channels::RawChannel>,
 }
 
 #[derive(Debug, Deserialize)]

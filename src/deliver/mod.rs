@@ -15,7 +15,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{EmailConfig, PasswordSource, Security, SmtpConfig, TransportConfig};
+use crate::config::{EmailConfig, SecretSource, Security, SmtpConfig, TransportConfig};
 use crate::model::text::cap;
 use crate::notify::email::AlertEmail;
 use crate::store::outbox::{Outbox, Queued, Retry};
@@ -453,9 +453,9 @@ impl std::fmt::Debug for Transport {
 }
 
 /// The SMTP password, read when the transport is built; Debug prints `[REDACTED]`.
-fn read_password(source: &PasswordSource) -> Result<SecretString, DeliverError> {
+fn read_password(source: &SecretSource) -> Result<SecretString, DeliverError> {
     match source {
-        PasswordSource::Env(var) => {
+        SecretSource::Env(var) => {
             std::env::var(var)
                 .map(SecretString::from)
                 .map_err(|_| DeliverError::Setup {
@@ -463,7 +463,7 @@ fn read_password(source: &PasswordSource) -> Result<SecretString, DeliverError> 
                     message: format!("the environment variable {var} is not set"),
                 })
         }
-        PasswordSource::File(path) => crate::read_bounded(path, crate::MAX_SECRET_FILE)
+        SecretSource::File(path) => crate::read_bounded(path, crate::MAX_SECRET_FILE)
             .and_then(|b| {
                 String::from_utf8(b).map_err(|_| {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")

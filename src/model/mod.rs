@@ -7,5 +7,6 @@ pub mod deliveries;
 pub mod money;
 pub mod outcome;
 pub mod page;
+pub mod severity;
 pub mod text;
 pub mod usage_type;

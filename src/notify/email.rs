@@ -5,36 +5,18 @@ use chrono::{DateTime, Utc};
 
 use crate::analyse::alerts::Alert;
 use crate::analyse::analysis::AwardStatus;
-use crate::analyse::hints::{Hint, HintKind};
-use crate::analyse::project::Status;
+use crate::analyse::hints::Hint;
 use crate::analyse::report::{projection_sentence, Report};
 use crate::model::deliveries::Deliveries;
 use crate::model::money::money;
 use crate::model::text::{capitalised, wrap};
-use crate::notify::state::{Event, EventKind};
+use crate::notify::state::Event;
 
 /// The Content-ID of the chart an email may carry inline.
 pub const CHART_CID: &str = "burn-down@creditburn";
 
-/// What an email is for; stored in the outbox by its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageKind {
-    Alert,
-    Resolved,
-    Digest,
-    Test,
-}
-
-impl MessageKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Alert => "alert",
-            MessageKind::Resolved => "resolved",
-            MessageKind::Digest => "digest",
-            MessageKind::Test => "test",
-        }
-    }
-}
+pub use crate::notify::notice::MessageKind;
+use crate::notify::notice::{stale_subject, stamp, Notice};
 
 /// One email: an alert about one award, a resolution, the digest, or a test.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,107 +33,61 @@ pub struct AlertEmail {
     pub chart: Option<Vec<u8>>,
 }
 
-fn stamp(now: DateTime<Utc>) -> String {
-    now.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-fn stale_subject(report: &Report, subject: &str) -> String {
-    if report.source.stale {
-        format!("[stale data] {subject}")
-    } else {
-        subject.to_string()
-    }
-}
-
 /// The emails for this run's events: one per award with new, escalated or repeated
 /// alerts (its subject is the most severe alert's), and one short message per resolved
 /// alert.
 pub fn render(report: &Report, events: &[Event], now: DateTime<Utc>) -> Vec<AlertEmail> {
-    let mut out = Vec::new();
-    for award in &report.awards {
-        let mut raised: Vec<&Event> = events
-            .iter()
-            .filter(|e| e.alert.award == award.id && e.kind != EventKind::Resolved)
-            .collect();
-        if raised.is_empty() {
-            continue;
-        }
-        // Most severe first; for `consumed`, the highest threshold first.
-        raised.sort_by(|a, b| {
-            b.alert
-                .severity
-                .cmp(&a.alert.severity)
-                .then(b.alert.level.total_cmp(&a.alert.level))
-        });
-        // Every alert in force for the award, the raised ones first.
-        let mut alerts: Vec<&Alert> = raised.iter().map(|e| &e.alert).collect();
-        for a in report.alerts.iter().filter(|a| a.award == award.id) {
-            if !alerts.iter().any(|b| b.rule == a.rule) {
-                alerts.push(a);
-            }
-        }
-        // Saving money on an award that will be forfeited anyway is no help: such an
-        // award's email carries only the advice to spend it.
-        let hints: Vec<&Hint> = report
-            .hints
-            .iter()
-            .filter(|h| h.award.as_deref() == Some(award.id.as_str()))
-            .filter(|h| award.status != Status::ForfeitRisk || h.kind == HintKind::PullWorkForward)
-            .collect();
-        let lead = raised[0];
-        out.push(AlertEmail {
+    crate::notify::notice::notices(report, events, now)
+        .iter()
+        .map(|n| email_of(report, n))
+        .collect()
+}
+
+fn email_of(report: &Report, n: &Notice) -> AlertEmail {
+    match (n.kind, n.award) {
+        (MessageKind::Alert, Some(award)) => AlertEmail {
             kind: MessageKind::Alert,
             award: Some(award.id.clone()),
-            key: format!(
-                "{}.{}.{}.{}.{}",
-                report.as_of,
-                award.id,
-                lead.alert.rule,
-                lead.kind.as_str(),
-                stamp(now)
-            ),
-            subject: stale_subject(report, &lead.alert.subject),
-            text: text(report, award, &alerts, &hints),
-            html: html(report, award, &alerts, &hints),
+            key: n.key.clone(),
+            subject: n.subject.clone(),
+            text: text(report, award, &n.alerts, &n.hints),
+            html: html(report, award, &n.alerts, &n.hints),
             chart: crate::notify::chart::burn_down(award, report.as_of),
-        });
+        },
+        _ => {
+            let body = resolved_body(report, n);
+            let mut text = wrap(&body, 72);
+            text.push('\n');
+            text.push_str(&footer(report));
+            let html = format!(
+                "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:680px\">\n<h2>{title}</h2>\n<p>{}</p>\n<p style=\"color:#666;font-size:12px\">{}</p>\n</body></html>\n",
+                escape(&body).replace("\n\n", "</p><p>"),
+                escape(footer(report).trim()).replace('\n', "<br>"),
+                title = escape(&n.subject),
+            );
+            AlertEmail {
+                kind: MessageKind::Resolved,
+                award: Some(n.award_id.to_string()),
+                key: n.key.clone(),
+                subject: n.subject.clone(),
+                text,
+                html,
+                chart: None,
+            }
+        }
     }
-    for e in events.iter().filter(|e| e.kind == EventKind::Resolved) {
-        let award = report.awards.iter().find(|a| a.id == e.alert.award);
-        let now_text = award
-            .map(projection_sentence)
-            .unwrap_or_else(|| "The award is no longer in the configuration.".to_string());
-        let subject = stale_subject(report, &format!("Resolved: {}", e.alert.subject));
-        let body = format!(
-            "As of {}, this no longer holds for award {}: {}\n\nNow: {}",
-            report.as_of, e.alert.award, e.alert.subject, now_text
-        );
-        let mut text = wrap(&body, 72);
-        text.push('\n');
-        text.push_str(&footer(report));
-        let html = format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a1a1a;max-width:680px\">\n<h2>{title}</h2>\n<p>{}</p>\n<p style=\"color:#666;font-size:12px\">{}</p>\n</body></html>\n",
-            escape(&body).replace("\n\n", "</p><p>"),
-            escape(footer(report).trim()).replace('\n', "<br>"),
-            title = escape(&subject),
-        );
-        out.push(AlertEmail {
-            kind: MessageKind::Resolved,
-            award: Some(e.alert.award.clone()),
-            key: format!(
-                "{}.{}.{}.resolved.{}",
-                report.as_of,
-                e.alert.award,
-                e.alert.rule,
-                stamp(now)
-            ),
-            subject,
-            text,
-            html,
-            chart: None,
-        });
-    }
-    out
+}
+
+/// A resolution in words: what no longer holds, and where the award stands now.
+pub(crate) fn resolved_body(report: &Report, n: &Notice) -> String {
+    let now_text = n
+        .award
+        .map(projection_sentence)
+        .unwrap_or_else(|| "The award is no longer in the configuration.".to_string());
+    format!(
+        "As of {}, this no longer holds for award {}: {}\n\nNow: {}",
+        report.as_of, n.award_id, n.lead.alert.subject, now_text
+    )
 }
 
 /// Spend of the award's workloads it does not pay for (Marketplace models, other services).

@@ -3,4 +3,5 @@
 
 pub mod chart;
 pub mod email;
+pub mod notice;
 pub mod state;
