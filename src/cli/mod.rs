@@ -405,7 +405,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<DeliverError>() {
             return match e {
                 DeliverError::Write { .. } | DeliverError::OutboxFolder { .. } => exit::CANT_CREATE,
-                DeliverError::Address { .. } | DeliverError::Setup { .. } => exit::CONFIG,
+                DeliverError::Address { .. }
+                | DeliverError::Setup { .. }
+                | DeliverError::Channel { .. } => exit::CONFIG,
                 DeliverError::Build { .. } => exit::FAILURE,
             };
         }
@@ -508,6 +510,50 @@ pub(crate) struct Misconfigured(String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct Undelivered(String);
+
+/// The configured channels, ready to send: every problem of theirs checked first (a
+/// secret not set, a file unreadable), and for SNS topics the credential chain of
+/// `[source]` (the default chain with a recording), its credentials resolved, so a
+/// problem stops a run before it commits anything.
+pub(crate) fn open_channels(
+    config: &Config,
+    profile: Option<&str>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<deliver::channel::Channels> {
+    if let Some(first) = deliver::channel::problems(&config.channels)
+        .into_iter()
+        .next()
+    {
+        return Err(first.into());
+    }
+    let sns = config
+        .channels
+        .iter()
+        .any(|c| matches!(c.kind, crate::config::ChannelKind::Sns { .. }));
+    let sdk = if sns {
+        let source = match &config.source {
+            crate::config::SourceConfig::Aws(a) => a.clone(),
+            crate::config::SourceConfig::Fixtures { .. } => crate::config::AwsSource::default(),
+        };
+        Some(rt.block_on(aws::connect(&source, profile))?)
+    } else {
+        None
+    };
+    let client = |region: &str| {
+        let sdk = sdk.as_ref().expect("connected when a channel is SNS");
+        aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(sdk)
+                .region(aws_sdk_sns::config::Region::new(region.to_string()))
+                .build(),
+        )
+    };
+    // hyper's client needs a runtime to be built in.
+    let _entered = rt.enter();
+    Ok(deliver::channel::Channels::build(
+        &config.channels,
+        &client,
+    )?)
+}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

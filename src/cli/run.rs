@@ -18,6 +18,8 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         return Err(first.into());
     }
     let transport = deliver::Transport::from_config(&config.email)?;
+    let rt = runtime()?;
+    let channels = open_channels(&config, common.profile.as_deref(), &rt)?;
     let mut outbox = Outbox::open(&config.state_path)?;
     let previous = outbox.alert_states()?;
     let snoozes = |award: &str| {
@@ -42,15 +44,27 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         && outbox
             .last_digest()?
             .is_none_or(|last| (now.date_naive() - last).num_days() >= every);
+    let deliveries = outbox.deliveries()?;
     if digest_due {
-        emails.push(email::render_digest(&report, &outbox.deliveries()?, now));
+        emails.push(email::render_digest(&report, &deliveries, now));
     }
-    let queued = deliver::queue(
+    let mut queued = deliver::queue(
         &emails,
         &config.email,
         &config.alerts.recipients,
         SystemTime::from(now),
     )?;
+    let notices = crate::notify::notice::notices(&report, &decision.events, now);
+    for c in &config.channels {
+        let messages = crate::notify::channels::render(
+            c,
+            &report,
+            &notices,
+            digest_due.then_some(&deliveries),
+            now,
+        );
+        queued.extend(deliver::channel::queue(c, messages));
+    }
     crate::failpoint("before-commit");
     let fresh = outbox.commit(
         &queued,
@@ -68,7 +82,13 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         max: config.email.retry_max(),
         max_attempts: config.email.max_attempts,
     };
-    let sent = runtime()?.block_on(deliver::send_due(&transport, &mut outbox, now, &retry))?;
+    let sent = rt.block_on(deliver::send_due(
+        &transport,
+        &channels,
+        &mut outbox,
+        now,
+        &retry,
+    ))?;
     let pruned = outbox.prune(now - chrono::Duration::days(config.email.prune_after_days))?;
     if pruned > 0 {
         say!(
@@ -103,7 +123,10 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         },
         fresh,
         sent.sent.len(),
-        transport.describe()
+        std::iter::once(transport.describe())
+            .chain(channels.names().iter().map(|c| format!("channel {c}")))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for d in &sent.sent {
         println!("sent: {} to {}", d.subject, d.recipient);
@@ -116,12 +139,24 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         tracing::error!(subject = %d.subject, recipient = %d.recipient, error = %error,
             "not delivered, will not retry {:?} to {}: {error}", d.subject, d.recipient);
     }
-    if let Some((error, held)) = &sent.held {
-        return Err(Misconfigured(format!(
+    let mut held = Vec::new();
+    if let Some((error, n)) = &sent.held {
+        held.push(format!(
             "{} held, none lost: {error}; fix [email.smtp] (the login, TLS or sender address) and run again to send them",
-            count(*held, "delivery", "deliveries"),
-        ))
-        .into());
+            count(*n, "email delivery", "email deliveries"),
+        ));
+    }
+    for (channel, error, n) in &sent.held_channels {
+        held.push(format!(
+            "{} to channel {channel} held, none lost: {error}; then run again to send them",
+            count(*n, "delivery", "deliveries"),
+        ));
+    }
+    if !held.is_empty() {
+        for line in &held[1.min(held.len())..] {
+            tracing::error!("{line}");
+        }
+        return Err(Misconfigured(held[0].clone()).into());
     }
     if !sent.retrying.is_empty() || !sent.failed.is_empty() || sent.waiting > 0 {
         let waiting = sent.retrying.len() + sent.waiting;

@@ -939,21 +939,22 @@ fn check_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
         }
         v
     };
-    let max_attempts = raw.max_attempts.unwrap_or(3);
+    let d = AwsSource::default();
+    let max_attempts = raw.max_attempts.unwrap_or(d.max_attempts);
     if !(1..=10).contains(&max_attempts) {
         p.add(
             "source.max_attempts",
             format!("{max_attempts} is outside 1..=10"),
         );
     }
-    let min_refresh_hours = raw.min_refresh_hours.unwrap_or(6.0);
+    let min_refresh_hours = raw.min_refresh_hours.unwrap_or(d.min_refresh_hours);
     if !(min_refresh_hours.is_finite() && (0.0..=168.0).contains(&min_refresh_hours)) {
         p.add(
             "source.min_refresh_hours",
             format!("{min_refresh_hours} is outside 0..=168"),
         );
     }
-    let recent_days = raw.recent_days.unwrap_or(3);
+    let recent_days = raw.recent_days.unwrap_or(d.recent_days);
     if !(0..=31).contains(&recent_days) {
         p.add(
             "source.recent_days",
@@ -983,19 +984,19 @@ fn check_aws(raw: &RawSource, p: &mut Problems) -> AwsSource {
         connect_timeout_seconds: seconds(
             "connect_timeout_seconds",
             raw.connect_timeout_seconds,
-            5.0,
+            d.connect_timeout_seconds,
             p,
         ),
         attempt_timeout_seconds: seconds(
             "attempt_timeout_seconds",
             raw.attempt_timeout_seconds,
-            20.0,
+            d.attempt_timeout_seconds,
             p,
         ),
         operation_timeout_seconds: seconds(
             "operation_timeout_seconds",
             raw.operation_timeout_seconds,
-            60.0,
+            d.operation_timeout_seconds,
             p,
         ),
         min_refresh_hours,

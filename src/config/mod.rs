@@ -428,6 +428,25 @@ pub fn seconds(s: f64) -> chrono::Duration {
     chrono::Duration::try_milliseconds(millis as i64).unwrap_or(chrono::Duration::MAX)
 }
 
+/// The settings of `[source]` left out; also what SNS channels use with a recording
+/// source (the default credential chain).
+impl Default for AwsSource {
+    fn default() -> Self {
+        AwsSource {
+            profile: None,
+            region: None,
+            max_attempts: 3,
+            connect_timeout_seconds: 5.0,
+            attempt_timeout_seconds: 20.0,
+            operation_timeout_seconds: 60.0,
+            min_refresh_hours: 6.0,
+            recent_days: 3,
+            max_requests: None,
+            account_id: None,
+        }
+    }
+}
+
 impl AwsSource {
     /// `min_refresh_hours` as a duration.
     pub(crate) fn min_refresh(&self) -> chrono::Duration {

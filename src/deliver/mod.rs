@@ -18,7 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::{EmailConfig, SecretSource, Security, SmtpConfig, TransportConfig};
 use crate::model::text::cap;
 use crate::notify::email::AlertEmail;
-use crate::store::outbox::{Outbox, Queued, Retry};
+use crate::store::outbox::{Outbox, Queued, Retry, Via};
+
+pub(crate) mod channel;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,9 @@ pub enum DeliverError {
     /// The SMTP settings cannot be used (password missing, CA file unreadable, ...).
     #[error("{key}: {message}")]
     Setup { key: &'static str, message: String },
+    /// A channel cannot be used (its URL or secret not set, unreadable, malformed).
+    #[error("{key}: {message}")]
+    Channel { key: String, message: String },
 }
 
 /// What a failed send means for the message.
@@ -73,7 +78,7 @@ pub(crate) struct SendError {
 /// encodings), folds control characters and caps the length.
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
-    password: Vec<u8>,
+    secrets: Vec<Vec<u8>>,
     forms: Vec<String>,
 }
 
@@ -82,20 +87,36 @@ pub(crate) const MAX_SERVER_TEXT: usize = 300;
 
 impl Redactor {
     pub fn new(username: &str, password: &str) -> Redactor {
-        use base64::Engine as _;
         if password.is_empty() {
+            return Redactor::default();
+        }
+        Redactor::of(
+            &[password],
+            &[
+                format!("\0{username}\0{password}"),
+                format!("{username}\0{username}\0{password}"),
+            ],
+        )
+    }
+
+    /// A redactor of each of `secrets` (a webhook URL, a signing secret, its key), in
+    /// every form it knows, and of the base64 of each of `encoded`.
+    pub fn of(secrets: &[&str], encoded: &[String]) -> Redactor {
+        use base64::Engine as _;
+        let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+        if secrets.is_empty() {
             return Redactor::default();
         }
         let engines = [
             base64::engine::general_purpose::STANDARD,
             base64::engine::general_purpose::URL_SAFE,
         ];
-        let mut forms = vec![password.to_string()];
-        for plain in [
-            password.to_string(),
-            format!("\0{username}\0{password}"),
-            format!("{username}\0{username}\0{password}"),
-        ] {
+        let mut forms: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+        let plains = secrets
+            .iter()
+            .map(|s| s.to_string())
+            .chain(encoded.iter().cloned());
+        for plain in plains {
             for e in &engines {
                 let encoded = e.encode(plain.as_bytes());
                 forms.push(encoded.trim_end_matches('=').to_string());
@@ -105,7 +126,7 @@ impl Redactor {
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
         forms.dedup();
         Redactor {
-            password: password.as_bytes().to_vec(),
+            secrets: secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
             forms,
         }
     }
@@ -120,7 +141,7 @@ impl Redactor {
             .take(64 * MAX_SERVER_TEXT)
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        if !self.password.is_empty() {
+        if !self.secrets.is_empty() {
             for f in &self.forms {
                 out = out.replace(f.as_str(), "[redacted]");
             }
@@ -142,9 +163,9 @@ impl Redactor {
         ];
         let is_b64 = |c: char| c.is_ascii_alphanumeric() || "+/-_".contains(c);
         let holds = |bytes: &[u8]| {
-            bytes
-                .windows(self.password.len())
-                .any(|w| w == self.password.as_slice())
+            self.secrets
+                .iter()
+                .any(|s| bytes.windows(s.len()).any(|w| w == s.as_slice()))
         };
         let encodes_password = |run: &str| {
             (0..4.min(run.len())).any(|skip| {
@@ -350,6 +371,7 @@ pub(crate) fn queue(
                 subject: e.subject.clone(),
                 recipients: recipients.to_vec(),
                 eml: build(e, &config.from, recipients, date)?.formatted(),
+                channel: None,
             })
         })
         .collect()
@@ -722,8 +744,11 @@ pub(crate) struct SendReport {
     pub failed: Vec<(Sent, String)>,
     /// Deliveries not tried because the server could not be reached.
     pub waiting: usize,
-    /// Why every queued delivery is held (the operator's to fix), and how many are.
+    /// Why every queued email is held (the operator's to fix), and how many are.
     pub held: Option<(String, u64)>,
+    /// The channels whose queue is held (a revoked webhook, a refused signature, SNS
+    /// refusing the credentials): (channel, why, how many deliveries).
+    pub held_channels: Vec<(String, String, u64)>,
 }
 
 /// Sends every delivery due at `now`, marking each sent, to retry, or failed, one commit
@@ -733,17 +758,30 @@ pub(crate) struct SendReport {
 /// delivery is held, with no attempt counted.
 pub(crate) async fn send_due(
     transport: &Transport,
+    channels: &channel::Channels,
     outbox: &mut Outbox,
     now: DateTime<Utc>,
     retry: &Retry,
 ) -> Result<SendReport, StoreError> {
-    if let Transport::File(_) = transport {
-        return write_due(transport, outbox, now, retry).await;
-    }
+    let mut report = match transport {
+        Transport::File(_) => write_due(transport, outbox, now, retry).await?,
+        Transport::Smtp { .. } => send_email(transport, outbox, now, retry).await?,
+    };
+    channels.send_due(outbox, now, retry, &mut report).await?;
+    Ok(report)
+}
+
+/// The email pass over SMTP: one delivery per recipient.
+async fn send_email(
+    transport: &Transport,
+    outbox: &mut Outbox,
+    now: DateTime<Utc>,
+    retry: &Retry,
+) -> Result<SendReport, StoreError> {
     let mut report = SendReport::default();
     // This pass's refusals: (delivery, message, recipient, error).
     let mut refusals: Vec<(i64, String, String, String)> = Vec::new();
-    for due in outbox.due(now)? {
+    for due in outbox.due_via(now, Via::Email)? {
         crate::failpoint("before-send");
         let who = Sent {
             subject: due.subject.clone(),
@@ -784,14 +822,14 @@ pub(crate) async fn send_due(
                         );
                         outbox.requeue(&same, &message)?;
                         report.failed.retain(|(_, error)| *error != e.message);
-                        let held = outbox.mark_held(&message)?;
+                        let held = outbox.mark_held(&message, Via::Email)?;
                         report.held = Some((message, held));
                         break;
                     }
                     report.failed.push((who, e.message));
                 }
                 Failure::Held => {
-                    let held = outbox.mark_held(&e.message)?;
+                    let held = outbox.mark_held(&e.message, Via::Email)?;
                     report.held = Some((e.message, held));
                     break;
                 }
@@ -802,7 +840,7 @@ pub(crate) async fn send_due(
                         report.failed.push((who, e.message.clone()));
                     }
                     if e.failure == Failure::Unreachable {
-                        report.waiting = outbox.due(now)?.len();
+                        report.waiting = outbox.due_via(now, Via::Email)?.len();
                         break;
                     }
                 }
@@ -822,7 +860,7 @@ async fn write_due(
     retry: &Retry,
 ) -> Result<SendReport, StoreError> {
     let mut report = SendReport::default();
-    let due = outbox.due(now)?;
+    let due = outbox.due_via(now, Via::Email)?;
     for group in due.chunk_by(|a, b| a.message_id == b.message_id) {
         let first = &group[0];
         crate::failpoint("before-send");
@@ -855,7 +893,7 @@ async fn write_due(
                 }
                 // A problem of this message's alone: the others still go.
                 if e.failure == Failure::Unreachable {
-                    report.waiting = outbox.due(now)?.len();
+                    report.waiting = outbox.due_via(now, Via::Email)?.len();
                     break;
                 }
             }

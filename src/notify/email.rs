@@ -93,7 +93,7 @@ pub(crate) fn resolved_body(report: &Report, n: &Notice) -> String {
 /// Spend of the award's workloads it does not pay for (Marketplace models, other services).
 const NOT_COVERED: &str = "Not covered by this award";
 
-fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
+pub(crate) fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
     vec![
         ("Program", a.program.label().to_string()),
         ("Amount", money(a.amount)),
@@ -165,7 +165,7 @@ fn facts(a: &AwardStatus) -> Vec<(&'static str, String)> {
 }
 
 /// The warning every alert built on stale data carries.
-fn stale_banner(report: &Report) -> Option<String> {
+pub(crate) fn stale_banner(report: &Report) -> Option<String> {
     report.source.stale.then(|| {
         format!(
             "Stale data: fetching fresh figures failed ({}). The figures below end on {}.",
@@ -234,7 +234,7 @@ fn models_of<'r>(
         .collect()
 }
 
-fn footer(report: &Report) -> String {
+pub(crate) fn footer(report: &Report) -> String {
     let d = &report.data;
     let mut s = format!(
         "Figures from Cost Explorer data {} to {}",
@@ -381,7 +381,7 @@ pub const DIGEST_DETAIL: usize = 50;
 
 /// Whether an award needs finance's eye: a risk, no reliable data, or used up with its
 /// spend paid out of pocket (used up while the awards stacked behind it pay is not).
-fn needs_attention(a: &AwardStatus) -> bool {
+pub(crate) fn needs_attention(a: &AwardStatus) -> bool {
     use crate::analyse::project::Status;
     match a.status {
         Status::ExhaustionRisk | Status::ForfeitRisk | Status::NoData => true,

@@ -31,8 +31,18 @@ pub(crate) struct Queued {
     pub award: Option<String>,
     pub subject: String,
     /// Each gets a delivery of its own, so an address the server refuses fails alone.
+    /// A channel's message has one, the channel ([`channel_recipient`]).
     pub recipients: Vec<String>,
+    /// The message's bytes: the MIME message, or what the channel is sent.
     pub eml: Vec<u8>,
+    /// The channel it goes to (its `name`); None is email.
+    pub channel: Option<String>,
+}
+
+/// The recipient a channel's delivery is recorded under, as the report and the digest
+/// show it.
+pub(crate) fn channel_recipient(channel: &str) -> String {
+    format!("channel {channel}")
 }
 
 /// One delivery the sender should try now: a message to one recipient.
@@ -45,6 +55,22 @@ pub(crate) struct Due {
     /// The message's bytes, shared by its deliveries.
     pub eml: Arc<Vec<u8>>,
     pub attempts: u32,
+}
+
+/// Which deliveries a pass works through: email's, or one channel's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via<'a> {
+    Email,
+    Channel(&'a str),
+}
+
+impl Via<'_> {
+    fn channel(self) -> Option<String> {
+        match self {
+            Via::Email => None,
+            Via::Channel(c) => Some(c.to_string()),
+        }
+    }
 }
 
 /// Backoff between attempts: `base * 2^(attempts - 1)`, at most `max`; after
@@ -157,9 +183,9 @@ impl Outbox {
         let at = now.to_rfc3339();
         for m in messages {
             tx.execute(
-                "INSERT OR IGNORE INTO message (message_id, kind, award, subject, eml, queued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![m.message_id, m.kind.as_str(), m.award, m.subject, m.eml, at],
+                "INSERT OR IGNORE INTO message (message_id, kind, award, subject, eml, queued_at, channel)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![m.message_id, m.kind.as_str(), m.award, m.subject, m.eml, at, m.channel],
             )
             .map_err(|e| fail(&path, e))?;
             let id: i64 = tx
@@ -201,20 +227,36 @@ impl Outbox {
         Ok(queued)
     }
 
-    /// Pending deliveries whose next attempt is due at `now`, oldest first. Each message's
-    /// bytes are read once and shared by its deliveries.
+    /// Pending deliveries whose next attempt is due at `now`, oldest first, of every
+    /// route. Each message's bytes are read once and shared by its deliveries.
+    #[cfg(test)]
     pub(crate) fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
+        self.due_where(now, None)
+    }
+
+    /// As [`Outbox::due`], for one route: email's deliveries, or one channel's.
+    pub(crate) fn due_via(&self, now: DateTime<Utc>, via: Via) -> Result<Vec<Due>, StoreError> {
+        self.due_where(now, Some(via))
+    }
+
+    fn due_where(&self, now: DateTime<Utc>, via: Option<Via>) -> Result<Vec<Due>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT d.id, d.message, m.message_id, m.subject, d.recipient, d.attempts
                  FROM delivery d JOIN message m ON m.id = d.message
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY m.id, d.id",
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                   AND (?2 = 0 OR m.channel IS ?3)
+                 ORDER BY m.id, d.id",
             )
             .map_err(|e| self.fail(e))?;
         type Row = (i64, i64, String, String, String, u32);
+        let (filtered, channel) = match via {
+            None => (0, None),
+            Some(v) => (1, v.channel()),
+        };
         let rows: Vec<Row> = stmt
-            .query_map(params![now.to_rfc3339()], |r| {
+            .query_map(params![now.to_rfc3339(), filtered, channel], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -294,13 +336,26 @@ impl Outbox {
         now: DateTime<Utc>,
         retry: &Retry,
     ) -> Result<bool, StoreError> {
+        self.mark_retry_after(due, error, now, retry, Duration::zero())
+    }
+
+    /// As [`Outbox::mark_retry`], not sooner than `at_least` from now (a receiver's
+    /// Retry-After).
+    pub(crate) fn mark_retry_after(
+        &self,
+        due: &Due,
+        error: &str,
+        now: DateTime<Utc>,
+        retry: &Retry,
+        at_least: Duration,
+    ) -> Result<bool, StoreError> {
         let attempts = due.attempts + 1;
         if attempts >= retry.max_attempts {
             self.mark_failed(due.id, &format!("{error} (after {attempts} attempts)"), now)?;
             return Ok(false);
         }
         let next = now
-            .checked_add_signed(retry.delay(attempts))
+            .checked_add_signed(retry.delay(attempts).max(at_least))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.conn
             .execute(
@@ -311,14 +366,15 @@ impl Outbox {
         Ok(true)
     }
 
-    /// Notes why every pending delivery is held back (a refused login, a TLS setting):
-    /// the operator's to fix, so no attempt is counted and none is given up; each is
-    /// tried again by the next run.
-    pub(crate) fn mark_held(&self, error: &str) -> Result<u64, StoreError> {
+    /// Notes why every pending delivery of a route is held back (a refused login, a TLS
+    /// setting, a revoked webhook): the operator's to fix, so no attempt is counted and
+    /// none is given up; each is tried again by the next run.
+    pub(crate) fn mark_held(&self, error: &str, via: Via) -> Result<u64, StoreError> {
         self.conn
             .execute(
-                "UPDATE delivery SET last_error = ?1 WHERE status = 'pending'",
-                params![error],
+                "UPDATE delivery SET last_error = ?1 WHERE status = 'pending'
+                 AND message IN (SELECT id FROM message WHERE channel IS ?2)",
+                params![error, via.channel()],
             )
             .map(|n| n as u64)
             .map_err(|e| self.fail(e))
@@ -336,6 +392,41 @@ impl Outbox {
                 .map_err(|e| self.fail(e))?;
         }
         Ok(())
+    }
+
+    /// The channels with deliveries still pending.
+    pub(crate) fn pending_channels(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT m.channel FROM delivery d JOIN message m ON m.id = d.message
+                 WHERE d.status = 'pending' AND m.channel IS NOT NULL ORDER BY m.channel",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.fail(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.fail(e));
+        rows
+    }
+
+    /// Fails every pending delivery of `channel` with `error`, in one commit: the channel
+    /// was taken out of the configuration. Returns how many.
+    pub(crate) fn fail_channel(
+        &self,
+        channel: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE delivery SET status = 'failed', last_error = ?2, done_at = ?3
+                 WHERE status = 'pending' AND message IN (SELECT id FROM message WHERE channel = ?1)",
+                params![channel, error, now.to_rfc3339()],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(e))
     }
 
     pub(crate) fn mark_failed(
@@ -485,6 +576,7 @@ mod tests {
             subject: format!("subject {id}"),
             recipients: vec!["a@example.com".into(), "b@example.com".into()],
             eml: b"From: x\r\n\r\nbody".to_vec(),
+            channel: None,
         }
     }
 
@@ -560,7 +652,10 @@ mod tests {
         let mut outbox = Outbox::open(dir.path()).unwrap();
         let t0: DateTime<Utc> = "2026-11-20T08:00:00Z".parse().unwrap();
         outbox.commit(&[message("<a>")], &[], None, t0).unwrap();
-        assert_eq!(outbox.mark_held("535 login refused").unwrap(), 2);
+        assert_eq!(
+            outbox.mark_held("535 login refused", Via::Email).unwrap(),
+            2
+        );
         let due = outbox.due(t0).unwrap();
         assert_eq!(due.len(), 2);
         assert!(due.iter().all(|d| d.attempts == 0));

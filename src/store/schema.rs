@@ -13,7 +13,7 @@
 use rusqlite::Connection;
 
 /// The version this creditburn writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Tables a store written before versioning can hold.
 const VERSION_1_TABLES: [&str; 9] = [
@@ -145,6 +145,11 @@ const VERSION_3: &str = "
     );";
 
 /// The migrations: `MIGRATIONS[n]` takes a store from version `n` to `n + 1`.
+/// Version 4: a message may go to a channel (Slack, SNS, a webhook) instead of by email;
+/// NULL is email. A channel's message has one delivery, to the channel.
+const VERSION_4: &str = "
+    ALTER TABLE message ADD COLUMN channel TEXT;";
+
 const MIGRATIONS: [fn(&rusqlite::Transaction) -> rusqlite::Result<()>; VERSION as usize] = [
     |tx| tx.execute_batch(VERSION_1),
     |tx| {
@@ -167,6 +172,7 @@ const MIGRATIONS: [fn(&rusqlite::Transaction) -> rusqlite::Result<()>; VERSION a
         Ok(())
     },
     |tx| tx.execute_batch(VERSION_3),
+    |tx| tx.execute_batch(VERSION_4),
 ];
 
 /// Why a store cannot be brought to [`VERSION`].
