@@ -17,6 +17,14 @@ pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
                 message: e.to_string(),
             })
             .collect();
+    problems.extend(
+        deliver::channel::problems(&config.channels)
+            .into_iter()
+            .map(|e| config::Problem {
+                key: String::new(),
+                message: e.to_string(),
+            }),
+    );
     // A store that cannot be read is the store's problem (exit 73, as `run` and
     // `report` say it), unless the configuration has problems too: then every problem
     // is named, as a configuration error (78, as `run` says it first).

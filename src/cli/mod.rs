@@ -15,7 +15,7 @@ mod pricing;
 mod progress;
 mod record;
 mod run;
-mod send_test_email;
+mod send_test;
 mod what_if;
 
 use load::prepare;
@@ -164,11 +164,15 @@ pub enum Command {
         #[arg(long)]
         run_at_start: bool,
     },
-    /// Send a test message to the alert recipients through the configured transport,
-    /// now, to check the email settings end to end.
-    SendTestEmail {
+    /// Send a test message now, to check a route end to end: by email to the alert
+    /// recipients through the configured transport, or with --channel to that channel.
+    #[command(alias = "send-test-email")]
+    SendTest {
         #[command(flatten)]
         common: Common,
+        /// The `[[channels]]` entry to send to, by its name; default: email.
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
     },
     /// Validate the configuration and report every problem at once.
     CheckConfig {
@@ -332,7 +336,7 @@ pub fn main() -> ExitCode {
         | Command::Report { common, .. }
         | Command::Record { common, .. }
         | Command::Credits { common, .. }
-        | Command::SendTestEmail { common }
+        | Command::SendTest { common, .. }
         | Command::CheckConfig { common }
         | Command::WhatIf { common, .. }
         | Command::Pricing {
@@ -443,7 +447,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::CheckConfig { common } => check_config::check_config(&common),
         Command::Record { common, out, scrub } => record::record(&common, &out, scrub),
         Command::Credits { common, adopt } => credits::credits(&common, adopt),
-        Command::SendTestEmail { common } => send_test_email::send_test_email(&common),
+        Command::SendTest { common, channel } => send_test::send_test(&common, channel.as_deref()),
         Command::Report { common, format } => {
             let (_, report) = prepare(&common)?;
             match format {

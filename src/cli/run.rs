@@ -143,7 +143,7 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
     if let Some((error, n)) = &sent.held {
         held.push(format!(
             "{} held, none lost: {error}; fix [email.smtp] (the login, TLS or sender address) and run again to send them",
-            count(*n, "email delivery", "email deliveries"),
+            count(*n, "delivery", "deliveries"),
         ));
     }
     for (channel, error, n) in &sent.held_channels {

@@ -347,7 +347,6 @@ impl Channels {
         message_id: &str,
         subject: &str,
         body: &[u8],
-        now: DateTime<Utc>,
     ) -> Result<(), ChannelError> {
         let Some(sender) = self.senders.iter().find(|s| s.name == name) else {
             return Err(ChannelError::new(
@@ -363,8 +362,9 @@ impl Channels {
                     slack_outcome(status, retry_after, &answer)
                 }),
             Target::Webhook { url, key } => {
-                // Signed when sent: receivers refuse a timestamp far from their clock.
-                let timestamp = now.timestamp();
+                // Signed when sent, by the real clock (not a run's --now): receivers
+                // refuse a timestamp far from theirs.
+                let timestamp = Utc::now().timestamp();
                 let headers = [
                     ("webhook-id", message_id.to_string()),
                     ("webhook-timestamp", timestamp.to_string()),
@@ -486,12 +486,12 @@ impl Channels {
     ) -> Result<(), StoreError> {
         let via = Via::Channel(name);
         for due in outbox.due_via(now, via)? {
-            crate::failpoint("before-send");
+            crate::failpoint("before-channel-send");
             let who = Sent {
                 subject: due.subject.clone(),
                 recipient: due.recipient.clone(),
             };
-            let mut result = self.attempt(name, &due, now).await;
+            let mut result = self.attempt(name, &due).await;
             // A short Retry-After is waited for once, here.
             if let Err(ChannelError {
                 retry_after: Some(after),
@@ -500,12 +500,12 @@ impl Channels {
             {
                 if *after <= MAX_WAIT_IN_PASS {
                     tokio::time::sleep(*after).await;
-                    result = self.attempt(name, &due, now).await;
+                    result = self.attempt(name, &due).await;
                 }
             }
             match result {
                 Ok(()) => {
-                    crate::failpoint("after-send");
+                    crate::failpoint("after-channel-send");
                     outbox.mark_sent(due.id, now)?;
                     report.sent.push(who);
                 }
@@ -531,9 +531,13 @@ impl Channels {
                         } else {
                             report.failed.push((who, e.message.clone()));
                         }
-                        // The rest of this channel would meet the same: they wait.
+                        // The rest of this channel would meet the same: they wait, and
+                        // after a rate limit, as long as it asked.
                         if e.failure == Failure::Unreachable || e.retry_after.is_some() {
                             report.waiting += outbox.due_via(now, via)?.len();
+                            if let Some(until) = now.checked_add_signed(at_least) {
+                                outbox.defer(via, until)?;
+                            }
                             return Ok(());
                         }
                     }
@@ -543,8 +547,8 @@ impl Channels {
         Ok(())
     }
 
-    async fn attempt(&self, name: &str, due: &Due, now: DateTime<Utc>) -> Result<(), ChannelError> {
-        self.send(name, &due.message_id, &due.subject, &due.eml, now)
+    async fn attempt(&self, name: &str, due: &Due) -> Result<(), ChannelError> {
+        self.send(name, &due.message_id, &due.subject, &due.eml)
             .await
     }
 }

@@ -394,6 +394,19 @@ impl Outbox {
         Ok(())
     }
 
+    /// Makes no pending delivery of a route due before `until` (a rate limit's
+    /// Retry-After): no attempt counted.
+    pub(crate) fn defer(&self, via: Via, until: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE delivery SET next_attempt_at = max(next_attempt_at, ?1) WHERE status = 'pending'
+                 AND message IN (SELECT id FROM message WHERE channel IS ?2)",
+                params![until.to_rfc3339(), via.channel()],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.fail(e))
+    }
+
     /// The channels with deliveries still pending.
     pub(crate) fn pending_channels(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self

@@ -37,6 +37,10 @@ struct State {
     faults: VecDeque<Fault>,
     /// Every request: (X-Amz-Target, JSON body).
     log: Vec<(String, Value)>,
+    /// SNS Publish requests answered, each its form fields.
+    published: Vec<BTreeMap<String, String>>,
+    /// Error codes the next SNS requests are answered with, in order.
+    sns_faults: VecDeque<&'static str>,
 }
 
 pub struct FakeCostExplorer {
@@ -116,6 +120,22 @@ impl FakeCostExplorer {
             .collect()
     }
 
+    /// The SNS messages published so far: each Publish request's form fields
+    /// (`TopicArn`, `Message`, `Subject`, ...).
+    pub fn published(&self) -> Vec<BTreeMap<String, String>> {
+        self.state.lock().unwrap().published.clone()
+    }
+
+    /// The next SNS requests are refused with these error codes (`AuthorizationError`,
+    /// `Throttled`, ...), in order, then SNS behaves again.
+    pub fn sns_fail_next(&self, codes: &[&'static str]) {
+        self.state
+            .lock()
+            .unwrap()
+            .sns_faults
+            .extend(codes.iter().copied());
+    }
+
     pub fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
     }
@@ -191,6 +211,20 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: 
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        // SNS speaks the query protocol: a form, answered in XML.
+        if body.starts_with(b"Action=") {
+            let (status, payload) = sns_answer(&body, state);
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nx-amzn-RequestId: fake\r\nContent-Length: {}\r\n\r\n",
+                payload.len()
+            );
+            if writer.write_all(head.as_bytes()).is_err()
+                || writer.write_all(payload.as_bytes()).is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (mut fault, billing) = {
             let mut s = state.lock().unwrap();
@@ -237,6 +271,76 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: 
             return;
         }
     }
+}
+
+/// `application/x-www-form-urlencoded` decoded.
+fn form(body: &[u8]) -> BTreeMap<String, String> {
+    let decode = |s: &str| {
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).unwrap()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// SNS Publish, as AWS answers it: the limits checked, the message logged.
+fn sns_answer(body: &[u8], state: &Mutex<State>) -> (&'static str, String) {
+    let fields = form(body);
+    let error = |status: &'static str, code: &str, message: &str| {
+        (
+            status,
+            format!(
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fake</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    if fields.get("Action").map(String::as_str) != Some("Publish") {
+        return error("400 Bad Request", "InvalidAction", "only Publish is faked");
+    }
+    let fault = state.lock().unwrap().sns_faults.pop_front();
+    if let Some(code) = fault {
+        let status = match code {
+            "AuthorizationError" => "403 Forbidden",
+            "NotFound" => "404 Not Found",
+            "Throttled" => "400 Bad Request",
+            _ => "400 Bad Request",
+        };
+        return error(status, code, "refused by the fake");
+    }
+    let message = fields.get("Message").cloned().unwrap_or_default();
+    let subject = fields.get("Subject").cloned().unwrap_or_default();
+    if message.is_empty() || message.len() > 256 * 1024 {
+        return error("400 Bad Request", "InvalidParameter", "Message");
+    }
+    if subject.chars().count() >= 100 || subject.chars().any(|c| c.is_control()) {
+        return error("400 Bad Request", "InvalidParameter", "Subject");
+    }
+    let mut s = state.lock().unwrap();
+    s.published.push(fields);
+    let id = s.published.len();
+    (
+        "200 OK",
+        format!(
+            "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>00000000-0000-0000-0000-{id:012}</MessageId></PublishResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></PublishResponse>"
+        ),
+    )
 }
 
 /// A well-formed answer: the days in the requested period, one page of them.

@@ -3,6 +3,7 @@
 mod advice;
 mod analysis;
 mod aws_server;
+mod channels;
 mod cli;
 mod config;
 mod daemon;
