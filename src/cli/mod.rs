@@ -10,6 +10,7 @@ macro_rules! say {
 mod check_config;
 mod credits;
 mod daemon;
+mod iam_policy;
 mod load;
 mod pricing;
 mod progress;
@@ -207,6 +208,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Print the IAM policy this configuration needs: deploy/iam-policy.json, and
+    /// sns:Publish on each SNS channel's topic (and on nothing else).
+    IamPolicy {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Bedrock prices: build a table from the AWS Price List, or show the one in use.
     Pricing {
         #[command(subcommand)]
@@ -337,6 +344,7 @@ pub fn main() -> ExitCode {
         | Command::Record { common, .. }
         | Command::Credits { common, .. }
         | Command::SendTest { common, .. }
+        | Command::IamPolicy { common }
         | Command::CheckConfig { common }
         | Command::WhatIf { common, .. }
         | Command::Pricing {
@@ -486,6 +494,11 @@ fn execute(command: Command) -> anyhow::Result<()> {
             },
             format,
         ),
+        Command::IamPolicy { common } => {
+            let config = config::load(&common.config)?;
+            println!("{}", iam_policy::policy(&config));
+            Ok(())
+        }
         Command::Pricing { command } => match command {
             PricingCommand::Import {
                 files,

@@ -276,7 +276,10 @@ impl Channels {
                     // The path is the credential; a reply may quote it without the host.
                     let path = secret.split_once("://").map(|x| x.1).unwrap_or(secret);
                     let path = path.split_once('/').map(|x| x.1).unwrap_or(path);
-                    let redactor = Redactor::of(&[secret, path], &[]);
+                    // Its last part is the token itself.
+                    let token = path.rsplit('/').next().unwrap_or(path);
+                    let token = if token.len() >= 8 { token } else { path };
+                    let redactor = Redactor::of(&[secret, path, token], &[]);
                     let fix = format!(
                         "create a new incoming webhook for the channel and put its URL in {}",
                         where_set(url)

@@ -198,6 +198,11 @@ fn digest_subject(report: &Report, awards: &[&AwardStatus]) -> String {
     )
 }
 
+/// The footer's figures' source on one line.
+fn footer_line(report: &Report) -> String {
+    footer(report).replace('\n', " ").trim().to_string()
+}
+
 fn status_words(a: &AwardStatus) -> String {
     let status = a.status.as_str().replace('_', " ");
     match a.confidence {
@@ -292,9 +297,7 @@ fn slack(report: &Report, n: &Notice) -> Value {
             blocks.push(section(&slack_escape(&body)));
         }
     }
-    blocks.push(context(
-        &footer(report).replace('\n', " ").trim().to_string(),
-    ));
+    blocks.push(context(&footer_line(report)));
     blocks.truncate(SLACK_MAX_BLOCKS);
     json!({"text": cap(&fallback, SLACK_SECTION_TEXT), "blocks": blocks})
 }
@@ -329,9 +332,7 @@ fn slack_digest(report: &Report, awards: &[&AwardStatus], subject: &str) -> Valu
     blocks.push(section(&slack_escape(&capitalised(
         &crate::analyse::report::out_of_pocket_sentence(&report.out_of_pocket),
     ))));
-    blocks.push(context(
-        &footer(report).replace('\n', " ").trim().to_string(),
-    ));
+    blocks.push(context(&footer_line(report)));
     blocks.truncate(SLACK_MAX_BLOCKS);
     json!({"text": subject, "blocks": blocks})
 }
@@ -382,7 +383,7 @@ fn chat(report: &Report, n: &Notice) -> Value {
         }
         _ => d.push_str(&resolved_body(report, n)),
     }
-    d.push_str(&format!("\n\n{}", footer(report).replace('\n', " ").trim()));
+    d.push_str(&format!("\n\n{}", footer_line(report)));
     chat_value(&n.subject, &d, &steps, &[n.severity().as_str(), n.award_id])
 }
 
@@ -404,7 +405,7 @@ fn chat_digest(report: &Report, awards: &[&AwardStatus], subject: &str) -> Value
         capitalised(&crate::analyse::report::out_of_pocket_sentence(
             &report.out_of_pocket
         )),
-        footer(report).replace('\n', " ").trim()
+        footer_line(report)
     ));
     chat_value(subject, &d, &[], &["digest"])
 }

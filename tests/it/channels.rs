@@ -519,7 +519,7 @@ fn no_secret_reaches_a_log_the_report_the_store_or_a_message() {
     s.slack.always(Some((
         400,
         vec![],
-        format!("invalid_payload for /services/{SLACK_TOKEN}"),
+        format!("invalid_payload for /services/{SLACK_TOKEN} (token xoxSLACKSECRETtoken123)"),
     )));
     s.hook
         .always(Some((500, vec![], format!("bad key {SECRET}"))));
@@ -532,9 +532,7 @@ fn no_secret_reaches_a_log_the_report_the_store_or_a_message() {
     seen.push_str(&String::from_utf8_lossy(&check.stdout));
     seen.push_str(&String::from_utf8_lossy(&check.stderr));
     let mut store = std::fs::read(s.dir.join("state/creditburn.sqlite3")).unwrap();
-    for wal in ["state/creditburn.sqlite3-wal"] {
-        store.extend(std::fs::read(s.dir.join(wal)).unwrap_or_default());
-    }
+    store.extend(std::fs::read(s.dir.join("state/creditburn.sqlite3-wal")).unwrap_or_default());
     seen.push_str(&String::from_utf8_lossy(&store));
     for r in s.slack.log().iter().chain(s.hook.log().iter()) {
         seen.push_str(&String::from_utf8_lossy(&r.body));
@@ -695,4 +693,37 @@ fn send_test_reaches_one_channel_and_send_test_email_still_works() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = s.command(&["send-test"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn iam_policy_adds_sns_publish_on_the_configured_topic_only() {
+    let shipped: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/iam-policy.json")).unwrap(),
+    )
+    .unwrap();
+    let out = crate::support::creditburn(&[
+        "iam-policy",
+        "--config",
+        repo().join("config/example.toml").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plain: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plain, shipped, "without SNS, the shipped policy as it is");
+
+    let s = setup();
+    let out = s.command(&["iam-policy"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let with_sns: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statements = with_sns["Statement"].as_array().unwrap();
+    assert_eq!(
+        statements.len(),
+        shipped["Statement"].as_array().unwrap().len() + 1
+    );
+    let sns = statements.last().unwrap();
+    assert_eq!(sns["Action"], serde_json::json!(["sns:Publish"]));
+    assert_eq!(sns["Resource"], serde_json::json!([TOPIC]));
+    // And Publish is the one SNS operation a run calls: the fake answers no other, and
+    // every message it took came as one.
+    assert!(s.run(T0, &[]).status.success());
+    assert!(s.aws.published().iter().all(|p| p["Action"] == "Publish"));
 }

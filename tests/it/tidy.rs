@@ -40,9 +40,12 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("aws_smithy_runtime_api", &["source"]),
     ("aws_smithy_types", &["source"]),
     ("aws_credential_types", &["source"]),
-    ("hyper", &["daemon"]),
-    ("hyper_util", &["daemon"]),
-    ("http_body_util", &["daemon"]),
+    // The daemon's listener, and the channels' HTTP client.
+    ("hyper", &["daemon", "deliver"]),
+    ("hyper_util", &["daemon", "deliver"]),
+    ("hyper_rustls", &["deliver"]),
+    ("http_body_util", &["daemon", "deliver"]),
+    ("aws_sdk_sns", &["deliver"]),
     ("prometheus_client", &["daemon"]),
     // The SDK's data types are plain data anyone may read; its client sends requests.
     ("aws_sdk_costexplorer::Client", &["source"]),
