@@ -110,29 +110,18 @@ fn read_secret(
     stem: &str,
     source: &SecretSource,
 ) -> Result<SecretString, DeliverError> {
-    let problem = |suffix: &str, message: String| DeliverError::Channel {
+    let suffix = match source {
+        SecretSource::Env(_) => "env",
+        SecretSource::File(_) => "file",
+    };
+    let problem = |message: String| DeliverError::Channel {
         key: format!("{}.{stem}_{suffix}", channel.key()),
         message,
     };
-    let text = match source {
-        SecretSource::Env(var) => std::env::var(var)
-            .map_err(|_| problem("env", format!("the environment variable {var} is not set")))?,
-        SecretSource::File(path) => crate::read_bounded(path, crate::MAX_SECRET_FILE)
-            .and_then(|b| {
-                String::from_utf8(b).map_err(|_| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
-                })
-            })
-            .map_err(|e| problem("file", format!("{}: {e}", path.display())))?,
-    };
+    let text = super::secret_text(source).map_err(problem)?;
     let text = text.trim().to_string();
     if text.is_empty() {
-        let suffix = if matches!(source, SecretSource::Env(_)) {
-            "env"
-        } else {
-            "file"
-        };
-        return Err(problem(suffix, format!("{} is empty", where_set(source))));
+        return Err(problem(format!("{} is empty", where_set(source))));
     }
     Ok(SecretString::from(text))
 }
@@ -560,13 +549,14 @@ fn answer_excerpt(answer: &str) -> String {
     crate::model::text::excerpt(answer)
 }
 
-/// What Slack's answer means.
-fn slack_outcome(
+/// The answers every receiver gives alike: 2xx delivered, 429 rate limited (after its
+/// Retry-After), 5xx and the rest transient; a 3xx or 4xx is `other`'s to sort.
+fn http_outcome(
     status: u16,
     retry_after: Option<StdDuration>,
-    answer: &str,
+    said: String,
+    other: impl FnOnce(String) -> ChannelError,
 ) -> Result<(), ChannelError> {
-    let said = format!("Slack answered {status} {}", answer_excerpt(answer));
     match status {
         200..=299 => Ok(()),
         429 => Err(ChannelError {
@@ -574,20 +564,33 @@ fn slack_outcome(
             message: format!("{said} (rate limited)"),
             retry_after: Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER)),
         }),
-        _ if SLACK_REVOKED.iter().any(|r| answer.contains(r))
-            || matches!(status, 403 | 404 | 410) =>
-        {
-            Err(ChannelError::new(
-                Failure::Held,
-                format!("{said}: the webhook was revoked or its channel is gone"),
-            ))
-        }
-        400..=499 => Err(ChannelError::new(
-            Failure::Refused,
-            format!("{said}: Slack refused the message"),
-        )),
+        300..=499 => Err(other(said)),
         _ => Err(ChannelError::new(Failure::Transient, said)),
     }
+}
+
+/// What Slack's answer means.
+fn slack_outcome(
+    status: u16,
+    retry_after: Option<StdDuration>,
+    answer: &str,
+) -> Result<(), ChannelError> {
+    let said = format!("Slack answered {status} {}", answer_excerpt(answer));
+    http_outcome(status, retry_after, said, |said| {
+        if SLACK_REVOKED.iter().any(|r| answer.contains(r))
+            || matches!(status, 300..=399 | 403 | 404 | 410)
+        {
+            ChannelError::new(
+                Failure::Held,
+                format!("{said}: the webhook was revoked or its channel is gone"),
+            )
+        } else {
+            ChannelError::new(
+                Failure::Refused,
+                format!("{said}: Slack refused the message"),
+            )
+        }
+    })
 }
 
 /// What a webhook receiver's answer means.
@@ -597,32 +600,22 @@ fn webhook_outcome(
     answer: &str,
 ) -> Result<(), ChannelError> {
     let said = format!("the endpoint answered {status} {}", answer_excerpt(answer));
-    match status {
-        200..=299 => Ok(()),
-        429 => Err(ChannelError {
-            failure: Failure::Transient,
-            message: format!("{said} (rate limited)"),
-            retry_after: Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER)),
-        }),
-        401 | 403 => Err(ChannelError::new(
+    http_outcome(status, retry_after, said, |said| match status {
+        401 | 403 => ChannelError::new(
             Failure::Held,
             format!("{said}: it refuses the signature or the sender"),
-        )),
-        404 | 410 => Err(ChannelError::new(
-            Failure::Held,
-            format!("{said}: the endpoint is gone"),
-        )),
-        300..=399 => Err(ChannelError::new(
+        ),
+        404 | 410 => ChannelError::new(Failure::Held, format!("{said}: the endpoint is gone")),
+        300..=399 => ChannelError::new(
             Failure::Held,
             format!("{said}: a redirect, which is not followed; give the final URL"),
-        )),
-        408 => Err(ChannelError::new(Failure::Transient, said)),
-        400..=499 => Err(ChannelError::new(
+        ),
+        408 => ChannelError::new(Failure::Transient, said),
+        _ => ChannelError::new(
             Failure::Refused,
             format!("{said}: the endpoint refused the message"),
-        )),
-        _ => Err(ChannelError::new(Failure::Transient, said)),
-    }
+        ),
+    })
 }
 
 async fn publish(

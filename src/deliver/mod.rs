@@ -474,16 +474,12 @@ impl std::fmt::Debug for Transport {
     }
 }
 
-/// The SMTP password, read when the transport is built; Debug prints `[REDACTED]`.
-fn read_password(source: &SecretSource) -> Result<SecretString, DeliverError> {
+/// A secret's text, from its variable or its file (at most `MAX_SECRET_FILE`, UTF-8,
+/// the trailing line break dropped); the error says what is wrong with the source.
+pub(crate) fn secret_text(source: &SecretSource) -> Result<String, String> {
     match source {
         SecretSource::Env(var) => {
-            std::env::var(var)
-                .map(SecretString::from)
-                .map_err(|_| DeliverError::Setup {
-                    key: "email.smtp.password_env",
-                    message: format!("the environment variable {var} is not set"),
-                })
+            std::env::var(var).map_err(|_| format!("the environment variable {var} is not set"))
         }
         SecretSource::File(path) => crate::read_bounded(path, crate::MAX_SECRET_FILE)
             .and_then(|b| {
@@ -491,12 +487,22 @@ fn read_password(source: &SecretSource) -> Result<SecretString, DeliverError> {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
                 })
             })
-            .map(|s| SecretString::from(s.trim_end_matches(['\r', '\n']).to_string()))
-            .map_err(|e| DeliverError::Setup {
-                key: "email.smtp.password_file",
-                message: format!("{}: {e}", path.display()),
-            }),
+            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|e| format!("{}: {e}", path.display())),
     }
+}
+
+/// The SMTP password, read when the transport is built; Debug prints `[REDACTED]`.
+fn read_password(source: &SecretSource) -> Result<SecretString, DeliverError> {
+    secret_text(source)
+        .map(SecretString::from)
+        .map_err(|message| DeliverError::Setup {
+            key: match source {
+                SecretSource::Env(_) => "email.smtp.password_env",
+                SecretSource::File(_) => "email.smtp.password_file",
+            },
+            message,
+        })
 }
 
 fn smtp(config: &SmtpConfig, from: &str) -> Result<Transport, DeliverError> {
