@@ -1150,6 +1150,63 @@ fn usage_by_workload(
     Ok(out)
 }
 
+/// One Bedrock usage line of a workload on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyUsage {
+    pub date: NaiveDate,
+    pub workload: String,
+    pub service: String,
+    pub usage_type: String,
+    pub cost: f64,
+    /// In the bill's unit for the usage type.
+    pub quantity: f64,
+}
+
+/// Every workload's Bedrock usage lines by day, up to `as_of` (`creditburn export
+/// --table tokens`), attributed as the analysis attributes them.
+pub fn daily_bedrock(
+    table: &CostTable,
+    config: &Config,
+    as_of: NaiveDate,
+) -> PolarsResult<Vec<DailyUsage>> {
+    let Attributed { rows, lines } = attribute(table, config)?;
+    let usage = usage_up_to(&rows, table, as_of)?;
+    let sums = usage
+        .lazy()
+        .group_by([col(table::DATE).cast(DataType::Int32), col(LINE)])
+        .agg([col(table::COST).sum(), col(table::QUANTITY).sum()])
+        .sort([table::DATE, LINE], SortMultipleOptions::default())
+        .collect()?;
+    let mut info = lines.take(sums.column(LINE)?.idx()?)?;
+    info.hstack_mut(&[
+        sums.column(table::DATE)?.clone().with_name("day".into()),
+        sums.column(table::COST)?.clone(),
+        sums.column(table::QUANTITY)?.clone(),
+    ])?;
+    let days = info.column("day")?.i32()?.clone();
+    let workloads = strings(&info, WORKLOAD)?;
+    let models = strings(&info, MODEL)?;
+    let services = strings(&info, table::SERVICE)?;
+    let usage_types = strings(&info, table::USAGE_TYPE)?;
+    let costs = floats(&info, table::COST)?;
+    let quantities = floats(&info, table::QUANTITY)?;
+    let mut out = Vec::new();
+    for i in 0..info.height() {
+        let (Some(workload), Some(_), Some(day)) = (&workloads[i], &models[i], days.get(i)) else {
+            continue;
+        };
+        out.push(DailyUsage {
+            date: table::from_epoch_days(day),
+            workload: workload.clone(),
+            service: services[i].clone().unwrap_or_default(),
+            usage_type: usage_types[i].clone().unwrap_or_default(),
+            cost: costs[i],
+            quantity: quantities[i],
+        });
+    }
+    Ok(out)
+}
+
 pub(crate) fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(df
         .column(name)?

@@ -413,7 +413,9 @@ pub fn model(
     spikes: SpikeCheck,
 ) -> Model {
     let views = views(&spend.kinds, awards, billing, order);
-    let (past, past_account) = replay(spend, &views, end);
+    let (mut past, past_account) = replay(spend, &views, end);
+    // Kept apart, so the projections' copies of the past ledger carry none of it.
+    let past_paid = past.paid.take().unwrap_or_default();
     let series = series(spend, end);
     let h = horizon(awards, end);
     let estimated = spend.estimated_from.map_or(0, |e| {
@@ -424,6 +426,7 @@ pub fn model(
     let projector = Projector {
         views,
         past,
+        past_paid,
         past_account,
         fits: series
             .names
@@ -596,7 +599,7 @@ fn views(kinds: &[Kind], awards: &[Award], billing: &Billing, order: DrawdownOrd
 fn replay(spend: &Spend, views: &Views, end: NaiveDate) -> (Ledger, Ledger) {
     let kinds = spend.kinds.len();
     let (workload, account) = (views.workload(), views.account());
-    let mut past = Ledger::new(views.credits.len(), kinds);
+    let mut past = Ledger::new(views.credits.len(), kinds).recording();
     let mut past_account = Ledger::new(views.account_credits.len(), kinds);
     // A balance brought forward was paid in both views, before any day replayed.
     for (c, opening) in views.openings.iter().enumerate() {
@@ -824,12 +827,21 @@ pub struct Projection {
     account: Vec<(Vec<Outlook>, Ledger)>,
 }
 
+/// Every payment each award made and is drawn to make, per award: (day, kind, amount).
+pub struct Payments<'a> {
+    pub past: &'a [Vec<(NaiveDate, usize, f64)>],
+    /// On the P10, P50 and P90 spend paths.
+    pub paths: [Vec<Vec<(NaiveDate, usize, f64)>>; 3],
+}
+
 /// What the model keeps to draw the future again on changed spend: the views, the
 /// ledgers at the end of the data, and every workload's forecast.
 #[derive(Debug, Clone)]
 pub struct Projector {
     views: Views,
     past: Ledger,
+    /// Per award, every payment of the past (workload view): (day, kind, amount).
+    past_paid: Vec<Vec<(NaiveDate, usize, f64)>>,
     past_account: Ledger,
     fits: Vec<Fit>,
     kinds: Vec<Kind>,
@@ -841,6 +853,44 @@ impl Projector {
     /// The last day of data the future is drawn from.
     pub fn end(&self) -> NaiveDate {
         self.end
+    }
+
+    /// The kinds of spend the payments name by index.
+    pub fn kinds(&self) -> &[Kind] {
+        &self.kinds
+    }
+
+    /// What award `c` had paid before the data (its opening), 0 without one.
+    pub fn opening(&self, c: usize) -> f64 {
+        self.views.openings.get(c).copied().unwrap_or(0.0)
+    }
+
+    /// What award `c` has been granted by the end of `day`.
+    pub fn granted_by(&self, c: usize, day: NaiveDate) -> f64 {
+        self.views.credits[c].granted_by(day)
+    }
+
+    /// Per award (workload view), every payment (day, kind, amount): the past as
+    /// replayed, and on each spend path (P10, P50, P90) from the day after the data to
+    /// the last expiry.
+    pub fn payments(&self) -> Payments<'_> {
+        let n = self.views.credits.len();
+        let paths = std::array::from_fn(|q| {
+            let mut l = self.past.clone();
+            l.paid = Some(vec![Vec::new(); n]);
+            drawdown::project(
+                &self.views.workload(),
+                &mut l,
+                self.end,
+                self.until,
+                self.lines_on(q, &[], None),
+            );
+            l.paid.unwrap_or_default()
+        });
+        Payments {
+            past: &self.past_paid,
+            paths,
+        }
     }
 
     /// The awards' indices in the order the workload view draws them.

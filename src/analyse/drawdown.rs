@@ -92,6 +92,10 @@ pub struct Ledger {
     pub unpaid: Vec<f64>,
     /// Per day: spend no credit paid, of kinds some credit is eligible for.
     pub unpaid_daily: Vec<(NaiveDate, f64)>,
+    /// Per credit, every payment (day, kind, amount), when the ledger is `recording`
+    /// (the export's day-by-day series); None otherwise, so the projections that clone
+    /// a ledger carry nothing more.
+    pub paid: Option<Vec<Vec<(NaiveDate, usize, f64)>>>,
 }
 
 impl Ledger {
@@ -104,7 +108,14 @@ impl Ledger {
             out_of_pocket: vec![0.0; credits],
             unpaid: vec![0.0; kinds],
             unpaid_daily: Vec::new(),
+            paid: None,
         }
+    }
+
+    /// This ledger, keeping from now on every payment each credit makes (`paid`).
+    pub fn recording(mut self) -> Ledger {
+        self.paid = Some(vec![Vec::new(); self.drawn.len()]);
+        self
     }
 
     /// The ledger of `credits` only (in that order), with `kinds` kinds: what they have
@@ -166,6 +177,9 @@ impl Ledger {
                 *cost -= pay;
                 paid += pay;
                 self.by_kind[c][*kind] += pay;
+                if let Some(p) = &mut self.paid {
+                    p[c].push((day, *kind, pay));
+                }
             }
             if paid > 0.0 {
                 self.drawn[c] += paid;

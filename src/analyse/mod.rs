@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod burn;
 pub mod credits;
 pub mod drawdown;
+pub mod export;
 pub mod forecast;
 pub mod hints;
 pub mod levers;

@@ -9,6 +9,12 @@ type Loaded = (CostTable, NaiveDate, SourceStatus, Option<AwsCredits>);
 
 /// Loads config and data and computes the report: everything but delivery.
 pub(super) fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
+    let (config, report, _) = prepare_with_table(common)?;
+    Ok((config, report))
+}
+
+/// As [`prepare`], keeping the cost table (`export --table tokens` reads it by day).
+pub(super) fn prepare_with_table(common: &Common) -> anyhow::Result<(Config, Report, CostTable)> {
     let config = config::load(&common.config)?;
     let (table, as_of, source, aws_credits) = load_table(&config, common)?;
     // The last day of data the last run analysed: the spike check looks back over the
@@ -22,7 +28,7 @@ pub(super) fn prepare(common: &Common) -> anyhow::Result<(Config, Report)> {
             .context("analysing the cost table")?;
     report.source = source;
     report.deliveries = Outbox::read_deliveries(&config.state_path)?;
-    Ok((config, report))
+    Ok((config, report, table))
 }
 
 /// Reads the configured source.

@@ -10,6 +10,7 @@ macro_rules! say {
 mod check_config;
 mod credits;
 mod daemon;
+mod export;
 mod iam_policy;
 mod load;
 mod pricing;
@@ -208,6 +209,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Write the day-by-day series behind the report (or the tokens) as CSV or Parquet:
+    /// one row per day per award and workload, the forecast's P10/P50/P90 up to each
+    /// award's expiry. The columns are listed in the README.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_enum)]
+        format: export::ExportFormat,
+        /// The file to write (replaced whole, never left half written).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = export::ExportTable::Series)]
+        table: export::ExportTable,
+    },
     /// Print the IAM policy this configuration needs: deploy/iam-policy.json, and
     /// sns:Publish on each SNS channel's topic (and on nothing else).
     IamPolicy {
@@ -345,6 +360,7 @@ pub fn main() -> ExitCode {
         | Command::Credits { common, .. }
         | Command::SendTest { common, .. }
         | Command::IamPolicy { common }
+        | Command::Export { common, .. }
         | Command::CheckConfig { common }
         | Command::WhatIf { common, .. }
         | Command::Pricing {
@@ -423,6 +439,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 DeliverError::Build { .. } => exit::FAILURE,
             };
         }
+        if cause.is::<export::ExportUnwritable>() {
+            return exit::CANT_CREATE;
+        }
         if cause.is::<Undelivered>() {
             return exit::TEMPFAIL;
         }
@@ -494,6 +513,12 @@ fn execute(command: Command) -> anyhow::Result<()> {
             },
             format,
         ),
+        Command::Export {
+            common,
+            format,
+            out,
+            table,
+        } => export::export(&common, format, table, &out),
         Command::IamPolicy { common } => {
             let config = config::load(&common.config)?;
             println!("{}", iam_policy::policy(&config));

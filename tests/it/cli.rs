@@ -1305,7 +1305,7 @@ fn the_readme_command_table_is_one_table_naming_every_command() {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .collect();
-    assert_eq!(commands.len(), 10, "{help}");
+    assert_eq!(commands.len(), 11, "{help}");
     for c in commands {
         assert!(
             table

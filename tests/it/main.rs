@@ -9,6 +9,7 @@ mod config;
 mod daemon;
 mod deploy;
 mod email;
+mod export;
 mod harness;
 mod live;
 mod pricing;
