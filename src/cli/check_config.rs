@@ -25,6 +25,17 @@ pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
                 message: e.to_string(),
             }),
     );
+    if let Some(source) = &config.daemon_token {
+        if let Err(message) = deliver::secret_text(source) {
+            problems.push(config::Problem {
+                key: match source {
+                    config::SecretSource::Env(_) => "daemon.token_env".into(),
+                    config::SecretSource::File(_) => "daemon.token_file".into(),
+                },
+                message,
+            });
+        }
+    }
     // A store that cannot be read is the store's problem (exit 73, as `run` and
     // `report` say it), unless the configuration has problems too: then every problem
     // is named, as a configuration error (78, as `run` says it first).

@@ -72,6 +72,22 @@ pub(super) fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // Read once at start: a token that cannot be read stops the daemon with the key.
+    let token = match &config.daemon_token {
+        None => None,
+        Some(source) => {
+            let text = deliver::secret_text(source).map_err(|e| {
+                Misconfigured(format!(
+                    "{}: {e}",
+                    match source {
+                        config::SecretSource::Env(_) => "daemon.token_env",
+                        config::SecretSource::File(_) => "daemon.token_file",
+                    }
+                ))
+            })?;
+            Some(daemon::http::Token::new(text.trim()))
+        }
+    };
     rt.block_on(async {
         if let Some(addr) = config.listen {
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -85,8 +101,14 @@ pub(super) fn daemon(common: Common, run_at_start: bool) -> anyhow::Result<()> {
                     "daemon.listen: cannot listen on {addr} ({e}); {what}"
                 ))
             })?;
-            tracing::info!(listen = %addr, "daemon: serving /health and /metrics on http://{addr}");
-            tokio::spawn(daemon::http::serve(listener, config.state_path.clone()));
+            tracing::info!(listen = %addr, "daemon: serving the status page, /health and /metrics on http://{addr}{}",
+                if token.is_some() { " (/ and /metrics with the bearer token)" } else { "" });
+            tokio::spawn(daemon::http::serve(
+                listener,
+                config.state_path.clone(),
+                token.clone(),
+                crate::notify::page::content_security_policy().into(),
+            ));
         }
         let shutdown = async {
             let mut term =

@@ -25,14 +25,6 @@ pub enum ExportTable {
     Tokens,
 }
 
-/// The file could not be written (exit 73).
-#[derive(Debug, thiserror::Error)]
-#[error("{}: cannot write the export: {message}", path.display())]
-pub(crate) struct ExportUnwritable {
-    pub path: std::path::PathBuf,
-    pub message: String,
-}
-
 pub(super) fn export(
     common: &Common,
     format: ExportFormat,
@@ -130,35 +122,17 @@ fn tokens_frame(rows: &[TokenRow]) -> PolarsResult<DataFrame> {
     )
 }
 
-/// Writes `df` whole beside `out` and renames it into place: a reader never sees half a
-/// file, and a failed export leaves the old one.
+/// Writes `df` as `format` to `out`, whole.
 fn write(df: &mut DataFrame, format: ExportFormat, out: &Path) -> anyhow::Result<()> {
-    let fail = |message: String| ExportUnwritable {
-        path: out.to_path_buf(),
-        message,
-    };
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
-        fail(format!(
-            "{e}; check that {} exists and is writable",
-            dir.display()
-        ))
-    })?;
-    match format {
-        ExportFormat::Csv => polars_io::csv::write::CsvWriter::new(tmp.as_file_mut())
+    write_whole(out, |file| match format {
+        ExportFormat::Csv => polars_io::csv::write::CsvWriter::new(file)
             .include_header(true)
             .finish(df)
-            .map_err(|e| fail(e.to_string()))?,
-        ExportFormat::Parquet => {
-            polars_io::parquet::write::ParquetWriter::new(tmp.as_file_mut())
-                .finish(df)
-                .map_err(|e| fail(e.to_string()))?;
-        }
-    }
-    tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
-    tmp.persist(out).map_err(|e| fail(e.error.to_string()))?;
+            .map_err(|e| e.to_string()),
+        ExportFormat::Parquet => polars_io::parquet::write::ParquetWriter::new(file)
+            .finish(df)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    })?;
     Ok(())
 }

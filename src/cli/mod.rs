@@ -130,9 +130,13 @@ pub enum Command {
     Report {
         #[command(flatten)]
         common: Common,
-        /// `table` fits an 80-column terminal; `json` is a stable contract.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        /// `table` fits an 80-column terminal; `json` is a stable contract; `html` is the
+        /// status page (what the daemon serves on `/`), self-contained.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        /// Write to this file (replaced whole) instead of standard output.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
     },
     /// List the account's credits per the Billing API (live source with
     /// source.account_id), with the award that names each.
@@ -314,6 +318,13 @@ pub enum Format {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Html,
+}
+
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
@@ -439,7 +450,7 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 DeliverError::Build { .. } => exit::FAILURE,
             };
         }
-        if cause.is::<export::ExportUnwritable>() {
+        if cause.is::<CantWrite>() {
             return exit::CANT_CREATE;
         }
         if cause.is::<Undelivered>() {
@@ -475,11 +486,29 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Record { common, out, scrub } => record::record(&common, &out, scrub),
         Command::Credits { common, adopt } => credits::credits(&common, adopt),
         Command::SendTest { common, channel } => send_test::send_test(&common, channel.as_deref()),
-        Command::Report { common, format } => {
+        Command::Report {
+            common,
+            format,
+            out,
+        } => {
             let (_, report) = prepare(&common)?;
-            match format {
-                Format::Table => print!("{}", report.to_table()),
-                Format::Json => println!("{}", report.to_json()),
+            let text = match format {
+                ReportFormat::Table => report.to_table(),
+                ReportFormat::Json => format!("{}\n", report.to_json()),
+                ReportFormat::Html => {
+                    let now = common.now.unwrap_or_else(Utc::now);
+                    crate::notify::page::render(&report, now).html
+                }
+            };
+            match out {
+                None => print!("{text}"),
+                Some(path) => {
+                    write_whole(&path, |f| {
+                        use std::io::Write as _;
+                        f.write_all(text.as_bytes()).map_err(|e| e.to_string())
+                    })?;
+                    say!("wrote the report to {}", path.display());
+                }
             }
             Ok(())
         }
@@ -595,6 +624,40 @@ pub(crate) fn open_channels(
         &config.channels,
         &client,
     )?)
+}
+
+/// A file a command was asked to write could not be written (exit 73).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot be written: {message}", path.display())]
+pub(crate) struct CantWrite {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Writes `out` whole: `fill` writes into a file beside it, which is synced and renamed
+/// into place, so a reader never sees half a file and a failure leaves the old one.
+pub(crate) fn write_whole(
+    out: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> Result<(), String>,
+) -> Result<(), CantWrite> {
+    let fail = |message: String| CantWrite {
+        path: out.to_path_buf(),
+        message,
+    };
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+        fail(format!(
+            "{e}; check that the folder {} exists and is writable",
+            dir.display()
+        ))
+    })?;
+    fill(tmp.as_file_mut()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+    tmp.persist(out).map_err(|e| fail(e.error.to_string()))?;
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

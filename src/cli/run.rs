@@ -61,6 +61,7 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
             &report,
             &notices,
             digest_due.then_some(&deliveries),
+            config.public_url.as_deref(),
             now,
         );
         queued.extend(deliver::channel::queue(c, messages));
@@ -74,7 +75,8 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
     )?;
     // Saved once the alerts are committed: the next run's spike check looks back to this
     // report's last day, so a run that dies before its commit must not move it on.
-    DaemonState::open(&config.state_path)?.save_report(&report.to_json(), now)?;
+    let page = crate::notify::page::render(&report, now);
+    DaemonState::open(&config.state_path)?.save_report(&report.to_json(), &page.html, now)?;
     crate::failpoint("after-commit");
 
     let retry = Retry {

@@ -739,6 +739,42 @@ pub(super) fn check_schedule(
     }
     (schedule, listen)
 }
+
+/// `[daemon]`'s bearer token for `/` and `/metrics`, and the status page's public URL.
+pub(super) fn check_daemon(
+    raw: Option<&RawDaemon>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> (Option<SecretSource>, Option<String>) {
+    let Some(raw) = raw else {
+        return (None, None);
+    };
+    let token = match (&raw.token_env, &raw.token_file) {
+        (Some(_), Some(_)) => {
+            p.add(
+                "daemon.token_file",
+                "give token_env or token_file, not both",
+            );
+            None
+        }
+        (Some(var), None) if var.trim().is_empty() => {
+            p.add(
+                "daemon.token_env",
+                "is empty; name the environment variable",
+            );
+            None
+        }
+        (Some(var), None) => Some(SecretSource::Env(var.clone())),
+        (None, Some(file)) => Some(SecretSource::File(resolve(file))),
+        (None, None) => None,
+    };
+    if let Some(url) = &raw.public_url {
+        if let Some(why) = crate::config::url_problem(url) {
+            p.add("daemon.public_url", why);
+        }
+    }
+    (token, raw.public_url.clone())
+}
 pub(super) fn check_transport(
     raw: &RawEmail,
     resolve: &dyn Fn(&str) -> PathBuf,

@@ -644,6 +644,11 @@ pub struct Config {
     pub listen: Option<std::net::SocketAddr>,
     /// Where alerts go besides email, each with its route.
     pub channels: Vec<Channel>,
+    /// The bearer token `/` and `/metrics` ask for (`[daemon] token_env` or
+    /// `token_file`); None: they are open (the listener stays on loopback by default).
+    pub daemon_token: Option<SecretSource>,
+    /// Where people reach the status page (`[daemon] public_url`): Slack links to it.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1213,6 +1218,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let workloads = check_workloads(&raw.workloads, &mut p);
     let awards = check_awards(&raw.awards, &raw.workloads, analysis.drawdown_order, &mut p);
     let (schedule, listen) = check_schedule(raw.schedule.as_ref(), raw.daemon.as_ref(), &mut p);
+    let (daemon_token, public_url) = check_daemon(raw.daemon.as_ref(), &resolve, &mut p);
     let channels = channels::check_channels(
         &raw.channels,
         &raw.awards.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
@@ -1240,6 +1246,8 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         schedule,
         listen,
         channels,
+        daemon_token,
+        public_url,
     })
 }
 

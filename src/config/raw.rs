@@ -30,6 +30,9 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDaemon {
     pub(super) listen: Option<String>,
+    pub(super) token_env: Option<String>,
+    pub(super) token_file: Option<String>,
+    pub(super) public_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -329,22 +329,32 @@ pub fn build(
     if !recipients.is_empty() {
         builder = builder.header(lettre::message::header::To::from(to));
     }
-    let body = match &email.chart {
-        None => MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()),
-        // alternative(text, related(html, chart)): clients that show HTML show the chart.
-        Some(png) => MultiPart::alternative()
+    let images: Vec<(&str, &Vec<u8>)> = email
+        .chart
+        .iter()
+        .map(|png| (crate::notify::email::CHART_CID, png))
+        .chain(
+            email
+                .award_charts
+                .iter()
+                .map(|(cid, png)| (cid.as_str(), png)),
+        )
+        .collect();
+    let body = if images.is_empty() {
+        MultiPart::alternative_plain_html(email.text.clone(), email.html.clone())
+    } else {
+        // alternative(text, related(html, charts)): clients that show HTML show the
+        // charts.
+        let mut related = MultiPart::related().singlepart(SinglePart::html(email.html.clone()));
+        for (cid, png) in images {
+            related = related.singlepart(Attachment::new_inline(cid.to_string()).body(
+                png.clone(),
+                ContentType::parse("image/png").expect("image/png is a valid content type"),
+            ));
+        }
+        MultiPart::alternative()
             .singlepart(SinglePart::plain(email.text.clone()))
-            .multipart(
-                MultiPart::related()
-                    .singlepart(SinglePart::html(email.html.clone()))
-                    .singlepart(
-                        Attachment::new_inline(crate::notify::email::CHART_CID.to_string()).body(
-                            png.clone(),
-                            ContentType::parse("image/png")
-                                .expect("image/png is a valid content type"),
-                        ),
-                    ),
-            ),
+            .multipart(related)
     };
     builder.multipart(body).map_err(|e| DeliverError::Build {
         key: email.key.clone(),

@@ -96,11 +96,15 @@ fn message(
 
 /// The messages this channel is sent this run: the notices its route admits, and the
 /// digest (about the awards its route covers) when one is due and the route takes it.
+///
+/// `public_url` is where people reach the status page (`[daemon] public_url`): Slack
+/// links each award's chart there (an image block needs a public image URL).
 pub fn render(
     channel: &Channel,
     report: &Report,
     notices: &[Notice],
     digest: Option<&Deliveries>,
+    public_url: Option<&str>,
     now: DateTime<Utc>,
 ) -> Vec<ChannelMessage> {
     let format = format_of(channel);
@@ -113,7 +117,7 @@ pub fn render(
         })
         .map(|n| {
             let body = match format {
-                Format::Slack => slack(report, n),
+                Format::Slack => slack(report, n, public_url),
                 Format::Chat => chat(report, n),
                 Format::Json => json_notice(report, n, now),
             };
@@ -232,7 +236,7 @@ fn context(text: &str) -> Value {
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cap(&slack_escape(text), SLACK_SECTION_TEXT)}]})
 }
 
-fn slack(report: &Report, n: &Notice) -> Value {
+fn slack(report: &Report, n: &Notice, public_url: Option<&str>) -> Value {
     let mut blocks = vec![header(&n.subject)];
     if let Some(banner) = stale_banner(report) {
         blocks.push(section(&format!(":warning: *{}*", slack_escape(&banner))));
@@ -288,6 +292,13 @@ fn slack(report: &Report, n: &Notice) -> Value {
                     })
                     .collect();
                 blocks.push(section(&format!("*What would help*\n{}", hints.join("\n"))));
+            }
+            if let Some(url) = public_url {
+                let url = format!("{}#award-{}", url.trim_end_matches('/'), a.id);
+                blocks.push(section(&format!(
+                    "<{}|The burn-down chart and every award on the status page>",
+                    url.replace('|', "%7C").replace('>', "%3E")
+                )));
             }
             blocks.push(context(&format!("Workloads: {}", a.workloads.join(", "))));
         }

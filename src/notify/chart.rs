@@ -1,5 +1,6 @@
-//! The burn-down chart of one award, as a PNG for the alert email. Pure: figures in,
-//! bytes out (plotters draws into a buffer; the `png` crate encodes it).
+//! The burn-down chart of one award: a PNG for the emails (plotters draws into a
+//! buffer; the `png` crate encodes it), and the same drawing as inline SVG for the
+//! status page (plotters' SVG backend). Pure: figures in, bytes out.
 //!
 //! The y axis is the balance left. It shows the balance so far (from the daily covered
 //! spend), the plan line (the whole amount spent evenly from start to expiry), the
@@ -18,6 +19,32 @@ use crate::analyse::analysis::AwardStatus;
 
 pub(crate) const WIDTH: u32 = 720;
 pub(crate) const HEIGHT: u32 = 360;
+
+/// The digest's chart: the same drawing at two thirds of the size.
+pub(crate) const SMALL: Size = Size {
+    width: 480,
+    height: 240,
+    scale: 0.7,
+};
+const FULL: Size = Size {
+    width: WIDTH,
+    height: HEIGHT,
+    scale: 1.0,
+};
+
+/// A chart's size, and how its text, lines and margins scale with it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Size {
+    pub width: u32,
+    pub height: u32,
+    pub scale: f64,
+}
+
+impl Size {
+    fn px(&self, v: u32) -> u32 {
+        ((v as f64 * self.scale).round() as u32).max(1)
+    }
+}
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
@@ -68,9 +95,43 @@ fn step_at(line: &[(i64, f64)], x: i64) -> f64 {
     prev.1
 }
 
-/// Draws the burn-down of `award` as of `as_of`; None when there is nothing to draw.
+/// Draws the burn-down of `award` as of `as_of` as a PNG; None when there is nothing to
+/// draw.
 pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
+    png(award, as_of, FULL)
+}
+
+/// The burn-down as a PNG of `size` (the digest's is [`SMALL`]).
+pub(crate) fn png(award: &AwardStatus, as_of: NaiveDate, size: Size) -> Option<Vec<u8>> {
     font();
+    let mut pixels = vec![255u8; (size.width * size.height * 3) as usize];
+    {
+        let root =
+            BitMapBackend::with_buffer(&mut pixels, (size.width, size.height)).into_drawing_area();
+        draw(&root, award, as_of, size)?;
+    }
+    encode(&pixels, size)
+}
+
+/// The burn-down as an SVG document (for inline use in a page): the same drawing as the
+/// PNG, its text in the page's sans-serif.
+pub fn burn_down_svg(award: &AwardStatus, as_of: NaiveDate) -> Option<String> {
+    // The layout measures text with the font even where the SVG names it only.
+    font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, award, as_of, FULL)?;
+    }
+    Some(svg)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    award: &AwardStatus,
+    as_of: NaiveDate,
+    size: Size,
+) -> Option<()> {
     let span = (award.expiry_date - award.start_date).num_days() + 1;
     if span <= 1 || award.amount <= 0.0 {
         return None;
@@ -81,16 +142,19 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
     // Room past the expiry, so its line is drawn whole rather than on the plot's edge.
     let right = span + (span / 25).max(2);
     let (bottom, top) = (lowest * 1.05 - award.amount * 0.02, award.amount * 1.08);
-    let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
+    let px = |v: u32| size.px(v);
+    root.fill(&WHITE).ok()?;
     {
-        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
         let start = award.start_date;
         let label_day = |x: &i64| (start + Duration::days(*x)).format("%b %d").to_string();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: balance left", award.id), ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(34)
-            .y_label_area_size(72)
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{}: balance left", award.id),
+                ("sans-serif", px(20)),
+            )
+            .margin(px(12))
+            .x_label_area_size(px(34))
+            .y_label_area_size(px(72))
             .build_cartesian_2d(0i64..right, bottom..top)
             .ok()?;
         chart
@@ -99,7 +163,7 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
             .y_labels(6)
             .x_label_formatter(&label_day)
             .y_label_formatter(&|v| crate::model::money::dollars(*v))
-            .label_style(("sans-serif", 15))
+            .label_style(("sans-serif", px(15)))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok()?;
@@ -137,11 +201,11 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
                     Rectangle::new([(x, y - 5), (x + 18, y + 5)], PROJECTION.mix(0.18).filled())
                 });
             chart
-                .draw_series(LineSeries::new(middle, PROJECTION.stroke_width(3)))
+                .draw_series(LineSeries::new(middle, PROJECTION.stroke_width(px(3))))
                 .ok()?
                 .label("forecast (P50)")
                 .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], PROJECTION.stroke_width(3))
+                    PathElement::new(vec![(x, y), (x + 18, y)], PROJECTION.stroke_width(px(3)))
                 });
         }
         // Each tranche after the first: a tick down from the top on its date.
@@ -153,7 +217,7 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
                 let x = (t.date - award.start_date).num_days();
                 PathElement::new(
                     vec![(x, top), (x, top - (top - bottom) * 0.12)],
-                    TRANCHE.stroke_width(3),
+                    TRANCHE.stroke_width(px(3)),
                 )
             })
             .collect();
@@ -165,38 +229,42 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
                 .legend(|(x, y)| {
                     PathElement::new(
                         vec![(x + 9, y - 6), (x + 9, y + 6)],
-                        TRANCHE.stroke_width(3),
+                        TRANCHE.stroke_width(px(3)),
                     )
                 });
         }
         chart
             .draw_series(LineSeries::new(
                 vec![(0, award.amount), (span, 0.0)],
-                PLAN.stroke_width(2),
+                PLAN.stroke_width(px(2)),
             ))
             .ok()?
             .label("plan")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PLAN.stroke_width(2)));
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PLAN.stroke_width(px(2))));
         chart
-            .draw_series(LineSeries::new(actual, ACTUAL.stroke_width(3)))
+            .draw_series(LineSeries::new(actual, ACTUAL.stroke_width(px(3))))
             .ok()?
             .label("so far")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ACTUAL.stroke_width(3)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], ACTUAL.stroke_width(px(3)))
+            });
         chart
             .draw_series(LineSeries::new(
                 vec![(0, 0.0), (span, 0.0)],
-                BLACK.stroke_width(1),
+                BLACK.stroke_width(px(1)),
             ))
             .ok()?;
         // The expiry: the end of its last day.
         chart
             .draw_series(LineSeries::new(
                 vec![(span, bottom), (span, top)],
-                EXPIRY.stroke_width(3),
+                EXPIRY.stroke_width(px(3)),
             ))
             .ok()?
             .label(format!("expiry {}", award.expiry_date))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], EXPIRY.stroke_width(3)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], EXPIRY.stroke_width(px(3)))
+            });
         // Today, dashed.
         let today = ((as_of - start).num_days() + 1).clamp(0, span);
         let dash = ((top - bottom) / 24.0).max(f64::MIN_POSITIVE);
@@ -205,7 +273,7 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
         while y < top {
             dashes.push(PathElement::new(
                 vec![(today, y), (today, (y + dash * 0.6).min(top))],
-                TODAY.stroke_width(2),
+                TODAY.stroke_width(px(2)),
             ));
             y += dash;
         }
@@ -213,7 +281,9 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
             .draw_series(dashes)
             .ok()?
             .label(format!("today {as_of}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], TODAY.stroke_width(2)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], TODAY.stroke_width(px(2)))
+            });
         // Where the projection runs out, when that is before the expiry.
         if let Some(day) = award.projected_exhaustion_date {
             let x = (day - start).num_days() + 1;
@@ -221,12 +291,12 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
                 chart
                     .draw_series(std::iter::once(Circle::new(
                         (x, 0.0),
-                        7,
+                        px(7),
                         EXHAUSTION.filled(),
                     )))
                     .ok()?
                     .label(format!("runs out {day}"))
-                    .legend(|(x, y)| Circle::new((x + 9, y), 5, EXHAUSTION.filled()));
+                    .legend(|(x, y)| Circle::new((x + 9, y), px(5), EXHAUSTION.filled()));
             }
         }
         chart
@@ -234,18 +304,18 @@ pub fn burn_down(award: &AwardStatus, as_of: NaiveDate) -> Option<Vec<u8>> {
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 14))
+            .label_font(("sans-serif", px(14)))
             .draw()
             .ok()?;
-        root.present().ok()?;
     }
-    encode(&pixels)
+    root.present().ok()?;
+    Some(())
 }
 
-fn encode(rgb: &[u8]) -> Option<Vec<u8>> {
+fn encode(rgb: &[u8], size: Size) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     {
-        let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+        let mut encoder = png::Encoder::new(&mut out, size.width, size.height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().ok()?;

@@ -31,6 +31,8 @@ pub struct AlertEmail {
     pub html: String,
     /// A PNG shown inline in the HTML (Content-ID [`CHART_CID`]).
     pub chart: Option<Vec<u8>>,
+    /// The digest's small charts, one per award shown: (Content-ID, PNG).
+    pub award_charts: Vec<(String, Vec<u8>)>,
 }
 
 /// The emails for this run's events: one per award with new, escalated or repeated
@@ -53,6 +55,7 @@ fn email_of(report: &Report, n: &Notice) -> AlertEmail {
             text: text(report, award, &n.alerts, &n.hints),
             html: html(report, award, &n.alerts, &n.hints),
             chart: crate::notify::chart::burn_down(award, report.as_of),
+            award_charts: Vec::new(),
         },
         _ => {
             let body = resolved_body(report, n);
@@ -73,6 +76,7 @@ fn email_of(report: &Report, n: &Notice) -> AlertEmail {
                 text,
                 html,
                 chart: None,
+                award_charts: Vec::new(),
             }
         }
     }
@@ -375,6 +379,49 @@ const MONEY_CELL: &str =
 
 /// The most awards the digest's table lists, at-risk ones first; the rest are counted.
 pub const DIGEST_ROWS: usize = 200;
+/// The most awards the digest draws a small chart for (those that need an eye first):
+/// each is an inline image of about 15 KB.
+pub const DIGEST_CHARTS: usize = 12;
+
+/// The dates and balances of an award, each with its P10-P90 range beside it.
+fn digest_dates(a: &AwardStatus) -> Vec<(&'static str, String)> {
+    let q = &a.forecast.unused_at_expiry;
+    let mut rows = vec![
+        (
+            "Consumed",
+            format!(
+                "{} of {} ({}%), {} left",
+                money(a.consumed),
+                money(a.amount),
+                a.consumed_percent,
+                money(a.remaining)
+            ),
+        ),
+        (
+            "Runs out",
+            crate::analyse::report::exhaustion_range(a)
+                .unwrap_or_else(|| "not before expiry".to_string()),
+        ),
+        (
+            "Unused at expiry",
+            format!(
+                "{} (P10 {}, P90 {})",
+                money(a.projected_unused_at_expiry),
+                money(q.p10),
+                money(q.p90)
+            ),
+        ),
+        (
+            "Expires",
+            format!("{} ({} days left)", a.expiry_date, a.days_left),
+        ),
+    ];
+    if let Some(unsure) = a.uncertainty() {
+        rows.push(("Uncertain", unsure));
+    }
+    rows
+}
+
 /// The most awards (at risk first) the digest says in a sentence each, and the most
 /// alerts, warnings and failed messages it lists: beyond, a count and where to look.
 pub const DIGEST_DETAIL: usize = 50;
@@ -518,15 +565,43 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     if let Some(more) = &more_rows {
         html.push_str(&format!("<p>{}</p>\n", escape(more)));
     }
-    html.push_str("<ul>\n");
+    // Each award in a block, instead of a paragraph: its small chart (the first
+    // DIGEST_CHARTS, those that need an eye first) and each figure and date with its
+    // range beside it. The plain-text part keeps the sentences.
+    let mut charts = Vec::new();
     for a in sentences {
         html.push_str(&format!(
-            "<li><b>{}</b>: {}</li>\n",
+            "<div style=\"border-top:1px solid #ddd;padding:8px 0\"><h3 style=\"margin:4px 0\">{} <span style=\"font-weight:normal;font-size:13px\">({})</span></h3>\n",
             escape(&a.id),
-            escape(&projection_sentence(a))
+            escape(&match a.confidence {
+                crate::analyse::analysis::Confidence::Firm => a.status.as_str().replace('_', " "),
+                c => format!("{}, {}", a.status.as_str().replace('_', " "), c.as_str()),
+            })
         ));
+        if charts.len() < DIGEST_CHARTS {
+            if let Some(png) =
+                crate::notify::chart::png(a, report.as_of, crate::notify::chart::SMALL)
+            {
+                let cid = format!("burn-down-{}@creditburn", charts.len() + 1);
+                html.push_str(&format!(
+                    "<img src=\"cid:{cid}\" width=\"{}\" height=\"{}\" alt=\"Burn-down of {}\" style=\"border:1px solid #ddd;max-width:100%;height:auto\"><br>\n",
+                    crate::notify::chart::SMALL.width,
+                    crate::notify::chart::SMALL.height,
+                    escape(&a.id)
+                ));
+                charts.push((cid, png));
+            }
+        }
+        html.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n");
+        for (k, v) in digest_dates(a) {
+            html.push_str(&format!(
+                "<tr><th style=\"text-align:left;font-weight:normal;color:#555;{CELL}\">{}</th><td style=\"{CELL}\">{}</td></tr>\n",
+                escape(k),
+                escape(&v)
+            ));
+        }
+        html.push_str("</table></div>\n");
     }
-    html.push_str("</ul>\n");
     if let Some(more) = &more_sentences {
         html.push_str(&format!("<p>{}</p>\n", escape(more)));
     }
@@ -624,6 +699,7 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         text,
         html,
         chart: None,
+        award_charts: charts,
     }
 }
 
@@ -649,5 +725,6 @@ pub(crate) fn render_test(
             escape(&body)
         ),
         chart: None,
+        award_charts: Vec::new(),
     }
 }

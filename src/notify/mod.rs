@@ -5,4 +5,5 @@ pub mod channels;
 pub mod chart;
 pub mod email;
 pub mod notice;
+pub mod page;
 pub mod state;

@@ -30,13 +30,14 @@ impl DaemonState {
     pub(crate) fn save_report(
         &self,
         report_json: &str,
+        page: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO last_report (id, saved_at, report) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, report = excluded.report",
-                params![at.to_rfc3339(), report_json],
+                "INSERT INTO last_report (id, saved_at, report, page) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, report = excluded.report, page = excluded.page",
+                params![at.to_rfc3339(), report_json, page],
             )
             .map_err(|e| super::fail_path(&self.path, e))?;
         Ok(())
@@ -81,6 +82,17 @@ impl DaemonState {
             .map_err(|e| super::fail_path(&self.path, e))?;
         text.map(|t| serde_json::from_str(&t).map_err(|e| super::fail_path(&self.path, e)))
             .transpose()
+    }
+
+    /// The status page made from the last report, if a run has saved one.
+    pub(crate) fn last_page(&self) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT page FROM last_report WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| super::fail_path(&self.path, e))
     }
 
     /// When the last run finished and how.
@@ -144,7 +156,7 @@ mod tests {
             .with_timezone(&Utc);
         // The day the last run analysed, after saving `report`.
         let after = |report: &str| {
-            state.save_report(report, at).unwrap();
+            state.save_report(report, "<html></html>", at).unwrap();
             DaemonState::last_analysed_day(dir.path())
         };
         assert_eq!(

@@ -13,7 +13,7 @@
 use rusqlite::Connection;
 
 /// The version this creditburn writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Tables a store written before versioning can hold.
 const VERSION_1_TABLES: [&str; 9] = [
@@ -150,6 +150,10 @@ const VERSION_3: &str = "
 const VERSION_4: &str = "
     ALTER TABLE message ADD COLUMN channel TEXT;";
 
+/// Version 5: the status page made from the last report, which the daemon serves on `/`.
+const VERSION_5: &str = "
+    ALTER TABLE last_report ADD COLUMN page TEXT;";
+
 const MIGRATIONS: [fn(&rusqlite::Transaction) -> rusqlite::Result<()>; VERSION as usize] = [
     |tx| tx.execute_batch(VERSION_1),
     |tx| {
@@ -173,6 +177,7 @@ const MIGRATIONS: [fn(&rusqlite::Transaction) -> rusqlite::Result<()>; VERSION a
     },
     |tx| tx.execute_batch(VERSION_3),
     |tx| tx.execute_batch(VERSION_4),
+    |tx| tx.execute_batch(VERSION_5),
 ];
 
 /// Why a store cannot be brought to [`VERSION`].

@@ -108,6 +108,11 @@ fn sigterm_mid_run_stops_within_ten_seconds_and_leaves_the_state_sound() {
 }
 
 fn request(addr: &str, method: &str, path: &str) -> String {
+    request_with(addr, method, path, "")
+}
+
+/// A request with `headers` (each line ending in CRLF) added.
+fn request_with(addr: &str, method: &str, path: &str, headers: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
@@ -115,7 +120,7 @@ fn request(addr: &str, method: &str, path: &str) -> String {
         .unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -267,4 +272,83 @@ fn logs_are_json_lines_on_request() {
         events.iter().any(|e| e["schedule"] == "0 0 1 1 *"),
         "{events:#?}"
     );
+}
+
+#[test]
+fn the_status_page_and_metrics_need_the_token_and_health_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
+    with_schedule(&config, "0 0 1 1 *");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let token = "s3cret-daemon-token-0123456789";
+    std::fs::write(dir.path().join("daemon-token"), format!("{token}\n")).unwrap();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[daemon]\nlisten = \"{addr}\"\ntoken_file = \"daemon-token\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, &["--run-at-start"], &[]);
+    daemon.wait_for(": ok", Duration::from_secs(60));
+
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    for path in ["/", "/metrics"] {
+        let open = get(&addr, path);
+        assert!(open.starts_with("HTTP/1.1 401"), "{path}: {open}");
+        assert!(
+            open.to_ascii_lowercase()
+                .contains("www-authenticate: bearer"),
+            "{open}"
+        );
+        assert!(
+            !open.contains("poc-support"),
+            "{path}: no figure without the token"
+        );
+        let wrong = request_with(
+            &addr,
+            "GET",
+            path,
+            "Authorization: Bearer s3cret-daemon-token-012345678\r\n",
+        );
+        assert!(wrong.starts_with("HTTP/1.1 401"), "{path}: {wrong}");
+        let longer = request_with(
+            &addr,
+            "GET",
+            path,
+            &format!("Authorization: Bearer {token}x\r\n"),
+        );
+        assert!(longer.starts_with("HTTP/1.1 401"), "{path}: {longer}");
+        let ok = request_with(&addr, "GET", path, &bearer);
+        assert!(ok.starts_with("HTTP/1.1 200"), "{path}: {ok}");
+    }
+    assert!(get(&addr, "/health").starts_with("HTTP/1.1 200"));
+
+    let page = request_with(&addr, "GET", "/", &bearer);
+    let (head, html) = page.split_once("\r\n\r\n").unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: text/html; charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    for id in [
+        "poc-support",
+        "accelerator",
+        "bfs-docs",
+        "founders",
+        "portfolio",
+    ] {
+        assert!(html.contains(&format!("id=\"award-{id}\"")), "{id}");
+    }
+    assert!(!html.contains(token), "the token is not on the page");
+    let (code, _) = daemon.terminate();
+    assert_eq!(code, Some(0));
 }

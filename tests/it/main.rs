@@ -12,6 +12,7 @@ mod email;
 mod export;
 mod harness;
 mod live;
+mod page;
 mod pricing;
 mod props;
 mod rejoin;
