@@ -129,8 +129,10 @@ pub(super) fn channel_key(index: usize, name: Option<&str>) -> String {
     }
 }
 
-/// Where a secret is read from: exactly one of `<stem>_env` and `<stem>_file`.
-fn secret(
+/// Where a secret is read from: at most one of `<key>.<stem>_env` and
+/// `<key>.<stem>_file` (the SMTP password, the daemon's token, a channel's URL or secret);
+/// None when neither is set or one is wrong (then a problem names it).
+pub(super) fn secret_source(
     key: &str,
     stem: &str,
     env: &Option<String>,
@@ -155,14 +157,26 @@ fn secret(
         }
         (Some(var), None) => Some(SecretSource::Env(var.clone())),
         (None, Some(file)) => Some(SecretSource::File(resolve(file))),
-        (None, None) => {
-            p.add(
-                format!("{key}.{stem}_env"),
-                format!("is missing; give {stem}_env (an environment variable) or {stem}_file"),
-            );
-            None
-        }
+        (None, None) => None,
     }
+}
+
+/// As [`secret_source`], one of the two required.
+fn secret(
+    key: &str,
+    stem: &str,
+    env: &Option<String>,
+    file: &Option<String>,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> Option<SecretSource> {
+    if env.is_none() && file.is_none() {
+        p.add(
+            format!("{key}.{stem}_env"),
+            format!("is missing; give {stem}_env (an environment variable) or {stem}_file"),
+        );
+    }
+    secret_source(key, stem, env, file, resolve, p)
 }
 
 /// Whether `url` is one creditburn may post to: https, or http to a loopback address

@@ -749,25 +749,14 @@ pub(super) fn check_daemon(
     let Some(raw) = raw else {
         return (None, None);
     };
-    let token = match (&raw.token_env, &raw.token_file) {
-        (Some(_), Some(_)) => {
-            p.add(
-                "daemon.token_file",
-                "give token_env or token_file, not both",
-            );
-            None
-        }
-        (Some(var), None) if var.trim().is_empty() => {
-            p.add(
-                "daemon.token_env",
-                "is empty; name the environment variable",
-            );
-            None
-        }
-        (Some(var), None) => Some(SecretSource::Env(var.clone())),
-        (None, Some(file)) => Some(SecretSource::File(resolve(file))),
-        (None, None) => None,
-    };
+    let token = super::channels::secret_source(
+        "daemon",
+        "token",
+        &raw.token_env,
+        &raw.token_file,
+        resolve,
+        p,
+    );
     if let Some(url) = &raw.public_url {
         if let Some(why) = crate::config::url_problem(url) {
             p.add("daemon.public_url", why);
@@ -906,25 +895,14 @@ fn check_smtp(raw: &RawSmtp, resolve: &dyn Fn(&str) -> PathBuf, p: &mut Problems
             "passwords never live in the config file; use password_env (an environment variable) or password_file",
         );
     }
-    let password = match (&raw.password_env, &raw.password_file) {
-        (Some(_), Some(_)) => {
-            p.add(
-                "email.smtp.password_file",
-                "give password_env or password_file, not both",
-            );
-            None
-        }
-        (Some(var), None) if var.trim().is_empty() => {
-            p.add(
-                "email.smtp.password_env",
-                "is empty; name the environment variable",
-            );
-            None
-        }
-        (Some(var), None) => Some(SecretSource::Env(var.clone())),
-        (None, Some(file)) => Some(SecretSource::File(resolve(file))),
-        (None, None) => None,
-    };
+    let password = super::channels::secret_source(
+        "email.smtp",
+        "password",
+        &raw.password_env,
+        &raw.password_file,
+        resolve,
+        p,
+    );
     if raw.username.is_some() != password.is_some() && raw.password.is_none() {
         p.add(
             "email.smtp.username",

@@ -12,7 +12,9 @@ use crate::config::{Channel, ChannelKind, SnsFormat};
 use crate::model::deliveries::Deliveries;
 use crate::model::money::money;
 use crate::model::text::capitalised;
-use crate::notify::email::{facts, footer, needs_attention, resolved_body, stale_banner};
+use crate::notify::email::{
+    attention_first, facts, footer, needs_attention, resolved_body, stale_banner,
+};
 use crate::notify::notice::{stale_subject, stamp, MessageKind, Notice};
 
 /// The version of the JSON the webhook and raw SNS channels send (`version` in every
@@ -321,8 +323,7 @@ fn slack_digest(report: &Report, awards: &[&AwardStatus], subject: &str) -> Valu
     // Header, banner, out of pocket, footer and a line for the rest: the awards fill
     // what is left, those that need an eye first.
     let room = SLACK_MAX_BLOCKS - blocks.len() - 3;
-    let mut ordered: Vec<&&AwardStatus> = awards.iter().filter(|a| needs_attention(a)).collect();
-    ordered.extend(awards.iter().filter(|a| !needs_attention(a)));
+    let ordered = attention_first(awards.iter().copied());
     for a in ordered.iter().take(room) {
         blocks.push(section(&format!(
             "*{}* ({})\n{} of {} consumed, {} left. {}",

@@ -437,6 +437,19 @@ pub(crate) fn needs_attention(a: &AwardStatus) -> bool {
     }
 }
 
+/// The awards that need attention first, then the rest, each in the order given.
+pub(crate) fn attention_first<'a>(
+    awards: impl IntoIterator<Item = &'a AwardStatus> + Clone,
+) -> Vec<&'a AwardStatus> {
+    let mut ordered: Vec<&AwardStatus> = awards
+        .clone()
+        .into_iter()
+        .filter(|a| needs_attention(a))
+        .collect();
+    ordered.extend(awards.into_iter().filter(|a| !needs_attention(a)));
+    ordered
+}
+
 /// `items`, at most `max` of them, and a line saying how many more there are.
 fn at_most<T>(items: &[T], max: usize) -> (&[T], Option<String>) {
     if items.len() <= max {
@@ -506,12 +519,7 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     html.push_str("</tr>\n");
     // The awards that need attention first (in the order configured), then the rest:
     // a digest of thousands of awards stays readable and bounded.
-    let mut ordered: Vec<&AwardStatus> = report
-        .awards
-        .iter()
-        .filter(|a| needs_attention(a))
-        .collect();
-    ordered.extend(report.awards.iter().filter(|a| !needs_attention(a)));
+    let ordered = attention_first(&report.awards);
     let sentences: Vec<&AwardStatus> = if report.awards.len() <= DIGEST_DETAIL {
         report.awards.iter().collect()
     } else {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::analyse::analysis::{AwardStatus, Confidence};
 use crate::analyse::report::{projection_sentence, Report};
 use crate::model::text::capitalised;
-use crate::notify::email::{facts, needs_attention, stale_banner};
+use crate::notify::email::{attention_first, facts, needs_attention, stale_banner};
 
 /// The page's styles: readable on a phone (one column, the chart scaled to the width)
 /// and on a desk.
@@ -100,13 +100,7 @@ pub fn render(report: &Report, now: DateTime<Utc>) -> Page {
         ));
     }
     // Those that need an eye first, then the rest, each in the configured order.
-    let mut ordered: Vec<&AwardStatus> = report
-        .awards
-        .iter()
-        .filter(|a| needs_attention(a))
-        .collect();
-    ordered.extend(report.awards.iter().filter(|a| !needs_attention(a)));
-    for a in ordered {
+    for a in attention_first(&report.awards) {
         h.push_str(&format!(
             "<section class=\"award\" id=\"award-{}\" data-award=\"{}\">\n<h2>{} {}</h2>\n<p>{}</p>\n",
             escape(&a.id),

@@ -107,6 +107,16 @@ fn sigterm_mid_run_stops_within_ten_seconds_and_leaves_the_state_sound() {
     assert!(relock.success(), "the lock was released");
 }
 
+/// A loopback address and port nothing listens on.
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 fn request(addr: &str, method: &str, path: &str) -> String {
     request_with(addr, method, path, "")
 }
@@ -142,12 +152,7 @@ fn health_and_metrics_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     with_schedule(&config, "0 0 1 1 *");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!("\n[daemon]\nlisten = \"{addr}\"\n"));
     std::fs::write(&config, text).unwrap();
@@ -279,12 +284,7 @@ fn the_status_page_and_metrics_need_the_token_and_health_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     with_schedule(&config, "0 0 1 1 *");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let token = "s3cret-daemon-token-0123456789";
     std::fs::write(dir.path().join("daemon-token"), format!("{token}\n")).unwrap();
     let mut text = std::fs::read_to_string(&config).unwrap();

@@ -66,51 +66,11 @@ fn on_track_award_sends_no_email() {
 fn screenshot(dir: &std::path::Path, html: &str) -> (u32, u32, Vec<u8>) {
     let page = dir.join("email.html");
     std::fs::write(&page, html).unwrap();
-    let shot = dir.join("shot.png");
-    let profile = dir.join("profile");
-    let out = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=800,1200",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs (scripts/test installs Debian's chromium)");
-    assert!(
-        shot.exists(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let rgb: Vec<u8> = buf[..info.buffer_size()]
-        .chunks(channels)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    (info.width, info.height, rgb)
+    crate::support::screenshot(dir, &page, 800, 1200)
 }
 
 fn count_near(rgb: &[u8], color: (u8, u8, u8)) -> usize {
-    rgb.chunks(3)
-        .filter(|p| {
-            (p[0] as i32 - color.0 as i32).abs() < 12
-                && (p[1] as i32 - color.1 as i32).abs() < 12
-                && (p[2] as i32 - color.2 as i32).abs() < 12
-        })
-        .count()
+    crate::support::count_near(rgb, color, 12)
 }
 
 #[test]

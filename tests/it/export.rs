@@ -69,6 +69,15 @@ fn export(dir: &Path, format: &str, table: &str) -> Value {
     serde_json::from_slice(&read.stdout).unwrap()
 }
 
+/// A JSON array of strings.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect()
+}
+
 /// A cell as a number: CSV's text, Parquet's number; None for an empty cell.
 fn number(v: &Value) -> Option<f64> {
     match v {
@@ -95,20 +104,10 @@ fn the_series_reads_back_in_csv_and_parquet_and_adds_up_to_each_awards_consumed(
     let as_of = report["as_of"].as_str().unwrap().to_string();
     for format in ["csv", "parquet"] {
         let got = export(dir.path(), format, "series");
-        let columns: Vec<&str> = got["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
+        let columns = strings(&got["columns"]);
         assert_eq!(columns, SERIES, "{format}");
         if format == "parquet" {
-            let types: Vec<&str> = got["types"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect();
+            let types = strings(&got["types"]);
             assert_eq!(types[0], "date32[day]");
             assert_eq!(types[6], "bool");
             assert!(types[3..6].iter().all(|t| *t == "double"), "{types:?}");
@@ -181,12 +180,7 @@ fn the_tokens_table_reads_back_and_agrees_with_the_reports_last_30_days() {
     let from = (last - chrono::Days::new(29)).to_string();
     for format in ["csv", "parquet"] {
         let got = export(dir.path(), format, "tokens");
-        let columns: Vec<&str> = got["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
+        let columns = strings(&got["columns"]);
         assert_eq!(columns, TOKENS, "{format}");
         // Per workload and model over the last 30 days: spend and input tokens.
         let mut sums: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();

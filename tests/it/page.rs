@@ -9,57 +9,15 @@ use crate::support::{creditburn, demo_config, repo};
 
 /// Chromium's DOM after rendering `page`, and a screenshot of it (width, height, RGB).
 fn render(dir: &Path, page: &Path, width: u32) -> (String, (u32, u32, Vec<u8>)) {
-    let chromium = |extra: &[String]| {
-        std::process::Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-            ])
-            .arg(format!("--window-size={width},2400"))
-            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-            .args(extra)
-            .arg(format!("file://{}", page.display()))
-            .output()
-            .expect("chromium runs (scripts/test installs Debian's chromium)")
-    };
-    let dom = chromium(&["--dump-dom".to_string()]);
-    let shot = dir.join("shot.png");
-    let out = chromium(&[format!("--screenshot={}", shot.display())]);
-    assert!(
-        shot.exists(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let rgb: Vec<u8> = buf[..info.buffer_size()]
-        .chunks(channels)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
+    let dom = crate::support::chromium(dir, page, width, 2400, &["--dump-dom".to_string()]);
     (
         String::from_utf8_lossy(&dom.stdout).into_owned(),
-        (info.width, info.height, rgb),
+        crate::support::screenshot(dir, page, width, 2400),
     )
 }
 
 fn count_near(rgb: &[u8], color: (u8, u8, u8)) -> usize {
-    rgb.chunks(3)
-        .filter(|p| {
-            (p[0] as i32 - color.0 as i32).abs() < 30
-                && (p[1] as i32 - color.1 as i32).abs() < 30
-                && (p[2] as i32 - color.2 as i32).abs() < 30
-        })
-        .count()
+    crate::support::count_near(rgb, color, 30)
 }
 
 #[test]

@@ -191,3 +191,66 @@ pub fn award<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .find(|a| a["id"] == id)
         .expect("the award is reported")
 }
+
+/// Headless Chromium (Debian's package) on `page` at `width` x `height`, with the flags
+/// this machine's closed network needs, and `extra` arguments (`--dump-dom`,
+/// `--screenshot=...`).
+pub fn chromium(dir: &Path, page: &Path, width: u32, height: u32, extra: &[String]) -> Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (scripts/test installs Debian's chromium)")
+}
+
+/// A screenshot of `page` at `width` x `height`: (width, height, RGB bytes).
+pub fn screenshot(dir: &Path, page: &Path, width: u32, height: u32) -> (u32, u32, Vec<u8>) {
+    let shot = dir.join("shot.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        dir,
+        page,
+        width,
+        height,
+        &[format!("--screenshot={}", shot.display())],
+    );
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let rgb: Vec<u8> = buf[..info.buffer_size()]
+        .chunks(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+/// How many pixels of `rgb` are within `tolerance` of `color` in every channel.
+pub fn count_near(rgb: &[u8], color: (u8, u8, u8), tolerance: i32) -> usize {
+    rgb.chunks(3)
+        .filter(|p| {
+            (p[0] as i32 - color.0 as i32).abs() < tolerance
+                && (p[1] as i32 - color.1 as i32).abs() < tolerance
+                && (p[2] as i32 - color.2 as i32).abs() < tolerance
+        })
+        .count()
+}
