@@ -266,148 +266,8 @@ pub(super) fn check_channels(
                 "is used by another channel; give each channel a name of its own",
             );
         }
-        // Keys that only another kind reads, named so a typo of kind is seen.
-        let set = |k: &str| match k {
-            "url" => c.url.is_some(),
-            "url_env" => c.url_env.is_some(),
-            "url_file" => c.url_file.is_some(),
-            "secret_env" => c.secret_env.is_some(),
-            "secret_file" => c.secret_file.is_some(),
-            "topic_arn" => c.topic_arn.is_some(),
-            "format" => c.format.is_some(),
-            _ => false,
-        };
-        let all = [
-            "url",
-            "url_env",
-            "url_file",
-            "secret_env",
-            "secret_file",
-            "topic_arn",
-            "format",
-        ];
-        let reads: &[&str] = match c.kind.as_str() {
-            "slack" => &["url_env", "url_file"],
-            "sns" => &["topic_arn", "format"],
-            "webhook" => &["url", "secret_env", "secret_file"],
-            _ => &all,
-        };
-        for k in all.iter().filter(|k| set(k) && !reads.contains(k)) {
-            let message = if c.kind == "slack" && *k == "url" {
-                "a Slack webhook URL is a credential: give it in url_env (an environment variable) or url_file, never in the config file".to_string()
-            } else {
-                format!("is not read for kind = {:?}", c.kind)
-            };
-            p.add(format!("{key}.{k}"), message);
-        }
-        let kind = match c.kind.as_str() {
-            "slack" => secret(&key, "url", &c.url_env, &c.url_file, resolve, p)
-                .map(|url| ChannelKind::Slack { url }),
-            "webhook" => {
-                match &c.url {
-                    None => p.add(format!("{key}.url"), "is missing; give the endpoint's URL"),
-                    Some(u) => {
-                        if let Some(why) = url_problem(u) {
-                            p.add(format!("{key}.url"), why);
-                        }
-                    }
-                }
-                let secret = secret(&key, "secret", &c.secret_env, &c.secret_file, resolve, p);
-                c.url
-                    .clone()
-                    .zip(secret)
-                    .map(|(url, secret)| ChannelKind::Webhook { url, secret })
-            }
-            "sns" => {
-                let format = match c.format.as_deref() {
-                    None | Some("chat") => SnsFormat::Chat,
-                    Some("raw") => SnsFormat::Raw,
-                    Some(other) => {
-                        p.add(
-                            format!("{key}.format"),
-                            format!("{other:?} is not one of chat (the default: Amazon Q Developer's notification, for Slack, Teams or Chime) or raw (the alert as JSON)"),
-                        );
-                        SnsFormat::Chat
-                    }
-                };
-                match &c.topic_arn {
-                    None => {
-                        p.add(
-                            format!("{key}.topic_arn"),
-                            "is missing; give the topic's ARN",
-                        );
-                        None
-                    }
-                    Some(arn) => match topic_region(arn) {
-                        Ok(region) => Some(ChannelKind::Sns {
-                            topic_arn: arn.clone(),
-                            region,
-                            format,
-                        }),
-                        Err(e) => {
-                            p.add(format!("{key}.topic_arn"), e);
-                            None
-                        }
-                    },
-                }
-            }
-            other => {
-                p.add(
-                    format!("{key}.kind"),
-                    format!("{other:?} is not one of slack, sns, webhook"),
-                );
-                None
-            }
-        };
-        let severities = match &c.severities {
-            None => Severity::ALL.to_vec(),
-            Some(list) if list.is_empty() => {
-                p.add(
-                    format!("{key}.severities"),
-                    "is empty, so nothing would be sent; leave it out to send every severity",
-                );
-                Vec::new()
-            }
-            Some(list) => list
-                .iter()
-                .enumerate()
-                .filter_map(|(j, s)| {
-                    let v = Severity::parse(s);
-                    if v.is_none() {
-                        p.add(
-                            format!("{key}.severities[{j}]"),
-                            format!("{s:?} is not one of info, warning, critical"),
-                        );
-                    }
-                    v
-                })
-                .collect(),
-        };
-        for (list, what, known) in [
-            (&c.awards, "awards", awards),
-            (&c.workloads, "workloads", workloads),
-        ] {
-            let Some(list) = list else { continue };
-            if list.is_empty() {
-                p.add(
-                    format!("{key}.{what}"),
-                    format!(
-                        "is empty, so nothing would be sent; leave it out to send about all {what}"
-                    ),
-                );
-            }
-            for (j, name) in list.iter().enumerate() {
-                if !known.contains(name) {
-                    p.add(
-                        format!("{key}.{what}[{j}]"),
-                        format!(
-                            "{name:?} is not one of the configured {what} ({})",
-                            known.join(", ")
-                        ),
-                    );
-                }
-            }
-        }
+        let kind = kind_of(c, &key, resolve, p);
+        let severities = severities_of(c, &key, awards, workloads, p);
         if !(c.timeout_seconds.is_finite() && c.timeout_seconds > 0.0 && c.timeout_seconds <= 300.0)
         {
             p.add(
@@ -433,6 +293,168 @@ pub(super) fn check_channels(
         }
     }
     out
+}
+
+/// The keys a kind does not read, named; then the kind with what it reads.
+fn kind_of(
+    c: &RawChannel,
+    key: &str,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    p: &mut Problems,
+) -> Option<ChannelKind> {
+    // Keys that only another kind reads, named so a typo of kind is seen.
+    let set = |k: &str| match k {
+        "url" => c.url.is_some(),
+        "url_env" => c.url_env.is_some(),
+        "url_file" => c.url_file.is_some(),
+        "secret_env" => c.secret_env.is_some(),
+        "secret_file" => c.secret_file.is_some(),
+        "topic_arn" => c.topic_arn.is_some(),
+        "format" => c.format.is_some(),
+        _ => false,
+    };
+    let all = [
+        "url",
+        "url_env",
+        "url_file",
+        "secret_env",
+        "secret_file",
+        "topic_arn",
+        "format",
+    ];
+    let reads: &[&str] = match c.kind.as_str() {
+        "slack" => &["url_env", "url_file"],
+        "sns" => &["topic_arn", "format"],
+        "webhook" => &["url", "secret_env", "secret_file"],
+        _ => &all,
+    };
+    for k in all.iter().filter(|k| set(k) && !reads.contains(k)) {
+        let message = if c.kind == "slack" && *k == "url" {
+            "a Slack webhook URL is a credential: give it in url_env (an environment variable) or url_file, never in the config file".to_string()
+        } else {
+            format!("is not read for kind = {:?}", c.kind)
+        };
+        p.add(format!("{key}.{k}"), message);
+    }
+    match c.kind.as_str() {
+        "slack" => secret(key, "url", &c.url_env, &c.url_file, resolve, p)
+            .map(|url| ChannelKind::Slack { url }),
+        "webhook" => {
+            match &c.url {
+                None => p.add(format!("{key}.url"), "is missing; give the endpoint's URL"),
+                Some(u) => {
+                    if let Some(why) = url_problem(u) {
+                        p.add(format!("{key}.url"), why);
+                    }
+                }
+            }
+            let secret = secret(key, "secret", &c.secret_env, &c.secret_file, resolve, p);
+            c.url
+                .clone()
+                .zip(secret)
+                .map(|(url, secret)| ChannelKind::Webhook { url, secret })
+        }
+        "sns" => {
+            let format = match c.format.as_deref() {
+                None | Some("chat") => SnsFormat::Chat,
+                Some("raw") => SnsFormat::Raw,
+                Some(other) => {
+                    p.add(
+                        format!("{key}.format"),
+                        format!("{other:?} is not one of chat (the default: Amazon Q Developer's notification, for Slack, Teams or Chime) or raw (the alert as JSON)"),
+                    );
+                    SnsFormat::Chat
+                }
+            };
+            match &c.topic_arn {
+                None => {
+                    p.add(
+                        format!("{key}.topic_arn"),
+                        "is missing; give the topic's ARN",
+                    );
+                    None
+                }
+                Some(arn) => match topic_region(arn) {
+                    Ok(region) => Some(ChannelKind::Sns {
+                        topic_arn: arn.clone(),
+                        region,
+                        format,
+                    }),
+                    Err(e) => {
+                        p.add(format!("{key}.topic_arn"), e);
+                        None
+                    }
+                },
+            }
+        }
+        other => {
+            p.add(
+                format!("{key}.kind"),
+                format!("{other:?} is not one of slack, sns, webhook"),
+            );
+            None
+        }
+    }
+}
+
+/// The route's severities, and every award and workload it names known.
+fn severities_of(
+    c: &RawChannel,
+    key: &str,
+    awards: &[String],
+    workloads: &[String],
+    p: &mut Problems,
+) -> Vec<Severity> {
+    let severities = match &c.severities {
+        None => Severity::ALL.to_vec(),
+        Some(list) if list.is_empty() => {
+            p.add(
+                format!("{key}.severities"),
+                "is empty, so nothing would be sent; leave it out to send every severity",
+            );
+            Vec::new()
+        }
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(j, s)| {
+                let v = Severity::parse(s);
+                if v.is_none() {
+                    p.add(
+                        format!("{key}.severities[{j}]"),
+                        format!("{s:?} is not one of info, warning, critical"),
+                    );
+                }
+                v
+            })
+            .collect(),
+    };
+    for (list, what, known) in [
+        (&c.awards, "awards", awards),
+        (&c.workloads, "workloads", workloads),
+    ] {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
+            p.add(
+                format!("{key}.{what}"),
+                format!(
+                    "is empty, so nothing would be sent; leave it out to send about all {what}"
+                ),
+            );
+        }
+        for (j, name) in list.iter().enumerate() {
+            if !known.contains(name) {
+                p.add(
+                    format!("{key}.{what}[{j}]"),
+                    format!(
+                        "{name:?} is not one of the configured {what} ({})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    severities
 }
 
 #[cfg(test)]
