@@ -35,6 +35,11 @@ pub struct SeriesRow {
     pub p10: Option<f64>,
     pub p50: Option<f64>,
     pub p90: Option<f64>,
+    /// True for days of data AWS still marks estimated (their figures may grow).
+    pub estimated: bool,
+    /// The award's status in the report (`no_data` flags figures that probably come
+    /// from a configuration mistake), so a sheet shows the flag beside the figures.
+    pub status: &'static str,
 }
 
 /// `x` in whole cents.
@@ -119,7 +124,9 @@ fn exact_series(report: &Report, projector: &Projector) -> Vec<SeriesRow> {
     let payments = projector.payments();
     let end = projector.end();
     let mut rows = Vec::new();
+    let estimated_from = report.data.estimated_from;
     for (c, a) in report.awards.iter().enumerate() {
+        let status = a.status.as_str();
         let workload_of: Vec<Option<usize>> = projector
             .kinds()
             .iter()
@@ -152,6 +159,8 @@ fn exact_series(report: &Report, projector: &Projector) -> Vec<SeriesRow> {
                 p10: None,
                 p50: None,
                 p90: None,
+                estimated: false,
+                status,
             });
         }
         let past = by_day_and_workload(&payments.past[c], &workload_of);
@@ -173,6 +182,8 @@ fn exact_series(report: &Report, projector: &Projector) -> Vec<SeriesRow> {
                     p10: None,
                     p50: None,
                     p90: None,
+                    estimated: estimated_from.is_some_and(|e| day >= e),
+                    status,
                 });
             }
             day = day.succ_opt().expect("a day the calendar holds");
@@ -201,6 +212,8 @@ fn exact_series(report: &Report, projector: &Projector) -> Vec<SeriesRow> {
                     p10: Some(on(0, w)),
                     p50: Some(on(1, w)),
                     p90: Some(on(2, w)),
+                    estimated: false,
+                    status,
                 });
             }
             day = day.succ_opt().expect("a day the calendar holds");

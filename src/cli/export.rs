@@ -88,6 +88,14 @@ fn series_frame(rows: &[SeriesRow]) -> PolarsResult<DataFrame> {
             Column::new("p10".into(), o(|r| r.p10)),
             Column::new("p50".into(), o(|r| r.p50)),
             Column::new("p90".into(), o(|r| r.p90)),
+            Column::new(
+                "estimated".into(),
+                rows.iter().map(|r| r.estimated).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "status".into(),
+                rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+            ),
         ],
     )
 }

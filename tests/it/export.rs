@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::{creditburn, repo, report_json};
 
-const SERIES: [&str; 10] = [
+const SERIES: [&str; 12] = [
     "date",
     "award",
     "workload",
@@ -21,6 +21,8 @@ const SERIES: [&str; 10] = [
     "p10",
     "p50",
     "p90",
+    "estimated",
+    "status",
 ];
 
 const TOKENS: [&str; 9] = [
@@ -113,6 +115,12 @@ fn the_series_reads_back_in_csv_and_parquet_and_adds_up_to_each_awards_consumed(
             assert!(types[3..6].iter().all(|t| *t == "double"), "{types:?}");
         }
         let rows = got["rows"].as_array().unwrap();
+        let award_status: BTreeMap<&str, &str> = report["awards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["id"].as_str().unwrap(), a["status"].as_str().unwrap()))
+            .collect();
         let mut covered: BTreeMap<String, f64> = BTreeMap::new();
         let mut last_consumed: BTreeMap<String, f64> = BTreeMap::new();
         let mut forecast_days: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -138,9 +146,22 @@ fn the_series_reads_back_in_csv_and_parquet_and_adds_up_to_each_awards_consumed(
                 let e = forecast_days
                     .entry(award)
                     .or_insert((date.clone(), date.clone()));
-                e.1 = e.1.clone().max(date);
+                e.1 = e.1.clone().max(date.clone());
             }
             assert!(number(&r[5]).unwrap() >= 0.0, "remaining is never negative");
+            // The estimated days are flagged, and only those.
+            let estimated = text(&r[10]) == "true" || text(&r[10]) == "True";
+            let from = report["data"]["estimated_from"].as_str();
+            assert_eq!(
+                estimated,
+                actual && from.is_some_and(|f| date.as_str() >= f),
+                "{format}: {r:?}"
+            );
+            assert_eq!(
+                text(&r[11]),
+                award_status[text(&r[1]).as_str()],
+                "{format}: the award's status on its rows"
+            );
         }
         for a in report["awards"].as_array().unwrap() {
             let id = a["id"].as_str().unwrap();
