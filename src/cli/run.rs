@@ -44,9 +44,14 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
         && outbox
             .last_digest()?
             .is_none_or(|last| (now.date_naive() - last).num_days() >= every);
-    let deliveries = outbox.deliveries()?;
-    if digest_due {
-        emails.push(email::render_digest(&report, &deliveries, now));
+    // The outbox's counts, which only the digest shows.
+    let deliveries = if digest_due {
+        Some(outbox.deliveries()?)
+    } else {
+        None
+    };
+    if let Some(d) = &deliveries {
+        emails.push(email::render_digest(&report, d, now));
     }
     let mut queued = deliver::queue(
         &emails,
@@ -60,7 +65,7 @@ pub(super) fn run(common: &Common) -> anyhow::Result<()> {
             c,
             &report,
             &notices,
-            digest_due.then_some(&deliveries),
+            deliveries.as_ref(),
             config.public_url.as_deref(),
             now,
         );

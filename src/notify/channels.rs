@@ -6,14 +6,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::analyse::analysis::{AwardStatus, Confidence};
+use crate::analyse::analysis::AwardStatus;
 use crate::analyse::report::{projection_sentence, Report};
 use crate::config::{Channel, ChannelKind, SnsFormat};
 use crate::model::deliveries::Deliveries;
 use crate::model::money::money;
 use crate::model::text::capitalised;
 use crate::notify::email::{
-    attention_first, facts, footer, needs_attention, resolved_body, stale_banner,
+    attention_first, facts, footer, needs_attention, resolved_body, stale_banner, status_words,
 };
 use crate::notify::notice::{stale_subject, stamp, MessageKind, Notice};
 
@@ -207,14 +207,6 @@ fn digest_subject(report: &Report, awards: &[&AwardStatus]) -> String {
 /// The footer's figures' source on one line.
 fn footer_line(report: &Report) -> String {
     footer(report).replace('\n', " ").trim().to_string()
-}
-
-fn status_words(a: &AwardStatus) -> String {
-    let status = a.status.as_str().replace('_', " ");
-    match a.confidence {
-        Confidence::Firm => status,
-        Confidence::Uncertain => format!("{status}, uncertain"),
-    }
 }
 
 // ---- Slack ----

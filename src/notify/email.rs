@@ -253,7 +253,7 @@ pub(crate) fn footer(report: &Report) -> String {
     out
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -437,6 +437,15 @@ pub(crate) fn needs_attention(a: &AwardStatus) -> bool {
     }
 }
 
+/// The award's status in words, ", uncertain" when its range reaches another.
+pub(crate) fn status_words(a: &AwardStatus) -> String {
+    let status = a.status.as_str().replace('_', " ");
+    match a.confidence {
+        crate::analyse::analysis::Confidence::Firm => status,
+        crate::analyse::analysis::Confidence::Uncertain => format!("{status}, uncertain"),
+    }
+}
+
 /// The awards that need attention first, then the rest, each in the order given.
 pub(crate) fn attention_first<'a>(
     awards: impl IntoIterator<Item = &'a AwardStatus> + Clone,
@@ -581,10 +590,7 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
         html.push_str(&format!(
             "<div style=\"border-top:1px solid #ddd;padding:8px 0\"><h3 style=\"margin:4px 0\">{} <span style=\"font-weight:normal;font-size:13px\">({})</span></h3>\n",
             escape(&a.id),
-            escape(&match a.confidence {
-                crate::analyse::analysis::Confidence::Firm => a.status.as_str().replace('_', " "),
-                c => format!("{}, {}", a.status.as_str().replace('_', " "), c.as_str()),
-            })
+            escape(&status_words(a))
         ));
         if charts.len() < DIGEST_CHARTS {
             if let Some(png) =

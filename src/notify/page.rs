@@ -8,10 +8,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::analyse::analysis::{AwardStatus, Confidence};
+use crate::analyse::analysis::AwardStatus;
 use crate::analyse::report::{projection_sentence, Report};
 use crate::model::text::capitalised;
-use crate::notify::email::{attention_first, facts, needs_attention, stale_banner};
+use crate::notify::email::{
+    attention_first, escape, facts, needs_attention, stale_banner, status_words,
+};
 
 /// The page's styles: readable on a phone (one column, the chart scaled to the width)
 /// and on a desk.
@@ -34,13 +36,6 @@ pub struct Page {
     pub csp: String,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// `default-src 'none'`: no script, no frame, no fetch of any kind; the style block by
 /// its hash; images only inline (the charts are SVG elements of the page itself).
 pub fn content_security_policy() -> String {
@@ -54,11 +49,10 @@ pub fn content_security_policy() -> String {
 
 fn status_badge(a: &AwardStatus) -> String {
     let class = if needs_attention(a) { "risk" } else { "ok" };
-    let mut words = a.status.as_str().replace('_', " ");
-    if a.confidence == Confidence::Uncertain {
-        words.push_str(", uncertain");
-    }
-    format!("<span class=\"status {class}\">{}</span>", escape(&words))
+    format!(
+        "<span class=\"status {class}\">{}</span>",
+        escape(&status_words(a))
+    )
 }
 
 /// The status page of `report`, made at `now`.
