@@ -245,6 +245,41 @@ pub struct WorkloadSpend {
     pub bedrock_usage: Vec<crate::analyse::tokens::UsageSpend>,
 }
 
+/// A credit the bill applied, by name (line-item sources only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppliedCredit {
+    pub credit: String,
+    #[serde(serialize_with = "cents")]
+    pub amount: f64,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+/// Each credit of `export` applied on or before `as_of`, largest first.
+fn applied_by_credit(
+    export: Option<&crate::model::line::ExportFacts>,
+    as_of: NaiveDate,
+) -> Vec<AppliedCredit> {
+    let Some(export) = export else {
+        return Vec::new();
+    };
+    let mut out: Vec<AppliedCredit> = export
+        .applied_credits
+        .iter()
+        .filter_map(|(credit, days)| {
+            let days: Vec<(&NaiveDate, &f64)> = days.range(..=as_of).collect();
+            Some(AppliedCredit {
+                credit: credit.clone(),
+                amount: days.iter().map(|(_, v)| **v).sum(),
+                first_day: *days.first()?.0,
+                last_day: *days.last()?.0,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.amount.total_cmp(&a.amount).then(a.credit.cmp(&b.credit)));
+    out
+}
+
 /// What the data covered and how it adds up.
 #[derive(Debug, Clone, Serialize)]
 pub struct DataSummary {
@@ -266,6 +301,10 @@ pub struct DataSummary {
     pub credits_applied: f64,
     /// Other non-usage record types (refunds, tax, ...), signed as billed.
     pub other_record_types: BTreeMap<String, f64>,
+    /// From a line-item export: each credit the bill applied up to `as_of`, by name
+    /// (its Credit lines' description), with the days it was applied on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credits_applied_by_credit: Vec<AppliedCredit>,
     pub unattributed_by_service: Vec<ServiceSpend>,
     /// Bedrock usage types whose token kind was not recognised (kept in every total).
     pub unrecognised_usage_types: Vec<String>,
@@ -375,6 +414,7 @@ pub fn analyse(
             approximated: totals.approximated,
             credits_applied,
             other_record_types,
+            credits_applied_by_credit: applied_by_credit(table.export.as_ref(), as_of),
             unattributed_by_service: totals.unattributed_by_service,
             unrecognised_usage_types,
             warnings,
@@ -536,6 +576,7 @@ fn data_warnings(
             }
         }
     }
+    warnings.extend(export_column_warnings(table, config));
     let services_seen: std::collections::BTreeSet<&str> = table
         .df
         .column(table::SERVICE)?
@@ -711,6 +752,33 @@ fn unpriced_warning(workloads: &[WorkloadSpend]) -> Option<String> {
         "the price table has no price for some Bedrock usage on the bill ({}); those models' tokens go uncounted and get no hint: `creditburn pricing import` builds a table from the AWS Price List for their regions (pricing/README.md)",
         listed.join("; ")
     ))
+}
+
+/// Rules on a column the export lacks match nothing: each such rule's workload, with the
+/// export option that adds the column.
+pub(crate) fn export_column_warnings(table: &CostTable, config: &Config) -> Vec<String> {
+    let Some(export) = &table.export else {
+        return Vec::new();
+    };
+    let mut warnings = Vec::new();
+    for w in &config.workloads {
+        let principal = w.rules.iter().any(|r| r.principal.is_some());
+        let resource = w.rules.iter().any(|r| r.resource.is_some());
+        if principal && !export.principal_column {
+            warnings.push(format!(
+                "workload {:?} has an iam_principal rule, but the export has no line_item_iam_principal column, so that rule matches nothing; create the export with INCLUDE_IAM_PRINCIPAL_DATA (deploy/README.md)",
+                w.name
+            ));
+        }
+        if resource && !export.resource_column {
+            warnings.push(format!(
+                "workload {:?} has a resource rule, but the export has no {} column, so that rule matches nothing; create the export with INCLUDE_RESOURCES (deploy/README.md)",
+                w.name,
+                export.format.resource_column()
+            ));
+        }
+    }
+    warnings
 }
 
 /// The warning for spend a workload's rules match but its services exclude.
@@ -1250,8 +1318,10 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attr
         table::USAGE_TYPE.to_string(),
         table::RECORD_TYPE.to_string(),
     ];
+    key_columns.push(table::PRINCIPAL.to_string());
+    key_columns.push(table::RESOURCE.to_string());
     key_columns.extend(table.tag_keys.iter().map(|k| table::tag_column(k)));
-    const TAGS: usize = 4;
+    const TAGS: usize = 6;
     // Each rule's tag condition as (tag column, value); None where the data has no such
     // tag key, so the rule matches nothing.
     type Condition<'c> = Option<(usize, &'c str)>;
@@ -1287,11 +1357,18 @@ pub(crate) fn attribute(table: &CostTable, config: &Config) -> PolarsResult<Attr
         let service = key[1].unwrap_or_default();
         let usage_type = key[2].unwrap_or_default();
         let is_usage = key[3] == Some("Usage");
+        let (principal, resource) = (key[4], key[5]);
         let rules_match =
             |(w, conditions): &(&crate::config::Workload, &Vec<Option<Condition>>)| {
                 w.rules.iter().zip(conditions.iter()).any(|(r, tag)| {
                     r.account.as_deref().is_none_or(|a| account == Some(a))
                         && r.usage_type.as_ref().is_none_or(|g| g.matches(usage_type))
+                        && r.principal
+                            .as_ref()
+                            .is_none_or(|g| principal.is_some_and(|p| g.matches(p)))
+                        && r.resource
+                            .as_ref()
+                            .is_none_or(|g| resource.is_some_and(|x| g.matches(x)))
                         && tag.is_none_or(|c| c.is_some_and(|(t, v)| key[TAGS + t] == Some(v)))
                 })
             };

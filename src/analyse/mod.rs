@@ -11,6 +11,7 @@ pub mod export;
 pub mod forecast;
 pub mod hints;
 pub mod levers;
+pub mod lines;
 pub mod project;
 pub mod report;
 pub mod table;

@@ -221,6 +221,18 @@ impl Report {
                 money(d.credits_applied)
             ));
         }
+        for c in &d.credits_applied_by_credit {
+            out.push_str(&wrap(
+                &format!(
+                    "  {} applied by {} ({} to {})",
+                    money(c.amount),
+                    crate::model::text::one_line(&c.credit),
+                    c.first_day,
+                    c.last_day
+                ),
+                80,
+            ));
+        }
         out.push_str(&models_table(&self.workloads));
         if !self.alerts.is_empty() {
             out.push_str("\nALERTS\n");

@@ -31,6 +31,10 @@ pub const COST: &str = "cost";
 pub const QUANTITY: &str = "quantity";
 pub(crate) const ESTIMATED: &str = "estimated";
 pub const APPROXIMATED: &str = "approximated";
+/// Who called (the IAM principal's ARN) and through what (the resource: an inference
+/// profile's ARN): line-item sources only, null in a table from Cost Explorer.
+pub const PRINCIPAL: &str = "principal";
+pub const RESOURCE: &str = "resource";
 
 /// The column holding tag `key` (null where the line has no such tag).
 pub(crate) fn tag_column(key: &str) -> String {
@@ -50,8 +54,12 @@ pub struct CostTable {
     pub last_day: NaiveDate,
     /// Usage dollars split between accounts, services or tags in proportion to cost.
     pub approximated_cost: f64,
-    /// Account names from Cost Explorer's DimensionValueAttributes.
+    /// Account names from Cost Explorer's DimensionValueAttributes (or the export's
+    /// account name column).
     pub account_names: BTreeMap<String, String>,
+    /// What a line-item export said beyond Cost Explorer's dimensions; None from Cost
+    /// Explorer.
+    pub export: Option<crate::model::line::ExportFacts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -483,15 +491,18 @@ impl TableBuilder {
             .collect();
         order.extend(tag_keys.iter().map(|k| tag_column(k)));
         order.extend(
-            [COST, QUANTITY, ESTIMATED, APPROXIMATED]
+            [PRINCIPAL, RESOURCE, COST, QUANTITY, ESTIMATED, APPROXIMATED]
                 .iter()
                 .map(|c| c.to_string()),
         );
         let usage_rows = self.usage.iter().map(|p| p.height()).sum();
         let mut df: Option<DataFrame> = None;
         for mut part in self.usage.into_iter().chain(self.others) {
-            for key in &tag_keys {
-                let name = tag_column(key);
+            for name in tag_keys
+                .iter()
+                .map(|k| tag_column(k))
+                .chain([PRINCIPAL.to_string(), RESOURCE.to_string()])
+            {
                 if part.column(&name).is_err() {
                     let nulls: Vec<Option<&str>> = vec![None; part.height()];
                     part.with_column(Column::new(name.as_str().into(), nulls))?;
@@ -515,6 +526,7 @@ impl TableBuilder {
             last_day: last,
             approximated_cost: self.approximated_cost,
             account_names: self.account_names,
+            export: None,
         })
     }
 }

@@ -70,6 +70,9 @@ pub(super) fn check_config(common: &Common) -> anyhow::Result<()> {
         count(config.awards.len() as u64, "award", "awards"),
         count(config.workloads.len() as u64, "workload", "workloads"),
     );
+    for line in export_options(&config) {
+        println!("{line}");
+    }
     match checked {
         Err(why) => println!("rules not checked against cost data: {why}"),
         Ok((against, report)) => {
@@ -107,4 +110,45 @@ pub(super) fn data_check(
         ),
         report,
     )))
+}
+
+/// With a CUR 2.0 source, the export options the rules need, and which workloads need
+/// each: a rule on the principal needs INCLUDE_IAM_PRINCIPAL_DATA, one on the resource
+/// INCLUDE_RESOURCES (deploy/README.md says how to set them).
+fn export_options(config: &Config) -> Vec<String> {
+    let config::SourceConfig::Export(source) = &config.source else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for (option, uses) in [
+        (
+            "INCLUDE_IAM_PRINCIPAL_DATA",
+            &(|r: &config::Rule| {
+                r.principal.is_some()
+                    || r.tag
+                        .as_ref()
+                        .is_some_and(|(k, _)| k.starts_with(config::PRINCIPAL_TAG_PREFIX))
+            }) as &dyn Fn(&config::Rule) -> bool,
+        ),
+        ("INCLUDE_RESOURCES", &|r: &config::Rule| r.resource.is_some()),
+    ] {
+        if source.format == crate::model::line::ExportFormat::Focus
+            && option == "INCLUDE_IAM_PRINCIPAL_DATA"
+        {
+            continue;
+        }
+        let names: Vec<&str> = config
+            .workloads
+            .iter()
+            .filter(|w| w.rules.iter().any(uses))
+            .map(|w| w.name.as_str())
+            .collect();
+        if !names.is_empty() {
+            lines.push(format!(
+                "the export needs {option}: the rules of {} read its column",
+                names.join(", ")
+            ));
+        }
+    }
+    lines
 }

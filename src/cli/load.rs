@@ -53,7 +53,87 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
             Ok((table, as_of, status, None))
         }
         SourceConfig::Aws(source) => load_live(config, source, common),
+        SourceConfig::Export(source) => {
+            let (table, status) = export_table(config, source)?;
+            let as_of = common.as_of.unwrap_or(table.last_day);
+            Ok((table, as_of, status, None))
+        }
     }
+}
+
+/// The cost table of a line-item export, and what the source says of itself: which
+/// billing periods were left out as partly delivered.
+pub(super) fn export_table(
+    config: &Config,
+    source: &crate::config::ExportSource,
+) -> anyhow::Result<(CostTable, SourceStatus)> {
+    use crate::source::lines;
+    let periods = lines::periods(&source.path)?;
+    let tag_keys: Vec<String> = config
+        .rule_tag_keys()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    let mut fold = crate::analyse::lines::LineFold::new(source.format, tag_keys.clone());
+    let mut counts = lines::ReadCounts::default();
+    let mut stale_reasons = Vec::new();
+    let newest = periods.last().map(|p| p.name.clone());
+    for period in &periods {
+        if !period.missing.is_empty() {
+            let why = format!(
+                "billing period {}: its manifest lists {} that {} not there ({}); the export is still being delivered, so the period is left out rather than read short",
+                period.name,
+                count((period.files.len() + period.missing.len()) as u64, "file", "files"),
+                if period.missing.len() == 1 { "is" } else { "are" },
+                crate::model::text::cap(&period.missing.join(", "), 300),
+            );
+            if Some(&period.name) != newest.as_ref() {
+                // A hole before data that is there would read as days of no spend.
+                anyhow::bail!(SourceError::Invalid {
+                    path: source.path.clone(),
+                    message: format!("{why}; a period before the newest cannot be left out without reading its days as zero: sync the export again"),
+                });
+            }
+            say!("warning: {why}");
+            stale_reasons.push(why);
+            continue;
+        }
+        lines::read(
+            source.format,
+            &period.files,
+            &tag_keys,
+            &mut counts,
+            &mut |line| fold.add(line),
+        )?;
+    }
+    fold.saw_columns(counts.principal_column, counts.resource_column);
+    let table = fold.finish()?;
+    say!(
+        "read {} from {} ({}, {} MB): {}{}, {} to {}, {} rows",
+        count(counts.line_items, "line item", "line items"),
+        source.path.display(),
+        count(counts.files as u64, "file", "files"),
+        counts.bytes / 1_000_000,
+        count(periods.len() as u64, "billing period", "billing periods"),
+        if counts.other_providers > 0 {
+            format!(
+                ", {} of other providers left out",
+                count(counts.other_providers, "row", "rows")
+            )
+        } else {
+            String::new()
+        },
+        table.first_day,
+        table.last_day,
+        table.df.height()
+    );
+    let status = SourceStatus {
+        kind: source.format.as_str().into(),
+        stale: !stale_reasons.is_empty(),
+        stale_reasons,
+        ..SourceStatus::default()
+    };
+    Ok((table, status))
 }
 
 /// The cost table without any AWS request or anything written: the recording, or the
@@ -120,6 +200,14 @@ pub(super) fn offline_table(
                     file.display()
                 ),
                 aws,
+            )))
+        }
+        SourceConfig::Export(source) => {
+            let (table, _) = export_table(config, source)?;
+            Ok(Ok((
+                table,
+                format!("the {} export {}", source.format.as_str(), source.path.display()),
+                None,
             )))
         }
     }

@@ -429,6 +429,18 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 SourceError::Unwritable { .. } => exit::CANT_CREATE,
             };
         }
+        if let Some(e) = cause.downcast_ref::<crate::source::lines::LinesError>() {
+            use crate::source::lines::LinesError;
+            return match e {
+                LinesError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    exit::NO_INPUT
+                }
+                LinesError::Io { .. } => exit::IO,
+                LinesError::Invalid { .. } => exit::DATA,
+            };
+        }
         if let Some(e) = cause.downcast_ref::<TableError>() {
             return match e {
                 TableError::Polars(_) => exit::FAILURE,
@@ -604,6 +616,7 @@ pub(crate) fn open_channels(
     let sdk = if sns {
         let source = match &config.source {
             crate::config::SourceConfig::Aws(a) => a.clone(),
+            crate::config::SourceConfig::Export(e) => e.aws.clone(),
             crate::config::SourceConfig::Fixtures { .. } => crate::config::AwsSource::default(),
         };
         Some(rt.block_on(aws::connect(&source, profile))?)

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::model::line::ExportFormat;
+
 use super::*;
 
 pub(super) fn check_source(
@@ -37,6 +39,50 @@ pub(super) fn check_source(
                 }
             }
         }
+        "cur" | "focus" => {
+            let format = if raw.kind == "cur" {
+                ExportFormat::Cur
+            } else {
+                ExportFormat::Focus
+            };
+            for key in raw.aws_keys() {
+                if !EXPORT_AWS_KEYS.contains(&key) {
+                    p.add(
+                        format!("source.{key}"),
+                        format!(
+                            "is not read when source.kind is {:?}: the export is the whole source (its credits included)",
+                            raw.kind
+                        ),
+                    );
+                }
+            }
+            let aws = check_aws(raw, p);
+            let location = match raw.path.as_deref().map(str::trim) {
+                Some(path) if path.starts_with("s3://") => {
+                    p.add(
+                        "source.path",
+                        format!("{path:?}: reading an export from S3 is not built yet; sync it to a local folder (aws s3 sync) and give that folder"),
+                    );
+                    PathBuf::new()
+                }
+                Some(path) if !path.is_empty() => resolve(path),
+                _ => {
+                    p.add(
+                        "source.path",
+                        format!(
+                            "is required when source.kind is {:?}: the export's folder (holding data/ and metadata/) or one of its files",
+                            raw.kind
+                        ),
+                    );
+                    PathBuf::new()
+                }
+            };
+            SourceConfig::Export(ExportSource {
+                format,
+                path: location,
+                aws,
+            })
+        }
         "aws" => {
             if let Some(path) = &raw.path {
                 p.add(
@@ -49,7 +95,7 @@ pub(super) fn check_source(
         other => {
             p.add(
                 "source.kind",
-                format!("{other:?} is not a source; use \"aws\" or \"fixtures\""),
+                format!("{other:?} is not a source; use \"aws\" (Cost Explorer), \"cur\" or \"focus\" (an export's line items), or \"fixtures\""),
             );
             SourceConfig::Fixtures {
                 path: PathBuf::new(),
@@ -57,6 +103,16 @@ pub(super) fn check_source(
         }
     }
 }
+
+/// The `[source]` keys a line-item export reads (to reach S3): the connection's.
+const EXPORT_AWS_KEYS: [&str; 6] = [
+    "profile",
+    "region",
+    "max_attempts",
+    "connect_timeout_seconds",
+    "attempt_timeout_seconds",
+    "operation_timeout_seconds",
+];
 
 pub(super) fn check_email(
     raw: &RawEmail,
@@ -365,16 +421,39 @@ pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Work
                     p.add(format!("{rkey}.usage_type"), "is empty");
                 }
             }
-            if r.tag.is_none() && r.account.is_none() && r.usage_type.is_none() {
+            if let Some(g) = &r.iam_principal {
+                if !(g.starts_with("arn:") || g.starts_with('*')) || g.trim() != g {
+                    p.add(
+                        format!("{rkey}.iam_principal"),
+                        format!("{g:?} is not an ARN pattern (arn:aws:sts::123456789012:assumed-role/NAME/*, or arn:aws:iam::123456789012:user/NAME)"),
+                    );
+                }
+            }
+            if let Some(g) = &r.resource {
+                if g.trim().is_empty() || g.trim() != g {
+                    p.add(
+                        format!("{rkey}.resource"),
+                        format!("{g:?} is empty or has white space around it"),
+                    );
+                }
+            }
+            if r.tag.is_none()
+                && r.account.is_none()
+                && r.usage_type.is_none()
+                && r.iam_principal.is_none()
+                && r.resource.is_none()
+            {
                 p.add(
                     rkey.clone(),
-                    "states no condition; give tag, account or usage_type",
+                    "states no condition; give tag, account, usage_type, iam_principal or resource",
                 );
             }
             rules.push(Rule {
                 tag,
                 account: r.account.clone(),
                 usage_type: r.usage_type.clone().map(Glob),
+                principal: r.iam_principal.clone().map(Glob),
+                resource: r.resource.clone().map(Glob),
             });
         }
         let assumptions = Assumptions {
@@ -396,6 +475,49 @@ pub(super) fn check_workloads(raw: &[RawWorkload], p: &mut Problems) -> Vec<Work
     // Attribution order: stated priorities first (lowest wins), then file order.
     workloads.sort_by_key(|w| w.priority.unwrap_or(i64::MAX));
     workloads
+}
+
+/// The rules the source cannot evaluate: Cost Explorer has no principal or resource
+/// dimension and no principal tags; FOCUS has no principal column.
+pub(super) fn check_rules_for_source(
+    workloads: &[Workload],
+    source: &SourceConfig,
+    p: &mut Problems,
+) {
+    let (kind, principal, resource, principal_tags) = match source {
+        SourceConfig::Export(e) => match e.format {
+            ExportFormat::Cur => return,
+            ExportFormat::Focus => ("focus", false, true, false),
+        },
+        SourceConfig::Aws(_) => ("aws", false, false, false),
+        SourceConfig::Fixtures { .. } => ("fixtures", false, false, false),
+    };
+    let cure = "read the bill's line items instead: source.kind = \"cur\" (a CUR 2.0 export)";
+    for (i, w) in workloads.iter().enumerate() {
+        for (j, r) in w.rules.iter().enumerate() {
+            let rkey = format!("workloads[{i}].rules[{j}]");
+            if r.principal.is_some() && !principal {
+                p.add(
+                    format!("{rkey}.iam_principal"),
+                    format!("workload {:?}: source.kind {kind:?} has no IAM principal to match (only CUR 2.0 carries line_item_iam_principal); {cure}", w.name),
+                );
+            }
+            if r.resource.is_some() && !resource {
+                p.add(
+                    format!("{rkey}.resource"),
+                    format!("workload {:?}: source.kind {kind:?} has no resource id to match (Cost Explorer's daily data has no resource dimension); {cure} or \"focus\"", w.name),
+                );
+            }
+            if let Some((key, _)) = &r.tag {
+                if key.starts_with(PRINCIPAL_TAG_PREFIX) && !principal_tags {
+                    p.add(
+                        format!("{rkey}.tag"),
+                        format!("workload {:?}: {key:?} is a principal tag, which only CUR 2.0 carries (its tags column); {cure}", w.name),
+                    );
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn check_awards(

@@ -233,7 +233,15 @@ pub struct Rule {
     pub tag: Option<(String, String)>,
     pub account: Option<String>,
     pub usage_type: Option<Glob>,
+    /// Over the caller's ARN (line-item sources only).
+    pub principal: Option<Glob>,
+    /// Over the resource id: an application inference profile's ARN.
+    pub resource: Option<Glob>,
 }
+
+/// How a tag rule names a tag of the calling principal (CUR 2.0's `tags` column) rather
+/// than of the resource.
+pub const PRINCIPAL_TAG_PREFIX: &str = "iamPrincipal/";
 
 impl Rule {
     fn may_overlap(&self, other: &Rule) -> bool {
@@ -247,9 +255,15 @@ impl Rule {
                 return false;
             }
         }
-        if let (Some(a), Some(b)) = (&self.usage_type, &other.usage_type) {
-            if !a.may_overlap(b) {
-                return false;
+        for (a, b) in [
+            (&self.usage_type, &other.usage_type),
+            (&self.principal, &other.principal),
+            (&self.resource, &other.resource),
+        ] {
+            if let (Some(a), Some(b)) = (a, b) {
+                if !a.may_overlap(b) {
+                    return false;
+                }
             }
         }
         true
@@ -265,6 +279,12 @@ impl Rule {
         }
         if let Some(g) = &self.usage_type {
             parts.push(format!("usage type {}", g.as_str()));
+        }
+        if let Some(g) = &self.principal {
+            parts.push(format!("principal {}", g.as_str()));
+        }
+        if let Some(g) = &self.resource {
+            parts.push(format!("resource {}", g.as_str()));
         }
         parts.join(" and ")
     }
@@ -416,6 +436,18 @@ pub enum SourceConfig {
     Fixtures { path: PathBuf },
     /// Live Cost Explorer and Billing, through the fetch cache in the state folder.
     Aws(AwsSource),
+    /// The bill's line items: a CUR 2.0 or FOCUS export.
+    Export(ExportSource),
+}
+
+/// `[source]` with `kind = "cur"` or `"focus"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSource {
+    pub format: crate::model::line::ExportFormat,
+    /// The export's folder (its `data/` and `metadata/`), or one data file.
+    pub path: PathBuf,
+    /// How to reach AWS (S3).
+    pub aws: AwsSource,
 }
 
 /// A number of seconds from the config as a duration, clamped to what a duration can
@@ -1216,6 +1248,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         None => resolve_prices(None, &pricing.overrides, &mut p),
     };
     let workloads = check_workloads(&raw.workloads, &mut p);
+    check_rules_for_source(&workloads, &source, &mut p);
     let awards = check_awards(&raw.awards, &raw.workloads, analysis.drawdown_order, &mut p);
     let (schedule, listen) = check_schedule(raw.schedule.as_ref(), raw.daemon.as_ref(), &mut p);
     let (daemon_token, public_url) = check_daemon(raw.daemon.as_ref(), &resolve, &mut p);

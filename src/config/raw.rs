@@ -305,6 +305,10 @@ pub(super) struct RawRule {
     pub(super) tag: Option<String>,
     pub(super) account: Option<String>,
     pub(super) usage_type: Option<String>,
+    /// A glob over the caller's ARN (CUR 2.0's `line_item_iam_principal`).
+    pub(super) iam_principal: Option<String>,
+    /// A glob over the resource id (an application inference profile's ARN).
+    pub(super) resource: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@
 
 pub mod credits;
 pub mod deliveries;
+pub mod line;
 pub mod money;
 pub mod outcome;
 pub mod page;

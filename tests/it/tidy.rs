@@ -47,6 +47,12 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("http_body_util", &["daemon", "deliver"]),
     ("aws_sdk_sns", &["deliver"]),
     ("prometheus_client", &["daemon"]),
+    // The export readers: files in, line items out.
+    ("parquet", &["source"]),
+    ("arrow_array", &["source"]),
+    ("arrow_schema", &["source"]),
+    ("csv", &["source"]),
+    ("flate2", &["source"]),
     // The SDK's data types are plain data anyone may read; its client sends requests.
     ("aws_sdk_costexplorer::Client", &["source"]),
     ("aws_sdk_costexplorer", &["model", "analyse", "source"]),
