@@ -207,7 +207,9 @@ impl LineFold {
         let mut columns = vec![
             Column::new(
                 table::DATE.into(),
-                rows.iter().map(|(k, _)| k[K_DATE] as i32).collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|(k, _)| k[K_DATE] as i32)
+                    .collect::<Vec<_>>(),
             )
             .cast(&DataType::Date)?,
             shared_text(table::ACCOUNT, &texts(K_ACCOUNT))?,

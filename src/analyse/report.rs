@@ -224,7 +224,7 @@ impl Report {
         for c in &d.credits_applied_by_credit {
             out.push_str(&wrap(
                 &format!(
-                    "  {} applied by {} ({} to {})",
+                    "(credit) {} applied by {} ({} to {})",
                     money(c.amount),
                     crate::model::text::one_line(&c.credit),
                     c.first_day,

@@ -130,7 +130,9 @@ fn export_options(config: &Config) -> Vec<String> {
                         .is_some_and(|(k, _)| k.starts_with(config::PRINCIPAL_TAG_PREFIX))
             }) as &dyn Fn(&config::Rule) -> bool,
         ),
-        ("INCLUDE_RESOURCES", &|r: &config::Rule| r.resource.is_some()),
+        ("INCLUDE_RESOURCES", &|r: &config::Rule| {
+            r.resource.is_some()
+        }),
     ] {
         if source.format == crate::model::line::ExportFormat::Focus
             && option == "INCLUDE_IAM_PRINCIPAL_DATA"

@@ -206,7 +206,11 @@ pub(super) fn offline_table(
             let (table, _) = export_table(config, source)?;
             Ok(Ok((
                 table,
-                format!("the {} export {}", source.format.as_str(), source.path.display()),
+                format!(
+                    "the {} export {}",
+                    source.format.as_str(),
+                    source.path.display()
+                ),
                 None,
             )))
         }

@@ -432,9 +432,7 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::source::lines::LinesError>() {
             use crate::source::lines::LinesError;
             return match e {
-                LinesError::Io { source, .. }
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
+                LinesError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                     exit::NO_INPUT
                 }
                 LinesError::Io { .. } => exit::IO,

@@ -658,9 +658,7 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
     let day = text
         .get(..10)
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .filter(|_| {
-            text.len() == 10 || matches!(text.as_bytes().get(10), Some(b'T') | Some(b' '))
-        })
+        .filter(|_| text.len() == 10 || matches!(text.as_bytes().get(10), Some(b'T') | Some(b' ')))
         .ok_or_else(|| format!("{text:?} is not a date or timestamp"))?;
     in_range(day)
 }
@@ -877,10 +875,7 @@ fn cell<'a>(array: &'a ArrayRef, name: &str) -> Result<Cell<'a>, String> {
         DataType::Timestamp(unit, _) => {
             let n = per_day(unit);
             let values: Vec<Option<i64>> = match unit {
-                TimeUnit::Second => array
-                    .as_primitive::<TimestampSecondType>()
-                    .iter()
-                    .collect(),
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().iter().collect(),
                 TimeUnit::Millisecond => array
                     .as_primitive::<TimestampMillisecondType>()
                     .iter()
@@ -958,7 +953,11 @@ fn cell<'a>(array: &'a ArrayRef, name: &str) -> Result<Cell<'a>, String> {
         DataType::Null => Cell::Absent,
         _ => match Text::of(array.as_ref()) {
             Some(t) => Cell::Text(t),
-            None => return Err(format!("{name} has the type {dt}, which creditburn cannot read")),
+            None => {
+                return Err(format!(
+                    "{name} has the type {dt}, which creditburn cannot read"
+                ))
+            }
         },
     })
 }

@@ -6,11 +6,14 @@ mod aws_server;
 mod channels;
 mod cli;
 mod config;
+#[path = "../../benches/lines/curgen.rs"]
+mod curgen;
 mod daemon;
 mod deploy;
 mod email;
 mod export;
 mod harness;
+mod lines;
 mod live;
 mod page;
 mod pricing;
