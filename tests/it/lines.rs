@@ -10,7 +10,7 @@ use creditburn::analyse::table::{self, CostTable};
 use creditburn::config::Config;
 
 use crate::curgen::{self, CurLine, Options};
-use crate::support::{demo_config, repo, report_json};
+use crate::support::{creditburn, demo_config, repo, report_json};
 
 /// The demo's configuration and the cost table its recording makes.
 fn demo_table(dir: &Path) -> (PathBuf, Config, CostTable) {
@@ -310,4 +310,346 @@ fn the_real_focus_sample_reads_to_its_hand_checked_figures() {
             .clone()
     };
     assert_eq!(workload("bright-path"), 15.96);
+}
+
+/// `config/NAME` with its relative paths made absolute: the data in the repository, the
+/// state and outbox in `dir`; `edit` applied to the text.
+fn repo_config(name: &str, dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("config").join(name))
+        .unwrap()
+        .replace("../fixtures/", &format!("{}/fixtures/", repo().display()))
+        .replace("../state/", &format!("{}/state/", dir.display()))
+        .replace("../outbox/", &format!("{}/outbox/", dir.display()));
+    let path = dir.join(name);
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+fn workload_cost(report: &serde_json::Value, name: &str) -> f64 {
+    report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == name)
+        .unwrap_or_else(|| panic!("no workload {name}"))["cost"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn two_workloads_in_one_account_are_told_apart_by_principal_and_by_inference_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_config("cur-demo.toml", dir.path(), |t| t);
+    let report = report_json(&config, &[]);
+    // The totals fixtures/generate_cur_demo.py printed (fixtures/README.md).
+    assert_eq!(workload_cost(&report, "support-bot"), 23920.82);
+    assert_eq!(workload_cost(&report, "doc-search"), 8600.02);
+    assert_eq!(workload_cost(&report, "platform"), 11013.41);
+    assert_eq!(report["data"]["unattributed"], 822.46);
+    assert_eq!(report["data"]["usage_total"], 44356.70);
+    assert_eq!(report["data"]["credits_applied"], 43534.25);
+    assert_eq!(report["data"]["estimated_from"], "2026-11-01");
+    assert_eq!(report["data"]["warnings"], serde_json::json!([]));
+    // The shared runner role's calls outside the profile are no workload's.
+    let unattributed = report["data"]["unattributed_by_service"]
+        .as_array()
+        .unwrap();
+    assert_eq!(unattributed.len(), 1, "{unattributed:?}");
+    assert_eq!(
+        unattributed[0]["service"],
+        "Claude 3 Haiku (Amazon Bedrock Edition)"
+    );
+
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("the export needs INCLUDE_IAM_PRINCIPAL_DATA: the rules of support-bot")
+            && stdout.contains("the export needs INCLUDE_RESOURCES: the rules of doc-search"),
+        "{stdout}"
+    );
+}
+
+/// A small CUR 2.0 bill: a day of Bedrock spend by a role, through a profile.
+fn small_bill() -> Vec<CurLine> {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+    (0..3)
+        .map(|i| CurLine {
+            day: day + chrono::Duration::days(i),
+            hour: 5,
+            account: "111122223333".into(),
+            account_name: "genai".into(),
+            line_item_type: "Usage".into(),
+            product_code: "AmazonBedrockService".into(),
+            product_name: Some("Amazon Bedrock Service".into()),
+            product_family: Some("Amazon Bedrock".into()),
+            model: Some("Claude Sonnet 4.6".into()),
+            usage_type: Some("USE1-Claude4.6Sonnet-input-tokens".into()),
+            usage_amount: 1000.0,
+            cost: 3.30,
+            resource: Some(
+                "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/p1".into(),
+            ),
+            principal: Some("arn:aws:sts::111122223333:assumed-role/bot/s1".into()),
+            invoiced: false,
+            ..CurLine::default()
+        })
+        .collect()
+}
+
+const SMALL_CUR_CONFIG: &str = r#"
+[source]
+kind = "cur"
+path = "export"
+[state]
+path = "state"
+[email]
+from = "creditburn@example.com"
+transport = "file"
+outbox = "outbox"
+[alerts]
+recipients = ["finance@example.com"]
+[[workloads]]
+name = "bot"
+rules = [{ iam_principal = "arn:aws:sts::111122223333:assumed-role/bot/*" }]
+[[awards]]
+id = "poc"
+program = "bedrock_poc"
+amount = 1000
+start = "2026-11-01"
+expiry = "2027-01-31"
+workloads = ["bot"]
+"#;
+
+#[test]
+fn a_rule_on_a_column_the_export_lacks_is_named_with_the_option_that_adds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, relative) = curgen::data_file(
+        &dir.path().join("export"),
+        "e",
+        "2026-11",
+        1,
+        "snappy.parquet",
+    );
+    let mut file = curgen::ParquetCur::create(
+        &path,
+        Options {
+            resources: true,
+            principals: false,
+        },
+    );
+    for l in small_bill() {
+        file.push(l);
+    }
+    file.finish();
+    curgen::write_manifest(&dir.path().join("export"), "e", "2026-11", &[relative]);
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, SMALL_CUR_CONFIG).unwrap();
+    let report = report_json(&config, &[]);
+    assert_eq!(workload_cost(&report, "bot"), 0.0);
+    let warnings = report["data"]["warnings"].to_string();
+    assert!(
+        warnings.contains("no line_item_iam_principal column")
+            && warnings.contains("INCLUDE_IAM_PRINCIPAL_DATA"),
+        "{warnings}"
+    );
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no line_item_iam_principal column"));
+}
+
+#[test]
+fn a_rule_cost_explorer_cannot_evaluate_is_a_configuration_error_there() {
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, rule, key) in [
+        (
+            "aws",
+            r#"{ iam_principal = "arn:aws:sts::1:assumed-role/x/*" }"#,
+            "iam_principal",
+        ),
+        (
+            "fixtures",
+            r#"{ resource = "arn:aws:bedrock:*" }"#,
+            "resource",
+        ),
+        ("aws", r#"{ tag = "iamPrincipal/team=a" }"#, "tag"),
+        (
+            "focus",
+            r#"{ iam_principal = "arn:aws:sts::1:assumed-role/x/*" }"#,
+            "iam_principal",
+        ),
+    ] {
+        let text = SMALL_CUR_CONFIG
+            .replace("kind = \"cur\"", &format!("kind = {kind:?}"))
+            .replace(
+                r#"{ iam_principal = "arn:aws:sts::111122223333:assumed-role/bot/*" }"#,
+                rule,
+            )
+            .replace(
+                "path = \"export\"\n",
+                if kind == "aws" {
+                    ""
+                } else {
+                    "path = \"export\"\n"
+                },
+            );
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{kind} {rule}: {stderr}");
+        assert!(
+            stderr.contains(&format!("workloads[0].rules[0].{key}")) && stderr.contains("cur"),
+            "{kind} {rule}: {stderr}"
+        );
+    }
+}
+
+/// The demo export copied into `dir`, for a test to change.
+fn demo_export_copy(dir: &Path) -> PathBuf {
+    let to = dir.join("cur-demo");
+    crate::support::copy_recording(&repo().join("fixtures/cur-demo"), &to);
+    to
+}
+
+#[test]
+fn a_period_partly_delivered_is_left_out_and_said_never_read_as_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = demo_export_copy(dir.path());
+    let config = repo_config("cur-demo.toml", dir.path(), |t| {
+        t.replace(
+            &format!("{}/fixtures/cur-demo", repo().display()),
+            &export.display().to_string(),
+        )
+    });
+    // November's manifest lists a second file that has not arrived.
+    let manifest = export.join("metadata/BILLING_PERIOD=2026-11/cur-demo-Manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "cur-demo-00001.snappy.parquet\"",
+        "cur-demo-00001.snappy.parquet\", \"s3://example-cur-bucket/cur/cur-demo/data/BILLING_PERIOD=2026-11/cur-demo-00002.snappy.parquet\"",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let report = report_json(&config, &[]);
+    assert_eq!(report["data"]["last_day"], "2026-10-31");
+    assert_eq!(report["source"]["stale"], true);
+    let reasons = report["source"]["stale_reasons"].to_string();
+    assert!(
+        reasons.contains("billing period 2026-11") && reasons.contains("cur-demo-00002"),
+        "{reasons}"
+    );
+    // The same hole in October, before data that is there, would read as a month of no
+    // spend: refused, naming the period.
+    std::fs::remove_file(export.join("data/BILLING_PERIOD=2026-10/cur-demo-00001.snappy.parquet"))
+        .unwrap();
+    let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{stderr}");
+    assert!(stderr.contains("billing period 2026-10"), "{stderr}");
+}
+
+#[test]
+fn a_restated_period_is_read_from_its_newest_manifest_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    let period = "2026-11";
+    // The first delivery, then a restatement to a new file with one day more.
+    let (old, old_rel) = curgen::data_file(&export, "e", period, 1, "snappy.parquet");
+    let mut file = curgen::ParquetCur::create(&old, Options::ALL);
+    for l in small_bill() {
+        file.push(l);
+    }
+    file.finish();
+    let (new, new_rel) = curgen::data_file(&export, "e", period, 2, "snappy.parquet");
+    let mut file = curgen::ParquetCur::create(&new, Options::ALL);
+    let mut restated = small_bill();
+    restated.push(CurLine {
+        day: chrono::NaiveDate::from_ymd_opt(2026, 11, 5).unwrap(),
+        ..restated[0].clone()
+    });
+    for l in restated {
+        file.push(l);
+    }
+    file.finish();
+    curgen::write_manifest(&export, "e", period, &[old_rel]);
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, SMALL_CUR_CONFIG).unwrap();
+    assert_eq!(workload_cost(&report_json(&config, &[]), "bot"), 9.90);
+    curgen::write_manifest(&export, "e", period, &[new_rel]);
+    let report = report_json(&config, &[]);
+    assert_eq!(workload_cost(&report, "bot"), 13.20);
+    assert_eq!(report["data"]["last_day"], "2026-11-05");
+}
+
+#[test]
+fn a_bad_export_file_is_one_line_naming_it_with_a_documented_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let write_config = |path: &str| {
+        std::fs::write(
+            &config,
+            SMALL_CUR_CONFIG.replace("path = \"export\"", &format!("path = {path:?}")),
+        )
+        .unwrap();
+    };
+    let run = || {
+        let out = creditburn(&["report", "--config", config.to_str().unwrap()]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Not there.
+    write_config("nothing-here");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(66), "{stderr}");
+    assert!(stderr.contains("nothing-here"), "{stderr}");
+    // A CSV that is not a CUR 2.0 export.
+    std::fs::write(dir.path().join("other.csv"), "a,b\n1,2\n").unwrap();
+    write_config("other.csv");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(65), "{stderr}");
+    assert!(
+        stderr.contains("other.csv") && stderr.contains("line_item_usage_start_date"),
+        "{stderr}"
+    );
+    // A monthly export: a usage line spanning the month.
+    let mut lines = small_bill();
+    let csv = dir.path().join("monthly.csv.gz");
+    curgen::write_csv_gz(&csv, Options::ALL, &lines);
+    let text = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&csv).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let monthly = text.replacen("2026-11-02T06:00:00.000Z", "2026-12-01T00:00:00.000Z", 1);
+    assert_ne!(monthly, text);
+    std::fs::write(dir.path().join("monthly.csv"), monthly).unwrap();
+    write_config("monthly.csv");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(65), "{stderr}");
+    assert!(
+        stderr.contains("monthly.csv: line 2") && stderr.contains("DAILY or HOURLY"),
+        "{stderr}"
+    );
+    // A bill in another currency.
+    std::fs::write(dir.path().join("eur.csv"), text.replace(",USD,", ",EUR,")).unwrap();
+    write_config("eur.csv");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(65), "{stderr}");
+    assert!(stderr.contains("\"EUR\""), "{stderr}");
+    // A cost that is not a number.
+    lines[1].cost = f64::NAN;
+    curgen::write_csv_gz(&csv, Options::ALL, &lines);
+    write_config("monthly.csv.gz");
+    let (code, stderr) = run();
+    assert_eq!(code, Some(65), "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("not a number"),
+        "{stderr}"
+    );
+    for (_, stderr) in [run()] {
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
 }
