@@ -69,12 +69,8 @@ pub(super) fn export_table(
 ) -> anyhow::Result<(CostTable, SourceStatus)> {
     use crate::source::lines;
     let periods = lines::periods(&source.path)?;
-    let tag_keys: Vec<String> = config
-        .rule_tag_keys()
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
-    let mut fold = crate::analyse::lines::LineFold::new(source.format, tag_keys.clone());
+    let wants = lines::Wants::of(config);
+    let mut fold = crate::analyse::lines::LineFold::new(source.format, wants.tag_keys.clone());
     let mut counts = lines::ReadCounts::default();
     let mut stale_reasons = Vec::new();
     let newest = periods.last().map(|p| p.name.clone());
@@ -101,7 +97,7 @@ pub(super) fn export_table(
         lines::read(
             source.format,
             &period.files,
-            &tag_keys,
+            &wants,
             &mut counts,
             &mut |line| fold.add(line),
         )?;

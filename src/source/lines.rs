@@ -393,6 +393,20 @@ impl Layout {
         Ok(layout)
     }
 
+    /// The layout without the principal and resource columns the rules do not read,
+    /// noting in `counts` which of them the file has.
+    fn wanted(mut self, wants: &Wants, counts: &mut ReadCounts) -> Layout {
+        counts.principal_column |= self.principal.is_some();
+        counts.resource_column |= self.resource.is_some();
+        if !wants.principal {
+            self.principal = None;
+        }
+        if !wants.resource {
+            self.resource = None;
+        }
+        self
+    }
+
     /// The columns read, by index.
     fn used(&self) -> Vec<usize> {
         let mut used: Vec<usize> = [
@@ -510,35 +524,61 @@ trait Row {
     fn day(&self, col: usize) -> Result<Option<NaiveDate>, String>;
 }
 
-/// Reads every line item of `files` in `format`, calling `sink` for each. `tag_keys` are
-/// the rules' tag keys, in the order `LineItem::tags` holds their values.
+/// What the rules read of a line beyond Cost Explorer's dimensions: the tag keys (in
+/// the order `LineItem::tags` holds their values), and whether any rule reads the
+/// principal or the resource. A column no rule reads is not read (its values, a session
+/// name or an instance id per line, would only split the rows).
+#[derive(Debug, Clone, Default)]
+pub struct Wants {
+    pub tag_keys: Vec<String>,
+    pub principal: bool,
+    pub resource: bool,
+}
+
+impl Wants {
+    pub fn of(config: &crate::config::Config) -> Wants {
+        let rules = || config.workloads.iter().flat_map(|w| &w.rules);
+        Wants {
+            tag_keys: config
+                .rule_tag_keys()
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+            principal: rules().any(|r| r.principal.is_some()),
+            resource: rules().any(|r| r.resource.is_some()),
+        }
+    }
+}
+
+/// Reads every line item of `files` in `format`, calling `sink` for each.
 pub fn read(
     format: ExportFormat,
     files: &[PathBuf],
-    tag_keys: &[String],
+    wants: &Wants,
     counts: &mut ReadCounts,
     sink: &mut dyn FnMut(&LineItem<'_>),
 ) -> Result<(), LinesError> {
     let spec = spec(format);
-    let tags = self::tag_keys(format, tag_keys);
+    let tags = self::tag_keys(format, &wants.tag_keys);
     for path in files {
         counts.files += 1;
         counts.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let name = file_name(path).to_ascii_lowercase();
         if name.ends_with(".parquet") {
-            read_parquet(spec, path, &tags, counts, sink)?;
+            read_parquet(spec, path, wants, &tags, counts, sink)?;
         } else if name.ends_with(".csv.gz") || name.ends_with(".gz") {
             let file = open(path)?;
             read_csv(
                 spec,
                 path,
                 flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+                wants,
                 &tags,
                 counts,
                 sink,
             )?;
         } else if name.ends_with(".csv") {
-            read_csv(spec, path, open(path)?, &tags, counts, sink)?;
+            read_csv(spec, path, open(path)?, wants, &tags, counts, sink)?;
         } else {
             return Err(invalid(
                 path,
@@ -759,6 +799,7 @@ fn read_csv(
     spec: &Spec,
     path: &Path,
     input: impl Read,
+    wants: &Wants,
     tags: &[TagKey],
     counts: &mut ReadCounts,
     sink: &mut dyn FnMut(&LineItem<'_>),
@@ -771,9 +812,7 @@ fn read_csv(
         .map_err(|e| invalid(path, format!("reading its header: {e}")))?
         .clone();
     let names: Vec<&str> = headers.iter().collect();
-    let layout = Layout::of(spec, &names, path)?;
-    counts.principal_column |= layout.principal.is_some();
-    counts.resource_column |= layout.resource.is_some();
+    let layout = Layout::of(spec, &names, path)?.wanted(wants, counts);
     let mut map_columns = vec![layout.product_map];
     if tags.iter().any(|t| !t.principal) {
         map_columns.push(layout.resource_tags);
@@ -1030,6 +1069,7 @@ const BATCH_ROWS: usize = 8192;
 fn read_parquet(
     spec: &Spec,
     path: &Path,
+    wants: &Wants,
     tags: &[TagKey],
     counts: &mut ReadCounts,
     sink: &mut dyn FnMut(&LineItem<'_>),
@@ -1038,9 +1078,7 @@ fn read_parquet(
     let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(parquet_error)?;
     let schema = Arc::clone(builder.schema());
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let layout = Layout::of(spec, &names, path)?;
-    counts.principal_column |= layout.principal.is_some();
-    counts.resource_column |= layout.resource.is_some();
+    let layout = Layout::of(spec, &names, path)?.wanted(wants, counts);
     let mut used = layout.used();
     if !tags.iter().any(|t| !t.principal) {
         used.retain(|&c| Some(c) != layout.resource_tags);
