@@ -1663,7 +1663,13 @@ impl Daily {
 
 /// Why an award older than the data has no figure to trust: the days `gap` are missing,
 /// with their likely size at the pace of its first four weeks of data, and what to set.
-fn gap_reason(award: &Award, burn: &burn::AwardBurn, (from, to): (NaiveDate, NaiveDate)) -> String {
+fn gap_reason(
+    award: &Award,
+    burn: &burn::AwardBurn,
+    (from, to): (NaiveDate, NaiveDate),
+    source: &crate::config::SourceConfig,
+) -> String {
+    let export = matches!(source, crate::config::SourceConfig::Export(_));
     let days = (to - from).num_days().max(0);
     let first: Vec<f64> = burn
         .daily
@@ -1680,14 +1686,19 @@ fn gap_reason(award: &Award, burn: &burn::AwardBurn, (from, to): (NaiveDate, Nai
             crate::model::money::money(pace * days as f64)
         )
     };
-    let billing = if award.credit_id.is_some() {
+    let billing = if award.credit_id.is_some() || export {
         ""
     } else {
         " (or its credit_id, for the Billing API's figure when the data starts on a month's first day)"
     };
     format!(
-        "its days {} are not in the data, which starts on {to} (Cost Explorer reaches 13 months back; older days come from the cache only): its consumed leaves out what it paid then{likely}; set consumed_before = {{ date = \"{to}\", amount = ... }} to what it had paid by then{billing}",
+        "its days {} are not in the data, which starts on {to} ({}): its consumed leaves out what it paid then{likely}; set consumed_before = {{ date = \"{to}\", amount = ... }} to what it had paid by then{billing}",
         crate::model::text::days(from, to),
+        if export {
+            "the export holds nothing older"
+        } else {
+            "Cost Explorer reaches 13 months back; older days come from the cache only"
+        },
     )
 }
 
@@ -1879,7 +1890,7 @@ fn award_status(
     );
     let mut no_data_reasons = no_data_reasons;
     if let Some(gap) = note.gap {
-        no_data_reasons.insert(0, gap_reason(award, burn, gap));
+        no_data_reasons.insert(0, gap_reason(award, burn, gap, &config.source));
     }
     let (status, range_reaches) = if no_data_reasons.is_empty() {
         (status, range_reaches)

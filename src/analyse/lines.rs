@@ -17,6 +17,7 @@ use polars::prelude::*;
 use crate::analyse::table::{
     self, epoch_days, from_epoch_days, shared_text, tag_column, CostTable, TableError,
 };
+use crate::config::{Config, Glob};
 use crate::model::line::{ExportFacts, ExportFormat, LineItem, CREDIT, USAGE};
 
 /// Texts interned: code 0 is "no value".
@@ -45,6 +46,49 @@ impl Interner {
     }
 }
 
+/// A column the rules read only through globs (the principal, the resource), kept as a
+/// class: every text that the same globs match maps to the first such text seen. The
+/// rules decide alike on a line and on its class, so attribution is unchanged; the rows
+/// are not split by every session name or instance id the bill carries (a role's
+/// sessions vary from line to line).
+struct Classes {
+    globs: Vec<Glob>,
+    /// Each text seen, its class's code.
+    of: PlHashMap<Box<str>, u32>,
+    /// Each set of globs matched, its class's code.
+    by_matches: PlHashMap<Vec<bool>, u32>,
+}
+
+impl Classes {
+    fn new(globs: Vec<Glob>) -> Classes {
+        Classes {
+            globs,
+            of: PlHashMap::new(),
+            by_matches: PlHashMap::new(),
+        }
+    }
+
+    /// The code of `text`'s class: its own text interned when no glob is kept.
+    fn code(&mut self, text: Option<&str>, interner: &mut Interner) -> u32 {
+        let Some(text) = text.filter(|t| !t.is_empty()) else {
+            return 0;
+        };
+        if self.globs.is_empty() {
+            return interner.code(Some(text));
+        }
+        if let Some(&code) = self.of.get(text) {
+            return code;
+        }
+        let matches: Vec<bool> = self.globs.iter().map(|g| g.matches(text)).collect();
+        let code = *self
+            .by_matches
+            .entry(matches)
+            .or_insert_with(|| interner.code(Some(text)));
+        self.of.insert(text.into(), code);
+        code
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct Sums {
     cost: f64,
@@ -67,6 +111,8 @@ pub struct LineFold {
     format: ExportFormat,
     tag_keys: Vec<String>,
     text: Interner,
+    principals: Classes,
+    resources: Classes,
     rows: PlHashMap<Box<[u32]>, Sums>,
     key: Vec<u32>,
     usage_code: u32,
@@ -88,6 +134,8 @@ impl LineFold {
             key: Vec::with_capacity(K_TAGS + tag_keys.len()),
             tag_keys,
             text,
+            principals: Classes::new(Vec::new()),
+            resources: Classes::new(Vec::new()),
             rows: PlHashMap::new(),
             usage_code,
             account_names: BTreeMap::new(),
@@ -96,6 +144,23 @@ impl LineFold {
             principal_column: false,
             resource_column: false,
         }
+    }
+
+    /// A fold for `config`'s rules: their tag keys, and the principal and resource kept
+    /// as classes of what the rules' globs match (`Classes`).
+    pub fn for_rules(format: ExportFormat, config: &Config) -> LineFold {
+        let rules = || config.workloads.iter().flat_map(|w| &w.rules);
+        let mut fold = LineFold::new(
+            format,
+            config
+                .rule_tag_keys()
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+        );
+        fold.principals = Classes::new(rules().filter_map(|r| r.principal.clone()).collect());
+        fold.resources = Classes::new(rules().filter_map(|r| r.resource.clone()).collect());
+        fold
     }
 
     /// The tag keys a line item's `tags` are read against.
@@ -119,12 +184,13 @@ impl LineFold {
             line.service,
             line.usage_type,
             Some(line.record_type),
-            line.principal,
-            line.resource,
         ] {
             let code = self.text.code(text);
             self.key.push(code);
         }
+        let principal = self.principals.code(line.principal, &mut self.text);
+        let resource = self.resources.code(line.resource, &mut self.text);
+        self.key.extend([principal, resource]);
         for tag in line.tags {
             let code = self.text.code(*tag);
             self.key.push(code);

@@ -70,7 +70,7 @@ pub(super) fn export_table(
     use crate::source::lines;
     let periods = lines::periods(&source.path)?;
     let wants = lines::Wants::of(config);
-    let mut fold = crate::analyse::lines::LineFold::new(source.format, wants.tag_keys.clone());
+    let mut fold = crate::analyse::lines::LineFold::for_rules(source.format, config);
     let mut counts = lines::ReadCounts::default();
     let mut stale_reasons = Vec::new();
     let newest = periods.last().map(|p| p.name.clone());

@@ -651,3 +651,128 @@ fn a_bad_export_file_is_one_line_naming_it_with_a_documented_exit_code() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
 }
+
+/// A CUR 2.0 file's line items folded into the cost table, as `run` reads them.
+fn fold(files: &[PathBuf], tag_keys: &[&str]) -> CostTable {
+    use creditburn::source::lines;
+    let wants = lines::Wants {
+        tag_keys: tag_keys.iter().map(|k| k.to_string()).collect(),
+        principal: true,
+        resource: true,
+    };
+    let mut fold = creditburn::analyse::lines::LineFold::new(
+        creditburn::model::line::ExportFormat::Cur,
+        wants.tag_keys.clone(),
+    );
+    let mut counts = lines::ReadCounts::default();
+    lines::read(
+        creditburn::model::line::ExportFormat::Cur,
+        files,
+        &wants,
+        &mut counts,
+        &mut |l| fold.add(l),
+    )
+    .unwrap();
+    fold.saw_columns(counts.principal_column, counts.resource_column);
+    fold.finish().unwrap()
+}
+
+fn column_sum(table: &CostTable, from: usize, to: usize) -> f64 {
+    table
+        .df
+        .column(table::COST)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .slice(from as i64, to - from)
+        .iter()
+        .flatten()
+        .sum()
+}
+
+fn arbitrary_line() -> impl proptest::strategy::Strategy<Value = CurLine> {
+    use proptest::prelude::*;
+    (
+        0i64..40,
+        0u32..24,
+        0usize..3,
+        prop_oneof![Just("Usage"), Just("Credit"), Just("Tax"), Just("Usage")],
+        0usize..4,
+        -50_000i64..500_000,
+        proptest::option::of(0usize..3),
+        proptest::option::of(0usize..3),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(day, hour, account, kind, usage, cents, team, who, invoiced)| CurLine {
+                day: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+                    + chrono::Duration::days(day),
+                hour,
+                account: format!("{:012}", 100 + account),
+                account_name: format!("account {account}"),
+                line_item_type: kind.into(),
+                product_code: "AmazonBedrockService".into(),
+                product_name: Some(["Amazon Bedrock Service", "AWS Lambda"][usage % 2].into()),
+                product_family: (usage % 2 == 0).then(|| "Amazon Bedrock".into()),
+                usage_type: Some(format!(
+                    "USE1-Claude4.6Sonnet-{}",
+                    ["input-tokens", "output-tokens"][usage / 2]
+                )),
+                usage_amount: (cents.abs() as f64) / 7.0,
+                cost: if kind == "Credit" {
+                    -(cents.abs() as f64) / 100.0
+                } else {
+                    cents as f64 / 100.0
+                },
+                principal: who.map(|w| format!("arn:aws:sts::1:assumed-role/r{w}/s")),
+                resource: who.map(|w| {
+                    format!("arn:aws:bedrock:us-east-1:1:application-inference-profile/p{w}")
+                }),
+                description: (kind == "Credit").then(|| format!("credit {}", account % 2)),
+                resource_tags: team
+                    .map(|t| vec![("user_team".to_string(), format!("t\"{t}'"))])
+                    .unwrap_or_default(),
+                invoiced,
+                ..CurLine::default()
+            },
+        )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Whatever the line items, the table's rows add up to them: usage to the usage,
+    /// credits by name to the credits, Parquet and CSV to the same table.
+    #[test]
+    fn the_fold_keeps_every_dollar_whichever_file_holds_it(
+        lines in proptest::collection::vec(arbitrary_line(), 1..300)
+    ) {
+        proptest::prop_assume!(lines.iter().any(|l| l.line_item_type == "Usage"));
+        let dir = tempfile::tempdir().unwrap();
+        let parquet = dir.path().join("a.snappy.parquet");
+        let mut file = curgen::ParquetCur::create(&parquet, Options::ALL);
+        for l in &lines {
+            file.push(l.clone());
+        }
+        file.finish();
+        let csv = dir.path().join("a.csv.gz");
+        curgen::write_csv_gz(&csv, Options::ALL, &lines);
+
+        let from_parquet = fold(&[parquet], &["team"]);
+        let from_csv = fold(&[csv], &["team"]);
+        proptest::prop_assert!(from_parquet.df.equals_missing(&from_csv.df));
+
+        let t = &from_parquet;
+        let usage: f64 = lines.iter().filter(|l| l.line_item_type == "Usage").map(|l| l.cost).sum();
+        let all: f64 = lines.iter().map(|l| l.cost).sum();
+        proptest::prop_assert!((column_sum(t, 0, t.usage_rows) - usage).abs() < 1e-6);
+        proptest::prop_assert!((column_sum(t, 0, t.df.height()) - all).abs() < 1e-6);
+        proptest::prop_assert!(t.df.height() <= lines.len());
+        let credits: f64 = lines.iter().filter(|l| l.line_item_type == "Credit").map(|l| -l.cost).sum();
+        let by_name: f64 = t.export.as_ref().unwrap().applied_credits.values().flat_map(|d| d.values()).sum();
+        proptest::prop_assert!((credits - by_name).abs() < 1e-6);
+        let usage_days: Vec<chrono::NaiveDate> = lines.iter().filter(|l| l.line_item_type == "Usage").map(|l| l.day).collect();
+        proptest::prop_assert_eq!(t.first_day, *usage_days.iter().min().unwrap());
+        proptest::prop_assert_eq!(t.last_day, *usage_days.iter().max().unwrap());
+    }
+}
