@@ -277,6 +277,14 @@ fn applied_by_credit(
         })
         .collect();
     out.sort_by(|a, b| b.amount.total_cmp(&a.amount).then(a.credit.cmp(&b.credit)));
+    // In cents by a running total, so the credits shown add up to the credits applied
+    // as shown (each rounded alone, two credits can miss the total by a cent).
+    let mut running = 0.0;
+    for c in &mut out {
+        let before = round2(running);
+        running += c.amount;
+        c.amount = round2(round2(running) - before);
+    }
     out
 }
 

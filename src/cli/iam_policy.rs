@@ -1,6 +1,7 @@
 //! `creditburn iam-policy`: the permissions a configuration needs. The base is
 //! deploy/iam-policy.json itself (compiled in, so the file and the command cannot
-//! drift); each SNS channel adds `sns:Publish` on its own topic, and on nothing else.
+//! drift); each SNS channel adds `sns:Publish` on its own topic, and on nothing else; an
+//! export in S3 adds listing its prefix and reading its objects.
 
 use serde_json::{json, Value};
 
@@ -32,6 +33,27 @@ pub(super) fn policy(config: &Config) -> String {
                 "Action": ["sns:Publish"],
                 "Resource": topics,
             }));
+    }
+    if let crate::config::SourceConfig::Export(source) = &config.source {
+        if let crate::config::ExportLocation::S3(at) = &source.location {
+            // Reading the export: listing its prefix and getting its objects, nothing else.
+            let statements = policy["Statement"]
+                .as_array_mut()
+                .expect("the policy has statements");
+            statements.push(json!({
+                "Sid": "CreditburnExportList",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": format!("arn:aws:s3:::{}", at.bucket),
+                "Condition": {"StringLike": {"s3:prefix": [format!("{}*", at.prefix)]}},
+            }));
+            statements.push(json!({
+                "Sid": "CreditburnExportRead",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": format!("arn:aws:s3:::{}/{}*", at.bucket, at.prefix),
+            }));
+        }
     }
     serde_json::to_string_pretty(&policy).expect("a JSON value serialises")
 }

@@ -2,6 +2,7 @@
 //! cache refreshed from Cost Explorer), the report.
 
 use super::*;
+use crate::config::ExportLocation;
 
 /// What the source gave: the cost table, `as_of`, where the data came from, and AWS's
 /// credits when they were read.
@@ -54,21 +55,82 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
         }
         SourceConfig::Aws(source) => load_live(config, source, common),
         SourceConfig::Export(source) => {
-            let (table, status) = export_table(config, source)?;
+            let mut stale = Vec::new();
+            let root = match &source.location {
+                ExportLocation::Local(path) => path.clone(),
+                ExportLocation::S3(at) => sync_export(config, source, at, common, &mut stale)?,
+            };
+            let (table, mut status) = export_table(config, source, &root)?;
+            status.stale_reasons.splice(0..0, stale);
+            status.stale = !status.stale_reasons.is_empty();
             let as_of = common.as_of.unwrap_or(table.last_day);
             Ok((table, as_of, status, None))
         }
     }
 }
 
-/// The cost table of a line-item export, and what the source says of itself: which
-/// billing periods were left out as partly delivered.
+/// Brings an export in S3 into the state folder (`source::s3`); returns the copy's
+/// folder. A failed sync with a copy from before reads that copy and says the data is
+/// stale (in `stale`); without one it is the run's failure (exit 69).
+fn sync_export(
+    config: &Config,
+    source: &crate::config::ExportSource,
+    at: &crate::config::S3Location,
+    common: &Common,
+    stale: &mut Vec<String>,
+) -> anyhow::Result<PathBuf> {
+    use crate::source::s3;
+    let local = at.local(&config.state_path);
+    let synced = runtime()?.block_on(async {
+        let sdk = aws::connect(&source.aws, common.profile.as_deref()).await?;
+        let client = s3::client(&sdk);
+        Ok::<_, anyhow::Error>(s3::sync(&client, at, &local).await?)
+    });
+    match synced {
+        Ok(s) => say!(
+            "s3://{}/{}: {} ({} fetched, {} MB; {} unchanged), copy in {}",
+            at.bucket,
+            at.prefix,
+            count(s.requests, "request", "requests"),
+            s.fetched,
+            s.fetched_bytes / 1_000_000,
+            s.kept,
+            local.display()
+        ),
+        // Credentials missing (78) or the state folder not writable (73) are not S3's
+        // to fix: no copy from before stands in for them.
+        Err(e)
+            if e.is::<aws::NoCredentials>()
+                || matches!(e.downcast_ref::<s3::S3Error>(), Some(s3::S3Error::Local { .. })) =>
+        {
+            return Err(e)
+        }
+        Err(e) if local.join("metadata").is_dir() => {
+            say!("warning: {e:#}; reading the copy from before");
+            stale.push(format!(
+                "the export in S3: {e:#}; the figures are from the copy made before"
+            ));
+        }
+        Err(e) => {
+            return Err(aws::Unavailable(format!(
+                "{e:#}; no copy of the export in {} to fall back on; check the path, the network and the credentials (s3:ListBucket and s3:GetObject, deploy/iam-policy.json), the next run tries again",
+                local.display()
+            ))
+            .into())
+        }
+    }
+    Ok(local)
+}
+
+/// The cost table of a line-item export at `root`, and what the source says of itself:
+/// which billing periods were left out as partly delivered.
 pub(super) fn export_table(
     config: &Config,
     source: &crate::config::ExportSource,
+    root: &Path,
 ) -> anyhow::Result<(CostTable, SourceStatus)> {
     use crate::source::lines;
-    let periods = lines::periods(&source.path)?;
+    let periods = lines::periods(root)?;
     let wants = lines::Wants::of(config);
     let mut fold = crate::analyse::lines::LineFold::for_rules(source.format, config);
     let mut counts = lines::ReadCounts::default();
@@ -86,7 +148,7 @@ pub(super) fn export_table(
             if Some(&period.name) != newest.as_ref() {
                 // A hole before data that is there would read as days of no spend.
                 anyhow::bail!(SourceError::Invalid {
-                    path: source.path.clone(),
+                    path: root.to_path_buf(),
                     message: format!("{why}; a period before the newest cannot be left out without reading its days as zero: sync the export again"),
                 });
             }
@@ -107,7 +169,7 @@ pub(super) fn export_table(
     say!(
         "read {} from {} ({}, {} MB): {}{}, {} to {}, {} rows",
         count(counts.line_items, "line item", "line items"),
-        source.path.display(),
+        root.display(),
         count(counts.files as u64, "file", "files"),
         counts.bytes / 1_000_000,
         count(periods.len() as u64, "billing period", "billing periods"),
@@ -199,14 +261,25 @@ pub(super) fn offline_table(
             )))
         }
         SourceConfig::Export(source) => {
-            let (table, _) = export_table(config, source)?;
+            let root = match &source.location {
+                ExportLocation::Local(path) => path.clone(),
+                ExportLocation::S3(at) => {
+                    let local = at.local(&config.state_path);
+                    if !local.join("metadata").is_dir() {
+                        return Ok(Err(format!(
+                            "no copy of the export s3://{}/{} in {} yet (no AWS request is made; run `creditburn run` first)",
+                            at.bucket,
+                            at.prefix,
+                            local.display()
+                        )));
+                    }
+                    local
+                }
+            };
+            let (table, _) = export_table(config, source, &root)?;
             Ok(Ok((
                 table,
-                format!(
-                    "the {} export {}",
-                    source.format.as_str(),
-                    source.path.display()
-                ),
+                format!("the {} export {}", source.format.as_str(), root.display()),
                 None,
             )))
         }

@@ -439,6 +439,11 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
                 LinesError::Invalid { .. } => exit::DATA,
             };
         }
+        if let Some(crate::source::s3::S3Error::Local { .. }) =
+            cause.downcast_ref::<crate::source::s3::S3Error>()
+        {
+            return exit::CANT_CREATE;
+        }
         if let Some(e) = cause.downcast_ref::<TableError>() {
             return match e {
                 TableError::Polars(_) => exit::FAILURE,

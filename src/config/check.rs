@@ -58,14 +58,14 @@ pub(super) fn check_source(
             }
             let aws = check_aws(raw, p);
             let location = match raw.path.as_deref().map(str::trim) {
-                Some(path) if path.starts_with("s3://") => {
-                    p.add(
-                        "source.path",
-                        format!("{path:?}: reading an export from S3 is not built yet; sync it to a local folder (aws s3 sync) and give that folder"),
-                    );
-                    PathBuf::new()
-                }
-                Some(path) if !path.is_empty() => resolve(path),
+                Some(path) if path.starts_with("s3://") => match S3Location::parse(path) {
+                    Ok(at) => ExportLocation::S3(at),
+                    Err(why) => {
+                        p.add("source.path", why);
+                        ExportLocation::Local(PathBuf::new())
+                    }
+                },
+                Some(path) if !path.is_empty() => ExportLocation::Local(resolve(path)),
                 _ => {
                     p.add(
                         "source.path",
@@ -74,12 +74,12 @@ pub(super) fn check_source(
                             raw.kind
                         ),
                     );
-                    PathBuf::new()
+                    ExportLocation::Local(PathBuf::new())
                 }
             };
             SourceConfig::Export(ExportSource {
                 format,
-                path: location,
+                location,
                 aws,
             })
         }

@@ -440,12 +440,64 @@ pub enum SourceConfig {
     Export(ExportSource),
 }
 
+/// Where an export is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportLocation {
+    /// The export's folder (its `data/` and `metadata/`), a folder of data files, or one
+    /// data file.
+    Local(PathBuf),
+    /// The export in S3, copied into the state folder before it is read.
+    S3(S3Location),
+}
+
+/// Where an export lives in S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// The export's key prefix, ending in `/` (empty: the bucket's root).
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// `s3://bucket/prefix/export/` read; Err(why) when it is not such a URL.
+    pub fn parse(url: &str) -> Result<S3Location, String> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{url:?} does not start with s3://"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid_bucket {
+            return Err(format!(
+                "{bucket:?} in {url:?} is not an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)"
+            ));
+        }
+        let mut prefix = prefix.trim_matches('/').to_string();
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        Ok(S3Location {
+            bucket: bucket.to_string(),
+            prefix,
+        })
+    }
+
+    /// The local copy's folder for this export under `state`.
+    pub fn local(&self, state: &std::path::Path) -> PathBuf {
+        state
+            .join("exports")
+            .join(crate::file_safe(&self.bucket))
+            .join(&self.prefix)
+    }
+}
+
 /// `[source]` with `kind = "cur"` or `"focus"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportSource {
     pub format: crate::model::line::ExportFormat,
-    /// The export's folder (its `data/` and `metadata/`), or one data file.
-    pub path: PathBuf,
+    pub location: ExportLocation,
     /// How to reach AWS (S3).
     pub aws: AwsSource,
 }
@@ -1325,6 +1377,33 @@ mod tests {
             let (a, b) = (Glob(a.into()), Glob(b.into()));
             assert_eq!(a.may_overlap(&b), expect, "{a:?} vs {b:?}");
             assert_eq!(b.may_overlap(&a), expect, "{b:?} vs {a:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod s3_location_tests {
+    use super::S3Location;
+
+    #[test]
+    fn an_export_url_is_its_bucket_and_prefix() {
+        assert_eq!(
+            S3Location::parse("s3://example-cur-bucket/cur/creditburn-cur/").unwrap(),
+            S3Location {
+                bucket: "example-cur-bucket".into(),
+                prefix: "cur/creditburn-cur/".into()
+            }
+        );
+        assert_eq!(S3Location::parse("s3://bucket.one/e").unwrap().prefix, "e/");
+        assert_eq!(S3Location::parse("s3://bucket").unwrap().prefix, "");
+        for bad in [
+            "s3://",
+            "s3://Bucket/x",
+            "s3://ab/x",
+            "https://b/x",
+            "s3://b_c/x",
+        ] {
+            assert!(S3Location::parse(bad).is_err(), "{bad}");
         }
     }
 }

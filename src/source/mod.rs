@@ -7,3 +7,4 @@ pub mod integrity;
 pub mod lines;
 pub mod plan;
 pub mod recording;
+pub mod s3;

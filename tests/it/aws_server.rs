@@ -41,6 +41,13 @@ struct State {
     published: Vec<BTreeMap<String, String>>,
     /// Error codes the next SNS requests are answered with, in order.
     sns_faults: VecDeque<&'static str>,
+    /// S3: the bucket, the folder whose files are its objects (the key is the path
+    /// from it), and the keys a ListObjectsV2 page holds at most.
+    s3: Option<(String, std::path::PathBuf, usize)>,
+    /// S3 requests answered: (operation, key or prefix).
+    s3_log: Vec<(String, String)>,
+    /// S3 answers the next requests with 500.
+    s3_faults: usize,
 }
 
 pub struct FakeCostExplorer {
@@ -76,6 +83,22 @@ impl FakeCostExplorer {
             }
         });
         FakeCostExplorer { url, state }
+    }
+
+    /// Serves the files under `root` as the objects of `bucket` (S3, path-style), a
+    /// listing at most `page` keys a page.
+    pub fn set_s3(&self, bucket: &str, root: &std::path::Path, page: usize) {
+        self.state.lock().unwrap().s3 = Some((bucket.to_string(), root.to_path_buf(), page));
+    }
+
+    /// The S3 requests answered so far: (ListObjectsV2 or GetObject, prefix or key).
+    pub fn s3_requests(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().s3_log.clone()
+    }
+
+    /// S3 answers the next `n` requests with a server error.
+    pub fn s3_fail_next(&self, n: usize) {
+        self.state.lock().unwrap().s3_faults = n;
     }
 
     /// The next requests meet these faults, in order, then the server behaves again.
@@ -190,6 +213,7 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: 
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
+        let request_line = line.trim_end().to_string();
         loop {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -210,6 +234,18 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: 
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
+        }
+        // S3 speaks REST: a GET of the bucket (a listing) or of a key.
+        if target.is_empty() && request_line.starts_with("GET /") {
+            let (status, kind, payload) = s3_answer(&request_line, state);
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nx-amz-request-id: fake\r\nETag: \"fake\"\r\nContent-Length: {}\r\n\r\n",
+                payload.len()
+            );
+            if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&payload).is_err() {
+                return;
+            }
+            continue;
         }
         // SNS speaks the query protocol: a form, answered in XML.
         if body.starts_with(b"Action=") {
@@ -270,6 +306,150 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: 
         {
             return;
         }
+    }
+}
+
+/// Percent-decoding of a URL's path or query value.
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every file under `dir`, as (key, path), sorted by key.
+fn objects(root: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
+    fn walk(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut Vec<(String, std::path::PathBuf)>,
+    ) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let key = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((key, path));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// An S3 answer: ListObjectsV2 (paged by continuation token) or GetObject, from the
+/// files of the configured folder; (status, content type, body).
+fn s3_answer(request_line: &str, state: &Mutex<State>) -> (&'static str, &'static str, Vec<u8>) {
+    let target = request_line.split(' ').nth(1).unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params: BTreeMap<String, String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decoded(k), percent_decoded(v))
+        })
+        .collect();
+    let path = percent_decoded(path.trim_start_matches('/'));
+    let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
+    let mut s = state.lock().unwrap();
+    let error = |status, code: &str, message: &str| {
+        (
+            status,
+            "application/xml",
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>fake</RequestId></Error>").into_bytes(),
+        )
+    };
+    if s.s3_faults > 0 {
+        s.s3_faults -= 1;
+        return error(
+            "500 Internal Server Error",
+            "InternalError",
+            "We encountered an internal error.",
+        );
+    }
+    let Some((name, root, page)) = s.s3.clone() else {
+        return error(
+            "404 Not Found",
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+        );
+    };
+    if bucket != name {
+        return error(
+            "404 Not Found",
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+        );
+    }
+    if key.is_empty() && params.get("list-type").map(String::as_str) == Some("2") {
+        let prefix = params.get("prefix").cloned().unwrap_or_default();
+        s.s3_log.push(("ListObjectsV2".into(), prefix.clone()));
+        let start: usize = params
+            .get("continuation-token")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let all: Vec<(String, std::path::PathBuf)> = objects(&root)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .collect();
+        let shown = &all[start.min(all.len())..(start + page).min(all.len())];
+        let truncated = start + page < all.len();
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{name}</Name><Prefix>{prefix}</Prefix><KeyCount>{}</KeyCount><MaxKeys>{page}</MaxKeys><IsTruncated>{truncated}</IsTruncated>",
+            shown.len()
+        );
+        for (key, path) in shown {
+            let meta = std::fs::metadata(path).unwrap();
+            let modified: chrono::DateTime<chrono::Utc> = meta.modified().unwrap().into();
+            let etag = format!(
+                "{:x}",
+                meta.len() * 31 + modified.timestamp_subsec_nanos() as u64
+            );
+            xml.push_str(&format!(
+                "<Contents><Key>{key}</Key><LastModified>{}</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                modified.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                meta.len()
+            ));
+        }
+        if truncated {
+            xml.push_str(&format!(
+                "<NextContinuationToken>{}</NextContinuationToken>",
+                start + page
+            ));
+        }
+        xml.push_str("</ListBucketResult>");
+        return ("200 OK", "application/xml", xml.into_bytes());
+    }
+    s.s3_log.push(("GetObject".into(), key.to_string()));
+    match std::fs::read(root.join(key)) {
+        Ok(bytes) => ("200 OK", "application/octet-stream", bytes),
+        Err(_) => error(
+            "404 Not Found",
+            "NoSuchKey",
+            "The specified key does not exist.",
+        ),
     }
 }
 

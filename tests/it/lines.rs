@@ -776,3 +776,149 @@ proptest::proptest! {
         proptest::prop_assert_eq!(t.last_day, *usage_days.iter().max().unwrap());
     }
 }
+
+/// `creditburn ARGS` with nothing from the environment but `server` as S3 and test
+/// credentials.
+fn with_s3(server: &crate::aws_server::FakeCostExplorer, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_creditburn"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL_S3", &server.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_export_in_s3_is_copied_once_and_reads_as_the_folder_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bucket: the demo export under cur/cur-demo/, as its manifests name it.
+    let bucket = dir.path().join("bucket");
+    let export = bucket.join("cur/cur-demo");
+    crate::support::copy_recording(&repo().join("fixtures/cur-demo"), &export);
+    let server = crate::aws_server::FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    // Two keys a page: the six objects take three pages.
+    server.set_s3("example-cur-bucket", &bucket, 2);
+    let local = repo_config("cur-demo.toml", dir.path(), |t| t);
+    let from_folder = comparable(report_json(&local, &[]));
+    let config = repo_config("cur-demo.toml", dir.path(), |t| {
+        t.replace(
+            &format!("{:?}", format!("{}/fixtures/cur-demo", repo().display())),
+            "\"s3://example-cur-bucket/cur/cur-demo/\"",
+        )
+    });
+    let report = |server: &crate::aws_server::FakeCostExplorer| {
+        let out = with_s3(
+            server,
+            &[
+                "report",
+                "--format",
+                "json",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = report(&server);
+    assert_same(
+        &from_folder,
+        &comparable(first.clone()),
+        "the folder's and S3's reports",
+    );
+    let requests = server.s3_requests();
+    let count =
+        |op: &str, requests: &[(String, String)]| requests.iter().filter(|(o, _)| o == op).count();
+    assert_eq!(count("ListObjectsV2", &requests), 3, "{requests:?}");
+    assert_eq!(
+        count("GetObject", &requests),
+        6,
+        "three manifests, three data files: {requests:?}"
+    );
+
+    // The next run fetches the manifests again, not the data files it holds.
+    report(&server);
+    let again = &server.s3_requests()[requests.len()..];
+    assert_eq!(count("GetObject", again), 3, "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|(_, k)| k.ends_with("Manifest.json") || k.starts_with("cur/")),
+        "{again:?}"
+    );
+
+    // check-config reads the copy without a request.
+    let before = server.s3_requests().len();
+    let out = with_s3(
+        &server,
+        &["check-config", "--config", config.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.s3_requests().len(), before);
+
+    // S3 down: the copy stands in, and the report says the data is stale.
+    server.s3_fail_next(100);
+    let stale = report(&server);
+    assert_eq!(stale["source"]["stale"], true);
+    assert!(stale["source"]["stale_reasons"]
+        .to_string()
+        .contains("the export in S3"));
+    assert_same(&from_folder, &comparable(stale), "the copy's report");
+
+    // The policy the configuration needs reads exactly that export.
+    let out = creditburn(&["iam-policy", "--config", config.to_str().unwrap()]);
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let read = statements
+        .iter()
+        .find(|s| s["Sid"] == "CreditburnExportRead")
+        .unwrap();
+    assert_eq!(read["Action"], serde_json::json!(["s3:GetObject"]));
+    assert_eq!(
+        read["Resource"],
+        "arn:aws:s3:::example-cur-bucket/cur/cur-demo/*"
+    );
+    let list = statements
+        .iter()
+        .find(|s| s["Sid"] == "CreditburnExportList")
+        .unwrap();
+    assert_eq!(list["Resource"], "arn:aws:s3:::example-cur-bucket");
+    assert_eq!(
+        list["Condition"]["StringLike"]["s3:prefix"],
+        serde_json::json!(["cur/cur-demo/*"])
+    );
+
+    // Without a copy to fall back on, the run cannot go on: exit 69, naming the bucket.
+    let fresh = tempfile::tempdir().unwrap();
+    let config = repo_config("cur-demo.toml", fresh.path(), |t| {
+        t.replace(
+            &format!("{:?}", format!("{}/fixtures/cur-demo", repo().display())),
+            "\"s3://example-cur-bucket/cur/cur-demo/\"",
+        )
+    });
+    let out = with_s3(&server, &["report", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains("s3://example-cur-bucket/cur/cur-demo/"),
+        "{stderr}"
+    );
+}

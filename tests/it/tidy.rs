@@ -46,6 +46,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("hyper_rustls", &["deliver"]),
     ("http_body_util", &["daemon", "deliver"]),
     ("aws_sdk_sns", &["deliver"]),
+    ("aws_sdk_s3", &["source"]),
     ("prometheus_client", &["daemon"]),
     // The export readers: files in, line items out.
     ("parquet", &["source"]),
