@@ -21,6 +21,9 @@ pub struct SourceStatus {
     pub requests: u64,
     #[serde(serialize_with = "crate::model::money::cents")]
     pub request_cost: f64,
+    /// Athena: the bytes this run's queries scanned (`request_cost` is their price).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_scanned: Option<u64>,
     /// True when a fetch failed and cached figures stood in for fresh ones.
     pub stale: bool,
     pub stale_reasons: Vec<String>,

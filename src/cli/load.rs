@@ -66,7 +66,132 @@ pub(super) fn load_table(config: &Config, common: &Common) -> anyhow::Result<Loa
             let as_of = common.as_of.unwrap_or(table.last_day);
             Ok((table, as_of, status, None))
         }
+        SourceConfig::Athena(source) => {
+            let now = common.now.unwrap_or_else(Utc::now);
+            let as_of = common.as_of.unwrap_or(now.date_naive());
+            let (table, status) = match athena_table(config, source, common, as_of, false)? {
+                Ok(read) => read,
+                Err(why) => return Err(aws::Unavailable(why).into()),
+            };
+            Ok((table, as_of, status, None))
+        }
     }
+}
+
+/// The cost table from the CUR 2.0 table in Athena: one aggregate query per billing
+/// period the window needs (`source::athena`), a closed period's kept result read
+/// without a query. `offline`: no query at all, the kept results only. Err(why) when a
+/// period has neither a result nor a kept one.
+pub(super) fn athena_table(
+    config: &Config,
+    source: &crate::config::AthenaSource,
+    common: &Common,
+    as_of: NaiveDate,
+    offline: bool,
+) -> anyhow::Result<Result<(CostTable, SourceStatus), String>> {
+    use crate::source::{athena, lines};
+    let now = common.now.unwrap_or_else(Utc::now);
+    let (start, end) = plan::history(config, as_of, now.date_naive()).needed();
+    let wants = lines::Wants::of(config);
+    let rules = || config.workloads.iter().flat_map(|w| &w.rules);
+    let principals: Vec<config::Glob> = rules().filter_map(|r| r.principal.clone()).collect();
+    let resources: Vec<config::Glob> = rules().filter_map(|r| r.resource.clone()).collect();
+    let tag_count = wants.tag_keys.len();
+    let mut fold =
+        crate::analyse::lines::LineFold::for_rules(crate::model::line::ExportFormat::Cur, config);
+    let mut scanned = athena::Scanned::default();
+    let mut stale_reasons = Vec::new();
+    let mut client = None;
+    let rt = runtime()?;
+    for (from, _) in plan::months(start, end) {
+        let period = from.format("%Y-%m").to_string();
+        let sql = athena::query(source, &wants, &principals, &resources, &period);
+        let template = athena::query(source, &wants, &principals, &resources, "");
+        let kept_path = athena::kept_path(&config.state_path, &template, &period);
+        let kept = athena::read_kept(&kept_path);
+        let rows = match kept {
+            Some(rows) if offline || athena::closed(&rows, tag_count) => {
+                scanned.kept += 1;
+                rows
+            }
+            _ if offline => {
+                return Ok(Err(format!(
+                    "no result of billing period {period} is kept in {} yet (no query is made; run `creditburn run` first)",
+                    config.state_path.display()
+                )))
+            }
+            kept if source
+                .max_scanned_bytes
+                .is_some_and(|cap| scanned.bytes >= cap) =>
+            {
+                let why = format!(
+                    "billing period {period}: not queried, this run has scanned {} MB, its cap (source.max_scanned_gb)",
+                    scanned.bytes / 1_000_000
+                );
+                match kept {
+                    Some(rows) => {
+                        stale_reasons.push(format!("{why}; its figures are the kept result's"));
+                        rows
+                    }
+                    None => return Ok(Err(format!("{why}, and no result of it is kept"))),
+                }
+            }
+            kept => {
+                if client.is_none() {
+                    let sdk = rt.block_on(aws::connect(&source.aws, common.profile.as_deref()))?;
+                    client = Some(athena::client(&sdk));
+                }
+                let ran = rt.block_on(athena::run_query(
+                    client.as_ref().expect("connected"),
+                    source,
+                    &sql,
+                    &period,
+                    athena::Polling::default(),
+                    &mut scanned,
+                ));
+                match (ran, kept) {
+                    (Ok(rows), _) => {
+                        athena::keep(&kept_path, &rows)?;
+                        rows
+                    }
+                    (Err(e @ athena::AthenaError::Local { .. }), _) => return Err(e.into()),
+                    (Err(e), Some(rows)) => {
+                        say!("warning: {e}; using the kept result");
+                        stale_reasons.push(format!("{e}; its figures are the kept result's"));
+                        rows
+                    }
+                    (Err(e), None) => {
+                        return Ok(Err(format!(
+                            "{e}; no result of it is kept to fall back on; check the database, table and workgroup, the network and the credentials (deploy/iam-policy.json), the next run tries again"
+                        )))
+                    }
+                }
+            }
+        };
+        athena::emit(&rows, tag_count, &period, &mut |line| fold.add(line))?;
+    }
+    let table = fold.finish()?;
+    say!(
+        "athena: {} ({} MB scanned, ${:.2}), {} kept; cost table: {} rows, {} to {}",
+        count(scanned.queries, "query", "queries"),
+        scanned.bytes / 1_000_000,
+        scanned.cost,
+        count(scanned.kept as u64, "period", "periods"),
+        table.df.height(),
+        table.first_day,
+        table.last_day
+    );
+    Ok(Ok((
+        table,
+        SourceStatus {
+            kind: "athena".into(),
+            requests: scanned.requests,
+            request_cost: scanned.cost,
+            bytes_scanned: Some(scanned.bytes),
+            stale: !stale_reasons.is_empty(),
+            stale_reasons,
+        },
+    )))
 }
 
 /// Brings an export in S3 into the state folder (`source::s3`); returns the copy's
@@ -187,6 +312,7 @@ pub(super) fn export_table(
     );
     let status = SourceStatus {
         kind: source.format.as_str().into(),
+        bytes_scanned: None,
         stale: !stale_reasons.is_empty(),
         stale_reasons,
         ..SourceStatus::default()
@@ -282,6 +408,22 @@ pub(super) fn offline_table(
                 format!("the {} export {}", source.format.as_str(), root.display()),
                 None,
             )))
+        }
+        SourceConfig::Athena(source) => {
+            let now = common.now.unwrap_or_else(Utc::now);
+            let as_of = common.as_of.unwrap_or(now.date_naive());
+            Ok(
+                athena_table(config, source, common, as_of, true)?.map(|(table, _)| {
+                    (
+                        table,
+                        format!(
+                            "the kept Athena results of {}.{} (no query made)",
+                            source.database, source.table
+                        ),
+                        None,
+                    )
+                }),
+            )
         }
     }
 }
@@ -499,6 +641,7 @@ pub(super) fn load_live(
         kind: "aws".into(),
         requests: refresh.budget.made,
         request_cost: refresh.budget.cost(),
+        bytes_scanned: None,
         stale: !stale_reasons.is_empty(),
         stale_reasons,
     };

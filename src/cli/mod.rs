@@ -620,6 +620,7 @@ pub(crate) fn open_channels(
         let source = match &config.source {
             crate::config::SourceConfig::Aws(a) => a.clone(),
             crate::config::SourceConfig::Export(e) => e.aws.clone(),
+            crate::config::SourceConfig::Athena(a) => a.aws.clone(),
             crate::config::SourceConfig::Fixtures { .. } => crate::config::AwsSource::default(),
         };
         Some(rt.block_on(aws::connect(&source, profile))?)

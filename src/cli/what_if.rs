@@ -25,7 +25,9 @@ pub(super) fn what_if(common: &Common, choice: &Choice, format: Format) -> anyho
     // As `report` takes it: the recording's last day, or today for a live source.
     let as_of = common.as_of.unwrap_or(match &config.source {
         SourceConfig::Fixtures { .. } | SourceConfig::Export(_) => table.last_day,
-        SourceConfig::Aws(_) => common.now.unwrap_or_else(Utc::now).date_naive(),
+        SourceConfig::Aws(_) | SourceConfig::Athena(_) => {
+            common.now.unwrap_or_else(Utc::now).date_naive()
+        }
     });
     let report = crate::analyse::report::assess(&table, &config, as_of, aws.as_ref(), None)
         .context("analysing the cost table")?;

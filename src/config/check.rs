@@ -16,6 +16,14 @@ pub(super) fn check_source(
     resolve: &dyn Fn(&str) -> PathBuf,
     p: &mut Problems,
 ) -> SourceConfig {
+    if raw.kind != "athena" {
+        for key in raw.athena_keys() {
+            p.add(
+                format!("source.{key}"),
+                "is only read when source.kind is \"athena\"",
+            );
+        }
+    }
     match raw.kind.as_str() {
         "fixtures" => {
             for key in raw.aws_keys() {
@@ -83,6 +91,74 @@ pub(super) fn check_source(
                 aws,
             })
         }
+        "athena" => {
+            for key in raw.aws_keys() {
+                if !EXPORT_AWS_KEYS.contains(&key) {
+                    p.add(
+                        format!("source.{key}"),
+                        "is not read when source.kind is \"athena\" (cap the scan with max_scanned_gb)",
+                    );
+                }
+            }
+            if let Some(path) = &raw.path {
+                p.add(
+                    "source.path",
+                    format!("{path:?} is not read when source.kind is \"athena\": give database and table"),
+                );
+            }
+            let aws = check_aws(raw, p);
+            let mut name = |key: &str, value: &Option<String>, default: Option<&str>| -> String {
+                match value.as_deref().or(default) {
+                    Some(v)
+                        if !v.trim().is_empty()
+                            && v.trim() == v
+                            && !v.chars().any(char::is_control) =>
+                    {
+                        v.to_string()
+                    }
+                    Some(v) => {
+                        p.add(
+                            format!("source.{key}"),
+                            format!(
+                                "{v:?} is empty, has white space around it or a control character"
+                            ),
+                        );
+                        String::new()
+                    }
+                    None => {
+                        p.add(format!("source.{key}"), "is required when source.kind is \"athena\" (the CUR 2.0 table's database and name; deploy/README.md)");
+                        String::new()
+                    }
+                }
+            };
+            let database = name("database", &raw.database, None);
+            let table = name("table", &raw.table, None);
+            let workgroup = name("workgroup", &raw.workgroup, Some("primary"));
+            if let Some(loc) = &raw.output_location {
+                if let Err(why) = S3Location::parse(loc) {
+                    p.add("source.output_location", why);
+                }
+            }
+            let max_scanned_bytes = raw.max_scanned_gb.and_then(|gb| {
+                if gb.is_finite() && gb > 0.0 && gb <= 1e6 {
+                    Some((gb * 1e9) as u64)
+                } else {
+                    p.add(
+                        "source.max_scanned_gb",
+                        format!("{gb} is not a number of gigabytes above 0"),
+                    );
+                    None
+                }
+            });
+            SourceConfig::Athena(AthenaSource {
+                database,
+                table,
+                workgroup,
+                output_location: raw.output_location.clone(),
+                max_scanned_bytes,
+                aws,
+            })
+        }
         "aws" => {
             if let Some(path) = &raw.path {
                 p.add(
@@ -95,7 +171,7 @@ pub(super) fn check_source(
         other => {
             p.add(
                 "source.kind",
-                format!("{other:?} is not a source; use \"aws\" (Cost Explorer), \"cur\" or \"focus\" (an export's line items), or \"fixtures\""),
+                format!("{other:?} is not a source; use \"aws\" (Cost Explorer), \"cur\" or \"focus\" (an export's line items), \"athena\" (the CUR 2.0 table), or \"fixtures\""),
             );
             SourceConfig::Fixtures {
                 path: PathBuf::new(),
@@ -485,6 +561,7 @@ pub(super) fn check_rules_for_source(
     p: &mut Problems,
 ) {
     let (kind, principal, resource, principal_tags) = match source {
+        SourceConfig::Athena(_) => return,
         SourceConfig::Export(e) => match e.format {
             ExportFormat::Cur => return,
             ExportFormat::Focus => ("focus", false, true, false),

@@ -438,6 +438,22 @@ pub enum SourceConfig {
     Aws(AwsSource),
     /// The bill's line items: a CUR 2.0 or FOCUS export.
     Export(ExportSource),
+    /// The organisation's CUR 2.0 table in Athena.
+    Athena(AthenaSource),
+}
+
+/// `[source]` with `kind = "athena"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AthenaSource {
+    pub database: String,
+    pub table: String,
+    pub workgroup: String,
+    /// Where Athena writes results (`s3://...`); None: the workgroup's own.
+    pub output_location: Option<String>,
+    /// The most a run may scan, in bytes; None: no cap.
+    pub max_scanned_bytes: Option<u64>,
+    /// How to reach AWS.
+    pub aws: AwsSource,
 }
 
 /// Where an export is read from.

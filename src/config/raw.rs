@@ -59,9 +59,31 @@ pub(super) struct RawSource {
     pub(super) recent_days: Option<i64>,
     pub(super) max_requests: Option<u64>,
     pub(super) account_id: Option<String>,
+    /// Athena: the CUR 2.0 table's database and name, the workgroup, where results go,
+    /// and a cap on what a run may scan.
+    pub(super) database: Option<String>,
+    pub(super) table: Option<String>,
+    pub(super) workgroup: Option<String>,
+    pub(super) output_location: Option<String>,
+    pub(super) max_scanned_gb: Option<f64>,
 }
 
 impl RawSource {
+    /// The keys set that only `kind = "athena"` reads.
+    pub(super) fn athena_keys(&self) -> Vec<&'static str> {
+        [
+            ("database", self.database.is_some()),
+            ("table", self.table.is_some()),
+            ("workgroup", self.workgroup.is_some()),
+            ("output_location", self.output_location.is_some()),
+            ("max_scanned_gb", self.max_scanned_gb.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(key, _)| key)
+        .collect()
+    }
+
     /// The keys set that only `kind = "aws"` reads.
     pub(super) fn aws_keys(&self) -> Vec<&'static str> {
         let mut keys = Vec::new();

@@ -503,6 +503,15 @@ fn tag_keys(format: ExportFormat, keys: &[String]) -> Vec<TagKey> {
         .collect()
 }
 
+/// Each tag key's map column (true: the principal tags') and the names to try in it,
+/// as `format` writes them: what an Athena query looks up too.
+pub(crate) fn tag_key_names(format: ExportFormat, keys: &[String]) -> Vec<(bool, Vec<String>)> {
+    tag_keys(format, keys)
+        .into_iter()
+        .map(|t| (t.principal, t.names))
+        .collect()
+}
+
 /// What a read came to.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ReadCounts {

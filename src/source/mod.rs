@@ -2,6 +2,7 @@
 //! own deserializer, the bill's line items (a CUR 2.0 or FOCUS export), or Cost Explorer itself (the only layer that talks to AWS), and the
 //! integrity checks every answer passes before it is cached or tabled.
 
+pub mod athena;
 pub mod aws;
 pub mod integrity;
 pub mod lines;

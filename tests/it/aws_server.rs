@@ -28,6 +28,9 @@ pub enum Fault {
     Garbage,
 }
 
+/// A query's result: the header, then the rows, each value None for NULL.
+type Table = Vec<Vec<Option<String>>>;
+
 #[derive(Default)]
 struct State {
     /// GetCredits' answer, and GetCreditAllocationHistory's pages.
@@ -48,6 +51,13 @@ struct State {
     s3_log: Vec<(String, String)>,
     /// S3 answers the next requests with 500.
     s3_faults: usize,
+    /// Athena: the database name, the SQLite file holding its tables, and the rows a
+    /// GetQueryResults page holds at most.
+    athena: Option<(String, std::path::PathBuf, usize)>,
+    /// Athena queries started: id -> (SQL, its result or error, polls so far).
+    athena_queries: BTreeMap<String, (String, Result<Table, String>, usize)>,
+    /// Athena requests: (operation, the SQL or the query id).
+    athena_log: Vec<(String, String)>,
 }
 
 pub struct FakeCostExplorer {
@@ -99,6 +109,19 @@ impl FakeCostExplorer {
     /// S3 answers the next `n` requests with a server error.
     pub fn s3_fail_next(&self, n: usize) {
         self.state.lock().unwrap().s3_faults = n;
+    }
+
+    /// Answers Athena by running each query's SQL with SQLite over `file`, attached as
+    /// `database` (its maps are JSON text, read by an `element_at` of the same meaning as
+    /// Athena's); results `page` rows a page at most.
+    pub fn set_athena(&self, database: &str, file: &std::path::Path, page: usize) {
+        self.state.lock().unwrap().athena = Some((database.to_string(), file.to_path_buf(), page));
+    }
+
+    /// The Athena requests so far: (operation, the SQL for StartQueryExecution, else the
+    /// query id).
+    pub fn athena_requests(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().athena_log.clone()
     }
 
     /// The next requests meet these faults, in order, then the server behaves again.
@@ -271,6 +294,7 @@ fn serve(stream: TcpStream, data: &Data, state: &Mutex<State>, groups_per_page: 
             fault = Some(Fault::ServerError);
         }
         let (status, payload) = match fault {
+            None | Some(Fault::Pass) if target.starts_with("AmazonAthena.") => athena_answer(&target, &request, state),
             None | Some(Fault::Pass) if target.starts_with("AWSBilling.") => billing_answer(&target, &request, billing),
             None | Some(Fault::Pass) => answer(&target, &request, data, groups_per_page),
             Some(Fault::Throttle) => (
@@ -449,6 +473,168 @@ fn s3_answer(request_line: &str, state: &Mutex<State>) -> (&'static str, &'stati
             "404 Not Found",
             "NoSuchKey",
             "The specified key does not exist.",
+        ),
+    }
+}
+
+/// Runs `sql` on SQLite over `file` attached as `database`: the header (column names),
+/// then every row, each value as Athena gives it (text; None for NULL).
+fn run_sql(
+    database: &str,
+    file: &std::path::Path,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    use rusqlite::functions::FunctionFlags;
+    let db = rusqlite::Connection::open_in_memory().map_err(|e| e.to_string())?;
+    db.execute(
+        "ATTACH DATABASE ?1 AS ?2",
+        rusqlite::params![file.to_str().unwrap(), database],
+    )
+    .map_err(|e| e.to_string())?;
+    // Athena's LIKE is case-sensitive; SQLite's is not unless told.
+    db.execute_batch("PRAGMA case_sensitive_like = ON")
+        .map_err(|e| e.to_string())?;
+    db.create_scalar_function(
+        "element_at",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let map: Option<String> = ctx.get(0)?;
+            let key: String = ctx.get(1)?;
+            Ok(map
+                .and_then(|m| serde_json::from_str::<serde_json::Map<String, Value>>(&m).ok())
+                .and_then(|m| m.get(&key).and_then(|v| v.as_str().map(str::to_string))))
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut statement = db.prepare(sql).map_err(|e| e.to_string())?;
+    let names: Vec<Option<String>> = statement
+        .column_names()
+        .map(|n| Some(n.to_string()))
+        .collect();
+    let width = names.len();
+    let mut out = vec![names];
+    let mut rows = statement.query([]).map_err(|e| e.to_string())?;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            use rusqlite::types::ValueRef;
+            values.push(match row.get_ref(i).map_err(|e| e.to_string())? {
+                ValueRef::Null => None,
+                ValueRef::Integer(n) => Some(n.to_string()),
+                ValueRef::Real(x) => Some(format!("{x}")),
+                ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => Some("<blob>".to_string()),
+            });
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// An Athena answer: StartQueryExecution runs the SQL at once; GetQueryExecution says
+/// RUNNING on the first poll, then SUCCEEDED (or FAILED with the engine's error);
+/// GetQueryResults pages the rows, the header first.
+fn athena_answer(target: &str, request: &Value, state: &Mutex<State>) -> (&'static str, String) {
+    let mut s = state.lock().unwrap();
+    let Some((database, file, page)) = s.athena.clone() else {
+        return (
+            "400 Bad Request",
+            json!({"__type": "InvalidRequestException", "Message": "no Athena here"}).to_string(),
+        );
+    };
+    let operation = target.trim_start_matches("AmazonAthena.").to_string();
+    match operation.as_str() {
+        "StartQueryExecution" => {
+            let sql = request["QueryString"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            s.athena_log.push((operation, sql.clone()));
+            if request["QueryExecutionContext"]["Database"] != json!(database) {
+                return ("400 Bad Request", json!({"__type": "InvalidRequestException", "Message": format!("database {} not found", request["QueryExecutionContext"]["Database"])}).to_string());
+            }
+            let id = format!("q-{:04}", s.athena_queries.len() + 1);
+            let result = run_sql(&database, &file, &sql);
+            s.athena_queries.insert(id.clone(), (sql, result, 0));
+            ("200 OK", json!({"QueryExecutionId": id}).to_string())
+        }
+        "GetQueryExecution" => {
+            let id = request["QueryExecutionId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            s.athena_log.push((operation, id.clone()));
+            let Some((sql, result, polls)) = s.athena_queries.get_mut(&id) else {
+                return (
+                    "400 Bad Request",
+                    json!({"__type": "InvalidRequestException", "Message": "no such query"})
+                        .to_string(),
+                );
+            };
+            *polls += 1;
+            let (state, reason) = match (&*result, *polls) {
+                (_, 1) => ("RUNNING", None),
+                (Ok(_), _) => ("SUCCEEDED", None),
+                (Err(e), _) => ("FAILED", Some(format!("SYNTAX_ERROR: {e}"))),
+            };
+            let scanned = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            let mut status = json!({"State": state});
+            if let Some(reason) = reason {
+                status["StateChangeReason"] = json!(reason);
+            }
+            (
+                "200 OK",
+                json!({"QueryExecution": {
+                    "QueryExecutionId": id,
+                    "Query": sql,
+                    "Status": status,
+                    "Statistics": {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": 12},
+                }})
+                .to_string(),
+            )
+        }
+        "GetQueryResults" => {
+            let id = request["QueryExecutionId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            s.athena_log.push((operation, id.clone()));
+            let Some((_, Ok(rows), _)) = s.athena_queries.get(&id) else {
+                return ("400 Bad Request", json!({"__type": "InvalidRequestException", "Message": "the query has no results"}).to_string());
+            };
+            let max = request["MaxResults"].as_u64().unwrap_or(1000).min(1000) as usize;
+            let page = page.min(max);
+            let from: usize = request["NextToken"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            let to = (from + page).min(rows.len());
+            let data: Vec<Value> = rows[from..to]
+                .iter()
+                .map(|row| {
+                    json!({"Data": row.iter().map(|v| match v {
+                        Some(t) => json!({"VarCharValue": t}),
+                        None => json!({}),
+                    }).collect::<Vec<_>>()})
+                })
+                .collect();
+            let columns: Vec<Value> = rows[0]
+                .iter()
+                .map(|n| json!({"Name": n, "Label": n, "Type": "varchar"}))
+                .collect();
+            let mut answer = json!({
+                "ResultSet": {"Rows": data, "ResultSetMetadata": {"ColumnInfo": columns}},
+                "UpdateCount": 0,
+            });
+            if to < rows.len() {
+                answer["NextToken"] = json!(to.to_string());
+            }
+            ("200 OK", answer.to_string())
+        }
+        _ => (
+            "400 Bad Request",
+            json!({"__type": "UnknownOperationException", "message": target}).to_string(),
         ),
     }
 }

@@ -922,3 +922,258 @@ fn an_export_in_s3_is_copied_once_and_reads_as_the_folder_does() {
         "{stderr}"
     );
 }
+
+/// `lines` as the CUR 2.0 table Athena would query (partitioned by `billing_period`),
+/// in a SQLite file: maps as JSON text.
+fn athena_table(file: &Path, table_name: &str, lines: &[CurLine]) {
+    let db = rusqlite::Connection::open(file).unwrap();
+    let quoted = table_name.replace('"', "\"\"");
+    db.execute_batch(&format!(
+        "CREATE TABLE \"{quoted}\" (
+            bill_invoice_id TEXT, line_item_usage_start_date TEXT, line_item_usage_end_date TEXT,
+            line_item_usage_account_id TEXT, line_item_usage_account_name TEXT,
+            line_item_line_item_type TEXT, line_item_product_code TEXT, line_item_usage_type TEXT,
+            line_item_usage_amount REAL, line_item_unblended_cost REAL, line_item_currency_code TEXT,
+            line_item_line_item_description TEXT, line_item_resource_id TEXT,
+            line_item_iam_principal TEXT, product_product_family TEXT, product TEXT,
+            resource_tags TEXT, tags TEXT, billing_period TEXT)"
+    ))
+    .unwrap();
+    let tx = db.unchecked_transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare(&format!(
+                "INSERT INTO \"{quoted}\" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'USD', ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            ))
+            .unwrap();
+        let map = |pairs: &[(String, String)]| {
+            serde_json::to_string(&pairs.iter().cloned().collect::<BTreeMap<_, _>>()).unwrap()
+        };
+        for l in lines {
+            let start = l.day.and_hms_opt(l.hour, 0, 0).unwrap();
+            let mut product = Vec::new();
+            if let Some(n) = &l.product_name {
+                product.push(("product_name".to_string(), n.clone()));
+            }
+            if let Some(m) = &l.model {
+                product.push(("model".to_string(), m.clone()));
+            }
+            insert
+                .execute(rusqlite::params![
+                    l.invoiced.then(|| format!("INV-{}", l.day.format("%Y%m"))),
+                    start.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+                    (start + chrono::Duration::hours(1))
+                        .format("%Y-%m-%d %H:%M:%S%.3f")
+                        .to_string(),
+                    l.account,
+                    l.account_name,
+                    l.line_item_type,
+                    l.product_code,
+                    l.usage_type,
+                    l.usage_amount,
+                    l.cost,
+                    l.description,
+                    l.resource,
+                    l.principal,
+                    l.product_family,
+                    map(&product),
+                    map(&l.resource_tags),
+                    map(&l.principal_tags),
+                    l.day.format("%Y-%m").to_string(),
+                ])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+/// `creditburn ARGS` with `server` as Athena and test credentials.
+fn with_athena(
+    server: &crate::aws_server::FakeCostExplorer,
+    args: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_creditburn"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL_ATHENA", &server.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap()
+}
+
+/// The demo config reading `database`.`table` from Athena.
+fn athena_config(config_path: &Path, table: &str) -> PathBuf {
+    let text = std::fs::read_to_string(config_path).unwrap();
+    let start = text.find("kind = \"fixtures\"").unwrap();
+    let path_line = start + text[start..].find("\npath = ").unwrap() + 1;
+    let end = path_line + text[path_line..].find('\n').unwrap();
+    let text = format!(
+        "{}kind = \"athena\"\ndatabase = \"cur\"\ntable = {table:?}\noutput_location = \"s3://example-athena-results/creditburn/\"{}",
+        &text[..start],
+        &text[end..]
+    );
+    let out = config_path.with_file_name("athena.toml");
+    std::fs::write(&out, text).unwrap();
+    out
+}
+
+#[test]
+fn athena_runs_the_generated_sql_and_makes_the_same_report_as_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, _, table) = demo_table(dir.path());
+    // The days a run needs: from the first award's start (Athena is asked for those
+    // billing periods only).
+    let lines: Vec<CurLine> = as_cur_lines(&table)
+        .into_iter()
+        .filter(|l| l.day >= chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap())
+        .collect();
+    let export = dir.path().join("export");
+    write_parquet_export(&export, &lines);
+    let cur = export_config(&config_path, "cur", &export);
+    let from_files = comparable(report_json(&cur, &["--as-of", "2026-11-20"]));
+    let file = dir.path().join("athena.sqlite3");
+    athena_table(&file, "creditburn_cur", &lines);
+    let server = crate::aws_server::FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    // 200 rows a page: a period's result takes several pages.
+    server.set_athena("cur", &file, 200);
+    let config = athena_config(&config_path, "creditburn_cur");
+    let report = |server: &crate::aws_server::FakeCostExplorer| {
+        let out = with_athena(
+            server,
+            &[
+                "report",
+                "--format",
+                "json",
+                "--as-of",
+                "2026-11-20",
+                "--now",
+                "2026-11-21T06:00:00Z",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = report(&server);
+    assert_eq!(first["source"]["kind"], "athena");
+    assert!(first["source"]["bytes_scanned"].as_u64().unwrap() > 0);
+    assert_same(
+        &from_files,
+        &comparable(first),
+        "the files' and Athena's reports",
+    );
+    let log = server.athena_requests();
+    let started: Vec<&String> = log
+        .iter()
+        .filter(|(op, _)| op == "StartQueryExecution")
+        .map(|(_, sql)| sql)
+        .collect();
+    // One query per billing period, each pruned by its partition.
+    assert_eq!(started.len(), 4, "{started:?}");
+    for (sql, period) in started
+        .iter()
+        .zip(["2026-08", "2026-09", "2026-10", "2026-11"])
+    {
+        assert!(
+            sql.contains(&format!("WHERE billing_period = '{period}'")),
+            "{sql}"
+        );
+    }
+    assert!(
+        log.iter().filter(|(op, _)| op == "GetQueryResults").count() > 5,
+        "paged: {log:?}"
+    );
+
+    // The closed months (all invoiced) are kept: the next run asks for November only.
+    let again = report(&server);
+    let log2 = &server.athena_requests()[log.len()..];
+    let started2: Vec<&String> = log2
+        .iter()
+        .filter(|(op, _)| op == "StartQueryExecution")
+        .map(|(_, sql)| sql)
+        .collect();
+    assert_eq!(started2.len(), 1, "{started2:?}");
+    assert!(started2[0].contains("'2026-11'"));
+    assert_same(&from_files, &comparable(again), "the kept months' report");
+}
+
+#[test]
+fn athena_sql_escapes_what_the_rules_say_and_a_failed_query_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = small_bill();
+    // A tag key and value, and a role name, with quotes in them.
+    lines[0].resource_tags = vec![("user_o'team".into(), "it's".into())];
+    lines[1].principal = Some("arn:aws:sts::111122223333:assumed-role/o'bot/s1".into());
+    lines[2].principal = Some("arn:aws:sts::111122223333:assumed-role/o_bot/s1".into());
+    let file = dir.path().join("athena.sqlite3");
+    athena_table(&file, "cur\"table", &lines);
+    let server = crate::aws_server::FakeCostExplorer::start(&repo().join("fixtures/demo"));
+    server.set_athena("cur", &file, 1000);
+    let config = dir.path().join("c.toml");
+    let text = SMALL_CUR_CONFIG
+        .replace(
+            "kind = \"cur\"\npath = \"export\"",
+            "kind = \"athena\"\ndatabase = \"cur\"\ntable = 'cur\"table'",
+        )
+        .replace(
+            "[[workloads]]\nname = \"bot\"\nrules = [{ iam_principal = \"arn:aws:sts::111122223333:assumed-role/bot/*\" }]",
+            "[[workloads]]\nname = \"bot\"\npriority = 1\nrules = [{ tag = \"o'team=it's\" }]\n[[workloads]]\nname = \"obot\"\npriority = 2\nrules = [{ iam_principal = \"arn:aws:sts::111122223333:assumed-role/o'bot/*\" }]",
+        );
+    std::fs::write(&config, &text).unwrap();
+    let args = [
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2026-11-04",
+        "--now",
+        "2026-11-05T00:00:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let out = with_athena(&server, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(workload_cost(&report, "bot"), 3.30);
+    // The `_` in o_bot is a character, not LIKE's wildcard: only o'bot's line is obot's.
+    assert_eq!(workload_cost(&report, "obot"), 3.30);
+    assert_eq!(report["data"]["unattributed"], 3.30);
+    let sql = &server.athena_requests()[0].1;
+    assert!(sql.contains("FROM \"cur\".\"cur\"\"table\""), "{sql}");
+    assert!(sql.contains("'user_o''team'"), "{sql}");
+    assert!(sql.contains("o''bot/%"), "{sql}");
+
+    // A table that is not there: the query fails, and the run says which period and why.
+    std::fs::write(
+        &config,
+        text.replace("table = 'cur\"table'", "table = \"missing\""),
+    )
+    .unwrap();
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let out = with_athena(&server, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains("billing period 2026-11") && stderr.contains("missing"),
+        "{stderr}"
+    );
+}

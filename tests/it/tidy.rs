@@ -47,6 +47,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("http_body_util", &["daemon", "deliver"]),
     ("aws_sdk_sns", &["deliver"]),
     ("aws_sdk_s3", &["source"]),
+    ("aws_sdk_athena", &["source"]),
     ("prometheus_client", &["daemon"]),
     // The export readers: files in, line items out.
     ("parquet", &["source"]),
