@@ -116,8 +116,10 @@ pub(super) fn data_check(
 /// each: a rule on the principal needs INCLUDE_IAM_PRINCIPAL_DATA, one on the resource
 /// INCLUDE_RESOURCES (deploy/README.md says how to set them).
 fn export_options(config: &Config) -> Vec<String> {
-    let config::SourceConfig::Export(source) = &config.source else {
-        return Vec::new();
+    let format = match &config.source {
+        config::SourceConfig::Export(source) => source.format,
+        config::SourceConfig::Athena(_) => crate::model::line::ExportFormat::Cur,
+        _ => return Vec::new(),
     };
     let mut lines = Vec::new();
     for (option, uses) in [
@@ -134,7 +136,7 @@ fn export_options(config: &Config) -> Vec<String> {
             r.resource.is_some()
         }),
     ] {
-        if source.format == crate::model::line::ExportFormat::Focus
+        if format == crate::model::line::ExportFormat::Focus
             && option == "INCLUDE_IAM_PRINCIPAL_DATA"
         {
             continue;

@@ -1109,6 +1109,30 @@ fn athena_runs_the_generated_sql_and_makes_the_same_report_as_the_files() {
     assert_eq!(started2.len(), 1, "{started2:?}");
     assert!(started2[0].contains("'2026-11'"));
     assert_same(&from_files, &comparable(again), "the kept months' report");
+
+    // The policy for this source: its workgroup's query actions and its table's catalog.
+    let out = creditburn(&["iam-policy", "--config", config.to_str().unwrap()]);
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let query = statements
+        .iter()
+        .find(|s| s["Sid"] == "CreditburnAthenaQuery")
+        .unwrap();
+    assert_eq!(query["Resource"], "arn:aws:athena:*:*:workgroup/primary");
+    let catalog = statements
+        .iter()
+        .find(|s| s["Sid"] == "CreditburnAthenaCatalog")
+        .unwrap();
+    assert!(catalog["Resource"]
+        .to_string()
+        .contains("table/cur/creditburn_cur"));
+    let results = statements
+        .iter()
+        .find(|s| s["Sid"] == "CreditburnAthenaResults")
+        .unwrap();
+    assert!(results["Resource"]
+        .to_string()
+        .contains("arn:aws:s3:::example-athena-results/creditburn/*"));
 }
 
 #[test]
