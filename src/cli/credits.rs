@@ -25,8 +25,14 @@ pub(super) fn credits(common: &Common, adopt: bool) -> anyhow::Result<()> {
 pub(super) fn read_credits(config: &Config, common: &Common) -> anyhow::Result<AwsCredits> {
     let SourceConfig::Aws(source) = &config.source else {
         return Err(Misconfigured(format!(
-            "{}: source.kind is \"fixtures\"; reading credits needs source.kind = \"aws\" and source.account_id",
-            common.config.display()
+            "{}: source.kind is {:?}; reading credits from the Billing API needs source.kind = \"aws\" and source.account_id{}",
+            common.config.display(),
+            config.source.kind(),
+            if matches!(config.source, SourceConfig::Fixtures { .. }) {
+                ""
+            } else {
+                " (the credits an export's Credit lines applied are in the report: `credits applied by AWS`)"
+            }
         )).into());
     };
     if source.account_id.is_none() {

@@ -6,8 +6,9 @@ pub(super) fn record(common: &Common, out: &std::path::Path, scrub: bool) -> any
     let config = config::load(&common.config)?;
     let SourceConfig::Aws(source) = &config.source else {
         return Err(Misconfigured(format!(
-            "{}: source.kind is \"fixtures\"; record needs source.kind = \"aws\"",
-            common.config.display()
+            "{}: source.kind is {:?}; record needs source.kind = \"aws\" (it records Cost Explorer's answers)",
+            common.config.display(),
+            config.source.kind()
         ))
         .into());
     };

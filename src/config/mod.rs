@@ -442,6 +442,18 @@ pub enum SourceConfig {
     Athena(AthenaSource),
 }
 
+impl SourceConfig {
+    /// The `kind` key's value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Fixtures { .. } => "fixtures",
+            SourceConfig::Aws(_) => "aws",
+            SourceConfig::Export(e) => e.format.as_str(),
+            SourceConfig::Athena(_) => "athena",
+        }
+    }
+}
+
 /// `[source]` with `kind = "athena"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AthenaSource {

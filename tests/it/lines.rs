@@ -1110,6 +1110,51 @@ fn athena_runs_the_generated_sql_and_makes_the_same_report_as_the_files() {
     assert!(started2[0].contains("'2026-11'"));
     assert_same(&from_files, &comparable(again), "the kept months' report");
 
+    // A cap on what a run may scan: the first period's query reaches it, and the next
+    // period, with nothing kept, cannot be read.
+    let capped = config.with_file_name("capped.toml");
+    std::fs::write(
+        &capped,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(
+                "kind = \"athena\"",
+                "kind = \"athena\"\nmax_scanned_gb = 0.000001",
+            )
+            .replace(
+                &format!("{:?}", dir.path().join("state").display().to_string()),
+                &format!(
+                    "{:?}",
+                    dir.path().join("capped-state").display().to_string()
+                ),
+            ),
+    )
+    .unwrap();
+    let before = server.athena_requests().len();
+    let out = with_athena(
+        &server,
+        &[
+            "report",
+            "--as-of",
+            "2026-11-20",
+            "--now",
+            "2026-11-21T06:00:00Z",
+            "--config",
+            capped.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains("billing period 2026-09") && stderr.contains("max_scanned_gb"),
+        "{stderr}"
+    );
+    let started = server.athena_requests()[before..]
+        .iter()
+        .filter(|(op, _)| op == "StartQueryExecution")
+        .count();
+    assert_eq!(started, 1);
+
     // The policy for this source: its workgroup's query actions and its table's catalog.
     let out = creditburn(&["iam-policy", "--config", config.to_str().unwrap()]);
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
