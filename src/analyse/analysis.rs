@@ -267,10 +267,13 @@ fn applied_by_credit(
         .applied_credits
         .iter()
         .filter_map(|(credit, days)| {
-            let days: Vec<(&NaiveDate, &f64)> = days.range(..=as_of).collect();
+            let days: Vec<(&NaiveDate, f64)> = days
+                .range(..=as_of)
+                .map(|(d, by_service)| (d, by_service.values().sum()))
+                .collect();
             Some(AppliedCredit {
                 credit: credit.clone(),
-                amount: days.iter().map(|(_, v)| **v).sum(),
+                amount: days.iter().map(|(_, v)| *v).sum(),
                 first_day: *days.first()?.0,
                 last_day: *days.last()?.0,
             })

@@ -52,6 +52,61 @@ pub(crate) fn reconcile(
                 drift,
                 drift_percent: (drift / award.amount * 1000.0).round() / 10.0,
                 applied_by_service,
+                basis: "billing_api",
+            },
+        );
+    }
+    out
+}
+
+/// Each award that names a credit by `credit_name`, against what the bill's Credit lines
+/// of that name applied from its start to `as_of`: AWS's remaining is what was granted
+/// by then less that.
+pub(crate) fn reconcile_bill(
+    awards: &[Award],
+    statuses: &[AwardStatus],
+    export: &crate::model::line::ExportFacts,
+    as_of: chrono::NaiveDate,
+) -> BTreeMap<String, Reconciliation> {
+    let mut out = BTreeMap::new();
+    for (award, status) in awards.iter().zip(statuses) {
+        let Some(name) = &award.credit_name else {
+            continue;
+        };
+        let days = export.applied_credits.get(name);
+        let mut by_service: BTreeMap<&str, f64> = BTreeMap::new();
+        let until = as_of.min(award.expiry);
+        if let Some(days) = days.filter(|_| award.start <= until) {
+            for services in days.range(award.start..=until).map(|(_, s)| s) {
+                for (service, v) in services {
+                    *by_service.entry(service.as_str()).or_default() += v;
+                }
+            }
+        }
+        let applied: f64 = by_service.values().sum();
+        let granted: f64 = award
+            .tranches
+            .iter()
+            .filter(|(d, _)| *d <= as_of)
+            .map(|(_, v)| v)
+            .sum();
+        let aws_remaining = crate::model::money::round2(granted - applied);
+        let drift = status.remaining - aws_remaining;
+        let mut applied_by_service: Vec<(String, f64)> = by_service
+            .into_iter()
+            .map(|(s, v)| (s.to_string(), crate::model::money::round2(v)))
+            .collect();
+        applied_by_service.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.insert(
+            award.id.clone(),
+            Reconciliation {
+                credit_id: name.clone(),
+                found: days.is_some(),
+                aws_remaining,
+                drift,
+                drift_percent: (drift / award.amount * 1000.0).round() / 10.0,
+                applied_by_service,
+                basis: "line_items",
             },
         );
     }
@@ -120,7 +175,14 @@ pub(crate) fn adoption_toml(credits: &[&Credit]) -> String {
 /// AWS's view of an award's credit, in words.
 pub(crate) fn drift_sentence(c: &Reconciliation) -> String {
     if !c.found {
-        return format!("AWS lists no credit {} on the account.", c.credit_id);
+        return if c.basis == "line_items" {
+            format!(
+                "the bill applies no credit named {:?} (credit_name): check the name against the credits the report lists.",
+                c.credit_id
+            )
+        } else {
+            format!("AWS lists no credit {} on the account.", c.credit_id)
+        };
     }
     let direction = if c.drift >= 0.0 { "less" } else { "more" };
     format!(

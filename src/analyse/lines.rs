@@ -117,7 +117,7 @@ pub struct LineFold {
     key: Vec<u32>,
     usage_code: u32,
     account_names: BTreeMap<String, String>,
-    applied_credits: BTreeMap<String, BTreeMap<NaiveDate, f64>>,
+    applied_credits: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<String, f64>>>,
     line_items: u64,
     principal_column: bool,
     resource_column: bool,
@@ -217,6 +217,8 @@ impl LineFold {
                 .entry(credit.to_string())
                 .or_default()
                 .entry(line.date)
+                .or_default()
+                .entry(line.service.unwrap_or_default().to_string())
                 .or_default() -= line.cost;
         }
     }

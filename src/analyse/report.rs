@@ -78,6 +78,14 @@ pub fn assess(
             award.credit = views.remove(&award.id);
         }
     }
+    if let Some(export) = &table.export {
+        let mut views = credits::reconcile_bill(&config.awards, &analysis.awards, export, as_of);
+        for award in &mut analysis.awards {
+            if let Some(view) = views.remove(&award.id) {
+                award.credit = Some(view);
+            }
+        }
+    }
     let mut alerts = crate::analyse::alerts::decide(&analysis.awards, &config.alerts);
     alerts.extend(crate::analyse::alerts::spikes(&analysis.workloads));
     let advice = crate::analyse::hints::advise(

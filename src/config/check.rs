@@ -597,6 +597,24 @@ pub(super) fn check_rules_for_source(
     }
 }
 
+/// `credit_name` reads the bill's Credit lines, which only a line-item source has.
+pub(super) fn check_credit_names(awards: &[Award], source: &SourceConfig, p: &mut Problems) {
+    if matches!(source, SourceConfig::Export(_) | SourceConfig::Athena(_)) {
+        return;
+    }
+    for (i, a) in awards.iter().enumerate() {
+        if a.credit_name.is_some() {
+            p.add(
+                format!("{}.credit_name", award_key(i, Some(&a.id))),
+                format!(
+                    "is read from the bill's Credit lines, which source.kind {:?} does not have; with Cost Explorer, name the credit by credit_id",
+                    source.kind()
+                ),
+            );
+        }
+    }
+}
+
 pub(super) fn check_awards(
     raw: &[RawAward],
     raw_workloads: &[RawWorkload],
@@ -873,6 +891,22 @@ pub(super) fn check_awards(
                 );
             }
         }
+        if let Some(name) = &a.credit_name {
+            if name.trim().is_empty() || name.trim() != name {
+                p.add(
+                    format!("{key}.credit_name"),
+                    format!("{name:?} is empty or has white space around it; give the credit's name as the bill's Credit lines say it (the report lists them)"),
+                );
+            } else if raw[..i]
+                .iter()
+                .any(|other| other.credit_name.as_ref() == Some(name))
+            {
+                p.add(
+                    format!("{key}.credit_name"),
+                    format!("{name:?} is already named by another award"),
+                );
+            }
+        }
         awards.push(Award {
             id: a.id.clone(),
             program,
@@ -887,6 +921,7 @@ pub(super) fn check_awards(
             named_services,
             marketplace_covered: a.marketplace_covered,
             credit_id: a.credit_id.clone(),
+            credit_name: a.credit_name.clone(),
             snooze_until,
             consumed_before,
         });

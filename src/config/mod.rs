@@ -327,6 +327,9 @@ pub struct Award {
     pub marketplace_covered: bool,
     /// The AWS credit (a numeric id from the Billing API) this award is, if known.
     pub credit_id: Option<String>,
+    /// With a line-item source (cur, focus, athena): the credit's name on the bill's
+    /// Credit lines (their description), whose applied dollars are AWS's view of it.
+    pub credit_name: Option<String>,
     /// No alert about this award is sent up to and including this day.
     pub snooze_until: Option<NaiveDate>,
     /// What the award had paid before a day, for an award older than the cost data:
@@ -424,6 +427,7 @@ impl Award {
             named_services: vec![],
             marketplace_covered: false,
             credit_id: None,
+            credit_name: None,
             snooze_until: None,
             consumed_before: None,
         }
@@ -1330,6 +1334,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let workloads = check_workloads(&raw.workloads, &mut p);
     check_rules_for_source(&workloads, &source, &mut p);
     let awards = check_awards(&raw.awards, &raw.workloads, analysis.drawdown_order, &mut p);
+    check_credit_names(&awards, &source, &mut p);
     let (schedule, listen) = check_schedule(raw.schedule.as_ref(), raw.daemon.as_ref(), &mut p);
     let (daemon_token, public_url) = check_daemon(raw.daemon.as_ref(), &resolve, &mut p);
     let channels = channels::check_channels(

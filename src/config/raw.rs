@@ -354,6 +354,8 @@ pub(super) struct RawAward {
     #[serde(default)]
     pub(super) marketplace_covered: bool,
     pub(super) credit_id: Option<String>,
+    /// With a line-item source: the credit's name on the bill's Credit lines.
+    pub(super) credit_name: Option<String>,
     pub(super) snooze_until: Option<String>,
     /// What the award had paid before a day the data does not reach back to.
     pub(super) consumed_before: Option<RawTranche>,

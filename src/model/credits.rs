@@ -61,4 +61,7 @@ pub struct Reconciliation {
     pub drift_percent: f64,
     /// Applied per service since the award's start, largest first, per AWS.
     pub applied_by_service: Vec<(String, f64)>,
+    /// Where AWS's view comes from: "billing_api" (the credit's id), or "line_items"
+    /// (the bill's Credit lines of the credit's name).
+    pub basis: &'static str,
 }

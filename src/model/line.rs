@@ -79,8 +79,8 @@ pub struct ExportFacts {
     pub principal_column: bool,
     pub resource_column: bool,
     /// The credits the bill applied, by the credit's name (its Credit lines'
-    /// description) and day, as positive dollars.
-    pub applied_credits: BTreeMap<String, BTreeMap<NaiveDate, f64>>,
+    /// description), day and service, as positive dollars.
+    pub applied_credits: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<String, f64>>>,
     /// Line items read, and the table rows they made.
     pub line_items: u64,
 }

@@ -350,6 +350,46 @@ fn two_workloads_in_one_account_are_told_apart_by_principal_and_by_inference_pro
     assert_eq!(report["data"]["credits_applied"], 43534.25);
     assert_eq!(report["data"]["estimated_from"], "2026-11-01");
     assert_eq!(report["data"]["warnings"], serde_json::json!([]));
+    // AWS's view of each award from the bill's Credit lines of its credit_name: the
+    // POC for support-bot is gone, eaten by doc-search's Bedrock spend too (AWS draws the
+    // soonest expiry first), as the account view's model of AWS's order says.
+    let award = |id: &str| {
+        report["awards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    for (id, aws_remaining) in [
+        ("poc-support", 0.0),
+        ("poc-docsearch", 2479.17),
+        ("portfolio", 88986.59),
+    ] {
+        let a = award(id);
+        assert_eq!(a["credit"]["basis"], "line_items", "{id}");
+        assert_eq!(a["credit"]["found"], true, "{id}");
+        assert_eq!(
+            a["credit"]["aws_remaining"].as_f64().unwrap(),
+            aws_remaining,
+            "{id}"
+        );
+        assert_eq!(
+            a["account_view"]["remaining"].as_f64().unwrap(),
+            aws_remaining,
+            "{id}: the model of AWS's order"
+        );
+    }
+    let credits = report["data"]["credits_applied_by_credit"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        credits[0]["credit"],
+        "AWS Credits: Amazon Bedrock POC (PC-77310)"
+    );
+    assert_eq!(credits[0]["amount"], 25000.0);
+    assert_eq!(credits[0]["last_day"], "2026-11-15");
     // The shared runner role's calls outside the profile are no workload's.
     let unattributed = report["data"]["unattributed_by_service"]
         .as_array()
@@ -502,6 +542,26 @@ fn a_rule_cost_explorer_cannot_evaluate_is_a_configuration_error_there() {
             "{kind} {rule}: {stderr}"
         );
     }
+    // An award's credit_name reads the bill's Credit lines, which Cost Explorer lacks.
+    let text = SMALL_CUR_CONFIG
+        .replace("kind = \"cur\"\npath = \"export\"\n", "kind = \"aws\"\n")
+        .replace(
+            "rules = [{ iam_principal = \"arn:aws:sts::111122223333:assumed-role/bot/*\" }]",
+            "rules = [{ tag = \"team=bot\" }]",
+        )
+        .replace(
+            "workloads = [\"bot\"]",
+            "workloads = [\"bot\"]\ncredit_name = \"AWS Activate Credits\"",
+        );
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = creditburn(&["check-config", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains(".credit_name") && stderr.contains("credit_id"),
+        "{stderr}"
+    );
 }
 
 /// The demo export copied into `dir`, for a test to change.
@@ -769,7 +829,7 @@ proptest::proptest! {
         proptest::prop_assert!((column_sum(t, 0, t.df.height()) - all).abs() < 1e-6);
         proptest::prop_assert!(t.df.height() <= lines.len());
         let credits: f64 = lines.iter().filter(|l| l.line_item_type == "Credit").map(|l| -l.cost).sum();
-        let by_name: f64 = t.export.as_ref().unwrap().applied_credits.values().flat_map(|d| d.values()).sum();
+        let by_name: f64 = t.export.as_ref().unwrap().applied_credits.values().flat_map(|d| d.values()).flat_map(|s| s.values()).sum();
         proptest::prop_assert!((credits - by_name).abs() < 1e-6);
         let usage_days: Vec<chrono::NaiveDate> = lines.iter().filter(|l| l.line_item_type == "Usage").map(|l| l.day).collect();
         proptest::prop_assert_eq!(t.first_day, *usage_days.iter().min().unwrap());
