@@ -1306,3 +1306,39 @@ fn athena_sql_escapes_what_the_rules_say_and_a_failed_query_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_bedrock_line_is_known_by_its_family_and_model_not_by_its_product_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    // Claude's lines as a Marketplace listing bills them: an opaque product code, and
+    // (here) no product name: only the family and the model say Bedrock.
+    let lines: Vec<CurLine> = small_bill()
+        .into_iter()
+        .map(|l| CurLine {
+            product_code: "prod-5kq2xzh3b7ydw".into(),
+            product_name: None,
+            ..l
+        })
+        .collect();
+    let (path, relative) = curgen::data_file(&export, "e", "2026-11", 1, "snappy.parquet");
+    let mut file = curgen::ParquetCur::create(&path, Options::ALL);
+    for l in lines {
+        file.push(l);
+    }
+    file.finish();
+    curgen::write_manifest(&export, "e", "2026-11", &[relative]);
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, SMALL_CUR_CONFIG).unwrap();
+    let report = report_json(&config, &[]);
+    let bot = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "bot")
+        .unwrap();
+    assert_eq!(bot["cost"], 9.9);
+    assert_eq!(bot["by_service"][0]["service"], "Amazon Bedrock");
+    assert_eq!(bot["bedrock"][0]["model"], "Claude4.6Sonnet", "{bot}");
+    assert_eq!(bot["bedrock"][0]["token_kind"], "input");
+}
