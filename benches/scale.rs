@@ -42,6 +42,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/aws_server.rs"]
 mod aws_server;
+#[path = "support/peak.rs"]
+mod peak;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -482,20 +484,6 @@ fn config_text(state: &Path, first: NaiveDate, org: &Org) -> String {
     t
 }
 
-/// Starts `program` from a small Python process and reports its own wall time and peak
-/// memory: a child forked straight from this benchmark would inherit the benchmark's
-/// peak (Linux keeps the largest RSS the process ever had, across exec), which holds the
-/// whole organisation. The time runs from the fork to the exit, so the interpreter's own
-/// start (tens of milliseconds) is not counted as creditburn's.
-const PEAK_WRAPPER: &str = "import os, sys, time\n\
-started = time.monotonic()\n\
-pid = os.fork()\n\
-if pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n\
-_, status, usage = os.wait4(pid, 0)\n\
-sys.stderr.write('wall-s %.6f\\n' % (time.monotonic() - started))\n\
-sys.stderr.write('peak-kb %d\\n' % usage.ru_maxrss)\n\
-sys.exit(os.waitstatus_to_exitcode(status))\n";
-
 /// Runs `creditburn report --format json` against `server`: (report, stderr, wall
 /// seconds, peak resident memory in MB).
 fn report(
@@ -517,7 +505,7 @@ fn timed(
     args: &[&str],
 ) -> (Vec<u8>, String, f64, f64) {
     let out = Command::new("python3")
-        .args(["-c", PEAK_WRAPPER, env!("CARGO_BIN_EXE_creditburn")])
+        .args(["-c", peak::PEAK_WRAPPER, env!("CARGO_BIN_EXE_creditburn")])
         .args(args)
         .args(["--as-of", "2026-11-30", "--now", now])
         .arg("--config")
@@ -535,17 +523,8 @@ fn timed(
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "creditburn failed: {err}");
     // The binary's own wall time, from its fork to its exit: not the wrapper's start.
-    let seconds: f64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("wall-s "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("the wrapper reports the wall time");
-    let peak_kb: f64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("peak-kb "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("the wrapper reports the peak");
-    (out.stdout, err, seconds, peak_kb / 1024.0)
+    let (seconds, mb) = peak::wall_and_peak(&err);
+    (out.stdout, err, seconds, mb)
 }
 
 /// The targets a run judges, and those it missed: any missed, the bench exits 1.

@@ -25,6 +25,8 @@
 
 #[path = "curgen.rs"]
 mod curgen;
+#[path = "../support/peak.rs"]
+mod peak;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -402,36 +404,18 @@ fn engine_scan_and_group(file: &Path) -> (f64, usize, f64) {
     (started.elapsed().as_secs_f64(), groups.len(), total)
 }
 
-const PEAK_WRAPPER: &str = "import os, sys, time\n\
-started = time.monotonic()\n\
-pid = os.fork()\n\
-if pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n\
-_, status, usage = os.wait4(pid, 0)\n\
-sys.stderr.write('wall-s %.6f\\n' % (time.monotonic() - started))\n\
-sys.stderr.write('peak-kb %d\\n' % usage.ru_maxrss)\n\
-sys.exit(os.waitstatus_to_exitcode(status))\n";
-
 /// `creditburn report --format json` on `config`: (report, wall seconds, peak MB).
 fn report(config: &Path) -> (serde_json::Value, f64, f64) {
     let out = Command::new("python3")
-        .args(["-c", PEAK_WRAPPER, env!("CARGO_BIN_EXE_creditburn")])
+        .args(["-c", peak::PEAK_WRAPPER, env!("CARGO_BIN_EXE_creditburn")])
         .args(["report", "--format", "json", "--config"])
         .arg(config)
         .output()
         .expect("python3 runs creditburn");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "creditburn failed: {err}");
-    let field = |name: &str| -> f64 {
-        err.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|n| n.trim().parse().ok())
-            .expect("the wrapper reports it")
-    };
-    (
-        serde_json::from_slice(&out.stdout).unwrap(),
-        field("wall-s "),
-        field("peak-kb ") / 1024.0,
-    )
+    let (seconds, mb) = peak::wall_and_peak(&err);
+    (serde_json::from_slice(&out.stdout).unwrap(), seconds, mb)
 }
 
 struct Run {

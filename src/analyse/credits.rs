@@ -25,7 +25,6 @@ pub(crate) fn reconcile(
         let Some(id) = &award.credit_id else { continue };
         let credit = credits.iter().find(|c| &c.credit_id == id);
         let aws_remaining = credit.map(|c| c.remaining_amount).unwrap_or(0.0);
-        let drift = status.remaining - aws_remaining;
         let mut by_service: BTreeMap<&str, f64> = BTreeMap::new();
         let since = format!(
             "{:04}-{:02}",
@@ -38,25 +37,45 @@ pub(crate) fn reconcile(
         {
             *by_service.entry(a.service.as_str()).or_default() += a.amount;
         }
-        let mut applied_by_service: Vec<(String, f64)> = by_service
-            .into_iter()
-            .map(|(s, v)| (s.to_string(), crate::model::money::round2(v)))
-            .collect();
-        applied_by_service.sort_by(|a, b| b.1.total_cmp(&a.1));
         out.insert(
             award.id.clone(),
-            Reconciliation {
-                credit_id: id.clone(),
-                found: credit.is_some(),
+            view(
+                award,
+                status,
+                (id, credit.is_some(), "billing_api"),
                 aws_remaining,
-                drift,
-                drift_percent: (drift / award.amount * 1000.0).round() / 10.0,
-                applied_by_service,
-                basis: "billing_api",
-            },
+                by_service,
+            ),
         );
     }
     out
+}
+
+/// An award's credit as AWS sees it beside the award's own remaining: the drift, and
+/// what was applied per service, largest first. `credit`: its id (or name), whether AWS
+/// has it, and where the view comes from.
+fn view(
+    award: &Award,
+    status: &AwardStatus,
+    (credit_id, found, basis): (&str, bool, &'static str),
+    aws_remaining: f64,
+    by_service: BTreeMap<&str, f64>,
+) -> Reconciliation {
+    let drift = status.remaining - aws_remaining;
+    let mut applied_by_service: Vec<(String, f64)> = by_service
+        .into_iter()
+        .map(|(s, v)| (s.to_string(), crate::model::money::round2(v)))
+        .collect();
+    applied_by_service.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Reconciliation {
+        credit_id: credit_id.to_string(),
+        found,
+        aws_remaining,
+        drift,
+        drift_percent: (drift / award.amount * 1000.0).round() / 10.0,
+        applied_by_service,
+        basis,
+    }
 }
 
 /// Each award that names a credit by `credit_name`, against what the bill's Credit lines
@@ -91,23 +110,15 @@ pub(crate) fn reconcile_bill(
             .map(|(_, v)| v)
             .sum();
         let aws_remaining = crate::model::money::round2(granted - applied);
-        let drift = status.remaining - aws_remaining;
-        let mut applied_by_service: Vec<(String, f64)> = by_service
-            .into_iter()
-            .map(|(s, v)| (s.to_string(), crate::model::money::round2(v)))
-            .collect();
-        applied_by_service.sort_by(|a, b| b.1.total_cmp(&a.1));
         out.insert(
             award.id.clone(),
-            Reconciliation {
-                credit_id: name.clone(),
-                found: days.is_some(),
+            view(
+                award,
+                status,
+                (name, days.is_some(), "line_items"),
                 aws_remaining,
-                drift,
-                drift_percent: (drift / award.amount * 1000.0).round() / 10.0,
-                applied_by_service,
-                basis: "line_items",
-            },
+                by_service,
+            ),
         );
     }
     out

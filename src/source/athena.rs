@@ -449,23 +449,11 @@ pub fn read_kept(path: &Path) -> Option<Rows> {
 }
 
 pub fn keep(path: &Path, rows: &Rows) -> Result<(), AthenaError> {
-    let local = |e| AthenaError::Local {
+    let text = serde_json::to_string(rows).expect("rows serialise");
+    super::write_whole(path, text.as_bytes()).map_err(|e| AthenaError::Local {
         path: path.to_path_buf(),
         source: e,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(local)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(local)?;
-    use std::io::Write;
-    file.write_all(
-        serde_json::to_string(rows)
-            .expect("rows serialise")
-            .as_bytes(),
-    )
-    .map_err(local)?;
-    file.as_file().sync_all().map_err(local)?;
-    file.persist(path).map_err(|e| local(e.error))?;
-    Ok(())
+    })
 }
 
 pub fn client(sdk: &SdkConfig) -> aws_sdk_athena::Client {

@@ -20,7 +20,7 @@ use arrow_array::types::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
-use arrow_array::{Array, ArrayRef, MapArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, MapArray, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -911,6 +911,18 @@ enum Cell<'a> {
 
 const DAY_SECONDS: i64 = 86_400;
 
+/// A primitive column's values through `f`, None where null.
+fn mapped<T: ArrowPrimitiveType, U>(
+    array: &ArrayRef,
+    f: impl Fn(T::Native) -> U,
+) -> Vec<Option<U>> {
+    array
+        .as_primitive::<T>()
+        .iter()
+        .map(|v| v.map(&f))
+        .collect()
+}
+
 fn cell<'a>(array: &'a ArrayRef, name: &str) -> Result<Cell<'a>, String> {
     let dt = array.data_type();
     let per_day = |unit: &TimeUnit| match unit {
@@ -922,73 +934,30 @@ fn cell<'a>(array: &'a ArrayRef, name: &str) -> Result<Cell<'a>, String> {
     Ok(match dt {
         DataType::Timestamp(unit, _) => {
             let n = per_day(unit);
-            let values: Vec<Option<i64>> = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().iter().collect(),
-                TimeUnit::Millisecond => array
-                    .as_primitive::<TimestampMillisecondType>()
-                    .iter()
-                    .collect(),
-                TimeUnit::Microsecond => array
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .iter()
-                    .collect(),
-                TimeUnit::Nanosecond => array
-                    .as_primitive::<TimestampNanosecondType>()
-                    .iter()
-                    .collect(),
-            };
-            Cell::Days(
-                values
-                    .into_iter()
-                    .map(|v| v.map(|v| v.div_euclid(n)))
-                    .collect(),
-            )
+            Cell::Days(match unit {
+                TimeUnit::Second => mapped::<TimestampSecondType, _>(array, |v| v.div_euclid(n)),
+                TimeUnit::Millisecond => {
+                    mapped::<TimestampMillisecondType, _>(array, |v| v.div_euclid(n))
+                }
+                TimeUnit::Microsecond => {
+                    mapped::<TimestampMicrosecondType, _>(array, |v| v.div_euclid(n))
+                }
+                TimeUnit::Nanosecond => {
+                    mapped::<TimestampNanosecondType, _>(array, |v| v.div_euclid(n))
+                }
+            })
         }
-        DataType::Date32 => Cell::Days(
-            array
-                .as_primitive::<Date32Type>()
-                .iter()
-                .map(|v| v.map(i64::from))
-                .collect(),
-        ),
-        DataType::Date64 => Cell::Days(
-            array
-                .as_primitive::<Date64Type>()
-                .iter()
-                .map(|v| v.map(|v| v.div_euclid(DAY_SECONDS * 1_000)))
-                .collect(),
-        ),
-        DataType::Float64 => Cell::Number(array.as_primitive::<Float64Type>().iter().collect()),
-        DataType::Float32 => Cell::Number(
-            array
-                .as_primitive::<Float32Type>()
-                .iter()
-                .map(|v| v.map(f64::from))
-                .collect(),
-        ),
-        DataType::Int64 => Cell::Number(
-            array
-                .as_primitive::<Int64Type>()
-                .iter()
-                .map(|v| v.map(|v| v as f64))
-                .collect(),
-        ),
-        DataType::Int32 => Cell::Number(
-            array
-                .as_primitive::<Int32Type>()
-                .iter()
-                .map(|v| v.map(f64::from))
-                .collect(),
-        ),
+        DataType::Date32 => Cell::Days(mapped::<Date32Type, _>(array, i64::from)),
+        DataType::Date64 => Cell::Days(mapped::<Date64Type, _>(array, |v| {
+            v.div_euclid(DAY_SECONDS * 1_000)
+        })),
+        DataType::Float64 => Cell::Number(mapped::<Float64Type, _>(array, |v| v)),
+        DataType::Float32 => Cell::Number(mapped::<Float32Type, _>(array, f64::from)),
+        DataType::Int64 => Cell::Number(mapped::<Int64Type, _>(array, |v| v as f64)),
+        DataType::Int32 => Cell::Number(mapped::<Int32Type, _>(array, f64::from)),
         DataType::Decimal128(_, scale) => {
             let divisor = 10f64.powi(i32::from(*scale));
-            Cell::Number(
-                array
-                    .as_primitive::<Decimal128Type>()
-                    .iter()
-                    .map(|v| v.map(|v| v as f64 / divisor))
-                    .collect(),
-            )
+            Cell::Number(mapped::<Decimal128Type, _>(array, |v| v as f64 / divisor))
         }
         DataType::Map(_, _) => {
             let map = array.as_map();

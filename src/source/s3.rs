@@ -6,7 +6,6 @@
 //! reads it without a request.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aws_config::SdkConfig;
@@ -217,18 +216,10 @@ async fn get(
     Ok(body.into_bytes().to_vec())
 }
 
-/// `bytes` written to a file beside `path` and renamed into place: a reader never sees
-/// half a file.
+/// `bytes` written whole at `path` (`source::write_whole`).
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), S3Error> {
-    let local = |e| S3Error::Local {
+    super::write_whole(path, bytes).map_err(|e| S3Error::Local {
         path: path.to_path_buf(),
         source: e,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(local)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(local)?;
-    file.write_all(bytes).map_err(local)?;
-    file.as_file().sync_all().map_err(local)?;
-    file.persist(path).map_err(|e| local(e.error))?;
-    Ok(())
+    })
 }

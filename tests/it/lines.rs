@@ -837,13 +837,18 @@ proptest::proptest! {
     }
 }
 
-/// `creditburn ARGS` with nothing from the environment but `server` as S3 and test
+/// `creditburn ARGS` with nothing from the environment but `server` as the AWS service
+/// whose endpoint variable is `endpoint` (AWS_ENDPOINT_URL_S3, ..._ATHENA), and test
 /// credentials.
-fn with_s3(server: &crate::aws_server::FakeCostExplorer, args: &[&str]) -> std::process::Output {
+fn with_aws(
+    server: &crate::aws_server::FakeCostExplorer,
+    endpoint: &str,
+    args: &[&str],
+) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_creditburn"))
         .args(args)
         .env_clear()
-        .env("AWS_ENDPOINT_URL_S3", &server.url)
+        .env(endpoint, &server.url)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
         .env(
@@ -856,6 +861,10 @@ fn with_s3(server: &crate::aws_server::FakeCostExplorer, args: &[&str]) -> std::
         .env("AWS_MAX_ATTEMPTS", "1")
         .output()
         .unwrap()
+}
+
+fn with_s3(server: &crate::aws_server::FakeCostExplorer, args: &[&str]) -> std::process::Output {
+    with_aws(server, "AWS_ENDPOINT_URL_S3", args)
 }
 
 #[test]
@@ -1047,27 +1056,11 @@ fn athena_table(file: &Path, table_name: &str, lines: &[CurLine]) {
     tx.commit().unwrap();
 }
 
-/// `creditburn ARGS` with `server` as Athena and test credentials.
 fn with_athena(
     server: &crate::aws_server::FakeCostExplorer,
     args: &[&str],
 ) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_creditburn"))
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL_ATHENA", &server.url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .output()
-        .unwrap()
+    with_aws(server, "AWS_ENDPOINT_URL_ATHENA", args)
 }
 
 /// The demo config reading `database`.`table` from Athena.
