@@ -33,15 +33,7 @@ fn demo_table(dir: &Path) -> (PathBuf, Config, CostTable) {
 /// between two hours of its day (a quarter and the rest), its tags as CUR writes them.
 fn as_cur_lines(table: &CostTable) -> Vec<CurLine> {
     let df = &table.df;
-    let text = |name: &str| -> Vec<Option<String>> {
-        df.column(name)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect()
-    };
+    let text = |name: &str| crate::support::text_column(df, name);
     let numbers = |name: &str| -> Vec<f64> {
         df.column(name)
             .unwrap()
@@ -863,6 +855,16 @@ fn with_aws(
         .unwrap()
 }
 
+/// A command's JSON output, which must have succeeded.
+fn json_of(out: std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn with_s3(server: &crate::aws_server::FakeCostExplorer, args: &[&str]) -> std::process::Output {
     with_aws(server, "AWS_ENDPOINT_URL_S3", args)
 }
@@ -896,12 +898,7 @@ fn an_export_in_s3_is_copied_once_and_reads_as_the_folder_does() {
                 config.to_str().unwrap(),
             ],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        json_of(out)
     };
     let first = report(&server);
     assert_same(
@@ -1114,12 +1111,7 @@ fn athena_runs_the_generated_sql_and_makes_the_same_report_as_the_files() {
                 config.to_str().unwrap(),
             ],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        json_of(out)
     };
     let first = report(&server);
     assert_eq!(first["source"]["kind"], "athena");

@@ -118,15 +118,7 @@ type Row = (RowKey, f64, f64, bool);
 
 fn rows(t: &CostTable) -> Vec<Row> {
     let df = &t.df;
-    let text = |name: &str| -> Vec<Option<String>> {
-        df.column(name)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect()
-    };
+    let text = |name: &str| crate::support::text_column(df, name);
     let dates: Vec<String> = df
         .column(table::DATE)
         .unwrap()

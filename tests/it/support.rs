@@ -254,3 +254,14 @@ pub fn count_near(rgb: &[u8], color: (u8, u8, u8), tolerance: i32) -> usize {
         })
         .count()
 }
+
+/// A text column of a cost table's frame, each value owned (None where null).
+pub fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
+    df.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
+}
