@@ -55,8 +55,9 @@ pub struct LineItem<'a> {
     /// The service as Cost Explorer names it (the product's name).
     pub service: Option<&'a str>,
     pub usage_type: Option<&'a str>,
-    /// Cost Explorer's record type: `Usage` (usage of every pricing kind), `Credit`,
-    /// `Tax`, `Refund`, ...
+    /// The line's type as the bill names it (CUR's `line_item_line_item_type`, FOCUS's
+    /// `ChargeCategory`): `Usage`, `Credit`, `Tax`, `Refund`, ...; Cost Explorer's
+    /// RECORD_TYPE uses the same names for the ones creditburn reads.
     pub record_type: &'a str,
     pub principal: Option<&'a str>,
     pub resource: Option<&'a str>,

@@ -79,7 +79,7 @@ pub fn periods(path: &Path) -> Result<Vec<Period>, LinesError> {
         return manifest_periods(path, &metadata);
     }
     let mut files = Vec::new();
-    data_files(path, &mut files)?;
+    files_under(path, is_data_file, &mut files)?;
     files.sort();
     if files.is_empty() {
         return Err(invalid(
@@ -108,7 +108,12 @@ fn is_data_file(path: &Path) -> bool {
     name.ends_with(".parquet") || name.ends_with(".csv") || name.ends_with(".csv.gz")
 }
 
-fn data_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LinesError> {
+/// Every file under `dir` (at any depth) that `keep` takes, added to `out`.
+fn files_under(
+    dir: &Path,
+    keep: fn(&Path) -> bool,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), LinesError> {
     let io = |e| LinesError::Io {
         path: dir.to_path_buf(),
         source: e,
@@ -116,12 +121,16 @@ fn data_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LinesError> {
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
-            data_files(&path, out)?;
-        } else if is_data_file(&path) {
+            files_under(&path, keep, out)?;
+        } else if keep(&path) {
             out.push(path);
         }
     }
     Ok(())
+}
+
+fn is_manifest(path: &Path) -> bool {
+    file_name(path).ends_with("Manifest.json")
 }
 
 /// Each `metadata/BILLING_PERIOD=YYYY-MM/` folder's newest manifest, its `dataFiles`
@@ -144,7 +153,7 @@ fn manifest_periods(export: &Path, metadata: &Path) -> Result<Vec<Period>, Lines
             continue;
         }
         let mut manifests = Vec::new();
-        manifest_files(&dir, &mut manifests)?;
+        files_under(&dir, is_manifest, &mut manifests)?;
         let newest = manifests
             .into_iter()
             .map(|m| {
@@ -189,22 +198,6 @@ fn manifest_periods(export: &Path, metadata: &Path) -> Result<Vec<Period>, Lines
         ));
     }
     Ok(periods)
-}
-
-fn manifest_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LinesError> {
-    let io = |e| LinesError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.is_dir() {
-            manifest_files(&path, out)?;
-        } else if file_name(&path).ends_with("Manifest.json") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// The `dataFiles` of a Data Exports manifest.

@@ -127,13 +127,16 @@ pub async fn sync(
             ),
         });
     }
-    // The local copy holds only the newest manifest of each period.
-    let metadata = local.join("metadata");
-    if metadata.exists() {
-        std::fs::remove_dir_all(&metadata).map_err(|e| S3Error::Local {
-            path: metadata.clone(),
-            source: e,
-        })?;
+    // The manifests are written to a folder of their own and swapped in once every data
+    // file they list is here: a sync that fails half-way leaves the copy as it was, for
+    // the next run to read.
+    let fresh = local.join("metadata.new");
+    let local_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e| S3Error::Local { path, source: e }
+    };
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).map_err(local_error(&fresh))?;
     }
     for (period, manifest) in &manifests {
         let body = get(client, at, &manifest.key, &mut synced).await?;
@@ -177,10 +180,16 @@ pub async fn sync(
             .unwrap_or("Manifest.json")
             .to_string();
         write_whole(
-            &local.join(format!("metadata/BILLING_PERIOD={period}/{name}")),
+            &fresh.join(format!("BILLING_PERIOD={period}/{name}")),
             &body,
         )?;
     }
+    // The copy holds only the newest manifest of each period.
+    let metadata = local.join("metadata");
+    if metadata.exists() {
+        std::fs::remove_dir_all(&metadata).map_err(local_error(&metadata))?;
+    }
+    std::fs::rename(&fresh, &metadata).map_err(local_error(&metadata))?;
     Ok(synced)
 }
 

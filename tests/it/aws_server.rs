@@ -51,6 +51,8 @@ struct State {
     s3_log: Vec<(String, String)>,
     /// S3 answers the next requests with 500.
     s3_faults: usize,
+    /// S3 answers 500 to a GetObject of any key holding this text.
+    s3_failing_key: Option<String>,
     /// Athena: the database name, the SQLite file holding its tables, and the rows a
     /// GetQueryResults page holds at most.
     athena: Option<(String, std::path::PathBuf, usize)>,
@@ -104,6 +106,11 @@ impl FakeCostExplorer {
     /// The S3 requests answered so far: (ListObjectsV2 or GetObject, prefix or key).
     pub fn s3_requests(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().s3_log.clone()
+    }
+
+    /// S3 answers a GetObject of any key holding `text` with a server error.
+    pub fn s3_fail_keys(&self, text: &str) {
+        self.state.lock().unwrap().s3_failing_key = Some(text.to_string());
     }
 
     /// S3 answers the next `n` requests with a server error.
@@ -467,6 +474,13 @@ fn s3_answer(request_line: &str, state: &Mutex<State>) -> (&'static str, &'stati
         return ("200 OK", "application/xml", xml.into_bytes());
     }
     s.s3_log.push(("GetObject".into(), key.to_string()));
+    if s.s3_failing_key.as_deref().is_some_and(|t| key.contains(t)) {
+        return error(
+            "500 Internal Server Error",
+            "InternalError",
+            "We encountered an internal error.",
+        );
+    }
     match std::fs::read(root.join(key)) {
         Ok(bytes) => ("200 OK", "application/octet-stream", bytes),
         Err(_) => error(

@@ -940,6 +940,27 @@ fn an_export_in_s3_is_copied_once_and_reads_as_the_folder_does() {
     );
     assert_eq!(server.s3_requests().len(), before);
 
+    // A restated month whose new data file cannot be fetched: the sync stops half-way,
+    // and the copy from before (its manifests too) still stands in.
+    let november = export.join("data/BILLING_PERIOD=2026-11/cur-demo-00001.snappy.parquet");
+    // A new modification time: the fake S3's ETag changes with it.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&november)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    server.s3_fail_keys("BILLING_PERIOD=2026-11/cur-demo-00001");
+    let half = report(&server);
+    assert_eq!(half["source"]["stale"], true, "{}", half["source"]);
+    assert_same(
+        &from_folder,
+        &comparable(half),
+        "the copy's report after a half sync",
+    );
+    server.s3_fail_keys("no such key");
+
     // S3 down: the copy stands in, and the report says the data is stale.
     server.s3_fail_next(100);
     let stale = report(&server);
