@@ -15,9 +15,10 @@ use crate::model::text::wrap;
 /// Where the figures came from, and whether they are complete.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceStatus {
-    /// `fixtures` or `aws`.
+    /// The source's kind: `fixtures`, `aws`, `cur`, `focus` or `athena`.
     pub kind: String,
-    /// Cost Explorer requests this run made (each page is one), and what they cost.
+    /// The paid requests this run made, and what they cost: Cost Explorer's (each page
+    /// is one); Athena's calls, priced by the bytes their queries scanned.
     pub requests: u64,
     #[serde(serialize_with = "crate::model::money::cents")]
     pub request_cost: f64,

@@ -177,18 +177,39 @@ pub fn render(s: &Snapshot) -> String {
             "1 when the last run fell back to cached figures.",
             if stale { 1.0 } else { 0.0 },
         );
-        gauge(
-            &mut registry,
-            "creditburn_cost_explorer_requests_last_run",
-            "Cost Explorer requests the last run made.",
-            r["source"]["requests"].as_f64().unwrap_or(0.0),
-        );
-        gauge(
-            &mut registry,
-            "creditburn_cost_explorer_cost_dollars_last_run",
-            "What the last run's requests cost.",
-            r["source"]["request_cost"].as_f64().unwrap_or(0.0),
-        );
+        // What the last run paid its source: Cost Explorer's pages, or Athena's scans
+        // (the one a line-item export in S3 pays is S3's, not counted here).
+        match r["source"]["kind"].as_str() {
+            Some("athena") => {
+                gauge(
+                    &mut registry,
+                    "creditburn_athena_bytes_scanned_last_run",
+                    "Bytes the last run's Athena queries scanned.",
+                    r["source"]["bytes_scanned"].as_f64().unwrap_or(0.0),
+                );
+                gauge(
+                    &mut registry,
+                    "creditburn_athena_cost_dollars_last_run",
+                    "What the last run's Athena queries cost ($5 per TB, 10 MB at least a query).",
+                    r["source"]["request_cost"].as_f64().unwrap_or(0.0),
+                );
+            }
+            Some("cur") | Some("focus") => {}
+            _ => {
+                gauge(
+                    &mut registry,
+                    "creditburn_cost_explorer_requests_last_run",
+                    "Cost Explorer requests the last run made.",
+                    r["source"]["requests"].as_f64().unwrap_or(0.0),
+                );
+                gauge(
+                    &mut registry,
+                    "creditburn_cost_explorer_cost_dollars_last_run",
+                    "What the last run's requests cost.",
+                    r["source"]["request_cost"].as_f64().unwrap_or(0.0),
+                );
+            }
+        }
     }
     counter(
         &mut registry,
@@ -278,6 +299,43 @@ mod tests {
         );
         let ok = (at, Outcome::Ok);
         assert_eq!(health(Some(&ok), &Deliveries::default()).0, 200);
+    }
+
+    #[test]
+    fn each_source_reports_what_it_paid_under_its_own_name() {
+        let deliveries = Deliveries::default();
+        let of = |source: serde_json::Value| {
+            let report = serde_json::json!({ "source": source });
+            render(&Snapshot {
+                report: Some(&report),
+                last_run: None,
+                deliveries: &deliveries,
+                requests_total: 0,
+            })
+        };
+        let athena = of(serde_json::json!({
+            "kind": "athena", "requests": 14, "request_cost": 0.02, "bytes_scanned": 4_000_000_000u64
+        }));
+        assert!(
+            athena.contains("creditburn_athena_bytes_scanned_last_run 4000000000"),
+            "{athena}"
+        );
+        assert!(
+            athena.contains("creditburn_athena_cost_dollars_last_run 0.02"),
+            "{athena}"
+        );
+        assert!(
+            !athena.contains("creditburn_cost_explorer_requests_last_run"),
+            "{athena}"
+        );
+        let aws = of(serde_json::json!({"kind": "aws", "requests": 5, "request_cost": 0.05}));
+        assert!(
+            aws.contains("creditburn_cost_explorer_requests_last_run 5"),
+            "{aws}"
+        );
+        assert!(!aws.contains("athena"), "{aws}");
+        let cur = of(serde_json::json!({"kind": "cur", "requests": 0, "request_cost": 0.0}));
+        assert!(!cur.contains("_last_run 0"), "{cur}");
     }
 
     #[test]
