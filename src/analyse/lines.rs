@@ -149,7 +149,6 @@ impl LineFold {
     /// A fold for `config`'s rules: their tag keys, and the principal and resource kept
     /// as classes of what the rules' globs match (`Classes`).
     pub fn for_rules(format: ExportFormat, config: &Config) -> LineFold {
-        let rules = || config.workloads.iter().flat_map(|w| &w.rules);
         let mut fold = LineFold::new(
             format,
             config
@@ -158,8 +157,9 @@ impl LineFold {
                 .map(|k| k.to_string())
                 .collect(),
         );
-        fold.principals = Classes::new(rules().filter_map(|r| r.principal.clone()).collect());
-        fold.resources = Classes::new(rules().filter_map(|r| r.resource.clone()).collect());
+        let (principals, resources) = config.rule_globs();
+        fold.principals = Classes::new(principals);
+        fold.resources = Classes::new(resources);
         fold
     }
 

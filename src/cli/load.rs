@@ -93,9 +93,7 @@ pub(super) fn athena_table(
     let now = common.now.unwrap_or_else(Utc::now);
     let (start, end) = plan::history(config, as_of, now.date_naive()).needed();
     let wants = lines::Wants::of(config);
-    let rules = || config.workloads.iter().flat_map(|w| &w.rules);
-    let principals: Vec<config::Glob> = rules().filter_map(|r| r.principal.clone()).collect();
-    let resources: Vec<config::Glob> = rules().filter_map(|r| r.resource.clone()).collect();
+    let (principals, resources) = config.rule_globs();
     let tag_count = wants.tag_keys.len();
     let mut fold =
         crate::analyse::lines::LineFold::for_rules(crate::model::line::ExportFormat::Cur, config);

@@ -788,6 +788,16 @@ impl Config {
             .any(|r| r.account.is_some())
     }
 
+    /// The globs the rules put on the principal and on the resource, in attribution
+    /// order: what a line-item source groups those columns by.
+    pub fn rule_globs(&self) -> (Vec<Glob>, Vec<Glob>) {
+        let rules = || self.workloads.iter().flat_map(|w| &w.rules);
+        (
+            rules().filter_map(|r| r.principal.clone()).collect(),
+            rules().filter_map(|r| r.resource.clone()).collect(),
+        )
+    }
+
     /// The tag keys the rules use, sorted, each once.
     pub fn rule_tag_keys(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = self

@@ -539,15 +539,15 @@ pub struct Wants {
 
 impl Wants {
     pub fn of(config: &crate::config::Config) -> Wants {
-        let rules = || config.workloads.iter().flat_map(|w| &w.rules);
+        let (principals, resources) = config.rule_globs();
         Wants {
             tag_keys: config
                 .rule_tag_keys()
                 .iter()
                 .map(|k| k.to_string())
                 .collect(),
-            principal: rules().any(|r| r.principal.is_some()),
-            resource: rules().any(|r| r.resource.is_some()),
+            principal: !principals.is_empty(),
+            resource: !resources.is_empty(),
         }
     }
 }

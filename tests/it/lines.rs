@@ -34,15 +34,6 @@ fn demo_table(dir: &Path) -> (PathBuf, Config, CostTable) {
 fn as_cur_lines(table: &CostTable) -> Vec<CurLine> {
     let df = &table.df;
     let text = |name: &str| crate::support::text_column(df, name);
-    let numbers = |name: &str| -> Vec<f64> {
-        df.column(name)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap())
-            .collect()
-    };
     let dates: Vec<i32> = df
         .column(table::DATE)
         .unwrap()
@@ -63,15 +54,11 @@ fn as_cur_lines(table: &CostTable) -> Vec<CurLine> {
         .iter()
         .map(|k| (k.clone(), text(&format!("tag:{k}"))))
         .collect();
-    let (costs, quantities) = (numbers(table::COST), numbers(table::QUANTITY));
-    let estimated: Vec<bool> = df
-        .column("estimated")
-        .unwrap()
-        .bool()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap())
-        .collect();
+    let (costs, quantities) = (
+        crate::support::f64_column(df, table::COST),
+        crate::support::f64_column(df, table::QUANTITY),
+    );
+    let estimated = crate::support::bool_column(df, "estimated");
     let mut lines = Vec::new();
     for i in 0..df.height() {
         let service = services[i].clone().unwrap_or_default();

@@ -134,24 +134,11 @@ fn rows(t: &CostTable) -> Vec<Row> {
         text(table::ACCOUNT),
         text("tag:team"),
     );
-    let floats = |name: &str| -> Vec<f64> {
-        df.column(name)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap())
-            .collect()
-    };
-    let (cost, quantity) = (floats(table::COST), floats(table::QUANTITY));
-    let approximated: Vec<bool> = df
-        .column(table::APPROXIMATED)
-        .unwrap()
-        .bool()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap())
-        .collect();
+    let (cost, quantity) = (
+        crate::support::f64_column(df, table::COST),
+        crate::support::f64_column(df, table::QUANTITY),
+    );
+    let approximated = crate::support::bool_column(df, table::APPROXIMATED);
     (0..df.height())
         .map(|i| {
             (

@@ -255,6 +255,28 @@ pub fn count_near(rgb: &[u8], color: (u8, u8, u8), tolerance: i32) -> usize {
         .count()
 }
 
+/// A number column of a cost table's frame (no nulls).
+pub fn f64_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<f64> {
+    df.column(name)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
+}
+
+/// A flag column of a cost table's frame (no nulls).
+pub fn bool_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<bool> {
+    df.column(name)
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
+}
+
 /// A text column of a cost table's frame, each value owned (None where null).
 pub fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<String>> {
     df.column(name)
