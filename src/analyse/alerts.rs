@@ -23,6 +23,10 @@ pub enum Rule {
     ForfeitRisk,
     Exhausted,
     CreditDrift,
+    /// AWS's order (the account view) draws the award for spend it was not granted for,
+    /// so its balance runs out before its own workloads' figures say: the invoice
+    /// follows AWS.
+    CreditDrawnByOthers,
     Consumed,
     /// A workload's day of spend beyond its noise, by an amount worth reading.
     Spike,
@@ -35,6 +39,7 @@ impl Rule {
             Rule::ForfeitRisk => "forfeit_risk",
             Rule::Exhausted => "exhausted",
             Rule::CreditDrift => "credit_drift",
+            Rule::CreditDrawnByOthers => "credit_drawn_by_others",
             Rule::Consumed => "consumed",
             Rule::Spike => "spike",
         }
@@ -105,6 +110,76 @@ pub fn spikes(workloads: &[crate::analyse::analysis::WorkloadSpend]) -> Vec<Aler
         });
     }
     out
+}
+
+/// The `credit_drawn_by_others` alert: AWS's balance of the award (the account view, in
+/// AWS's order) is below what its own workloads leave of it by more than the drift
+/// tolerance, or runs out before the workload view does. Names the workloads that drew
+/// it, in dollars, and when the workload view's remaining starts being paid out of
+/// pocket. Critical once AWS's balance is gone while the workload view still shows
+/// money left.
+fn drawn_by_others(a: &AwardStatus, name: &str, config: &AlertConfig) -> Option<Alert> {
+    let view = &a.account_view;
+    let drawn: f64 = view.drawn_by_others.iter().map(|d| d.amount).sum();
+    let gap = a.remaining - view.remaining;
+    let material = gap > a.amount * config.drift_tolerance_percent / 100.0 && gap >= 0.005;
+    let earlier = match (view.exhaustion_date, a.projected_exhaustion_date) {
+        (Some(aws), Some(own)) => aws < own,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if drawn < 0.005 || !(material || earlier) {
+        return None;
+    }
+    let who: Vec<String> = view
+        .drawn_by_others
+        .iter()
+        .take(3)
+        .map(|d| {
+            let label = if d.workload == "unattributed" {
+                "spend no workload takes"
+            } else {
+                d.workload.as_str()
+            };
+            format!("{label} {}", money(d.amount))
+        })
+        .collect();
+    let more = view.drawn_by_others.len().saturating_sub(3);
+    let who = if more > 0 {
+        format!("{} and {more} more", who.join(", "))
+    } else {
+        who.join(", ")
+    };
+    let gone = view.remaining < 0.005;
+    let subject = if gone {
+        format!(
+            "{name}: AWS's balance is already $0.00, drawn by other spend ({} so far: {who}); the {} its workloads' figures leave is paid out of pocket as they spend it",
+            money(drawn),
+            money(a.remaining)
+        )
+    } else {
+        format!(
+            "{name}: AWS also draws it for other spend ({} so far: {who}), so AWS's balance is {} against the {} its workloads' figures leave{}",
+            money(drawn),
+            money(view.remaining),
+            money(a.remaining),
+            match view.exhaustion_date {
+                Some(d) => format!("; it runs out on {d}, and its workloads pay out of pocket from then"),
+                None => String::new(),
+            }
+        )
+    };
+    Some(Alert {
+        award: a.id.clone(),
+        rule: Rule::CreditDrawnByOthers,
+        level: 0.0,
+        severity: if gone && a.remaining >= 0.005 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        subject,
+    })
 }
 
 /// ", though the range reaches on track": what an uncertain verdict's subject says.
@@ -181,6 +256,7 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
         if matches!(a.status, Status::NotStarted | Status::Expired) {
             continue;
         }
+        out.extend(drawn_by_others(a, &name, config));
         if let Some(c) = &a.credit {
             if !c.found || c.drift_percent.abs() > config.drift_tolerance_percent {
                 out.push(Alert {
