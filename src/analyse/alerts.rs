@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::analyse::analysis::{AwardStatus, Confidence};
+use crate::analyse::burn::OutOfPocket;
 use crate::analyse::project::Status;
 use crate::config::AlertConfig;
 use crate::model::money::money;
@@ -28,11 +29,21 @@ pub enum Rule {
     /// follows AWS.
     CreditDrawnByOthers,
     Consumed,
+    /// The account starts paying for eligible spend within the projection (an account
+    /// alert, under `ACCOUNT`).
+    OutOfPocket,
+    /// A program's date to apply by is near or past (an account alert, under `ACCOUNT`).
+    ApplyBy,
     /// A workload's day of spend beyond its noise, by an amount worth reading.
     Spike,
 }
 
 impl Rule {
+    /// Whether the alert is about the account (or its plan) rather than one award.
+    pub fn is_account(self) -> bool {
+        matches!(self, Rule::OutOfPocket | Rule::ApplyBy)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::ExhaustionRisk => "exhaustion_risk",
@@ -41,6 +52,8 @@ impl Rule {
             Rule::CreditDrift => "credit_drift",
             Rule::CreditDrawnByOthers => "credit_drawn_by_others",
             Rule::Consumed => "consumed",
+            Rule::OutOfPocket => "out_of_pocket",
+            Rule::ApplyBy => "apply_by",
             Rule::Spike => "spike",
         }
     }
@@ -112,20 +125,36 @@ pub fn spikes(workloads: &[crate::analyse::analysis::WorkloadSpend]) -> Vec<Aler
     out
 }
 
+/// The award alerts that AWS's order decides: `credit_drawn_by_others` for each award
+/// AWS draws for spend it was not granted for (see `drawn_by_others`), with the day the
+/// account starts paying out of pocket as `out_of_pocket` has it.
+pub fn drawn_by_others_all(
+    awards: &[AwardStatus],
+    out_of_pocket: &OutOfPocket,
+    config: &AlertConfig,
+) -> Vec<Alert> {
+    awards
+        .iter()
+        .filter(|a| !matches!(a.status, Status::NotStarted | Status::Expired))
+        .filter_map(|a| drawn_by_others(a, out_of_pocket, config))
+        .collect()
+}
+
 /// The `credit_drawn_by_others` alert: AWS's balance of the award (the account view, in
 /// AWS's order) is below what its own workloads leave of it by more than the drift
 /// tolerance, or runs out before the workload view does. Names the workloads that drew
-/// it, in dollars, and when the workload view's remaining starts being paid out of
-/// pocket. Critical once AWS's balance is gone while the workload view still shows
-/// money left.
-fn drawn_by_others(a: &AwardStatus, name: &str, config: &AlertConfig) -> Option<Alert> {
+/// it, in dollars, and when the account, whose other credits pay the award's workloads
+/// once AWS's balance is gone, starts paying out of pocket. Critical once AWS's balance
+/// is gone while the workload view still shows money left.
+fn drawn_by_others(a: &AwardStatus, oop: &OutOfPocket, config: &AlertConfig) -> Option<Alert> {
+    let name = format!("{} award {}", a.program.label(), a.id);
     let view = &a.account_view;
     let drawn: f64 = view.drawn_by_others.iter().map(|d| d.amount).sum();
     let gap = a.remaining - view.remaining;
     let material = gap > a.amount * config.drift_tolerance_percent / 100.0 && gap >= 0.005;
     let earlier = match (view.exhaustion_date, a.projected_exhaustion_date) {
         (Some(aws), Some(own)) => aws < own,
-        (Some(_), None) => true,
+        (Some(_), None) => a.remaining >= 0.005,
         _ => false,
     };
     if drawn < 0.005 || !(material || earlier) {
@@ -151,21 +180,28 @@ fn drawn_by_others(a: &AwardStatus, name: &str, config: &AlertConfig) -> Option<
         who.join(", ")
     };
     let gone = view.remaining < 0.005;
+    let then = format!(
+        "the account's other credits pay its workloads, and the account pays out of pocket {}",
+        out_of_pocket_from(&oop.begins)
+    );
     let subject = if gone {
         format!(
-            "{name}: AWS's balance is already $0.00, drawn by other spend ({} so far: {who}); the {} its workloads' figures leave is paid out of pocket as they spend it",
+            "{name}: AWS's balance is already $0.00, drawn by other spend ({} so far: {who}), though its workloads' own figures leave {}; {then}",
             money(drawn),
             money(a.remaining)
         )
     } else {
         format!(
-            "{name}: AWS also draws it for other spend ({} so far: {who}), so AWS's balance is {} against the {} its workloads' figures leave{}",
+            "{name}: AWS also draws it for other spend ({} so far: {who}); as AWS draws it, its balance of {} {}, where its workloads' own figures {}; then {then}",
             money(drawn),
             money(view.remaining),
-            money(a.remaining),
             match view.exhaustion_date {
-                Some(d) => format!("; it runs out on {d}, and its workloads pay out of pocket from then"),
-                None => String::new(),
+                Some(d) => format!("runs out on {d}"),
+                None => format!("lasts to {}", a.expiry_date),
+            },
+            match a.projected_exhaustion_date {
+                Some(d) => format!("run out on {d}"),
+                None => format!("last to {}", a.expiry_date),
             }
         )
     };
@@ -179,6 +215,63 @@ fn drawn_by_others(a: &AwardStatus, name: &str, config: &AlertConfig) -> Option<
             Severity::Warning
         },
         subject,
+    })
+}
+
+/// "from 2027-11-15 (P10 2027-08-06, P90 2027-11-15)": when the account starts paying,
+/// as a phrase.
+pub fn out_of_pocket_from(q: &crate::analyse::burn::Quantiles<Option<chrono::NaiveDate>>) -> String {
+    match (q.p10, q.p50, q.p90) {
+        (p10, Some(p50), p90) => format!(
+            "from {p50} (P10 {}, P90 {})",
+            p10.map_or("-".to_string(), |d| d.to_string()),
+            p90.map_or("later".to_string(), |d| d.to_string())
+        ),
+        (Some(p10), None, _) => {
+            format!("from {p10} at the earliest (P10), most likely not within the projection")
+        }
+        (None, None, _) => "not within the projection".to_string(),
+    }
+}
+
+/// The key the account's own alerts (`out_of_pocket`, `apply_by`) are remembered
+/// under, in place of an award's id; no award may take it.
+pub const ACCOUNT: &str = crate::config::ACCOUNT_KEY;
+
+/// The `out_of_pocket` alert: the day the account starts paying for eligible spend, as
+/// AWS draws the credits, when the projection reaches it (its P10 at least). Critical
+/// when the P50 is within 30 days of `as_of`, a warning when the P50 is within the
+/// projection, information when only the P10 is.
+pub fn out_of_pocket(oop: &OutOfPocket, as_of: chrono::NaiveDate) -> Option<Alert> {
+    oop.begins.p10?;
+    let severity = match oop.begins.p50 {
+        Some(p50) if (p50 - as_of).num_days() <= 30 => Severity::Critical,
+        Some(_) => Severity::Warning,
+        None => Severity::Info,
+    };
+    let so_far = if oop.to_date >= 0.005 {
+        format!(" ({} paid so far)", money(oop.to_date))
+    } else {
+        String::new()
+    };
+    let next_90 = if oop.next_90_days.p90 >= 0.005 {
+        format!(
+            "; {} in the next 90 days (P90 {})",
+            money(oop.next_90_days.p50),
+            money(oop.next_90_days.p90)
+        )
+    } else {
+        String::new()
+    };
+    Some(Alert {
+        award: ACCOUNT.to_string(),
+        rule: Rule::OutOfPocket,
+        level: 0.0,
+        severity,
+        subject: format!(
+            "The account starts paying out of pocket {}{so_far}{next_90}",
+            out_of_pocket_from(&oop.begins)
+        ),
     })
 }
 
@@ -256,7 +349,6 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
         if matches!(a.status, Status::NotStarted | Status::Expired) {
             continue;
         }
-        out.extend(drawn_by_others(a, &name, config));
         if let Some(c) = &a.credit {
             if !c.found || c.drift_percent.abs() > config.drift_tolerance_percent {
                 out.push(Alert {
@@ -289,4 +381,53 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
         }
     }
     out
+}
+
+/// The `apply_by` alert: every proposed program whose date to apply by is within
+/// `days_before` days of the plan's `as_of` (or past), soonest first, in one alert under
+/// `ACCOUNT`. Its level is how many are due, so one more coming due is news. Critical
+/// once a date has passed.
+pub fn apply_by(plan: &crate::analyse::plan::Plan, days_before: i64) -> Option<Alert> {
+    let due: Vec<&crate::analyse::plan::Recommendation> = plan
+        .recommendations
+        .iter()
+        .filter(|r| (r.apply_by - plan.as_of).num_days() <= days_before)
+        .collect();
+    if due.is_empty() {
+        return None;
+    }
+    let passed = due.iter().any(|r| r.apply_by < plan.as_of);
+    let each: Vec<String> = due
+        .iter()
+        .map(|r| {
+            format!(
+                "{}{} for {} (P90 {}) by {}{}, {} at stake",
+                r.program.label_long(),
+                r.workload
+                    .as_ref()
+                    .map(|w| format!(" for {w}"))
+                    .unwrap_or_default(),
+                money(r.amount),
+                money(r.amount_p90),
+                r.apply_by,
+                if r.apply_by < plan.as_of {
+                    " (passed)"
+                } else {
+                    ""
+                },
+                money(r.at_stake)
+            )
+        })
+        .collect();
+    Some(Alert {
+        award: ACCOUNT.to_string(),
+        rule: Rule::ApplyBy,
+        level: due.len() as f64,
+        severity: if passed {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        subject: format!("Apply for {}", each.join("; ")),
+    })
 }

@@ -163,7 +163,7 @@ pub struct Quantiles<T> {
 impl<T> Quantiles<T> {
     /// From a figure per spend path (0: P10 spend, 1: P50, 2: P90) that rises with
     /// spend (amounts paid out of pocket): P10 from the P10 spend path.
-    fn rising(f: impl Fn(usize) -> T) -> Quantiles<T> {
+    pub(crate) fn rising(f: impl Fn(usize) -> T) -> Quantiles<T> {
         Quantiles {
             p10: f(0),
             p50: f(1),
@@ -173,7 +173,7 @@ impl<T> Quantiles<T> {
 
     /// From a figure that falls as spend rises (a date something runs out, a balance
     /// left): P10 from the P90 spend path.
-    fn falling(f: impl Fn(usize) -> T) -> Quantiles<T> {
+    pub(crate) fn falling(f: impl Fn(usize) -> T) -> Quantiles<T> {
         Quantiles {
             p10: f(2),
             p50: f(1),
@@ -390,9 +390,16 @@ impl SpikeCheck {
 
 /// The days the forecast reaches past the last day of data: to the last expiry, and at
 /// least far enough for the 90-day out-of-pocket figure.
+/// How far past the last award's expiry the future is drawn: the year after it, so
+/// that when the account starts paying (at the latest the day after the last expiry)
+/// the plan has a year of the spend that follows to size the next award on.
+pub const BEYOND_LAST_EXPIRY: usize = 365;
+
+/// The days drawn after `end`: to a year past the last expiry, at least a year (the
+/// plan's 12-month projection), at most ten.
 fn horizon(awards: &[Award], end: NaiveDate) -> usize {
     let last = awards.iter().map(|a| a.expiry).max().unwrap_or(end);
-    ((last - end).num_days().max(0) as usize).clamp(90, 3660)
+    ((last - end).num_days().max(0) as usize + BEYOND_LAST_EXPIRY).clamp(366, 3660)
 }
 
 /// Runs the model on the account's spend up to `end` (the last day of data that counts,
@@ -891,6 +898,38 @@ impl Projector {
             past: &self.past_paid,
             paths,
         }
+    }
+
+    /// The last day the future is drawn to.
+    pub fn until(&self) -> NaiveDate {
+        self.until
+    }
+
+    /// Each day's forecast spend on path `q` (0: P10, 1: P50, 2: P90) with `adjust`
+    /// applied, as (kind, amount) lines: what the projections draw.
+    pub fn spend_lines<'a>(
+        &'a self,
+        q: usize,
+        adjust: &'a [Adjust],
+    ) -> impl FnMut(NaiveDate) -> Vec<(usize, f64)> + 'a {
+        self.lines_on(q, adjust, None)
+    }
+
+    /// On each spend path (P10, P50, P90) with `adjust` applied, every line no credit
+    /// pays after the data, as AWS draws the credits (the account view): (day, kind,
+    /// amount), days rising.
+    pub fn unpaid_lines(&self, adjust: &[Adjust]) -> [Vec<(NaiveDate, usize, f64)>; 3] {
+        std::array::from_fn(|q| {
+            let mut l = self.past_account.clone().recording_unpaid();
+            drawdown::project(
+                &self.views.account(),
+                &mut l,
+                self.end,
+                self.until,
+                self.lines_on(q, adjust, None),
+            );
+            l.unpaid_lines.unwrap_or_default()
+        })
     }
 
     /// The awards' indices in the order the workload view draws them.

@@ -96,6 +96,9 @@ pub struct Ledger {
     /// (the export's day-by-day series); None otherwise, so the projections that clone
     /// a ledger carry nothing more.
     pub paid: Option<Vec<Vec<(NaiveDate, usize, f64)>>>,
+    /// Every line no credit paid (day, kind, amount), when the ledger is
+    /// `recording_unpaid`; None otherwise.
+    pub unpaid_lines: Option<Vec<(NaiveDate, usize, f64)>>,
 }
 
 impl Ledger {
@@ -109,7 +112,14 @@ impl Ledger {
             unpaid: vec![0.0; kinds],
             unpaid_daily: Vec::new(),
             paid: None,
+            unpaid_lines: None,
         }
+    }
+
+    /// This ledger, keeping from now on every line no credit pays (`unpaid_lines`).
+    pub fn recording_unpaid(mut self) -> Ledger {
+        self.unpaid_lines = Some(Vec::new());
+        self
     }
 
     /// This ledger, keeping from now on every payment each credit makes (`paid`).
@@ -201,6 +211,9 @@ impl Ledger {
                 continue;
             }
             self.unpaid[*kind] += cost;
+            if let Some(u) = &mut self.unpaid_lines {
+                u.push((day, *kind, *cost));
+            }
             let mut anyone = false;
             for &c in &empty {
                 if setup.eligible[c][*kind] {

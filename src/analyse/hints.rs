@@ -270,6 +270,21 @@ fn model_note(m: &ModelCheck) -> Option<String> {
     }
 }
 
+/// Every lever the bill prices on `w`'s models (none when the workload is not in the
+/// config).
+pub fn levers_of(config: &Config, w: &WorkloadSpend) -> Vec<Lever> {
+    let Some(cw) = config.workload(&w.name) else {
+        return Vec::new();
+    };
+    let ctx = Context::of(cw, &config.hints, &config.prices);
+    w.models.iter().flat_map(|m| levers::all(&ctx, m)).collect()
+}
+
+/// Every lever on `w` applied together, as cuts on its lines (`levers::combined_cuts`).
+pub fn all_cuts(config: &Config, w: &WorkloadSpend) -> Vec<Cut> {
+    levers::combined_cuts(&levers_of(config, w))
+}
+
 /// The first day a lever saves: `hints.start_after_days` after `as_of`, and after the
 /// last day of data (a lever changes spend to come).
 pub fn start_date(

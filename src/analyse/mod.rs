@@ -12,6 +12,7 @@ pub mod forecast;
 pub mod hints;
 pub mod levers;
 pub mod lines;
+pub mod plan;
 pub mod project;
 pub mod report;
 pub mod table;

@@ -53,6 +53,8 @@ pub struct Report {
     pub credits_fetched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The outbox: messages waiting, sent, and failed for good.
     pub deliveries: crate::model::deliveries::Deliveries,
+    /// The next awards to apply for (`creditburn plan`).
+    pub plan: Option<crate::analyse::plan::Plan>,
     /// The burn model's future, to draw again with a lever applied (`what-if`).
     #[serde(skip)]
     pub projector: Option<std::sync::Arc<crate::analyse::burn::Projector>>,
@@ -87,7 +89,16 @@ pub fn assess(
             }
         }
     }
-    let mut alerts = crate::analyse::alerts::decide(&analysis.awards, &config.alerts);
+    // The account's own alert first: it heads the digest.
+    let mut alerts: Vec<_> = crate::analyse::alerts::out_of_pocket(&analysis.out_of_pocket, as_of)
+        .into_iter()
+        .collect();
+    alerts.extend(crate::analyse::alerts::decide(&analysis.awards, &config.alerts));
+    alerts.extend(crate::analyse::alerts::drawn_by_others_all(
+        &analysis.awards,
+        &analysis.out_of_pocket,
+        &config.alerts,
+    ));
     alerts.extend(crate::analyse::alerts::spikes(&analysis.workloads));
     let advice = crate::analyse::hints::advise(
         &analysis.workloads,
@@ -101,7 +112,23 @@ pub fn assess(
             w.combined_saving = Some(saving);
         }
     }
+    // The next awards, from the same projection, and the alert when a date to apply by
+    // is near.
+    let aws_credits: &[crate::model::credits::Credit] = aws.map_or(&[], |a| &a.credits);
+    let plan = crate::analyse::plan::plan(&crate::analyse::plan::Inputs {
+        config,
+        projector: &analysis.projector,
+        workloads: &analysis.workloads,
+        credits: aws_credits,
+        as_of,
+        levers: config.plan.assume_levers,
+    });
+    alerts.extend(crate::analyse::alerts::apply_by(
+        &plan,
+        config.plan.alert_days_before,
+    ));
     let mut report = Report::new(&analysis, alerts, advice.hints);
+    report.plan = Some(plan);
     if let Some(aws) = aws {
         report.credits = aws.credits.clone();
         report.unclaimed_credits =
@@ -131,6 +158,7 @@ impl Report {
             unclaimed_credits: Vec::new(),
             credits_fetched_at: None,
             deliveries: Default::default(),
+            plan: None,
             projector: Some(analysis.projector.clone()),
         }
     }

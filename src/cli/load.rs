@@ -318,6 +318,28 @@ pub(super) fn export_table(
     Ok((table, status))
 }
 
+/// The report without any AWS request or anything written (`what-if`, `plan`): the
+/// config, the report as of `--as-of` (the recording's last day, or today for a live
+/// source, as `report` takes it), a phrase naming the data, and that day.
+pub(super) fn offline_report(
+    common: &Common,
+) -> anyhow::Result<(Config, Report, String, NaiveDate)> {
+    let config = config::load(&common.config)?;
+    let (table, described, aws) = match offline_table(&config, common, true)? {
+        Ok(found) => found,
+        Err(why) => return Err(aws::Unavailable(why).into()),
+    };
+    let as_of = common.as_of.unwrap_or(match &config.source {
+        SourceConfig::Fixtures { .. } | SourceConfig::Export(_) => table.last_day,
+        SourceConfig::Aws(_) | SourceConfig::Athena(_) => {
+            common.now.unwrap_or_else(Utc::now).date_naive()
+        }
+    });
+    let report = crate::analyse::report::assess(&table, &config, as_of, aws.as_ref(), None)
+        .context("analysing the cost table")?;
+    Ok((config, report, described, as_of))
+}
+
 /// The cost table without any AWS request or anything written: the recording, or the
 /// cached days of a live source (read-only); with `credits`, the newest Billing snapshot
 /// the cache holds too. A phrase naming the data comes with it; Err(why) when there is

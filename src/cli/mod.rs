@@ -18,6 +18,7 @@ mod progress;
 mod record;
 mod run;
 mod send_test;
+mod apply_plan;
 mod what_if;
 
 use load::prepare;
@@ -213,6 +214,32 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The next awards to apply for: per program the company could still use, the ask
+    /// (P50, with P90 beside it), the date to apply by and what is at stake.
+    ///
+    /// From the day the account starts paying out of pocket (as AWS draws the credits)
+    /// and the forecast beyond it, with the hints' levers assumed applied ([plan]
+    /// assume_levers). Programs already granted (the config's awards, the Billing API's
+    /// credits) are not proposed again. With --projection, writes the numbers an
+    /// application asks for instead: per month, workload and model, the projected
+    /// tokens and spend (CSV at --out) and a one-page summary (Markdown, beside it).
+    /// No AWS request is made; a live source's cache is read.
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        /// Write the 12-month projection (CSV) and the application's summary (.md beside
+        /// it) instead of printing the plan.
+        #[arg(long, requires = "out")]
+        projection: bool,
+        /// The CSV to write with --projection (replaced whole).
+        #[arg(long, value_name = "FILE.csv")]
+        out: Option<PathBuf>,
+        /// Size the ask without the hints' levers.
+        #[arg(long)]
+        no_levers: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Write the day-by-day series behind the report (or the tokens) as CSV or Parquet:
     /// one row per day per award and workload, the forecast's P10/P50/P90 up to each
     /// award's expiry. The columns are listed in the README.
@@ -374,6 +401,7 @@ pub fn main() -> ExitCode {
         | Command::Export { common, .. }
         | Command::CheckConfig { common }
         | Command::WhatIf { common, .. }
+        | Command::Plan { common, .. }
         | Command::Pricing {
             command: PricingCommand::Show { common },
         } => common.log_format,
@@ -556,6 +584,21 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 from,
             },
             format,
+        ),
+        Command::Plan {
+            common,
+            projection,
+            out,
+            no_levers,
+            format,
+        } => apply_plan::plan(
+            &common,
+            &apply_plan::Options {
+                projection,
+                out: out.as_deref(),
+                no_levers,
+                format,
+            },
         ),
         Command::Export {
             common,

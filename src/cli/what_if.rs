@@ -2,7 +2,7 @@
 //! model, every award before and after. No AWS request is made and nothing is written:
 //! a recording is replayed, a live source's cache read.
 
-use super::load::offline_table;
+use super::load::offline_report;
 use super::*;
 use crate::analyse::hints::{self, Cut};
 use crate::analyse::levers::{self, HintKind};
@@ -17,20 +17,7 @@ pub(super) struct Choice {
 }
 
 pub(super) fn what_if(common: &Common, choice: &Choice, format: Format) -> anyhow::Result<()> {
-    let config = config::load(&common.config)?;
-    let (table, described, aws) = match offline_table(&config, common, true)? {
-        Ok(found) => found,
-        Err(why) => return Err(aws::Unavailable(why).into()),
-    };
-    // As `report` takes it: the recording's last day, or today for a live source.
-    let as_of = common.as_of.unwrap_or(match &config.source {
-        SourceConfig::Fixtures { .. } | SourceConfig::Export(_) => table.last_day,
-        SourceConfig::Aws(_) | SourceConfig::Athena(_) => {
-            common.now.unwrap_or_else(Utc::now).date_naive()
-        }
-    });
-    let report = crate::analyse::report::assess(&table, &config, as_of, aws.as_ref(), None)
-        .context("analysing the cost table")?;
+    let (config, report, described, as_of) = offline_report(common)?;
     let Some(projector) = report.projector.clone() else {
         return Err(anyhow::anyhow!(
             "the analysis kept no burn model to draw again"
@@ -126,12 +113,7 @@ fn chosen(
         .iter()
         .find(|s| s.name == w.name)
         .ok_or_else(|| BadArgument(format!("no workload {workload:?} in the report")))?;
-    let ctx = levers::Context::of(w, &config.hints, &config.prices);
-    let all: Vec<levers::Lever> = spend
-        .models
-        .iter()
-        .flat_map(|m| levers::all(&ctx, m))
-        .collect();
+    let all = hints::levers_of(config, spend);
     let (label, cuts) = if lever == "all" {
         (
             "every lever together".to_string(),

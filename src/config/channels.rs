@@ -443,12 +443,19 @@ fn severities_of(
             );
         }
         for (j, name) in list.iter().enumerate() {
-            if !known.contains(name) {
+            // The account's own alerts (out_of_pocket, apply_by) go under its key.
+            let account = what == "awards" && name == super::ACCOUNT_KEY;
+            if !known.contains(name) && !account {
                 p.add(
                     format!("{key}.{what}[{j}]"),
                     format!(
-                        "{name:?} is not one of the configured {what} ({})",
-                        known.join(", ")
+                        "{name:?} is not one of the configured {what} ({}{})",
+                        known.join(", "),
+                        if what == "awards" {
+                            format!(", or {:?} for the account's own alerts", super::ACCOUNT_KEY)
+                        } else {
+                            String::new()
+                        }
                     ),
                 );
             }

@@ -369,6 +369,52 @@ fn share(key: String, v: Option<f64>, p: &mut Problems) -> Option<f64> {
     }
 }
 
+pub(super) fn check_plan(raw: &RawPlan, p: &mut Problems) -> PlanConfig {
+    let known = || {
+        Program::PROPOSABLE
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !(0..=365).contains(&raw.alert_days_before) {
+        p.add(
+            "plan.alert_days_before",
+            format!(
+                "{} is not a number of days from 0 to 365",
+                raw.alert_days_before
+            ),
+        );
+    }
+    let mut lead_days = Vec::new();
+    for (name, days) in &raw.lead_days {
+        let key = format!("plan.lead_days.{name}");
+        match Program::from_name(name).filter(|p| p.terms().is_some()) {
+            None => p.add(key, format!("{name:?} is not a program ({})", known())),
+            Some(_) if !(0..=365).contains(days) => {
+                p.add(key, format!("{days} is not a number of days from 0 to 365"))
+            }
+            Some(program) => lead_days.push((program, *days)),
+        }
+    }
+    let mut exclude = Vec::new();
+    for (i, name) in raw.exclude.iter().enumerate() {
+        match Program::from_name(name).filter(|p| p.terms().is_some()) {
+            None => p.add(
+                format!("plan.exclude[{i}]"),
+                format!("{name:?} is not a program ({})", known()),
+            ),
+            Some(program) => exclude.push(program),
+        }
+    }
+    PlanConfig {
+        alert_days_before: raw.alert_days_before.clamp(0, 365),
+        lead_days,
+        exclude,
+        assume_levers: raw.assume_levers,
+    }
+}
+
 pub(super) fn check_hints(raw: &RawHints, p: &mut Problems) -> HintConfig {
     let cacheable = share(
         "hints.cacheable_input_share".into(),
@@ -627,6 +673,11 @@ pub(super) fn check_awards(
         let key = award_key(i, Some(&a.id));
         if a.id.trim().is_empty() {
             p.add(format!("{key}.id"), "is empty");
+        } else if a.id == crate::config::ACCOUNT_KEY {
+            p.add(
+                format!("{key}.id"),
+                format!("{:?} is kept for the account's own alerts (out_of_pocket, apply_by); name the award otherwise", a.id),
+            );
         } else if !ids.insert(a.id.clone()) {
             p.add(
                 format!("{key}.id"),

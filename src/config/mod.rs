@@ -62,6 +62,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// The key the account's own alerts are remembered and routed under, in place of an
+/// award's id (`[[channels]] awards` may name it); no award may take it.
+pub const ACCOUNT_KEY: &str = "account";
+
 /// The programs an award can come from (see DOMAIN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,6 +88,18 @@ impl Program {
         ("other", Program::Other),
     ];
 
+    /// The program's full name: "Bedrock POC", "Activate Portfolio".
+    pub fn label_long(self) -> &'static str {
+        match self {
+            Program::BedrockPoc => "Bedrock POC",
+            Program::ActivateFounders => "Activate Founders",
+            Program::ActivatePortfolio => "Activate Portfolio",
+            Program::BuildForStartups => "Build for Startups",
+            Program::GenaiAccelerator => "GenAI Accelerator",
+            Program::Other => "credit",
+        }
+    }
+
     /// How finance names the program in a sentence.
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -94,6 +110,84 @@ impl Program {
             Program::GenaiAccelerator => "GenAI Accelerator",
             Program::Other => "credit",
         }
+    }
+}
+
+/// What spend a program's award is meant to fund (DOMAIN.md, "Credit awards").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The account's eligible spend (the general platform, an AI-first company).
+    Account,
+    /// One workload's Bedrock spend (a bounded GenAI experiment).
+    WorkloadBedrock,
+    /// One workload's spend, every service (a distinct build-out).
+    Workload,
+}
+
+/// A program's usual terms, as DOMAIN.md reports them for 2026: every award is
+/// discretionary, so these size a proposal, never an award.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Terms {
+    /// The band an award falls in (floor, ceiling).
+    pub min: f64,
+    pub max: f64,
+    /// How long an award usually lasts.
+    pub term_days: i64,
+    /// Days from application to credits, unless `[plan] lead_days` says otherwise.
+    pub lead_days: i64,
+    pub scope: Scope,
+    /// Granted once per company (false: once per workload, like a POC per initiative).
+    pub once: bool,
+}
+
+impl Program {
+    /// The programs one could apply to, in the order a plan lists them.
+    pub const PROPOSABLE: [Program; 5] = [
+        Program::BedrockPoc,
+        Program::ActivateFounders,
+        Program::ActivatePortfolio,
+        Program::BuildForStartups,
+        Program::GenaiAccelerator,
+    ];
+
+    /// Its name in the config and the JSON (`bedrock_poc`).
+    pub fn name(self) -> &'static str {
+        Program::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("other", |(s, _)| s)
+    }
+
+    /// The program named `name` in the config.
+    pub fn from_name(name: &str) -> Option<Program> {
+        Program::ALL.iter().find(|(s, _)| *s == name).map(|(_, p)| *p)
+    }
+
+    /// Its usual terms; None for `other`.
+    pub fn terms(self) -> Option<Terms> {
+        let t = |min, max, term_days, lead_days, scope, once| Terms {
+            min,
+            max,
+            term_days,
+            lead_days,
+            scope,
+            once,
+        };
+        Some(match self {
+            // $10K-$50K for a 60-120 day window, through a partner in about two weeks.
+            Program::BedrockPoc => t(10_000.0, 50_000.0, 120, 14, Scope::WorkloadBedrock, false),
+            // $1K-$5K, about 12 months.
+            Program::ActivateFounders => t(1_000.0, 5_000.0, 365, 14, Scope::Account, true),
+            // Up to $100K (floor about $25K), up to about 24 months.
+            Program::ActivatePortfolio => t(25_000.0, 100_000.0, 730, 14, Scope::Account, true),
+            // About $25K for a distinct build-out workload.
+            Program::BuildForStartups => t(25_000.0, 25_000.0, 365, 30, Scope::Workload, true),
+            // $200K-$1M in tranches; a cohort, 60-90 days from application to credits.
+            Program::GenaiAccelerator => {
+                t(200_000.0, 1_000_000.0, 365, 90, Scope::Account, true)
+            }
+            Program::Other => return None,
+        })
     }
 }
 
@@ -719,6 +813,42 @@ pub struct HintConfig {
     pub start_after_days: i64,
 }
 
+/// `[plan]`: how `creditburn plan` proposes the next awards, and when it warns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanConfig {
+    /// The `apply_by` alert goes out this many days before a program's apply-by date.
+    pub alert_days_before: i64,
+    /// Days from application to credits, per program (the defaults, `Program::lead_days`,
+    /// overridden by `lead_days`).
+    pub lead_days: Vec<(Program, i64)>,
+    /// Programs never proposed (not eligible, or not wanted).
+    pub exclude: Vec<Program>,
+    /// Whether the ask is sized with the hints' levers applied (as an application
+    /// should be: a naive uncached projection invites a downgrade).
+    pub assume_levers: bool,
+}
+
+impl PlanConfig {
+    /// Days from application to credits for `program`.
+    pub fn lead_days(&self, program: Program) -> i64 {
+        self.lead_days
+            .iter()
+            .find(|(p, _)| *p == program)
+            .map_or(program.terms().map_or(0, |t| t.lead_days), |(_, d)| *d)
+    }
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            alert_days_before: raw::default_apply_alert_days(),
+            lead_days: Vec::new(),
+            exclude: Vec::new(),
+            assume_levers: true,
+        }
+    }
+}
+
 /// What a workload's owner knows of it that the bill cannot show, each a share from 0 to
 /// 1 (None: what the bill shows, else the hints' default range).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -748,6 +878,7 @@ pub struct Config {
     pub alerts: AlertConfig,
     pub analysis: AnalysisConfig,
     pub hints: HintConfig,
+    pub plan: PlanConfig,
     pub pricing: PricingConfig,
     /// The prices the hints and the price check use: the shipped table, the table of
     /// one's own over it, the overrides over both.
@@ -1024,6 +1155,7 @@ fn shape() -> keys::Shape {
             ("alerts", Child::Table(leaf(fields_of::<RawAlerts>()))),
             ("analysis", Child::Table(leaf(fields_of::<RawAnalysis>()))),
             ("hints", Child::Table(leaf(fields_of::<RawHints>()))),
+            ("plan", Child::Table(leaf(fields_of::<RawPlan>()))),
             (
                 "pricing",
                 Child::Table(Shape {
@@ -1123,6 +1255,7 @@ fn section_problems(table: &toml::Table) -> Vec<Problem> {
             "alerts" => read::<RawAlerts>(key, value, &mut out),
             "analysis" => read::<RawAnalysis>(key, value, &mut out),
             "hints" => read::<RawHints>(key, value, &mut out),
+            "plan" => read::<RawPlan>(key, value, &mut out),
             "pricing" => read::<RawPricing>(key, value, &mut out),
             "schedule" => read::<RawSchedule>(key, value, &mut out),
             "daemon" => read::<RawDaemon>(key, value, &mut out),
@@ -1335,6 +1468,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let alerts = check_alerts(&raw.alerts, &mut p);
     let analysis = check_analysis(&raw.analysis, &mut p);
     let hints = check_hints(&raw.hints, &mut p);
+    let plan = check_plan(&raw.plan, &mut p);
     let pricing = check_pricing(&raw.pricing, &resolve, &mut p);
     // With a table of one's own, `load` reads it and resolves the prices then.
     let prices = match &pricing.table {
@@ -1367,6 +1501,7 @@ fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         alerts,
         analysis,
         hints,
+        plan,
         pricing,
         prices: std::sync::Arc::new(prices),
         workloads,

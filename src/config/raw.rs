@@ -15,6 +15,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) hints: RawHints,
     #[serde(default)]
+    pub(super) plan: RawPlan,
+    #[serde(default)]
     pub(super) pricing: RawPricing,
     #[serde(default)]
     pub(super) workloads: Vec<RawWorkload>,
@@ -285,6 +287,34 @@ impl Default for RawHints {
             start_after_days: default_start_after_days(),
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPlan {
+    #[serde(default = "default_apply_alert_days")]
+    pub(super) alert_days_before: i64,
+    #[serde(default)]
+    pub(super) lead_days: std::collections::BTreeMap<String, i64>,
+    #[serde(default)]
+    pub(super) exclude: Vec<String>,
+    #[serde(default = "default_true")]
+    pub(super) assume_levers: bool,
+}
+
+impl Default for RawPlan {
+    fn default() -> Self {
+        RawPlan {
+            alert_days_before: default_apply_alert_days(),
+            lead_days: Default::default(),
+            exclude: Vec::new(),
+            assume_levers: true,
+        }
+    }
+}
+
+pub(super) fn default_apply_alert_days() -> i64 {
+    14
 }
 
 pub(super) fn default_min_saving() -> f64 {

@@ -441,8 +441,9 @@ fn data_json(report: &Report) -> Value {
 fn json_notice(report: &Report, n: &Notice, now: DateTime<Utc>) -> Value {
     let alert = &n.lead.alert;
     json!({
-        "type": match n.kind {
-            MessageKind::Resolved => "award.resolved",
+        "type": match (n.kind, n.award) {
+            (MessageKind::Resolved, _) => "award.resolved",
+            (_, None) => "account.alert",
             _ => "award.alert",
         },
         "version": SCHEMA_VERSION,

@@ -69,7 +69,7 @@ fn email_of(report: &Report, n: &Notice) -> AlertEmail {
                 title = escape(&n.subject),
             );
             AlertEmail {
-                kind: MessageKind::Resolved,
+                kind: n.kind,
                 award: Some(n.award_id.to_string()),
                 key: n.key.clone(),
                 subject: n.subject.clone(),
@@ -82,15 +82,39 @@ fn email_of(report: &Report, n: &Notice) -> AlertEmail {
     }
 }
 
-/// A resolution in words: what no longer holds, and where the award stands now.
+/// A notice without an award's figures, in words: a resolution (what no longer holds,
+/// and where the award stands now), or an alert about the account or the plan (every
+/// alert in force under its key, and when the account starts paying).
 pub(crate) fn resolved_body(report: &Report, n: &Notice) -> String {
-    let now_text = n
-        .award
-        .map(projection_sentence)
-        .unwrap_or_else(|| "The award is no longer in the configuration.".to_string());
+    let account = crate::analyse::report::out_of_pocket_sentence(&report.out_of_pocket);
+    if n.kind == MessageKind::Alert {
+        let alerts: Vec<String> = n
+            .alerts
+            .iter()
+            .map(|a| format!("- [{}] {}", a.severity.as_str(), a.subject))
+            .collect();
+        return format!(
+            "As of {}:\n{}\n\n{}",
+            report.as_of,
+            alerts.join("\n"),
+            capitalised(&account)
+        );
+    }
+    let (whom, now_text) = match n.award {
+        Some(a) => (format!("award {}", n.award_id), projection_sentence(a)),
+        None if report.awards.iter().all(|a| a.id != n.award_id)
+            && n.lead.alert.rule.is_account() =>
+        {
+            (format!("the {}", n.award_id), capitalised(&account))
+        }
+        None => (
+            format!("award {}", n.award_id),
+            "The award is no longer in the configuration.".to_string(),
+        ),
+    };
     format!(
-        "As of {}, this no longer holds for award {}: {}\n\nNow: {}",
-        report.as_of, n.award_id, n.lead.alert.subject, now_text
+        "As of {}, this no longer holds for {whom}: {}\n\nNow: {now_text}",
+        report.as_of, n.lead.alert.subject
     )
 }
 
@@ -513,6 +537,16 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
             escape(&banner)
         ));
     }
+    // When the account starts paying, as AWS draws the credits: what finance acts on
+    // first, so it heads the digest.
+    if !report.awards.is_empty() {
+        let line = capitalised(&crate::analyse::report::out_of_pocket_sentence(
+            &report.out_of_pocket,
+        ));
+        text.push_str(&wrap(&line, 72));
+        text.push('\n');
+        html.push_str(&format!("<p><b>{}</b></p>\n", escape(&line)));
+    }
     html.push_str("<table style=\"border-collapse:collapse;font-size:14px\">\n<tr>");
     for (h, align) in [
         ("Award", "left"),
@@ -619,23 +653,15 @@ pub fn render_digest(report: &Report, deliveries: &Deliveries, now: DateTime<Utc
     if let Some(more) = &more_sentences {
         html.push_str(&format!("<p>{}</p>\n", escape(more)));
     }
-    // When the account starts paying, and the credits no award names, as AWS draws them.
-    let mut account = Vec::new();
-    if !report.awards.is_empty() {
-        account.push(crate::analyse::report::out_of_pocket_sentence(
-            &report.out_of_pocket,
-        ));
-    }
-    account.extend(
-        report
-            .other_credits
-            .iter()
-            .map(crate::analyse::report::other_credit_sentence),
-    );
-    for line in &account {
+    // The credits no award names, as AWS draws them.
+    for line in report
+        .other_credits
+        .iter()
+        .map(crate::analyse::report::other_credit_sentence)
+    {
         text.push('\n');
-        text.push_str(&wrap(&capitalised(line), 72));
-        html.push_str(&format!("<p>{}</p>\n", escape(&capitalised(line))));
+        text.push_str(&wrap(&capitalised(&line), 72));
+        html.push_str(&format!("<p>{}</p>\n", escape(&capitalised(&line))));
     }
     if !report.alerts.is_empty() {
         text.push_str("\nAlerts in force\n");

@@ -32,7 +32,7 @@ impl MessageKind {
     }
 }
 
-/// One thing to tell about one award.
+/// One thing to tell about one award (or, without one, about the account or the plan).
 #[derive(Debug, Clone)]
 pub struct Notice<'r> {
     /// `Alert` or `Resolved`.
@@ -128,6 +128,40 @@ pub fn notices<'r>(report: &'r Report, events: &'r [Event], now: DateTime<Utc>) 
             lead,
             alerts,
             hints,
+        });
+    }
+    // Alerts that are not about an award (the account's `out_of_pocket`, the plan's
+    // `apply_by`): a notice per key, without an award, after the awards'.
+    let mut keys: Vec<&str> = Vec::new();
+    for e in events.iter().filter(|e| e.kind != EventKind::Resolved) {
+        let key = e.alert.award.as_str();
+        if !report.awards.iter().any(|a| a.id == key) && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for key in keys {
+        let mut raised: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.alert.award == key && e.kind != EventKind::Resolved)
+            .collect();
+        raised.sort_by(|a, b| b.alert.severity.cmp(&a.alert.severity));
+        let lead = raised[0];
+        out.push(Notice {
+            kind: MessageKind::Alert,
+            award_id: &lead.alert.award,
+            award: None,
+            key: format!(
+                "{}.{}.{}.{}.{}",
+                report.as_of,
+                key,
+                lead.alert.rule,
+                lead.kind.as_str(),
+                stamp(now)
+            ),
+            subject: stale_subject(report, &lead.alert.subject),
+            lead,
+            alerts: raised.iter().map(|e| &e.alert).collect(),
+            hints: Vec::new(),
         });
     }
     for e in events.iter().filter(|e| e.kind == EventKind::Resolved) {

@@ -1,0 +1,606 @@
+//! The next award: from the day the account starts paying (as AWS draws the credits)
+//! and the forecast beyond it, which programs the company could still use, for how much,
+//! by when, and what is at stake if the date is missed. Pure: everything comes from the
+//! burn model's own projection (`burn::Projector::unpaid_lines`), with the hints' levers
+//! applied where they are priced, as an application should size its ask.
+//!
+//! Also the application's numbers (`projection`): per month, workload and model, the
+//! projected tokens and spend from the same forecast and the bill's own token mix.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use crate::analyse::analysis::WorkloadSpend;
+use crate::analyse::burn::{Adjust, Projector, Quantiles};
+use crate::config::{Config, Program, Scope};
+use crate::model::money::{cents, money};
+
+/// A lever the plan assumes applied: the hints' levers on a workload, together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeverAssumed {
+    pub workload: String,
+    /// The first day it saves.
+    pub from: NaiveDate,
+    /// About this much a month at the last 30 days' spend (the hints' middle case).
+    #[serde(serialize_with = "cents")]
+    pub monthly_saving: f64,
+}
+
+/// A program the company already holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Granted {
+    pub program: Program,
+    /// The award's id, or the Billing API's credit ("credit 1234: AWS Activate ...").
+    pub by: String,
+    /// The workloads it funds (empty for a credit no award names).
+    pub workloads: Vec<String>,
+}
+
+/// One program to apply for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    pub program: Program,
+    /// The workload it is for (a POC, Build for Startups); None: the account.
+    pub workload: Option<String>,
+    /// The ask: the P50 need within the program's band.
+    #[serde(serialize_with = "cents")]
+    pub amount: f64,
+    /// The same on the P90 spend path.
+    #[serde(serialize_with = "cents")]
+    pub amount_p90: f64,
+    /// What the spend it would fund needs over the program's term, P50 and P90, before
+    /// the band.
+    #[serde(serialize_with = "cents")]
+    pub need: f64,
+    #[serde(serialize_with = "cents")]
+    pub need_p90: f64,
+    /// The last day to apply: the day its spend may start going unpaid (P10) less the
+    /// program's lead time.
+    pub apply_by: NaiveDate,
+    pub lead_days: i64,
+    /// The first day its spend goes unpaid (P50), from which the award is sized.
+    pub covers_from: NaiveDate,
+    /// The last day the ask covers at P50: the term's end, or the day the band's ceiling
+    /// is spent.
+    pub covers_until: NaiveDate,
+    /// Paid out of pocket if the date is missed: the P50 spend of its scope over the
+    /// lead time from `covers_from` (applying only once the paying has started).
+    #[serde(serialize_with = "cents")]
+    pub at_stake: f64,
+    pub reasons: Vec<String>,
+}
+
+/// A program the plan does not propose, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotProposed {
+    pub program: Program,
+    pub workload: Option<String>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub as_of: NaiveDate,
+    /// The last day the projection reaches.
+    pub projected_until: NaiveDate,
+    /// When the account starts paying, with the levers assumed (P10 the earliest).
+    pub out_of_pocket_begins: Quantiles<Option<NaiveDate>>,
+    pub levers: Vec<LeverAssumed>,
+    pub granted: Vec<Granted>,
+    /// Soonest apply-by first.
+    pub recommendations: Vec<Recommendation>,
+    pub not_proposed: Vec<NotProposed>,
+}
+
+/// What the plan reads.
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    pub projector: &'a Projector,
+    pub workloads: &'a [WorkloadSpend],
+    /// The Billing API's credits, when read.
+    pub credits: &'a [crate::model::credits::Credit],
+    pub as_of: NaiveDate,
+    /// Whether the hints' levers are assumed applied (`[plan] assume_levers`).
+    pub levers: bool,
+}
+
+/// The levers assumed, as the burn model takes them, and in words.
+pub fn levers(inputs: &Inputs) -> (Vec<Adjust>, Vec<LeverAssumed>) {
+    if !inputs.levers {
+        return (Vec::new(), Vec::new());
+    }
+    let Some(from) =
+        crate::analyse::hints::start_date(inputs.config, Some(inputs.projector), inputs.as_of)
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut adjusts = Vec::new();
+    let mut assumed = Vec::new();
+    for w in inputs.workloads {
+        let cuts = crate::analyse::hints::all_cuts(inputs.config, w);
+        let saving: f64 = cuts.iter().map(|c| c.cost * c.rate[1]).sum();
+        if cuts.is_empty() || saving < 0.005 {
+            continue;
+        }
+        adjusts.push(crate::analyse::hints::adjust_of(w, &cuts, from));
+        assumed.push(LeverAssumed {
+            workload: w.name.clone(),
+            from,
+            monthly_saving: saving,
+        });
+    }
+    (adjusts, assumed)
+}
+
+/// The program a Billing API credit's description names, if any.
+pub fn program_of_description(description: &str) -> Option<Program> {
+    let d = description.to_ascii_lowercase();
+    if d.contains("accelerator") {
+        Some(Program::GenaiAccelerator)
+    } else if d.contains("founders") {
+        Some(Program::ActivateFounders)
+    } else if d.contains("portfolio") {
+        Some(Program::ActivatePortfolio)
+    } else if d.contains("build for startups") {
+        Some(Program::BuildForStartups)
+    } else if d.contains("proof of concept") || d.contains("poc") {
+        Some(Program::BedrockPoc)
+    } else {
+        None
+    }
+}
+
+/// The programs already held: every award in the config (expired ones too), and the
+/// Billing API's credits no award names, by their description.
+pub fn granted(config: &Config, credits: &[crate::model::credits::Credit]) -> Vec<Granted> {
+    let mut out: Vec<Granted> = config
+        .awards
+        .iter()
+        .filter(|a| a.program != Program::Other)
+        .map(|a| Granted {
+            program: a.program,
+            by: a.id.clone(),
+            workloads: a.workloads.clone(),
+        })
+        .collect();
+    for c in credits {
+        if config
+            .awards
+            .iter()
+            .any(|a| a.credit_id.as_deref() == Some(c.credit_id.as_str()))
+        {
+            continue;
+        }
+        if let Some(program) = program_of_description(&c.description) {
+            out.push(Granted {
+                program,
+                by: format!("credit {}: {}", c.credit_id, c.description),
+                workloads: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// The spend a candidate would fund: per spend path, its unpaid dollars by day.
+struct Need {
+    daily: [BTreeMap<NaiveDate, f64>; 3],
+}
+
+impl Need {
+    fn of(unpaid: &[Vec<(NaiveDate, usize, f64)>; 3], takes: &dyn Fn(usize) -> bool) -> Need {
+        Need {
+            daily: std::array::from_fn(|q| {
+                let mut m: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+                for &(d, k, v) in &unpaid[q] {
+                    if takes(k) {
+                        *m.entry(d).or_default() += v;
+                    }
+                }
+                m
+            }),
+        }
+    }
+
+    /// The first day it goes unpaid on path `q`.
+    fn first(&self, q: usize) -> Option<NaiveDate> {
+        self.daily[q]
+            .iter()
+            .find(|(_, v)| **v >= 0.005)
+            .map(|(d, _)| *d)
+    }
+
+    /// Its unpaid dollars on path `q` from `from` to `to`, both included.
+    fn between(&self, q: usize, from: NaiveDate, to: NaiveDate) -> f64 {
+        self.daily[q].range(from..=to).map(|(_, v)| v).sum()
+    }
+
+    /// The first day from `from` on which the unpaid dollars on path `q` reach `amount`.
+    fn reaches(&self, q: usize, from: NaiveDate, amount: f64) -> Option<NaiveDate> {
+        let mut sum = 0.0;
+        for (d, v) in self.daily[q].range(from..) {
+            sum += v;
+            if sum >= amount - 0.005 {
+                return Some(*d);
+            }
+        }
+        None
+    }
+}
+
+fn days(d: NaiveDate, n: i64) -> NaiveDate {
+    d.checked_add_signed(chrono::Duration::days(n)).unwrap_or(d)
+}
+
+/// The plan: for each program the company could still use, the ask, the date to apply
+/// by and what is at stake.
+pub fn plan(inputs: &Inputs) -> Plan {
+    let p = inputs.projector;
+    let (adjusts, assumed) = levers(inputs);
+    let unpaid = p.unpaid_lines(&adjusts);
+    let kinds = p.kinds();
+    let until = p.until();
+    let granted = granted(inputs.config, inputs.credits);
+    let account_need = Need::of(&unpaid, &|k| !kinds[k].marketplace);
+    let out_of_pocket_begins = Quantiles {
+        p10: account_need.first(2),
+        p50: account_need.first(1),
+        p90: account_need.first(0),
+    };
+    let lever_words = if assumed.is_empty() {
+        if inputs.levers {
+            "no lever is priced on the bill, so none is assumed".to_string()
+        } else {
+            "no lever assumed ([plan] assume_levers = false)".to_string()
+        }
+    } else {
+        format!(
+            "with the hints' levers assumed applied from {}: {}",
+            assumed[0].from,
+            assumed
+                .iter()
+                .map(|l| format!("{} about {} a month", l.workload, money(l.monthly_saving)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut recommendations = Vec::new();
+    let mut not_proposed = Vec::new();
+    for program in Program::PROPOSABLE {
+        let Some(terms) = program.terms() else {
+            continue;
+        };
+        if inputs.config.plan.exclude.contains(&program) {
+            not_proposed.push(NotProposed {
+                program,
+                workload: None,
+                why: "excluded by [plan] exclude".into(),
+            });
+            continue;
+        }
+        let held: Vec<&Granted> = granted.iter().filter(|g| g.program == program).collect();
+        if terms.once && !held.is_empty() {
+            not_proposed.push(NotProposed {
+                program,
+                workload: None,
+                why: format!(
+                    "already granted ({}); it is granted once",
+                    held.iter().map(|g| g.by.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+            continue;
+        }
+        // (workload, what it takes): the candidates the program could fund.
+        let candidates: Vec<(Option<String>, Need)> = match terms.scope {
+            Scope::Account => vec![(None, Need::of(&unpaid, &|k| !kinds[k].marketplace))],
+            Scope::WorkloadBedrock | Scope::Workload => {
+                let bedrock_only = terms.scope == Scope::WorkloadBedrock;
+                let mut c = Vec::new();
+                for w in &inputs.config.workloads {
+                    let name = w.name.clone();
+                    let takes = |k: usize| {
+                        kinds[k].workload.as_deref() == Some(name.as_str())
+                            && !kinds[k].marketplace
+                            && (!bedrock_only
+                                || crate::model::usage_type::is_bedrock_service(&kinds[k].service))
+                    };
+                    if !(0..kinds.len()).any(takes) {
+                        continue;
+                    }
+                    if let Some(g) = held.iter().find(|g| g.workloads.contains(&name)) {
+                        not_proposed.push(NotProposed {
+                            program,
+                            workload: Some(name.clone()),
+                            why: format!("already granted for it ({})", g.by),
+                        });
+                        continue;
+                    }
+                    c.push((Some(name.clone()), Need::of(&unpaid, &takes)));
+                }
+                if terms.once {
+                    // Once per company: for the workload that needs it most.
+                    c.sort_by(|a, b| {
+                        let total = |n: &Need| n.daily[1].values().sum::<f64>();
+                        total(&b.1).total_cmp(&total(&a.1))
+                    });
+                    c.truncate(1);
+                }
+                c
+            }
+        };
+        for (workload, need) in candidates {
+            match recommend(program, &terms, workload.clone(), &need, inputs, until) {
+                Ok(mut r) => {
+                    r.reasons.push(lever_words.clone());
+                    recommendations.push(r);
+                }
+                Err(why) => not_proposed.push(NotProposed {
+                    program,
+                    workload,
+                    why,
+                }),
+            }
+        }
+    }
+    recommendations.sort_by_key(|r| (r.apply_by, r.program.name()));
+    Plan {
+        as_of: inputs.as_of,
+        projected_until: until,
+        out_of_pocket_begins,
+        levers: assumed,
+        granted,
+        recommendations,
+        not_proposed,
+    }
+}
+
+/// One candidate sized, or why it is not proposed.
+fn recommend(
+    program: Program,
+    terms: &crate::config::Terms,
+    workload: Option<String>,
+    need: &Need,
+    inputs: &Inputs,
+    until: NaiveDate,
+) -> Result<Recommendation, String> {
+    let scope = match (&workload, terms.scope) {
+        (Some(w), Scope::WorkloadBedrock) => format!("{w}'s Bedrock spend"),
+        (Some(w), _) => format!("{w}'s spend"),
+        (None, _) => "the account's eligible spend".to_string(),
+    };
+    let Some(earliest) = need.first(2) else {
+        return Err(format!(
+            "the credits pay {scope} through {until}, the end of the projection, even on the P90 forecast"
+        ));
+    };
+    let term_end = |from: NaiveDate| days(from, terms.term_days - 1).min(until);
+    let need_p90 = need.between(2, earliest, term_end(earliest));
+    let Some(from) = need.first(1) else {
+        return Err(format!(
+            "only on the P90 forecast does {scope} go unpaid (from {earliest}, {} over the program's {} days); at P50 the credits pay it through {until}",
+            money(need_p90),
+            terms.term_days
+        ));
+    };
+    let lead = inputs.config.plan.lead_days(program);
+    let need_p50 = need.between(1, from, term_end(from));
+    let band = |v: f64| v.clamp(terms.min, terms.max);
+    let amount = band(need_p50);
+    let mut reasons = vec![format!(
+        "{scope} starts going unpaid {from} (P10 {earliest}); over the program's usual {} days from then the forecast puts it at {} (P90 {})",
+        terms.term_days,
+        money(need_p50),
+        money(need_p90)
+    )];
+    if days(from, terms.term_days - 1) > until {
+        reasons.push(format!(
+            "the projection ends {until}, before the term does: the need counts the days up to it only"
+        ));
+    }
+    let mut covers_until = term_end(from);
+    if need_p50 > terms.max {
+        covers_until = need
+            .reaches(1, from, terms.max)
+            .map_or(covers_until, |d| d.pred_opt().unwrap_or(d));
+        reasons.push(format!(
+            "the need is above the program's ceiling of {}: the ask is the ceiling, which covers up to {covers_until}",
+            money(terms.max)
+        ));
+    } else if need_p50 < terms.min {
+        reasons.push(format!(
+            "the need is under the program's floor of {}: an award of the floor would leave about {} unused",
+            money(terms.min),
+            money(terms.min - need_p50)
+        ));
+    }
+    let apply_by = days(earliest, -lead);
+    let stake_to = days(from, lead - 1).min(covers_until);
+    let mut at_stake = need.between(1, from, stake_to);
+    if apply_by < inputs.as_of {
+        let lands = days(inputs.as_of, lead);
+        at_stake = need.between(1, from, days(lands, -1));
+        reasons.push(format!(
+            "the date to apply by has passed: applied today, the credits land about {lands}, and {} of {scope} goes unpaid before then (P50)",
+            money(at_stake)
+        ));
+    } else {
+        reasons.push(format!(
+            "applied by {apply_by}, {lead} days before the P10 date, the credits land before the paying can start; applied only once it has started, about {} is paid out of pocket while the application is decided (P50)",
+            money(at_stake)
+        ));
+    }
+    Ok(Recommendation {
+        program,
+        workload,
+        amount,
+        amount_p90: band(need_p90),
+        need: need_p50,
+        need_p90,
+        apply_by,
+        lead_days: lead,
+        covers_from: from,
+        covers_until,
+        at_stake,
+        reasons,
+    })
+}
+
+/// One month of the projection for one workload and model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectionRow {
+    /// `2027-01`.
+    pub month: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub workload: String,
+    /// The bill's name for the model; "(other spend)" for the rest of the workload's
+    /// spend (other services, Bedrock lines that are not tokens).
+    pub model: String,
+    pub input_tokens_p50: f64,
+    pub output_tokens_p50: f64,
+    pub input_tokens_p90: f64,
+    pub output_tokens_p90: f64,
+    /// The forecast as it stands.
+    pub spend_p50: f64,
+    pub spend_p90: f64,
+    /// With the levers assumed (the workload's saving shared over its rows by spend).
+    pub spend_p50_after_levers: f64,
+    pub spend_p90_after_levers: f64,
+    /// The levers assumed on the workload, or empty.
+    pub levers: String,
+}
+
+/// The 12 calendar months after the data (the first one from the day after it), each
+/// as (its `YYYY-MM`, first day, last day), within the projection.
+pub fn months(p: &Projector) -> Vec<(String, NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut from = days(p.end(), 1);
+    for _ in 0..12 {
+        let next = if from.month() == 12 {
+            NaiveDate::from_ymd_opt(from.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(from.year(), from.month() + 1, 1)
+        };
+        let Some(next) = next else { break };
+        let to = days(next, -1).min(p.until());
+        if to < from {
+            break;
+        }
+        out.push((format!("{:04}-{:02}", from.year(), from.month()), from, to));
+        from = next;
+    }
+    out
+}
+
+/// Per month (`months`), workload and model: projected tokens and spend, P50 and P90,
+/// as the forecast has them and with the levers assumed. A workload's rows add up to its
+/// forecast; its models split it by their share of its last 30 days' spend, and each
+/// model's tokens are its spend at the bill's own dollars per token.
+pub fn projection(inputs: &Inputs) -> Vec<ProjectionRow> {
+    let p = inputs.projector;
+    let (adjusts, assumed) = levers(inputs);
+    let months = months(p);
+    let kinds = p.kinds();
+    let name_of = |k: usize| {
+        kinds[k]
+            .workload
+            .clone()
+            .unwrap_or_else(|| "(unattributed)".into())
+    };
+    // Per path (P50, P90), with and without levers: month -> workload -> dollars.
+    type Sums = Vec<BTreeMap<String, f64>>;
+    let sums = |q: usize, adjust: &[Adjust]| -> Sums {
+        let mut lines = p.spend_lines(q, adjust);
+        months
+            .iter()
+            .map(|(_, from, to)| {
+                let mut m: BTreeMap<String, f64> = BTreeMap::new();
+                let mut d = *from;
+                while d <= *to {
+                    for (k, v) in lines(d) {
+                        *m.entry(name_of(k)).or_default() += v;
+                    }
+                    d = days(d, 1);
+                }
+                m
+            })
+            .collect()
+    };
+    let before = [sums(1, &[]), sums(2, &[])];
+    let after = [sums(1, &adjusts), sums(2, &adjusts)];
+    let mut names: Vec<String> = before[0]
+        .iter()
+        .chain(&before[1])
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut rows = Vec::new();
+    for (i, (month, from, to)) in months.iter().enumerate() {
+        for name in &names {
+            let w = inputs.workloads.iter().find(|w| &w.name == name);
+            let levers = match w {
+                Some(w) if assumed.iter().any(|l| &l.workload == name) => {
+                    let mut kinds: Vec<&str> = crate::analyse::hints::levers_of(inputs.config, w)
+                        .iter()
+                        .map(|l| l.kind.as_str())
+                        .collect();
+                    kinds.sort();
+                    kinds.dedup();
+                    kinds.join("+")
+                }
+                _ => String::new(),
+            };
+            let get = |s: &Sums| s[i].get(name).copied().unwrap_or(0.0);
+            let (b50, b90, a50, a90) = (
+                get(&before[0]),
+                get(&before[1]),
+                get(&after[0]),
+                get(&after[1]),
+            );
+            // The models' shares of the workload's last 30 days, and their tokens a dollar.
+            let total = w.map_or(0.0, |w| w.last_30_days);
+            let mut models: Vec<(String, f64, f64, f64)> = Vec::new();
+            if let Some(w) = w {
+                for m in &w.models {
+                    if total > 0.0 && m.billed > 0.0 {
+                        models.push((
+                            m.name.clone().unwrap_or_else(|| m.model.clone()),
+                            m.billed / total,
+                            m.tokens.input.unwrap_or(0.0) / m.billed,
+                            m.tokens.output.unwrap_or(0.0) / m.billed,
+                        ));
+                    }
+                }
+            }
+            let rest = 1.0 - models.iter().map(|m| m.1).sum::<f64>();
+            models.push(("(other spend)".into(), rest.max(0.0), 0.0, 0.0));
+            let shares: f64 = models.iter().map(|m| m.1).sum();
+            for (model, share, input, output) in models {
+                let s = if shares > 0.0 { share / shares } else { 1.0 };
+                if s <= 0.0 {
+                    continue;
+                }
+                rows.push(ProjectionRow {
+                    month: month.clone(),
+                    from: *from,
+                    to: *to,
+                    workload: name.clone(),
+                    model,
+                    input_tokens_p50: b50 * s * input,
+                    output_tokens_p50: b50 * s * output,
+                    input_tokens_p90: b90 * s * input,
+                    output_tokens_p90: b90 * s * output,
+                    spend_p50: b50 * s,
+                    spend_p90: b90 * s,
+                    spend_p50_after_levers: a50 * s,
+                    spend_p90_after_levers: a90 * s,
+                    levers: levers.clone(),
+                });
+            }
+        }
+    }
+    rows
+}
