@@ -450,6 +450,10 @@ pub fn model(
         kinds: spend.kinds.clone(),
         end,
         until: end + chrono::Days::new(h as u64),
+        awards: awards.to_vec(),
+        billing: billing.clone(),
+        order,
+        launches: Vec::new(),
     };
     let projection = projector.project(&[]);
     let out_awards = awards
@@ -854,9 +858,102 @@ pub struct Projector {
     kinds: Vec<Kind>,
     end: NaiveDate,
     until: NaiveDate,
+    /// What the views were made from, to make them again for a what-if's new awards
+    /// and kinds.
+    awards: Vec<Award>,
+    billing: Billing,
+    order: DrawdownOrder,
+    /// Spend a what-if adds: per launch, its kinds' shares, first day and daily amount.
+    launches: Vec<Added>,
+}
+
+/// A launch as the projection draws it: its kinds' shares, first day and daily amount.
+type Added = (Vec<(usize, f64)>, NaiveDate, f64);
+
+/// Spend to come that the data cannot show: a launch, or a new workload.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Launch {
+    pub workload: String,
+    /// The first day it spends (after the last day of data).
+    pub from: NaiveDate,
+    /// What it adds a day, on every spend path.
+    #[serde(serialize_with = "cents")]
+    pub daily: f64,
+    /// For a workload the data does not have: the service it is billed under.
+    pub service: String,
 }
 
 impl Projector {
+    /// The model with `launches` added to the spend to come and `awards` granted (each
+    /// starting after the data, so the past is unchanged): the views made again with
+    /// them, the ledgers at the end of the data grown to hold them. A launch on a
+    /// workload the data has is spread over its kinds as its recent spend is; on a new
+    /// one it is a kind of its own (its `service`, not Marketplace). Err names what
+    /// starts too early.
+    pub fn with(&self, launches: &[Launch], awards: &[Award]) -> Result<Projector, String> {
+        let mut p = self.clone();
+        for a in awards {
+            if a.start <= self.end {
+                return Err(format!(
+                    "award {:?} starts {}, not after the last day of data ({}): a what-if award is one applied for",
+                    a.id, a.start, self.end
+                ));
+            }
+        }
+        for l in launches {
+            if l.from <= self.end {
+                return Err(format!(
+                    "the launch of {} starts {}, not after the last day of data ({})",
+                    l.workload, l.from, self.end
+                ));
+            }
+            let shares: Vec<(usize, f64)> = self
+                .fits
+                .iter()
+                .find(|f| {
+                    f.shares
+                        .first()
+                        .is_some_and(|(k, _)| self.kinds[*k].workload.as_deref() == Some(&l.workload))
+                })
+                .map(|f| f.shares.clone())
+                .unwrap_or_default();
+            let shares = if shares.is_empty() {
+                let kind = Kind {
+                    workload: Some(l.workload.clone()),
+                    service: l.service.clone(),
+                    marketplace: false,
+                };
+                let k = match p.kinds.iter().position(|x| *x == kind) {
+                    Some(k) => k,
+                    None => {
+                        p.kinds.push(kind);
+                        p.past.add_kinds(1);
+                        p.past_account.add_kinds(1);
+                        p.kinds.len() - 1
+                    }
+                };
+                vec![(k, 1.0)]
+            } else {
+                shares
+            };
+            p.launches.push((shares, l.from, l.daily));
+        }
+        let n = self.awards.len();
+        for (i, a) in awards.iter().enumerate() {
+            p.awards.push(a.clone());
+            p.past.insert_credit(n + i, p.kinds.len());
+            p.past_account.insert_credit(n + i, p.kinds.len());
+            p.past_paid.push(Vec::new());
+        }
+        p.views = views(&p.kinds, &p.awards, &p.billing, p.order);
+        Ok(p)
+    }
+
+    /// The awards' ids and expiries, in the model's order (a what-if's after the
+    /// config's).
+    pub fn awards(&self) -> impl Iterator<Item = (&str, NaiveDate)> {
+        self.awards.iter().map(|a| (a.id.as_str(), a.expiry))
+    }
     /// The last day of data the future is drawn from.
     pub fn end(&self) -> NaiveDate {
         self.end
@@ -975,6 +1072,21 @@ impl Projector {
                         forecast * share * factor + more * share
                     };
                     out.push((k2, spend));
+                }
+            }
+            for (shares, from, daily) in &self.launches {
+                if day < *from {
+                    continue;
+                }
+                for &(k, share) in shares {
+                    let k2 = match keep {
+                        Some(map) => match map.get(k).copied().flatten() {
+                            Some(k2) => k2,
+                            None => continue,
+                        },
+                        None => k,
+                    };
+                    out.push((k2, daily * share));
                 }
             }
             out

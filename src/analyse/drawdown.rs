@@ -116,6 +116,27 @@ impl Ledger {
         }
     }
 
+    /// A credit that has paid nothing yet, inserted at `at` (the credits from `at` on
+    /// move up by one), in a ledger of `kinds` kinds.
+    pub fn insert_credit(&mut self, at: usize, kinds: usize) {
+        self.drawn.insert(at, 0.0);
+        self.daily.insert(at, Vec::new());
+        self.by_kind.insert(at, vec![0.0; kinds]);
+        self.exhausted_on.insert(at, None);
+        self.out_of_pocket.insert(at, 0.0);
+        if let Some(p) = &mut self.paid {
+            p.insert(at, Vec::new());
+        }
+    }
+
+    /// `n` more kinds of spend, none of it seen yet.
+    pub fn add_kinds(&mut self, n: usize) {
+        for row in &mut self.by_kind {
+            row.extend(std::iter::repeat_n(0.0, n));
+        }
+        self.unpaid.extend(std::iter::repeat_n(0.0, n));
+    }
+
     /// This ledger, keeping from now on every line no credit pays (`unpaid_lines`).
     pub fn recording_unpaid(mut self) -> Ledger {
         self.unpaid_lines = Some(Vec::new());

@@ -186,13 +186,14 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Draw a hint's lever (or any lever on a workload) through the burn model: every
-    /// award before and after, without any AWS request or write.
+    /// Draw a hint's lever (or any lever on a workload), a planned launch or an award
+    /// applied for through the burn model: every award before and after, without any
+    /// AWS request or write.
     ///
     /// Prints every award's exhaustion date and unused balance at expiry, and when the
     /// account starts paying out of pocket, before and after the lever, each with its
     /// P10-P90 range. A live source's cache is read; nothing is fetched or written.
-    #[command(group(clap::ArgGroup::new("which").required(true).args(["hint", "lever"])))]
+    #[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["hint", "lever", "launch", "award"])))]
     WhatIf {
         #[command(flatten)]
         common: Common,
@@ -211,6 +212,19 @@ pub enum Command {
         /// hints.start_after_days after --as-of.
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
         from: Option<NaiveDate>,
+        /// A planned launch or a new workload: spend added every day from a day after
+        /// the data, on every spend path (`service=` names the service of a new
+        /// workload, default Amazon Bedrock). Repeatable.
+        #[arg(long, value_name = "workload=NAME,from=DATE,daily=AMOUNT")]
+        launch: Vec<String>,
+        /// An award applied for, starting after the data: it pays every service
+        /// (Marketplace not covered) for the workloads named with workload= (repeat the
+        /// key), or for every workload. Repeatable.
+        #[arg(
+            long,
+            value_name = "program=P,amount=A,start=DATE,expiry=DATE[,workload=NAME]"
+        )]
+        award: Vec<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -574,6 +588,8 @@ fn execute(command: Command) -> anyhow::Result<()> {
             lever,
             workload,
             from,
+            launch,
+            award,
             format,
         } => what_if::what_if(
             &common,
@@ -582,6 +598,8 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 lever,
                 workload,
                 from,
+                launches: launch,
+                awards: award,
             },
             format,
         ),

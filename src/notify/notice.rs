@@ -144,7 +144,7 @@ pub fn notices<'r>(report: &'r Report, events: &'r [Event], now: DateTime<Utc>) 
             .iter()
             .filter(|e| e.alert.award == key && e.kind != EventKind::Resolved)
             .collect();
-        raised.sort_by(|a, b| b.alert.severity.cmp(&a.alert.severity));
+        raised.sort_by_key(|e| std::cmp::Reverse(e.alert.severity));
         let lead = raised[0];
         out.push(Notice {
             kind: MessageKind::Alert,

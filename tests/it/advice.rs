@@ -585,13 +585,10 @@ fn what_if_on_a_stacked_pair_moves_the_poc_and_the_portfolio_behind_it() {
         from: d(60),
         cuts: vec![("Amazon Bedrock".into(), false, 0.5)],
     };
-    let ids = [
-        ("poc".to_string(), d(120)),
-        ("portfolio".to_string(), d(364)),
-    ];
-    let r = creditburn::analyse::whatif::what_if(&model.projector, &ids, &adjust);
+    let r = creditburn::analyse::whatif::what_if(&model.projector, &lever(adjust)).unwrap();
     let portfolio = &r.awards[1];
-    let p50 = portfolio.before.exhaustion_date.p50.unwrap();
+    let before = portfolio.before.as_ref().unwrap();
+    let p50 = before.exhaustion_date.p50.unwrap();
     assert!((p50 - d(259)).num_days().abs() <= 1, "{p50}");
     assert_eq!(portfolio.after.exhaustion_date.p50, None);
     assert!(
@@ -599,9 +596,12 @@ fn what_if_on_a_stacked_pair_moves_the_poc_and_the_portfolio_behind_it() {
         "{:?}",
         portfolio.after
     );
-    assert_eq!(portfolio.before.unused_at_expiry.p50, 0.0);
+    assert_eq!(before.unused_at_expiry.p50, 0.0);
     // The POC is spent either way.
-    assert_eq!(r.awards[0].before.unused_at_expiry.p50, 0.0);
+    assert_eq!(
+        r.awards[0].before.as_ref().unwrap().unused_at_expiry.p50,
+        0.0
+    );
     assert_eq!(r.awards[0].after.unused_at_expiry.p50, 0.0);
     // The account pays out of pocket from day 260 before; after, only from the day after
     // the last expiry (day 365), when no credit is left.
@@ -731,8 +731,7 @@ fn a_lever_does_not_cut_spend_already_made_that_is_still_arriving() {
         from: d(60),
         cuts: vec![("Amazon Bedrock".into(), false, 1.0)],
     };
-    let r =
-        creditburn::analyse::whatif::what_if(&model.projector, &[("a".into(), d(364))], &adjust);
+    let r = creditburn::analyse::whatif::what_if(&model.projector, &lever(adjust)).unwrap();
     let unused = r.awards[0].after.unused_at_expiry.p50;
     assert!(
         (unused - (1_080.0 - more)).abs() < 0.01,
@@ -771,4 +770,12 @@ fn a_lever_starting_after_the_poc_runs_out_is_drawn_on_the_award_behind_it() {
         "{}",
         caching.text
     );
+}
+
+/// A what-if of one lever.
+fn lever(adjust: creditburn::analyse::burn::Adjust) -> creditburn::analyse::whatif::Scenario {
+    creditburn::analyse::whatif::Scenario {
+        adjust: Some(adjust),
+        ..Default::default()
+    }
 }
