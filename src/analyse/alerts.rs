@@ -220,7 +220,9 @@ fn drawn_by_others(a: &AwardStatus, oop: &OutOfPocket, config: &AlertConfig) -> 
 
 /// "from 2027-11-15 (P10 2027-08-06, P90 2027-11-15)": when the account starts paying,
 /// as a phrase.
-pub fn out_of_pocket_from(q: &crate::analyse::burn::Quantiles<Option<chrono::NaiveDate>>) -> String {
+pub fn out_of_pocket_from(
+    q: &crate::analyse::burn::Quantiles<Option<chrono::NaiveDate>>,
+) -> String {
     match (q.p10, q.p50, q.p90) {
         (p10, Some(p50), p90) => format!(
             "from {p50} (P10 {}, P90 {})",

@@ -911,9 +911,9 @@ impl Projector {
                 .fits
                 .iter()
                 .find(|f| {
-                    f.shares
-                        .first()
-                        .is_some_and(|(k, _)| self.kinds[*k].workload.as_deref() == Some(&l.workload))
+                    f.shares.first().is_some_and(|(k, _)| {
+                        self.kinds[*k].workload.as_deref() == Some(&l.workload)
+                    })
                 })
                 .map(|f| f.shares.clone())
                 .unwrap_or_default();

@@ -287,7 +287,10 @@ pub fn plan(inputs: &Inputs) -> Plan {
                 workload: None,
                 why: format!(
                     "already granted ({}); it is granted once",
-                    held.iter().map(|g| g.by.as_str()).collect::<Vec<_>>().join(", ")
+                    held.iter()
+                        .map(|g| g.by.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
             continue;
@@ -401,9 +404,7 @@ fn recommend(
     }
     let mut covers_until = term_end(from);
     if need_p50 > terms.max {
-        covers_until = need
-            .reaches(1, from, terms.max)
-            .map_or(covers_until, |d| d.pred_opt().unwrap_or(d));
+        covers_until = need.reaches(1, from, terms.max).unwrap_or(covers_until);
         reasons.push(format!(
             "the need is above the program's ceiling of {}: the ask is the ceiling, which covers up to {covers_until}",
             money(terms.max)

@@ -93,7 +93,10 @@ pub fn assess(
     let mut alerts: Vec<_> = crate::analyse::alerts::out_of_pocket(&analysis.out_of_pocket, as_of)
         .into_iter()
         .collect();
-    alerts.extend(crate::analyse::alerts::decide(&analysis.awards, &config.alerts));
+    alerts.extend(crate::analyse::alerts::decide(
+        &analysis.awards,
+        &config.alerts,
+    ));
     alerts.extend(crate::analyse::alerts::drawn_by_others_all(
         &analysis.awards,
         &analysis.out_of_pocket,

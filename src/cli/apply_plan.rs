@@ -293,7 +293,11 @@ pub(super) fn summary(report: &Report, p: &Plan, rows: &[ProjectionRow]) -> Stri
             p.levers[0].from,
             p.levers
                 .iter()
-                .map(|l| format!("{} saves about {} a month", l.workload, money(l.monthly_saving)))
+                .map(|l| format!(
+                    "{} saves about {} a month",
+                    l.workload,
+                    money(l.monthly_saving)
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         ));

@@ -7,6 +7,7 @@ macro_rules! say {
     ($($arg:tt)*) => { say(&format!($($arg)*)) };
 }
 
+mod apply_plan;
 mod check_config;
 mod credits;
 mod daemon;
@@ -18,7 +19,6 @@ mod progress;
 mod record;
 mod run;
 mod send_test;
-mod apply_plan;
 mod what_if;
 
 use load::prepare;

@@ -118,11 +118,7 @@ fn pairs<'a>(flag: &str, spec: &'a str) -> Result<Vec<(&'a str, &'a str)>, BadAr
         .map(|p| {
             p.split_once('=')
                 .map(|(k, v)| (k.trim(), v.trim()))
-                .ok_or_else(|| {
-                    BadArgument(format!(
-                        "{flag} {spec:?}: {p:?} is not key=value"
-                    ))
-                })
+                .ok_or_else(|| BadArgument(format!("{flag} {spec:?}: {p:?} is not key=value")))
         })
         .collect()
 }
@@ -234,7 +230,8 @@ fn award_of(
         )));
     }
     let names: Vec<&str> = workloads.iter().map(String::as_str).collect();
-    let mut award = crate::config::Award::granted(&id, start, expiry, vec![(start, amount)], &names);
+    let mut award =
+        crate::config::Award::granted(&id, start, expiry, vec![(start, amount)], &names);
     award.program = program;
     Ok(award)
 }
@@ -371,15 +368,9 @@ fn table_of(what: &str, saving: f64, r: &WhatIf) -> String {
         let before = |f: &dyn Fn(&whatif::Outlook) -> String| {
             a.before.as_ref().map_or("(a new award)".to_string(), f)
         };
-        out.push_str(&format!(
-            "  runs out          before {}\n",
-            before(&dates)
-        ));
+        out.push_str(&format!("  runs out          before {}\n", before(&dates)));
         out.push_str(&format!("                    after  {}\n", dates(&a.after)));
-        out.push_str(&format!(
-            "  unused at expiry  before {}\n",
-            before(&unused)
-        ));
+        out.push_str(&format!("  unused at expiry  before {}\n", before(&unused)));
         out.push_str(&format!(
             "                    after  {}\n",
             unused(&a.after)

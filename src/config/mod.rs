@@ -160,7 +160,10 @@ impl Program {
 
     /// The program named `name` in the config.
     pub fn from_name(name: &str) -> Option<Program> {
-        Program::ALL.iter().find(|(s, _)| *s == name).map(|(_, p)| *p)
+        Program::ALL
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map(|(_, p)| *p)
     }
 
     /// Its usual terms; None for `other`.
@@ -183,9 +186,7 @@ impl Program {
             // About $25K for a distinct build-out workload.
             Program::BuildForStartups => t(25_000.0, 25_000.0, 365, 30, Scope::Workload, true),
             // $200K-$1M in tranches; a cohort, 60-90 days from application to credits.
-            Program::GenaiAccelerator => {
-                t(200_000.0, 1_000_000.0, 365, 90, Scope::Account, true)
-            }
+            Program::GenaiAccelerator => t(200_000.0, 1_000_000.0, 365, 90, Scope::Account, true),
             Program::Other => return None,
         })
     }

@@ -186,16 +186,20 @@ fn run_writes_multipart_alerts_to_the_outbox() {
         String::from_utf8_lossy(&out.stderr)
     );
     let files = outbox_files(dir.path());
-    // Three awards at risk and Founders used up (Portfolio behind it), each new; and
-    // the first digest.
+    // Three awards at risk and Founders used up (Portfolio behind it), each new; the
+    // POC, bfs-docs and Portfolio drawn by other spend as AWS draws them (the first two
+    // already at $0.00, which leads their messages); the account's out-of-pocket start;
+    // and the first digest.
     assert_eq!(
         files,
         [
             "2026-11-20.accelerator.forfeit_risk.new.20261121T080000Z.eml",
-            "2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.eml",
+            "2026-11-20.account.out_of_pocket.new.20261121T080000Z.eml",
+            "2026-11-20.bfs-docs.credit_drawn_by_others.new.20261121T080000Z.eml",
             "2026-11-20.digest.20261121T080000Z.eml",
             "2026-11-20.founders.consumed.new.20261121T080000Z.eml",
-            "2026-11-20.poc-support.exhaustion_risk.new.20261121T080000Z.eml",
+            "2026-11-20.poc-support.credit_drawn_by_others.new.20261121T080000Z.eml",
+            "2026-11-20.portfolio.credit_drawn_by_others.new.20261121T080000Z.eml",
         ]
     );
     let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[4])).unwrap();
@@ -300,10 +304,10 @@ fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
     let out = crate::support::run_next_morning(&config);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("queued 10, sent 10"), "{err}");
-    // Five messages (two recipients each): five files, each holding its own message.
+    assert!(err.contains("queued 14, sent 14"), "{err}");
+    // Seven messages (two recipients each): seven files, each holding its own message.
     let files = outbox_files(dir.path());
-    assert_eq!(files.len(), 5, "{files:?}");
+    assert_eq!(files.len(), 7, "{files:?}");
     let mut ids = Vec::new();
     for f in &files {
         assert!(f.len() <= 120, "{f}");
@@ -355,7 +359,7 @@ fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
         config.to_str().unwrap(),
     ]);
     assert!(again.status.success());
-    assert_eq!(outbox_files(dir.path()).len(), 5);
+    assert_eq!(outbox_files(dir.path()).len(), 7);
 }
 
 #[test]
@@ -380,7 +384,8 @@ fn a_file_of_another_message_under_the_same_name_is_kept_and_this_one_written_be
         std::fs::read_to_string(&taken).unwrap(),
         "Message-ID: <someone-else@example.com>\r\n\r\nnot ours\r\n"
     );
-    let beside = outbox.join("2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.2.eml");
+    let beside =
+        outbox.join("2026-11-20.bfs-docs.credit_drawn_by_others.new.20261121T080000Z.2.eml");
     assert!(std::fs::read_to_string(beside)
         .unwrap()
         .contains("will leave $4,536.23 unused"));
@@ -1216,7 +1221,7 @@ fn report_reads_the_state_store_without_writing_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["deliveries"]["sent"], 10, "{}", r["deliveries"]);
+    assert_eq!(r["deliveries"]["sent"], 14, "{}", r["deliveries"]);
     assert!(
         std::fs::read(&db).unwrap() == before,
         "report changed the store"
@@ -1305,7 +1310,7 @@ fn the_readme_command_table_is_one_table_naming_every_command() {
         .filter_map(|l| l.split_whitespace().next())
         .filter(|c| *c != "help")
         .collect();
-    assert_eq!(commands.len(), 11, "{help}");
+    assert_eq!(commands.len(), 12, "{help}");
     for c in commands {
         assert!(
             table

@@ -176,7 +176,7 @@ fn health_and_metrics_over_http() {
         "creditburn_award_forecast_unused_at_expiry{award=\"bfs-docs\",currency=\"USD\",quantile=\"0.5\"} 4536.23",
         "creditburn_award_status{award=\"bfs-docs\",status=\"forfeit_risk\"} 1",
         "creditburn_last_run_success 1",
-        "creditburn_messages_sent_total 10",
+        "creditburn_messages_sent_total 14",
         "# TYPE creditburn_cost_explorer_requests counter",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");

@@ -33,10 +33,16 @@ fn poc_exhaustion_email() {
         .iter()
         .find(|e| e.award.as_deref() == Some("poc-support"))
         .unwrap();
-    assert_eq!(
-        e.subject,
-        "POC award poc-support runs out on 2026-12-06, 23 days before it expires"
+    // AWS's balance of it is already gone, drawn by other spend: that leads.
+    assert!(
+        e.subject
+            .starts_with("POC award poc-support: AWS's balance is already $0.00, drawn by other spend ($15,273.47 so far: platform $12,110.98"),
+        "{}",
+        e.subject
     );
+    assert!(e
+        .text
+        .contains("POC award poc-support runs out on 2026-12-06, 23 days before it expires"));
     expect_file!["snapshots/poc-support.txt"].assert_eq(&e.text);
     expect_file!["snapshots/poc-support.html"].assert_eq(&e.html);
 }
@@ -56,10 +62,20 @@ fn forfeit_email_suggests_pulling_work_forward() {
 }
 
 #[test]
-fn on_track_award_sends_no_email() {
-    assert!(demo_emails()
+fn on_track_award_sends_no_email_but_for_what_aws_draws() {
+    // Portfolio is on track in its workloads' view: its only message is that AWS draws
+    // it for other spend too, so that it runs out on 2027-02-15.
+    let emails = demo_emails();
+    let portfolio: Vec<_> = emails
         .iter()
-        .all(|e| e.award.as_deref() != Some("portfolio")));
+        .filter(|e| e.award.as_deref() == Some("portfolio"))
+        .collect();
+    assert_eq!(portfolio.len(), 1);
+    assert!(
+        portfolio[0].subject.contains("as AWS draws it, its balance of $91,526.13 runs out on 2027-02-15, where its workloads' own figures last to 2027-08-11"),
+        "{}",
+        portfolio[0].subject
+    );
 }
 
 /// Screenshots `html` in headless Chromium (Debian's package) at 800x1200.
@@ -166,9 +182,15 @@ fn the_digest_table_pads_every_cell() {
         "{}",
         digest.text
     );
-    assert!(digest
+    // It heads the digest, before the table, in bold.
+    let head = digest
         .html
-        .contains("<p>Out of pocket (as AWS draws the credits)"));
+        .find("<p><b>Out of pocket (as AWS draws the credits)");
+    let table = digest.html.find("<table");
+    assert!(head.is_some() && head < table, "{}", digest.html);
+    assert!(digest
+        .text
+        .starts_with("Out of pocket (as AWS draws the credits)"));
 }
 
 /// The demo's report, as `report --format json` and as the 80-column table: the JSON

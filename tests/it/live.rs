@@ -600,7 +600,7 @@ fn alerts_on_stale_data_say_so() {
         .map(|e| e.unwrap().path())
         .find(|p| {
             p.to_string_lossy()
-                .contains("poc-support.exhaustion_risk.new")
+                .contains("poc-support.credit_drawn_by_others.new")
         })
         .expect("the POC alert is in the outbox");
     let eml = std::fs::read_to_string(alert).unwrap();

@@ -16,6 +16,7 @@ mod harness;
 mod lines;
 mod live;
 mod page;
+mod plan;
 mod pricing;
 mod props;
 mod rejoin;

@@ -214,7 +214,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     // twice per message, naming no one).
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut sent: Vec<&str> = stdout.lines().filter(|l| l.starts_with("sent: ")).collect();
-    assert_eq!(sent.len(), 10, "{stdout}");
+    assert_eq!(sent.len(), 14, "{stdout}");
     assert_eq!(
         sent.iter()
             .filter(|l| l.ends_with(" to finance@example.com"))
@@ -231,11 +231,11 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     );
     sent.sort();
     sent.dedup();
-    assert_eq!(sent.len(), 10, "each line once: {stdout}");
-    // Five messages (four alerts and the digest), one copy to each recipient.
+    assert_eq!(sent.len(), 14, "each line once: {stdout}");
+    // Seven messages (six alerts and the digest), one copy to each recipient.
     let got = server.messages();
     let subjects: Vec<&str> = got.iter().filter_map(|m| header(m, "Subject")).collect();
-    assert_eq!(got.len(), 10, "{subjects:?}");
+    assert_eq!(got.len(), 14, "{subjects:?}");
     assert!(subjects
         .iter()
         .any(|s| s.starts_with("POC award poc-support runs out on 2026-12-06")));
@@ -257,7 +257,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     // Run again, then restart and run again: nothing repeats.
     creditburn_run(&config, "2026-11-21T09:00:00Z", &[]);
     creditburn_run(&config, "2026-11-21T10:00:00Z", &[]);
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
 }
 
 #[test]
@@ -295,7 +295,7 @@ fn starttls_needs_the_ca_then_delivers() {
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("10 deliveries held, none lost"), "{err}");
+    assert!(err.contains("14 deliveries held, none lost"), "{err}");
     assert!(err.contains("certificate"), "{err}");
     assert!(server.messages().is_empty());
     // With it, the next run delivers all five over TLS.
@@ -307,7 +307,7 @@ fn starttls_needs_the_ca_then_delivers() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
 }
 
 #[test]
@@ -354,7 +354,7 @@ fn implicit_tls_with_auth_reads_the_password_from_the_environment() {
     );
     assert!(out.status.success(), "{all}");
     assert!(!all.contains(secret));
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
 }
 
 #[test]
@@ -378,9 +378,9 @@ fn server_down_then_back_delivers_what_waited() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
     creditburn_run(&config, "2026-11-21T08:30:00Z", &[]);
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
 }
 
 #[test]
@@ -394,13 +394,13 @@ fn a_4xx_is_retried_and_a_5xx_recipient_fails_alone() {
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     // The first message to finance meets a 451 and waits; cfo@example.com is refused with
-    // 550, each copy failing for good; finance's other four arrive.
+    // 550, each copy failing for good; finance's other six arrive.
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert!(
-        err.contains("1 message waiting to be retried, 5 failed for good"),
+        err.contains("1 message waiting to be retried, 7 failed for good"),
         "{err}"
     );
-    assert_eq!(server.messages().len(), 4);
+    assert_eq!(server.messages().len(), 6);
     // After the backoff the waiting one goes out; the refused ones stay failed.
     let out = creditburn_run(&config, "2026-11-21T08:02:00Z", &[]);
     assert!(
@@ -408,7 +408,7 @@ fn a_4xx_is_retried_and_a_5xx_recipient_fails_alone() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 5);
+    assert_eq!(server.messages().len(), 7);
     let report = Command::new(env!("CARGO_BIN_EXE_creditburn"))
         .args([
             "report",
@@ -421,7 +421,7 @@ fn a_4xx_is_retried_and_a_5xx_recipient_fails_alone() {
         .unwrap();
     let report: Value = serde_json::from_slice(&report.stdout).unwrap();
     let failed = report["deliveries"]["failed"].as_array().unwrap();
-    assert_eq!(failed.len(), 5);
+    assert_eq!(failed.len(), 7);
     assert!(
         failed[0]["error"].as_str().unwrap().contains("550"),
         "{failed:?}"
@@ -488,8 +488,8 @@ fn a_kill_at_any_step_loses_nothing_and_duplicates_at_most_the_message_in_flight
     expected.sort();
     assert_eq!(
         expected.len(),
-        10,
-        "five messages, a copy to each of two recipients"
+        14,
+        "seven messages, a copy to each of two recipients"
     );
 
     for step in ["after-commit", "before-send", "after-send"] {
@@ -544,7 +544,7 @@ fn a_server_that_never_greets_times_out_and_keeps_the_messages() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert!(err.contains("will retry"), "{err}");
-    assert!(err.contains("10 messages waiting to be retried"), "{err}");
+    assert!(err.contains("14 messages waiting to be retried"), "{err}");
     // One bounded wait (2 s to connect + 3 x 5 s of commands), then the pass stops: the
     // other copies are not each made to wait for a server that does not answer.
     assert!(
@@ -583,7 +583,7 @@ fn the_password_can_come_from_a_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
 }
 
 /// Every byte creditburn wrote or said: its output, the state folder's files (the
@@ -637,7 +637,7 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
         // The login is the operator's to fix: exit 78, every delivery held, none failed.
         assert_eq!(text.status.code(), Some(78), "{echo}: {err}");
         assert!(
-            err.contains("10 deliveries held, none lost"),
+            err.contains("14 deliveries held, none lost"),
             "{echo}: {err}"
         );
         assert!(err.contains("535"), "{echo}: {err}");
@@ -662,7 +662,7 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
             .unwrap();
         let parsed: Value = serde_json::from_slice(&report.stdout).unwrap();
         let deliveries = &parsed["deliveries"];
-        assert_eq!(deliveries["pending"], 10, "{echo}: {deliveries}");
+        assert_eq!(deliveries["pending"], 14, "{echo}: {deliveries}");
         assert_eq!(deliveries["failed"].as_array().unwrap().len(), 0);
         let waiting = deliveries["waiting"][0]["error"].as_str().unwrap();
         assert!(waiting.contains("535") && waiting.len() < 400, "{waiting}");
@@ -677,7 +677,7 @@ fn a_server_that_echoes_the_credential_gets_it_into_no_output_and_holds_the_mess
             "{echo}: {}",
             String::from_utf8_lossy(&fixed.stderr)
         );
-        assert_eq!(server.messages().len(), 10, "{echo}");
+        assert_eq!(server.messages().len(), 14, "{echo}");
         let all = everything(&[&text, &json, &report, &fixed], dir.path(), &server);
         for form in [
             wrong.to_string(),
@@ -706,7 +706,7 @@ fn a_refused_sender_holds_every_message_until_it_is_fixed() {
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("10 deliveries held, none lost"), "{err}");
+    assert!(err.contains("14 deliveries held, none lost"), "{err}");
     assert!(err.contains("refuses the sender"), "{err}");
     drop(refusing);
     let server = SmtpServer::start(&dir.path().join("mail"), &["--port", &port.to_string()]);
@@ -716,7 +716,7 @@ fn a_refused_sender_holds_every_message_until_it_is_fixed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(server.messages().len(), 10);
+    assert_eq!(server.messages().len(), 14);
 }
 
 #[test]
@@ -735,7 +735,7 @@ fn implicit_tls_to_a_server_that_speaks_plaintext_is_a_tls_problem_that_holds_th
     let out = creditburn_run(&config, T0, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("10 deliveries held, none lost"), "{err}");
+    assert!(err.contains("14 deliveries held, none lost"), "{err}");
     let db = rusqlite::Connection::open(dir.path().join("state/creditburn.sqlite3")).unwrap();
     let attempts: i64 = db
         .query_row("SELECT coalesce(sum(attempts), 0) FROM delivery", [], |r| {

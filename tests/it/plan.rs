@@ -1,0 +1,344 @@
+//! `creditburn plan` and what-if's launches and awards, on worked numbers: a flat $100 a
+//! day whose award runs out on a day one can count to.
+
+use chrono::NaiveDate;
+use creditburn::analyse::burn::{self, Launch, Spend};
+use creditburn::analyse::plan;
+use creditburn::config::{Config, Program};
+
+fn d(i: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i)
+}
+
+/// One workload `w` on Bedrock, funded by an Activate Portfolio award of `amount` from
+/// day 0 to day 364.
+fn config(amount: f64) -> Config {
+    let text = format!(
+        r#"
+[source]
+kind = "fixtures"
+path = "rec"
+[state]
+path = "state"
+[email]
+from = "creditburn <cb@example.com>"
+outbox = "outbox"
+[alerts]
+recipients = ["finance@example.com"]
+[[workloads]]
+name = "w"
+priority = 1
+rules = [{{ tag = "workload=w" }}]
+[[awards]]
+id = "portfolio"
+program = "activate_portfolio"
+amount = {amount}
+start = "2026-01-01"
+expiry = "2026-12-31"
+workloads = ["w"]
+"#
+    );
+    creditburn::config::parse(&text, std::path::Path::new(".")).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
+/// $100 a day on `w` for days 0-59, drawn through the model with `config`'s awards.
+fn model(config: &Config) -> burn::Model {
+    let spend = Spend::of_one("w", (0..60).map(|t| (d(t), 100.0)), None);
+    burn::model(
+        &spend,
+        &config.awards,
+        &Default::default(),
+        creditburn::config::DrawdownOrder::Aws,
+        d(59),
+        None,
+        burn::SpikeCheck::default(),
+    )
+}
+
+fn the_plan(config: &Config, model: &burn::Model) -> plan::Plan {
+    plan::plan(&plan::Inputs {
+        config,
+        projector: &model.projector,
+        workloads: &[],
+        credits: &[],
+        as_of: d(59),
+        levers: false,
+    })
+}
+
+#[test]
+fn the_ask_the_date_and_the_stake_follow_from_a_known_out_of_pocket_date() {
+    let config = config(9_000.0);
+    let model = model(&config);
+    // $6,000 of the $9,000 paid by day 59; $3,000 more at $100 a day lasts days 60-89,
+    // so the account starts paying on day 90 (a flat series: every quantile agrees).
+    assert_eq!(model.out_of_pocket.begins.p50, Some(d(90)));
+    let p = the_plan(&config, &model);
+    assert_eq!(p.out_of_pocket_begins.p50, Some(d(90)));
+    let oop_p10 = p.out_of_pocket_begins.p10.unwrap();
+    let find = |program: Program| {
+        p.recommendations
+            .iter()
+            .find(|r| r.program == program)
+            .unwrap_or_else(|| panic!("{program:?} in {:#?}", p))
+    };
+    // A POC for w: its usual 120 days from day 90 at $100 a day is $12,000, inside the
+    // $10K-$50K band; apply 14 days before the P10 date; $1,400 is at stake (14 days).
+    let poc = find(Program::BedrockPoc);
+    assert_eq!(poc.workload.as_deref(), Some("w"));
+    assert!((poc.need - 12_000.0).abs() < 0.01, "{poc:#?}");
+    assert!((poc.amount - 12_000.0).abs() < 0.01);
+    assert_eq!(poc.covers_from, d(90));
+    assert_eq!(poc.covers_until, d(209));
+    assert_eq!(poc.apply_by, oop_p10 - chrono::Days::new(14));
+    assert!((poc.at_stake - 1_400.0).abs() < 0.01, "{poc:#?}");
+    // Founders: 365 days would need $36,500; the ceiling of $5,000 covers 50 days.
+    let founders = find(Program::ActivateFounders);
+    assert!((founders.need - 36_500.0).abs() < 0.01, "{founders:#?}");
+    assert_eq!(founders.amount, 5_000.0);
+    assert_eq!(founders.covers_until, d(139));
+    // The Accelerator's 90 days' lead time is already past: apply now, and what goes
+    // unpaid until the credits land (day 59 + 90 = day 149) is at stake: days 90-148.
+    let acc = find(Program::GenaiAccelerator);
+    assert!(acc.apply_by < d(59));
+    assert!((acc.at_stake - 5_900.0).abs() < 0.01, "{acc:#?}");
+    assert_eq!(acc.amount, 200_000.0, "the band's floor");
+    assert!(acc.reasons.iter().any(|r| r.contains("has passed")));
+    // Portfolio is granted: it is not proposed again.
+    assert!(p
+        .recommendations
+        .iter()
+        .all(|r| r.program != Program::ActivatePortfolio));
+    let why = p
+        .not_proposed
+        .iter()
+        .find(|n| n.program == Program::ActivatePortfolio)
+        .unwrap();
+    assert!(
+        why.why.contains("already granted (portfolio)"),
+        "{}",
+        why.why
+    );
+    // Soonest date first.
+    assert!(p
+        .recommendations
+        .windows(2)
+        .all(|w| w[0].apply_by <= w[1].apply_by));
+    // The apply_by alert: Build for Startups (30 days' lead: day 60, a day away) and the
+    // Accelerator (passed) are due within 14 days; the POC and Founders (day 76) are not.
+    let alert = creditburn::analyse::alerts::apply_by(&p, 14).unwrap();
+    assert_eq!(alert.level, 2.0);
+    assert_eq!(
+        alert.severity,
+        creditburn::analyse::alerts::Severity::Critical
+    );
+    assert!(
+        alert
+            .subject
+            .contains("Build for Startups for w for $25,000.00"),
+        "{}",
+        alert.subject
+    );
+    assert!(!alert.subject.contains("Bedrock POC"), "{}", alert.subject);
+}
+
+#[test]
+fn a_poc_already_granted_for_the_workload_is_not_proposed_again() {
+    let mut config = config(9_000.0);
+    let mut poc = config.awards[0].clone();
+    poc.id = "poc-w".into();
+    poc.program = Program::BedrockPoc;
+    poc.expiry = d(120);
+    poc.tranches = vec![(d(0), 1.0)];
+    poc.amount = 1.0;
+    config.awards.push(poc);
+    let model = model(&config);
+    let p = the_plan(&config, &model);
+    assert!(p
+        .recommendations
+        .iter()
+        .all(|r| r.program != Program::BedrockPoc));
+    assert!(p
+        .not_proposed
+        .iter()
+        .any(|n| n.program == Program::BedrockPoc && n.why.contains("poc-w")));
+}
+
+#[test]
+fn the_projection_adds_up_to_the_forecast_month_by_month() {
+    let config = config(9_000.0);
+    let model = model(&config);
+    let inputs = plan::Inputs {
+        config: &config,
+        projector: &model.projector,
+        workloads: &[],
+        credits: &[],
+        as_of: d(59),
+        levers: false,
+    };
+    let rows = plan::projection(&inputs);
+    let months = plan::months(&model.projector);
+    assert_eq!(months.len(), 12);
+    // The first month starts the day after the data (2 March) and runs to 31 March.
+    assert_eq!((months[0].1, months[0].2), (d(60), d(89)));
+    let mut lines = model.projector.spend_lines(1, &[]);
+    for (month, from, to) in &months {
+        let mut forecast = 0.0;
+        let mut day = *from;
+        while day <= *to {
+            forecast += lines(day).iter().map(|(_, v)| v).sum::<f64>();
+            day = day.succ_opt().unwrap();
+        }
+        let rows_sum: f64 = rows
+            .iter()
+            .filter(|r| &r.month == month)
+            .map(|r| r.spend_p50)
+            .sum();
+        assert!(
+            (rows_sum - forecast).abs() < 1e-6,
+            "{month}: {rows_sum} vs {forecast}"
+        );
+    }
+    // $100 a day: 30 days of March.
+    let march: f64 = rows
+        .iter()
+        .filter(|r| r.month == "2026-03")
+        .map(|r| r.spend_p50)
+        .sum();
+    assert!((march - 3_000.0).abs() < 0.01, "{march}");
+}
+
+#[test]
+fn what_if_a_launch_and_a_new_award_on_a_stacked_pair() {
+    // A POC of $6,000 (days 0-120) stacked on Portfolio's $20,000 (days 0-364), $100 a
+    // day: the POC runs out on day 59, Portfolio lasts 200 days, to day 259.
+    let mut config = config(20_000.0);
+    let mut poc = config.awards[0].clone();
+    poc.id = "poc".into();
+    poc.program = Program::BedrockPoc;
+    poc.expiry = d(120);
+    poc.tranches = vec![(d(0), 6_000.0)];
+    poc.amount = 6_000.0;
+    config.awards.insert(0, poc);
+    let model = model(&config);
+    use creditburn::analyse::whatif::{what_if, Scenario};
+    let launch = Launch {
+        workload: "w".into(),
+        from: d(60),
+        daily: 100.0,
+        service: "Amazon Bedrock".into(),
+    };
+    // The launch doubles the spend: Portfolio's $20,000 lasts 100 days, to day 159.
+    let r = what_if(
+        &model.projector,
+        &Scenario {
+            launches: vec![launch.clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let portfolio = &r.awards[1];
+    assert_eq!(
+        portfolio.before.as_ref().unwrap().exhaustion_date.p50,
+        Some(d(259))
+    );
+    assert_eq!(portfolio.after.exhaustion_date.p50, Some(d(159)));
+    assert_eq!(r.out_of_pocket_before.p50, Some(d(260)));
+    assert_eq!(r.out_of_pocket_after.p50, Some(d(160)));
+    // A new POC of $10,000 for days 60-180 expires before Portfolio, so AWS draws it
+    // first: at $200 a day it lasts 50 days (to day 109), then Portfolio 100 (to 209).
+    let mut new = creditburn::config::Award::granted(
+        "new-poc",
+        d(60),
+        d(180),
+        vec![(d(60), 10_000.0)],
+        &["w"],
+    );
+    new.program = Program::BedrockPoc;
+    let r = what_if(
+        &model.projector,
+        &Scenario {
+            launches: vec![launch],
+            awards: vec![new.clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.awards.len(), 3);
+    assert_eq!(r.awards[2].award, "new-poc");
+    assert!(r.awards[2].before.is_none());
+    assert_eq!(r.awards[2].after.exhaustion_date.p50, Some(d(109)));
+    assert_eq!(r.awards[1].after.exhaustion_date.p50, Some(d(209)));
+    assert_eq!(r.out_of_pocket_after.p50, Some(d(210)));
+    // Without the launch: $100 a day, the new POC lasts to day 159, Portfolio to 359.
+    let r = what_if(
+        &model.projector,
+        &Scenario {
+            awards: vec![new],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.awards[2].after.exhaustion_date.p50, Some(d(159)));
+    assert_eq!(r.awards[1].after.exhaustion_date.p50, Some(d(359)));
+    assert_eq!(r.out_of_pocket_after.p50, Some(d(360)));
+    // An award that starts inside the data is refused, naming it.
+    let early =
+        creditburn::config::Award::granted("early", d(10), d(180), vec![(d(10), 1.0)], &["w"]);
+    let err = what_if(
+        &model.projector,
+        &Scenario {
+            awards: vec![early],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.contains("award \"early\" starts 2026-01-11"), "{err}");
+}
+
+#[test]
+fn the_demo_poc_is_eaten_by_the_platform_as_aws_draws_it() {
+    let (config, table) = crate::support::demo();
+    let report =
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
+    let poc = report
+        .awards
+        .iter()
+        .find(|a| a.id == "poc-support")
+        .unwrap();
+    // What the other workloads drew of it, and what its own workload did, make up the
+    // whole $25,000: AWS's balance is gone while the workload view shows $10,892.26.
+    let others: f64 = poc
+        .account_view
+        .drawn_by_others
+        .iter()
+        .map(|d| d.amount)
+        .sum();
+    assert!((others - 15_273.47).abs() < 0.01, "{others}");
+    assert!(poc.account_view.remaining < 0.005);
+    assert!((poc.remaining - 10_892.26).abs() < 0.01);
+    let alert = report
+        .alerts
+        .iter()
+        .find(|a| a.award == "poc-support" && a.rule.as_str() == "credit_drawn_by_others")
+        .unwrap();
+    assert_eq!(
+        alert.severity,
+        creditburn::analyse::alerts::Severity::Critical
+    );
+    assert!(
+        alert
+            .subject
+            .contains("platform $12,110.98, document-pipeline $2,524.55"),
+        "{}",
+        alert.subject
+    );
+    assert!(
+        alert.subject.contains("out of pocket from 2027-11-15"),
+        "{}",
+        alert.subject
+    );
+    // The account's own alert heads the list.
+    assert_eq!(report.alerts[0].rule.as_str(), "out_of_pocket");
+    assert_eq!(report.alerts[0].award, "account");
+}
