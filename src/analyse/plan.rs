@@ -214,6 +214,9 @@ impl Need {
 
     /// Its unpaid dollars on path `q` from `from` to `to`, both included.
     fn between(&self, q: usize, from: NaiveDate, to: NaiveDate) -> f64 {
+        if to < from {
+            return 0.0;
+        }
         self.daily[q].range(from..=to).map(|(_, v)| v).sum()
     }
 

@@ -202,13 +202,13 @@ fn run_writes_multipart_alerts_to_the_outbox() {
             "2026-11-20.portfolio.credit_drawn_by_others.new.20261121T080000Z.eml",
         ]
     );
-    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[4])).unwrap();
+    let eml = std::fs::read_to_string(dir.path().join("outbox").join(&files[5])).unwrap();
     assert!(eml.contains("Content-Type: multipart/alternative"));
     assert!(eml.contains("Content-Type: text/plain"));
     assert!(eml.contains("Content-Type: text/html"));
     assert!(eml.contains("To: finance@example.com, cfo@example.com"));
     assert!(eml.contains(
-        "Message-ID: <2026-11-20.poc-support.exhaustion_risk.new.20261121T080000Z@creditburn>"
+        "Message-ID: <2026-11-20.poc-support.credit_drawn_by_others.new.20261121T080000Z@creditburn>"
     ));
     assert!(eml.contains("Subject: POC award poc-support runs out on 2026-12-06, 23 days before"));
 
@@ -341,7 +341,7 @@ fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
     }
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 5);
+    assert_eq!(ids.len(), 7);
     let forfeit = files
         .iter()
         .map(|f| std::fs::read_to_string(dir.path().join("outbox").join(f)).unwrap())
@@ -368,7 +368,7 @@ fn a_file_of_another_message_under_the_same_name_is_kept_and_this_one_written_be
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
     let outbox = dir.path().join("outbox");
     std::fs::create_dir_all(&outbox).unwrap();
-    let taken = outbox.join("2026-11-20.bfs-docs.forfeit_risk.new.20261121T080000Z.eml");
+    let taken = outbox.join("2026-11-20.bfs-docs.credit_drawn_by_others.new.20261121T080000Z.eml");
     std::fs::write(
         &taken,
         "Message-ID: <someone-else@example.com>\r\n\r\nnot ours\r\n",
@@ -812,7 +812,7 @@ fn an_unwritable_outbox_folder_is_refused_before_anything_is_committed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(outbox_files(dir.path()).len(), 5);
+    assert_eq!(outbox_files(dir.path()).len(), 7);
 }
 
 #[test]

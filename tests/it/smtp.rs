@@ -219,14 +219,14 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
         sent.iter()
             .filter(|l| l.ends_with(" to finance@example.com"))
             .count(),
-        5,
+        7,
         "{stdout}"
     );
     assert_eq!(
         sent.iter()
             .filter(|l| l.ends_with(" to cfo@example.com"))
             .count(),
-        5,
+        7,
         "{stdout}"
     );
     sent.sort();
