@@ -185,6 +185,7 @@ pub fn granted(config: &Config, credits: &[crate::model::credits::Credit]) -> Ve
 }
 
 /// The spend a candidate would fund: per spend path, its unpaid dollars by day.
+#[derive(Clone)]
 struct Need {
     daily: [BTreeMap<NaiveDate, f64>; 3],
 }
@@ -300,7 +301,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
         }
         // (workload, what it takes): the candidates the program could fund.
         let candidates: Vec<(Option<String>, Need)> = match terms.scope {
-            Scope::Account => vec![(None, Need::of(&unpaid, &|k| !kinds[k].marketplace))],
+            Scope::Account => vec![(None, account_need.clone())],
             Scope::WorkloadBedrock | Scope::Workload => {
                 let bedrock_only = terms.scope == Scope::WorkloadBedrock;
                 let mut c = Vec::new();

@@ -55,15 +55,20 @@ fn model(config: &Config) -> burn::Model {
     )
 }
 
-fn the_plan(config: &Config, model: &burn::Model) -> plan::Plan {
-    plan::plan(&plan::Inputs {
+/// The plan's inputs as of day 59, without levers or Billing credits.
+fn inputs<'a>(config: &'a Config, model: &'a burn::Model) -> plan::Inputs<'a> {
+    plan::Inputs {
         config,
         projector: &model.projector,
         workloads: &[],
         credits: &[],
         as_of: d(59),
         levers: false,
-    })
+    }
+}
+
+fn the_plan(config: &Config, model: &burn::Model) -> plan::Plan {
+    plan::plan(&inputs(config, model))
 }
 
 #[test]
@@ -168,15 +173,7 @@ fn a_poc_already_granted_for_the_workload_is_not_proposed_again() {
 fn the_projection_adds_up_to_the_forecast_month_by_month() {
     let config = config(9_000.0);
     let model = model(&config);
-    let inputs = plan::Inputs {
-        config: &config,
-        projector: &model.projector,
-        workloads: &[],
-        credits: &[],
-        as_of: d(59),
-        levers: false,
-    };
-    let rows = plan::projection(&inputs);
+    let rows = plan::projection(&inputs(&config, &model));
     let months = plan::months(&model.projector);
     assert_eq!(months.len(), 12);
     // The first month starts the day after the data (2 March) and runs to 31 March.
