@@ -131,6 +131,20 @@ impl Confidence {
 }
 
 impl AwardStatus {
+    /// What AWS forfeits at expiry is its own balance then, as it draws the credits over
+    /// the whole account (the account view, P50), not what the award's workloads leave of
+    /// it. That figure, when it differs from the workload view's by more than
+    /// `tolerance_percent` of the award; None when the two agree, so the workload view's
+    /// figure, with its P10-P90, stands.
+    pub fn forfeit_as_aws_draws(&self, tolerance_percent: f64) -> Option<f64> {
+        if matches!(self.status, Status::NotStarted | Status::Expired) {
+            return None;
+        }
+        let aws = self.account_view.unused_at_expiry;
+        let gap = (aws - self.projected_unused_at_expiry).abs();
+        (gap >= 0.005 && gap > self.amount * tolerance_percent / 100.0).then_some(aws)
+    }
+
     /// "likely to be forfeited, but the range reaches on track": an uncertain status in
     /// words; None when the status is firm.
     pub fn uncertainty(&self) -> Option<String> {

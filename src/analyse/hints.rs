@@ -129,6 +129,7 @@ pub fn advise(
             projector,
             awards,
             from,
+            tolerance_percent: config.alerts.drift_tolerance_percent,
         };
         advice.hints.extend(
             levers
@@ -159,6 +160,8 @@ struct Drawn<'a> {
     projector: Option<&'a Projector>,
     awards: &'a [AwardStatus],
     from: Option<NaiveDate>,
+    /// Within it, the workload and account views' forfeits agree.
+    tolerance_percent: f64,
 }
 
 /// One lever of workload `w`'s model `m` as a hint, its runway effect drawn.
@@ -178,7 +181,7 @@ fn lever_hint(w: &WorkloadSpend, lever: Lever, m: &ModelCheck, drawn: &Drawn) ->
         _ => (None, None),
     };
     let notes = [
-        effect_words(award.as_deref(), drawn.awards, gained, unused_change),
+        effect_words(award.as_deref(), drawn, gained, unused_change),
         model_note(m),
     ];
     Hint {
@@ -223,14 +226,20 @@ fn lever_hint(w: &WorkloadSpend, lever: Lever, m: &ModelCheck, drawn: &Drawn) ->
 }
 
 /// What a saving does to the funding award, when it matters to finance: runway gained
-/// before it runs out, or more of it forfeited at expiry.
+/// before it runs out, or more of it forfeited at expiry. The forfeit is AWS's: none
+/// when AWS's order will have spent the award anyway (the saving is then real money),
+/// and at most what AWS forfeits.
 fn effect_words(
     award: Option<&str>,
-    awards: &[AwardStatus],
+    drawn: &Drawn,
     gained: Option<f64>,
     unused_change: Option<f64>,
 ) -> Option<String> {
-    let a = awards.iter().find(|a| Some(a.id.as_str()) == award)?;
+    let a = drawn.awards.iter().find(|a| Some(a.id.as_str()) == award)?;
+    let unused_change = match a.forfeit_as_aws_draws(drawn.tolerance_percent) {
+        Some(aws) => unused_change.map(|more| more.min(aws)),
+        None => unused_change,
+    };
     match (gained, unused_change) {
         (Some(d), _) if d >= 1.0 => Some(format!(
             "{} then runs out {d:.0} day{} later",
@@ -384,13 +393,17 @@ fn pull_work_forward(
 ) -> Vec<Hint> {
     let mut out = Vec::new();
     for a in awards {
-        if a.status != Status::ForfeitRisk
-            || a.projected_unused_at_expiry < config.hints.min_monthly_saving
-            || a.days_left <= 0
-        {
+        if a.status != Status::ForfeitRisk || a.days_left <= 0 {
             continue;
         }
-        let per_day = a.projected_unused_at_expiry / a.days_left as f64;
+        // What AWS forfeits is its own balance at expiry (P50 only), when that differs
+        // from the workload view's figure.
+        let aws = a.forfeit_as_aws_draws(config.alerts.drift_tolerance_percent);
+        let unused = aws.unwrap_or(a.projected_unused_at_expiry);
+        if unused < config.hints.min_monthly_saving {
+            continue;
+        }
+        let per_day = unused / a.days_left as f64;
         let absorber = workloads
             .iter()
             .filter(|w| a.workloads.contains(&w.name))
@@ -415,24 +428,39 @@ fn pull_work_forward(
             model: None,
             model_id: None,
             absorbed_by: absorber.map(|w| w.name.clone()),
-            monthly_saving: a.projected_unused_at_expiry,
-            monthly_saving_range: Range {
-                low: a.forecast.unused_at_expiry.p10,
-                high: a.forecast.unused_at_expiry.p90,
+            monthly_saving: unused,
+            monthly_saving_range: match aws {
+                Some(_) => Range {
+                    low: unused,
+                    high: unused,
+                },
+                None => Range {
+                    low: a.forecast.unused_at_expiry.p10,
+                    high: a.forecast.unused_at_expiry.p90,
+                },
             },
             runway_days_gained: None,
-            unused_at_expiry_change: Some(-a.projected_unused_at_expiry),
-            trigger: format!(
-                "award {} is on course to leave {} unused when it expires on {} (forecast P50; P10 {}, P90 {})",
-                a.id,
-                money(a.projected_unused_at_expiry),
-                a.expiry_date,
-                money(a.forecast.unused_at_expiry.p10),
-                money(a.forecast.unused_at_expiry.p90)
-            ),
+            unused_at_expiry_change: Some(-unused),
+            trigger: match aws {
+                Some(_) => format!(
+                    "award {} is on course to leave {} unused when it expires on {}, as AWS draws it over the whole account (P50; its workloads' own figures leave {})",
+                    a.id,
+                    money(unused),
+                    a.expiry_date,
+                    money(a.projected_unused_at_expiry)
+                ),
+                None => format!(
+                    "award {} is on course to leave {} unused when it expires on {} (forecast P50; P10 {}, P90 {})",
+                    a.id,
+                    money(unused),
+                    a.expiry_date,
+                    money(a.forecast.unused_at_expiry.p10),
+                    money(a.forecast.unused_at_expiry.p90)
+                ),
+            },
             arithmetic: format!(
                 "{} / {} days left = {} a day more",
-                money(a.projected_unused_at_expiry),
+                money(unused),
                 a.days_left,
                 money(per_day)
             ),
@@ -444,7 +472,7 @@ fn pull_work_forward(
             price_check: None,
             text: format!(
                 "{} of award {} will be forfeited on {} at the current pace; {who} by pulling planned work forward, about {} a day more",
-                money(a.projected_unused_at_expiry),
+                money(unused),
                 a.id,
                 a.expiry_date,
                 money(per_day)

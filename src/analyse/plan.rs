@@ -87,6 +87,9 @@ pub struct Plan {
     pub projected_until: NaiveDate,
     /// When the account starts paying, with the levers assumed (P10 the earliest).
     pub out_of_pocket_begins: Quantiles<Option<NaiveDate>>,
+    /// When it starts paying as things stand, no lever applied: the date the report and
+    /// the `out_of_pocket` alert give.
+    pub out_of_pocket_as_is: Quantiles<Option<NaiveDate>>,
     pub levers: Vec<LeverAssumed>,
     pub granted: Vec<Granted>,
     /// Soonest apply-by first.
@@ -248,11 +251,18 @@ pub fn plan(inputs: &Inputs) -> Plan {
     let until = p.until();
     let granted = granted(inputs.config, inputs.credits);
     let account_need = Need::of(&unpaid, &|k| !kinds[k].marketplace);
-    let out_of_pocket_begins = Quantiles {
-        p10: account_need.first(2),
-        p50: account_need.first(1),
-        p90: account_need.first(0),
+    let begins = |need: &Need| Quantiles {
+        p10: need.first(2),
+        p50: need.first(1),
+        p90: need.first(0),
     };
+    let out_of_pocket_begins = begins(&account_need);
+    // The levers are advice, not yet done: the ask is sized with them, but the date to
+    // apply by and what is at stake come from the spend as it stands.
+    let unpaid_as_is = (!adjusts.is_empty()).then(|| p.unpaid_lines(&[]));
+    let unpaid_as_is = unpaid_as_is.as_ref().unwrap_or(&unpaid);
+    let account_as_is = Need::of(unpaid_as_is, &|k| !kinds[k].marketplace);
+    let out_of_pocket_as_is = begins(&account_as_is);
     let lever_words = if assumed.is_empty() {
         if inputs.levers {
             "no lever is priced on the bill, so none is assumed".to_string()
@@ -299,9 +309,10 @@ pub fn plan(inputs: &Inputs) -> Plan {
             });
             continue;
         }
-        // (workload, what it takes): the candidates the program could fund.
-        let candidates: Vec<(Option<String>, Need)> = match terms.scope {
-            Scope::Account => vec![(None, account_need.clone())],
+        // (workload, what it takes with the levers, and as it stands): the candidates
+        // the program could fund.
+        let candidates: Vec<(Option<String>, Need, Need)> = match terms.scope {
+            Scope::Account => vec![(None, account_need.clone(), account_as_is.clone())],
             Scope::WorkloadBedrock | Scope::Workload => {
                 let bedrock_only = terms.scope == Scope::WorkloadBedrock;
                 let mut c = Vec::new();
@@ -324,7 +335,11 @@ pub fn plan(inputs: &Inputs) -> Plan {
                         });
                         continue;
                     }
-                    c.push((Some(name.clone()), Need::of(&unpaid, &takes)));
+                    c.push((
+                        Some(name.clone()),
+                        Need::of(&unpaid, &takes),
+                        Need::of(unpaid_as_is, &takes),
+                    ));
                 }
                 if terms.once {
                     // Once per company: for the workload that needs it most.
@@ -337,8 +352,15 @@ pub fn plan(inputs: &Inputs) -> Plan {
                 c
             }
         };
-        for (workload, need) in candidates {
-            match recommend(program, &terms, workload.clone(), &need, inputs, until) {
+        for (workload, need, as_is) in candidates {
+            match recommend(
+                program,
+                &terms,
+                workload.clone(),
+                [&need, &as_is],
+                inputs,
+                until,
+            ) {
                 Ok(mut r) => {
                     r.reasons.push(lever_words.clone());
                     recommendations.push(r);
@@ -356,6 +378,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
         as_of: inputs.as_of,
         projected_until: until,
         out_of_pocket_begins,
+        out_of_pocket_as_is,
         levers: assumed,
         granted,
         recommendations,
@@ -368,7 +391,7 @@ fn recommend(
     program: Program,
     terms: &crate::config::Terms,
     workload: Option<String>,
-    need: &Need,
+    [need, as_is]: [&Need; 2],
     inputs: &Inputs,
     until: NaiveDate,
 ) -> Result<Recommendation, String> {
@@ -420,12 +443,21 @@ fn recommend(
             money(terms.min - need_p50)
         ));
     }
-    let apply_by = days(earliest, -lead);
-    let stake_to = days(from, lead - 1).min(covers_until);
-    let mut at_stake = need.between(1, from, stake_to);
+    // The date and the stake as the spend stands: no lever is applied yet, and without
+    // them the paying starts sooner.
+    let date_from = as_is.first(2).map_or(earliest, |d| d.min(earliest));
+    let stake_from = as_is.first(1).map_or(from, |d| d.min(from));
+    if date_from < earliest {
+        reasons.push(format!(
+            "the date to apply by is counted from {date_from}, the P10 date as the spend stands: the levers are not applied yet"
+        ));
+    }
+    let apply_by = days(date_from, -lead);
+    let stake_to = days(stake_from, lead - 1).min(covers_until);
+    let mut at_stake = as_is.between(1, stake_from, stake_to);
     if apply_by < inputs.as_of {
         let lands = days(inputs.as_of, lead);
-        at_stake = need.between(1, from, days(lands, -1));
+        at_stake = as_is.between(1, stake_from, days(lands, -1));
         reasons.push(format!(
             "the date to apply by has passed: applied today, the credits land about {lands}, and {} of {scope} goes unpaid before then (P50)",
             money(at_stake)

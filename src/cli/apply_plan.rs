@@ -82,13 +82,29 @@ fn who(r: &plan::Recommendation) -> String {
     r.workload.clone().unwrap_or_else(|| "the account".into())
 }
 
+/// "from 2027-02-10 (P10 …, P90 …) as things stand, and from 2027-03-07 (…) with the
+/// levers below": both dates when the levers move it, so that the plan never seems to
+/// contradict the report and the `out_of_pocket` alert.
+fn out_of_pocket_words(p: &Plan) -> String {
+    let from = crate::analyse::alerts::out_of_pocket_from;
+    if p.out_of_pocket_as_is == p.out_of_pocket_begins {
+        from(&p.out_of_pocket_begins)
+    } else {
+        format!(
+            "{} as things stand, and {} with the levers assumed",
+            from(&p.out_of_pocket_as_is),
+            from(&p.out_of_pocket_begins)
+        )
+    }
+}
+
 /// The plan for an 80-column terminal.
 fn table_of(p: &Plan) -> String {
     let mut out = wrap(
         &format!(
             "plan as of {}: the account starts paying out of pocket {} (projected to {})",
             p.as_of,
-            crate::analyse::alerts::out_of_pocket_from(&p.out_of_pocket_begins),
+            out_of_pocket_words(p),
             p.projected_until
         ),
         80,
@@ -282,7 +298,7 @@ pub(super) fn summary(report: &Report, p: &Plan, rows: &[ProjectionRow]) -> Stri
     s.push_str("\n## Trajectory after the credits\n\n");
     s.push_str(&format!(
         "The account starts paying out of pocket {}.\n",
-        crate::analyse::alerts::out_of_pocket_from(&p.out_of_pocket_begins)
+        out_of_pocket_words(p)
     ));
     s.push_str("\n## The ask\n\n");
     if p.levers.is_empty() {

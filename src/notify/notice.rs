@@ -5,10 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::analyse::alerts::{Alert, Severity};
+use crate::analyse::alerts::{Alert, Rule, Severity};
 use crate::analyse::analysis::AwardStatus;
 use crate::analyse::hints::{Hint, HintKind};
-use crate::analyse::project::Status;
 use crate::analyse::report::Report;
 use crate::notify::state::{Event, EventKind};
 
@@ -104,12 +103,18 @@ pub fn notices<'r>(report: &'r Report, events: &'r [Event], now: DateTime<Utc>) 
             }
         }
         // Saving money on an award that will be forfeited anyway is no help: such an
-        // award's message carries only the advice to spend it.
+        // award's message carries only the advice to spend it. Forfeited as AWS draws
+        // it, that is: an award AWS spends on other workloads before its expiry (no
+        // `forfeit_risk` alert, whatever its workloads' view says) gets its savings.
+        let forfeited = report
+            .alerts
+            .iter()
+            .any(|a| a.award == award.id && a.rule == Rule::ForfeitRisk);
         let hints: Vec<&Hint> = report
             .hints
             .iter()
             .filter(|h| h.award.as_deref() == Some(award.id.as_str()))
-            .filter(|h| award.status != Status::ForfeitRisk || h.kind == HintKind::PullWorkForward)
+            .filter(|h| !forfeited || h.kind == HintKind::PullWorkForward)
             .collect();
         let lead = raised[0];
         out.push(Notice {

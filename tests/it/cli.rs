@@ -210,7 +210,11 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     assert!(eml.contains(
         "Message-ID: <2026-11-20.poc-support.credit_drawn_by_others.new.20261121T080000Z@creditburn>"
     ));
-    assert!(eml.contains("Subject: POC award poc-support runs out on 2026-12-06, 23 days before"));
+    assert!(eml.contains(
+        "Subject: POC award poc-support: AWS's balance is already $0.00, drawn by\r\n other spend"
+    ));
+    // Its own run-out, by its workload's figures, is in the same message.
+    assert!(eml.contains("POC award poc-support runs out on 2026-12-06, 23 days before"));
 
     // A second run, later the same day or after a restart, repeats nothing.
     let again = creditburn(&[
@@ -221,7 +225,7 @@ fn run_writes_multipart_alerts_to_the_outbox() {
         config.to_str().unwrap(),
     ]);
     assert!(again.status.success());
-    assert_eq!(outbox_files(dir.path()).len(), 5);
+    assert_eq!(outbox_files(dir.path()).len(), 7);
     // A day later the warnings still in force are sent again, once (not the info
     // alerts: a consumed threshold is news once); the digest waits a week.
     let next_day = creditburn(&[
@@ -233,9 +237,11 @@ fn run_writes_multipart_alerts_to_the_outbox() {
     ]);
     assert!(next_day.status.success());
     let files = outbox_files(dir.path());
-    assert_eq!(files.len(), 8, "{files:?}");
+    // Five messages repeat: the account's out-of-pocket start, the accelerator's
+    // forfeit, and the three awards drawn by others (the POC's run-out within its).
+    assert_eq!(files.len(), 12, "{files:?}");
     assert!(files.contains(
-        &"2026-11-20.poc-support.exhaustion_risk.repeat.20261122T080000Z.eml".to_string()
+        &"2026-11-20.poc-support.credit_drawn_by_others.repeat.20261122T080000Z.eml".to_string()
     ));
     // Founders at 100% consumed (info: Portfolio pays behind it) was sent once only.
     assert!(
@@ -297,10 +303,12 @@ fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
     // and the failure stopped every message after it.
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path(), &repo().join("fixtures/demo"));
-    rename_award(&config, "accelerator", "x y");
+    // The POC and bfs-docs each send a credit_drawn_by_others message, and so does
+    // Portfolio.
+    rename_award(&config, "poc-support", "x y");
     rename_award(&config, "bfs-docs", "x_y");
-    let long = format!("poc {}", "é".repeat(200));
-    rename_award(&config, "poc-support", &long);
+    let long = format!("portfolio {}", "é".repeat(200));
+    rename_award(&config, "portfolio", &long);
     let out = crate::support::run_next_morning(&config);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -342,14 +350,23 @@ fn awards_whose_ids_read_alike_or_are_long_each_get_their_own_message_file() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 7);
-    let forfeit = files
-        .iter()
-        .map(|f| std::fs::read_to_string(dir.path().join("outbox").join(f)).unwrap())
-        .filter(|eml| {
-            eml.contains("Subject: Build for Startups award x_y will leave $4,536.23 unused")
-        })
-        .count();
-    assert_eq!(forfeit, 1, "bfs-docs' (now x_y's) forfeit alert is written");
+    let written = |subject: &str| {
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.path().join("outbox").join(f)).unwrap())
+            .filter(|eml| eml.contains(subject))
+            .count()
+    };
+    assert_eq!(
+        written("Subject: Build for Startups award x_y: AWS's"),
+        1,
+        "bfs-docs' (now x_y's) message is written"
+    );
+    assert_eq!(
+        written("Subject: POC award x y: AWS's"),
+        1,
+        "the POC's (now x y's) message is written"
+    );
     // A second run finds each file its own: nothing is written twice.
     let again = creditburn(&[
         "run",
@@ -388,7 +405,7 @@ fn a_file_of_another_message_under_the_same_name_is_kept_and_this_one_written_be
         outbox.join("2026-11-20.bfs-docs.credit_drawn_by_others.new.20261121T080000Z.2.eml");
     assert!(std::fs::read_to_string(beside)
         .unwrap()
-        .contains("will leave $4,536.23 unused"));
+        .contains("Subject: Build for Startups award bfs-docs: AWS's"));
 }
 
 /// The names in the file transport's outbox folder, sorted.

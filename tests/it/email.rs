@@ -50,12 +50,45 @@ fn forfeit_email_suggests_pulling_work_forward() {
     let emails = demo_emails();
     let e = emails
         .iter()
+        .find(|e| e.award.as_deref() == Some("accelerator"))
+        .unwrap();
+    // What AWS forfeits: its balance at expiry as it draws the credits.
+    assert!(
+        e.subject.starts_with(
+            "GenAI Accelerator award accelerator will leave $9,837.06 unused when it expires on 2027-11-14, as AWS draws it"
+        ),
+        "{}",
+        e.subject
+    );
+    assert!(e.html.contains("pull work forward"), "{}", e.html);
+    assert!(e.html.contains("$9,837.06 at stake"), "{}", e.html);
+}
+
+#[test]
+fn an_award_aws_has_already_spent_gets_no_advice_to_spend_more() {
+    // bfs-docs: its own workload leaves $4,536.23 of it at expiry, but AWS has drawn it
+    // to $0.00 for other spend. Its message says so, asks no one to pull work forward,
+    // and offers its workload's savings, which are real money now.
+    let emails = demo_emails();
+    let e = emails
+        .iter()
         .find(|e| e.award.as_deref() == Some("bfs-docs"))
         .unwrap();
-    assert!(e.html.contains("pull work forward"), "{}", e.html);
-    // Savings would only grow the forfeit: none are offered for this award.
-    assert!(!e.text.contains("batch inference"), "{}", e.text);
-    assert!(e.html.contains("at stake"));
+    assert!(
+        e.subject
+            .starts_with("Build for Startups award bfs-docs: AWS's balance is already $0.00"),
+        "{}",
+        e.subject
+    );
+    assert!(!e.html.contains("pull work forward"), "{}", e.html);
+    assert!(!e.text.contains("will be forfeited"), "{}", e.text);
+    assert!(!e.text.contains("on course to be forfeited"), "{}", e.text);
+    assert!(
+        e.text
+            .contains("document-pipeline: move Claude Opus 4.1's calls to Claude Opus 4.5"),
+        "{}",
+        e.text
+    );
     expect_file!["snapshots/bfs-docs.txt"].assert_eq(&e.text);
 }
 
@@ -284,6 +317,9 @@ fn an_uncertain_verdict_says_so_in_the_alert_the_digest_and_its_subject() {
     );
     a.confidence = creditburn::analyse::analysis::Confidence::Uncertain;
     a.range_reaches = vec![creditburn::analyse::project::Status::OnTrack];
+    // As AWS draws it, nothing is left of it at expiry; made to agree with its
+    // workloads' view, so that the forfeit is theirs and its range stands.
+    a.account_view.unused_at_expiry = a.projected_unused_at_expiry;
     report.alerts = creditburn::analyse::alerts::decide(&report.awards, &config.alerts);
     let emails = first_run_emails(&report);
     let e = emails

@@ -339,3 +339,71 @@ fn the_demo_poc_is_eaten_by_the_platform_as_aws_draws_it() {
     assert_eq!(report.alerts[0].rule.as_str(), "out_of_pocket");
     assert_eq!(report.alerts[0].award, "account");
 }
+
+#[test]
+fn what_is_forfeited_is_aws_balance_at_expiry_not_the_workload_view() {
+    let (config, table) = crate::support::demo();
+    let report =
+        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
+    let award = |id: &str| report.awards.iter().find(|a| a.id == id).unwrap();
+    let alert = |id: &str, rule: &str| {
+        report
+            .alerts
+            .iter()
+            .find(|a| a.award == id && a.rule.as_str() == rule)
+    };
+    let pull_forward = |id: &str| {
+        report.hints.iter().find(|h| {
+            h.kind == creditburn::analyse::levers::HintKind::PullWorkForward
+                && h.award.as_deref() == Some(id)
+        })
+    };
+    // bfs-docs: its own workload leaves $4,536.23 at expiry, but AWS has already drawn
+    // it to $0.00 for the platform: nothing will be forfeited, so no forfeit alert, no
+    // advice to spend more on it, and a saving on its workload is not called wasted.
+    let bfs = award("bfs-docs");
+    assert_eq!(
+        bfs.status,
+        creditburn::analyse::project::Status::ForfeitRisk
+    );
+    assert!((bfs.projected_unused_at_expiry - 4_536.23).abs() < 0.01);
+    assert!(bfs.account_view.unused_at_expiry < 0.005);
+    assert!(alert("bfs-docs", "forfeit_risk").is_none());
+    assert!(alert("bfs-docs", "credit_drawn_by_others").is_some());
+    assert!(pull_forward("bfs-docs").is_none());
+    for h in &report.hints {
+        assert!(
+            !h.text.contains("bfs-docs is on course to be forfeited"),
+            "{}",
+            h.text
+        );
+    }
+    // The accelerator: AWS draws it for the whole account once Portfolio runs out, so
+    // it forfeits $9,837.06, not the $54,995.63 its workloads leave; the alert and the
+    // advice give AWS's figure and name the other.
+    let acc = award("accelerator");
+    assert!((acc.projected_unused_at_expiry - 54_995.63).abs() < 0.01);
+    assert!((acc.account_view.unused_at_expiry - 9_837.06).abs() < 0.01);
+    let forfeit = alert("accelerator", "forfeit_risk").unwrap();
+    assert!(
+        forfeit.subject.contains(
+            "will leave $9,837.06 unused when it expires on 2027-11-14, as AWS draws it (its workloads' own figures leave $54,995.63)"
+        ),
+        "{}",
+        forfeit.subject
+    );
+    let hint = pull_forward("accelerator").unwrap();
+    assert!((hint.monthly_saving - 9_837.06).abs() < 0.01);
+    assert!(
+        hint.text
+            .starts_with("$9,837.06 of award accelerator will be forfeited"),
+        "{}",
+        hint.text
+    );
+    // 359 days left: $9,837.06 / 359 = $27.40 a day.
+    assert!(
+        hint.text.ends_with("about $27.40 a day more"),
+        "{}",
+        hint.text
+    );
+}

@@ -238,7 +238,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
     assert_eq!(got.len(), 14, "{subjects:?}");
     assert!(subjects
         .iter()
-        .any(|s| s.starts_with("POC award poc-support runs out on 2026-12-06")));
+        .any(|s| s.starts_with("POC award poc-support: AWS's balance is already $0.00")));
     assert!(subjects
         .iter()
         .any(|s| s.starts_with("Credits digest as of 2026-11-20")));
@@ -246,7 +246,7 @@ fn plain_smtp_to_loopback_delivers_every_message_once() {
         .iter()
         .filter(|m| header(m, "X-Envelope-To") == Some("finance@example.com"))
         .count();
-    assert_eq!(to_finance, 5);
+    assert_eq!(to_finance, 7);
     for m in &got {
         assert_eq!(
             header(m, "To"),
