@@ -176,12 +176,21 @@ fn lever_hint(w: &WorkloadSpend, lever: Lever, m: &ModelCheck, drawn: &Drawn) ->
         .or(w.award.clone());
     let (gained, unused_change) = match (drawn.projector, drawn.from, paying) {
         (Some(p), Some(from), Some(c)) => {
-            runway_effect(p, w, &drawn.awards[c], c, &lever.cuts, from)
+            let a = &drawn.awards[c];
+            let (gained, more) = runway_effect(p, w, a, c, &lever.cuts, from);
+            // What is forfeited is AWS's balance at expiry: none more when AWS's order
+            // spends the award anyway (the saving is then real money), and at most
+            // what AWS forfeits.
+            let more = match a.forfeit_as_aws_draws(drawn.tolerance_percent) {
+                Some(aws) => more.map(|m| m.min(aws)),
+                None => more,
+            };
+            (gained, more)
         }
         _ => (None, None),
     };
     let notes = [
-        effect_words(award.as_deref(), drawn, gained, unused_change),
+        effect_words(award.as_deref(), drawn.awards, gained, unused_change),
         model_note(m),
     ];
     Hint {
@@ -226,20 +235,14 @@ fn lever_hint(w: &WorkloadSpend, lever: Lever, m: &ModelCheck, drawn: &Drawn) ->
 }
 
 /// What a saving does to the funding award, when it matters to finance: runway gained
-/// before it runs out, or more of it forfeited at expiry. The forfeit is AWS's: none
-/// when AWS's order will have spent the award anyway (the saving is then real money),
-/// and at most what AWS forfeits.
+/// before it runs out, or more of it forfeited at expiry (as AWS draws it).
 fn effect_words(
     award: Option<&str>,
-    drawn: &Drawn,
+    awards: &[AwardStatus],
     gained: Option<f64>,
     unused_change: Option<f64>,
 ) -> Option<String> {
-    let a = drawn.awards.iter().find(|a| Some(a.id.as_str()) == award)?;
-    let unused_change = match a.forfeit_as_aws_draws(drawn.tolerance_percent) {
-        Some(aws) => unused_change.map(|more| more.min(aws)),
-        None => unused_change,
-    };
+    let a = awards.iter().find(|a| Some(a.id.as_str()) == award)?;
     match (gained, unused_change) {
         (Some(d), _) if d >= 1.0 => Some(format!(
             "{} then runs out {d:.0} day{} later",

@@ -139,16 +139,29 @@ pub fn levers(inputs: &Inputs) -> (Vec<Adjust>, Vec<LeverAssumed>) {
 
 /// The program a Billing API credit's description names, if any.
 pub fn program_of_description(description: &str) -> Option<Program> {
+    // Whole words, so that "Epoch" is not a POC and "Portfolios" still is Portfolio.
     let d = description.to_ascii_lowercase();
-    if d.contains("accelerator") {
+    let words: Vec<&str> = d
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |phrase: &str| {
+        let p: Vec<&str> = phrase.split(' ').collect();
+        words.windows(p.len()).any(|w| {
+            w.iter()
+                .zip(&p)
+                .all(|(w, p)| *w == *p || w.strip_suffix('s') == Some(*p))
+        })
+    };
+    if has("accelerator") {
         Some(Program::GenaiAccelerator)
-    } else if d.contains("founders") {
+    } else if has("founders") || has("founder") {
         Some(Program::ActivateFounders)
-    } else if d.contains("portfolio") {
+    } else if has("portfolio") {
         Some(Program::ActivatePortfolio)
-    } else if d.contains("build for startups") {
+    } else if has("build for startups") {
         Some(Program::BuildForStartups)
-    } else if d.contains("proof of concept") || d.contains("poc") {
+    } else if has("proof of concept") || has("poc") {
         Some(Program::BedrockPoc)
     } else {
         None

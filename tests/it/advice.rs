@@ -487,13 +487,24 @@ fn demo_hints_carry_their_arithmetic_prices_and_runway_effect() {
         })
         .unwrap();
     assert!(caching.runway_days_gained.unwrap() >= 1.0, "{caching:?}");
-    // bfs-docs is on course to be forfeited: a saving there leaves more of it unused.
+    // bfs-docs is on course to be forfeited in its workload's view, but AWS has drawn it
+    // to $0.00 for other spend: a saving there is real money, and no caveat says
+    // otherwise.
     let newer = report
         .hints
         .iter()
         .find(|h| h.kind == HintKind::NewerModel)
         .unwrap();
     assert_eq!(newer.runway_days_gained, None);
+    assert_eq!(newer.unused_at_expiry_change, Some(0.0));
+    assert!(!newer.text.contains("forfeited"), "{}", newer.text);
+    // Were AWS to leave it unused too, the saving would only grow the forfeit.
+    let forfeited = hints_with_bfs_docs_forfeited_as_aws_draws_it(&config, &table);
+    let newer = forfeited
+        .hints
+        .iter()
+        .find(|h| h.kind == HintKind::NewerModel)
+        .unwrap();
     assert!(newer.unused_at_expiry_change.unwrap() > 0.0);
     assert!(
         newer.text.contains("bfs-docs is on course to be forfeited"),
@@ -613,8 +624,7 @@ fn what_if_on_a_stacked_pair_moves_the_poc_and_the_portfolio_behind_it() {
 #[test]
 fn forfeit_risk_hint_pulls_work_forward_naming_who_absorbs_it() {
     let (config, table) = demo();
-    let report =
-        creditburn::analyse::report::assess(&table, &config, table.last_day, None, None).unwrap();
+    let report = hints_with_bfs_docs_forfeited_as_aws_draws_it(&config, &table);
     let bfs = report
         .hints
         .iter()
@@ -638,6 +648,29 @@ fn forfeit_risk_hint_pulls_work_forward_naming_who_absorbs_it() {
         bfs.arithmetic,
         "$4,536.23 / 72 days left = $63.00 a day more"
     );
+}
+
+/// The demo's hints as they would be were AWS's balance of bfs-docs at expiry what its
+/// workload leaves of it ($4,536.23; AWS has in fact drawn it to $0.00 for other spend).
+fn hints_with_bfs_docs_forfeited_as_aws_draws_it(
+    config: &creditburn::config::Config,
+    table: &creditburn::analyse::table::CostTable,
+) -> creditburn::analyse::hints::Advice {
+    let mut analysis =
+        creditburn::analyse::analysis::analyse(table, config, table.last_day, None, None).unwrap();
+    let bfs = analysis
+        .awards
+        .iter_mut()
+        .find(|a| a.id == "bfs-docs")
+        .unwrap();
+    bfs.account_view.unused_at_expiry = bfs.projected_unused_at_expiry;
+    creditburn::analyse::hints::advise(
+        &analysis.workloads,
+        &analysis.awards,
+        config,
+        Some(&analysis.projector),
+        table.last_day,
+    )
 }
 
 fn alert_config() -> AlertConfig {

@@ -407,3 +407,203 @@ fn what_is_forfeited_is_aws_balance_at_expiry_not_the_workload_view() {
         hint.text
     );
 }
+
+#[test]
+fn billing_credits_count_as_granted_by_the_words_of_their_description() {
+    use plan::program_of_description as of;
+    assert_eq!(
+        of("AWS Activate Founders Credits"),
+        Some(Program::ActivateFounders)
+    );
+    assert_eq!(
+        of("AWS Activate - Portfolio (Acme Ventures)"),
+        Some(Program::ActivatePortfolio)
+    );
+    assert_eq!(
+        of("Generative AI Accelerator, tranche 2"),
+        Some(Program::GenaiAccelerator)
+    );
+    assert_eq!(
+        of("AWS Build for Startups credit"),
+        Some(Program::BuildForStartups)
+    );
+    assert_eq!(
+        of("Amazon Bedrock Proof of Concept"),
+        Some(Program::BedrockPoc)
+    );
+    assert_eq!(of("Bedrock POC credits"), Some(Program::BedrockPoc));
+    // Whole words only: a research credit for "Epoch" is no POC, and Free Tier or a
+    // support credit names no program.
+    assert_eq!(of("AWS Promotional Credit - Epoch AI research"), None);
+    assert_eq!(of("AWS Free Tier"), None);
+    assert_eq!(of(""), None);
+
+    // A Founders credit and an Accelerator credit on the Billing API that no award
+    // names: neither is proposed again; the research credit changes nothing.
+    let config = config(9_000.0);
+    let model = model(&config);
+    let credit = |id: &str, description: &str| creditburn::model::credits::Credit {
+        credit_id: id.into(),
+        credit_type: "Promotion".into(),
+        description: description.into(),
+        currency: "USD".into(),
+        initial_amount: 1_000.0,
+        remaining_amount: 0.0,
+        start_date: d(0),
+        end_date: Some(d(364)),
+        exhaust_date: None,
+        applicable_products: Vec::new(),
+        status: "ENABLED".into(),
+    };
+    let credits = [
+        credit("111", "AWS Activate Founders Credits"),
+        credit("222", "Generative AI Accelerator, tranche 1"),
+        credit("333", "AWS Promotional Credit - Epoch AI research"),
+    ];
+    let p = plan::plan(&plan::Inputs {
+        credits: &credits,
+        ..inputs(&config, &model)
+    });
+    let proposed: Vec<Program> = p.recommendations.iter().map(|r| r.program).collect();
+    assert_eq!(
+        proposed,
+        [Program::BuildForStartups, Program::BedrockPoc],
+        "{p:#?}"
+    );
+    for (program, by) in [
+        (
+            Program::ActivateFounders,
+            "credit 111: AWS Activate Founders Credits",
+        ),
+        (
+            Program::GenaiAccelerator,
+            "credit 222: Generative AI Accelerator, tranche 1",
+        ),
+    ] {
+        let why = p
+            .not_proposed
+            .iter()
+            .find(|n| n.program == program)
+            .unwrap();
+        assert!(why.why.contains(by), "{}", why.why);
+    }
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An award of `amount` from `start` for `days`, the lead times, and which
+    /// programs to exclude, as a config.
+    fn config_text(
+        program: &str,
+        amount: f64,
+        start: u64,
+        days: u64,
+        leads: [i64; 5],
+        alert_days_before: i64,
+    ) -> String {
+        format!(
+            r#"
+[source]
+kind = "fixtures"
+path = "rec"
+[state]
+path = "state"
+[email]
+from = "creditburn <cb@example.com>"
+outbox = "outbox"
+[alerts]
+recipients = ["finance@example.com"]
+[plan]
+alert_days_before = {alert_days_before}
+lead_days = {{ bedrock_poc = {}, activate_founders = {}, activate_portfolio = {}, build_for_startups = {}, genai_accelerator = {} }}
+[[workloads]]
+name = "w"
+priority = 1
+rules = [{{ tag = "workload=w" }}]
+[[awards]]
+id = "a"
+program = "{program}"
+amount = {amount}
+start = "{}"
+expiry = "{}"
+workloads = ["w"]
+"#,
+            leads[0],
+            leads[1],
+            leads[2],
+            leads[3],
+            leads[4],
+            d(start),
+            d(start + days)
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        // Any award before, around or after the data, any burn (gaps, zeros, spikes),
+        // any lead time (past dates, longer than the projection) and alert window: the
+        // plan never panics, every ask is inside its program's band, covers what it says
+        // from no earlier than its date, and the stakes are finite dollars.
+        #[test]
+        fn plan_never_panics_and_its_asks_stay_in_their_bands(
+            program in prop::sample::select(vec![
+                "activate_portfolio", "bedrock_poc", "activate_founders", "build_for_startups",
+                "genai_accelerator", "other",
+            ]),
+            amount in 1.0f64..400_000.0,
+            start in 0u64..400,
+            days in 1u64..900,
+            leads in prop::array::uniform5(0i64..=365),
+            alert_days_before in 0i64..120,
+            daily in prop::collection::vec(
+                prop_oneof![3 => 0.0f64..3_000.0, 1 => Just(0.0), 1 => 10_000.0f64..80_000.0],
+                1..240,
+            ),
+        ) {
+            let text = config_text(program, amount, start, days, leads, alert_days_before);
+            let config = creditburn::config::parse(&text, std::path::Path::new("."))
+                .unwrap_or_else(|p| panic!("{p:?}\n{text}"));
+            let last = d(daily.len() as u64 - 1);
+            let spend = Spend::of_one(
+                "w",
+                daily.iter().enumerate().map(|(i, v)| (d(i as u64), *v)),
+                None,
+            );
+            let model = burn::model(
+                &spend,
+                &config.awards,
+                &Default::default(),
+                creditburn::config::DrawdownOrder::Aws,
+                last,
+                None,
+                burn::SpikeCheck::default(),
+            );
+            let p = plan::plan(&plan::Inputs {
+                config: &config,
+                projector: &model.projector,
+                workloads: &[],
+                credits: &[],
+                as_of: last,
+                levers: false,
+            });
+            for r in &p.recommendations {
+                let terms = r.program.terms().unwrap();
+                prop_assert!(r.amount >= terms.min && r.amount <= terms.max, "{r:#?}");
+                prop_assert!(r.amount_p90 >= terms.min && r.amount_p90 <= terms.max, "{r:#?}");
+                prop_assert!(r.covers_from <= r.covers_until, "{r:#?}");
+                prop_assert!(r.covers_until <= p.projected_until, "{r:#?}");
+                prop_assert!(r.apply_by <= r.covers_from, "{r:#?}");
+                prop_assert!(r.at_stake.is_finite() && r.at_stake >= 0.0, "{r:#?}");
+                prop_assert!(r.need.is_finite() && r.need >= 0.0, "{r:#?}");
+                prop_assert!(r.covers_from > last, "{r:#?}");
+            }
+            // The account's date, and the programs it proposes, never come before the data.
+            if let Some(p50) = p.out_of_pocket_begins.p50 {
+                prop_assert!(p50 > last);
+            }
+            let _ = creditburn::analyse::alerts::apply_by(&p, alert_days_before);
+        }
+    }
+}
