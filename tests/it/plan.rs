@@ -13,7 +13,19 @@ fn d(i: u64) -> NaiveDate {
 /// One workload `w` on Bedrock, funded by an Activate Portfolio award of `amount` from
 /// day 0 to day 364.
 fn config(amount: f64) -> Config {
-    let text = format!(
+    parse(&config_text("", "activate_portfolio", amount, d(0), d(364)))
+}
+
+/// One workload `w`, funded by award "a" of `program` and `amount` from `start` to
+/// `expiry`, with `plan` as the `[plan]` table's body.
+fn config_text(
+    plan: &str,
+    program: &str,
+    amount: f64,
+    start: NaiveDate,
+    expiry: NaiveDate,
+) -> String {
+    format!(
         r#"
 [source]
 kind = "fixtures"
@@ -25,20 +37,27 @@ from = "creditburn <cb@example.com>"
 outbox = "outbox"
 [alerts]
 recipients = ["finance@example.com"]
+[plan]
+{plan}
 [[workloads]]
 name = "w"
 priority = 1
 rules = [{{ tag = "workload=w" }}]
 [[awards]]
-id = "portfolio"
-program = "activate_portfolio"
+id = "{}"
+program = "{program}"
 amount = {amount}
-start = "2026-01-01"
-expiry = "2026-12-31"
+start = "{start}"
+expiry = "{expiry}"
 workloads = ["w"]
-"#
-    );
-    creditburn::config::parse(&text, std::path::Path::new(".")).unwrap_or_else(|p| panic!("{p:?}"))
+"#,
+        program.trim_start_matches("activate_")
+    )
+}
+
+fn parse(text: &str) -> Config {
+    creditburn::config::parse(text, std::path::Path::new("."))
+        .unwrap_or_else(|p| panic!("{p:?}\n{text}"))
 }
 
 /// $100 a day on `w` for days 0-59, drawn through the model with `config`'s awards.
@@ -493,53 +512,6 @@ mod never_panics {
     use super::*;
     use proptest::prelude::*;
 
-    /// An award of `amount` from `start` for `days`, the lead times, and which
-    /// programs to exclude, as a config.
-    fn config_text(
-        program: &str,
-        amount: f64,
-        start: u64,
-        days: u64,
-        leads: [i64; 5],
-        alert_days_before: i64,
-    ) -> String {
-        format!(
-            r#"
-[source]
-kind = "fixtures"
-path = "rec"
-[state]
-path = "state"
-[email]
-from = "creditburn <cb@example.com>"
-outbox = "outbox"
-[alerts]
-recipients = ["finance@example.com"]
-[plan]
-alert_days_before = {alert_days_before}
-lead_days = {{ bedrock_poc = {}, activate_founders = {}, activate_portfolio = {}, build_for_startups = {}, genai_accelerator = {} }}
-[[workloads]]
-name = "w"
-priority = 1
-rules = [{{ tag = "workload=w" }}]
-[[awards]]
-id = "a"
-program = "{program}"
-amount = {amount}
-start = "{}"
-expiry = "{}"
-workloads = ["w"]
-"#,
-            leads[0],
-            leads[1],
-            leads[2],
-            leads[3],
-            leads[4],
-            d(start),
-            d(start + days)
-        )
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
         // Any award before, around or after the data, any burn (gaps, zeros, spikes),
@@ -562,9 +534,11 @@ workloads = ["w"]
                 1..240,
             ),
         ) {
-            let text = config_text(program, amount, start, days, leads, alert_days_before);
-            let config = creditburn::config::parse(&text, std::path::Path::new("."))
-                .unwrap_or_else(|p| panic!("{p:?}\n{text}"));
+            let plan = format!(
+                "alert_days_before = {alert_days_before}\nlead_days = {{ bedrock_poc = {}, activate_founders = {}, activate_portfolio = {}, build_for_startups = {}, genai_accelerator = {} }}",
+                leads[0], leads[1], leads[2], leads[3], leads[4]
+            );
+            let config = parse(&config_text(&plan, program, amount, d(start), d(start + days)));
             let last = d(daily.len() as u64 - 1);
             let spend = Spend::of_one(
                 "w",
