@@ -815,9 +815,9 @@ pub struct Adjust {
 }
 
 impl Adjust {
-    /// What is left of a line of `kind` on `day`, as a share of it.
-    fn factor(&self, kind: &Kind, day: NaiveDate) -> f64 {
-        if day < self.from || kind.workload.as_deref() != Some(self.workload.as_str()) {
+    /// What is left of a line of `kind` from `from` on, as a share of it.
+    fn factor(&self, kind: &Kind) -> f64 {
+        if kind.workload.as_deref() != Some(self.workload.as_str()) {
             return 1.0;
         }
         self.cuts
@@ -1016,7 +1016,7 @@ impl Projector {
     /// pays after the data, as AWS draws the credits (the account view): (day, kind,
     /// amount), days rising.
     pub fn unpaid_lines(&self, adjust: &[Adjust]) -> [Vec<(NaiveDate, usize, f64)>; 3] {
-        std::array::from_fn(|q| {
+        per_path(|q| {
             let mut l = self.past_account.clone().recording_unpaid();
             drawdown::project(
                 &self.views.account(),
@@ -1042,6 +1042,19 @@ impl Projector {
         adjust: &'a [Adjust],
         keep: Option<&'a [Option<usize>]>,
     ) -> impl FnMut(NaiveDate) -> Vec<(usize, f64)> + 'a {
+        // Per kind, the cuts that touch it: (from, what is left), worked out once
+        // rather than for every line of every day.
+        let cuts: Vec<Vec<(NaiveDate, f64)>> = self
+            .kinds
+            .iter()
+            .map(|kind| {
+                adjust
+                    .iter()
+                    .map(|a| (a.from, a.factor(kind)))
+                    .filter(|(_, f)| *f != 1.0)
+                    .collect()
+            })
+            .collect();
         move |day: NaiveDate| {
             let t = (day - self.end).num_days() as usize - 1;
             let mut out = Vec::new();
@@ -1062,9 +1075,10 @@ impl Projector {
                         },
                         None => k,
                     };
-                    let factor: f64 = adjust
+                    let factor: f64 = cuts[k]
                         .iter()
-                        .map(|a| a.factor(&self.kinds[k], day))
+                        .filter(|(from, _)| day >= *from)
+                        .map(|(_, f)| f)
                         .product();
                     let spend = if factor == 1.0 {
                         v * share
@@ -1096,18 +1110,15 @@ impl Projector {
     /// Step 5: the future on the P10, P50 and P90 spend paths in both views, with
     /// `adjust` applied (none: the model's own).
     pub fn project(&self, adjust: &[Adjust]) -> Projection {
-        let mut workload = Vec::new();
-        let mut account = Vec::new();
-        for q in 0..3 {
-            let mut l = self.past.clone();
-            let o = drawdown::project(
+        let [a, b, c] = per_path(|q| {
+            let mut w = self.past.clone();
+            let wo = drawdown::project(
                 &self.views.workload(),
-                &mut l,
+                &mut w,
                 self.end,
                 self.until,
                 self.lines_on(q, adjust, None),
             );
-            workload.push((o, l));
             let mut l = self.past_account.clone();
             let o = drawdown::project(
                 &self.views.account(),
@@ -1116,8 +1127,9 @@ impl Projector {
                 self.until,
                 self.lines_on(q, adjust, None),
             );
-            account.push((o, l));
-        }
+            ((wo, w), (o, l))
+        });
+        let (workload, account) = [a, b, c].into_iter().unzip();
         Projection { workload, account }
     }
 
@@ -1274,6 +1286,18 @@ impl Projector {
         let o = projection.account[1].0[c];
         (o.exhaustion, o.unused_at_expiry)
     }
+}
+
+/// `f` on the three spend paths (P10, P50, P90) at once: each path's drawdown is
+/// independent of the others', so they run on their own threads.
+fn per_path<T: Send>(f: impl Fn(usize) -> T + Sync) -> [T; 3] {
+    std::thread::scope(|s| {
+        let f = &f;
+        let others = [s.spawn(move || f(1)), s.spawn(move || f(2))];
+        let p10 = f(0);
+        let [p50, p90] = others.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        [p10, p50, p90]
+    })
 }
 
 /// Step 6: one award in the model, from the past and the projection.

@@ -183,8 +183,15 @@ impl Ledger {
             .filter(|(_, cost)| *cost > 0.0)
             .copied()
             .collect();
-        // Largest service charge first, within each credit.
-        left.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Largest service charge first, within each credit. When no credit has
+        // anything to pay with (every day after the last expiry), the order is moot.
+        let any_balance = setup.order.iter().any(|&c| {
+            let credit = &setup.credits[c];
+            credit.active(day) && credit.granted_by(day) - self.drawn[c] > 0.0
+        });
+        if any_balance {
+            left.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
         let mut empty: Vec<usize> = Vec::new();
         let mut ran_out = Vec::new();
         for &c in &setup.order {
@@ -196,7 +203,13 @@ impl Ledger {
             let had = balance > EMPTY;
             let eligible = &setup.eligible[c];
             let mut paid = 0.0;
-            for (kind, cost) in left.iter_mut() {
+            // An empty credit pays nothing: no line to look at.
+            let lines = if balance > 0.0 {
+                &mut left[..]
+            } else {
+                &mut [][..]
+            };
+            for (kind, cost) in lines.iter_mut() {
                 if !eligible[*kind] || *cost <= 0.0 {
                     continue;
                 }

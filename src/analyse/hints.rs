@@ -55,9 +55,12 @@ pub struct Hint {
     pub monthly_saving: f64,
     pub monthly_saving_range: Range,
     /// Days later the award runs out with the lever applied (to its expiry when it then
-    /// lasts); null when the award does not run out before expiry anyway.
+    /// lasts); null when the award does not run out before expiry anyway, or when AWS
+    /// has already drawn it to nothing for other spend (the days would be its workloads'
+    /// view only: the invoice gains none).
     pub runway_days_gained: Option<f64>,
-    /// How much more the award leaves unused at expiry with the lever applied.
+    /// How much more the award leaves unused at expiry with the lever applied, as AWS
+    /// draws it: at most what AWS forfeits (0 when AWS spends the award anyway).
     #[serde(serialize_with = "cents_option")]
     pub unused_at_expiry_change: Option<f64>,
     /// What on the bill set it off.
@@ -185,6 +188,9 @@ fn lever_hint(w: &WorkloadSpend, lever: Lever, m: &ModelCheck, drawn: &Drawn) ->
                 Some(aws) => more.map(|m| m.min(aws)),
                 None => more,
             };
+            // Days gained on an award AWS has already drawn to nothing for other spend
+            // are days of its workloads' view only: the invoice gains none.
+            let gained = gained.filter(|_| a.account_view.remaining >= 0.005);
             (gained, more)
         }
         _ => (None, None),

@@ -200,25 +200,46 @@ pub fn granted(config: &Config, credits: &[crate::model::credits::Credit]) -> Ve
     out
 }
 
+/// One more than the highest kind index among the lines.
+fn kinds_in(unpaid: &[Vec<(NaiveDate, usize, f64)>; 3]) -> usize {
+    unpaid
+        .iter()
+        .flatten()
+        .map(|&(_, k, _)| k + 1)
+        .max()
+        .unwrap_or(0)
+}
+
 /// The spend a candidate would fund: per spend path, its unpaid dollars by day.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Need {
     daily: [BTreeMap<NaiveDate, f64>; 3],
 }
 
 impl Need {
     fn of(unpaid: &[Vec<(NaiveDate, usize, f64)>; 3], takes: &dyn Fn(usize) -> bool) -> Need {
-        Need {
-            daily: std::array::from_fn(|q| {
-                let mut m: BTreeMap<NaiveDate, f64> = BTreeMap::new();
-                for &(d, k, v) in &unpaid[q] {
-                    if takes(k) {
-                        *m.entry(d).or_default() += v;
-                    }
+        let group: Vec<Option<usize>> = (0..kinds_in(unpaid))
+            .map(|k| takes(k).then_some(0))
+            .collect();
+        Need::grouped(unpaid, &group, 1).pop().unwrap_or_default()
+    }
+
+    /// The needs of `n` groups at once, in one pass over the lines: kind `k` counts
+    /// towards group `group[k]` (none when None or out of range).
+    fn grouped(
+        unpaid: &[Vec<(NaiveDate, usize, f64)>; 3],
+        group: &[Option<usize>],
+        n: usize,
+    ) -> Vec<Need> {
+        let mut out = vec![Need::default(); n];
+        for (q, lines) in unpaid.iter().enumerate() {
+            for &(d, k, v) in lines {
+                if let Some(&Some(g)) = group.get(k) {
+                    *out[g].daily[q].entry(d).or_default() += v;
                 }
-                m
-            }),
+            }
         }
+        out
     }
 
     /// The first day it goes unpaid on path `q`.
@@ -276,6 +297,24 @@ pub fn plan(inputs: &Inputs) -> Plan {
     let unpaid_as_is = unpaid_as_is.as_ref().unwrap_or(&unpaid);
     let account_as_is = Need::of(unpaid_as_is, &|k| !kinds[k].marketplace);
     let out_of_pocket_as_is = begins(&account_as_is);
+    // Per kind, the workload (its index in the config) whose candidate it counts
+    // towards, for all its spend and for its Bedrock spend; the needs of every workload
+    // are then made in one pass over the lines, when a program first asks for them.
+    let n_workloads = inputs.config.workloads.len();
+    let workload_of: Vec<Option<usize>> = kinds
+        .iter()
+        .map(|k| {
+            let w = k.workload.as_deref().filter(|_| !k.marketplace)?;
+            inputs.config.workloads.iter().position(|c| c.name == w)
+        })
+        .collect();
+    let bedrock_of: Vec<Option<usize>> = workload_of
+        .iter()
+        .zip(kinds)
+        .map(|(w, k)| w.filter(|_| crate::model::usage_type::is_bedrock_service(&k.service)))
+        .collect();
+    let by_workload: std::cell::OnceCell<[Vec<Need>; 2]> = Default::default();
+    let by_workload_bedrock: std::cell::OnceCell<[Vec<Need>; 2]> = Default::default();
     let lever_words = if assumed.is_empty() {
         if inputs.levers {
             "no lever is priced on the bill, so none is assumed".to_string()
@@ -327,17 +366,15 @@ pub fn plan(inputs: &Inputs) -> Plan {
         let candidates: Vec<(Option<String>, Need, Need)> = match terms.scope {
             Scope::Account => vec![(None, account_need.clone(), account_as_is.clone())],
             Scope::WorkloadBedrock | Scope::Workload => {
-                let bedrock_only = terms.scope == Scope::WorkloadBedrock;
+                let (group, needs) = if terms.scope == Scope::WorkloadBedrock {
+                    (&bedrock_of, &by_workload_bedrock)
+                } else {
+                    (&workload_of, &by_workload)
+                };
                 let mut c = Vec::new();
-                for w in &inputs.config.workloads {
+                for (i, w) in inputs.config.workloads.iter().enumerate() {
                     let name = w.name.clone();
-                    let takes = |k: usize| {
-                        kinds[k].workload.as_deref() == Some(name.as_str())
-                            && !kinds[k].marketplace
-                            && (!bedrock_only
-                                || crate::model::usage_type::is_bedrock_service(&kinds[k].service))
-                    };
-                    if !(0..kinds.len()).any(takes) {
+                    if !group.contains(&Some(i)) {
                         continue;
                     }
                     if let Some(g) = held.iter().find(|g| g.workloads.contains(&name)) {
@@ -350,8 +387,11 @@ pub fn plan(inputs: &Inputs) -> Plan {
                     }
                     c.push((
                         Some(name.clone()),
-                        Need::of(&unpaid, &takes),
-                        Need::of(unpaid_as_is, &takes),
+                        needs.get_or_init(|| {
+                            [&unpaid, unpaid_as_is].map(|u| Need::grouped(u, group, n_workloads))
+                        })[0][i]
+                            .clone(),
+                        needs.get().unwrap()[1][i].clone(),
                     ));
                 }
                 if terms.once {

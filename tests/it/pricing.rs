@@ -312,7 +312,9 @@ fn what_if_prints_every_award_before_and_after_and_refuses_what_names_nothing() 
     let awards = w["what_if"]["awards"].as_array().unwrap();
     assert_eq!(awards.len(), 5);
     let poc = awards.iter().find(|a| a["award"] == "poc-support").unwrap();
-    // The hint's own runway figure is the what-if's P50, to the day.
+    // In its workload's view the POC runs out later, by the what-if's P50; but AWS has
+    // already drawn it to $0.00 for other spend, so the hint promises no days.
+    assert!(hint["runway_days_gained"].is_null(), "{hint}");
     let before: NaiveDate = poc["before"]["exhaustion_date"]["p50"]
         .as_str()
         .unwrap()
@@ -323,10 +325,7 @@ fn what_if_prints_every_award_before_and_after_and_refuses_what_names_nothing() 
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(
-        (after - before).num_days() as f64,
-        hint["runway_days_gained"].as_f64().unwrap()
-    );
+    assert!((after - before).num_days() >= 1, "{before} {after}");
     assert!(
         err.contains("no AWS request made, nothing written"),
         "{err}"
