@@ -313,33 +313,30 @@ pub fn decide(awards: &[AwardStatus], config: &AlertConfig) -> Vec<Alert> {
             // What is forfeited is AWS's balance at expiry: when AWS's order leaves a
             // different figure, the alert gives that one (and none when AWS will have
             // spent it all: `credit_drawn_by_others` says where it went).
-            Status::ForfeitRisk => match a.forfeit_as_aws_draws(config.drift_tolerance_percent) {
-                Some(aws) if aws < 0.005 => {}
-                Some(aws) => out.push(Alert {
-                    award: a.id.clone(),
-                    rule: Rule::ForfeitRisk,
-                    level: 0.0,
-                    severity: Severity::Warning,
-                    subject: format!(
+            Status::ForfeitRisk => {
+                let subject = match a.forfeit_as_aws_draws(config.drift_tolerance_percent) {
+                    Some(aws) if aws < 0.005 => None,
+                    Some(aws) => Some(format!(
                         "{name} will leave {} unused when it expires on {}, as AWS draws it (its workloads' own figures leave {})",
                         money(aws),
                         a.expiry_date,
                         money(a.projected_unused_at_expiry),
-                    ),
-                }),
-                None => out.push(Alert {
-                    award: a.id.clone(),
-                    rule: Rule::ForfeitRisk,
-                    level: 0.0,
-                    severity: Severity::Warning,
-                    subject: format!(
+                    )),
+                    None => Some(format!(
                         "{name} will leave {} unused when it expires on {}{}",
                         money(a.projected_unused_at_expiry),
                         a.expiry_date,
                         uncertain_clause(a)
-                    ),
-                }),
-            },
+                    )),
+                };
+                out.extend(subject.map(|subject| Alert {
+                    award: a.id.clone(),
+                    rule: Rule::ForfeitRisk,
+                    level: 0.0,
+                    severity: Severity::Warning,
+                    subject,
+                }));
+            }
             // Used up with nothing paid out of pocket: a stacked award behind it took
             // over, which is news but not an emergency.
             Status::Exhausted => out.push(Alert {

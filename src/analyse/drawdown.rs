@@ -203,13 +203,7 @@ impl Ledger {
             let had = balance > EMPTY;
             let eligible = &setup.eligible[c];
             let mut paid = 0.0;
-            // An empty credit pays nothing: no line to look at.
-            let lines = if balance > 0.0 {
-                &mut left[..]
-            } else {
-                &mut [][..]
-            };
-            for (kind, cost) in lines.iter_mut() {
+            for (kind, cost) in left.iter_mut() {
                 if !eligible[*kind] || *cost <= 0.0 {
                     continue;
                 }

@@ -200,16 +200,6 @@ pub fn granted(config: &Config, credits: &[crate::model::credits::Credit]) -> Ve
     out
 }
 
-/// One more than the highest kind index among the lines.
-fn kinds_in(unpaid: &[Vec<(NaiveDate, usize, f64)>; 3]) -> usize {
-    unpaid
-        .iter()
-        .flatten()
-        .map(|&(_, k, _)| k + 1)
-        .max()
-        .unwrap_or(0)
-}
-
 /// The spend a candidate would fund: per spend path, its unpaid dollars by day.
 #[derive(Clone, Default)]
 struct Need {
@@ -217,13 +207,6 @@ struct Need {
 }
 
 impl Need {
-    fn of(unpaid: &[Vec<(NaiveDate, usize, f64)>; 3], takes: &dyn Fn(usize) -> bool) -> Need {
-        let group: Vec<Option<usize>> = (0..kinds_in(unpaid))
-            .map(|k| takes(k).then_some(0))
-            .collect();
-        Need::grouped(unpaid, &group, 1).pop().unwrap_or_default()
-    }
-
     /// The needs of `n` groups at once, in one pass over the lines: kind `k` counts
     /// towards group `group[k]` (none when None or out of range).
     fn grouped(
@@ -284,7 +267,13 @@ pub fn plan(inputs: &Inputs) -> Plan {
     let kinds = p.kinds();
     let until = p.until();
     let granted = granted(inputs.config, inputs.credits);
-    let account_need = Need::of(&unpaid, &|k| !kinds[k].marketplace);
+    // Every kind but Marketplace's, in group 0: the account's need.
+    let account: Vec<Option<usize>> = kinds
+        .iter()
+        .map(|k| (!k.marketplace).then_some(0))
+        .collect();
+    let account_of = |u| Need::grouped(u, &account, 1).swap_remove(0);
+    let account_need = account_of(&unpaid);
     let begins = |need: &Need| Quantiles {
         p10: need.first(2),
         p50: need.first(1),
@@ -295,7 +284,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
     // apply by and what is at stake come from the spend as it stands.
     let unpaid_as_is = (!adjusts.is_empty()).then(|| p.unpaid_lines(&[]));
     let unpaid_as_is = unpaid_as_is.as_ref().unwrap_or(&unpaid);
-    let account_as_is = Need::of(unpaid_as_is, &|k| !kinds[k].marketplace);
+    let account_as_is = account_of(unpaid_as_is);
     let out_of_pocket_as_is = begins(&account_as_is);
     // Per kind, the workload (its index in the config) whose candidate it counts
     // towards, for all its spend and for its Bedrock spend; the needs of every workload
@@ -371,6 +360,9 @@ pub fn plan(inputs: &Inputs) -> Plan {
                 } else {
                     (&workload_of, &by_workload)
                 };
+                let [needs, as_is] = needs.get_or_init(|| {
+                    [&unpaid, unpaid_as_is].map(|u| Need::grouped(u, group, n_workloads))
+                });
                 let mut c = Vec::new();
                 for (i, w) in inputs.config.workloads.iter().enumerate() {
                     let name = w.name.clone();
@@ -385,14 +377,7 @@ pub fn plan(inputs: &Inputs) -> Plan {
                         });
                         continue;
                     }
-                    c.push((
-                        Some(name.clone()),
-                        needs.get_or_init(|| {
-                            [&unpaid, unpaid_as_is].map(|u| Need::grouped(u, group, n_workloads))
-                        })[0][i]
-                            .clone(),
-                        needs.get().unwrap()[1][i].clone(),
-                    ));
+                    c.push((Some(name.clone()), needs[i].clone(), as_is[i].clone()));
                 }
                 if terms.once {
                     // Once per company: for the workload that needs it most.
